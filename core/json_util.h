@@ -1,0 +1,29 @@
+// JSON helpers shared by the platform, the remotes and the mount.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+using json = nlohmann::json;
+
+// Applies a merge patch: objects merge recursively, `null` deletes the key, anything else
+// (arrays included) replaces.
+void merge_patch(json& target, const json& patch);
+
+// The value at a dotted path ("metadata.user.camera"), or nullptr.
+const json* find_dotted(const json& doc, std::string_view dotted);
+// Sets the value at a dotted path, creating objects on the way (replacing non-objects).
+void set_dotted(json& doc, std::string_view dotted, json value);
+// Removes the value at a dotted path; true if something was removed.
+bool erase_dotted(json& doc, std::string_view dotted);
+
+// Parses text as JSON, with the parse error as the Status message.
+Result<json> parse_json(std::string_view text);
+
+}  // namespace dlfs

@@ -1,0 +1,42 @@
+// Request and answer shapes shared by the platform, the remotes and the mount.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/item.h"
+
+namespace dlfs {
+
+// What an upload does when an item already exists at the path (API: ?mode=skip|overwrite).
+enum class UploadMode { kSkip, kOverwrite };
+
+struct UploadOptions {
+  UploadMode mode = UploadMode::kSkip;
+  // The item's metadata object as the client gives it, e.g. {"user": {...}}; null for none.
+  // Only "user" (and other non-system keys) are taken; "system" is the platform's.
+  json metadata;
+  std::optional<std::string> description;
+  std::string user = "dev@local";  // who uploads (creator / updatedBy)
+};
+
+// API header x-item-op.
+enum class UploadOp { kCreated, kOverwritten, kSkipped };
+std::string_view to_string(UploadOp op);
+
+struct UploadResult {
+  Item item;
+  UploadOp op = UploadOp::kCreated;
+};
+
+// One page of a folder listing or a query, sorted by id; `next_after` is the last id of the page
+// (pass it back as the keyset cursor) and is empty when there is no next page.
+struct ItemPage {
+  std::vector<Item> items;
+  uint64_t total = 0;  // exact count of all matches (every page)
+  std::string next_after;
+  bool has_next() const { return !next_after.empty(); }
+};
+
+}  // namespace dlfs

@@ -1,0 +1,71 @@
+// The mount's whole view of one dataset. Designed for HTTP (API.md): a folder listing answers
+// full items with their metadata in pages (never a round trip per entry), reads are ranged,
+// uploads stream from a local file. Implementations: LocalRemote (the embedded platform),
+// HttpRemote (dlfsd or a compatible gate), FakeRemote (in memory, for tests).
+//
+// Every method may be called from many threads at once.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/item.h"
+#include "core/requests.h"
+#include "core/result.h"
+
+namespace dlfs {
+
+class Remote {
+ public:
+  virtual ~Remote() = default;
+
+  // The dataset this remote is bound to (as of opening).
+  virtual const Dataset& dataset() const = 0;
+
+  // One page of the visible (non-hidden) files and folders directly in `dir`, sorted by id,
+  // starting after the id `after` ("" for the first page). ENOENT if `dir` does not exist,
+  // ENOTDIR if it is a file.
+  virtual Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) = 0;
+  // The item at a path (hidden ones included). ENOENT if there is none.
+  virtual Result<Item> get(std::string_view path) = 0;
+  virtual Result<Item> get_by_id(std::string_view id) = 0;
+  // DQL query (API.md), one page.
+  virtual Result<ItemPage> query(const json& dql) = 0;
+
+  // Reads up to out.size() bytes of the item's stored binary from `offset`; answers the count
+  // (0 at or past the end). For a link item that is the link's JSON, not the target.
+  virtual Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) = 0;
+  // The item's thumbnail (JPEG bytes); ENOENT when the platform has none and cannot make one.
+  virtual Result<std::string> thumbnail(const Item& item) = 0;
+
+  // Uploads a local file to `remote_path` (missing parent folders are made).
+  virtual Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                                      const UploadOptions& options) = 0;
+  // Partial update (merge rules in API.md). `system` allows metadata.system changes.
+  virtual Result<Item> patch(std::string_view id, const json& patch, bool system = false) = 0;
+  // Moves/renames an item (a folder with everything in it). EEXIST if the target exists.
+  virtual Result<Item> move(std::string_view id, std::string_view new_path) = 0;
+  // Deletes an item (a folder with everything in it).
+  virtual Status remove(std::string_view id) = 0;
+  // Makes a folder (and missing parents). EEXIST if something exists at the path.
+  virtual Result<Item> make_dir(std::string_view path) = 0;
+};
+
+// Dataset-level operations, and the way to get a Remote for one dataset.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual Result<std::vector<Dataset>> list_datasets() = 0;
+  virtual Result<Dataset> create_dataset(std::string_view name) = 0;
+  // By name or id. ENOENT if there is none.
+  virtual Result<Dataset> find_dataset(std::string_view name_or_id) = 0;
+  virtual Status delete_dataset(std::string_view name_or_id) = 0;
+  virtual Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) = 0;
+  // Who the client is (creator of what it makes).
+  virtual std::string user() const = 0;
+};
+
+}  // namespace dlfs
