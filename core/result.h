@@ -61,11 +61,19 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
+// The Status of a Status or a Result, copied out (so that `f().status()` of a temporary
+// Result never dangles).
+inline Status status_of(const Status& s) { return s; }
+template <typename T>
+Status status_of(const Result<T>& r) {
+  return r.status();
+}
+
 // Propagate a failed Status or Result out of the current function.
-#define DLFS_TRY(expr)                                    \
-  do {                                                    \
-    auto&& dlfs_try_s_ = (expr);                          \
-    if (!dlfs_try_s_.is_ok()) return dlfs_try_s_.status(); \
+#define DLFS_TRY(expr)                                            \
+  do {                                                            \
+    ::dlfs::Status dlfs_try_s_ = ::dlfs::status_of(expr);         \
+    if (!dlfs_try_s_.is_ok()) return dlfs_try_s_;                 \
   } while (0)
 
 #define DLFS_CONCAT_INNER(a, b) a##b

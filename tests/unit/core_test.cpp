@@ -173,3 +173,30 @@ TEST(Dataset, JsonRoundTrip) {
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, ds);
 }
+
+namespace {
+Result<int> failing() { return Status(ENOENT, "gone", "why"); }
+Status try_status_of_temporary() {
+  // A regression: DLFS_TRY on `f().status()` once kept a reference into the dead temporary.
+  DLFS_TRY(failing().status());
+  return {};
+}
+Result<std::string> assign_then_use() {
+  DLFS_ASSIGN(int v, failing());
+  return std::to_string(v);
+}
+}  // namespace
+
+TEST(Result, TryAndAssignPropagateTheStatus) {
+  Status s = try_status_of_temporary();
+  EXPECT_EQ(s.err(), ENOENT);
+  EXPECT_EQ(s.to_string(), "gone: why");
+  EXPECT_EQ(assign_then_use().err(), ENOENT);
+  EXPECT_EQ(s.wrap("opening x").to_string(), "opening x: gone: why");
+  Result<int> ok = 5;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(*ok, 5);
+  EXPECT_TRUE(ok.status().is_ok());
+  Result<int> bad_ok = Status();  // an ok Status is not a value: it becomes an error
+  EXPECT_FALSE(bad_ok);
+}

@@ -1,0 +1,230 @@
+#include "platform/catalog.h"
+
+#include "core/paths.h"
+
+namespace dlfs {
+namespace {
+
+std::string path_key(std::string_view ds, std::string_view dir, std::string_view name) {
+  std::string key;
+  key.reserve(ds.size() + dir.size() + 1 + name.size());
+  key.append(ds).append(dir).push_back('\0');
+  key.append(name);
+  return key;
+}
+
+std::string path_key_of(std::string_view ds, std::string_view path) {
+  if (path == "/") return path_key(ds, "", "");
+  return path_key(ds, parent_path(path), base_name(path));
+}
+
+std::string path_value(const Item& item) {
+  std::string v = item.id;
+  v.push_back(item.is_dir() ? 'd' : 'f');
+  v.push_back(item.hidden ? 'h' : '-');
+  return v;
+}
+
+PathEntry decode_path_entry(std::string_view key, std::string_view value) {
+  PathEntry e;
+  e.id = std::string(value.substr(0, 24));
+  e.type = value.size() > 24 && value[24] == 'd' ? ItemType::kDir : ItemType::kFile;
+  e.hidden = value.size() > 25 && value[25] == 'h';
+  size_t nul = key.find('\0');
+  e.name = nul == std::string_view::npos ? std::string() : std::string(key.substr(nul + 1));
+  return e;
+}
+
+Result<json> decode_msgpack(std::string_view bytes) {
+  try {
+    return json::from_msgpack(bytes.begin(), bytes.end());
+  } catch (const json::exception& e) {
+    return Status(EIO, "corrupt catalogue record", e.what());
+  }
+}
+
+}  // namespace
+
+std::string encode_item(const Item& item) {
+  std::vector<uint8_t> bytes = json::to_msgpack(item_to_json(item));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<Item> decode_item(std::string_view bytes) {
+  DLFS_ASSIGN(json doc, decode_msgpack(bytes));
+  return item_from_json(doc);
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
+  LmdbEnv::Options options;
+  options.dir = dir;
+  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs"};
+  DLFS_ASSIGN(auto env, LmdbEnv::open(options));
+  std::unique_ptr<Catalog> cat(new Catalog());
+  cat->env_ = std::move(env);
+  cat->meta_ = cat->env_->dbi("meta");
+  cat->datasets_ = cat->env_->dbi("datasets");
+  cat->dataset_names_ = cat->env_->dbi("dataset_names");
+  cat->items_ = cat->env_->dbi("items");
+  cat->item_datasets_ = cat->env_->dbi("item_datasets");
+  cat->paths_ = cat->env_->dbi("paths");
+  cat->blobs_ = cat->env_->dbi("blobs");
+
+  DLFS_ASSIGN(LmdbTxn txn, cat->write());
+  DLFS_ASSIGN(auto format, txn.get(cat->meta_, "format"));
+  if (!format) {
+    DLFS_TRY(txn.put(cat->meta_, "format", std::to_string(kCatalogFormat)));
+  } else {
+    int found = std::atoi(std::string(*format).c_str());
+    if (found > kCatalogFormat)
+      return Status(EPROTO, "the store in " + dir + " was written by a newer dlfs (catalogue format " +
+                                std::to_string(found) + "); this dlfs reads format " +
+                                std::to_string(kCatalogFormat) + " and will not touch it");
+  }
+  DLFS_TRY(txn.commit());
+  return cat;
+}
+
+Result<std::optional<Dataset>> Catalog::dataset(const LmdbTxn& txn, std::string_view id) const {
+  DLFS_ASSIGN(auto bytes, txn.get(datasets_, id));
+  if (!bytes) return std::optional<Dataset>();
+  DLFS_ASSIGN(json doc, decode_msgpack(*bytes));
+  DLFS_ASSIGN(Dataset ds, dataset_from_json(doc));
+  return std::optional<Dataset>(std::move(ds));
+}
+
+Result<std::optional<std::string>> Catalog::dataset_id_by_name(const LmdbTxn& txn, std::string_view name) const {
+  DLFS_ASSIGN(auto id, txn.get(dataset_names_, name));
+  if (!id) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*id));
+}
+
+Result<std::vector<Dataset>> Catalog::datasets(const LmdbTxn& txn) const {
+  std::vector<Dataset> out;
+  Status inner;
+  DLFS_TRY(txn.scan(datasets_, "", [&](std::string_view, std::string_view value) {
+    auto doc = decode_msgpack(value);
+    if (!doc) {
+      inner = doc.status();
+      return false;
+    }
+    auto ds = dataset_from_json(*doc);
+    if (!ds) {
+      inner = ds.status();
+      return false;
+    }
+    out.push_back(std::move(*ds));
+    return true;
+  }));
+  DLFS_TRY(inner);
+  return out;
+}
+
+Status Catalog::put_dataset(LmdbTxn& txn, const Dataset& ds) const {
+  std::vector<uint8_t> bytes = json::to_msgpack(dataset_to_json(ds));
+  DLFS_TRY(txn.put(datasets_, ds.id, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  return txn.put(dataset_names_, ds.name, ds.id);
+}
+
+Status Catalog::erase_dataset_record(LmdbTxn& txn, const Dataset& ds) const {
+  DLFS_TRY(txn.del(datasets_, ds.id));
+  DLFS_TRY(txn.del(dataset_names_, ds.name));
+  return {};
+}
+
+Result<std::optional<Item>> Catalog::item(const LmdbTxn& txn, std::string_view id) const {
+  DLFS_ASSIGN(auto ds, txn.get(item_datasets_, id));
+  if (!ds) return std::optional<Item>();
+  DLFS_ASSIGN(auto bytes, txn.get(items_, std::string(*ds) + std::string(id)));
+  if (!bytes) return Status(EIO, "corrupt catalogue: item " + std::string(id) + " is indexed but missing");
+  DLFS_ASSIGN(Item item, decode_item(*bytes));
+  return std::optional<Item>(std::move(item));
+}
+
+Result<std::optional<PathEntry>> Catalog::entry_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const {
+  std::string key = path_key_of(ds, path);
+  DLFS_ASSIGN(auto value, txn.get(paths_, key));
+  if (!value) return std::optional<PathEntry>();
+  return std::optional<PathEntry>(decode_path_entry(std::string_view(key).substr(ds.size()), *value));
+}
+
+Result<std::optional<Item>> Catalog::item_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const {
+  DLFS_ASSIGN(auto entry, entry_at(txn, ds, path));
+  if (!entry) return std::optional<Item>();
+  return item(txn, entry->id);
+}
+
+Status Catalog::put_item(LmdbTxn& txn, const Item& item, const Item* previous) const {
+  if (previous && previous->filename != item.filename)
+    DLFS_TRY(txn.del(paths_, path_key_of(previous->dataset_id, previous->filename)));
+  DLFS_TRY(txn.put(items_, item.dataset_id + item.id, encode_item(item)));
+  DLFS_TRY(txn.put(item_datasets_, item.id, item.dataset_id));
+  return txn.put(paths_, path_key_of(item.dataset_id, item.filename), path_value(item));
+}
+
+Status Catalog::erase_item(LmdbTxn& txn, const Item& item) const {
+  DLFS_TRY(txn.del(items_, item.dataset_id + item.id));
+  DLFS_TRY(txn.del(item_datasets_, item.id));
+  DLFS_TRY(txn.del(paths_, path_key_of(item.dataset_id, item.filename)));
+  DLFS_TRY(txn.del(blobs_, item.id));
+  return {};
+}
+
+Status Catalog::children(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
+                         const std::function<bool(const PathEntry&)>& fn) const {
+  std::string prefix = path_key(ds, dir, "");
+  return txn.scan(paths_, prefix, [&](std::string_view key, std::string_view value) {
+    return fn(decode_path_entry(key.substr(ds.size()), value));
+  });
+}
+
+Status Catalog::descendants(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
+                            const std::function<bool(const PathEntry&)>& fn) const {
+  bool go_on = true;
+  auto each = [&](std::string_view key, std::string_view value) {
+    go_on = fn(decode_path_entry(key.substr(ds.size()), value));
+    return go_on;
+  };
+  // Below the root: every key "<ds>/…" (the root's own key is "<ds>\0").
+  if (dir == "/") return txn.scan(paths_, std::string(ds) + "/", each);
+  // Direct children ("<ds><dir>\0…"), then deeper ones ("<ds><dir>/…").
+  DLFS_TRY(txn.scan(paths_, path_key(ds, dir, ""), each));
+  if (!go_on) return {};
+  std::string deeper = std::string(ds) + std::string(dir) + "/";
+  return txn.scan(paths_, deeper, each);
+}
+
+Status Catalog::scan_items(const LmdbTxn& txn, std::string_view ds, std::string_view after_id,
+                           const std::function<bool(const Item&)>& fn) const {
+  std::string start = after_id.empty() ? std::string() : std::string(ds) + std::string(after_id) + '\0';
+  Status inner;
+  DLFS_TRY(txn.scan(
+      items_, ds,
+      [&](std::string_view, std::string_view value) {
+        auto item = decode_item(value);
+        if (!item) {
+          inner = item.status();
+          return false;
+        }
+        return fn(*item);
+      },
+      start));
+  return inner;
+}
+
+Result<std::optional<std::string>> Catalog::blob_key(const LmdbTxn& txn, std::string_view item_id) const {
+  DLFS_ASSIGN(auto key, txn.get(blobs_, item_id));
+  if (!key) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*key));
+}
+
+Status Catalog::put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const {
+  return txn.put(blobs_, item_id, key);
+}
+
+Status Catalog::erase_blob_key(LmdbTxn& txn, std::string_view item_id) const {
+  DLFS_TRY(txn.del(blobs_, item_id));
+  return {};
+}
+
+}  // namespace dlfs

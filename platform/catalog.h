@@ -1,0 +1,85 @@
+// The platform's catalogue in LMDB: datasets, items, and the indexes that make the common
+// operations one index walk each.
+//
+//   meta           "format"                      -> format version
+//   datasets       dataset id                    -> Dataset (msgpack of the API JSON)
+//   dataset_names  name                          -> dataset id
+//   items          dataset id + item id          -> Item (msgpack of the API JSON); id order
+//   item_datasets  item id                       -> dataset id (GET /items/{id} has no dataset)
+//   paths          dataset id + dir + NUL + name -> item id + type + hidden flag
+//   blobs          item id                       -> storage key of the item's binary
+//
+// Ids are fixed-width (24 hex), so "dataset id + …" keys need no separator. Names never hold
+// NUL, so "dir NUL name" keys group a folder's children together: listing "/a" scans the prefix
+// "<ds>/a\0", and everything below "/a" lies under "<ds>/a\0" and "<ds>/a/".
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/item.h"
+#include "core/lmdb.h"
+
+namespace dlfs {
+
+inline constexpr int kCatalogFormat = 1;
+
+// One entry of the paths index.
+struct PathEntry {
+  std::string id;
+  ItemType type = ItemType::kFile;
+  bool hidden = false;
+  std::string name;  // the child's name (from the key)
+};
+
+class Catalog {
+ public:
+  // Opens (creating if needed) the catalogue in `dir`. Refuses a catalogue of a newer format.
+  static Result<std::unique_ptr<Catalog>> open(const std::string& dir);
+
+  Result<LmdbTxn> read() const { return LmdbTxn::begin(*env_, false); }
+  Result<LmdbTxn> write() const { return LmdbTxn::begin(*env_, true); }
+
+  // Datasets.
+  Result<std::optional<Dataset>> dataset(const LmdbTxn& txn, std::string_view id) const;
+  Result<std::optional<std::string>> dataset_id_by_name(const LmdbTxn& txn, std::string_view name) const;
+  Result<std::vector<Dataset>> datasets(const LmdbTxn& txn) const;
+  Status put_dataset(LmdbTxn& txn, const Dataset& ds) const;
+  Status erase_dataset_record(LmdbTxn& txn, const Dataset& ds) const;
+
+  // Items.
+  Result<std::optional<Item>> item(const LmdbTxn& txn, std::string_view id) const;
+  Result<std::optional<PathEntry>> entry_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const;
+  Result<std::optional<Item>> item_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const;
+  // Writes an item and its index entries. `previous` is the stored version when the item
+  // existed (its old path entry is removed if the path changed).
+  Status put_item(LmdbTxn& txn, const Item& item, const Item* previous = nullptr) const;
+  Status erase_item(LmdbTxn& txn, const Item& item) const;
+  // The children of folder `dir`, in name order.
+  Status children(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
+                  const std::function<bool(const PathEntry&)>& fn) const;
+  // Every item below folder `dir` (not `dir` itself), at any depth.
+  Status descendants(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
+                     const std::function<bool(const PathEntry&)>& fn) const;
+  // Every item of a dataset in id order, starting after `after_id`.
+  Status scan_items(const LmdbTxn& txn, std::string_view ds, std::string_view after_id,
+                    const std::function<bool(const Item&)>& fn) const;
+
+  // Binaries.
+  Result<std::optional<std::string>> blob_key(const LmdbTxn& txn, std::string_view item_id) const;
+  Status put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const;
+  Status erase_blob_key(LmdbTxn& txn, std::string_view item_id) const;
+
+  const LmdbEnv& env() const { return *env_; }
+
+ private:
+  std::unique_ptr<LmdbEnv> env_;
+  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0;
+};
+
+std::string encode_item(const Item& item);
+Result<Item> decode_item(std::string_view bytes);
+
+}  // namespace dlfs

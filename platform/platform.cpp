@@ -1,0 +1,258 @@
+// The embedded platform: opening a store, datasets, and everything that reads.
+// (Writes are in platform_write.cpp.)
+#include "platform/platform.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <sys/stat.h>
+
+#include "core/ids.h"
+#include "core/paths.h"
+#include "platform/catalog.h"
+#include "platform/dql.h"
+#include "platform/storage.h"
+
+namespace dlfs {
+
+bool counts_as_dataset_item(const Item& item) { return item.is_file() && !item.hidden; }
+
+Platform::Platform(PlatformOptions options) : options_(std::move(options)) {}
+Platform::~Platform() = default;
+
+Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options) {
+  if (options.store_dir.empty()) return Status(EINVAL, "no store folder given");
+  std::error_code ec;
+  std::filesystem::create_directories(options.store_dir + "/catalog", ec);
+  if (ec) return Status(ec.value(), "cannot create the store in " + options.store_dir, ec.message());
+  ::chmod(options.store_dir.c_str(), 0700);
+  std::unique_ptr<Platform> p(new Platform(options));
+  auto catalog = Catalog::open(options.store_dir + "/catalog");
+  if (!catalog) return catalog.status().wrap("cannot open the store " + options.store_dir);
+  p->catalog_ = std::move(*catalog);
+  auto storage = LocalStorage::open(options.store_dir);
+  if (!storage) return storage.status();
+  p->storage_ = std::move(*storage);
+  return p;
+}
+
+namespace {
+
+Status validate_dataset_name(std::string_view name) {
+  if (name.empty()) return Status(EINVAL, "a dataset needs a name");
+  if (name.size() > 255) return Status(ENAMETOOLONG, "dataset name is longer than 255 bytes");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == '/' || c == ':')
+      return Status(EINVAL, "dataset name '" + std::string(name) + "' may not contain '/', ':' or control characters");
+  return {};
+}
+
+Status no_dataset(std::string_view id) { return Status(ENOENT, "no dataset '" + std::string(id) + "'"); }
+
+}  // namespace
+
+Result<Dataset> Platform::create_dataset(std::string_view name, std::string_view creator, std::string_view driver) {
+  DLFS_TRY(validate_dataset_name(name));
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto existing, catalog_->dataset_id_by_name(txn, name));
+  if (existing) return Status(EEXIST, "a dataset named '" + std::string(name) + "' already exists");
+  int64_t now = options_.clock->now_ms();
+  Dataset ds;
+  ds.id = new_id();
+  ds.name = std::string(name);
+  ds.creator = std::string(creator);
+  ds.created_ms = ds.updated_ms = now;
+  ds.driver = std::string(driver);
+  ds.projects = {"000000000000000000000001"};
+  DLFS_TRY(catalog_->put_dataset(txn, ds));
+  Item root;
+  root.id = new_id();
+  root.dataset_id = ds.id;
+  root.filename = "/";
+  root.type = ItemType::kDir;
+  root.created_ms = root.updated_ms = now;
+  root.creator = root.updated_by = std::string(creator);
+  DLFS_TRY(catalog_->put_item(txn, root));
+  DLFS_TRY(txn.commit());
+  return ds;
+}
+
+Result<std::vector<Dataset>> Platform::list_datasets() {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto all, catalog_->datasets(txn));
+  std::sort(all.begin(), all.end(), [](const Dataset& a, const Dataset& b) { return a.name < b.name; });
+  return all;
+}
+
+Result<Dataset> Platform::get_dataset(std::string_view id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, id));
+  if (!ds) return no_dataset(id);
+  return std::move(*ds);
+}
+
+Result<Dataset> Platform::find_dataset(std::string_view name_or_id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto id, catalog_->dataset_id_by_name(txn, name_or_id));
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, id ? std::string_view(*id) : name_or_id));
+  if (!ds) return no_dataset(name_or_id);
+  return std::move(*ds);
+}
+
+Result<Item> Platform::get_item(std::string_view id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+  if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+  return std::move(*item);
+}
+
+Result<Item> Platform::get_item_by_path(std::string_view dataset_id, std::string_view path) {
+  DLFS_ASSIGN(std::string normal, normalize_path(path));
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  DLFS_ASSIGN(auto item, catalog_->item_at(txn, dataset_id, normal));
+  if (!item) return Status(ENOENT, "no item at '" + normal + "' in dataset '" + ds->name + "'");
+  return std::move(*item);
+}
+
+Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_view dir, std::string_view after,
+                                    size_t page_size, bool include_hidden) {
+  DLFS_ASSIGN(std::string normal, normalize_path(dir));
+  if (page_size == 0) return Status(EINVAL, "page size must be at least 1");
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  DLFS_ASSIGN(auto folder, catalog_->entry_at(txn, dataset_id, normal));
+  if (!folder) return Status(ENOENT, "no folder '" + normal + "' in dataset '" + ds->name + "'");
+  if (folder->type != ItemType::kDir) return Status(ENOTDIR, "'" + normal + "' is a file, not a folder");
+
+  // The index is in name order; pages are in id order (the API's keyset paging), so collect
+  // the ids (cheap: no item is decoded), sort them, and decode only this page's items.
+  std::vector<std::string> ids;
+  DLFS_TRY(catalog_->children(txn, dataset_id, normal, [&](const PathEntry& e) {
+    if (include_hidden || !e.hidden) ids.push_back(e.id);
+    return true;
+  }));
+  std::sort(ids.begin(), ids.end());
+  ItemPage page;
+  page.total = ids.size();
+  auto it = after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), after,
+                                                           [](std::string_view a, const std::string& b) { return a < b; });
+  for (; it != ids.end() && page.items.size() < page_size; ++it) {
+    DLFS_ASSIGN(auto item, catalog_->item(txn, *it));
+    if (item) page.items.push_back(std::move(*item));
+  }
+  if (it != ids.end() && !page.items.empty()) page.next_after = page.items.back().id;
+  return page;
+}
+
+Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& body, std::string_view user) {
+  DLFS_ASSIGN(DqlQuery q, DqlQuery::parse(body, "items"));
+  bool writes = q.update().has_value() || q.is_delete();
+  DLFS_ASSIGN(LmdbTxn txn, writes ? catalog_->write() : catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+
+  // Candidates: one path lookup, one folder walk, or the dataset in id order.
+  std::vector<std::pair<json, Item>> matches;
+  auto consider = [&](Item item) {
+    json doc = item_to_json(item);
+    if (q.matches(doc)) matches.emplace_back(std::move(doc), std::move(item));
+  };
+  if (auto filename = q.pinned_string("filename")) {
+    auto normal = normalize_path(*filename);
+    if (normal && *normal == *filename) {
+      DLFS_ASSIGN(auto item, catalog_->item_at(txn, dataset_id, *filename));
+      if (item) consider(std::move(*item));
+    }
+  } else if (auto dir = q.pinned_string("dir")) {
+    std::vector<std::string> ids;
+    if (validate_path(*dir))
+      DLFS_TRY(catalog_->children(txn, dataset_id, *dir, [&](const PathEntry& e) {
+        ids.push_back(e.id);
+        return true;
+      }));
+    for (const auto& id : ids) {
+      DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+      if (item) consider(std::move(*item));
+    }
+  } else {
+    DLFS_TRY(catalog_->scan_items(txn, dataset_id, q.id_after().value_or(""), [&](const Item& item) {
+      consider(item);
+      return true;
+    }));
+  }
+  std::sort(matches.begin(), matches.end(),
+            [&](const auto& a, const auto& b) { return q.compare(a.first, b.first) < 0; });
+
+  QueryOutcome out;
+  out.page.total = matches.size();
+  if (q.update()) {
+    for (auto& [doc, item] : matches) {
+      DLFS_ASSIGN(item, apply_patch(txn, std::move(item), *q.update(), false, user));
+      ++out.affected;
+    }
+  } else if (q.is_delete()) {
+    std::vector<std::string> blob_keys;
+    int64_t removed_files = 0;
+    for (auto& [doc, item] : matches) {
+      if (item.filename == "/") continue;  // the root stays; its contents may go
+      DLFS_ASSIGN(auto still, catalog_->item(txn, item.id));  // gone with a folder deleted before it?
+      if (!still) continue;
+      DLFS_ASSIGN(uint64_t files, erase_tree(txn, *still, blob_keys));
+      removed_files += int64_t(files);
+      ++out.affected;
+    }
+    DLFS_TRY(add_to_count(txn, dataset_id, -removed_files));
+    DLFS_TRY(txn.commit());
+    remove_blobs(blob_keys);
+    return out;
+  }
+  uint64_t first = uint64_t(q.page()) * q.page_size();
+  for (uint64_t i = first; i < matches.size() && out.page.items.size() < q.page_size(); ++i)
+    out.page.items.push_back(std::move(matches[i].second));
+  if (first + out.page.items.size() < matches.size() && !out.page.items.empty())
+    out.page.next_after = out.page.items.back().id;
+  if (writes) DLFS_TRY(txn.commit());
+  return out;
+}
+
+Result<size_t> Platform::read(const Item& item, uint64_t offset, std::span<char> out) {
+  if (item.is_dir()) return Status(EISDIR, "'" + item.filename + "' is a folder");
+  std::string key;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+    DLFS_ASSIGN(auto k, catalog_->blob_key(txn, item.id));
+    if (!k) return Status(ENOENT, "item '" + item.filename + "' has no stored binary");
+    key = std::move(*k);
+  }
+  return storage_->read(key, offset, out);
+}
+
+Result<std::string> Platform::thumbnail(const Item& item) {
+  const json& sys = item.system();
+  auto tid = sys.find("thumbnailId");
+  if (tid == sys.end() || !tid->is_string())
+    return Status(ENOENT, "'" + item.filename + "' has no thumbnail yet");
+  DLFS_ASSIGN(Item thumb, get_item(tid->get<std::string>()));
+  std::string bytes(thumb.size(), '\0');
+  DLFS_ASSIGN(size_t n, read(thumb, 0, std::span<char>(bytes.data(), bytes.size())));
+  bytes.resize(n);
+  return bytes;
+}
+
+Status Platform::add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta) {
+  if (delta == 0) return {};
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  ds->items_count = uint64_t(std::max<int64_t>(0, int64_t(ds->items_count) + delta));
+  ds->updated_ms = options_.clock->now_ms();
+  return catalog_->put_dataset(txn, *ds);
+}
+
+void Platform::remove_blobs(const std::vector<std::string>& keys) {
+  for (const auto& key : keys) (void)storage_->remove(key);
+}
+
+}  // namespace dlfs

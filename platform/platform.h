@@ -1,0 +1,95 @@
+// The embedded platform: one store directory holding a catalogue (LMDB) and the binaries, with
+// many datasets. Every operation is safe from many threads, and from several processes opening
+// the same store (LMDB serializes writers; binaries are published before catalogue commits).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/item.h"
+#include "core/requests.h"
+#include "core/result.h"
+
+namespace dlfs {
+
+class Catalog;
+class LmdbTxn;
+class Storage;
+
+struct PlatformOptions {
+  std::string store_dir;
+  const Clock* clock = &SystemClock::instance();
+};
+
+// What a bulk query did (API: "update" / "delete" in a DQL body).
+struct QueryOutcome {
+  ItemPage page;          // the page of matches (after the update, for an update)
+  uint64_t affected = 0;  // items updated or deleted
+};
+
+class Platform {
+ public:
+  static Result<std::unique_ptr<Platform>> open(const PlatformOptions& options);
+  ~Platform();
+
+  // Datasets.
+  Result<Dataset> create_dataset(std::string_view name, std::string_view creator, std::string_view driver = {});
+  Result<std::vector<Dataset>> list_datasets();
+  Result<Dataset> get_dataset(std::string_view id);
+  // By name or id.
+  Result<Dataset> find_dataset(std::string_view name_or_id);
+  Status delete_dataset(std::string_view id);
+
+  // Reads.
+  Result<Item> get_item(std::string_view id);
+  Result<Item> get_item_by_path(std::string_view dataset_id, std::string_view path);
+  // The children of a folder in id order, after the id `after`; hidden ones only if asked.
+  Result<ItemPage> list_dir(std::string_view dataset_id, std::string_view dir, std::string_view after,
+                            size_t page_size, bool include_hidden = false);
+  // A DQL query (API.md), with bulk update/delete when the body asks for them.
+  Result<QueryOutcome> query(std::string_view dataset_id, const json& body, std::string_view user = "dev@local");
+  Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out);
+  // The item's thumbnail bytes (ENOENT when it has none).
+  Result<std::string> thumbnail(const Item& item);
+
+  // Writes.
+  Result<UploadResult> upload_file(std::string_view dataset_id, const std::string& local_file,
+                                   std::string_view remote_path, const UploadOptions& options);
+  Result<UploadResult> upload_bytes(std::string_view dataset_id, std::string_view bytes,
+                                    std::string_view remote_path, const UploadOptions& options);
+  Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
+  Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user);
+  Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user);
+  Status delete_item(std::string_view id);
+
+  const std::string& store_dir() const { return options_.store_dir; }
+
+ private:
+  explicit Platform(PlatformOptions options);
+  template <typename Put>
+  Result<UploadResult> upload(std::string_view dataset_id, std::string_view remote_path,
+                              const UploadOptions& options, Put&& put);
+  // Makes `path` and any missing parents as folders; answers the folder at `path`.
+  Result<Item> ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
+                          int64_t now);
+  // Deletes an item (a folder with everything below it) inside `txn`; the storage keys to
+  // remove once committed are appended to `blob_keys`; answers how many file items went.
+  Result<uint64_t> erase_tree(LmdbTxn& txn, const Item& item, std::vector<std::string>& blob_keys);
+  Result<Item> apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user);
+  Result<Item> move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user);
+  Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
+  void remove_blobs(const std::vector<std::string>& keys);
+
+  PlatformOptions options_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Storage> storage_;
+};
+
+// Whether a file item counts in Dataset::items_count.
+bool counts_as_dataset_item(const Item& item);
+
+}  // namespace dlfs

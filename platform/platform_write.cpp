@@ -1,0 +1,344 @@
+// The embedded platform: everything that writes — uploads, folders, patches, moves, deletes.
+//
+// Order of an upload, for crash safety: the bytes go to storage first (temp file, fsync,
+// rename), then one LMDB transaction commits the item. A crash before the commit leaves at
+// most an unreferenced binary, never an item without its bytes; an overwrite deletes the old
+// binary only after the commit that stopped referring to it.
+#include <spdlog/spdlog.h>
+
+#include "core/ids.h"
+#include "core/lmdb.h"
+#include "core/paths.h"
+#include "platform/catalog.h"
+#include "platform/mimetypes.h"
+#include "platform/platform.h"
+#include "platform/storage.h"
+
+namespace dlfs {
+namespace {
+
+constexpr std::string_view kHiddenRoot = "/.dataloop";
+
+bool is_hidden_path(std::string_view path) { return is_same_or_under(path, kHiddenRoot); }
+
+Status check_upload_options(const UploadOptions& options) {
+  if (!options.metadata.is_null() && !options.metadata.is_object())
+    return Status(EINVAL, "upload metadata must be a JSON object, like {\"user\": {...}}");
+  if (options.metadata.is_object()) {
+    auto user = options.metadata.find("user");
+    if (user != options.metadata.end() && !user->is_object())
+      return Status(EINVAL, "metadata.user must be a JSON object");
+  }
+  return {};
+}
+
+// The client's metadata, less what only the platform writes.
+json client_metadata(const UploadOptions& options) {
+  json meta = options.metadata.is_object() ? options.metadata : json::object();
+  meta.erase("system");
+  return meta;
+}
+
+// A link item is a small JSON file {"type":"link","shebang":"dataloop","metadata":{...}}; the
+// platform keeps its metadata object as metadata.system.shebang (API.md).
+std::optional<json> link_shebang(std::string_view bytes) {
+  json doc = json::parse(bytes, nullptr, false);
+  if (!doc.is_object() || doc.value("type", "") != "link" || doc.value("shebang", "") != "dataloop") return {};
+  auto meta = doc.find("metadata");
+  if (meta == doc.end() || !meta->is_object()) return {};
+  return *meta;
+}
+
+constexpr uint64_t kMaxLinkJsonBytes = 64 * 1024;
+
+}  // namespace
+
+Result<Item> Platform::ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
+                                  int64_t now) {
+  std::string cur = "/";
+  for (const std::string& part : split_path(path)) {
+    cur = join_path(cur, part);
+    DLFS_ASSIGN(auto entry, catalog_->entry_at(txn, ds.id, cur));
+    if (entry) {
+      if (entry->type != ItemType::kDir) return Status(ENOTDIR, "'" + cur + "' is a file, not a folder");
+      continue;
+    }
+    Item dir;
+    dir.id = new_id();
+    dir.dataset_id = ds.id;
+    dir.set_path(cur);
+    dir.type = ItemType::kDir;
+    dir.hidden = is_hidden_path(cur);
+    dir.created_ms = dir.updated_ms = now;
+    dir.creator = dir.updated_by = std::string(user);
+    DLFS_TRY(catalog_->put_item(txn, dir));
+  }
+  DLFS_ASSIGN(auto item, catalog_->item_at(txn, ds.id, path));
+  if (!item) return Status(EIO, "folder '" + std::string(path) + "' vanished while being made");
+  return std::move(*item);
+}
+
+template <typename Put>
+Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_view remote_path,
+                                      const UploadOptions& options, Put&& put) {
+  DLFS_ASSIGN(std::string path, normalize_path(remote_path));
+  if (path == "/") return Status(EISDIR, "cannot upload onto the root folder; give a file path");
+  DLFS_TRY(check_upload_options(options));
+  {
+    // Skip early, before copying any bytes.
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+    if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "'");
+    DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
+    if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
+    if (existing && options.mode == UploadMode::kSkip) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+  }
+
+  DLFS_ASSIGN(StoredBlob blob, put());
+  std::optional<json> shebang;
+  if (blob.size <= kMaxLinkJsonBytes && path.size() > 5 && path.ends_with(".json")) {
+    std::string bytes(blob.size, '\0');
+    auto n = storage_->read(blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
+    if (n) shebang = link_shebang(std::string_view(bytes.data(), *n));
+  }
+
+  std::string old_key;
+  auto committed = [&]() -> Result<UploadResult> {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+    if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "' (deleted during the upload)");
+    int64_t now = options_.clock->now_ms();
+    DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
+    if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
+    if (existing && options.mode == UploadMode::kSkip) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+
+    Item item;
+    UploadOp op = UploadOp::kCreated;
+    if (existing) {
+      op = UploadOp::kOverwritten;
+      item = *existing;
+      DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item.id));
+      if (key) old_key = std::move(*key);
+      // A new binary: what was derived from the old one no longer holds.
+      item.metadata["system"] = json::object();
+    } else {
+      DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), options.user, now).status());
+      item.id = new_id();
+      item.dataset_id = std::string(dataset_id);
+      item.set_path(path);
+      item.hidden = is_hidden_path(path);
+      item.created_ms = now;
+      item.creator = options.user;
+    }
+    merge_patch(item.metadata, client_metadata(options));
+    json& sys = item.system();
+    sys["originalname"] = item.name;
+    sys["size"] = blob.size;
+    sys["encoding"] = "7bit";
+    sys["mimetype"] = mimetype_from_name(item.name);
+    if (shebang) sys["shebang"] = *shebang;
+    if (options.description) item.description = options.description;
+    item.updated_ms = now;
+    item.updated_by = options.user;
+    DLFS_TRY(catalog_->put_item(txn, item, existing ? &*existing : nullptr));
+    DLFS_TRY(catalog_->put_blob_key(txn, item.id, blob.key));
+    if (!existing && counts_as_dataset_item(item)) DLFS_TRY(add_to_count(txn, dataset_id, 1));
+    DLFS_TRY(txn.commit());
+    return UploadResult{std::move(item), op};
+  }();
+  if (!committed || committed->op == UploadOp::kSkipped) {
+    (void)storage_->remove(blob.key);  // never referenced
+    return committed;
+  }
+  if (!old_key.empty()) (void)storage_->remove(old_key);
+  return committed;
+}
+
+Result<UploadResult> Platform::upload_file(std::string_view dataset_id, const std::string& local_file,
+                                           std::string_view remote_path, const UploadOptions& options) {
+  return upload(dataset_id, remote_path, options, [&] { return storage_->put_file(local_file); });
+}
+
+Result<UploadResult> Platform::upload_bytes(std::string_view dataset_id, std::string_view bytes,
+                                            std::string_view remote_path, const UploadOptions& options) {
+  return upload(dataset_id, remote_path, options, [&] { return storage_->put_bytes(bytes); });
+}
+
+Result<Item> Platform::make_dir(std::string_view dataset_id, std::string_view path, std::string_view user) {
+  DLFS_ASSIGN(std::string normal, normalize_path(path));
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "'");
+  DLFS_ASSIGN(auto existing, catalog_->entry_at(txn, dataset_id, normal));
+  if (existing) return Status(EEXIST, "'" + normal + "' already exists");
+  DLFS_ASSIGN(Item dir, ensure_dir(txn, *ds, normal, user, options_.clock->now_ms()));
+  DLFS_TRY(txn.commit());
+  return dir;
+}
+
+Result<Item> Platform::patch_item(std::string_view id, const json& patch, bool system, std::string_view user) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+  if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+  DLFS_ASSIGN(Item patched, apply_patch(txn, std::move(*item), patch, system, user));
+  DLFS_TRY(txn.commit());
+  return patched;
+}
+
+Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user) {
+  if (!patch.is_object()) return Status(EINVAL, "a patch must be a JSON object");
+  std::optional<std::string> new_path;
+  Item before = item;
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    const std::string& key = it.key();
+    const json& value = it.value();
+    if (key == "metadata") {
+      if (!value.is_object()) return Status(EINVAL, "'metadata' in a patch must be an object");
+      if (value.contains("system") && !system)
+        return Status(EPERM, "changing metadata.system needs the system flag (?system=true)");
+      if (auto u = value.find("user"); u != value.end() && !u->is_object() && !u->is_null())
+        return Status(EINVAL, "metadata.user must be an object");
+      if (auto s = value.find("system"); s != value.end() && !s->is_object())
+        return Status(EINVAL, "metadata.system must be an object");
+      merge_patch(item.metadata, value);
+      item.system();  // keep metadata.system an object
+    } else if (key == "description") {
+      if (value.is_null()) item.description.reset();
+      else if (value.is_string()) item.description = value.get<std::string>();
+      else return Status(EINVAL, "'description' must be a string or null");
+    } else if (key == "filename") {
+      if (!system) return Status(EPERM, "moving an item (filename) needs the system flag (?system=true)");
+      if (!value.is_string()) return Status(EINVAL, "'filename' must be a string");
+      new_path = value.get<std::string>();
+    }
+    // Everything else is read-only or derived (id, url, dir, name, createdAt, …): ignored, as
+    // clients echo whole items back.
+  }
+  item.updated_ms = options_.clock->now_ms();
+  item.updated_by = std::string(user);
+  if (new_path) {
+    DLFS_ASSIGN(item, move_in_txn(txn, std::move(item), *new_path, user));
+  } else {
+    DLFS_TRY(catalog_->put_item(txn, item, &before));
+  }
+  return item;
+}
+
+Result<Item> Platform::move_item(std::string_view id, std::string_view new_path, std::string_view user) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+  if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+  item->updated_ms = options_.clock->now_ms();
+  item->updated_by = std::string(user);
+  DLFS_ASSIGN(Item moved, move_in_txn(txn, std::move(*item), new_path, user));
+  DLFS_TRY(txn.commit());
+  return moved;
+}
+
+Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user) {
+  DLFS_ASSIGN(std::string path, normalize_path(new_path));
+  DLFS_ASSIGN(auto stored, catalog_->item(txn, item.id));
+  if (!stored) return Status(ENOENT, "no item with id '" + item.id + "'");
+  const Item old = std::move(*stored);
+  if (old.filename == "/") return Status(EBUSY, "the root folder of a dataset cannot be moved");
+  if (path == old.filename) {
+    DLFS_TRY(catalog_->put_item(txn, item, &old));
+    return item;
+  }
+  if (old.is_dir() && is_same_or_under(path, old.filename))
+    return Status(EINVAL, "cannot move folder '" + old.filename + "' into itself ('" + path + "')");
+  DLFS_ASSIGN(auto target, catalog_->entry_at(txn, old.dataset_id, path));
+  if (target) return Status(EEXIST, "cannot move '" + old.filename + "' to '" + path + "': it already exists");
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, old.dataset_id));
+  if (!ds) return Status(ENOENT, "no dataset '" + old.dataset_id + "'");
+  DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), user, item.updated_ms).status());
+
+  int64_t count_delta = 0;
+  auto relocate = [&](Item& moved, const Item& was, const std::string& to) -> Status {
+    moved.set_path(to);
+    moved.hidden = is_hidden_path(to);
+    count_delta += int64_t(counts_as_dataset_item(moved)) - int64_t(counts_as_dataset_item(was));
+    return catalog_->put_item(txn, moved, &was);
+  };
+  if (old.is_dir()) {
+    // Collect first: the index must not change under the cursor walking it.
+    std::vector<std::string> ids;
+    DLFS_TRY(catalog_->descendants(txn, old.dataset_id, old.filename, [&](const PathEntry& e) {
+      ids.push_back(e.id);
+      return true;
+    }));
+    for (const auto& id : ids) {
+      DLFS_ASSIGN(auto child, catalog_->item(txn, id));
+      if (!child) continue;
+      Item moved = *child;
+      DLFS_TRY(relocate(moved, *child, path + child->filename.substr(old.filename.size())));
+    }
+  }
+  DLFS_TRY(relocate(item, old, path));
+  DLFS_TRY(add_to_count(txn, old.dataset_id, count_delta));
+  return item;
+}
+
+Result<uint64_t> Platform::erase_tree(LmdbTxn& txn, const Item& item, std::vector<std::string>& blob_keys) {
+  uint64_t files = 0;
+  auto erase_one = [&](const Item& it) -> Status {
+    DLFS_ASSIGN(auto key, catalog_->blob_key(txn, it.id));
+    if (key) blob_keys.push_back(std::move(*key));
+    if (counts_as_dataset_item(it)) ++files;
+    return catalog_->erase_item(txn, it);
+  };
+  if (item.is_dir()) {
+    std::vector<std::string> ids;
+    DLFS_TRY(catalog_->descendants(txn, item.dataset_id, item.filename, [&](const PathEntry& e) {
+      ids.push_back(e.id);
+      return true;
+    }));
+    for (const auto& id : ids) {
+      DLFS_ASSIGN(auto child, catalog_->item(txn, id));
+      if (child) DLFS_TRY(erase_one(*child));
+    }
+  }
+  DLFS_TRY(erase_one(item));
+  return files;
+}
+
+Status Platform::delete_item(std::string_view id) {
+  std::vector<std::string> blob_keys;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+    if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+    if (item->filename == "/") return Status(EBUSY, "the root folder of a dataset cannot be deleted");
+    DLFS_ASSIGN(uint64_t files, erase_tree(txn, *item, blob_keys));
+    DLFS_TRY(add_to_count(txn, item->dataset_id, -int64_t(files)));
+    DLFS_TRY(txn.commit());
+  }
+  remove_blobs(blob_keys);
+  return {};
+}
+
+Status Platform::delete_dataset(std::string_view id) {
+  std::vector<std::string> blob_keys;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, id));
+    if (!ds) return Status(ENOENT, "no dataset '" + std::string(id) + "'");
+    std::vector<Item> items;
+    DLFS_TRY(catalog_->scan_items(txn, id, "", [&](const Item& item) {
+      items.push_back(item);
+      return true;
+    }));
+    for (const auto& item : items) {
+      DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item.id));
+      if (key) blob_keys.push_back(std::move(*key));
+      DLFS_TRY(catalog_->erase_item(txn, item));
+    }
+    DLFS_TRY(catalog_->erase_dataset_record(txn, *ds));
+    DLFS_TRY(txn.commit());
+    spdlog::info("deleted dataset '{}' ({} items)", ds->name, items.size());
+  }
+  remove_blobs(blob_keys);
+  return {};
+}
+
+}  // namespace dlfs

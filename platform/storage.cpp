@@ -1,0 +1,157 @@
+#include "platform/storage.h"
+
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/ids.h"
+
+namespace dlfs {
+namespace fs = std::filesystem;
+
+namespace {
+
+Status errno_status(const std::string& what) { return Status(errno, what, strerror(errno)); }
+
+Status write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("cannot write to storage");
+    }
+    data += n;
+    size -= size_t(n);
+  }
+  return {};
+}
+
+Status fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open " + dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return errno_status("cannot fsync " + dir);
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalStorage>> LocalStorage::open(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir + "/blobs", ec);
+  fs::create_directories(dir + "/tmp", ec);
+  if (ec) return Status(ec.value(), "cannot create storage folders in " + dir, ec.message());
+  std::unique_ptr<LocalStorage> storage(new LocalStorage(dir));
+  storage->clean_stale_temps();
+  return storage;
+}
+
+void LocalStorage::clean_stale_temps() {
+  // Temp names are "<pid>-<id>"; a temp whose process is gone was never published.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/tmp", ec)) {
+    std::string name = entry.path().filename();
+    pid_t pid = pid_t(std::atoi(name.c_str()));
+    if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)) continue;
+    fs::remove(entry.path(), ec);
+    spdlog::info("removed an unfinished upload left by a crashed process: {}", name);
+  }
+}
+
+template <typename Fill>
+Result<StoredBlob> LocalStorage::put(Fill&& fill) {
+  std::string key = new_id();
+  std::string tmp = dir_ + "/tmp/" + std::to_string(getpid()) + "-" + key;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_status("cannot create a temp file in storage");
+  Result<uint64_t> size = fill(fd);
+  Status s = size.status();
+  if (s && ::fsync(fd) != 0) s = errno_status("cannot fsync storage");
+  if (::close(fd) != 0 && s) s = errno_status("cannot close storage file");
+  std::string final_path = local_path(key);
+  if (s) {
+    std::error_code ec;
+    fs::create_directories(fs::path(final_path).parent_path(), ec);
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) s = errno_status("cannot publish storage file");
+  }
+  if (s) s = fsync_dir(fs::path(final_path).parent_path());
+  if (!s) {
+    ::unlink(tmp.c_str());
+    ::unlink(final_path.c_str());
+    return s;
+  }
+  return StoredBlob{key, *size};
+}
+
+Result<StoredBlob> LocalStorage::put_file(const std::string& source) {
+  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno_status("cannot open " + source);
+  auto result = put([&](int out) -> Result<uint64_t> {
+    std::vector<char> buf(1 << 20);
+    uint64_t total = 0;
+    while (true) {
+      ssize_t n = ::read(in, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_status("cannot read " + source);
+      }
+      if (n == 0) break;
+      DLFS_TRY(write_all(out, buf.data(), size_t(n)));
+      total += uint64_t(n);
+    }
+    return total;
+  });
+  ::close(in);
+  return result;
+}
+
+Result<StoredBlob> LocalStorage::put_bytes(std::string_view bytes) {
+  return put([&](int out) -> Result<uint64_t> {
+    DLFS_TRY(write_all(out, bytes.data(), bytes.size()));
+    return uint64_t(bytes.size());
+  });
+}
+
+Result<size_t> LocalStorage::read(std::string_view key, uint64_t offset, std::span<char> out) {
+  std::string path = local_path(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open the stored binary " + std::string(key));
+  size_t done = 0;
+  Status s;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = errno_status("cannot read the stored binary " + std::string(key));
+      break;
+    }
+    if (n == 0) break;
+    done += size_t(n);
+  }
+  ::close(fd);
+  if (!s) return s;
+  return done;
+}
+
+std::string LocalStorage::local_path(std::string_view key) const {
+  // Spread over 256 folders by the id's last two hex digits (its counter: they vary fastest).
+  std::string k(key);
+  std::string shard = k.size() >= 2 ? k.substr(k.size() - 2) : "00";
+  return dir_ + "/blobs/" + shard + "/" + k;
+}
+
+Status LocalStorage::remove(std::string_view key) {
+  std::string path = local_path(key);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("cannot remove " + path);
+  return {};
+}
+
+}  // namespace dlfs

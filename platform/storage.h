@@ -1,0 +1,56 @@
+// Storage drivers: where item binaries live. The platform stores bytes durably through a driver
+// first and only then commits the item to the catalogue, so a crash never leaves an item
+// without its bytes. Drivers: LocalStorage (the store's own folder); S3/Azure come later.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+struct StoredBlob {
+  std::string key;  // the driver's name for the bytes
+  uint64_t size = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // Copies a local file into storage; the bytes are durable when this returns.
+  virtual Result<StoredBlob> put_file(const std::string& local_path) = 0;
+  virtual Result<StoredBlob> put_bytes(std::string_view bytes) = 0;
+  // Reads up to out.size() bytes from `offset`; 0 at or past the end.
+  virtual Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) = 0;
+  // A local file holding the bytes, when the driver has one (lets readers use pread directly).
+  virtual std::string local_path(std::string_view key) const = 0;
+  virtual Status remove(std::string_view key) = 0;
+};
+
+// Binaries as files under <dir>/blobs/<xx>/<key>, written to <dir>/tmp first, fsynced and
+// renamed, so no partial file is ever visible under blobs/.
+class LocalStorage : public Storage {
+ public:
+  static Result<std::unique_ptr<LocalStorage>> open(const std::string& dir);
+
+  Result<StoredBlob> put_file(const std::string& local_path) override;
+  Result<StoredBlob> put_bytes(std::string_view bytes) override;
+  Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) override;
+  std::string local_path(std::string_view key) const override;
+  Status remove(std::string_view key) override;
+
+ private:
+  explicit LocalStorage(std::string dir) : dir_(std::move(dir)) {}
+  // Writes through `fill` (which writes into the open fd) to a temp file, then publishes it.
+  template <typename Fill>
+  Result<StoredBlob> put(Fill&& fill);
+  // Removes temp files left by processes that are gone (a crash mid-upload).
+  void clean_stale_temps();
+  std::string dir_;
+};
+
+}  // namespace dlfs

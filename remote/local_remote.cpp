@@ -1,0 +1,104 @@
+#include "remote/local_remote.h"
+
+#include "core/paths.h"
+#include "platform/platform.h"
+
+namespace dlfs {
+namespace {
+
+// One dataset of the embedded platform. Every call goes straight to the platform (in-process:
+// there is nothing to batch or retry).
+class LocalRemote : public Remote {
+ public:
+  LocalRemote(std::shared_ptr<Platform> platform, Dataset dataset, std::string user)
+      : platform_(std::move(platform)), dataset_(std::move(dataset)), user_(std::move(user)) {}
+
+  const Dataset& dataset() const override { return dataset_; }
+
+  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
+    return platform_->list_dir(dataset_.id, dir, after, page_size, /*include_hidden=*/false);
+  }
+
+  Result<Item> get(std::string_view path) override { return platform_->get_item_by_path(dataset_.id, path); }
+
+  Result<Item> get_by_id(std::string_view id) override {
+    DLFS_ASSIGN(Item item, platform_->get_item(id));
+    if (item.dataset_id != dataset_.id)
+      return Status(ENOENT, "item '" + std::string(id) + "' is not in dataset '" + dataset_.name + "'");
+    return item;
+  }
+
+  Result<ItemPage> query(const json& dql) override {
+    DLFS_ASSIGN(QueryOutcome out, platform_->query(dataset_.id, dql, user_));
+    return std::move(out.page);
+  }
+
+  Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override {
+    return platform_->read(item, offset, out);
+  }
+
+  Result<std::string> thumbnail(const Item& item) override { return platform_->thumbnail(item); }
+
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    UploadOptions opts = options;
+    opts.user = user_;
+    return platform_->upload_file(dataset_.id, local_file, remote_path, opts);
+  }
+
+  Result<Item> patch(std::string_view id, const json& patch, bool system) override {
+    DLFS_TRY(get_by_id(id).status());
+    return platform_->patch_item(id, patch, system, user_);
+  }
+
+  Result<Item> move(std::string_view id, std::string_view new_path) override {
+    DLFS_TRY(get_by_id(id).status());
+    return platform_->move_item(id, new_path, user_);
+  }
+
+  Status remove(std::string_view id) override {
+    DLFS_TRY(get_by_id(id).status());
+    return platform_->delete_item(id);
+  }
+
+  Result<Item> make_dir(std::string_view path) override { return platform_->make_dir(dataset_.id, path, user_); }
+
+ private:
+  std::shared_ptr<Platform> platform_;
+  Dataset dataset_;
+  std::string user_;
+};
+
+}  // namespace
+
+LocalConnection::LocalConnection(LocalOptions options, std::shared_ptr<Platform> platform)
+    : options_(std::move(options)), platform_(std::move(platform)) {}
+
+LocalConnection::~LocalConnection() = default;
+
+Result<std::unique_ptr<LocalConnection>> LocalConnection::open(const LocalOptions& options) {
+  DLFS_ASSIGN(auto platform, Platform::open(PlatformOptions{options.store_dir}));
+  return std::unique_ptr<LocalConnection>(new LocalConnection(options, std::move(platform)));
+}
+
+Result<std::vector<Dataset>> LocalConnection::list_datasets() { return platform_->list_datasets(); }
+
+Result<Dataset> LocalConnection::create_dataset(std::string_view name) {
+  return platform_->create_dataset(name, options_.user);
+}
+
+Result<Dataset> LocalConnection::find_dataset(std::string_view name_or_id) {
+  return platform_->find_dataset(name_or_id);
+}
+
+Status LocalConnection::delete_dataset(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  return platform_->delete_dataset(ds.id);
+}
+
+Result<std::unique_ptr<Remote>> LocalConnection::open(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  return std::unique_ptr<Remote>(new LocalRemote(platform_, std::move(ds), options_.user));
+}
+
+}  // namespace dlfs

@@ -1,0 +1,39 @@
+// The Remote and Connection interfaces over the embedded platform (in-process, no server).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "remote/remote.h"
+
+namespace dlfs {
+
+class Platform;
+
+struct LocalOptions {
+  std::string store_dir;           // the platform's store (core/dirs.h default_store_dir())
+  std::string user = "dev@local";  // who this client is
+};
+
+class LocalConnection : public Connection {
+ public:
+  static Result<std::unique_ptr<LocalConnection>> open(const LocalOptions& options);
+  ~LocalConnection() override;
+
+  Result<std::vector<Dataset>> list_datasets() override;
+  Result<Dataset> create_dataset(std::string_view name) override;
+  Result<Dataset> find_dataset(std::string_view name_or_id) override;
+  Status delete_dataset(std::string_view name_or_id) override;
+  Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;
+  std::string user() const override { return options_.user; }
+
+  // The platform behind this connection (shared with the Remotes it opens).
+  const std::shared_ptr<Platform>& platform() const { return platform_; }
+
+ private:
+  LocalConnection(LocalOptions options, std::shared_ptr<Platform> platform);
+  LocalOptions options_;
+  std::shared_ptr<Platform> platform_;
+};
+
+}  // namespace dlfs

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what dlfs needs to build and test on Debian 12. Idempotent, and quiet when
+# everything is already there.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  # libraries (DESIGN.md's fixed choices)
+  libfuse3-dev fuse3 libcurl4-openssl-dev nlohmann-json3-dev liblmdb-dev libexif-dev
+  libspdlog-dev libgtest-dev libgmock-dev
+  # tools the tests and the demo use
+  attr python3 psmisc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,56 @@
+#include "tools/dlfs/cli.h"
+
+#include <cstdio>
+
+#include "core/paths.h"
+#include "remote/local_remote.h"
+
+namespace dlfs::cli {
+
+Status usage_error(const std::string& message) { return Status(EINVAL, "usage: " + message); }
+
+Result<std::unique_ptr<Connection>> connect(const Globals& globals) {
+  DLFS_ASSIGN(auto conn, LocalConnection::open(LocalOptions{globals.store}));
+  return std::unique_ptr<Connection>(std::move(conn));
+}
+
+Result<Target> parse_target(const std::string& text) {
+  size_t colon = text.find(':');
+  Target t;
+  t.dataset = text.substr(0, colon);
+  if (t.dataset.empty()) return Status(EINVAL, "'" + text + "' names no dataset (expected DATASET:/path)");
+  DLFS_ASSIGN(t.path, normalize_path(colon == std::string::npos ? "/" : text.substr(colon + 1)));
+  return t;
+}
+
+Result<Opened> open_target(Connection& conn, const Target& target) {
+  DLFS_ASSIGN(auto remote, conn.open(target.dataset));
+  DLFS_ASSIGN(Item item, remote->get(target.path));
+  return Opened{std::move(remote), std::move(item)};
+}
+
+Result<std::vector<Item>> list_all(Remote& remote, const std::string& dir) {
+  std::vector<Item> all;
+  std::string after;
+  do {
+    DLFS_ASSIGN(ItemPage page, remote.list(dir, after, 1000));
+    for (auto& item : page.items) all.push_back(std::move(item));
+    after = page.next_after;
+  } while (!after.empty());
+  return all;
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+}  // namespace dlfs::cli

@@ -1,0 +1,57 @@
+// Shared pieces of the `dlfs` command line: global options, the connection, DATASET:/path
+// arguments, and errors as one line.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "remote/remote.h"
+
+namespace dlfs::cli {
+
+struct Globals {
+  std::string store;      // --store DIR (embedded platform)
+  std::string cache_dir;  // for `dlfs cache`
+};
+
+// A command's arguments after the command words.
+using Args = std::vector<std::string>;
+
+Result<std::unique_ptr<Connection>> connect(const Globals& globals);
+
+// "DATASET:/path" (or "DATASET" for its root).
+struct Target {
+  std::string dataset;
+  std::string path;
+};
+Result<Target> parse_target(const std::string& text);
+
+// Opens the target's dataset and answers it with the item at the target's path.
+struct Opened {
+  std::unique_ptr<Remote> remote;
+  Item item;
+};
+Result<Opened> open_target(Connection& conn, const Target& target);
+
+// Every visible item in a folder, all pages.
+Result<std::vector<Item>> list_all(Remote& remote, const std::string& dir);
+
+std::string human_bytes(uint64_t bytes);
+
+// Commands. Each answers a Status; main prints a failure as one line and exits non-zero.
+Status cmd_dataset(const Globals& g, const Args& args);
+Status cmd_upload(const Globals& g, const Args& args);
+Status cmd_ls(const Globals& g, const Args& args);
+Status cmd_stat(const Globals& g, const Args& args);
+Status cmd_cat(const Globals& g, const Args& args);
+Status cmd_rm(const Globals& g, const Args& args);
+Status cmd_mv(const Globals& g, const Args& args);
+Status cmd_mkdir(const Globals& g, const Args& args);
+Status cmd_meta(const Globals& g, const Args& args);
+Status cmd_cache(const Globals& g, const Args& args);
+
+Status usage_error(const std::string& message);
+
+}  // namespace dlfs::cli

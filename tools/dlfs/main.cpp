@@ -1,0 +1,86 @@
+// dlfs — the command line for datasets: create and list them, upload files and folders, browse,
+// read and change items and their metadata.
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "core/dirs.h"
+#include "core/log.h"
+#include "tools/dlfs/cli.h"
+
+using namespace dlfs;
+using namespace dlfs::cli;
+
+namespace {
+
+const char* kUsage = R"(usage: dlfs [--store DIR] COMMAND ...
+
+  dataset create NAME            make a dataset
+  dataset list                   list datasets
+  dataset delete NAME            delete a dataset and everything in it
+  upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] FILE|DIR...
+                                 upload like `cp -r` (a DIR becomes a folder under --to)
+  ls [-l] DATASET[:/path]        list a folder
+  stat DATASET:/path             an item and its metadata, as JSON
+  cat DATASET:/path              an item's bytes to standard output
+  rm [-r] DATASET:/path          delete an item (-r: a folder with its contents)
+  mv DATASET:/from DATASET:/to   move or rename (into /to when it is a folder)
+  mkdir [-p] DATASET:/path       make a folder
+  meta get DATASET:/path         the item's metadata, as JSON
+  meta set DATASET:/path JSON    merge JSON into metadata.user (null deletes a key)
+  cache stat | clear [DATASET]   the mount's local cache
+
+The store (embedded platform) is --store, else $DLFS_STORE, else $XDG_DATA_HOME/dlfs, else
+~/.local/share/dlfs.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  LogOptions log;
+  log.program = "dlfs";
+  log.level = "warn";
+  setup_logging(log);
+  Globals g;
+  g.store = default_store_dir();
+  g.cache_dir = default_cache_dir();
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    std::string opt = argv[i];
+    if ((opt == "--store" || opt == "--cache") && i + 1 < argc) {
+      (opt == "--store" ? g.store : g.cache_dir) = argv[++i];
+    } else if (opt.rfind("--store=", 0) == 0) {
+      g.store = opt.substr(8);
+    } else if (opt.rfind("--cache=", 0) == 0) {
+      g.cache_dir = opt.substr(8);
+    } else if (opt == "-h" || opt == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "dlfs: unknown option '%s' (see dlfs --help)\n", opt.c_str());
+      return 2;
+    }
+  }
+  if (i >= argc) {
+    fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string command = argv[i++];
+  Args args(argv + i, argv + argc);
+  static const std::map<std::string, Status (*)(const Globals&, const Args&)> commands = {
+      {"dataset", cmd_dataset}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
+      {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
+      {"meta", cmd_meta},       {"cache", cmd_cache},
+  };
+  auto it = commands.find(command);
+  if (it == commands.end()) {
+    fprintf(stderr, "dlfs: unknown command '%s' (see dlfs --help)\n", command.c_str());
+    return 2;
+  }
+  Status s = it->second(g, args);
+  if (!s) {
+    fprintf(stderr, "dlfs %s: %s\n", command.c_str(), s.to_string().c_str());
+    return s.err() == EINVAL && s.message().rfind("usage:", 0) == 0 ? 2 : 1;
+  }
+  return 0;
+}
