@@ -58,7 +58,7 @@ Result<Item> decode_item(std::string_view bytes) {
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   LmdbEnv::Options options;
   options.dir = dir;
-  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs"};
+  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs"};
   DLFS_ASSIGN(auto env, LmdbEnv::open(options));
   std::unique_ptr<Catalog> cat(new Catalog());
   cat->env_ = std::move(env);
@@ -69,6 +69,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   cat->item_datasets_ = cat->env_->dbi("item_datasets");
   cat->paths_ = cat->env_->dbi("paths");
   cat->blobs_ = cat->env_->dbi("blobs");
+  cat->jobs_ = cat->env_->dbi("jobs");
 
   DLFS_ASSIGN(LmdbTxn txn, cat->write());
   DLFS_ASSIGN(auto format, txn.get(cat->meta_, "format"));

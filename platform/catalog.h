@@ -8,6 +8,7 @@
 //   item_datasets  item id                       -> dataset id (GET /items/{id} has no dataset)
 //   paths          dataset id + dir + NUL + name -> item id + type + hidden flag
 //   blobs          item id                       -> storage key of the item's binary
+//   jobs           item id                       -> preprocessing job (platform/preprocess_queue.h)
 //
 // Ids are fixed-width (24 hex), so "dataset id + …" keys need no separator. Names never hold
 // NUL, so "dir NUL name" keys group a folder's children together: listing "/a" scans the prefix
@@ -72,11 +73,14 @@ class Catalog {
   Status put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const;
   Status erase_blob_key(LmdbTxn& txn, std::string_view item_id) const;
 
+  // The preprocessing queue's database (platform/preprocess_queue.h reads and writes it).
+  MDB_dbi jobs_dbi() const { return jobs_; }
+
   const LmdbEnv& env() const { return *env_; }
 
  private:
   std::unique_ptr<LmdbEnv> env_;
-  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0;
+  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0;
 };
 
 std::string encode_item(const Item& item);

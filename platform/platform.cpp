@@ -11,6 +11,7 @@
 #include "core/paths.h"
 #include "platform/catalog.h"
 #include "platform/dql.h"
+#include "platform/preprocess.h"
 #include "platform/storage.h"
 
 namespace dlfs {
@@ -33,6 +34,7 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   auto storage = LocalStorage::open(options.store_dir);
   if (!storage) return storage.status();
   p->storage_ = std::move(*storage);
+  p->preprocessor_ = std::make_unique<Preprocessor>(*p);
   return p;
 }
 
@@ -233,9 +235,10 @@ Result<size_t> Platform::read(const Item& item, uint64_t offset, std::span<char>
 Result<std::string> Platform::thumbnail(const Item& item) {
   const json& sys = item.system();
   auto tid = sys.find("thumbnailId");
-  if (tid == sys.end() || !tid->is_string())
-    return Status(ENOENT, "'" + item.filename + "' has no thumbnail yet");
-  DLFS_ASSIGN(Item thumb, get_item(tid->get<std::string>()));
+  if (tid == sys.end() || !tid->is_string()) return thumbnail_on_demand(item);
+  auto found = get_item(tid->get<std::string>());
+  if (!found) return thumbnail_on_demand(item);
+  const Item& thumb = *found;
   std::string bytes(thumb.size(), '\0');
   DLFS_ASSIGN(size_t n, read(thumb, 0, std::span<char>(bytes.data(), bytes.size())));
   bytes.resize(n);

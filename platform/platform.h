@@ -3,6 +3,8 @@
 // the same store (LMDB serializes writers; binaries are published before catalogue commits).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,6 +20,7 @@ namespace dlfs {
 
 class Catalog;
 class LmdbTxn;
+class Preprocessor;
 class Storage;
 
 struct PlatformOptions {
@@ -29,6 +32,11 @@ struct PlatformOptions {
 struct QueryOutcome {
   ItemPage page;          // the page of matches (after the update, for an update)
   uint64_t affected = 0;  // items updated or deleted
+};
+
+// Where the preprocessing of a set of items stands (Platform::wait_preprocessed).
+struct PreprocessTally {
+  size_t total = 0, pending = 0, done = 0, failed = 0;
 };
 
 class Platform {
@@ -66,6 +74,21 @@ class Platform {
   Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user);
   Status delete_item(std::string_view id);
 
+  // Preprocessing (platform/preprocess.h). Every file item created or overwritten is queued with
+  // its upload; workers run only where started: the mount and dlfsd call start_preprocessing()
+  // once open, the CLI while it waits. Several processes may run workers on one store.
+  Status start_preprocessing(unsigned workers = 0);  // 0: one per core
+  void stop_preprocessing();
+  // Queues again the (non-hidden) file items at or below `path`, phase pending; answers their ids.
+  Result<std::vector<std::string>> requeue_preprocessing(std::string_view dataset_id, std::string_view path);
+  // Waits until none of `ids` is pending (a deleted item counts as done) or `timeout` passes;
+  // `progress` is called after every look.
+  Result<PreprocessTally> wait_preprocessed(const std::vector<std::string>& ids, std::chrono::milliseconds timeout,
+                                            const std::function<void(const PreprocessTally&)>& progress = {});
+  // Preprocesses one item now, in this thread; answers the item with its results.
+  Result<Item> preprocess_now(std::string_view id);
+  Preprocessor& preprocessor() { return *preprocessor_; }
+
   const std::string& store_dir() const { return options_.store_dir; }
 
  private:
@@ -83,10 +106,13 @@ class Platform {
   Result<Item> move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user);
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
   void remove_blobs(const std::vector<std::string>& keys);
+  friend class Preprocessor;
+  Result<std::string> thumbnail_on_demand(const Item& item);  // platform/preprocess.cpp
 
   PlatformOptions options_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Preprocessor> preprocessor_;  // declared last: its workers stop first
 };
 
 // Whether a file item counts in Dataset::items_count.

@@ -12,6 +12,7 @@
 #include "platform/catalog.h"
 #include "platform/mimetypes.h"
 #include "platform/platform.h"
+#include "platform/preprocess.h"
 #include "platform/storage.h"
 
 namespace dlfs {
@@ -137,11 +138,13 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     sys["encoding"] = "7bit";
     sys["mimetype"] = mimetype_from_name(item.name);
     if (shebang) sys["shebang"] = *shebang;
+    if (!item.hidden) sys["preprocessPhase"] = "pending";  // queued below, in this transaction
     if (options.description) item.description = options.description;
     item.updated_ms = now;
     item.updated_by = options.user;
     DLFS_TRY(catalog_->put_item(txn, item, existing ? &*existing : nullptr));
     DLFS_TRY(catalog_->put_blob_key(txn, item.id, blob.key));
+    if (!item.hidden) DLFS_TRY(preprocessor_->enqueue(txn, item, blob.key));
     if (!existing && counts_as_dataset_item(item)) DLFS_TRY(add_to_count(txn, dataset_id, 1));
     DLFS_TRY(txn.commit());
     return UploadResult{std::move(item), op};
@@ -151,6 +154,7 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     return committed;
   }
   if (!old_key.empty()) (void)storage_->remove(old_key);
+  preprocessor_->notify();
   return committed;
 }
 
@@ -285,6 +289,15 @@ Result<uint64_t> Platform::erase_tree(LmdbTxn& txn, const Item& item, std::vecto
     DLFS_ASSIGN(auto key, catalog_->blob_key(txn, it.id));
     if (key) blob_keys.push_back(std::move(*key));
     if (counts_as_dataset_item(it)) ++files;
+    // Its thumbnail (a hidden item) goes with it.
+    if (auto tid = it.system().find("thumbnailId"); tid != it.system().end() && tid->is_string()) {
+      DLFS_ASSIGN(auto thumb, catalog_->item(txn, tid->get<std::string>()));
+      if (thumb && thumb->hidden && thumb->is_file()) {
+        DLFS_ASSIGN(auto thumb_key, catalog_->blob_key(txn, thumb->id));
+        if (thumb_key) blob_keys.push_back(std::move(*thumb_key));
+        DLFS_TRY(catalog_->erase_item(txn, *thumb));
+      }
+    }
     return catalog_->erase_item(txn, it);
   };
   if (item.is_dir()) {

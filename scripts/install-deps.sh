@@ -9,6 +9,11 @@ packages=(
   # libraries (DESIGN.md's fixed choices)
   libfuse3-dev fuse3 libcurl4-openssl-dev nlohmann-json3-dev liblmdb-dev libexif-dev
   libspdlog-dev libgtest-dev libgmock-dev
+  # preprocessing: libvips (decoding, thumbnails), libmagic (mimetype by content)
+  libvips-dev libmagic-dev libtiff-dev
+  # the preprocessing tests make images with ImageMagick and exiftool; the fuzz target needs
+  # clang and its libFuzzer runtime (only recommended by clang-14, so named here)
+  imagemagick libimage-exiftool-perl clang libclang-rt-14-dev
   # tools the tests and the demo use
   attr python3 psmisc
 )

@@ -6,6 +6,20 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build-test -G Ninja -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-test
+# The preprocessing fuzz target (clang + libFuzzer) for a short while from the committed corpus;
+# what it finds new goes to a scratch folder. DLFS_FUZZ_SECONDS=0 skips it.
+fuzz_seconds=${DLFS_FUZZ_SECONDS:-25}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DDLFS_FUZZ=ON -DDLFS_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz --target preprocess_fuzz
+  scratch=$(mktemp -d)
+  build-fuzz/bin/preprocess_fuzz -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$scratch/" "$scratch" tests/fuzz/corpus/preprocess >"$scratch.log" 2>&1 ||
+    { tail -n 60 "$scratch.log"; echo "preprocess_fuzz failed: the input that did it is in $scratch"; exit 1; }
+  grep -E "^(Done|stat::number_of_executed_units)" "$scratch.log" | sed 's/^/preprocess_fuzz: /'
+  rm -rf "$scratch" "$scratch.log"
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-test

@@ -524,3 +524,42 @@ TEST_F(PlatformTest, TwoProcessesShareOneStore) {
   for (const auto& name : names)
     EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/two/" + name)), "/two/" + name);
 }
+
+TEST_F(PlatformTest, KilledMidUploadLeavesNoItemWithoutItsBytes) {
+  platform_.reset();  // the children own the store while they run
+  std::string store = (dir_ / "store").string();
+  std::string ds = ds_.id;
+  for (int round = 0; round < 5; ++round) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto p = Platform::open(PlatformOptions{store});
+      if (!p) _exit(1);
+      std::string bytes(256 * 1024, char('a' + round));
+      UploadOptions over;
+      over.mode = UploadMode::kOverwrite;
+      for (int i = 0;; ++i) (void)(*p)->upload_bytes(ds, bytes, "/crash/r" + std::to_string(round) + "-" + std::to_string(i % 20), over);
+    }
+    usleep(useconds_t(50000 + round * 37000));  // let it get somewhere, then pull the plug
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+  }
+  reopen();
+  auto page = platform_->list_dir(ds_.id, "/crash", "", 1000);
+  ASSERT_TRUE(page) << page.status().to_string();
+  EXPECT_GT(page->items.size(), 0u);
+  for (const Item& item : page->items) {
+    std::string bytes = read_all(item);
+    ASSERT_EQ(bytes.size(), item.size()) << item.filename;
+    EXPECT_EQ(bytes, std::string(bytes.size(), bytes[0])) << item.filename << " holds a partial or mixed binary";
+  }
+  // Reopening removed the dead processes' temp files; nothing partial is published.
+  size_t temps = 0;
+  for (auto& e : fs::directory_iterator(dir_ / "store" / "tmp")) temps += e.is_regular_file();
+  EXPECT_EQ(temps, 0u);
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "store" / "blobs")) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_EQ(fs::file_size(e.path()), 256u * 1024) << e.path();
+  }
+}

@@ -2,11 +2,13 @@
 // arguments, and errors as one line.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
+#include "platform/platform.h"
 #include "remote/remote.h"
 
 namespace dlfs::cli {
@@ -40,6 +42,18 @@ Result<std::vector<Item>> list_all(Remote& remote, const std::string& dir);
 
 std::string human_bytes(uint64_t bytes);
 
+// Waiting for preprocessing (tools/dlfs/cmd_preprocess.cpp): on the embedded platform the CLI runs
+// workers itself while it waits, with "preprocessing N/M" on a terminal.
+struct PreprocessWait {
+  unsigned workers = 0;  // 0: one per core
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+};
+Result<PreprocessTally> run_preprocessing(Connection& conn, const std::vector<std::string>& ids,
+                                          const PreprocessWait& wait);
+// Prints the tally and each failure; ETIMEDOUT when items are still pending.
+Status report_preprocessing(Connection& conn, const std::vector<std::string>& ids, const PreprocessTally& tally,
+                            std::chrono::milliseconds timeout);
+
 // Commands. Each answers a Status; main prints a failure as one line and exits non-zero.
 Status cmd_dataset(const Globals& g, const Args& args);
 Status cmd_upload(const Globals& g, const Args& args);
@@ -51,6 +65,7 @@ Status cmd_mv(const Globals& g, const Args& args);
 Status cmd_mkdir(const Globals& g, const Args& args);
 Status cmd_meta(const Globals& g, const Args& args);
 Status cmd_cache(const Globals& g, const Args& args);
+Status cmd_preprocess(const Globals& g, const Args& args);
 
 Status usage_error(const std::string& message);
 

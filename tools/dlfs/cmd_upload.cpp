@@ -67,6 +67,8 @@ Status cmd_upload(const Globals& g, const Args& args) {
   std::string dataset, to = "/";
   UploadOptions options;
   int jobs = 8;
+  bool wait_preprocessing = true;
+  PreprocessWait wait;
   std::vector<std::string> sources;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -91,6 +93,13 @@ Status cmd_upload(const Globals& g, const Args& args) {
       DLFS_ASSIGN(std::string v, value());
       jobs = std::atoi(v.c_str());
       if (jobs < 1 || jobs > 256) return usage_error("--jobs takes a number from 1 to 256");
+    } else if (a == "--no-wait") {
+      wait_preprocessing = false;
+    } else if (a == "--wait-timeout") {
+      DLFS_ASSIGN(std::string v, value());
+      int secs = std::atoi(v.c_str());
+      if (secs < 1 || secs > 86400) return usage_error("--wait-timeout takes a number of seconds from 1 to 86400");
+      wait.timeout = std::chrono::seconds(secs);
     } else if (a.size() > 1 && a[0] == '-') {
       return usage_error("unknown option '" + a + "'");
     } else {
@@ -98,7 +107,9 @@ Status cmd_upload(const Globals& g, const Args& args) {
     }
   }
   if (dataset.empty() || sources.empty())
-    return usage_error("dlfs upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] FILE|DIR...");
+    return usage_error(
+        "dlfs upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] [--no-wait] "
+        "[--wait-timeout S] FILE|DIR...");
 
   Plan plan;
   for (const auto& s : sources) DLFS_TRY(plan_source(s, to, plan));
@@ -113,6 +124,7 @@ Status cmd_upload(const Globals& g, const Args& args) {
   std::atomic<uint64_t> created{0}, overwritten{0}, skipped{0}, sent_bytes{0};
   std::mutex failures_mu;
   std::vector<std::string> failures;
+  std::vector<std::string> uploaded_ids;  // created or overwritten: queued for preprocessing
   {
     Progress progress("uploading", plan.files.size(), plan.bytes);
     std::vector<std::thread> workers;
@@ -130,6 +142,8 @@ Status cmd_upload(const Globals& g, const Args& args) {
           } else {
             ++(r->op == UploadOp::kCreated ? created : overwritten);
             sent_bytes += r->item.size();
+            std::lock_guard lock(failures_mu);
+            uploaded_ids.push_back(r->item.id);
           }
           progress.add(1, job.size);
         }
@@ -141,6 +155,12 @@ Status cmd_upload(const Globals& g, const Args& args) {
            (unsigned long long)(created + overwritten), human_bytes(sent_bytes).c_str(), secs,
            (unsigned long long)created.load(), (unsigned long long)overwritten.load(),
            (unsigned long long)skipped.load(), failures.size());
+  }
+  if (wait_preprocessing && !uploaded_ids.empty()) {
+    // Preprocessing is not part of the upload: a timeout is a warning, the items stay queued.
+    auto tally = run_preprocessing(*conn, uploaded_ids, wait);
+    Status s = tally ? report_preprocessing(*conn, uploaded_ids, *tally, wait.timeout) : tally.status();
+    if (!s) fprintf(stderr, "dlfs upload: warning: %s\n", s.to_string().c_str());
   }
   for (const auto& f : failures) fprintf(stderr, "failed: %s\n", f.c_str());
   if (!failures.empty())

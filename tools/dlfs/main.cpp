@@ -18,8 +18,12 @@ const char* kUsage = R"(usage: dlfs [--store DIR] COMMAND ...
   dataset create NAME            make a dataset
   dataset list                   list datasets
   dataset delete NAME            delete a dataset and everything in it
-  upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] FILE|DIR...
-                                 upload like `cp -r` (a DIR becomes a folder under --to)
+  upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] [--no-wait] FILE|DIR...
+                                 upload like `cp -r` (a DIR becomes a folder under --to), then
+                                 wait for the preprocessing of what was sent (--no-wait: don't)
+  preprocess [--workers N] [--timeout S] DATASET[:/path]
+                                 run preprocessing (mimetype, size, EXIF, thumbnail) again on a
+                                 file or everything in a folder, and wait for it
   ls [-l] DATASET[:/path]        list a folder
   stat DATASET:/path             an item and its metadata, as JSON
   cat DATASET:/path              an item's bytes to standard output
@@ -70,7 +74,7 @@ int main(int argc, char** argv) {
   static const std::map<std::string, Status (*)(const Globals&, const Args&)> commands = {
       {"dataset", cmd_dataset}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
-      {"meta", cmd_meta},       {"cache", cmd_cache},
+      {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

@@ -1,0 +1,545 @@
+#include "cache/metadata_cache.h"
+
+#include "cache/cache_env.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+
+// On-disk layout (one LMDB environment, named databases):
+//   meta      "version" -> kCacheFormatVersion as decimal text; "max_bytes" -> decimal text
+//   listings  dir path  -> record whose payload is u32 count, then per item u32 length + msgpack
+//   items     item path -> record whose payload is the item's msgpack (item_to_json)
+//   thumbs    item id   -> record whose payload is the JPEG bytes
+//   access    kind + key                    -> u64 big-endian last-access ms
+//   lru       u64 big-endian ms + kind + key -> "" (so a cursor walks entries oldest first)
+// A record is: magic u8, kind u8, fetched_ms i64 LE, key length u32 LE, checksum u32 LE (over
+// key and payload), the original key, the payload. Keys longer than LMDB's 511-byte limit are
+// shortened with a hash; the original key inside the record tells a collision from a hit.
+
+namespace dlfs {
+
+using namespace cache_env;
+
+namespace {
+
+constexpr int64_t kTouchIntervalMs = 60'000;  // an entry's access stamp moves at most this often
+constexpr size_t kMaxPendingTouches = 100'000;
+constexpr size_t kMaxDirectKey = 400;
+constexpr uint8_t kRecordMagic = 0xD1;
+constexpr size_t kHeaderBytes = 18;
+
+uint64_t fnv1a64(std::string_view data, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex(uint64_t v, int digits) {
+  static const char* d = "0123456789abcdef";
+  std::string out(size_t(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[size_t(i)] = d[v & 15];
+  return out;
+}
+
+std::string be64(int64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v = int64_t(uint64_t(v) >> 8)) out[size_t(i)] = char(v & 0xff);
+  return out;
+}
+
+int64_t from_be64(const void* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<const unsigned char*>(p)[i];
+  return int64_t(v);
+}
+
+template <typename T>
+void put_le(char* out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out[i] = char((uint64_t(v) >> (8 * i)) & 0xff);
+}
+
+template <typename T>
+T get_le(const char* p) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) v |= uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
+  return T(v);
+}
+
+// The LMDB key for a path or id: itself, or a prefix plus a hash when too long for LMDB.
+std::string db_key(std::string_view key) {
+  if (key.size() <= kMaxDirectKey) return std::string(key);
+  return std::string(key.substr(0, 300)) + '\0' + hex(fnv1a64(key), 16);  // paths never hold NUL
+}
+
+MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+uint32_t checksum(std::string_view key, std::string_view payload) {
+  uint64_t h = fnv1a64(payload, fnv1a64(key));
+  return uint32_t(h ^ (h >> 32));
+}
+
+size_t record_size(std::string_view key, size_t payload) { return kHeaderBytes + key.size() + payload; }
+
+void write_record(char* out, char kind, int64_t ms, std::string_view key, std::string_view payload) {
+  out[0] = char(kRecordMagic);
+  out[1] = kind;
+  put_le<int64_t>(out + 2, ms);
+  put_le<uint32_t>(out + 10, uint32_t(key.size()));
+  put_le<uint32_t>(out + 14, checksum(key, payload));
+  std::memcpy(out + kHeaderBytes, key.data(), key.size());
+  if (!payload.empty()) std::memcpy(out + kHeaderBytes + key.size(), payload.data(), payload.size());
+}
+
+bool read_record(std::string_view rec, char kind, std::string_view key, int64_t& ms, std::string_view& payload) {
+  if (rec.size() < kHeaderBytes || uint8_t(rec[0]) != kRecordMagic || rec[1] != kind) return false;
+  uint32_t key_len = get_le<uint32_t>(rec.data() + 10);
+  if (key_len != key.size() || rec.size() - kHeaderBytes < key_len) return false;
+  if (rec.substr(kHeaderBytes, key_len) != key) return false;
+  payload = rec.substr(kHeaderBytes + key_len);
+  if (checksum(key, payload) != get_le<uint32_t>(rec.data() + 14)) return false;
+  ms = get_le<int64_t>(rec.data() + 2);
+  return true;
+}
+
+Status check_key(std::string_view key) {
+  if (key.empty() || key == "." || key == ".." || key.size() > kMaxNameBytes ||
+      key.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
+    return Status(EINVAL, "invalid cache key '" + std::string(key) + "'");
+  return {};
+}
+
+}  // namespace
+
+struct MetadataCache::Impl {
+  std::shared_ptr<Env> env;
+  std::string path;
+  uint64_t max_bytes = 0;
+  const Clock* clock = nullptr;
+  std::mutex touch_mu;
+  std::unordered_map<std::string, int64_t> touches;  // kind + db key -> access time to record
+
+  Status error(int rc, const char* what) {
+    if (is_corruption(rc)) env->mark_broken(rc);
+    int err = rc == MDB_MAP_FULL ? ENOSPC : rc > 0 ? rc : EIO;
+    return Status(err, std::string("cache: cannot ") + what, describe(rc));
+  }
+
+  uint64_t used_bytes(MDB_txn* txn) { return cache_env::used_bytes(txn, *env); }
+
+  // Moves an entry's access stamp to `ms` (old: its current stamp, or -1).
+  int set_access(MDB_txn* txn, const std::string& akey, int64_t ms, int64_t old) {
+    int rc;
+    if (old >= 0) {
+      std::string old_lkey = be64(old) + akey;
+      MDB_val lk = val(old_lkey);
+      if ((rc = mdb_del(txn, env->lru, &lk, nullptr)) && rc != MDB_NOTFOUND) return rc;
+    }
+    std::string lkey = be64(ms) + akey, stamp = be64(ms);
+    MDB_val lk = val(lkey), empty{0, nullptr}, ak = val(akey), av = val(stamp);
+    if ((rc = mdb_put(txn, env->lru, &lk, &empty, 0))) return rc;
+    return mdb_put(txn, env->access, &ak, &av, 0);
+  }
+
+  int64_t get_access(MDB_txn* txn, const std::string& akey, int* rc_out = nullptr) {
+    MDB_val k = val(akey), v;
+    int rc = mdb_get(txn, env->access, &k, &v);
+    if (rc_out) *rc_out = rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == 0 && v.mv_size == 8 ? from_be64(v.mv_data) : -1;
+  }
+
+  int put_entry(MDB_txn* txn, char kind, std::string_view key, int64_t ms, std::string_view payload) {
+    std::string k = db_key(key), akey = kind + k;
+    MDB_val kv = val(k), v{record_size(key, payload.size()), nullptr};
+    int rc = mdb_put(txn, env->dbi(kind), &kv, &v, MDB_RESERVE);  // write straight into the map
+    if (rc) return rc;
+    write_record(static_cast<char*>(v.mv_data), kind, ms, key, payload);
+    int64_t old = get_access(txn, akey, &rc);
+    return rc ? rc : set_access(txn, akey, ms, old);
+  }
+
+  int erase_entry(MDB_txn* txn, char kind, std::string_view key) {
+    std::string k = db_key(key), akey = kind + k;
+    MDB_val kv = val(k);
+    int rc = mdb_del(txn, env->dbi(kind), &kv, nullptr);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    int64_t old = get_access(txn, akey, &rc);
+    if (rc || old < 0) return rc;
+    std::string lkey = be64(old) + akey;
+    MDB_val lk = val(lkey), ak = val(akey);
+    if ((rc = mdb_del(txn, env->lru, &lk, nullptr)) && rc != MDB_NOTFOUND) return rc;
+    rc = mdb_del(txn, env->access, &ak, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+
+  // Evicts least recently used entries until the live pages fit in `target` bytes.
+  int evict_to(MDB_txn* txn, uint64_t target) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, env->lru, &cur);
+    size_t evicted = 0;
+    while (rc == 0 && used_bytes(txn) > target) {
+      MDB_val k, v;
+      if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST))) break;
+      std::string lkey(view(k));  // copy: the delete below invalidates k
+      if ((rc = mdb_cursor_del(cur, 0))) break;
+      if (lkey.size() < 10) continue;
+      std::string akey = lkey.substr(8);
+      MDB_val dk = val(std::string_view(akey).substr(1)), ak = val(akey);
+      char kind = akey[0];
+      if (kind == kListing || kind == kItem || kind == kThumb)
+        if ((rc = mdb_del(txn, env->dbi(kind), &dk, nullptr)) && rc != MDB_NOTFOUND) break;
+      if ((rc = mdb_del(txn, env->access, &ak, nullptr)) && rc != MDB_NOTFOUND) break;
+      rc = 0;
+      ++evicted;
+    }
+    if (cur) mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) rc = 0;  // nothing left to evict
+    if (evicted) spdlog::debug("cache {}: evicted {} entries", path, evicted);
+    return rc;
+  }
+
+  int apply_touches(MDB_txn* txn, const std::unordered_map<std::string, int64_t>& pending) {
+    for (const auto& [akey, ms] : pending) {
+      int rc;
+      int64_t old = get_access(txn, akey, &rc);
+      if (rc) return rc;
+      if (old >= ms) continue;
+      if (old < 0) {  // no stamp: only (re)create one for an entry that still exists
+        MDB_val dk = val(std::string_view(akey).substr(1)), v;
+        if ((rc = mdb_get(txn, env->dbi(akey[0]), &dk, &v)) == MDB_NOTFOUND) continue;
+        if (rc) return rc;
+      }
+      if ((rc = set_access(txn, akey, ms, old))) return rc;
+    }
+    return 0;
+  }
+
+  std::unordered_map<std::string, int64_t> take_touches() {
+    std::lock_guard lock(touch_mu);
+    return std::exchange(touches, {});
+  }
+
+  // Runs fn in a write transaction, then evicts down to 90% of max_bytes if over it, and
+  // commits. On MDB_MAP_FULL: clears stale readers, frees half the space, and retries.
+  template <typename Fn>
+  Status write(const char* what, Fn&& fn) {
+    if (env->broken) return Status(EIO, "cache: disabled after finding it corrupt");
+    auto pending = take_touches();
+    int rc = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      {
+        Txn txn;
+        rc = txn.begin(*env, true);
+        if (rc == 0) rc = apply_touches(txn, pending);
+        if (rc == 0) rc = fn(txn);
+        if (rc == 0 && used_bytes(txn) > max_bytes) rc = evict_to(txn, max_bytes / 10 * 9);
+        if (rc == 0) rc = txn.commit();
+      }
+      if (rc != MDB_MAP_FULL) break;
+      make_room();
+    }
+    return rc ? error(rc, what) : Status();
+  }
+
+  void make_room() {
+    int dead = 0, rc;
+    mdb_reader_check(env->env, &dead);
+    {
+      Txn txn;
+      if (!(rc = txn.begin(*env, true)) && !(rc = evict_to(txn, used_bytes(txn) / 2))) rc = txn.commit();
+    }
+    if (rc == 0) return;
+    spdlog::warn("cache {}: map full and eviction failed ({}); emptying it", path, mdb_strerror(rc));
+    Txn txn;
+    if ((rc = txn.begin(*env, true))) return;
+    for (MDB_dbi dbi : {env->listings, env->items, env->thumbs, env->access, env->lru})
+      if ((rc = mdb_drop(txn, dbi, 0))) return;
+    txn.commit();
+  }
+
+  // Looks one entry up and hands its payload to decode (inside the read transaction: the
+  // payload points into the map). A value that fails to decode is deleted and is a miss.
+  template <typename Decode>
+  std::optional<int64_t> read(char kind, std::string_view key, Decode&& decode) {
+    if (key.empty() || env->broken) return std::nullopt;
+    std::string k = db_key(key);
+    int64_t fetched = 0, access = -1;
+    bool bad = false;
+    {
+      Txn txn;
+      int rc = txn.begin(*env, false);
+      MDB_val kv = val(k), v;
+      if (rc == 0) rc = mdb_get(txn, env->dbi(kind), &kv, &v);
+      if (rc) {
+        if (rc != MDB_NOTFOUND) error(rc, "read");
+        return std::nullopt;
+      }
+      std::string_view payload;
+      bad = !read_record(view(v), kind, key, fetched, payload) || !decode(payload);
+      if (!bad) access = get_access(txn, kind + k);
+    }
+    if (bad) {
+      spdlog::warn("cache {}: dropping an undecodable entry for '{}'", path, key);
+      write("drop a bad entry", [&](MDB_txn* txn) { return erase_entry(txn, kind, key); });
+      return std::nullopt;
+    }
+    int64_t now = clock->now_ms();
+    if (now - access >= kTouchIntervalMs) {
+      std::lock_guard lock(touch_mu);
+      if (touches.size() < kMaxPendingTouches) touches[kind + k] = now;
+    }
+    return fetched;
+  }
+};
+
+namespace {
+
+void append_item(std::string& out, const Item& item) {
+  size_t at = out.size();
+  out.append(4, '\0');
+  json::to_msgpack(item_to_json(item), out);
+  put_le<uint32_t>(out.data() + at, uint32_t(out.size() - at - 4));
+}
+
+std::optional<Item> decode_item(std::string_view bytes) {
+  try {
+    json doc = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+    if (doc.is_discarded()) return std::nullopt;
+    Result<Item> item = item_from_json(doc);
+    if (!item) return std::nullopt;
+    return std::move(item).value();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string cache_key(std::string_view source, std::string_view dataset_id) {
+  std::string id;
+  bool changed = dataset_id.size() > 200 || dataset_id.empty();
+  for (char c : dataset_id.substr(0, 200)) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_';
+    id += ok ? c : '_';
+    changed |= !ok;
+  }
+  if (id.empty()) id = "_";
+  uint64_t h = fnv1a64(source);
+  if (changed) h = fnv1a64(dataset_id, fnv1a64(std::string_view("\0", 1), h));
+  return id + "-" + hex(uint32_t(h ^ (h >> 32)), 8);
+}
+
+std::string dataset_id_of_key(std::string_view key) {
+  if (key.size() < 10 || key[key.size() - 9] != '-') return {};
+  for (char c : key.substr(key.size() - 8))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  return std::string(key.substr(0, key.size() - 9));
+}
+
+Status ensure_private_dir(const std::string& dir) {
+  if (dir.empty()) return Status(EINVAL, "empty cache directory");
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {  // mkdir -p, every new part 0700
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string part = dir.substr(0, pos);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status(errno, "cannot create the cache directory " + part, std::strerror(errno));
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status(errno, "cannot stat " + dir, std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return Status(ENOTDIR, dir + " is not a directory");
+  if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+    return Status(errno, "cannot make " + dir + " private (mode 0700)", std::strerror(errno));
+  return {};
+}
+
+MetadataCache::MetadataCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MetadataCache::~MetadataCache() {
+  Status s = flush_access();
+  if (!s) spdlog::debug("cache {}: {}", impl_->path, s.to_string());
+}
+
+Result<std::unique_ptr<MetadataCache>> MetadataCache::open(const CacheOptions& options) {
+  DLFS_TRY(check_key(options.key));
+  if (options.max_bytes == 0) return Status(EINVAL, "cache: max_bytes must be positive");
+  DLFS_TRY(ensure_private_dir(options.dir));
+  std::string path = options.dir + (options.dir.back() == '/' ? "" : "/") + options.key;
+  DLFS_TRY(ensure_private_dir(path));
+  // One registry entry per directory, however it is spelled.
+  if (char* real = ::realpath(path.c_str(), nullptr)) {
+    path = real;
+    std::free(real);
+  }
+  uint64_t map_bytes = options.map_bytes ? options.map_bytes : 2 * options.max_bytes + (64ull << 20);
+  auto impl = std::make_unique<Impl>();
+  DLFS_ASSIGN(impl->env, cache_env::acquire(path, map_bytes, options.max_bytes));
+  impl->path = path;
+  impl->max_bytes = options.max_bytes;
+  impl->clock = options.clock ? options.clock : &SystemClock::instance();
+  return std::unique_ptr<MetadataCache>(new MetadataCache(std::move(impl)));
+}
+
+const std::string& MetadataCache::path() const { return impl_->path; }
+
+Status MetadataCache::put_listing(std::string_view dir, const std::vector<Item>& items) {
+  if (dir.empty()) return Status(EINVAL, "cache: empty folder path");
+  std::string payload;
+  std::vector<std::pair<size_t, size_t>> slices;  // each item's msgpack within payload
+  try {
+    payload.append(4, '\0');
+    put_le<uint32_t>(payload.data(), uint32_t(items.size()));
+    slices.reserve(items.size());
+    for (const Item& item : items) {
+      size_t start = payload.size() + 4;
+      append_item(payload, item);
+      slices.emplace_back(start, payload.size() - start);
+    }
+  } catch (const std::exception& e) {
+    return Status(EINVAL, "cache: cannot encode the listing of " + std::string(dir), e.what());
+  }
+  int64_t now = impl_->clock->now_ms();
+  uint64_t limit = impl_->max_bytes / 4;
+  bool fits = record_size(dir, payload.size()) <= limit;
+  Status s = impl_->write("store a listing", [&](MDB_txn* txn) {
+    int rc = fits ? impl_->put_entry(txn, kListing, dir, now, payload) : impl_->erase_entry(txn, kListing, dir);
+    for (size_t i = 0; i < items.size() && rc == 0; ++i) {
+      std::string_view bytes = std::string_view(payload).substr(slices[i].first, slices[i].second);
+      const std::string& path = items[i].filename;
+      if (!path.empty() && record_size(path, bytes.size()) <= limit)
+        rc = impl_->put_entry(txn, kItem, path, now, bytes);
+    }
+    return rc;
+  });
+  if (s && !fits) return Status(EFBIG, "cache: the listing of " + std::string(dir) + " is too large to cache");
+  return s;
+}
+
+std::optional<CachedListing> MetadataCache::get_listing(std::string_view dir) {
+  CachedListing out;
+  auto stamp = impl_->read(kListing, dir, [&](std::string_view p) {
+    if (p.size() < 4) return false;
+    uint32_t count = get_le<uint32_t>(p.data());
+    if (count > p.size() / 4) return false;
+    out.items.reserve(count);
+    for (size_t at = 4; count-- > 0;) {
+      if (p.size() - at < 4) return false;
+      size_t len = get_le<uint32_t>(p.data() + at);
+      if (p.size() - at - 4 < len) return false;
+      auto item = decode_item(p.substr(at + 4, len));
+      if (!item) return false;
+      out.items.push_back(std::move(*item));
+      at += 4 + len;
+    }
+    return true;
+  });
+  if (!stamp) return std::nullopt;
+  out.fetched_ms = *stamp;
+  return out;
+}
+
+Status MetadataCache::put_item(const Item& item) {
+  if (item.filename.empty()) return Status(EINVAL, "cache: item without a path");
+  std::string payload;
+  try {
+    json::to_msgpack(item_to_json(item), payload);
+  } catch (const std::exception& e) {
+    return Status(EINVAL, "cache: cannot encode item " + item.filename, e.what());
+  }
+  if (record_size(item.filename, payload.size()) > impl_->max_bytes / 4)
+    return Status(EFBIG, "cache: item " + item.filename + " is too large to cache");
+  int64_t now = impl_->clock->now_ms();
+  return impl_->write("store an item",
+                      [&](MDB_txn* txn) { return impl_->put_entry(txn, kItem, item.filename, now, payload); });
+}
+
+std::optional<CachedItem> MetadataCache::get_item(std::string_view path) {
+  std::optional<Item> item;
+  auto stamp = impl_->read(kItem, path, [&](std::string_view p) { return (item = decode_item(p)).has_value(); });
+  if (!stamp) return std::nullopt;
+  return CachedItem{std::move(*item), *stamp};
+}
+
+Status MetadataCache::forget_item(std::string_view path) {
+  if (path.empty()) return Status(EINVAL, "cache: empty path");
+  std::string parent = parent_path(path);
+  return impl_->write("forget an item", [&](MDB_txn* txn) {
+    int rc = impl_->erase_entry(txn, kItem, path);
+    if (rc == 0 && !parent.empty()) rc = impl_->erase_entry(txn, kListing, parent);
+    return rc ? rc : impl_->erase_entry(txn, kListing, path);
+  });
+}
+
+Status MetadataCache::forget_listing(std::string_view dir) {
+  if (dir.empty()) return Status(EINVAL, "cache: empty folder path");
+  return impl_->write("forget a listing", [&](MDB_txn* txn) { return impl_->erase_entry(txn, kListing, dir); });
+}
+
+Status MetadataCache::put_thumbnail(std::string_view item_id, std::string_view jpeg) {
+  if (item_id.empty()) return Status(EINVAL, "cache: empty item id");
+  if (record_size(item_id, jpeg.size()) > impl_->max_bytes / 4)
+    return Status(EFBIG, "cache: thumbnail of " + std::string(item_id) + " is too large to cache");
+  int64_t now = impl_->clock->now_ms();
+  return impl_->write("store a thumbnail",
+                      [&](MDB_txn* txn) { return impl_->put_entry(txn, kThumb, item_id, now, jpeg); });
+}
+
+std::optional<std::string> MetadataCache::get_thumbnail(std::string_view item_id) {
+  std::string out;
+  auto stamp = impl_->read(kThumb, item_id, [&](std::string_view p) {
+    out.assign(p);
+    return true;
+  });
+  if (!stamp) return std::nullopt;
+  return out;
+}
+
+Status MetadataCache::forget_thumbnail(std::string_view item_id) {
+  if (item_id.empty()) return Status(EINVAL, "cache: empty item id");
+  return impl_->write("forget a thumbnail",
+                      [&](MDB_txn* txn) { return impl_->erase_entry(txn, kThumb, item_id); });
+}
+
+CacheStats MetadataCache::stats() {
+  CacheStats out{0, 0, 0, 0, impl_->max_bytes};
+  if (impl_->env->broken) return out;
+  Txn txn;
+  if (int rc = txn.begin(*impl_->env, false)) {
+    impl_->error(rc, "read");
+    return out;
+  }
+  MDB_stat st;
+  if (mdb_stat(txn, impl_->env->listings, &st) == 0) out.listings = st.ms_entries;
+  if (mdb_stat(txn, impl_->env->items, &st) == 0) out.items = st.ms_entries;
+  if (mdb_stat(txn, impl_->env->thumbs, &st) == 0) out.thumbnails = st.ms_entries;
+  out.bytes_used = impl_->used_bytes(txn);
+  return out;
+}
+
+Status MetadataCache::clear() {
+  impl_->take_touches();
+  return impl_->write("clear", [&](MDB_txn* txn) {
+    Env& e = *impl_->env;
+    for (MDB_dbi dbi : {e.listings, e.items, e.thumbs, e.access, e.lru})
+      if (int rc = mdb_drop(txn, dbi, 0)) return rc;
+    return 0;
+  });
+}
+
+Status MetadataCache::flush_access() {
+  {
+    std::lock_guard lock(impl_->touch_mu);
+    if (impl_->touches.empty()) return {};
+  }
+  return impl_->write("record access times", [](MDB_txn*) { return 0; });
+}
+
+}  // namespace dlfs

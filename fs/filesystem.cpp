@@ -1,0 +1,356 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+#include "fs/xattr_map.h"
+
+namespace dlfs {
+namespace {
+
+constexpr std::string_view kThumbnailsDir = ".thumbnails";
+
+struct timespec to_timespec(int64_t ms) {
+  struct timespec ts {};
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_sec -= 1;
+    ts.tv_nsec += 1000000000;
+  }
+  return ts;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Filesystem>> Filesystem::create(Remote& remote, MetadataCache* cache,
+                                                       LinkFetcher* links, FsOptions options) {
+  DLFS_ASSIGN(options.root, normalize_path(options.root));
+  MetadataSource probe(remote, cache, *options.clock, options.dir_ttl_ms, options.page_size);
+  auto root = probe.item(options.root);
+  if (!root) return root.status().wrap("folder " + options.root);
+  if (!root->item.is_dir()) return Status(ENOTDIR, "folder " + options.root + " is not a folder");
+  return std::unique_ptr<Filesystem>(
+      new Filesystem(remote, cache, links, std::move(options), root->item, root->fetched_ms));
+}
+
+Filesystem::Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links, FsOptions options,
+                       const Item& root, int64_t fetched_ms)
+    : remote_(remote), links_(links), options_(std::move(options)),
+      source_(remote, cache, *options_.clock, options_.dir_ttl_ms, options_.page_size),
+      inodes_(root, fetched_ms) {}
+
+Result<Node> Filesystem::node(Ino ino) const {
+  auto n = inodes_.get(ino);
+  if (!n) return Status(ESTALE, "unknown inode " + std::to_string(ino));
+  return std::move(*n);
+}
+
+std::optional<uint64_t> Filesystem::link_size(const Item& item, bool fetch) {
+  if (const json* s = find_dotted(item.system(), "shebang.linkInfo.size"); s && s->is_number_unsigned())
+    return s->get<uint64_t>();
+  std::string url = item.link_url();
+  {
+    std::lock_guard lock(links_mu_);
+    if (auto it = link_sizes_.find(url); it != link_sizes_.end()) return it->second;
+  }
+  if (!fetch || !links_) return std::nullopt;
+  ++counters_.link_heads;
+  auto size = links_->size(url);
+  std::optional<uint64_t> known;
+  if (size) known = *size;
+  else spdlog::warn("link {}: {}", item.filename, size.status().to_string());
+  std::lock_guard lock(links_mu_);
+  link_sizes_[url] = known;
+  return known;
+}
+
+struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = options_.uid;
+  st.st_gid = options_.gid;
+  st.st_blksize = 4096;
+  st.st_mtim = st.st_ctim = st.st_atim = to_timespec(item.updated_ms);
+  if (kind == NodeKind::kThumbDir || (kind == NodeKind::kItem && item.is_dir())) {
+    st.st_mode = S_IFDIR | 0755;
+    st.st_nlink = 2;
+    return st;
+  }
+  st.st_nlink = 1;
+  if (kind == NodeKind::kThumbFile) {
+    st.st_mode = S_IFREG | 0444;
+    st.st_size = thumbnail ? off_t(thumbnail->size()) : 0;
+  } else {
+    st.st_mode = S_IFREG | 0644;
+    uint64_t size = item.size();
+    if (item.is_link()) size = link_size(item, false).value_or(0);
+    st.st_size = off_t(size);
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  return st;
+}
+
+Entry Filesystem::make_entry(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
+  Entry e;
+  e.ino = ino;
+  e.attr = make_attr(ino, kind, item, thumbnail);
+  e.attr_timeout = options_.attr_timeout;
+  e.entry_timeout = options_.entry_timeout;
+  // A link whose size is not known yet: let the kernel ask again (a lookup fetches it).
+  if (kind == NodeKind::kItem && item.is_link() && !link_size(item, false)) e.attr_timeout = e.entry_timeout = 0;
+  return e;
+}
+
+Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
+  ++counters_.lookups;
+  if (name.size() > kMaxNameBytes) return Status(ENAMETOOLONG, "name too long");
+  DLFS_ASSIGN(Node dir, node(parent));
+  if (dir.kind == NodeKind::kThumbDir) return lookup_thumbnail(dir, name);
+  if (dir.kind != NodeKind::kItem || !dir.item->is_dir()) return Status(ENOTDIR, "not a folder");
+  if (parent == kRootIno && name == kThumbnailsDir) {
+    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, *dir.item, dir.fetched_ms);
+    return make_entry(ino, NodeKind::kThumbDir, *dir.item, nullptr);
+  }
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
+    return Status(ENOENT, "no such file");
+  std::string path = join_path(dir.item->filename, name);
+  DLFS_ASSIGN(FetchedItem found, source_.item(path));
+  if (found.item.is_link()) link_size(found.item, true);
+  Ino ino = inodes_.add_lookup(NodeKind::kItem, found.item, found.fetched_ms);
+  return make_entry(ino, NodeKind::kItem, found.item, nullptr);
+}
+
+Result<Entry> Filesystem::lookup_thumbnail(const Node& parent, std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return Status(ENOENT, "no such file");
+  std::string path = join_path(parent.item->filename, name);
+  DLFS_ASSIGN(FetchedItem found, source_.item(path));
+  if (found.item.is_dir()) {
+    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, found.item, found.fetched_ms);
+    return make_entry(ino, NodeKind::kThumbDir, found.item, nullptr);
+  }
+  auto jpeg = source_.thumbnail(found.item);
+  if (!jpeg) return jpeg.err() == ENOENT ? Status(ENOENT, "no thumbnail for " + path) : jpeg.status();
+  auto bytes = std::make_shared<const std::string>(std::move(jpeg).value());
+  Ino ino = inodes_.add_lookup(NodeKind::kThumbFile, found.item, found.fetched_ms, 1, bytes);
+  return make_entry(ino, NodeKind::kThumbFile, found.item, bytes.get());
+}
+
+void Filesystem::forget(Ino ino, uint64_t nlookup) { inodes_.forget(ino, nlookup); }
+
+Result<Entry> Filesystem::getattr(Ino ino) {
+  ++counters_.getattrs;
+  DLFS_ASSIGN(Node n, node(ino));
+  if (n.kind == NodeKind::kItem && !source_.is_fresh(n.fetched_ms)) {
+    auto fresh = source_.item(n.item->filename);
+    if (fresh && fresh->item.id == n.item->id) {
+      Invalidator* inv = invalidator_.load();
+      if (inodes_.refresh(ino, fresh->item, fresh->fetched_ms) && inv) inv->inode_changed(ino);
+      n.item = std::make_shared<const Item>(fresh->item);
+    } else if (ino != kRootIno && (fresh || fresh.err() == ENOENT)) {
+      // Deleted, or replaced by another item at the same path: this inode is gone.
+      return Status(ENOENT, n.item->filename + " no longer exists");
+    }
+  }
+  return make_entry(ino, n.kind, *n.item, n.thumbnail.get());
+}
+
+void Filesystem::apply_listing(Ino dir_ino, const Listing& listing) {
+  if (!listing.refetched) return;
+  Invalidator* inv = invalidator_.load();
+  for (const Item& item : *listing.items) {
+    auto ino = inodes_.find(NodeKind::kItem, item.id);
+    if (ino && inodes_.refresh(*ino, item, listing.fetched_ms) && inv) inv->inode_changed(*ino);
+  }
+  if (inv)
+    for (const Item& gone : listing.removed) inv->entry_gone(dir_ino, gone.name);
+}
+
+Result<uint64_t> Filesystem::opendir(Ino ino) {
+  DLFS_ASSIGN(Node n, node(ino));
+  DirHandle handle{ino, n.kind, nullptr, n.fetched_ms};
+  if (n.kind == NodeKind::kThumbDir) {
+    // Thumbnails are answered by lookup only; listing them would fetch one per item.
+    handle.items = std::make_shared<const std::vector<Item>>();
+  } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
+    DLFS_ASSIGN(Listing listing, source_.listing(n.item->filename));
+    apply_listing(ino, listing);
+    handle.items = listing.items;
+    handle.fetched_ms = listing.fetched_ms;
+  } else {
+    return Status(ENOTDIR, "not a folder");
+  }
+  std::lock_guard lock(handles_mu_);
+  uint64_t fh = next_fh_++;
+  dirs_.emplace(fh, std::move(handle));
+  return fh;
+}
+
+Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
+                           const std::function<bool(const DirEntry&)>& add) {
+  ++counters_.readdirs;
+  DirHandle handle;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = dirs_.find(fh);
+    if (it == dirs_.end() || it->second.ino != ino) return Status(EBADF, "bad folder handle");
+    handle = it->second;
+  }
+  const auto& items = *handle.items;
+  for (off_t off = std::max<off_t>(offset, 0); off < off_t(items.size()) + 2; ++off) {
+    if (off < 2) {
+      DirEntry dot{off == 0 ? "." : "..", {}, off + 1};
+      dot.entry.attr.st_mode = S_IFDIR | 0755;
+      dot.entry.attr.st_ino = off == 0 ? ino : kRootIno;
+      if (!add(dot)) break;
+      continue;
+    }
+    const Item& item = items[size_t(off - 2)];
+    DirEntry de{item.name, {}, off + 1};
+    if (plus) {
+      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms);
+      de.entry = make_entry(child, NodeKind::kItem, item, nullptr);
+      if (!add(de)) {
+        inodes_.forget(child, 1);  // the kernel never saw it
+        break;
+      }
+    } else {
+      Ino child = inodes_.peek_ino(NodeKind::kItem, item.id);
+      de.entry.ino = child;
+      de.entry.attr = make_attr(child, NodeKind::kItem, item, nullptr);
+      if (!add(de)) break;
+    }
+  }
+  return {};
+}
+
+void Filesystem::releasedir(uint64_t fh) {
+  std::lock_guard lock(handles_mu_);
+  dirs_.erase(fh);
+}
+
+Result<OpenResult> Filesystem::open(Ino ino, int flags) {
+  ++counters_.opens;
+  DLFS_ASSIGN(Node n, node(ino));
+  if (n.kind == NodeKind::kThumbDir || (n.kind == NodeKind::kItem && n.item->is_dir()))
+    return Status(EISDIR, "is a folder");
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+    return Status(EROFS, "writing is not supported yet");
+  OpenResult r;
+  r.keep_cache = inodes_.note_open(ino);
+  r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && !link_size(*n.item, true);
+  std::lock_guard lock(handles_mu_);
+  r.fh = next_fh_++;
+  files_.emplace(r.fh, FileHandle{n.item, n.thumbnail});
+  return r;
+}
+
+Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::span<char> out) {
+  size_t filled = 0;
+  bool link = item.is_link();
+  if (!link) {  // the size is exact: never ask past the end (the kernel's readahead does)
+    uint64_t size = item.size();
+    if (offset >= size) return size_t(0);
+    out = out.first(std::min<uint64_t>(out.size(), size - offset));
+  } else if (!links_) {
+    return Status(ENOTSUP, "links are not supported by this mount");
+  }
+  while (filled < out.size()) {
+    Result<size_t> n = link ? (++counters_.link_reads, links_->read(item.link_url(), offset + filled, out.subspan(filled)))
+                            : (++counters_.remote_reads, remote_.read(item, offset + filled, out.subspan(filled)));
+    if (!n) return n.status().wrap("reading " + item.filename);
+    if (*n == 0) break;
+    filled += *n;
+  }
+  return filled;
+}
+
+Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
+  ++counters_.reads;
+  FileHandle handle;
+  if (fh != 0) {
+    std::lock_guard lock(handles_mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return Status(EBADF, "bad file handle");
+    handle = it->second;
+  } else {
+    DLFS_ASSIGN(Node n, node(ino));
+    if (n.kind == NodeKind::kThumbDir || n.item->is_dir()) return Status(EISDIR, "is a folder");
+    handle = FileHandle{n.item, n.thumbnail};
+  }
+  if (handle.thumbnail) {
+    const std::string& bytes = *handle.thumbnail;
+    if (offset >= bytes.size()) return size_t(0);
+    size_t n = std::min<size_t>(out.size(), bytes.size() - offset);
+    std::memcpy(out.data(), bytes.data() + offset, n);
+    counters_.bytes_read += n;
+    return n;
+  }
+  DLFS_ASSIGN(size_t n, read_item(*handle.item, offset, out));
+  counters_.bytes_read += n;
+  return n;
+}
+
+void Filesystem::release(uint64_t fh) {
+  std::lock_guard lock(handles_mu_);
+  files_.erase(fh);
+}
+
+Result<struct statvfs> Filesystem::statfs() {
+  struct statvfs st {};
+  st.f_bsize = 4096;
+  st.f_frsize = 4096;
+  st.f_files = remote_.dataset().items_count;
+  st.f_namemax = kMaxNameBytes;
+  if (!options_.read_only) {  // the platform has no quota: report room, so copies are attempted
+    st.f_blocks = st.f_bfree = st.f_bavail = 1ull << 32;
+    st.f_ffree = st.f_favail = 1ull << 32;
+    st.f_files += st.f_ffree;
+  }
+  return st;
+}
+
+Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
+  // Answered before anything else: `ls -l` asks this for every entry.
+  if (is_unsupported_xattr(name)) return Status(ENOTSUP, "unsupported xattr namespace");
+  ++counters_.xattr_gets;
+  DLFS_ASSIGN(Node n, node(ino));
+  if (n.kind != NodeKind::kItem) return Status(ENODATA, "no attribute");
+  const Item& item = *n.item;
+  return xattr_value(item, name, [&] { return source_.thumbnail(item); });
+}
+
+Result<std::string> Filesystem::listxattr(Ino ino) {
+  DLFS_ASSIGN(Node n, node(ino));
+  std::string out;
+  if (n.kind != NodeKind::kItem) return out;
+  for (auto& name : xattr_names(*n.item)) {
+    out += name;
+    out.push_back('\0');
+  }
+  return out;
+}
+
+json Filesystem::stats_json() const {
+  const auto& c = counters_;
+  const auto& s = source_.counters();
+  return json{
+      {"remote", {{"list_pages", s.remote_list_pages.load()}, {"get", s.remote_gets.load()},
+                  {"thumbnail", s.remote_thumbnails.load()}, {"read", c.remote_reads.load()},
+                  {"link_read", c.link_reads.load()}, {"link_head", c.link_heads.load()}}},
+      {"listings", {{"memory_hits", s.listing_memory_hits.load()}, {"cache_hits", s.listing_cache_hits.load()},
+                    {"fetches", s.listing_fetches.load()}, {"stale_served", s.stale_served.load()}}},
+      {"items", {{"cache_hits", s.item_cache_hits.load()}, {"negative_hits", s.negative_hits.load()}}},
+      {"ops", {{"lookup", c.lookups.load()}, {"getattr", c.getattrs.load()}, {"readdir", c.readdirs.load()},
+               {"open", c.opens.load()}, {"read", c.reads.load()}, {"bytes_read", c.bytes_read.load()},
+               {"getxattr", c.xattr_gets.load()}}},
+      {"inodes", inodes_.size()},
+  };
+}
+
+}  // namespace dlfs

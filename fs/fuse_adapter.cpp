@@ -1,0 +1,344 @@
+#include "fs/fuse_adapter.h"
+
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse_lowlevel.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace dlfs {
+
+// Tells the kernel what went stale. Notifications go through a queue and a thread of their
+// own: fuse_lowlevel_notify_inval_entry takes the parent's inode lock in the kernel, so calling
+// it from inside a request on that folder (a readdir that learned of a deletion) would deadlock.
+class QueuedInvalidator : public Invalidator {
+ public:
+  explicit QueuedInvalidator(fuse_session* se) : se_(se), thread_([this] { run(); }) {}
+  ~QueuedInvalidator() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void inode_changed(Ino ino) override { push({ino, {}, true}); }
+  void entry_gone(Ino parent, const std::string& name) override { push({parent, name, false}); }
+
+ private:
+  struct Note {
+    Ino ino;
+    std::string name;
+    bool inode;
+  };
+  void push(Note note) {
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.size() > 100000) return;  // the kernel will revalidate by timeout anyway
+      queue_.push_back(std::move(note));
+    }
+    cv_.notify_one();
+  }
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      Note note = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      int rc = note.inode ? fuse_lowlevel_notify_inval_inode(se_, note.ino, 0, 0)
+                          : fuse_lowlevel_notify_inval_entry(se_, note.ino, note.name.c_str(), note.name.size());
+      // ENOENT: the kernel no longer has it, which is what we wanted.
+      if (rc != 0 && rc != -ENOENT) spdlog::debug("invalidation of {} failed: {}", note.ino, strerror(-rc));
+      lock.lock();
+    }
+  }
+
+  fuse_session* se_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Note> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+struct FuseMount::Impl {
+  Filesystem* fs = nullptr;
+  FuseOptions options;
+  fuse_session* se = nullptr;
+  bool mounted = false;
+  std::unique_ptr<QueuedInvalidator> invalidator;
+};
+
+namespace {
+
+FuseMount::Impl& impl_of(fuse_req_t req) { return *static_cast<FuseMount::Impl*>(fuse_req_userdata(req)); }
+Filesystem& fs_of(fuse_req_t req) { return *impl_of(req).fs; }
+
+// Runs a handler body; any exception becomes EIO (none may unwind into libfuse).
+template <typename F>
+void guarded(fuse_req_t req, const char* op, F&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: unexpected exception: {}", op, e.what());
+    fuse_reply_err(req, EIO);
+  } catch (...) {
+    spdlog::error("{}: unexpected exception", op);
+    fuse_reply_err(req, EIO);
+  }
+}
+
+void reply_error(fuse_req_t req, const char* op, const Status& s) {
+  int err = s.err() > 0 ? s.err() : EIO;
+  if (err != ENOENT && err != ENODATA && err != ENOTSUP) spdlog::debug("{}: {}", op, s.to_string());
+  fuse_reply_err(req, err);
+}
+
+fuse_entry_param to_fuse(const Entry& e) {
+  fuse_entry_param p{};
+  p.ino = e.ino;
+  p.generation = 0;
+  p.attr = e.attr;
+  p.attr_timeout = e.attr_timeout;
+  p.entry_timeout = e.entry_timeout;
+  return p;
+}
+
+void op_init(void* userdata, fuse_conn_info* conn) {
+  auto& impl = *static_cast<FuseMount::Impl*>(userdata);
+  // Always readdirplus: a listing carries full items anyway, so handing the kernel their
+  // attributes costs nothing and saves a lookup per entry.
+  if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // The kernel drops cached pages when a refreshed mtime or size differs: data freshness
+  // without asking on every open (which no_open skips).
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
+  spdlog::debug("fuse init: proto {}.{}, no_open={}", conn->proto_major, conn->proto_minor, impl.options.no_open);
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  guarded(req, "lookup", [&] {
+    auto e = fs_of(req).lookup(parent, name);
+    if (e) {
+      fuse_entry_param p = to_fuse(*e);
+      if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);  // request interrupted
+      return;
+    }
+    double negative = impl_of(req).options.negative_timeout;
+    if (e.err() == ENOENT && negative > 0) {  // cache the absence for a moment
+      fuse_entry_param p{};
+      p.entry_timeout = negative;
+      fuse_reply_entry(req, &p);
+      return;
+    }
+    reply_error(req, "lookup", e.status());
+  });
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  guarded(req, "forget", [&] { fs_of(req).forget(ino, nlookup); });
+  fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  guarded(req, "forget", [&] {
+    for (size_t i = 0; i < count; ++i) fs_of(req).forget(forgets[i].ino, forgets[i].nlookup);
+  });
+  fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  guarded(req, "getattr", [&] {
+    auto e = fs_of(req).getattr(ino);
+    if (!e) return reply_error(req, "getattr", e.status());
+    fuse_reply_attr(req, &e->attr, e->attr_timeout);
+  });
+}
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  guarded(req, "opendir", [&] {
+    auto fh = fs_of(req).opendir(ino);
+    if (!fh) return reply_error(req, "opendir", fh.status());
+    fi->fh = *fh;
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_of(req).releasedir(*fh);
+  });
+}
+
+void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
+  guarded(req, plus ? "readdirplus" : "readdir", [&] {
+    std::vector<char> buf(size);
+    size_t used = 0;
+    Status s = fs_of(req).readdir(ino, fi->fh, offset, plus, [&](const DirEntry& de) {
+      std::string name(de.name);
+      size_t room = size - used;
+      size_t need;
+      if (plus) {
+        fuse_entry_param p = to_fuse(de.entry);
+        need = fuse_add_direntry_plus(req, buf.data() + used, room, name.c_str(), &p, de.next_offset);
+      } else {
+        need = fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &de.entry.attr, de.next_offset);
+      }
+      if (need > room) return false;
+      used += need;
+      return true;
+    });
+    // An error after some entries were added: hand over what fits; the kernel asks again.
+    if (!s && used == 0) return reply_error(req, "readdir", s);
+    fuse_reply_buf(req, buf.data(), used);
+  });
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  do_readdir(req, ino, size, off, fi, false);
+}
+
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  do_readdir(req, ino, size, off, fi, true);
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  guarded(req, "releasedir", [&] { fs_of(req).releasedir(fi->fh); });
+  fuse_reply_err(req, 0);
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  guarded(req, "open", [&] {
+    // ENOSYS makes the kernel skip open and release for the rest of the mount (read-only
+    // mounts: the file's pages stay cached, freshness comes from invalidations).
+    if (impl_of(req).options.no_open && (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
+      return (void)fuse_reply_err(req, ENOSYS);
+    auto r = fs_of(req).open(ino, fi->flags);
+    if (!r) return reply_error(req, "open", r.status());
+    fi->fh = r->fh;
+    fi->keep_cache = r->keep_cache;
+    fi->direct_io = r->direct_io;
+    if (fuse_reply_open(req, fi) == -ENOENT) fs_of(req).release(r->fh);
+  });
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  guarded(req, "read", [&] {
+    std::unique_ptr<char[]> buf(new char[size]);
+    auto n = fs_of(req).read(ino, fi->fh, uint64_t(off), std::span<char>(buf.get(), size));
+    if (!n) return reply_error(req, "read", n.status());
+    fuse_reply_buf(req, buf.get(), *n);
+  });
+}
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  guarded(req, "release", [&] { fs_of(req).release(fi->fh); });
+  fuse_reply_err(req, 0);
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+  guarded(req, "statfs", [&] {
+    auto st = fs_of(req).statfs();
+    if (!st) return reply_error(req, "statfs", st.status());
+    fuse_reply_statfs(req, &*st);
+  });
+}
+
+// The xattr size protocol: size 0 asks for the length; a too-small buffer is ERANGE.
+void reply_xattr_value(fuse_req_t req, const std::string& value, size_t size) {
+  if (size == 0) fuse_reply_xattr(req, value.size());
+  else if (value.size() > size) fuse_reply_err(req, ERANGE);
+  else fuse_reply_buf(req, value.data(), value.size());
+}
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  guarded(req, "getxattr", [&] {
+    auto v = fs_of(req).getxattr(ino, name);
+    if (!v) return reply_error(req, "getxattr", v.status());
+    reply_xattr_value(req, *v, size);
+  });
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  guarded(req, "listxattr", [&] {
+    auto v = fs_of(req).listxattr(ino);
+    if (!v) return reply_error(req, "listxattr", v.status());
+    reply_xattr_value(req, *v, size);
+  });
+}
+
+const fuse_lowlevel_ops kOps = [] {
+  fuse_lowlevel_ops ops{};
+  ops.init = op_init;
+  ops.lookup = op_lookup;
+  ops.forget = op_forget;
+  ops.forget_multi = op_forget_multi;
+  ops.getattr = op_getattr;
+  ops.opendir = op_opendir;
+  ops.readdir = op_readdir;
+  ops.readdirplus = op_readdirplus;
+  ops.releasedir = op_releasedir;
+  ops.open = op_open;
+  ops.read = op_read;
+  ops.release = op_release;
+  ops.statfs = op_statfs;
+  ops.getxattr = op_getxattr;
+  ops.listxattr = op_listxattr;
+  return ops;
+}();
+
+}  // namespace
+
+FuseMount::FuseMount(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem& fs, const std::string& mountpoint,
+                                                    const FuseOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->fs = &fs;
+  impl->options = options;
+  std::string opts = "fsname=" + options.fsname + ",subtype=dlfs";
+  for (auto& o : options.kernel_options) opts += "," + o;
+  std::vector<std::string> argv = {"mount.dlfs", "-o", opts};
+  if (options.trace) argv.push_back("-d");
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(int(cargv.size()), cargv.data());
+  impl->se = fuse_session_new(&args, &kOps, sizeof kOps, impl.get());
+  fuse_opt_free_args(&args);
+  if (!impl->se) return Status(EINVAL, "cannot start a FUSE session (bad mount options?)");
+  if (fuse_session_mount(impl->se, mountpoint.c_str()) != 0) {
+    fuse_session_destroy(impl->se);
+    return Status(EIO, "cannot mount on " + mountpoint + " (is /dev/fuse usable, fusermount3 installed?)");
+  }
+  impl->mounted = true;
+  impl->invalidator = std::make_unique<QueuedInvalidator>(impl->se);
+  fs.set_invalidator(impl->invalidator.get());
+  return std::unique_ptr<FuseMount>(new FuseMount(std::move(impl)));
+}
+
+FuseMount::~FuseMount() {
+  if (!impl_) return;
+  impl_->fs->set_invalidator(nullptr);
+  impl_->invalidator.reset();
+  if (impl_->mounted) fuse_session_unmount(impl_->se);
+  fuse_session_destroy(impl_->se);
+}
+
+Status FuseMount::loop() {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(config, 0);
+  fuse_loop_cfg_set_max_threads(config, impl_->options.max_threads);
+  fuse_loop_cfg_set_idle_threads(config, std::min(impl_->options.max_threads, 10u));
+  int rc = fuse_session_loop_mt(impl_->se, config);
+  fuse_loop_cfg_destroy(config);
+  if (rc != 0 && rc != -EINTR && rc != EINTR) return Status(rc < 0 ? -rc : EIO, "FUSE session loop failed");
+  return {};
+}
+
+void FuseMount::exit() { fuse_session_exit(impl_->se); }
+
+}  // namespace dlfs

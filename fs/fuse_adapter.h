@@ -1,0 +1,44 @@
+// The FUSE side of the mount: a libfuse3 low-level session whose handlers unpack a request,
+// call the Filesystem core once and reply. No logic lives here; no exception leaves a handler.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "fs/filesystem.h"
+
+struct fuse_session;
+
+namespace dlfs {
+
+struct FuseOptions {
+  std::string fsname = "dlfs";
+  std::vector<std::string> kernel_options;  // ro, allow_other, default_permissions, ...
+  bool no_open = false;           // answer open with ENOSYS: the kernel skips open/release
+  double negative_timeout = 1;    // seconds a missing name stays cached (0: not at all)
+  unsigned max_threads = 16;
+  bool trace = false;             // libfuse's own request trace on stderr
+};
+
+class FuseMount {
+ public:
+  // Creates the session and mounts it; when this answers, the mount is live.
+  static Result<std::unique_ptr<FuseMount>> mount(Filesystem& fs, const std::string& mountpoint,
+                                                  const FuseOptions& options);
+  ~FuseMount();  // unmounts (if still mounted) and destroys the session
+
+  // Serves requests on a pool of threads until the mount goes away or exit() is called.
+  Status loop();
+  // Makes loop() return. Async-signal-safe.
+  void exit();
+
+  struct Impl;
+
+ private:
+  explicit FuseMount(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dlfs

@@ -1,0 +1,130 @@
+#include "fs/inode_table.h"
+
+namespace dlfs {
+
+Ino ino_hash(std::string_view key) {
+  // FNV-1a, then a splitmix64 finalizer so that ids differing only in their counter bytes
+  // spread over all 64 bits.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h < 2 ? h + 2 : h;
+}
+
+std::string InodeTable::key_of(NodeKind kind, std::string_view id) {
+  switch (kind) {
+    case NodeKind::kItem: return std::string(id);
+    case NodeKind::kThumbDir: return "thumbdir:" + std::string(id);
+    case NodeKind::kThumbFile: return "thumb:" + std::string(id);
+  }
+  return std::string(id);
+}
+
+InodeTable::InodeTable(const Item& root, int64_t fetched_ms) {
+  Node node;
+  node.ino = kRootIno;
+  node.item = std::make_shared<const Item>(root);
+  node.fetched_ms = fetched_ms;
+  node.nlookup = 1;  // the kernel's own reference, never forgotten
+  nodes_.emplace(kRootIno, std::move(node));
+  by_key_.emplace(key_of(NodeKind::kItem, root.id), kRootIno);
+}
+
+Ino InodeTable::assign_locked(const std::string& key) const {
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  Ino ino = ino_hash(key);
+  while (nodes_.count(ino)) ino = ino + 1 < 2 ? 2 : ino + 1;  // collision: probe
+  return ino;
+}
+
+Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t count,
+                           std::shared_ptr<const std::string> thumbnail) {
+  std::string key = key_of(kind, item.id);
+  std::lock_guard lock(mu_);
+  Ino ino = assign_locked(key);
+  auto [it, inserted] = nodes_.try_emplace(ino);
+  Node& node = it->second;
+  if (inserted) {
+    node.ino = ino;
+    node.kind = kind;
+    by_key_.emplace(std::move(key), ino);
+  }
+  if (inserted || fetched_ms >= node.fetched_ms) {
+    node.item = std::make_shared<const Item>(item);
+    node.fetched_ms = fetched_ms;
+  }
+  if (thumbnail) node.thumbnail = std::move(thumbnail);
+  node.nlookup += count;
+  return ino;
+}
+
+Ino InodeTable::peek_ino(NodeKind kind, std::string_view id) const {
+  std::lock_guard lock(mu_);
+  return assign_locked(key_of(kind, id));
+}
+
+void InodeTable::forget(Ino ino, uint64_t n) {
+  if (ino == kRootIno) return;
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& node = it->second;
+  node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
+  if (node.nlookup == 0) {
+    by_key_.erase(key_of(node.kind, node.item->id));
+    nodes_.erase(it);
+  }
+}
+
+std::optional<Node> InodeTable::get(Ino ino) const {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || fetched_ms < it->second.fetched_ms) return false;
+  Node& node = it->second;
+  bool changed = node.item->updated_ms != item.updated_ms || node.item->size() != item.size();
+  node.item = std::make_shared<const Item>(item);
+  node.fetched_ms = fetched_ms;
+  return changed;
+}
+
+std::optional<Ino> InodeTable::find(NodeKind kind, std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = by_key_.find(key_of(kind, id));
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool InodeTable::note_open(Ino ino) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return false;
+  Node& node = it->second;
+  std::pair<int64_t, uint64_t> version{node.item->updated_ms, node.item->size()};
+  bool unchanged = node.opened_version == version;
+  node.opened_version = version;
+  return unchanged;
+}
+
+size_t InodeTable::size() const {
+  std::lock_guard lock(mu_);
+  return nodes_.size();
+}
+
+uint64_t InodeTable::lookup_count(Ino ino) const {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? 0 : it->second.nlookup;
+}
+
+}  // namespace dlfs

@@ -1,0 +1,197 @@
+#include "fs/metadata_source.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+
+namespace dlfs {
+
+bool is_platform_private(const Item& item) {
+  return item.hidden || item.filename == "/.dataloop" || is_same_or_under(item.filename, "/.dataloop");
+}
+
+MetadataSource::MetadataSource(Remote& remote, MetadataCache* cache, const Clock& clock,
+                               int64_t ttl_ms, size_t page_size, size_t memory_items)
+    : remote_(remote), cache_(cache), clock_(clock), ttl_ms_(ttl_ms), page_size_(page_size),
+      memory_items_(memory_items) {}
+
+bool MetadataSource::is_fresh(int64_t fetched_ms) const {
+  return ttl_ms_ < 0 || clock_.now_ms() - fetched_ms < ttl_ms_;
+}
+
+std::shared_ptr<MetadataSource::MemListing> MetadataSource::memory_listing(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  auto it = memory_.find(dir);
+  if (it == memory_.end()) return nullptr;
+  it->second->last_used = ++use_clock_;
+  return it->second;
+}
+
+void MetadataSource::remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms) {
+  auto mem = std::make_shared<MemListing>();
+  mem->items = std::make_shared<const std::vector<Item>>(std::move(items));
+  for (size_t i = 0; i < mem->items->size(); ++i) mem->by_name.emplace((*mem->items)[i].name, i);
+  mem->fetched_ms = fetched_ms;
+  std::lock_guard lock(mu_);
+  mem->last_used = ++use_clock_;
+  if (auto old = memory_.find(dir); old != memory_.end()) {
+    memory_count_ -= old->second->items->size();
+    memory_.erase(old);
+  }
+  memory_count_ += mem->items->size();
+  memory_.emplace(dir, mem);
+  // Evict the least recently used listings beyond the bound (a linear scan: evictions are rare
+  // and the map holds at most a few hundred folders).
+  while (memory_count_ > memory_items_ && memory_.size() > 1) {
+    auto victim = std::min_element(memory_.begin(), memory_.end(), [](auto& a, auto& b) {
+      return a.second->last_used < b.second->last_used;
+    });
+    memory_count_ -= victim->second->items->size();
+    memory_.erase(victim);
+  }
+}
+
+std::shared_ptr<std::mutex> MetadataSource::fetch_lock(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  auto& m = fetch_locks_[dir];
+  if (!m) m = std::make_shared<std::mutex>();
+  if (fetch_locks_.size() > 4096) {  // drop locks nobody holds
+    for (auto it = fetch_locks_.begin(); it != fetch_locks_.end();)
+      it = it->second.use_count() == 1 && it->first != dir ? fetch_locks_.erase(it) : std::next(it);
+  }
+  return m;
+}
+
+Result<std::vector<Item>> MetadataSource::fetch_all(const std::string& dir) {
+  std::vector<Item> items;
+  std::string after;
+  for (;;) {
+    ++counters_.remote_list_pages;
+    DLFS_ASSIGN(ItemPage page, remote_.list(dir, after, page_size_));
+    for (auto& item : page.items)
+      if (!is_platform_private(item)) items.push_back(std::move(item));
+    if (!page.has_next()) break;
+    after = page.next_after;
+  }
+  return items;
+}
+
+Result<Listing> MetadataSource::listing(const std::string& dir) {
+  if (auto mem = memory_listing(dir); mem && is_fresh(mem->fetched_ms)) {
+    ++counters_.listing_memory_hits;
+    return Listing{mem->items, mem->fetched_ms, false, {}};
+  }
+  auto lock_holder = fetch_lock(dir);
+  std::lock_guard fetching(*lock_holder);
+  // Another thread may have refetched while we waited.
+  auto mem = memory_listing(dir);
+  if (mem && is_fresh(mem->fetched_ms)) {
+    ++counters_.listing_memory_hits;
+    return Listing{mem->items, mem->fetched_ms, false, {}};
+  }
+  std::optional<CachedListing> cached;
+  if (cache_) cached = cache_->get_listing(dir);
+  if (cached && is_fresh(cached->fetched_ms)) {
+    ++counters_.listing_cache_hits;
+    int64_t at = cached->fetched_ms;
+    remember(dir, std::move(cached->items), at);
+    mem = memory_listing(dir);
+    return Listing{mem->items, at, false, {}};
+  }
+
+  ++counters_.listing_fetches;
+  auto fetched = fetch_all(dir);
+  if (!fetched) {
+    int err = fetched.err();
+    if (err == ENOENT || err == ENOTDIR) {
+      if (cache_) (void)cache_->forget_listing(dir);
+      return fetched.status();
+    }
+    // Offline or failing remote: a stale listing beats an error.
+    const std::vector<Item>* stale = mem ? mem->items.get() : cached ? &cached->items : nullptr;
+    if (!stale) return fetched.status();
+    ++counters_.stale_served;
+    spdlog::warn("listing {}: {}; serving the cached listing", dir, fetched.status().to_string());
+    if (mem) return Listing{mem->items, mem->fetched_ms, false, {}};
+    int64_t at = cached->fetched_ms;
+    remember(dir, std::move(cached->items), at);
+    return Listing{memory_listing(dir)->items, at, false, {}};
+  }
+
+  Listing out;
+  out.refetched = true;
+  out.fetched_ms = clock_.now_ms();
+  const std::vector<Item>* previous = mem ? mem->items.get() : cached ? &cached->items : nullptr;
+  if (previous) {
+    std::unordered_set<std::string_view> now_ids;
+    for (auto& item : *fetched) now_ids.insert(item.id);
+    for (auto& old : *previous)
+      if (!now_ids.count(old.id)) out.removed.push_back(old);
+  }
+  if (cache_) {
+    Status s = cache_->put_listing(dir, *fetched);
+    if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
+  }
+  remember(dir, std::move(fetched).value(), out.fetched_ms);
+  out.items = memory_listing(dir)->items;
+  return out;
+}
+
+Result<FetchedItem> MetadataSource::item(const std::string& path) {
+  if (path == "/.dataloop" || is_same_or_under(path, "/.dataloop"))
+    return Status(ENOENT, "no such file: " + path);
+  // A fresh listing of the parent answers presence and absence alike.
+  if (auto mem = memory_listing(parent_path(path)); mem && is_fresh(mem->fetched_ms)) {
+    auto it = mem->by_name.find(base_name(path));
+    if (it == mem->by_name.end()) {
+      ++counters_.negative_hits;
+      return Status(ENOENT, "no such file: " + path);
+    }
+    return FetchedItem{(*mem->items)[it->second], mem->fetched_ms};
+  }
+  std::optional<CachedItem> cached;
+  if (cache_) cached = cache_->get_item(path);
+  if (cached && is_fresh(cached->fetched_ms)) {
+    ++counters_.item_cache_hits;
+    if (is_platform_private(cached->item)) return Status(ENOENT, "no such file: " + path);
+    return FetchedItem{std::move(cached->item), cached->fetched_ms};
+  }
+  ++counters_.remote_gets;
+  auto got = remote_.get(path);
+  if (!got) {
+    if (got.err() == ENOENT) {
+      if (cache_ && cached) (void)cache_->forget_item(path);
+      return got.status();
+    }
+    if (!cached) return got.status();
+    ++counters_.stale_served;
+    spdlog::warn("item {}: {}; serving the cached item", path, got.status().to_string());
+    return FetchedItem{std::move(cached->item), cached->fetched_ms};
+  }
+  if (is_platform_private(*got)) return Status(ENOENT, "no such file: " + path);
+  if (cache_) {
+    Status s = cache_->put_item(*got);
+    if (!s) spdlog::warn("cache: storing item {}: {}", path, s.to_string());
+  }
+  return FetchedItem{std::move(got).value(), clock_.now_ms()};
+}
+
+Result<std::string> MetadataSource::thumbnail(const Item& item) {
+  // Keyed by the thumbnail's own id when known, so a new thumbnail is never shadowed by an old.
+  auto tid = item.system().find("thumbnailId");
+  std::string key = tid != item.system().end() && tid->is_string() ? tid->get<std::string>() : item.id;
+  if (cache_)
+    if (auto jpeg = cache_->get_thumbnail(key)) return std::move(*jpeg);
+  ++counters_.remote_thumbnails;
+  DLFS_ASSIGN(std::string jpeg, remote_.thumbnail(item));
+  if (cache_) {
+    Status s = cache_->put_thumbnail(key, jpeg);
+    if (!s) spdlog::warn("cache: storing thumbnail of {}: {}", item.filename, s.to_string());
+  }
+  return jpeg;
+}
+
+}  // namespace dlfs

@@ -1,0 +1,89 @@
+// Where the filesystem core gets listings and items, and how fresh they are. Three levels:
+// an in-memory copy of recent listings (what a burst of lookups after a readdir needs), the
+// LMDB MetadataCache (survives remounts), then the Remote. An entry younger than the TTL is
+// served without a remote call; an older one is refetched (whole folders, in pages with full
+// items — never a request per entry). When the remote fails with anything but ENOENT/ENOTDIR,
+// a stale entry is served rather than an error (with a warning).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/metadata_cache.h"
+#include "core/clock.h"
+#include "remote/remote.h"
+
+namespace dlfs {
+
+struct Listing {
+  std::shared_ptr<const std::vector<Item>> items;
+  int64_t fetched_ms = 0;
+  bool refetched = false;      // this call went to the remote
+  std::vector<Item> removed;   // on a refetch: items of the previous listing that are gone
+};
+
+struct FetchedItem {
+  Item item;
+  int64_t fetched_ms = 0;
+};
+
+// Counts of what the source did, for the mount's stats (and the tests).
+struct SourceCounters {
+  std::atomic<uint64_t> remote_list_pages{0}, remote_gets{0}, remote_thumbnails{0};
+  std::atomic<uint64_t> listing_memory_hits{0}, listing_cache_hits{0}, listing_fetches{0};
+  std::atomic<uint64_t> item_cache_hits{0}, negative_hits{0}, stale_served{0};
+};
+
+class MetadataSource {
+ public:
+  // ttl_ms < 0: entries never expire. `cache` may be null (memory and remote only).
+  MetadataSource(Remote& remote, MetadataCache* cache, const Clock& clock, int64_t ttl_ms,
+                 size_t page_size = 1000, size_t memory_items = 200000);
+
+  // The visible items directly in `dir` (hidden ones and /.dataloop left out).
+  Result<Listing> listing(const std::string& dir);
+  // The item at `path`; ENOENT if there is none or it is hidden.
+  Result<FetchedItem> item(const std::string& path);
+  // The item's thumbnail JPEG; ENOENT when it has none.
+  Result<std::string> thumbnail(const Item& item);
+
+  bool is_fresh(int64_t fetched_ms) const;
+  const SourceCounters& counters() const { return counters_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  struct MemListing {
+    std::shared_ptr<const std::vector<Item>> items;
+    std::unordered_map<std::string_view, size_t> by_name;  // views into *items
+    int64_t fetched_ms = 0;
+    uint64_t last_used = 0;
+  };
+  std::shared_ptr<MemListing> memory_listing(const std::string& dir);
+  void remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms);
+  Result<std::vector<Item>> fetch_all(const std::string& dir);
+  std::shared_ptr<std::mutex> fetch_lock(const std::string& dir);
+
+  Remote& remote_;
+  MetadataCache* cache_;
+  const Clock& clock_;
+  int64_t ttl_ms_;
+  size_t page_size_;
+  size_t memory_items_;
+  SourceCounters counters_;
+
+  std::mutex mu_;  // guards memory_, memory_count_, use_clock_, fetch_locks_
+  std::unordered_map<std::string, std::shared_ptr<MemListing>> memory_;
+  size_t memory_count_ = 0;
+  uint64_t use_clock_ = 0;
+  // One refetch per folder at a time: concurrent readers of a stale folder wait for it.
+  std::unordered_map<std::string, std::shared_ptr<std::mutex>> fetch_locks_;
+};
+
+// True for names the mount never shows: the platform's own folder at the dataset root.
+bool is_platform_private(const Item& item);
+
+}  // namespace dlfs

@@ -1,0 +1,203 @@
+#include "fs/mount_options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace dlfs {
+namespace {
+
+constexpr double kDefaultTimeout = 5;
+constexpr double kMaxTimeout = 86400;
+
+// mount(8) and fstab options that mean nothing to us.
+bool ignored(std::string_view opt) {
+  static const std::string_view names[] = {"auto", "noauto", "_netdev", "nofail", "user", "nouser",
+                                           "users", "owner", "group", "defaults", "comment", "rw"};
+  if (opt.substr(0, 2) == "x-" || opt.substr(0, 8) == "comment=") return true;
+  return std::find(std::begin(names), std::end(names), opt) != std::end(names);
+}
+
+// Handed to the kernel mount through libfuse as they are.
+bool kernel_option(std::string_view opt) {
+  static const std::string_view names[] = {"ro", "allow_other", "default_permissions", "nosuid",
+                                           "suid", "nodev", "dev", "noexec", "exec", "noatime",
+                                           "atime", "relatime", "sync", "async", "dirsync"};
+  return std::find(std::begin(names), std::end(names), opt) != std::end(names);
+}
+
+Result<double> parse_seconds(std::string_view key, std::string_view text) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || !(v >= 0) || !std::isfinite(v))
+    return Status(EINVAL, "bad value for " + std::string(key) + ": '" + std::string(text) + "' (seconds)");
+  return v;
+}
+
+Result<uint64_t> parse_uint(std::string_view key, std::string_view text) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty())
+    return Status(EINVAL, "bad value for " + std::string(key) + ": '" + std::string(text) + "'");
+  return v;
+}
+
+Status apply_option(MountOptions& o, std::string_view opt) {
+  if (opt.empty() || ignored(opt)) return {};
+  size_t eq = opt.find('=');
+  std::string_view key = opt.substr(0, eq);
+  std::string_view value = eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
+  bool has_value = eq != std::string_view::npos;
+  auto need_value = [&]() -> Status {
+    if (!has_value || value.empty()) return Status(EINVAL, "option " + std::string(key) + " needs a value");
+    return {};
+  };
+  if (kernel_option(opt)) {
+    if (opt == "ro") o.read_only = true;
+    o.kernel_options.emplace_back(opt);
+  } else if (key == "store") {
+    DLFS_TRY(need_value());
+    o.store_dir = value;
+  } else if (key == "cache") {
+    DLFS_TRY(need_value());
+    if (value == "none") o.no_cache = true;
+    else o.cache_dir = value;
+  } else if (key == "cache_size") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.cache_size, parse_size(value));
+  } else if (key == "log") {
+    DLFS_TRY(need_value());
+    o.log_file = value;
+  } else if (key == "stats") {
+    DLFS_TRY(need_value());
+    o.stats_file = value;
+  } else if (key == "debug" && !has_value) {
+    o.debug = true;
+  } else if (key == "dir_ttl") {
+    DLFS_TRY(need_value());
+    if (value == "inf") {
+      o.dir_ttl_ms = -1;
+    } else {
+      DLFS_ASSIGN(double s, parse_seconds(key, value));
+      o.dir_ttl_ms = int64_t(s * 1000);
+    }
+  } else if (key == "attr_timeout" || key == "entry_timeout" || key == "negative_timeout") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(double s, parse_seconds(key, value));
+    (key == "attr_timeout" ? o.attr_timeout : key == "entry_timeout" ? o.entry_timeout : o.negative_timeout) = s;
+  } else if (key == "uid" || key == "gid") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(uint64_t id, parse_uint(key, value));
+    if (key == "uid") o.uid = uid_t(id);
+    else o.gid = gid_t(id);
+  } else if (key == "no_open") {
+    if (!has_value || value == "1" || value == "yes") o.no_open = true;
+    else if (value == "0" || value == "no") o.no_open = false;
+    else return Status(EINVAL, "bad value for no_open: '" + std::string(value) + "' (0 or 1)");
+  } else if (key == "max_threads") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
+    if (n < 1 || n > 1024) return Status(EINVAL, "max_threads must be between 1 and 1024");
+    o.max_threads = unsigned(n);
+  } else if (key == "debug_read_delay_ms") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.debug_read_delay_ms, parse_uint(key, value));
+  } else {
+    return Status(EINVAL, "unknown option '" + std::string(opt) + "'");
+  }
+  return {};
+}
+
+Status apply_option_list(MountOptions& o, std::string_view list) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    DLFS_TRY(apply_option(o, list.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<uint64_t> parse_size(std::string_view text) {
+  if (text.empty()) return Status(EINVAL, "empty size");
+  uint64_t mult = 1;
+  char last = text.back();
+  switch (last) {
+    case 'k': case 'K': mult = 1ull << 10; break;
+    case 'm': case 'M': mult = 1ull << 20; break;
+    case 'g': case 'G': mult = 1ull << 30; break;
+    case 't': case 'T': mult = 1ull << 40; break;
+    default: break;
+  }
+  if (mult != 1) text.remove_suffix(1);
+  DLFS_ASSIGN(uint64_t n, parse_uint("size", text));
+  if (n > UINT64_MAX / mult) return Status(EINVAL, "size too large");
+  return n * mult;
+}
+
+double MountOptions::resolved_attr_timeout() const {
+  if (attr_timeout) return *attr_timeout;
+  double ttl = dir_ttl_ms < 0 ? kMaxTimeout : std::min(kMaxTimeout, double(dir_ttl_ms) / 1000);
+  return read_only ? ttl : std::min(kDefaultTimeout, ttl);
+}
+
+double MountOptions::resolved_entry_timeout() const {
+  return entry_timeout ? *entry_timeout : resolved_attr_timeout();
+}
+
+double MountOptions::resolved_negative_timeout() const {
+  if (negative_timeout) return *negative_timeout;
+  return std::min(1.0, resolved_entry_timeout());
+}
+
+Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
+  MountOptions o;
+  std::vector<std::string> positional;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-o" || a == "-t" || a == "-N") {
+      if (i + 1 >= args.size()) return Status(EINVAL, "option " + a + " needs an argument");
+      if (a == "-o") DLFS_TRY(apply_option_list(o, args[i + 1]));
+      ++i;  // -t TYPE (from mount(8)) and -N NAMESPACE are not ours
+    } else if (a.size() > 2 && a.substr(0, 2) == "-o") {
+      DLFS_TRY(apply_option_list(o, std::string_view(a).substr(2)));
+    } else if (a == "-f") {
+      o.foreground = true;
+    } else if (a == "-d") {
+      o.foreground = true;
+      o.debug = true;
+    } else if (a == "-n" || a == "-s" || a == "-v" || a.substr(0, 2) == "-t") {
+      // mount(8): no mtab, sloppy, verbose, type: nothing to do
+    } else if (a == "-h" || a == "--help") {
+      return Status(EINVAL, mount_usage(args.empty() ? "mount.dlfs" : args[0]));
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      return Status(EINVAL, "unknown option '" + a + "'");
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2) return Status(EINVAL, "expected SOURCE and MOUNTPOINT (see -h)");
+  std::string source = positional[0];
+  // DATASET:/folder mounts one folder. A leading "dlfs#" (old fstab style) is dropped.
+  if (source.substr(0, 5) == "dlfs#") source = source.substr(5);
+  if (size_t colon = source.find(":/"); colon != std::string::npos) {
+    o.folder = source.substr(colon + 1);
+    source = source.substr(0, colon);
+  }
+  if (source.empty()) return Status(EINVAL, "empty dataset name");
+  o.source = source;
+  o.mountpoint = positional[1];
+  return o;
+}
+
+std::string mount_usage(const std::string& program) {
+  return "usage: " + program +
+         " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
+         "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
+         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug]";
+}
+
+}  // namespace dlfs

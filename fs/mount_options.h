@@ -1,0 +1,58 @@
+// mount.dlfs's command line, per the mount(8) helper convention:
+//   mount.dlfs SOURCE MOUNTPOINT [-o OPT[,OPT...]]... [-f] [-n] [-s] [-v] [-t TYPE]
+// so that `mount -t dlfs` and /etc/fstab lines work. Parsed without side effects (unit-tested).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+struct MountOptions {
+  std::string source;      // the dataset, by name or id
+  std::string folder = "/";  // DATASET:/folder mounts one folder
+  std::string mountpoint;
+  bool foreground = false;  // -f
+  bool debug = false;       // -o debug: debug logging (libfuse's request trace too, with -f)
+
+  std::string store_dir;  // -o store=DIR (default: default_store_dir())
+  std::string cache_dir;  // -o cache=DIR (default: default_cache_dir())
+  bool no_cache = false;  // -o cache=none
+  uint64_t cache_size = 1ull << 30;  // -o cache_size=BYTES[K|M|G]
+  std::string log_file;    // -o log=FILE
+  std::string stats_file;  // -o stats=FILE: counters as JSON, written at unmount
+
+  int64_t dir_ttl_ms = 30000;  // -o dir_ttl=SECONDS|inf (-1: never expire)
+  std::optional<double> attr_timeout, entry_timeout, negative_timeout;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  bool read_only = false;
+  std::optional<bool> no_open;  // -o no_open[=0|1]; default: on for ro mounts
+  unsigned max_threads = 16;    // -o max_threads=N
+  uint64_t debug_read_delay_ms = 0;  // -o debug_read_delay_ms=N (tests: a stalled server)
+
+  // Options handed to the kernel mount as they are (ro, allow_other, nosuid, ...).
+  std::vector<std::string> kernel_options;
+
+  // Resolved kernel cache timeouts (seconds): explicit options win; otherwise a few seconds,
+  // and for read-only mounts as long as the listing TTL (capped at a day).
+  double resolved_attr_timeout() const;
+  double resolved_entry_timeout() const;
+  double resolved_negative_timeout() const;
+  bool resolved_no_open() const { return no_open.value_or(read_only); }
+};
+
+// Parses argv (argv[0] is the program). EINVAL with a one-line message on bad usage.
+Result<MountOptions> parse_mount_args(const std::vector<std::string>& args);
+// "1G", "512M", "4096" -> bytes.
+Result<uint64_t> parse_size(std::string_view text);
+
+std::string mount_usage(const std::string& program);
+
+}  // namespace dlfs

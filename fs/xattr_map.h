@@ -1,0 +1,35 @@
+// The extended-attribute view of an item (DESIGN.md, "The xattr map"), read-only part:
+// user.dl.* from the item's fields and metadata.system, user.meta.<key>[.<key>…] one per leaf of
+// metadata.user (strings raw, any other JSON value as JSON). Other namespaces answer ENOTSUP
+// without touching anything, since `ls -l` asks for security.selinux on every entry.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/item.h"
+
+namespace dlfs {
+
+inline constexpr std::string_view kUserMetaPrefix = "user.meta.";
+inline constexpr size_t kMaxXattrValue = 65536;  // the kernel's XATTR_SIZE_MAX
+inline constexpr size_t kMaxXattrName = 255;
+
+// security.*, trusted.*, system.* and anything outside user.*: ENOTSUP.
+bool is_unsupported_xattr(std::string_view name);
+
+// Every name with a value for this item, in a stable order.
+std::vector<std::string> xattr_names(const Item& item);
+
+// The value of one name. ENODATA if the item has no such attribute, ENOTSUP for other
+// namespaces, E2BIG above the kernel's size limit. `thumbnail` fetches the JPEG bytes
+// (only called for user.dl.thumbnail of an item that has one).
+Result<std::string> xattr_value(const Item& item, std::string_view name,
+                                const std::function<Result<std::string>()>& thumbnail);
+
+// "user.dl.type" of an item: file, dir or link.
+std::string_view item_kind(const Item& item);
+
+}  // namespace dlfs

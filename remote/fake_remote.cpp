@@ -1,0 +1,328 @@
+#include "remote/fake_remote.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/ids.h"
+#include "core/paths.h"
+
+namespace dlfs {
+
+std::string_view to_string(RemoteCall call) {
+  static constexpr std::string_view names[kRemoteCallKinds] = {
+      "list", "get", "get_by_id", "query", "read", "thumbnail",
+      "upload", "patch", "move", "remove", "make_dir"};
+  return names[size_t(call)];
+}
+
+FakeRemote::FakeRemote(std::string dataset_name) {
+  dataset_.id = new_id();
+  dataset_.name = std::move(dataset_name);
+  dataset_.creator = "dev@local";
+  dataset_.created_ms = dataset_.updated_ms = clock_ms_;
+  Item root = make_item("/", ItemType::kDir);
+  items_.emplace("/", Stored{root, {}, {}});
+}
+
+FakeRemote::~FakeRemote() { release_reads(); }
+
+Item FakeRemote::make_item(std::string_view path, ItemType type) {
+  Item item;
+  item.id = new_id();
+  item.dataset_id = dataset_.id;
+  item.set_path(path);
+  item.type = type;
+  item.created_ms = item.updated_ms = next_time_locked();
+  item.creator = item.updated_by = "dev@local";
+  return item;
+}
+
+void FakeRemote::ensure_parents_locked(std::string_view path) {
+  std::string parent = parent_path(path);
+  if (parent.empty() || items_.count(parent)) return;
+  ensure_parents_locked(parent);
+  items_.emplace(parent, Stored{make_item(parent, ItemType::kDir), {}, {}});
+}
+
+Item FakeRemote::add_file(std::string_view path, std::string content, json user_metadata) {
+  std::lock_guard lock(mu_);
+  ensure_parents_locked(path);
+  Item item = make_item(path, ItemType::kFile);
+  item.system()["size"] = content.size();
+  item.system()["originalname"] = item.name;
+  item.system()["mimetype"] = "application/octet-stream";
+  if (!user_metadata.is_null()) item.metadata["user"] = std::move(user_metadata);
+  items_[std::string(path)] = Stored{item, std::move(content), {}};
+  return item;
+}
+
+Item FakeRemote::add_dir(std::string_view path) {
+  std::lock_guard lock(mu_);
+  if (auto it = items_.find(path); it != items_.end()) return it->second.item;
+  ensure_parents_locked(path);
+  Item item = make_item(path, ItemType::kDir);
+  items_[std::string(path)] = Stored{item, {}, {}};
+  return item;
+}
+
+Item FakeRemote::add_link(std::string_view path, std::string_view url, std::string_view mimetype) {
+  std::string body = make_link_json(url, mimetype).dump();
+  std::lock_guard lock(mu_);
+  ensure_parents_locked(path);
+  Item item = make_item(path, ItemType::kFile);
+  item.system()["size"] = body.size();
+  item.system()["mimetype"] = "application/json";
+  item.system()["shebang"] = json::parse(body)["metadata"];
+  items_[std::string(path)] = Stored{item, std::move(body), {}};
+  return item;
+}
+
+Item FakeRemote::add_hidden_file(std::string_view path, std::string content) {
+  Item item = add_file(path, std::move(content));
+  std::lock_guard lock(mu_);
+  items_[item.filename].item.hidden = true;
+  return items_[item.filename].item;
+}
+
+void FakeRemote::put_item(const Item& item) {
+  std::lock_guard lock(mu_);
+  items_[item.filename].item = item;
+}
+
+Item FakeRemote::rewrite_file(std::string_view path, std::string content) {
+  std::lock_guard lock(mu_);
+  Stored& s = items_.at(std::string(path));
+  s.item.updated_ms = next_time_locked();
+  s.item.system()["size"] = content.size();
+  s.content = std::move(content);
+  return s.item;
+}
+
+void FakeRemote::set_thumbnail(std::string_view path, std::string jpeg) {
+  std::lock_guard lock(mu_);
+  Stored& s = items_.at(std::string(path));
+  s.thumbnail = std::move(jpeg);
+  s.item.system()["thumbnailId"] = new_id();
+}
+
+void FakeRemote::erase(std::string_view path) {
+  std::lock_guard lock(mu_);
+  for (auto it = items_.begin(); it != items_.end();) {
+    if (it->first != "/" && is_same_or_under(it->first, path)) it = items_.erase(it);
+    else ++it;
+  }
+}
+
+std::optional<Item> FakeRemote::item_at(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  auto it = items_.find(path);
+  if (it == items_.end()) return std::nullopt;
+  return it->second.item;
+}
+
+uint64_t FakeRemote::total_calls() const {
+  uint64_t n = 0;
+  for (auto& c : calls_) n += c.load();
+  return n;
+}
+
+void FakeRemote::reset_calls() {
+  for (auto& c : calls_) c = 0;
+}
+
+void FakeRemote::fail_next(RemoteCall call, int count, int err) {
+  std::lock_guard lock(mu_);
+  faults_[size_t(call)] = {count, err};
+}
+
+void FakeRemote::set_read_delay(std::chrono::milliseconds delay) {
+  std::lock_guard lock(delay_mu_);
+  read_delay_ = delay;
+}
+
+void FakeRemote::release_reads() {
+  std::lock_guard lock(delay_mu_);
+  read_delay_ = std::chrono::milliseconds(0);
+  ++delay_epoch_;
+  delay_cv_.notify_all();
+}
+
+Status FakeRemote::enter(RemoteCall call) {
+  ++calls_[size_t(call)];
+  std::lock_guard lock(mu_);
+  auto& [remaining, err] = faults_[size_t(call)];
+  if (remaining > 0) {
+    --remaining;
+    return Status(err, "injected fault in " + std::string(to_string(call)));
+  }
+  return {};
+}
+
+FakeRemote::Stored* FakeRemote::find_by_id_locked(std::string_view id) {
+  for (auto& [path, s] : items_)
+    if (s.item.id == id) return &s;
+  return nullptr;
+}
+
+Result<ItemPage> FakeRemote::list(std::string_view dir, std::string_view after, size_t page_size) {
+  DLFS_TRY(enter(RemoteCall::kList));
+  std::lock_guard lock(mu_);
+  auto d = items_.find(dir);
+  if (d == items_.end()) return Status(ENOENT, "no folder " + std::string(dir));
+  if (!d->second.item.is_dir()) return Status(ENOTDIR, std::string(dir) + " is not a folder");
+  std::vector<const Item*> children;
+  for (auto& [path, s] : items_)
+    if (path != "/" && s.item.dir == dir && !s.item.hidden) children.push_back(&s.item);
+  std::sort(children.begin(), children.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  ItemPage page;
+  page.total = children.size();
+  auto it = std::upper_bound(children.begin(), children.end(), after,
+                             [](std::string_view a, const Item* b) { return a < b->id; });
+  if (after.empty()) it = children.begin();
+  for (; it != children.end() && page.items.size() < page_size; ++it) page.items.push_back(**it);
+  if (it != children.end() && !page.items.empty()) page.next_after = page.items.back().id;
+  return page;
+}
+
+Result<Item> FakeRemote::get(std::string_view path) {
+  DLFS_TRY(enter(RemoteCall::kGet));
+  std::lock_guard lock(mu_);
+  auto it = items_.find(path);
+  if (it == items_.end()) return Status(ENOENT, "no item at " + std::string(path));
+  return it->second.item;
+}
+
+Result<Item> FakeRemote::get_by_id(std::string_view id) {
+  DLFS_TRY(enter(RemoteCall::kGetById));
+  std::lock_guard lock(mu_);
+  if (Stored* s = find_by_id_locked(id)) return s->item;
+  return Status(ENOENT, "no item " + std::string(id));
+}
+
+// Only equality conditions on top-level fields inside "$and" (what the mount sends).
+Result<ItemPage> FakeRemote::query(const json& dql) {
+  DLFS_TRY(enter(RemoteCall::kQuery));
+  std::vector<std::pair<std::string, json>> conds;
+  if (auto f = dql.find("filter"); f != dql.end())
+    if (auto a = f->find("$and"); a != f->end())
+      for (auto& c : *a)
+        for (auto& [k, v] : c.items()) conds.emplace_back(k, v);
+  std::lock_guard lock(mu_);
+  ItemPage page;
+  for (auto& [path, s] : items_) {
+    json doc = item_to_json(s.item);
+    bool match = std::all_of(conds.begin(), conds.end(), [&](auto& c) {
+      auto it = doc.find(c.first);
+      return it != doc.end() && *it == c.second;
+    });
+    if (match) page.items.push_back(s.item);
+  }
+  std::sort(page.items.begin(), page.items.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  page.total = page.items.size();
+  return page;
+}
+
+Result<size_t> FakeRemote::read(const Item& item, uint64_t offset, std::span<char> out) {
+  DLFS_TRY(enter(RemoteCall::kRead));
+  {
+    std::unique_lock lock(delay_mu_);
+    if (read_delay_.count() > 0) {
+      ++blocked_reads_;
+      uint64_t epoch = delay_epoch_;
+      delay_cv_.wait_for(lock, read_delay_, [&] { return delay_epoch_ != epoch; });
+      --blocked_reads_;
+    }
+  }
+  std::lock_guard lock(mu_);
+  Stored* s = find_by_id_locked(item.id);
+  if (!s) return Status(ENOENT, "no item " + item.id);
+  if (offset >= s->content.size()) return size_t(0);
+  size_t n = std::min<size_t>(out.size(), s->content.size() - offset);
+  std::copy_n(s->content.data() + offset, n, out.data());
+  return n;
+}
+
+Result<std::string> FakeRemote::thumbnail(const Item& item) {
+  DLFS_TRY(enter(RemoteCall::kThumbnail));
+  std::lock_guard lock(mu_);
+  Stored* s = find_by_id_locked(item.id);
+  if (!s || !s->thumbnail) return Status(ENOENT, "no thumbnail for " + item.filename);
+  return *s->thumbnail;
+}
+
+Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::string_view remote_path,
+                                        const UploadOptions& options) {
+  DLFS_TRY(enter(RemoteCall::kUpload));
+  std::ifstream in(local_file, std::ios::binary);
+  if (!in) return Status(ENOENT, "cannot read " + local_file);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  if (auto existing = item_at(remote_path); existing && options.mode == UploadMode::kSkip)
+    return UploadResult{*existing, UploadOp::kSkipped};
+  bool existed = item_at(remote_path).has_value();
+  Item item = add_file(remote_path, bytes.str(),
+                       options.metadata.is_object() && options.metadata.contains("user")
+                           ? options.metadata["user"] : json(nullptr));
+  return UploadResult{item, existed ? UploadOp::kOverwritten : UploadOp::kCreated};
+}
+
+Result<Item> FakeRemote::patch(std::string_view id, const json& patch, bool system) {
+  DLFS_TRY(enter(RemoteCall::kPatch));
+  std::lock_guard lock(mu_);
+  Stored* s = find_by_id_locked(id);
+  if (!s) return Status(ENOENT, "no item " + std::string(id));
+  if (auto m = patch.find("metadata"); m != patch.end()) {
+    if (m->contains("system") && !system) return Status(EPERM, "metadata.system needs system=true");
+    merge_patch(s->item.metadata, *m);
+  }
+  if (auto d = patch.find("description"); d != patch.end())
+    s->item.description = d->is_string() ? std::optional(d->get<std::string>()) : std::nullopt;
+  s->item.updated_ms = next_time_locked();
+  return s->item;
+}
+
+Result<Item> FakeRemote::move(std::string_view id, std::string_view new_path) {
+  DLFS_TRY(enter(RemoteCall::kMove));
+  std::lock_guard lock(mu_);
+  if (items_.count(new_path)) return Status(EEXIST, std::string(new_path) + " exists");
+  Stored* s = find_by_id_locked(id);
+  if (!s) return Status(ENOENT, "no item " + std::string(id));
+  std::string old_path = s->item.filename;
+  std::vector<std::pair<std::string, Stored>> moved;
+  for (auto it = items_.begin(); it != items_.end();) {
+    if (is_same_or_under(it->first, old_path)) {
+      Stored st = std::move(it->second);
+      std::string p = std::string(new_path) + it->first.substr(old_path.size());
+      st.item.set_path(p);
+      moved.emplace_back(p, std::move(st));
+      it = items_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  ensure_parents_locked(new_path);
+  for (auto& [p, st] : moved) items_[p] = std::move(st);
+  return items_.at(std::string(new_path)).item;
+}
+
+Status FakeRemote::remove(std::string_view id) {
+  DLFS_TRY(enter(RemoteCall::kRemove));
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    Stored* s = find_by_id_locked(id);
+    if (!s) return Status(ENOENT, "no item " + std::string(id));
+    path = s->item.filename;
+  }
+  erase(path);
+  return {};
+}
+
+Result<Item> FakeRemote::make_dir(std::string_view path) {
+  DLFS_TRY(enter(RemoteCall::kMakeDir));
+  if (item_at(path)) return Status(EEXIST, std::string(path) + " exists");
+  return add_dir(path);
+}
+
+}  // namespace dlfs

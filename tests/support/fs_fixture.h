@@ -1,0 +1,57 @@
+// A filesystem core over a FakeRemote, a real MetadataCache in a temp dir and a FakeClock, for
+// the fs_* unit tests.
+#pragma once
+
+#include <memory>
+#include <map>
+#include <string>
+
+#include "cache/metadata_cache.h"
+#include "fs/filesystem.h"
+#include "remote/fake_remote.h"
+#include "remote/link_fetcher.h"
+#include "temp_dir.h"
+
+namespace dlfs::test {
+
+// Serves link targets from memory; counts calls.
+class FakeLinkFetcher : public LinkFetcher {
+ public:
+  std::map<std::string, std::string, std::less<>> targets;
+  int heads = 0, reads = 0;
+  Result<uint64_t> size(std::string_view url) override;
+  Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) override;
+};
+
+// Records what the core asked the kernel to forget.
+class RecordingInvalidator : public Invalidator {
+ public:
+  std::vector<Ino> inodes;
+  std::vector<std::pair<Ino, std::string>> entries;
+  void inode_changed(Ino ino) override { inodes.push_back(ino); }
+  void entry_gone(Ino parent, const std::string& name) override { entries.emplace_back(parent, name); }
+};
+
+struct FsFixture {
+  TempDir dir{"dlfs-fs"};
+  FakeClock clock;
+  FakeRemote remote;
+  FakeLinkFetcher links;
+  RecordingInvalidator invalidator;
+  std::unique_ptr<MetadataCache> cache;
+  std::unique_ptr<Filesystem> fs;
+  FsOptions options;
+
+  FsFixture();
+  // (Re)creates the core, like a (re)mount: a fresh core over the same cache dir.
+  void mount();
+  void unmount();  // drops the core and closes the cache
+  // Looks a path up from the root, one name at a time; answers the last entry.
+  Result<Entry> walk(const std::string& path);
+  // All names of a folder through opendir/readdir(plus)/releasedir.
+  Result<std::vector<std::string>> list(Ino ino, bool plus = true);
+  // Reads a whole file through open/read/release.
+  Result<std::string> cat(Ino ino, size_t chunk = 4096);
+};
+
+}  // namespace dlfs::test

@@ -1,0 +1,322 @@
+// The filesystem core without FUSE: lookups and forget, inode numbers, attributes, listings,
+// reads and errors, over a FakeRemote and a real MetadataCache.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include <set>
+#include <thread>
+
+#include "fs/inode_table.h"
+#include "support/fs_fixture.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+
+namespace {
+
+std::string pattern(size_t n, int seed = 1) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + size_t(seed) * 7) % 251);
+  return s;
+}
+
+class FsCore : public ::testing::Test, public FsFixture {};
+
+}  // namespace
+
+TEST(InodeTable, NumbersComeFromIdsAndRootIsOne) {
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  root.set_path("/");
+  InodeTable table(root, 0);
+  Item a;
+  a.id = "65f1c0ffee0000000000a001";
+  a.set_path("/a");
+  Ino ino = table.add_lookup(NodeKind::kItem, a, 0);
+  EXPECT_EQ(ino, ino_hash("65f1c0ffee0000000000a001"));
+  EXPECT_GT(ino, kRootIno);
+  EXPECT_EQ(table.get(kRootIno)->item->id, root.id);
+  // A second table (a remount) gives the same number.
+  InodeTable again(root, 0);
+  EXPECT_EQ(again.add_lookup(NodeKind::kItem, a, 0), ino);
+}
+
+TEST(InodeTable, LookupCountsAndForget) {
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  InodeTable table(root, 0);
+  Item a;
+  a.id = "65f1c0ffee0000000000a001";
+  Ino ino = table.add_lookup(NodeKind::kItem, a, 0);
+  table.add_lookup(NodeKind::kItem, a, 0, 2);
+  EXPECT_EQ(table.lookup_count(ino), 3u);
+  table.forget(ino, 2);
+  EXPECT_TRUE(table.get(ino));
+  table.forget(ino, 1);
+  EXPECT_FALSE(table.get(ino));
+  EXPECT_EQ(table.size(), 1u);
+  table.forget(kRootIno, 100);  // the root is never dropped
+  EXPECT_TRUE(table.get(kRootIno));
+}
+
+TEST(InodeTable, CollisionsProbeToAFreeNumber) {
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  InodeTable table(root, 0);
+  // Many ids: all distinct numbers, never 0 or 1, thumbnails apart from their items.
+  std::set<Ino> seen;
+  for (int i = 0; i < 20000; ++i) {
+    Item it;
+    char id[25];
+    snprintf(id, sizeof id, "65f1c0ffee00000000%06x", i);
+    it.id = id;
+    Ino ino = table.add_lookup(NodeKind::kItem, it, 0);
+    EXPECT_GT(ino, 1u);
+    EXPECT_TRUE(seen.insert(ino).second);
+    EXPECT_NE(table.add_lookup(NodeKind::kThumbFile, it, 0), ino);
+  }
+}
+
+TEST_F(FsCore, LookupGetattrAndStableInodesAcrossRemounts) {
+  Item file = remote.add_file("/cars/a.jpg", pattern(48213));
+  Item folder = *remote.item_at("/cars");
+  mount();
+  auto dir = fs->lookup(kRootIno, "cars");
+  ASSERT_TRUE(dir) << dir.status().to_string();
+  EXPECT_TRUE(S_ISDIR(dir->attr.st_mode));
+  EXPECT_EQ(dir->attr.st_mode & 07777, 0755u);
+  auto e = fs->lookup(dir->ino, "a.jpg");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(S_ISREG(e->attr.st_mode));
+  EXPECT_EQ(e->attr.st_mode & 07777, 0644u);
+  EXPECT_EQ(e->attr.st_size, 48213);
+  EXPECT_EQ(e->attr.st_mtim.tv_sec, file.updated_ms / 1000);
+  EXPECT_EQ(e->attr.st_mtim.tv_nsec, (file.updated_ms % 1000) * 1000000);
+  EXPECT_EQ(e->attr.st_uid, 1234u);
+  EXPECT_EQ(e->attr.st_gid, 5678u);
+  EXPECT_EQ(e->attr.st_ino, e->ino);
+  EXPECT_EQ(e->ino, ino_hash(file.id));
+  EXPECT_EQ(dir->ino, ino_hash(folder.id));
+  auto attr = fs->getattr(e->ino);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->attr.st_size, 48213);
+  EXPECT_EQ(fs->inodes().lookup_count(e->ino), 1u);
+  fs->lookup(dir->ino, "a.jpg").value();
+  EXPECT_EQ(fs->inodes().lookup_count(e->ino), 2u);
+  fs->forget(e->ino, 2);
+  EXPECT_EQ(fs->getattr(e->ino).err(), ESTALE);
+  Ino before = e->ino;
+  unmount();
+  mount();
+  EXPECT_EQ(walk("/cars/a.jpg")->ino, before);
+}
+
+TEST_F(FsCore, MissingNamesAndErrorsMapToErrno) {
+  remote.add_file("/a.txt", "hi");
+  mount();
+  EXPECT_EQ(fs->lookup(kRootIno, "nope").err(), ENOENT);
+  EXPECT_EQ(fs->lookup(kRootIno, std::string(300, 'x')).err(), ENAMETOOLONG);
+  Ino file = fs->lookup(kRootIno, "a.txt")->ino;
+  EXPECT_EQ(fs->lookup(file, "x").err(), ENOTDIR);
+  EXPECT_EQ(fs->opendir(file).err(), ENOTDIR);
+  EXPECT_EQ(fs->open(kRootIno, O_RDONLY).err(), EISDIR);
+  EXPECT_EQ(fs->open(file, O_WRONLY).err(), EROFS);
+  EXPECT_EQ(fs->getattr(987654321).err(), ESTALE);
+  // A remote failure surfaces as its errno (no stale copy to fall back on).
+  remote.fail_next(RemoteCall::kGet, 1, EACCES);
+  EXPECT_EQ(fs->lookup(kRootIno, "other").err(), EACCES);
+  remote.fail_next(RemoteCall::kRead, 1, EIO);
+  EXPECT_EQ(cat(file).err(), EIO);
+  EXPECT_EQ(*cat(file), "hi");
+}
+
+TEST_F(FsCore, MountingAFolderAndAMissingRoot) {
+  remote.add_file("/sub/dir/x.bin", "xyz");
+  remote.add_file("/sub/y.bin", "yy");
+  options.root = "/sub";
+  mount();
+  EXPECT_EQ(*list(kRootIno), (std::vector<std::string>{".", "..", "dir", "y.bin"}));
+  EXPECT_EQ(*cat(walk("/dir/x.bin")->ino), "xyz");
+  options.root = "/none";
+  EXPECT_THROW(mount(), std::runtime_error);
+  options.root = "/sub/y.bin";
+  EXPECT_THROW(mount(), std::runtime_error);
+}
+
+TEST_F(FsCore, PagedReaddirPlusOf2500ItemsWithFullItems) {
+  for (int i = 0; i < 2500; ++i) remote.add_file("/big/f" + std::to_string(i), std::string(size_t(i % 7), 'x'));
+  mount();
+  Ino big = fs->lookup(kRootIno, "big")->ino;
+  remote.reset_calls();
+  auto names = list(big, true);
+  ASSERT_TRUE(names);
+  EXPECT_EQ(names->size(), 2502u);
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 3u);  // pages of 1000
+  EXPECT_EQ(remote.calls(RemoteCall::kGet), 0u);   // never a request per entry
+  std::set<std::string> unique(names->begin() + 2, names->end());
+  EXPECT_EQ(unique.size(), 2500u);
+  // Each readdirplus entry counted one lookup; the sizes came with the listing.
+  auto e = fs->lookup(big, "f13");
+  EXPECT_EQ(fs->inodes().lookup_count(e->ino), 2u);
+  EXPECT_EQ(e->attr.st_size, 13 % 7);
+  EXPECT_EQ(remote.calls(RemoteCall::kGet), 0u);
+  EXPECT_EQ(fs->inodes().size(), 2502u);  // root, big, 2500 files
+  // Plain readdir counts nothing but gives the same stable numbers.
+  auto plain = list(big, false);
+  EXPECT_EQ(fs->inodes().lookup_count(e->ino), 2u);
+  EXPECT_EQ(plain->size(), 2502u);
+}
+
+TEST_F(FsCore, ReaddirStopsWhenTheBufferIsFullWithoutLeakingLookups) {
+  remote.add_file("/d/a", "1");
+  remote.add_file("/d/b", "2");
+  mount();
+  Ino d = fs->lookup(kRootIno, "d")->ino;
+  uint64_t fh = *fs->opendir(d);
+  int calls = 0;
+  ASSERT_TRUE(fs->readdir(d, fh, 2, true, [&](const DirEntry&) { return ++calls == 1; }));
+  fs->releasedir(fh);
+  EXPECT_EQ(fs->inodes().size(), 3u);  // root, d and the one entry accepted
+  EXPECT_EQ(fs->readdir(d, fh, 0, true, [](const DirEntry&) { return true; }).err(), EBADF);
+}
+
+TEST_F(FsCore, HiddenItemsAndDataloopAreNeverShown) {
+  remote.add_file("/visible.jpg", "v");
+  remote.add_hidden_file("/.dataloop/thumbnails/t.jpg", "t");
+  remote.add_hidden_file("/secret.jpg", "s");
+  mount();
+  auto names = *list(kRootIno);
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "visible.jpg"}));
+  EXPECT_EQ(fs->lookup(kRootIno, ".dataloop").err(), ENOENT);
+  EXPECT_EQ(fs->lookup(kRootIno, "secret.jpg").err(), ENOENT);
+}
+
+TEST_F(FsCore, ReadsAtOffsetsAndNothingPastTheEnd) {
+  std::string data = pattern(1 << 20, 3);
+  remote.add_file("/f.bin", data);
+  mount();
+  Ino f = fs->lookup(kRootIno, "f.bin")->ino;
+  auto opened = fs->open(f, O_RDONLY);
+  ASSERT_TRUE(opened);
+  EXPECT_FALSE(opened->keep_cache);  // first open
+  std::string buf(10000, '\0');
+  for (uint64_t off : {0ull, 1ull, 4095ull, 500000ull, (1ull << 20) - 10}) {
+    auto n = fs->read(f, opened->fh, off, std::span<char>(buf.data(), buf.size()));
+    ASSERT_TRUE(n);
+    size_t want = std::min<size_t>(buf.size(), data.size() - off);
+    ASSERT_EQ(*n, want);
+    EXPECT_EQ(buf.substr(0, want), data.substr(off, want)) << off;
+  }
+  remote.reset_calls();
+  EXPECT_EQ(*fs->read(f, opened->fh, 1 << 20, std::span<char>(buf.data(), buf.size())), 0u);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), 0u);
+  fs->release(opened->fh);
+  EXPECT_EQ(fs->read(f, opened->fh, 0, std::span<char>(buf.data(), 10)).err(), EBADF);
+  // Without open (the kernel skipped it: no_open), fh 0 reads the node's item.
+  EXPECT_EQ(*fs->read(f, 0, 5, std::span<char>(buf.data(), 10)), 10u);
+  EXPECT_EQ(buf.substr(0, 10), data.substr(5, 10));
+  // An empty file.
+  remote.add_file("/empty", "");
+  Ino empty = fs->lookup(kRootIno, "empty")->ino;
+  EXPECT_EQ(fs->getattr(empty)->attr.st_size, 0);
+  EXPECT_EQ(*cat(empty), "");
+}
+
+TEST_F(FsCore, KeepCacheOnlyWhenUnchangedSinceLastOpen) {
+  remote.add_file("/f", "one");
+  options.dir_ttl_ms = 1000;
+  mount();
+  Ino f = fs->lookup(kRootIno, "f")->ino;
+  auto first = *fs->open(f, O_RDONLY);
+  fs->release(first.fh);
+  auto second = *fs->open(f, O_RDONLY);
+  fs->release(second.fh);
+  EXPECT_FALSE(first.keep_cache);
+  EXPECT_TRUE(second.keep_cache);
+  remote.rewrite_file("/f", "two!");
+  clock.advance_ms(1500);
+  EXPECT_EQ(fs->getattr(f)->attr.st_size, 4);
+  EXPECT_EQ(invalidator.inodes, std::vector<Ino>{f});
+  auto third = *fs->open(f, O_RDONLY);
+  EXPECT_FALSE(third.keep_cache);
+  std::string buf(10, '\0');
+  EXPECT_EQ(*fs->read(f, third.fh, 0, std::span<char>(buf.data(), buf.size())), 4u);
+  fs->release(third.fh);
+}
+
+TEST_F(FsCore, ConcurrentLookupsReadsAndForgets) {
+  for (int i = 0; i < 50; ++i) remote.add_file("/d/f" + std::to_string(i), pattern(5000, i));
+  mount();
+  Ino d = fs->lookup(kRootIno, "d")->ino;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        int i = (t * 7 + round) % 50;
+        auto e = fs->lookup(d, "f" + std::to_string(i));
+        if (!e) { ++failures; continue; }
+        auto data = cat(e->ino, 1000);
+        if (!data || *data != pattern(5000, i)) ++failures;
+        fs->forget(e->ino, 1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(fs->inodes().size(), 2u);  // every lookup forgotten: root and d
+}
+
+TEST_F(FsCore, StatfsAnswers) {
+  mount();
+  auto st = fs->statfs();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->f_namemax, 255u);
+  EXPECT_EQ(st->f_bsize, 4096u);
+}
+
+TEST_F(FsCore, LinksReadTheirTargetWithItsSize) {
+  remote.add_link("/l.jpg", "http://example.invalid/t.jpg");
+  std::string target = pattern(70000, 9);
+  links.targets["http://example.invalid/t.jpg"] = target;
+  mount();
+  auto e = fs->lookup(kRootIno, "l.jpg");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->attr.st_size, 70000);
+  EXPECT_GT(e->attr_timeout, 0);
+  EXPECT_EQ(links.heads, 1);
+  EXPECT_EQ(*cat(e->ino, 65536), target);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), 0u);  // never the link's JSON
+  // A link whose target does not answer a size: unknown, kernel told to ask again.
+  remote.add_link("/dead.jpg", "http://example.invalid/none.jpg");
+  ASSERT_TRUE(list(kRootIno));
+  auto d = fs->lookup(kRootIno, "dead.jpg");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->attr_timeout, 0);
+  EXPECT_TRUE(fs->open(d->ino, O_RDONLY)->direct_io);
+}
+
+TEST_F(FsCore, ThumbnailsAnsweredByLookupAndCached) {
+  remote.add_file("/cars/a.jpg", "full image");
+  remote.set_thumbnail("/cars/a.jpg", "\xff\xd8 thumb");
+  remote.add_file("/cars/b.jpg", "no thumb");
+  mount();
+  EXPECT_EQ(*list(kRootIno), (std::vector<std::string>{".", "..", "cars"}));  // never listed
+  auto t = walk("/.thumbnails/cars/a.jpg");
+  ASSERT_TRUE(t) << t.status().to_string();
+  EXPECT_EQ(t->attr.st_size, 8);
+  EXPECT_NE(t->ino, walk("/cars/a.jpg")->ino);
+  EXPECT_EQ(*cat(t->ino), "\xff\xd8 thumb");
+  EXPECT_EQ(walk("/.thumbnails/cars/b.jpg").err(), ENOENT);
+  EXPECT_EQ(remote.calls(RemoteCall::kThumbnail), 2u);
+  // Cached in the metadata cache: a remount fetches it no more.
+  unmount();
+  remote.reset_calls();
+  mount();
+  EXPECT_EQ(*cat(walk("/.thumbnails/cars/a.jpg")->ino), "\xff\xd8 thumb");
+  EXPECT_EQ(remote.calls(RemoteCall::kThumbnail), 0u);
+}

@@ -1,0 +1,126 @@
+// Freshness of the core's listings and items: the LMDB cache serves a warm remount without a
+// remote call, entries older than dir_ttl are refetched, changes reach the kernel as
+// invalidations, and a failing remote falls back to what is cached.
+#include <gtest/gtest.h>
+
+#include "support/fs_fixture.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+
+namespace {
+class FsFreshness : public ::testing::Test, public FsFixture {};
+}  // namespace
+
+TEST_F(FsFreshness, WarmRemountListsWithoutAnyRemoteListing) {
+  for (int i = 0; i < 30; ++i) remote.add_file("/d/f" + std::to_string(i), "x");
+  mount();
+  auto cold = list(walk("/d")->ino);
+  EXPECT_EQ(cold->size(), 32u);
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 1u);  // "/d" once; "/" is only looked up
+  unmount();
+  remote.reset_calls();
+  clock.advance_ms(10000);  // within the default 30 s
+  mount();
+  auto warm = list(walk("/d")->ino);
+  EXPECT_EQ(*warm, *cold);
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 0u);
+  EXPECT_EQ(remote.total_calls(), 0u);  // the root, /d and the listing all from the cache
+  auto stats = fs->stats_json();
+  EXPECT_EQ(stats["remote"]["list_pages"], 0);
+  EXPECT_GE(stats["listings"]["cache_hits"], 1);
+}
+
+TEST_F(FsFreshness, ExpiredListingIsRefetchedAndChangesInvalidateTheKernel) {
+  remote.add_file("/d/keep", "k");
+  remote.add_file("/d/gone", "g");
+  Item changing = remote.add_file("/d/changing", "v1");
+  options.dir_ttl_ms = 5000;
+  mount();
+  Ino d = walk("/d")->ino;
+  ASSERT_EQ(list(d)->size(), 5u);
+  Ino changing_ino = walk("/d/changing")->ino;
+  Ino gone_ino = walk("/d/gone")->ino;
+  remote.reset_calls();
+
+  remote.erase("/d/gone");
+  remote.add_file("/d/new", "n");
+  remote.rewrite_file("/d/changing", "version 2");
+  clock.advance_ms(4000);  // still fresh: nothing seen, nothing asked
+  EXPECT_EQ(list(d)->size(), 5u);
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 0u);
+  EXPECT_EQ(walk("/d/new").err(), ENOENT);  // negative answer from the fresh listing
+  EXPECT_EQ(remote.calls(RemoteCall::kGet), 0u);
+
+  clock.advance_ms(2000);  // now older than dir_ttl
+  auto names = *list(d);
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 1u);
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()),
+            (std::set<std::string>{".", "..", "keep", "changing", "new"}));
+  EXPECT_EQ(invalidator.inodes, std::vector<Ino>{changing_ino});
+  ASSERT_EQ(invalidator.entries.size(), 1u);
+  EXPECT_EQ(invalidator.entries[0], std::make_pair(d, std::string("gone")));
+  EXPECT_EQ(fs->getattr(changing_ino)->attr.st_size, 9);
+  EXPECT_EQ(*cat(changing_ino), "version 2");
+  (void)gone_ino;
+  (void)changing;
+}
+
+TEST_F(FsFreshness, InfiniteTtlNeverRefetches) {
+  remote.add_file("/d/a", "a");
+  options.dir_ttl_ms = -1;
+  mount();
+  Ino d = walk("/d")->ino;
+  list(d).value();
+  remote.reset_calls();
+  clock.advance_ms(365LL * 24 * 3600 * 1000);
+  list(d).value();
+  EXPECT_EQ(fs->getattr(walk("/d/a")->ino)->attr.st_size, 1);
+  EXPECT_EQ(remote.total_calls(), 0u);
+}
+
+TEST_F(FsFreshness, StaleEntriesServedWhenTheRemoteFails) {
+  remote.add_file("/d/a", "a");
+  options.dir_ttl_ms = 1000;
+  mount();
+  Ino d = walk("/d")->ino;
+  list(d).value();
+  clock.advance_ms(5000);
+  remote.fail_next(RemoteCall::kList, 1, EIO);
+  auto names = list(d);
+  ASSERT_TRUE(names) << names.status().to_string();
+  EXPECT_EQ(names->size(), 3u);
+  EXPECT_EQ(fs->stats_json()["listings"]["stale_served"], 1);
+  // A folder deleted remotely is an error, not a stale listing.
+  clock.advance_ms(5000);
+  remote.erase("/d");
+  EXPECT_EQ(list(d).err(), ENOENT);
+}
+
+TEST_F(FsFreshness, ExpiredItemIsRefetchedOnGetattr) {
+  remote.add_file("/a", "1");
+  options.dir_ttl_ms = 1000;
+  mount();
+  Ino a = walk("/a")->ino;
+  remote.reset_calls();
+  EXPECT_EQ(fs->getattr(a)->attr.st_size, 1);
+  EXPECT_EQ(remote.total_calls(), 0u);
+  clock.advance_ms(2000);
+  remote.erase("/a");
+  EXPECT_EQ(fs->getattr(a).err(), ENOENT);
+  EXPECT_EQ(remote.calls(RemoteCall::kGet), 1u);
+}
+
+TEST_F(FsFreshness, ConcurrentReadersOfAStaleFolderShareOneRefetch) {
+  for (int i = 0; i < 10; ++i) remote.add_file("/d/f" + std::to_string(i), "x");
+  options.dir_ttl_ms = 1000;
+  mount();
+  Ino d = walk("/d")->ino;
+  list(d).value();
+  clock.advance_ms(2000);
+  remote.reset_calls();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) threads.emplace_back([&] { EXPECT_EQ(list(d)->size(), 12u); });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 1u);
+}

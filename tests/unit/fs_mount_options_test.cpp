@@ -1,0 +1,86 @@
+// mount.dlfs's command line (the mount(8) helper convention).
+#include <gtest/gtest.h>
+
+#include "fs/mount_options.h"
+
+using namespace dlfs;
+
+namespace {
+Result<MountOptions> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "mount.dlfs");
+  return parse_mount_args(args);
+}
+}  // namespace
+
+TEST(MountOptions, SourceFolderAndMountpoint) {
+  auto o = parse({"cars", "/mnt/cars"});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->source, "cars");
+  EXPECT_EQ(o->folder, "/");
+  EXPECT_EQ(o->mountpoint, "/mnt/cars");
+  EXPECT_FALSE(o->foreground);
+  auto f = parse({"cars:/a/b", "/mnt", "-f"});
+  EXPECT_EQ(f->source, "cars");
+  EXPECT_EQ(f->folder, "/a/b");
+  EXPECT_TRUE(f->foreground);
+  EXPECT_EQ(parse({"cars"}).err(), EINVAL);
+  EXPECT_EQ(parse({"a", "b", "c"}).err(), EINVAL);
+}
+
+TEST(MountOptions, FstabStyleOptionsAreIgnoredOrPassed) {
+  // What mount(8) hands a helper for an fstab line "cars /mnt dlfs ro,noauto,_netdev,x-foo,nofail,user 0 0".
+  auto o = parse({"cars", "/mnt", "-n", "-o", "ro,noauto,_netdev,x-systemd.automount,nofail,user,allow_other,default_permissions,nosuid,nodev"});
+  ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_TRUE(o->read_only);
+  EXPECT_EQ(o->kernel_options,
+            (std::vector<std::string>{"ro", "allow_other", "default_permissions", "nosuid", "nodev"}));
+  EXPECT_TRUE(o->resolved_no_open());
+  auto t = parse({"cars", "/mnt", "-t", "dlfs", "-o", "rw", "-s", "-v"});
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->read_only);
+  EXPECT_FALSE(t->resolved_no_open());
+}
+
+TEST(MountOptions, ValuesAndDefaults) {
+  auto o = parse({"cars", "/mnt", "-o", "store=/s,cache=/c,cache_size=512M,dir_ttl=60,uid=10,gid=20",
+                  "-olog=/l,stats=/st,debug,attr_timeout=2.5,max_threads=4,no_open=0"});
+  ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_EQ(o->store_dir, "/s");
+  EXPECT_EQ(o->cache_dir, "/c");
+  EXPECT_EQ(o->cache_size, 512ull << 20);
+  EXPECT_EQ(o->dir_ttl_ms, 60000);
+  EXPECT_EQ(*o->uid, 10u);
+  EXPECT_EQ(*o->gid, 20u);
+  EXPECT_EQ(o->log_file, "/l");
+  EXPECT_EQ(o->stats_file, "/st");
+  EXPECT_TRUE(o->debug);
+  EXPECT_EQ(o->resolved_attr_timeout(), 2.5);
+  EXPECT_EQ(o->resolved_entry_timeout(), 2.5);
+  EXPECT_EQ(o->max_threads, 4u);
+  EXPECT_FALSE(o->resolved_no_open());
+
+  auto d = parse({"cars", "/mnt"});
+  EXPECT_EQ(d->dir_ttl_ms, 30000);
+  EXPECT_EQ(d->resolved_attr_timeout(), 5);  // rw: a few seconds
+  EXPECT_EQ(d->resolved_negative_timeout(), 1);
+  auto ro = parse({"cars", "/mnt", "-o", "ro,dir_ttl=inf"});
+  EXPECT_EQ(ro->dir_ttl_ms, -1);
+  EXPECT_EQ(ro->resolved_attr_timeout(), 86400);  // ro: as long as the TTL allows
+  auto ro30 = parse({"cars", "/mnt", "-o", "ro"});
+  EXPECT_EQ(ro30->resolved_attr_timeout(), 30);
+  EXPECT_TRUE(parse({"cars", "/mnt", "-o", "cache=none"})->no_cache);
+}
+
+TEST(MountOptions, BadOptionsAreClearErrors) {
+  auto bad = parse({"cars", "/mnt", "-o", "frobnicate"});
+  EXPECT_EQ(bad.err(), EINVAL);
+  EXPECT_NE(bad.status().message().find("frobnicate"), std::string::npos);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "dir_ttl=soon"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "uid=-1"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "cache_size=12Q"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "store="}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-x"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o"}).err(), EINVAL);
+  EXPECT_EQ(*parse_size("1G"), 1ull << 30);
+  EXPECT_EQ(*parse_size("4096"), 4096u);
+}

@@ -1,0 +1,306 @@
+// mount.dlfs DATASET[:/FOLDER] MOUNTPOINT [-o OPTIONS] [-f]
+//
+// Mounts a dataset of the embedded store as a folder. Returns only once the mount is live:
+// unless -f, it forks; the child opens the store, the cache and the FUSE session, mounts, and
+// then tells the waiting parent through a pipe, which exits 0 (or prints the child's one-line
+// error and exits non-zero). The child then detaches and serves until unmounted.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "cache/metadata_cache.h"
+#include "core/dirs.h"
+#include "core/log.h"
+#include "fs/delayed_remote.h"
+#include "fs/filesystem.h"
+#include "fs/fuse_adapter.h"
+#include "fs/mount_options.h"
+#include "remote/link_fetcher.h"
+#include "remote/local_remote.h"
+
+using namespace dlfs;
+
+namespace {
+
+constexpr int kExitUsage = 1;
+constexpr int kExitMountFailure = 32;  // mount(8)'s "mount failure"
+
+// The pipe from the serving child to the waiting parent: one line, "OK" or the error.
+struct ReadyPipe {
+  int fd = -1;
+  void send(const std::string& line) {
+    if (fd < 0) return;
+    std::string msg = line + "\n";
+    ssize_t rc = write(fd, msg.data(), msg.size());
+    (void)rc;
+    close(fd);
+    fd = -1;
+  }
+};
+
+bool is_mount_point(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point;
+    fields >> id >> parent >> devno >> root >> point;
+    std::string unescaped;
+    for (size_t i = 0; i < point.size(); ++i) {
+      if (point[i] == '\\' && i + 3 < point.size()) {
+        unescaped.push_back(char(std::stoi(point.substr(i + 1, 3), nullptr, 8)));
+        i += 3;
+      } else {
+        unescaped.push_back(point[i]);
+      }
+    }
+    if (unescaped == dir) return true;
+  }
+  return false;
+}
+
+// Checks the mount point and answers its absolute path.
+Result<std::string> check_mountpoint(const std::string& path) {
+  std::error_code ec;
+  auto canonical = std::filesystem::canonical(path, ec);
+  if (ec) return Status(ENOENT, "mountpoint " + path + " does not exist");
+  if (!std::filesystem::is_directory(canonical, ec))
+    return Status(ENOTDIR, "mountpoint " + path + " is not a directory");
+  if (is_mount_point(canonical.string()))
+    return Status(EBUSY, "mountpoint " + path + " is busy (already mounted)");
+  return canonical.string();
+}
+
+std::atomic<FuseMount*> g_mount{nullptr};
+int g_wake_fd = -1;  // written by the signal handler; a thread then aborts delayed reads
+
+void on_signal(int) {
+  if (FuseMount* m = g_mount.load()) m->exit();
+  if (g_wake_fd >= 0) {
+    char c = 1;
+    ssize_t rc = write(g_wake_fd, &c, 1);
+    (void)rc;
+  }
+}
+
+void write_stats(const std::string& file, const json& stats) {
+  std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << stats.dump(2) << "\n";
+    if (!out) {
+      spdlog::warn("cannot write stats to {}", file);
+      return;
+    }
+  }
+  std::rename(tmp.c_str(), file.c_str());
+}
+
+void detach_stdio() {
+  int null = open("/dev/null", O_RDWR);
+  if (null < 0) return;
+  dup2(null, 0);
+  dup2(null, 1);
+  dup2(null, 2);
+  if (null > 2) close(null);
+}
+
+// Opens everything, mounts, reports readiness, serves. Answers the exit code.
+int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
+  auto fail = [&](const Status& s) {
+    std::string line = "mount.dlfs: " + s.to_string();
+    if (ready.fd >= 0) ready.send("ERR " + line);
+    else fprintf(stderr, "%s\n", line.c_str());
+    spdlog::error("{}", s.to_string());
+    return kExitMountFailure;
+  };
+
+  // Signals are blocked in every thread made from here on (the store's, the invalidator, the
+  // curl resolver) and unblocked in this thread only, so that a SIGTERM always interrupts the
+  // session loop's own wait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  LocalOptions store;
+  store.store_dir = o.store_dir;
+  auto conn = LocalConnection::open(store);
+  if (!conn) return fail(conn.status().wrap("cannot open the store " + o.store_dir));
+  auto opened = (*conn)->open(o.source);
+  if (!opened) {
+    if (opened.err() == ENOENT) return fail(Status(ENOENT, "no dataset '" + o.source + "' in " + o.store_dir));
+    return fail(opened.status().wrap("dataset " + o.source));
+  }
+  std::unique_ptr<Remote> local = std::move(opened).value();
+  Remote* remote = local.get();
+  std::unique_ptr<DelayedRemote> delayed;
+  if (o.debug_read_delay_ms > 0) {
+    delayed = std::make_unique<DelayedRemote>(*local, std::chrono::milliseconds(o.debug_read_delay_ms));
+    remote = delayed.get();
+  }
+
+  std::unique_ptr<MetadataCache> cache;
+  if (!o.no_cache) {
+    Status dir_ok = ensure_private_dir(o.cache_dir);
+    std::error_code ec;
+    std::string source = std::filesystem::weakly_canonical(o.store_dir, ec).string();
+    auto c = dir_ok ? MetadataCache::open({o.cache_dir, cache_key(source, remote->dataset().id), o.cache_size})
+                    : Result<std::unique_ptr<MetadataCache>>(dir_ok);
+    if (c) cache = std::move(c).value();
+    else spdlog::warn("running without a metadata cache: {}", c.status().to_string());
+  }
+  auto links = make_curl_link_fetcher();
+
+  FsOptions fo;
+  fo.root = o.folder;
+  fo.uid = o.uid.value_or(getuid());
+  fo.gid = o.gid.value_or(getgid());
+  fo.dir_ttl_ms = o.dir_ttl_ms;
+  fo.attr_timeout = o.resolved_attr_timeout();
+  fo.entry_timeout = o.resolved_entry_timeout();
+  fo.read_only = o.read_only;
+  auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
+  if (!fs) return fail(fs.status().wrap("dataset " + o.source));
+
+  FuseOptions fuse;
+  fuse.fsname = o.source + (o.folder == "/" ? "" : ":" + o.folder);
+  fuse.kernel_options = o.kernel_options;
+  fuse.no_open = o.resolved_no_open();
+  fuse.negative_timeout = o.resolved_negative_timeout();
+  fuse.max_threads = o.max_threads;
+  fuse.trace = o.debug && o.foreground;
+  auto mounted = FuseMount::mount(**fs, mountpoint, fuse);
+  if (!mounted) return fail(mounted.status());
+
+  int wake[2];
+  if (pipe2(wake, O_CLOEXEC) != 0) return fail(Status(errno, "pipe failed"));
+  g_wake_fd = wake[1];
+  std::thread waker([&] {
+    char c;
+    while (read(wake[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    if (delayed) delayed->abort_waits();
+  });
+
+  g_mount = mounted->get();
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+
+  spdlog::info("mounted {} on {} (ttl {} ms, attr {} s, no_open {})", fuse.fsname, mountpoint, o.dir_ttl_ms,
+               fo.attr_timeout, fuse.no_open);
+  ready.send("OK");
+  if (!o.foreground) {
+    if (chdir("/") != 0) spdlog::warn("chdir / failed");
+    detach_stdio();
+  }
+
+  Status looped = (*mounted)->loop();
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  g_mount = nullptr;
+  if (!looped) spdlog::error("{}", looped.to_string());
+  mounted->reset();  // unmounts
+  spdlog::info("unmounted {}", mountpoint);
+
+  char c = 0;
+  ssize_t rc = write(wake[1], &c, 1);  // let the waker go
+  (void)rc;
+  waker.join();
+  g_wake_fd = -1;
+  close(wake[0]);
+  close(wake[1]);
+  if (!o.stats_file.empty()) {
+    json stats = (*fs)->stats_json();
+    stats["dataset"] = o.source;
+    write_stats(o.stats_file, stats);
+  }
+  return looped ? 0 : kExitMountFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  auto parsed = parse_mount_args(args);
+  if (!parsed) {
+    bool help = argc > 1 && (args[1] == "-h" || args[1] == "--help" ||
+                             std::find(args.begin(), args.end(), "-h") != args.end());
+    std::string msg = parsed.status().message();
+    fprintf(help ? stdout : stderr, "%s%s\n", help ? "" : "mount.dlfs: ", msg.c_str());
+    return help ? 0 : kExitUsage;
+  }
+  MountOptions o = std::move(parsed).value();
+  if (o.store_dir.empty()) o.store_dir = default_store_dir();
+  if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
+  if (!o.stats_file.empty()) o.stats_file = std::filesystem::absolute(o.stats_file).string();
+  if (!o.log_file.empty()) o.log_file = std::filesystem::absolute(o.log_file).string();
+  auto mountpoint = check_mountpoint(o.mountpoint);
+  if (!mountpoint) {
+    fprintf(stderr, "mount.dlfs: %s\n", mountpoint.status().message().c_str());
+    return kExitMountFailure;
+  }
+
+  LogOptions log;
+  log.program = "mount.dlfs";
+  log.level = o.debug ? "debug" : "info";
+  log.file = o.log_file;
+  ReadyPipe ready;
+  if (!o.foreground) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      perror("mount.dlfs: pipe");
+      return kExitMountFailure;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("mount.dlfs: fork");
+      return kExitMountFailure;
+    }
+    if (pid > 0) {  // the parent: wait (bounded) for the child's one line
+      close(fds[1]);
+      std::string line;
+      struct pollfd p = {fds[0], POLLIN, 0};
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+      char buf[512];
+      while (std::chrono::steady_clock::now() < deadline) {
+        int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+        int r = poll(&p, 1, std::max(left, 1));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        line.append(buf, size_t(n));
+        if (line.find('\n') != std::string::npos) break;
+      }
+      if (line.rfind("OK", 0) == 0) return 0;
+      if (line.rfind("ERR ", 0) == 0) {
+        fprintf(stderr, "%s", line.substr(4).c_str());
+      } else {
+        fprintf(stderr, "mount.dlfs: the mount daemon exited or hung before the mount was ready\n");
+      }
+      return kExitMountFailure;
+    }
+    close(fds[0]);
+    ready.fd = fds[1];
+    setsid();
+    log.syslog = o.log_file.empty();
+  }
+  setup_logging(log);
+  return serve(std::move(o), *mountpoint, ready);
+}
