@@ -102,8 +102,9 @@ class Reader {
 
 }  // namespace
 
-json exif_to_json(std::string_view block) {
+json exif_to_json(std::string_view block, bool* readable) {
   json out = json::object();
+  if (readable) *readable = block.empty();
   if (block.size() < 8 || block.size() > 0xfffe + sizeof kExifHeader) return out;
   std::string buf;
   if (block.substr(0, sizeof kExifHeader) != std::string_view(reinterpret_cast<const char*>(kExifHeader), 6)) {
@@ -120,6 +121,12 @@ json exif_to_json(std::string_view block) {
   exif_data_unset_option(data.get(), EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
   exif_data_set_option(data.get(), EXIF_DATA_OPTION_DONT_CHANGE_MAKER_NOTE);
   exif_data_load_data(data.get(), reinterpret_cast<const unsigned char*>(buf.data()), unsigned(buf.size()));
+  if (readable) {
+    unsigned entries = 0;
+    for (int ifd = 0; ifd < EXIF_IFD_COUNT; ++ifd)
+      if (data->ifd[ifd]) entries += data->ifd[ifd]->count;
+    *readable = entries > 0;
+  }
   Reader r(data.get());
 
   auto put_int = [&](const char* key, ExifIfd ifd, ExifTag tag, double lo, double hi) {

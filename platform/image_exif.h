@@ -18,7 +18,9 @@ namespace dlfs {
 //   DateTimeOriginal
 //   GPSLatitude, GPSLongitude                        numbers, degrees, negative south / west
 //   GPSAltitude                                      number, metres, negative below sea level
-json exif_to_json(std::string_view block);
+// `readable`, when given, is set false if the block is there but holds no entry libexif can read
+// (a broken EXIF structure), true otherwise.
+json exif_to_json(std::string_view block, bool* readable = nullptr);
 
 // The same tags from a TIFF file, whose EXIF lives in its own directories (libtiff reads them;
 // libvips hands over no EXIF block for TIFF). {} when libtiff cannot open it.

@@ -50,7 +50,8 @@ Extraction extract_image(std::string_view bytes, std::string_view mimetype, cons
   }
   out.system["width"] = header->width;
   out.system["height"] = header->height;
-  json exif = format == ImageFormat::kTiff ? tiff_exif_to_json(bytes) : exif_to_json(header->exif);
+  bool exif_readable = true;
+  json exif = format == ImageFormat::kTiff ? tiff_exif_to_json(bytes) : exif_to_json(header->exif, &exif_readable);
   // libvips knows the orientation even where there are no EXIF tags to read.
   if (!exif.contains("Orientation")) exif["Orientation"] = header->orientation;
   out.system["exif"] = std::move(exif);
@@ -61,6 +62,9 @@ Extraction extract_image(std::string_view bytes, std::string_view mimetype, cons
     return out;
   }
   out.thumbnail = std::move(*thumb);
+  // The picture is usable (its size and thumbnail are kept), but its tags are lost: the issue
+  // asks for broken EXIF to end failed, with the reason.
+  if (!exif_readable) out.error = "broken EXIF: the image's EXIF block holds no readable entry, so its tags are lost";
   return out;
 }
 

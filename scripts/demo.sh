@@ -15,12 +15,16 @@ if ! $bin/dlfs dataset list | grep -q '^demo '; then
   trap 'rm -rf "$src"' EXIT
   mkdir -p "$src/samples/cats" "$src/samples/dogs"
   for i in 1 2 3; do
-    printf 'cat %s\n' "$i" > "$src/samples/cats/cat-$i.txt"
-    printf 'dog %s\n' "$i" > "$src/samples/dogs/dog $i.txt"
+    convert -size 640x480 "gradient:orange-navy" -fill white -pointsize 72 -gravity center \
+      -annotate 0 "cat $i" "$src/samples/cats/cat-$i.jpg"
+    convert -size 800x600 "plasma:fractal" "$src/samples/dogs/dog $i.png"
   done
+  # A photo as a phone takes it: camera tags, and rotated by EXIF orientation 6.
+  exiftool -q -overwrite_original -Make=Pixel -Model="Pixel 8" -Orientation=6 -n "$src/samples/cats/cat-1.jpg"
+  printf 'a note, not an image\n' > "$src/samples/readme.txt"
   head -c 1048576 /dev/urandom > "$src/samples/random.bin"
   $bin/dlfs upload --dataset demo --meta '{"source":"demo"}' "$src/samples"
-  $bin/dlfs meta set demo:/samples/cats/cat-1.txt '{"camera":"cam-7"}' >/dev/null
+  $bin/dlfs meta set demo:/samples/cats/cat-1.jpg '{"camera":"cam-7"}' >/dev/null
 fi
 
 mkdir -p "$mnt"
@@ -30,6 +34,7 @@ echo
 echo "mounted dataset 'demo' at $mnt:"
 ls -la "$mnt/samples"
 echo
-echo "\$ getfattr -d $mnt/samples/cats/cat-1.txt"
-getfattr -d "$mnt/samples/cats/cat-1.txt"
+echo "\$ getfattr -d $mnt/samples/cats/cat-1.jpg"
+getfattr -d "$mnt/samples/cats/cat-1.jpg"
+echo "its thumbnail: $mnt/.thumbnails/samples/cats/cat-1.jpg ($(stat -c %s "$mnt/.thumbnails/samples/cats/cat-1.jpg") bytes)"
 echo "unmount with: fusermount3 -u $mnt"

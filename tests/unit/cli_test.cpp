@@ -3,36 +3,16 @@
 
 #include "cache/metadata_cache.h"
 #include "core/json_util.h"
-#include "support/process.h"
-#include "support/temp_dir.h"
+#include "support/dlfs_cli.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
 
 namespace {
 
-class CliTest : public ::testing::Test {
+class CliTest : public DlfsCliTest {
  protected:
-  CommandResult dlfs(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(DLFS_BIN_DIR) + "/dlfs", "--store", dir_.sub("store")});
-    return run(args, std::chrono::seconds(60));
-  }
-  // Runs and expects success; answers stdout.
-  std::string ok(std::vector<std::string> args) {
-    auto r = dlfs(args);
-    EXPECT_TRUE(r.ok()) << "dlfs " << ::testing::PrintToString(args) << " failed: " << r.err;
-    return r.out;
-  }
-  // Runs and expects a failure with a single line on stderr; answers it.
-  std::string fails(std::vector<std::string> args) {
-    auto r = dlfs(args);
-    EXPECT_FALSE(r.ok()) << "dlfs " << ::testing::PrintToString(args) << " should fail";
-    EXPECT_FALSE(r.timed_out);
-    EXPECT_FALSE(r.err.empty());
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    return r.err;
-  }
-  TempDir dir_{"dlfs-cli"};
+  CliTest() : DlfsCliTest("dlfs-cli") {}
 };
 
 }  // namespace

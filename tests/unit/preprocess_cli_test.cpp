@@ -4,29 +4,21 @@
 
 #include "core/json_util.h"
 #include "preprocess_fixtures.h"
+#include "support/dlfs_cli.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
 
 namespace {
 
-class PreprocessCliTest : public ::testing::Test {
+class PreprocessCliTest : public DlfsCliTest {
  protected:
-  CommandResult dlfs(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(DLFS_BIN_DIR) + "/dlfs", "--store", dir_.sub("store")});
-    return run(args, std::chrono::seconds(120));
-  }
-  std::string ok(std::vector<std::string> args) {
-    auto r = dlfs(args);
-    EXPECT_TRUE(r.ok()) << "dlfs " << ::testing::PrintToString(args) << " failed: " << r.err;
-    return r.out;
-  }
+  PreprocessCliTest() : DlfsCliTest("dlfs-ppcli") {}
   json stat(const std::string& target) {
     auto doc = parse_json(ok({"stat", target}));
     EXPECT_TRUE(doc) << doc.status().to_string();
     return doc ? *doc : json::object();
   }
-  TempDir dir_{"dlfs-ppcli"};
 };
 
 }  // namespace
