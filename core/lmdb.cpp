@@ -1,6 +1,11 @@
 #include "core/lmdb.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
 
 namespace dlfs {
 
@@ -40,6 +45,47 @@ Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const Options& options) {
   }
   DLFS_TRY(lmdb_status(mdb_txn_commit(txn), "cannot commit the database setup in " + options.dir));
   return env;
+}
+
+namespace {
+
+std::mutex& shared_envs_mu() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::map<std::string, std::weak_ptr<LmdbEnv>>& shared_envs() {
+  static std::map<std::string, std::weak_ptr<LmdbEnv>> envs;
+  return envs;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<LmdbEnv>> LmdbEnv::open_shared(const Options& options) {
+  std::error_code ec;
+  std::string key = std::filesystem::weakly_canonical(options.dir, ec).string();
+  if (ec) key = options.dir;
+  // A forked child inherits the registry but must never use its parent's handles.
+  key = std::to_string(getpid()) + ":" + key;
+  std::lock_guard lock(shared_envs_mu());
+  if (auto live = shared_envs()[key].lock()) {
+    for (const auto& name : options.databases) {
+      bool found = false;
+      for (const auto& [n, d] : live->dbis_) found = found || n == name;
+      if (!found)
+        return Status(EINVAL, "database '" + name + "' was not opened with the environment in " + options.dir);
+    }
+    return live;
+  }
+  DLFS_ASSIGN(std::unique_ptr<LmdbEnv> env, open(options));
+  // Closed under the registry's lock, so that a new open of the same directory never overlaps
+  // the close of the old handle.
+  std::shared_ptr<LmdbEnv> shared(env.release(), [](LmdbEnv* e) {
+    std::lock_guard lock(shared_envs_mu());
+    delete e;
+  });
+  shared_envs()[key] = shared;
+  return shared;
 }
 
 LmdbEnv::~LmdbEnv() {

@@ -27,7 +27,12 @@ class LmdbEnv {
     unsigned max_readers = 512;
     bool durable = true;  // fsync on every commit
   };
+  // Opens an environment the caller alone uses in this process.
   static Result<std::unique_ptr<LmdbEnv>> open(const Options& options);
+  // Opens, or shares, this process's one handle on the environment in options.dir. LMDB must
+  // never have one environment open twice in a process: closing the second handle would drop
+  // the first one's locks. Every database named must be among those of the first opener.
+  static Result<std::shared_ptr<LmdbEnv>> open_shared(const Options& options);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;

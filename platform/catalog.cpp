@@ -59,7 +59,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   LmdbEnv::Options options;
   options.dir = dir;
   options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs"};
-  DLFS_ASSIGN(auto env, LmdbEnv::open(options));
+  DLFS_ASSIGN(auto env, LmdbEnv::open_shared(options));
   std::unique_ptr<Catalog> cat(new Catalog());
   cat->env_ = std::move(env);
   cat->meta_ = cat->env_->dbi("meta");

@@ -79,7 +79,7 @@ class Catalog {
   const LmdbEnv& env() const { return *env_; }
 
  private:
-  std::unique_ptr<LmdbEnv> env_;
+  std::shared_ptr<LmdbEnv> env_;  // shared with other Catalogs of this process on the same store
   MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0;
 };
 

@@ -563,3 +563,30 @@ TEST_F(PlatformTest, KilledMidUploadLeavesNoItemWithoutItsBytes) {
     EXPECT_EQ(fs::file_size(e.path()), 256u * 1024) << e.path();
   }
 }
+
+TEST_F(PlatformTest, TwoOpensInOneProcessShareTheStoreSafely) {
+  // A second Platform on the same store in this process (say, two connections) shares one LMDB
+  // handle: closing it must leave the first one working, locks included.
+  put("/one", "1");
+  {
+    auto second = Platform::open(PlatformOptions{(dir_ / "store").string(), &clock_});
+    ASSERT_TRUE(second) << second.status().to_string();
+    EXPECT_EQ(read_all(*(*second)->get_item_by_path(ds_.id, "/one")), "1");
+    ASSERT_TRUE((*second)->upload_bytes(ds_.id, "2", "/two", {}));
+  }
+  EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/two")), "2");
+  // Another process still sees our writes and we see its: the locks are intact.
+  put("/three", "3");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto p = Platform::open(PlatformOptions{(dir_ / "store").string()});
+    bool good = p && (*p)->get_item_by_path(ds_.id, "/three") && (*p)->upload_bytes(ds_.id, "4", "/four", {});
+    _exit(good ? 0 : 1);
+  }
+  int status = 0;
+  for (int waited = 0; waited < 300 && waitpid(child, &status, WNOHANG) == 0; ++waited) usleep(100000);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/four")), "4");
+}
