@@ -27,7 +27,7 @@ std::string format_iso8601(int64_t epoch_ms) {
   time_t t = time_t(secs);
   struct tm tm {};
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[96];  // room for any int the format could print
   snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
   return buf;

@@ -110,6 +110,12 @@ Result<LmdbTxn> LmdbTxn::begin(const LmdbEnv& env, bool write) {
   return LmdbTxn(txn);
 }
 
+Result<LmdbTxn> LmdbTxn::begin_nested(LmdbTxn& parent) {
+  MDB_txn* txn = nullptr;
+  DLFS_TRY(lmdb_status(mdb_txn_begin(mdb_txn_env(parent.txn_), parent.txn_, 0, &txn), "cannot begin a nested transaction"));
+  return LmdbTxn(txn);
+}
+
 LmdbTxn::LmdbTxn(LmdbTxn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
 
 LmdbTxn& LmdbTxn::operator=(LmdbTxn&& other) noexcept {

@@ -50,6 +50,9 @@ class LmdbEnv {
 class LmdbTxn {
  public:
   static Result<LmdbTxn> begin(const LmdbEnv& env, bool write);
+  // A write transaction inside `parent`: its commit merges into the parent, its abort undoes
+  // only its own writes.
+  static Result<LmdbTxn> begin_nested(LmdbTxn& parent);
   LmdbTxn(LmdbTxn&& other) noexcept;
   LmdbTxn& operator=(LmdbTxn&& other) noexcept;
   ~LmdbTxn();  // aborts if not committed

@@ -10,6 +10,7 @@
 #include "core/ids.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
+#include "platform/group_commit.h"
 #include "platform/dql.h"
 #include "platform/preprocess.h"
 #include "platform/storage.h"
@@ -31,6 +32,7 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   auto catalog = Catalog::open(options.store_dir + "/catalog");
   if (!catalog) return catalog.status().wrap("cannot open the store " + options.store_dir);
   p->catalog_ = std::move(*catalog);
+  p->commits_ = std::make_unique<GroupCommit>();
   auto storage = LocalStorage::open(options.store_dir);
   if (!storage) return storage.status();
   p->storage_ = std::move(*storage);

@@ -19,6 +19,7 @@
 namespace dlfs {
 
 class Catalog;
+class GroupCommit;
 class LmdbTxn;
 class Preprocessor;
 class Storage;
@@ -111,6 +112,7 @@ class Platform {
 
   PlatformOptions options_;
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<GroupCommit> commits_;  // uploads share catalogue commits
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Preprocessor> preprocessor_;  // declared last: its workers stop first
 };

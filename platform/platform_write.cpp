@@ -10,6 +10,7 @@
 #include "core/lmdb.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
+#include "platform/group_commit.h"
 #include "platform/mimetypes.h"
 #include "platform/platform.h"
 #include "platform/preprocess.h"
@@ -104,8 +105,8 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
   }
 
   std::string old_key;
-  auto committed = [&]() -> Result<UploadResult> {
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  // Runs inside a group commit (group_commit.h): concurrent uploads share one catalogue commit.
+  auto body = [&](LmdbTxn& txn) -> Result<UploadResult> {
     DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
     if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "' (deleted during the upload)");
     int64_t now = options_.clock->now_ms();
@@ -146,9 +147,14 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     DLFS_TRY(catalog_->put_blob_key(txn, item.id, blob.key));
     if (!item.hidden) DLFS_TRY(preprocessor_->enqueue(txn, item, blob.key));
     if (!existing && counts_as_dataset_item(item)) DLFS_TRY(add_to_count(txn, dataset_id, 1));
-    DLFS_TRY(txn.commit());
     return UploadResult{std::move(item), op};
-  }();
+  };
+  Result<UploadResult> committed = Status(EIO, "the upload was not committed");
+  Status group = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
+    committed = body(txn);
+    return committed.status();
+  });
+  if (!group) committed = group;
   if (!committed || committed->op == UploadOp::kSkipped) {
     (void)storage_->remove(blob.key);  // never referenced
     return committed;
