@@ -1,6 +1,7 @@
 // The embedded platform's operations, each with its bad inputs.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -589,4 +590,38 @@ TEST_F(PlatformTest, TwoOpensInOneProcessShareTheStoreSafely) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/four")), "4");
+}
+
+TEST_F(PlatformTest, AFailedUploadInACommitGroupUndoesOnlyItself) {
+  // Uploads running at once share catalogue commits; one that fails inside the group (a file
+  // where its folder should be: ENOTDIR after its bytes were stored) must leave the others in.
+  put("/blocker", "a file, not a folder");
+  std::atomic<int> good{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        bool bad = (t + i) % 3 == 0;
+        std::string path = bad ? "/blocker/x" + std::to_string(t) + "-" + std::to_string(i)
+                               : "/group/ok" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = platform_->upload_bytes(ds_.id, path, path, {});
+        if (bad) {
+          EXPECT_EQ(r.err(), ENOTDIR) << path;
+          ++refused;
+        } else {
+          EXPECT_TRUE(r) << path << ": " << r.status().to_string();
+          ++good;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  auto names = names_in("/group");
+  EXPECT_EQ(int(names.size()), good.load());
+  for (const auto& name : names) EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/group/" + name)), "/group/" + name);
+  EXPECT_EQ(platform_->get_dataset(ds_.id)->items_count, uint64_t(good.load()) + 1);
+  // The refused uploads' binaries were removed: only the stored items' remain.
+  size_t blobs = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "store" / "blobs")) blobs += e.is_regular_file();
+  EXPECT_EQ(blobs, size_t(good.load()) + 1);
+  EXPECT_GT(refused.load(), 0);
 }
