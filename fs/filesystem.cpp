@@ -1,6 +1,7 @@
 #include "fs/filesystem.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -120,6 +121,16 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
     return Status(ENOENT, "no such file");
   std::string path = join_path(dir.item->filename, name);
+  if (auto p = pending_at(path)) {
+    Item shown;
+    {
+      std::lock_guard lock(write_mu_);
+      shown = shown_item(*p);
+    }
+    // An edited item keeps its node; a new file has a node of its spool id until uploaded.
+    Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
+    return make_entry(ino, NodeKind::kItem, shown, nullptr);
+  }
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
   if (found.item.is_link()) link_size(found.item, true);
   Ino ino = inodes_.add_lookup(NodeKind::kItem, found.item, found.fetched_ms);
@@ -146,9 +157,27 @@ void Filesystem::forget(Ino ino, uint64_t nlookup) { inodes_.forget(ino, nlookup
 Result<Entry> Filesystem::getattr(Ino ino) {
   ++counters_.getattrs;
   DLFS_ASSIGN(Node n, node(ino));
-  if (n.kind == NodeKind::kItem && !source_.is_fresh(n.fetched_ms)) {
+  if (n.kind == NodeKind::kItem && n.item->is_file()) {
+    if (auto p = pending_at(n.item->filename)) {
+      std::lock_guard lock(write_mu_);
+      if (p->item.id == n.item->id || p->item_id == n.item->id) {
+        Item shown = shown_item(*p);
+        return make_entry(ino, n.kind, shown, nullptr);
+      }
+    }
+  }
+  if (n.kind == NodeKind::kItem && (is_spool_id(n.item->id) || !source_.is_fresh(n.fetched_ms))) {
     auto fresh = source_.item(n.item->filename);
-    if (fresh && fresh->item.id == n.item->id) {
+    if (fresh && is_spool_id(n.item->id)) {  // a new file, uploaded since: its item now
+      inodes_.refresh(ino, fresh->item, fresh->fetched_ms);
+      n.item = std::make_shared<const Item>(fresh->item);
+    } else if (!fresh && fresh.err() == ENOENT && !is_spool_id(n.item->id)) {
+      // Moved (a folder above it renamed)? The id tells where it is now.
+      auto by_id = remote_.get_by_id(n.item->id);
+      if (!by_id || by_id->hidden) return Status(ENOENT, n.item->filename + " no longer exists");
+      inodes_.refresh(ino, *by_id, options_.clock->now_ms());
+      n.item = std::make_shared<const Item>(*by_id);
+    } else if (fresh && fresh->item.id == n.item->id) {
       Invalidator* inv = invalidator_.load();
       if (inodes_.refresh(ino, fresh->item, fresh->fetched_ms) && inv) inv->inode_changed(ino);
       n.item = std::make_shared<const Item>(fresh->item);
@@ -178,10 +207,10 @@ Result<uint64_t> Filesystem::opendir(Ino ino) {
     // Thumbnails are answered by lookup only; listing them would fetch one per item.
     handle.items = std::make_shared<const std::vector<Item>>();
   } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
-    DLFS_ASSIGN(Listing listing, source_.listing(n.item->filename));
-    apply_listing(ino, listing);
-    handle.items = listing.items;
-    handle.fetched_ms = listing.fetched_ms;
+    int64_t fetched_ms = 0;
+    DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino));
+    handle.items = std::make_shared<const std::vector<Item>>(std::move(items));
+    handle.fetched_ms = fetched_ms;
   } else {
     return Status(ENOTDIR, "not a folder");
   }
@@ -239,14 +268,49 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   DLFS_ASSIGN(Node n, node(ino));
   if (n.kind == NodeKind::kThumbDir || (n.kind == NodeKind::kItem && n.item->is_dir()))
     return Status(EISDIR, "is a folder");
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
-    return Status(EROFS, "writing is not supported yet");
+  bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  if (n.kind == NodeKind::kItem && options_.spool) {
+    auto p = pending_at(n.item->filename);
+    if (writing) {
+      if (options_.read_only) return Status(EROFS, "the mount is read-only");
+      if (!p) {
+        DLFS_ASSIGN(p, materialize(*n.item, flags & O_TRUNC));
+      } else if (flags & O_TRUNC) {
+        DLFS_TRY(options_.spool->resize(p->spool_id, 0));
+        if (::truncate(options_.spool->file_path(p->spool_id).c_str(), 0) != 0)
+          return Status(errno, "truncating the spool file");
+        std::lock_guard lock(write_mu_);
+        p->size = 0;
+        ++p->generation;
+      }
+    }
+    if (p) {
+      Item shown;
+      {
+        std::lock_guard lock(write_mu_);
+        shown = shown_item(*p);
+      }
+      OpenResult r;
+      auto fh = add_file_handle(p, shown, writing);
+      if (fh) {
+        r.fh = *fh;
+        return r;
+      }
+      if (writing || fh.err() != ENOENT) return fh.status();
+      // Uploaded and dropped from the spool just now: read the platform's copy.
+    }
+    if (is_spool_id(n.item->id)) {  // a new file's node: now the uploaded item
+      DLFS_TRY(getattr(ino));
+      DLFS_ASSIGN(n, node(ino));
+    }
+  }
+  if (writing) return Status(EROFS, options_.read_only ? "the mount is read-only" : "this mount cannot write");
   OpenResult r;
   r.keep_cache = inodes_.note_open(ino);
   r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && !link_size(*n.item, true);
   std::lock_guard lock(handles_mu_);
   r.fh = next_fh_++;
-  files_.emplace(r.fh, FileHandle{n.item, n.thumbnail});
+  files_.emplace(r.fh, FileHandle{n.item, n.thumbnail, nullptr, nullptr, false});
   return r;
 }
 
@@ -281,7 +345,20 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
   } else {
     DLFS_ASSIGN(Node n, node(ino));
     if (n.kind == NodeKind::kThumbDir || n.item->is_dir()) return Status(EISDIR, "is a folder");
-    handle = FileHandle{n.item, n.thumbnail};
+    handle = FileHandle{n.item, n.thumbnail, nullptr, nullptr, false};
+  }
+  if (!handle.fd && !handle.thumbnail && fh == 0 && handle.item && options_.spool) {
+    if (auto p = pending_at(handle.item->filename)) {
+      auto fd = std::make_shared<SpoolFd>();
+      fd->fd = ::open(options_.spool->file_path(p->spool_id).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd->fd >= 0) handle.fd = fd;
+    }
+  }
+  if (handle.fd) {
+    ssize_t n = ::pread(handle.fd->fd, out.data(), out.size(), off_t(offset));
+    if (n < 0) return Status(errno, "reading the spool file");
+    counters_.bytes_read += uint64_t(n);
+    return size_t(n);
   }
   if (handle.thumbnail) {
     const std::string& bytes = *handle.thumbnail;
@@ -297,8 +374,34 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
 }
 
 void Filesystem::release(uint64_t fh) {
-  std::lock_guard lock(handles_mu_);
-  files_.erase(fh);
+  FileHandle h;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return;
+    h = std::move(it->second);
+    files_.erase(it);
+  }
+  if (!h.writable || !h.pending) return;
+  bool unflushed;
+  {
+    std::lock_guard lock(write_mu_);
+    --h.pending->handles;
+    unflushed = h.pending->flushed < h.pending->generation && !h.pending->removed;
+  }
+  if (unflushed) {  // no flush came (the kernel always sends one on close; be safe)
+    Status s = commit_and_queue(h.pending);
+    if (!s) spdlog::error("{}: {}", h.pending->path, s.to_string());
+  }
+  std::lock_guard lock(write_mu_);
+  PendingFile& p = *h.pending;
+  if (p.handles > 0) return;
+  if (p.removed ? p.state != UploadState::kUploading
+                : p.state == UploadState::kUploaded && p.uploaded >= p.generation) {
+    if (!p.removed)
+      if (auto it = pending_.find(p.path); it != pending_.end() && it->second == h.pending) pending_.erase(it);
+    (void)options_.spool->remove(p.spool_id);
+  }
 }
 
 Result<struct statvfs> Filesystem::statfs() {
@@ -321,7 +424,18 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
   ++counters_.xattr_gets;
   DLFS_ASSIGN(Node n, node(ino));
   if (n.kind != NodeKind::kItem) return Status(ENODATA, "no attribute");
-  const Item& item = *n.item;
+  if (ino == kRootIno && name == "user.dl.uploads") return upload_status().dump();
+  Item item = *n.item;
+  if (n.item->is_file()) {
+    if (auto p = pending_at(n.item->filename)) {
+      std::lock_guard lock(write_mu_);
+      if (name == "user.dl.upload_state") {
+        if (p->state == UploadState::kFailed) return "failed: " + p->error;
+        return std::string(p->state == UploadState::kWriting ? "pending" : to_string(p->state));
+      }
+      item = shown_item(*p);
+    }
+  }
   return xattr_value(item, name, [&] { return source_.thumbnail(item); });
 }
 
@@ -333,6 +447,7 @@ Result<std::string> Filesystem::listxattr(Ino ino) {
     out += name;
     out.push_back('\0');
   }
+  if (n.item->is_file() && pending_at(n.item->filename)) out += std::string("user.dl.upload_state") + '\0';
   return out;
 }
 

@@ -9,14 +9,21 @@
 #include <sys/statvfs.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/metadata_cache.h"
+#include "cache/upload_spool.h"
 #include "fs/inode_table.h"
 #include "fs/metadata_source.h"
 #include "remote/link_fetcher.h"
@@ -34,6 +41,40 @@ struct FsOptions {
   bool read_only = false;
   size_t page_size = 1000;
   const Clock* clock = &SystemClock::instance();
+
+  // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
+  UploadSpool* spool = nullptr;
+  unsigned upload_workers = 4;       // -o upload_workers=N
+  bool sync_upload = false;          // -o sync_upload: every close waits for its upload
+  unsigned max_attempts = 8;         // transient failures retried this often, then failed
+  int64_t retry_base_ms = 500;       // backoff: base * 2^attempt (jittered), capped
+  int64_t retry_max_ms = 30000;
+  int64_t preprocess_poll_ms = 500;  // after an upload, poll preprocessPhase this often...
+  unsigned preprocess_polls = 40;    // ...at most this many times
+  std::string user = "dev@local";    // uploader (creator / updatedBy)
+};
+
+// True for the synthetic id of a file not uploaded yet ("spool-<n>").
+bool is_spool_id(std::string_view id);
+
+// One file being written: its spool entry and how it is shown until the platform has it.
+struct PendingFile {
+  uint64_t spool_id = 0;
+  std::string path;
+  std::string item_id;  // the existing item edited, or (after a first upload) the new one
+  Item item;            // as shown (a new file: a synthetic item with id "spool-<n>")
+  Ino parent_ino = 0;   // the folder it was created in (to drop the kernel's entry later)
+  uint64_t size = 0;
+  int64_t mtime_ms = 0;
+  UploadState state = UploadState::kWriting;
+  std::string error;
+  uint32_t attempts = 0;
+  uint64_t generation = 1;  // bumped by every change
+  uint64_t flushed = 0;     // the generation made durable and queued
+  uint64_t uploaded = 0;    // the generation the platform has
+  int handles = 0;
+  bool queued = false;
+  bool removed = false;     // unlinked: drop whatever the upload makes
 };
 
 // What a lookup (or a readdirplus entry) hands the kernel.
@@ -91,10 +132,40 @@ class Filesystem {
   void releasedir(uint64_t fh);
 
   Result<OpenResult> open(Ino ino, int flags);
+  ~Filesystem();
   // Fills `out` from `offset` (short only at the end). fh 0 (no open: the kernel skipped it)
   // reads the node's current item.
   Result<size_t> read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out);
   void release(uint64_t fh);
+
+  // Writing (fs/filesystem_write.cpp).
+  Result<std::pair<Entry, OpenResult>> create(Ino parent, std::string_view name, int flags);
+  Result<size_t> write(Ino ino, uint64_t fh, uint64_t offset, std::span<const char> data);
+  Status flush(Ino ino, uint64_t fh);
+  // Waits until the file's upload is done (or answers its failure).
+  Status fsync(Ino ino, uint64_t fh);
+  // Waits for every pending upload under the folder (the root: all of them).
+  Status fsyncdir(Ino ino);
+  // fh may be 0. Mode and owner changes are accepted and ignored (the platform has none).
+  Result<Entry> setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size, std::optional<int64_t> mtime_ms);
+  Result<Entry> mkdir(Ino parent, std::string_view name);
+  Status rmdir(Ino parent, std::string_view name);
+  Status unlink(Ino parent, std::string_view name);
+  // flags: RENAME_NOREPLACE honoured; RENAME_EXCHANGE answers EINVAL.
+  Status rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name, unsigned flags);
+  Status setxattr(Ino ino, std::string_view name, std::string_view value, int flags);
+  Status removexattr(Ino ino, std::string_view name);
+
+  // Loads the journal's records of this dataset (pending ones queued, failed ones shown); once.
+  void resume_journal();
+  // Starts the upload workers (resuming the journal first if not done yet).
+  void start_uploads();
+  // Waits up to `timeout` for every queued upload; answers how many are still pending.
+  size_t wait_uploads(std::chrono::milliseconds timeout);
+  // Stops the workers (what is pending stays in the journal for the next mount).
+  void stop_uploads();
+  // {"pending": n, "uploading": n, "failed": [{"path", "error"}], ...}: user.dl.uploads on the root.
+  json upload_status();
 
   Result<struct statvfs> statfs();
   Result<std::string> getxattr(Ino ino, std::string_view name);
@@ -118,9 +189,22 @@ class Filesystem {
     std::shared_ptr<const std::vector<Item>> items;  // snapshot taken at opendir
     int64_t fetched_ms = 0;
   };
+  struct SpoolFd {
+    int fd = -1;
+    ~SpoolFd();
+  };
   struct FileHandle {
     std::shared_ptr<const Item> item;
     std::shared_ptr<const std::string> thumbnail;  // for thumbnail files
+    std::shared_ptr<PendingFile> pending;          // opened for writing, or reading a pending file
+    std::shared_ptr<SpoolFd> fd;
+    bool writable = false;
+  };
+  struct Task {
+    std::shared_ptr<PendingFile> file;  // an upload, or (null) a preprocess poll of item_id
+    std::string item_id;
+    unsigned polls = 0;
+    std::chrono::steady_clock::time_point ready;
   };
 
   Result<Node> node(Ino ino) const;
@@ -132,6 +216,25 @@ class Filesystem {
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing);
+
+  // Writing helpers (fs/filesystem_write.cpp).
+  std::shared_ptr<PendingFile> pending_at(const std::string& path);
+  // The pending file of an existing item, made (its bytes fetched into the spool unless
+  // `truncate`) if there is none.
+  Result<std::shared_ptr<PendingFile>> materialize(const Item& item, bool truncate);
+  Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
+  Item shown_item(const PendingFile& p) const;  // call with write_mu_ held
+  Status commit_and_queue(const std::shared_ptr<PendingFile>& p);
+  Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
+  void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);
+  void drop_pending_locked(const std::shared_ptr<PendingFile>& p);
+  void upload_worker();
+  void run_upload(const std::shared_ptr<PendingFile>& p);
+  void run_poll(Task task);
+  void learned(const Item& item);
+  Result<Item> item_at(const std::string& path);  // pending or remote
+  Result<Item> patch_item(Ino ino, const json& patch);
+  Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino);
 
   Remote& remote_;
   LinkFetcher* links_;
@@ -145,6 +248,14 @@ class Filesystem {
   uint64_t next_fh_ = 1;
   std::unordered_map<uint64_t, DirHandle> dirs_;
   std::unordered_map<uint64_t, FileHandle> files_;
+
+  std::mutex write_mu_;  // guards pending_, tasks_, stopping_ and every PendingFile
+  std::condition_variable write_cv_;  // a state changed (uploads done, tasks queued)
+  std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path
+  std::deque<Task> tasks_;
+  bool stopping_ = false;
+  bool resumed_ = false;
+  std::vector<std::thread> workers_;
 
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url

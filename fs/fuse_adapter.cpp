@@ -3,10 +3,13 @@
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 
+#include <ctime>
+
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -122,6 +125,8 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  // open(O_TRUNC) arrives as one open with O_TRUNC: an overwrite never fetches the old bytes.
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
   spdlog::debug("fuse init: proto {}.{}, no_open={}", conn->proto_major, conn->proto_minor, impl.options.no_open);
 }
@@ -271,6 +276,98 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   });
 }
 
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info* fi) {
+  guarded(req, "create", [&] {
+    auto r = fs_of(req).create(parent, name, fi->flags);
+    if (!r) return reply_error(req, "create", r.status());
+    fuse_entry_param p = to_fuse(r->first);
+    fi->fh = r->second.fh;
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    if (fuse_reply_create(req, &p, fi) == -ENOENT) {  // interrupted
+      fs_of(req).release(r->second.fh);
+      fs_of(req).forget(p.ino, 1);
+    }
+  });
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  guarded(req, "write", [&] {
+    auto n = fs_of(req).write(ino, fi->fh, uint64_t(off), std::span<const char>(buf, size));
+    if (!n) return reply_error(req, "write", n.status());
+    fuse_reply_write(req, *n);
+  });
+}
+
+void reply_status(fuse_req_t req, const char* op, const Status& s) {
+  if (!s) return reply_error(req, op, s);
+  fuse_reply_err(req, 0);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  guarded(req, "flush", [&] { reply_status(req, "flush", fs_of(req).flush(ino, fi->fh)); });
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  guarded(req, "fsync", [&] { reply_status(req, "fsync", fs_of(req).fsync(ino, fi ? fi->fh : 0)); });
+}
+
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  guarded(req, "fsyncdir", [&] { reply_status(req, "fsyncdir", fs_of(req).fsyncdir(ino)); });
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  guarded(req, "setattr", [&] {
+    std::optional<uint64_t> size;
+    std::optional<int64_t> mtime;
+    if (to_set & FUSE_SET_ATTR_SIZE) size = uint64_t(attr->st_size);
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      struct timespec now {};
+      clock_gettime(CLOCK_REALTIME, &now);
+      mtime = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      mtime = int64_t(attr->st_mtim.tv_sec) * 1000 + attr->st_mtim.tv_nsec / 1000000;
+    }
+    auto e = fs_of(req).setattr(ino, fi ? fi->fh : 0, size, mtime);
+    if (!e) return reply_error(req, "setattr", e.status());
+    fuse_reply_attr(req, &e->attr, e->attr_timeout);
+  });
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+  guarded(req, "mkdir", [&] {
+    auto e = fs_of(req).mkdir(parent, name);
+    if (!e) return reply_error(req, "mkdir", e.status());
+    fuse_entry_param p = to_fuse(*e);
+    if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
+  });
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  guarded(req, "rmdir", [&] { reply_status(req, "rmdir", fs_of(req).rmdir(parent, name)); });
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  guarded(req, "unlink", [&] { reply_status(req, "unlink", fs_of(req).unlink(parent, name)); });
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags) {
+  guarded(req, "rename", [&] {
+    reply_status(req, "rename", fs_of(req).rename(parent, name, newparent, newname, flags));
+  });
+}
+
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
+  guarded(req, "setxattr", [&] {
+    reply_status(req, "setxattr", fs_of(req).setxattr(ino, name, std::string_view(value, size), flags));
+  });
+}
+
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  guarded(req, "removexattr", [&] { reply_status(req, "removexattr", fs_of(req).removexattr(ino, name)); });
+}
+
 const fuse_lowlevel_ops kOps = [] {
   fuse_lowlevel_ops ops{};
   ops.init = op_init;
@@ -288,6 +385,18 @@ const fuse_lowlevel_ops kOps = [] {
   ops.statfs = op_statfs;
   ops.getxattr = op_getxattr;
   ops.listxattr = op_listxattr;
+  ops.create = op_create;
+  ops.write = op_write;
+  ops.flush = op_flush;
+  ops.fsync = op_fsync;
+  ops.fsyncdir = op_fsyncdir;
+  ops.setattr = op_setattr;
+  ops.mkdir = op_mkdir;
+  ops.rmdir = op_rmdir;
+  ops.unlink = op_unlink;
+  ops.rename = op_rename;
+  ops.setxattr = op_setxattr;
+  ops.removexattr = op_removexattr;
   return ops;
 }();
 

@@ -179,6 +179,24 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
   return FetchedItem{std::move(got).value(), clock_.now_ms()};
 }
 
+void MetadataSource::forget(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& dir : {parent_path(path), path}) {
+      if (auto it = memory_.find(dir); it != memory_.end()) {
+        memory_count_ -= it->second->items->size();
+        memory_.erase(it);
+      }
+    }
+  }
+  if (cache_) (void)cache_->forget_item(path);
+}
+
+void MetadataSource::learned(const Item& item) {
+  forget(item.filename);
+  if (cache_ && !item.hidden) (void)cache_->put_item(item);
+}
+
 Result<std::string> MetadataSource::thumbnail(const Item& item) {
   // Keyed by the thumbnail's own id when known, so a new thumbnail is never shadowed by an old.
   auto tid = item.system().find("thumbnailId");

@@ -51,6 +51,13 @@ class MetadataSource {
   // The item's thumbnail JPEG; ENOENT when it has none.
   Result<std::string> thumbnail(const Item& item);
 
+  // The mount changed something (wrote, made, moved, removed): drop what is known of `path`,
+  // its parent's listing and (a folder) its own listing, in memory and in the cache.
+  void forget(const std::string& path);
+  // The mount learned an item's new state (after an upload or a patch): store it and drop the
+  // parent's listing so the next readdir refetches.
+  void learned(const Item& item);
+
   bool is_fresh(int64_t fetched_ms) const;
   const SourceCounters& counters() const { return counters_; }
   const Clock& clock() const { return clock_; }

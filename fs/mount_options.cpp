@@ -99,6 +99,30 @@ Status apply_option(MountOptions& o, std::string_view opt) {
     DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
     if (n < 1 || n > 1024) return Status(EINVAL, "max_threads must be between 1 and 1024");
     o.max_threads = unsigned(n);
+  } else if (key == "upload_workers") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
+    if (n < 1 || n > 256) return Status(EINVAL, "upload_workers must be between 1 and 256");
+    o.upload_workers = unsigned(n);
+  } else if (key == "preprocess_workers") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
+    if (n > 256) return Status(EINVAL, "preprocess_workers must be between 0 and 256");
+    o.preprocess_workers = unsigned(n);
+  } else if (key == "spool_size") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.spool_size, parse_size(value));
+  } else if (key == "sync_upload" && !has_value) {
+    o.sync_upload = true;
+  } else if (key == "unmount_wait") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.unmount_wait, parse_seconds(key, value));
+  } else if (key == "debug_upload_failures") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.debug_upload_failures, parse_uint(key, value));
+  } else if (key == "debug_retry_base_ms") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.debug_retry_base_ms, parse_uint(key, value));
   } else if (key == "debug_read_delay_ms") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.debug_read_delay_ms, parse_uint(key, value));
@@ -197,7 +221,8 @@ std::string mount_usage(const std::string& program) {
   return "usage: " + program +
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
-         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug]";
+         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
+         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS]";
 }
 
 }  // namespace dlfs

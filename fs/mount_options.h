@@ -37,6 +37,17 @@ struct MountOptions {
   unsigned max_threads = 16;    // -o max_threads=N
   uint64_t debug_read_delay_ms = 0;  // -o debug_read_delay_ms=N (tests: a stalled server)
 
+  // Writing.
+  unsigned upload_workers = 4;            // -o upload_workers=N: uploads in parallel
+  // -o preprocess_workers=N: the embedded platform's preprocessing workers (0: none; default:
+  // one per core)
+  std::optional<unsigned> preprocess_workers;
+  uint64_t spool_size = 4ull << 30;       // -o spool_size=BYTES[K|M|G]: bound of the upload spool
+  bool sync_upload = false;               // -o sync_upload: every close waits for its upload
+  double unmount_wait = 30;               // -o unmount_wait=SECONDS: wait for uploads at unmount
+  uint64_t debug_retry_base_ms = 500;     // -o debug_retry_base_ms=N (tests: fast retries)
+  uint64_t debug_upload_failures = 0;     // -o debug_upload_failures=N: refuse the first N uploads
+
   // Options handed to the kernel mount as they are (ro, allow_other, nosuid, ...).
   std::vector<std::string> kernel_options;
 
@@ -45,7 +56,8 @@ struct MountOptions {
   double resolved_attr_timeout() const;
   double resolved_entry_timeout() const;
   double resolved_negative_timeout() const;
-  bool resolved_no_open() const { return no_open.value_or(read_only); }
+  // Only read-only mounts skip open: a writable mount must see every open (writes, O_TRUNC).
+  bool resolved_no_open() const { return read_only && no_open.value_or(true); }
 };
 
 // Parses argv (argv[0] is the program). EINVAL with a one-line message on bad usage.

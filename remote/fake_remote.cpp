@@ -260,11 +260,29 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
   bytes << in.rdbuf();
   if (auto existing = item_at(remote_path); existing && options.mode == UploadMode::kSkip)
     return UploadResult{*existing, UploadOp::kSkipped};
-  bool existed = item_at(remote_path).has_value();
-  Item item = add_file(remote_path, bytes.str(),
-                       options.metadata.is_object() && options.metadata.contains("user")
-                           ? options.metadata["user"] : json(nullptr));
-  return UploadResult{item, existed ? UploadOp::kOverwritten : UploadOp::kCreated};
+  auto existing = item_at(remote_path);
+  if (existing && existing->is_dir()) return Status(EISDIR, std::string(remote_path) + " is a folder");
+  json user = options.metadata.is_object() && options.metadata.contains("user") ? options.metadata["user"]
+                                                                                : json(nullptr);
+  if (existing) {  // like the platform: an overwrite keeps the item (id, user metadata), new binary
+    std::lock_guard lock(mu_);
+    Stored& s = items_.at(std::string(remote_path));
+    s.content = bytes.str();
+    s.thumbnail.reset();
+    s.item.metadata["system"] = json{{"size", s.content.size()}, {"originalname", s.item.name},
+                                     {"mimetype", "application/octet-stream"}};
+    if (!user.is_null()) s.item.metadata["user"] = user;
+    if (options.description) s.item.description = options.description;
+    s.item.updated_ms = next_time_locked();
+    return UploadResult{s.item, UploadOp::kOverwritten};
+  }
+  Item item = add_file(remote_path, bytes.str(), user);
+  if (options.description) {
+    std::lock_guard lock(mu_);
+    items_.at(std::string(remote_path)).item.description = options.description;
+    item.description = options.description;
+  }
+  return UploadResult{item, UploadOp::kCreated};
 }
 
 Result<Item> FakeRemote::patch(std::string_view id, const json& patch, bool system) {

@@ -72,3 +72,36 @@ TEST(MountPreprocessTest, XattrsAndThumbnailOfAnImage) {
   auto ls = run({"ls", "-a", mnt}, 30s);
   EXPECT_EQ(ls.out, ".\n..\ncam\n");
 }
+
+TEST(MountPreprocessTest, AnImageCopiedInGetsItsXattrsAndThumbnailWithoutARemount) {
+  TempDir dir("dlfs-mount-pre-cp");
+  auto made = sh("convert -size 300x200 gradient:green-yellow " + dir.sub("in.jpg") +
+                 " && exiftool -q -overwrite_original -Model=Cam -Orientation=1 -n " + dir.sub("in.jpg"));
+  ASSERT_TRUE(made.ok()) << made.err;
+  {
+    auto conn = LocalConnection::open(LocalOptions{dir.sub("store")});
+    ASSERT_TRUE(conn) << conn.status().to_string();
+    ASSERT_TRUE((*conn)->create_dataset("pics"));
+  }
+  std::string mnt = dir.sub("mnt");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  auto r = run({std::string(DLFS_BIN_DIR) + "/mount.dlfs", "pics", mnt, "-o",
+                "store=" + dir.sub("store") + ",cache=" + dir.sub("cache")}, 60s);
+  MountGuard guard(mnt);
+  ASSERT_TRUE(r.ok()) << r.err;
+
+  auto cp = run({"cp", dir.sub("in.jpg"), mnt + "/in.jpg"}, 60s);
+  ASSERT_TRUE(cp.ok()) << cp.err;
+  // fsync waits for this file's upload; preprocessing then runs in the mount's platform.
+  auto synced = run({"python3", "-c", "import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)", mnt + "/in.jpg"}, 60s);
+  ASSERT_TRUE(synced.ok()) << synced.err;
+  std::string photo = mnt + "/in.jpg";
+  EXPECT_TRUE(wait_until([&] { return xattr(photo, "user.dl.preprocess") == "done"; }, 30s))
+      << "phase: " << xattr(photo, "user.dl.preprocess");
+  EXPECT_EQ(xattr(photo, "user.dl.width"), "300");
+  EXPECT_EQ(xattr(photo, "user.dl.height"), "200");
+  EXPECT_NE(xattr(photo, "user.dl.exif").find("\"Model\":\"Cam\""), std::string::npos);
+  auto id = run({"identify", "-format", "%m %w %h", mnt + "/.thumbnails/in.jpg"}, 30s);
+  EXPECT_TRUE(id.ok()) << id.err;
+  EXPECT_EQ(id.out, "JPEG 256 171");
+}

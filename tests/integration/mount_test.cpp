@@ -24,17 +24,6 @@ namespace {
 
 const std::string kMountBin = std::string(DLFS_BIN_DIR) + "/mount.dlfs";
 
-std::string random_bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  std::mt19937_64 rng(seed);
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = rng();
-    memcpy(&s[i], &v, 8);
-  }
-  for (size_t i = n - n % 8; i < n; ++i) s[i] = char(rng());
-  return s;
-}
-
 // A store with one dataset uploaded from a local source tree.
 struct Store {
   TempDir root{"dlfs-mount"};

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstring>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,6 +34,17 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    memcpy(&s[i], &v, 8);
+  }
+  for (size_t i = n - n % 8; i < n; ++i) s[i] = char(rng());
+  return s;
 }
 
 }  // namespace dlfs::test

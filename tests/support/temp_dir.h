@@ -23,5 +23,7 @@ class TempDir {
 // Writes `content` to `path`, creating missing parent folders.
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
+// `n` bytes that differ with `seed` (test data that no compression or dedupe hides).
+std::string random_bytes(size_t n, uint32_t seed);
 
 }  // namespace dlfs::test

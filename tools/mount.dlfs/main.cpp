@@ -21,13 +21,16 @@
 #include <spdlog/spdlog.h>
 
 #include "cache/metadata_cache.h"
+#include "cache/upload_spool.h"
 #include "core/dirs.h"
 #include "core/log.h"
 #include "fs/delayed_remote.h"
+#include "fs/write_fault_remote.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_adapter.h"
 #include "fs/mount_options.h"
 #include "remote/link_fetcher.h"
+#include "platform/platform.h"
 #include "remote/local_remote.h"
 
 using namespace dlfs;
@@ -152,18 +155,37 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     delayed = std::make_unique<DelayedRemote>(*local, std::chrono::milliseconds(o.debug_read_delay_ms));
     remote = delayed.get();
   }
+  std::unique_ptr<UploadFaultRemote> faulty;
+  if (o.debug_upload_failures > 0) {
+    faulty = std::make_unique<UploadFaultRemote>(*remote, o.debug_upload_failures);
+    remote = faulty.get();
+  }
 
+  std::error_code ec;
+  std::string source = std::filesystem::weakly_canonical(o.store_dir, ec).string();
   std::unique_ptr<MetadataCache> cache;
   if (!o.no_cache) {
     Status dir_ok = ensure_private_dir(o.cache_dir);
-    std::error_code ec;
-    std::string source = std::filesystem::weakly_canonical(o.store_dir, ec).string();
     auto c = dir_ok ? MetadataCache::open({o.cache_dir, cache_key(source, remote->dataset().id), o.cache_size})
                     : Result<std::unique_ptr<MetadataCache>>(dir_ok);
     if (c) cache = std::move(c).value();
     else spdlog::warn("running without a metadata cache: {}", c.status().to_string());
   }
   auto links = make_curl_link_fetcher();
+
+  // The durable upload spool: <cache dir>/spool/<dataset key>/ (also with cache=none).
+  std::unique_ptr<UploadSpool> spool;
+  if (!o.read_only) {
+    Status dir_ok = ensure_private_dir(o.cache_dir);
+    if (dir_ok) dir_ok = ensure_private_dir(o.cache_dir + "/spool");
+    if (!dir_ok) return fail(dir_ok.wrap("cannot make the upload spool"));
+    SpoolOptions so;
+    so.dir = o.cache_dir + "/spool/" + cache_key(source, remote->dataset().id);
+    so.max_bytes = o.spool_size;
+    auto opened_spool = UploadSpool::open(so);
+    if (!opened_spool) return fail(opened_spool.status().wrap("cannot open the upload spool " + so.dir));
+    spool = std::move(opened_spool).value();
+  }
 
   FsOptions fo;
   fo.root = o.folder;
@@ -173,6 +195,11 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.attr_timeout = o.resolved_attr_timeout();
   fo.entry_timeout = o.resolved_entry_timeout();
   fo.read_only = o.read_only;
+  fo.spool = spool.get();
+  fo.user = (*conn)->user();
+  fo.upload_workers = o.upload_workers;
+  fo.sync_upload = o.sync_upload;
+  fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
 
@@ -205,6 +232,13 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
 
   spdlog::info("mounted {} on {} (ttl {} ms, attr {} s, no_open {})", fuse.fsname, mountpoint, o.dir_ttl_ms,
                fo.attr_timeout, fuse.no_open);
+  (*fs)->start_uploads();  // resumes what the journal holds from a previous run
+  // The embedded platform preprocesses what is uploaded to its store (by this mount or anyone).
+  // Started here, after the fork and with the stop signals blocked, so its threads inherit that.
+  if (o.preprocess_workers.value_or(1) > 0) {
+    Status started = (*conn)->platform()->start_preprocessing(o.preprocess_workers.value_or(0));
+    if (!started) spdlog::warn("preprocessing is off: {}", started.to_string());
+  }
   ready.send("OK");
   if (!o.foreground) {
     if (chdir("/") != 0) spdlog::warn("chdir / failed");
@@ -217,6 +251,15 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   if (!looped) spdlog::error("{}", looped.to_string());
   mounted->reset();  // unmounts
   spdlog::info("unmounted {}", mountpoint);
+  if (spool) {
+    auto wait = std::chrono::milliseconds(int64_t(o.unmount_wait * 1000));
+    size_t left = (*fs)->wait_uploads(wait);
+    (*fs)->stop_uploads();
+    json status = (*fs)->upload_status();
+    if (left > 0 || !status["failed"].empty())
+      spdlog::warn("{} upload(s) left pending and {} failed in the spool; the next mount resumes them", left,
+                   status["failed"].size());
+  }
 
   char c = 0;
   ssize_t rc = write(wake[1], &c, 1);  // let the waker go

@@ -1,0 +1,108 @@
+// The durable upload spool (DESIGN.md, "write"): every file being written through the mount
+// lives in a spool file under <dir>/files/, described by a journal record in an LMDB
+// environment at <dir>/journal/ (committed with fsync). A record names the dataset, the remote
+// path, the item being edited (if any), the upload state, attempts, the last error and the
+// size. After a crash the records and files are still there: pending() lists what to resume.
+//
+// The spool is bounded: reserve() of bytes past max_bytes waits up to full_wait for others to
+// be released, then answers ENOSPC. Nothing is removed but by remove() (the uploader calls it
+// once the platform has the bytes).
+//
+// Thread-safe. One UploadSpool per directory per process (LMDB forbids opening an environment
+// twice in a process); several processes may share a directory (LMDB's locking arbitrates,
+// byte accounting is per process).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/lmdb.h"
+#include "core/result.h"
+
+namespace dlfs {
+
+enum class UploadState {
+  kWriting,    // open for writing (after a crash: treated as pending, nothing is dropped)
+  kPending,    // closed, queued for upload
+  kUploading,  // an upload is in flight
+  kUploaded,   // the platform has the bytes (the record goes away right after)
+  kFailed,     // a permanent failure: kept until retried or discarded
+};
+std::string_view to_string(UploadState state);
+Result<UploadState> parse_upload_state(std::string_view text);
+
+struct SpoolRecord {
+  uint64_t id = 0;        // names the spool file
+  std::string dataset;    // dataset id
+  std::string path;       // remote path
+  std::string item_id;    // the existing item being edited; "" for a new file
+  UploadState state = UploadState::kWriting;
+  uint32_t attempts = 0;
+  std::string last_error;
+  uint64_t size = 0;
+  int64_t updated_ms = 0;
+};
+
+struct SpoolOptions {
+  std::string dir;                                   // created 0700 if missing
+  uint64_t max_bytes = 4ull << 30;                   // bound on the spool files' total size
+  std::chrono::milliseconds full_wait{2000};         // how long reserve() waits for room
+  const Clock* clock = &SystemClock::instance();
+};
+
+class UploadSpool {
+ public:
+  static Result<std::unique_ptr<UploadSpool>> open(const SpoolOptions& options);
+  ~UploadSpool();
+
+  // A new record (state kWriting) and its empty spool file, both durable on return.
+  Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id);
+  // The spool file of a record.
+  std::string file_path(uint64_t id) const;
+
+  std::optional<SpoolRecord> get(uint64_t id) const;
+  // Records of one dataset ("" for all), by id.
+  std::vector<SpoolRecord> list(std::string_view dataset = {}) const;
+  // Records of a dataset to resume after a (re)start: writing, pending and uploading ones.
+  std::vector<SpoolRecord> pending(std::string_view dataset) const;
+
+  // Writes the record (durably). The size is taken from the record only via resize().
+  Status update(const SpoolRecord& record);
+  // Makes the spool file durable (fsync) and marks the record pending with its current size.
+  Status close_file(uint64_t id);
+
+  // Accounts for the spool file of `id` growing to `new_size` (or shrinking). Past max_bytes,
+  // waits up to full_wait for room, then ENOSPC.
+  Status resize(uint64_t id, uint64_t new_size);
+
+  // Removes the record and its file, releasing its bytes.
+  Status remove(uint64_t id);
+
+  uint64_t used_bytes() const;
+  uint64_t max_bytes() const { return options_.max_bytes; }
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  explicit UploadSpool(SpoolOptions options) : options_(std::move(options)) {}
+  Status put_locked(const SpoolRecord& record);
+
+  SpoolOptions options_;
+  std::unique_ptr<LmdbEnv> env_;
+  MDB_dbi records_ = 0, meta_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable room_cv_;
+  std::unordered_map<uint64_t, uint64_t> sizes_;  // by record id
+  uint64_t used_ = 0;
+};
+
+}  // namespace dlfs

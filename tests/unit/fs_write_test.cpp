@@ -1,0 +1,348 @@
+// The filesystem core's write side without FUSE, over a FakeRemote: files through the spool and
+// the background uploads (retries, failures, resume), edits of existing items, truncation,
+// folders, unlink, rename and xattr writes.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "fs/mount_options.h"
+#include "support/fs_fixture.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FsWrite : public ::testing::Test, public FsFixture {
+ protected:
+  void SetUp() override {
+    open_spool();
+    options.retry_base_ms = 5;
+    options.retry_max_ms = 20;
+    options.preprocess_polls = 0;
+    options.upload_workers = 2;
+    mount();
+  }
+  void TearDown() override {
+    fs.reset();
+    spool.reset();
+  }
+  void open_spool(uint64_t max = 64 << 20) {
+    SpoolOptions so;
+    so.dir = dir.sub("spool");
+    so.max_bytes = max;
+    so.full_wait = 100ms;
+    spool = std::move(UploadSpool::open(so)).value();
+    options.spool = spool.get();
+  }
+  std::string remote_bytes(const std::string& path) {
+    auto item = remote.item_at(path);
+    if (!item) return "<missing>";
+    std::string out(item->size(), '\0');
+    auto n = remote.read(*item, 0, std::span<char>(out.data(), out.size()));
+    if (!n) return "<error>";
+    out.resize(*n);
+    return out;
+  }
+  // create + write + flush + release; answers the inode.
+  Ino put(Ino parent, const std::string& name, const std::string& content) {
+    auto made = fs->create(parent, name, O_WRONLY | O_CREAT | O_TRUNC);
+    EXPECT_TRUE(made) << made.status().to_string();
+    if (!made) return 0;
+    auto n = fs->write(made->first.ino, made->second.fh, 0, std::span<const char>(content.data(), content.size()));
+    EXPECT_TRUE(n);
+    EXPECT_TRUE(fs->flush(made->first.ino, made->second.fh));
+    fs->release(made->second.fh);
+    return made->first.ino;
+  }
+  std::vector<std::string> names(Ino ino) {
+    auto all = list(ino).value();
+    all.erase(std::remove_if(all.begin(), all.end(), [](auto& n) { return n == "." || n == ".."; }), all.end());
+    std::sort(all.begin(), all.end());
+    return all;
+  }
+
+  std::unique_ptr<UploadSpool> spool;
+};
+
+}  // namespace
+
+TEST_F(FsWrite, NewFileReadsBackWhilePendingThenArrives) {
+  auto made = fs->create(kRootIno, "new.txt", O_WRONLY | O_CREAT);
+  ASSERT_TRUE(made) << made.status().to_string();
+  Ino ino = made->first.ino;
+  uint64_t fh = made->second.fh;
+  std::string a = "hello", b = " world";
+  ASSERT_EQ(*fs->write(ino, fh, 0, std::span<const char>(a.data(), a.size())), 5u);
+  ASSERT_EQ(*fs->write(ino, fh, 5, std::span<const char>(b.data(), b.size())), 6u);
+  EXPECT_EQ(fs->getattr(ino)->attr.st_size, 11);
+  EXPECT_EQ(*fs->getxattr(ino, "user.dl.upload_state"), "pending");
+  ASSERT_TRUE(fs->flush(ino, fh));
+  fs->release(fh);
+  // Not uploaded yet (no workers): listed, looked up and read from the spool.
+  EXPECT_EQ(names(kRootIno), std::vector<std::string>{"new.txt"});
+  EXPECT_EQ(walk("/new.txt")->attr.st_size, 11);
+  EXPECT_EQ(*cat(ino), "hello world");
+  EXPECT_EQ(spool->pending(remote.dataset().id).size(), 1u);
+  EXPECT_FALSE(remote.item_at("/new.txt"));
+
+  fs->start_uploads();
+  ASSERT_TRUE(fs->fsync(ino, 0));
+  EXPECT_EQ(remote_bytes("/new.txt"), "hello world");
+  EXPECT_EQ(fs->wait_uploads(1s), 0u);
+  EXPECT_TRUE(spool->list().empty());
+  EXPECT_EQ(spool->used_bytes(), 0u);
+  // The old inode still answers (now for the uploaded item), and a lookup finds the real item.
+  EXPECT_EQ(fs->getattr(ino)->attr.st_size, 11);
+  auto e = walk("/new.txt");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->ino, ino_hash(remote.item_at("/new.txt")->id));
+  EXPECT_EQ(*cat(e->ino), "hello world");
+  EXPECT_EQ(*fs->getxattr(kRootIno, "user.dl.uploads"),
+            json({{"failed", json::array()}, {"pending", 0}, {"spool_bytes", 0}, {"uploading", 0}, {"writing", 0}}).dump());
+}
+
+TEST_F(FsWrite, WritesAtAnyOffsetAndTruncate) {
+  fs->start_uploads();
+  auto made = fs->create(kRootIno, "sparse.bin", O_RDWR | O_CREAT);
+  ASSERT_TRUE(made);
+  Ino ino = made->first.ino;
+  std::string x = "XYZ";
+  ASSERT_TRUE(fs->write(ino, made->second.fh, 10, std::span<const char>(x.data(), 3)));
+  EXPECT_EQ(fs->getattr(ino)->attr.st_size, 13);
+  ASSERT_TRUE(fs->setattr(ino, made->second.fh, 11, std::nullopt));  // ftruncate
+  EXPECT_EQ(fs->getattr(ino)->attr.st_size, 11);
+  ASSERT_TRUE(fs->fsync(ino, made->second.fh));
+  fs->release(made->second.fh);
+  EXPECT_EQ(remote_bytes("/sparse.bin"), std::string(10, '\0') + "X");
+  // truncate(2) of an uploaded file, with no handle.
+  auto e = walk("/sparse.bin");
+  ASSERT_TRUE(fs->setattr(e->ino, 0, 2, std::nullopt));
+  ASSERT_TRUE(fs->fsync(e->ino, 0));
+  EXPECT_EQ(remote_bytes("/sparse.bin"), std::string(2, '\0'));
+}
+
+TEST_F(FsWrite, EditingAnExistingItemKeepsItsInodeAndId) {
+  Item orig = remote.add_file("/a.bin", "0123456789", json{{"k", 1}});
+  fs->start_uploads();
+  auto e = walk("/a.bin");
+  ASSERT_TRUE(e);
+  auto opened = fs->open(e->ino, O_RDWR);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  std::string xy = "XY";
+  ASSERT_TRUE(fs->write(e->ino, opened->fh, 3, std::span<const char>(xy.data(), 2)));
+  // Append (the kernel turns O_APPEND into the offset at the end).
+  ASSERT_TRUE(fs->write(e->ino, opened->fh, 10, std::span<const char>(xy.data(), 2)));
+  EXPECT_EQ(*cat(e->ino), "012XY56789XY");
+  ASSERT_TRUE(fs->flush(e->ino, opened->fh));
+  fs->release(opened->fh);
+  ASSERT_TRUE(fs->fsync(e->ino, 0));
+  EXPECT_EQ(remote_bytes("/a.bin"), "012XY56789XY");
+  EXPECT_EQ(remote.item_at("/a.bin")->id, orig.id);
+  EXPECT_EQ(remote.item_at("/a.bin")->user(), json({{"k", 1}}));
+  EXPECT_EQ(walk("/a.bin")->ino, e->ino);
+  EXPECT_EQ(fs->getattr(e->ino)->attr.st_size, 12);
+
+  // O_TRUNC overwrite.
+  auto t = fs->open(e->ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(fs->getattr(e->ino)->attr.st_size, 0);
+  std::string fresh = "new";
+  ASSERT_TRUE(fs->write(e->ino, t->fh, 0, std::span<const char>(fresh.data(), 3)));
+  ASSERT_TRUE(fs->flush(e->ino, t->fh));
+  fs->release(t->fh);
+  ASSERT_TRUE(fs->fsync(e->ino, 0));
+  EXPECT_EQ(remote_bytes("/a.bin"), "new");
+}
+
+TEST_F(FsWrite, TransientFailuresRetryPermanentOnesAreKept) {
+  fs->start_uploads();
+  remote.fail_next(RemoteCall::kUpload, 3, EIO);
+  Ino ino = put(kRootIno, "flaky.txt", "data");
+  ASSERT_TRUE(fs->fsync(ino, 0));
+  EXPECT_EQ(remote_bytes("/flaky.txt"), "data");
+  EXPECT_EQ(remote.calls(RemoteCall::kUpload), 4u);
+
+  remote.fail_next(RemoteCall::kUpload, 1, EINVAL);
+  Ino bad = put(kRootIno, "refused.txt", "nope");
+  Status s = fs->fsync(bad, 0);
+  EXPECT_EQ(s.err(), EIO);
+  auto state = fs->getxattr(bad, "user.dl.upload_state");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->rfind("failed: ", 0), 0u) << *state;
+  EXPECT_EQ(*cat(bad), "nope");  // kept, still readable
+  auto status = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
+  ASSERT_EQ(status["failed"].size(), 1u);
+  EXPECT_EQ(status["failed"][0]["path"], "/refused.txt");
+  EXPECT_EQ(spool->list().size(), 1u);
+  EXPECT_EQ(spool->list()[0].state, UploadState::kFailed);
+
+  // Many retries give up after max_attempts.
+  remote.fail_next(RemoteCall::kUpload, 100, ECONNREFUSED);
+  Ino gone = put(kRootIno, "down.txt", "x");
+  EXPECT_EQ(fs->fsync(gone, 0).err(), EIO);
+  remote.fail_next(RemoteCall::kUpload, 0, 0);
+}
+
+TEST_F(FsWrite, ClosedFilesSurviveACrashAndResume) {
+  Ino ino = put(kRootIno, "a.txt", "alpha");
+  put(kRootIno, "b.txt", "beta");
+  (void)ino;
+  // "Crash": the core goes away with nothing uploaded (no workers ran).
+  fs.reset();
+  spool.reset();
+  open_spool();
+  mount();
+  fs->resume_journal();
+  EXPECT_EQ(names(kRootIno), (std::vector<std::string>{"a.txt", "b.txt"}));
+  EXPECT_EQ(*cat(walk("/b.txt")->ino), "beta");
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_EQ(remote_bytes("/a.txt"), "alpha");
+  EXPECT_EQ(remote_bytes("/b.txt"), "beta");
+  EXPECT_TRUE(spool->list().empty());
+}
+
+TEST_F(FsWrite, FullSpoolAnswersEnospc) {
+  fs.reset();
+  spool.reset();
+  open_spool(1000);
+  mount();
+  auto made = fs->create(kRootIno, "big", O_WRONLY | O_CREAT);
+  ASSERT_TRUE(made);
+  std::string chunk(800, 'a');
+  ASSERT_TRUE(fs->write(made->first.ino, made->second.fh, 0, std::span<const char>(chunk.data(), chunk.size())));
+  auto over = fs->write(made->first.ino, made->second.fh, 800, std::span<const char>(chunk.data(), chunk.size()));
+  EXPECT_EQ(over.err(), ENOSPC);
+  fs->release(made->second.fh);
+}
+
+TEST_F(FsWrite, BadNamesAreRefusedAtCreateAndMkdir) {
+  EXPECT_EQ(fs->create(kRootIno, std::string(300, 'n'), O_CREAT | O_WRONLY).err(), ENAMETOOLONG);
+  EXPECT_EQ(fs->mkdir(kRootIno, std::string(300, 'n')).err(), ENAMETOOLONG);
+  EXPECT_EQ(fs->create(kRootIno, "..", O_CREAT | O_WRONLY).err(), EINVAL);
+  remote.add_file("/x", "1");
+  EXPECT_EQ(fs->create(kRootIno, "x", O_CREAT | O_EXCL | O_WRONLY).err(), EEXIST);
+  EXPECT_EQ(fs->mkdir(kRootIno, "x").err(), EEXIST);
+}
+
+TEST_F(FsWrite, FoldersUnlinkAndRename) {
+  fs->start_uploads();
+  auto d = fs->mkdir(kRootIno, "d");
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_TRUE(remote.item_at("/d")->is_dir());
+  Ino f = put(d->ino, "f.txt", "f");
+  ASSERT_TRUE(fs->fsync(f, 0));
+  EXPECT_EQ(fs->rmdir(kRootIno, "d").err(), ENOTEMPTY);
+  EXPECT_EQ(fs->rmdir(kRootIno, "nothere").err(), ENOENT);
+
+  // Rename a file; onto an existing file replaces it; NOREPLACE answers EEXIST.
+  put(kRootIno, "g.txt", "g");
+  ASSERT_TRUE(fs->fsyncdir(kRootIno));
+  EXPECT_EQ(fs->rename(kRootIno, "g.txt", d->ino, "f.txt", RENAME_NOREPLACE).err(), EEXIST);
+  ASSERT_TRUE(fs->rename(kRootIno, "g.txt", d->ino, "f.txt", 0));
+  EXPECT_EQ(remote_bytes("/d/f.txt"), "g");
+  EXPECT_FALSE(remote.item_at("/g.txt"));
+  // A pending (never uploaded) file renames too.
+  fs->stop_uploads();
+  put(kRootIno, "p.txt", "pending");
+  ASSERT_TRUE(fs->rename(kRootIno, "p.txt", kRootIno, "q.txt", 0));
+  EXPECT_EQ(*cat(walk("/q.txt")->ino), "pending");
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_EQ(remote_bytes("/q.txt"), "pending");
+  EXPECT_FALSE(remote.item_at("/p.txt"));
+
+  // Folders: onto a non-empty folder ENOTEMPTY; a whole folder moves; its known children follow.
+  remote.add_file("/full/x", "x");
+  EXPECT_EQ(fs->rename(kRootIno, "d", kRootIno, "full", 0).err(), ENOTEMPTY);
+  Ino child = walk("/d/f.txt")->ino;
+  ASSERT_TRUE(fs->rename(kRootIno, "d", kRootIno, "e", 0));
+  EXPECT_EQ(remote_bytes("/e/f.txt"), "g");
+  EXPECT_EQ(names(walk("/e")->ino), std::vector<std::string>{"f.txt"});
+  EXPECT_FALSE(walk("/d"));
+  EXPECT_EQ(*cat(child), "g");
+  EXPECT_TRUE(fs->getattr(child));
+
+  // unlink and rmdir.
+  ASSERT_TRUE(fs->unlink(walk("/e")->ino, "f.txt"));
+  EXPECT_FALSE(remote.item_at("/e/f.txt"));
+  EXPECT_EQ(fs->unlink(kRootIno, "e").err(), EISDIR);
+  ASSERT_TRUE(fs->rmdir(kRootIno, "e"));
+  EXPECT_FALSE(remote.item_at("/e"));
+  EXPECT_FALSE(walk("/e"));
+  // Unlinking a pending file drops it from the spool.
+  fs->stop_uploads();
+  put(kRootIno, "tmp", "t");
+  ASSERT_TRUE(fs->unlink(kRootIno, "tmp"));
+  EXPECT_FALSE(walk("/tmp"));
+  EXPECT_TRUE(spool->list().empty());
+}
+
+TEST_F(FsWrite, XattrWrites) {
+  remote.add_file("/a.jpg", "jpeg");
+  fs->start_uploads();
+  Ino ino = walk("/a.jpg")->ino;
+  ASSERT_TRUE(fs->setxattr(ino, "user.meta.camera", "canon", 0));
+  ASSERT_TRUE(fs->setxattr(ino, "user.meta.shot.iso", "400", 0));
+  ASSERT_TRUE(fs->setxattr(ino, "user.meta.tags", "[\"a\",\"b\"]", 0));
+  ASSERT_TRUE(fs->setxattr(ino, "user.dl.description", "a car", 0));
+  EXPECT_EQ(remote.item_at("/a.jpg")->user(),
+            json({{"camera", "canon"}, {"shot", {{"iso", 400}}}, {"tags", {"a", "b"}}}));
+  EXPECT_EQ(remote.item_at("/a.jpg")->description, "a car");
+  EXPECT_EQ(*fs->getxattr(ino, "user.meta.shot.iso"), "400");
+  EXPECT_EQ(*fs->getxattr(ino, "user.dl.description"), "a car");
+  EXPECT_EQ(fs->setxattr(ino, "user.meta.camera", "x", XATTR_CREATE).err(), EEXIST);
+  EXPECT_EQ(fs->setxattr(ino, "user.meta.nope", "x", XATTR_REPLACE).err(), ENODATA);
+  ASSERT_TRUE(fs->removexattr(ino, "user.meta.camera"));
+  EXPECT_EQ(fs->getxattr(ino, "user.meta.camera").err(), ENODATA);
+  EXPECT_FALSE(remote.item_at("/a.jpg")->user().contains("camera"));
+  EXPECT_EQ(fs->removexattr(ino, "user.meta.camera").err(), ENODATA);
+
+  EXPECT_EQ(fs->setxattr(ino, "user.dl.mimetype", "x", 0).err(), EPERM);
+  EXPECT_EQ(fs->removexattr(ino, "user.dl.id").err(), EPERM);
+  EXPECT_EQ(fs->setxattr(ino, "security.selinux", "x", 0).err(), ENOTSUP);
+  EXPECT_EQ(fs->setxattr(ino, "trusted.x", "x", 0).err(), ENOTSUP);
+  EXPECT_EQ(fs->setxattr(ino, "user.other", "x", 0).err(), ENOTSUP);
+  std::string big(65537, 'v');
+  EXPECT_EQ(fs->setxattr(ino, "user.meta.big", big, 0).err(), E2BIG);
+
+  // A new file's metadata goes with its upload.
+  fs->stop_uploads();
+  Ino n = put(kRootIno, "n.txt", "n");
+  ASSERT_TRUE(fs->setxattr(n, "user.meta.k", "v", 0));
+  EXPECT_EQ(*fs->getxattr(n, "user.meta.k"), "v");
+  fs->start_uploads();
+  ASSERT_TRUE(fs->fsync(n, 0));
+  EXPECT_EQ(remote.item_at("/n.txt")->user(), json({{"k", "v"}}));
+}
+
+TEST_F(FsWrite, ReadOnlyMountRefusesWrites) {
+  options.read_only = true;
+  mount();
+  EXPECT_EQ(fs->create(kRootIno, "x", O_CREAT | O_WRONLY).err(), EROFS);
+  EXPECT_EQ(fs->mkdir(kRootIno, "x").err(), EROFS);
+}
+
+TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
+  auto o = parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o",
+                             "upload_workers=8,spool_size=1G,sync_upload,unmount_wait=5,no_open"});
+  ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_EQ(o->upload_workers, 8u);
+  EXPECT_EQ(o->spool_size, 1ull << 30);
+  EXPECT_TRUE(o->sync_upload);
+  EXPECT_EQ(o->unmount_wait, 5);
+  EXPECT_FALSE(o->resolved_no_open());  // writes must see every open
+  auto d = parse_mount_args({"mount.dlfs", "ds", "/mnt"});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->upload_workers, 4u);
+  EXPECT_FALSE(d->sync_upload);
+  EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "upload_workers=0"}));
+  EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "spool_size=lots"}));
+}
