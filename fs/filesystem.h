@@ -75,6 +75,9 @@ struct PendingFile {
   int handles = 0;
   bool queued = false;
   bool removed = false;     // unlinked: drop whatever the upload makes
+  // Metadata patched before the item was on the platform: it goes with the upload, and is sent
+  // again once the upload lands, in case the upload had already left (merging twice is harmless).
+  json late_patch;
 };
 
 // What a lookup (or a readdirplus entry) hands the kernel.

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include <utility>
+
 #include <algorithm>
 #include <random>
 
@@ -215,6 +217,7 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
       }
     }
     Ino parent_ino = p->parent_ino;
+    json late_patch = std::exchange(p->late_patch, json());
     write_cv_.notify_all();
     if (phase_pending(item) && !p->removed && options_.preprocess_polls > 0)
       tasks_.push_back(Task{nullptr, item.id, 0,
@@ -225,6 +228,17 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
       if (!s) spdlog::warn("removing {} (unlinked while uploading): {}", path, s.to_string());
       source_.forget(path);
       return;
+    }
+    if (late_patch.is_object() && !late_patch.empty()) {
+      auto patched = remote_.patch(item.id, late_patch);
+      if (patched) {
+        item = std::move(*patched);
+        std::lock_guard relock(write_mu_);
+        p->item.metadata = item.metadata;
+        p->item.description = item.description;
+      } else {
+        spdlog::warn("metadata set on {} while it uploaded could not be applied: {}", path, patched.status().to_string());
+      }
     }
     learned(item);
     Invalidator* inv = invalidator_.load();
@@ -317,6 +331,7 @@ Result<Item> Filesystem::patch_item(Ino ino, const json& patch) {
     std::lock_guard lock(write_mu_);
     if (p->item_id.empty()) {  // not on the platform yet: goes with the upload
       if (auto m = patch.find("metadata"); m != patch.end()) merge_patch(p->item.metadata, *m);
+      merge_patch(p->late_patch, patch);
       if (auto d = patch.find("description"); d != patch.end())
         p->item.description = d->is_string() ? std::optional(d->get<std::string>()) : std::nullopt;
       return shown_item(*p);

@@ -102,6 +102,26 @@ TEST_F(MountWrite, XattrsRoundTripAndSurviveARemount) {
   EXPECT_FALSE(run({"getfattr", "-n", "user.meta.iso", g}).ok());
 }
 
+TEST_F(MountWrite, XattrsSetRightAfterCopyWhileTheUploadRunsAreKept) {
+  // A regression: metadata set while a new file's first upload was in flight was lost (the
+  // upload had already taken its copy). Many files, so that some are mid-upload when set.
+  auto m = mount("mnt", "cache");
+  ASSERT_TRUE(m);
+  for (int i = 0; i < 40; ++i) {
+    std::string f = m->mountpoint() + "/x" + std::to_string(i) + ".bin";
+    write_file(f, random_bytes(200000, uint32_t(i)));
+    ASSERT_TRUE(run({"setfattr", "-n", "user.meta.camera", "-v", "cam-" + std::to_string(i), f}).ok());
+  }
+  ASSERT_TRUE(sync(m->mountpoint()).ok());
+  EXPECT_TRUE(m->unmount());
+  auto two = mount("two", "cache2");
+  ASSERT_TRUE(two);
+  for (int i = 0; i < 40; ++i) {
+    std::string g = two->mountpoint() + "/x" + std::to_string(i) + ".bin";
+    EXPECT_EQ(run({"getfattr", "--only-values", "-n", "user.meta.camera", g}).out, "cam-" + std::to_string(i)) << g;
+  }
+}
+
 TEST_F(MountWrite, MoveRemoveOverwriteAndAppend) {
   std::string src = work.sub("src");
   make_tree(src, 50);
