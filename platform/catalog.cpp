@@ -195,6 +195,22 @@ Status Catalog::descendants(const LmdbTxn& txn, std::string_view ds, std::string
   return txn.scan(paths_, deeper, each);
 }
 
+Result<std::vector<Item>> Catalog::descendant_items(const LmdbTxn& txn, std::string_view ds,
+                                                   std::string_view dir) const {
+  std::vector<std::string> ids;
+  DLFS_TRY(descendants(txn, ds, dir, [&](const PathEntry& e) {
+    ids.push_back(e.id);
+    return true;
+  }));
+  std::vector<Item> items;
+  items.reserve(ids.size());
+  for (const auto& id : ids) {
+    DLFS_ASSIGN(auto found, item(txn, id));
+    if (found) items.push_back(std::move(*found));
+  }
+  return items;
+}
+
 Status Catalog::scan_items(const LmdbTxn& txn, std::string_view ds, std::string_view after_id,
                            const std::function<bool(const Item&)>& fn) const {
   std::string start = after_id.empty() ? std::string() : std::string(ds) + std::string(after_id) + '\0';

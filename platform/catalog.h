@@ -64,6 +64,9 @@ class Catalog {
   // Every item below folder `dir` (not `dir` itself), at any depth.
   Status descendants(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
                      const std::function<bool(const PathEntry&)>& fn) const;
+  // Every item below folder `dir`, loaded. Collected before anything is answered, so the caller
+  // may change the index while it goes through them.
+  Result<std::vector<Item>> descendant_items(const LmdbTxn& txn, std::string_view ds, std::string_view dir) const;
   // Every item of a dataset in id order, starting after `after_id`.
   Status scan_items(const LmdbTxn& txn, std::string_view ds, std::string_view after_id,
                     const std::function<bool(const Item&)>& fn) const;

@@ -271,17 +271,10 @@ Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new
     return catalog_->put_item(txn, moved, &was);
   };
   if (old.is_dir()) {
-    // Collect first: the index must not change under the cursor walking it.
-    std::vector<std::string> ids;
-    DLFS_TRY(catalog_->descendants(txn, old.dataset_id, old.filename, [&](const PathEntry& e) {
-      ids.push_back(e.id);
-      return true;
-    }));
-    for (const auto& id : ids) {
-      DLFS_ASSIGN(auto child, catalog_->item(txn, id));
-      if (!child) continue;
-      Item moved = *child;
-      DLFS_TRY(relocate(moved, *child, path + child->filename.substr(old.filename.size())));
+    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, old.dataset_id, old.filename));
+    for (const Item& child : children) {
+      Item moved = child;
+      DLFS_TRY(relocate(moved, child, path + child.filename.substr(old.filename.size())));
     }
   }
   DLFS_TRY(relocate(item, old, path));
@@ -307,15 +300,8 @@ Result<uint64_t> Platform::erase_tree(LmdbTxn& txn, const Item& item, std::vecto
     return catalog_->erase_item(txn, it);
   };
   if (item.is_dir()) {
-    std::vector<std::string> ids;
-    DLFS_TRY(catalog_->descendants(txn, item.dataset_id, item.filename, [&](const PathEntry& e) {
-      ids.push_back(e.id);
-      return true;
-    }));
-    for (const auto& id : ids) {
-      DLFS_ASSIGN(auto child, catalog_->item(txn, id));
-      if (child) DLFS_TRY(erase_one(*child));
-    }
+    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, item.dataset_id, item.filename));
+    for (const Item& child : children) DLFS_TRY(erase_one(child));
   }
   DLFS_TRY(erase_one(item));
   return files;

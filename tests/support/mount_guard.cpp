@@ -9,36 +9,11 @@
 
 #include "process.h"
 
+#include "fs/mountinfo.h"
+
 namespace dlfs::test {
-namespace {
 
-// mountinfo escapes spaces and a few other bytes as \ooo.
-std::string unescape_mountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(char(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-bool is_mounted(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, point;
-    fields >> id >> parent >> devno >> root >> point;
-    if (unescape_mountinfo(point) == dir) return true;
-  }
-  return false;
-}
+bool is_mounted(const std::string& dir) { return is_mount_point(dir); }
 
 pid_t find_process(const std::string& needle, const std::string& arg) {
   DIR* proc = opendir("/proc");

@@ -29,6 +29,7 @@
 #include "fs/filesystem.h"
 #include "fs/fuse_adapter.h"
 #include "fs/mount_options.h"
+#include "fs/mountinfo.h"
 #include "remote/link_fetcher.h"
 #include "platform/platform.h"
 #include "remote/local_remote.h"
@@ -52,27 +53,6 @@ struct ReadyPipe {
     fd = -1;
   }
 };
-
-bool is_mount_point(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, point;
-    fields >> id >> parent >> devno >> root >> point;
-    std::string unescaped;
-    for (size_t i = 0; i < point.size(); ++i) {
-      if (point[i] == '\\' && i + 3 < point.size()) {
-        unescaped.push_back(char(std::stoi(point.substr(i + 1, 3), nullptr, 8)));
-        i += 3;
-      } else {
-        unescaped.push_back(point[i]);
-      }
-    }
-    if (unescaped == dir) return true;
-  }
-  return false;
-}
 
 // Checks the mount point and answers its absolute path.
 Result<std::string> check_mountpoint(const std::string& path) {
