@@ -168,7 +168,14 @@ class Filesystem {
   // Stops the workers (what is pending stays in the journal for the next mount).
   void stop_uploads();
   // {"pending": n, "uploading": n, "failed": [{"path", "error"}], ...}: user.dl.uploads on the root.
+  // Paths are the mount's (relative to its root folder, with a leading /).
   json upload_status();
+  // What `dlfs status --retry/--discard` asks through setxattr user.dl.retry / user.dl.discard on
+  // the root: `which` is a mount path (a file, or a folder for everything under it) or "*".
+  // Retry queues failed uploads again from their first attempt; discard drops failed ones from
+  // the spool (their bytes are lost: only on the user's word). ENOENT if nothing failed there.
+  Result<size_t> retry_failed(std::string_view which);
+  Result<size_t> discard_failed(std::string_view which);
 
   Result<struct statvfs> statfs();
   Result<std::string> getxattr(Ino ino, std::string_view name);
@@ -227,6 +234,8 @@ class Filesystem {
   Result<std::shared_ptr<PendingFile>> materialize(const Item& item, bool truncate);
   Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
   Item shown_item(const PendingFile& p) const;  // call with write_mu_ held
+  std::string mount_path(const std::string& path) const;  // a dataset path as the mount shows it
+  std::vector<std::shared_ptr<PendingFile>> failed_at_locked(std::string_view which) const;
   Status commit_and_queue(const std::shared_ptr<PendingFile>& p);
   Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
   void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);

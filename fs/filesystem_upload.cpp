@@ -308,13 +308,79 @@ void Filesystem::run_poll(Task task) {
   if (auto ino = inodes_.find(NodeKind::kItem, got->id); ino && inv) inv->inode_changed(*ino);
 }
 
+std::string Filesystem::mount_path(const std::string& path) const {
+  if (options_.root == "/") return path;
+  return path.size() > options_.root.size() ? path.substr(options_.root.size()) : "/";
+}
+
+std::vector<std::shared_ptr<PendingFile>> Filesystem::failed_at_locked(std::string_view which) const {
+  std::string target = options_.root;
+  if (which != "*") {
+    auto under = normalize_path(options_.root + "/" + std::string(which));
+    if (!under) return {};
+    target = *under;
+  }
+  std::vector<std::shared_ptr<PendingFile>> out;
+  for (auto& [path, p] : pending_)
+    if (p->state == UploadState::kFailed && is_same_or_under(path, target)) out.push_back(p);
+  return out;
+}
+
+Result<size_t> Filesystem::retry_failed(std::string_view which) {
+  if (!options_.spool) return Status(EROFS, "this mount does not write");
+  std::vector<std::shared_ptr<PendingFile>> again;
+  {
+    std::lock_guard lock(write_mu_);
+    again = failed_at_locked(which);
+    for (auto& p : again) {
+      p->state = UploadState::kPending;
+      p->attempts = 0;
+      p->error.clear();
+      if (p->flushed <= p->uploaded) p->flushed = p->uploaded + 1;  // resumed from the journal
+    }
+  }
+  if (again.empty()) return Status(ENOENT, "no failed upload at " + std::string(which));
+  // The journal first, so that a crash right after still has them queued.
+  for (auto& p : again) {
+    if (auto rec = options_.spool->get(p->spool_id)) {
+      rec->state = UploadState::kPending;
+      rec->attempts = 0;
+      rec->last_error.clear();
+      (void)options_.spool->update(*rec);
+    }
+  }
+  std::lock_guard lock(write_mu_);
+  for (auto& p : again)
+    if (!p->removed && !p->queued) enqueue_locked(p, std::chrono::milliseconds(0));
+  spdlog::info("retrying {} failed upload(s) at {}", again.size(), which);
+  return again.size();
+}
+
+Result<size_t> Filesystem::discard_failed(std::string_view which) {
+  if (!options_.spool) return Status(EROFS, "this mount does not write");
+  std::vector<std::shared_ptr<PendingFile>> gone;
+  {
+    std::lock_guard lock(write_mu_);
+    gone = failed_at_locked(which);
+    for (auto& p : gone) drop_pending_locked(p);
+  }
+  if (gone.empty()) return Status(ENOENT, "no failed upload at " + std::string(which));
+  Invalidator* inv = invalidator_.load();
+  for (auto& p : gone) {
+    spdlog::warn("discarded the failed upload of {} ({}) on the user's request", p->path, p->error);
+    source_.forget(p->path);
+    if (inv && p->parent_ino) inv->entry_gone(p->parent_ino, base_name(p->path));
+  }
+  return gone.size();
+}
+
 json Filesystem::upload_status() {
   std::lock_guard lock(write_mu_);
   json out{{"pending", 0}, {"uploading", 0}, {"writing", 0}, {"failed", json::array()},
            {"spool_bytes", options_.spool ? options_.spool->used_bytes() : 0}};
   for (auto& [path, p] : pending_) {
     switch (p->state) {
-      case UploadState::kFailed: out["failed"].push_back({{"path", path}, {"error", p->error}}); break;
+      case UploadState::kFailed: out["failed"].push_back({{"path", mount_path(path)}, {"error", p->error}}); break;
       case UploadState::kUploading: out["uploading"] = out["uploading"].get<int>() + 1; break;
       case UploadState::kWriting: out["writing"] = out["writing"].get<int>() + 1; break;
       case UploadState::kPending: out["pending"] = out["pending"].get<int>() + 1; break;
@@ -355,6 +421,8 @@ Result<Item> Filesystem::patch_item(Ino ino, const json& patch) {
 
 Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, int flags) {
   if (is_unsupported_xattr(name)) return Status(ENOTSUP, "unsupported xattr namespace");
+  if (ino == kRootIno && name == "user.dl.retry") return retry_failed(value).status();
+  if (ino == kRootIno && name == "user.dl.discard") return discard_failed(value).status();
   if (value.size() > kMaxXattrValue) return Status(E2BIG, "xattr value over 64 KiB");
   if (name.size() > kMaxXattrName) return Status(ERANGE, "xattr name too long");
   if (options_.read_only) return Status(EROFS, "the mount is read-only");

@@ -370,17 +370,30 @@ Status Filesystem::unlink(Ino parent, std::string_view name) {
 }
 
 Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino) {
+  // The pending files are taken before the remote listing too: a file whose upload ends while
+  // the listing is fetched may be missing from both the listing (asked before its commit) and
+  // pending_ (dropped after it); the early snapshot still has it.
+  std::vector<std::shared_ptr<PendingFile>> before;
+  {
+    std::lock_guard lock(write_mu_);
+    for (auto& [path, p] : pending_)
+      if (parent_path(path) == dir.filename) before.push_back(p);
+  }
   DLFS_ASSIGN(Listing listing, source_.listing(dir.filename));
   apply_listing(ino, listing);
   if (fetched_ms) *fetched_ms = listing.fetched_ms;
   std::vector<Item> items = *listing.items;
   std::lock_guard lock(write_mu_);
-  for (auto& [path, p] : pending_) {
-    if (parent_path(path) != dir.filename) continue;
-    auto it = std::find_if(items.begin(), items.end(), [&](const Item& i) { return i.name == p->item.name; });
-    if (it == items.end()) items.push_back(shown_item(*p));
-    else if (it->id == p->item.id || it->id == p->item_id) *it = shown_item(*p);
-  }
+  auto merge = [&](const PendingFile& p) {
+    if (p.removed || parent_path(p.path) != dir.filename) return;  // unlinked or moved since
+    auto it = std::find_if(items.begin(), items.end(), [&](const Item& i) { return i.name == p.item.name; });
+    if (it == items.end()) items.push_back(shown_item(p));
+    else if (it->id == p.item.id || it->id == p.item_id) *it = shown_item(p);
+  };
+  for (auto& [path, p] : pending_)
+    if (parent_path(path) == dir.filename) merge(*p);
+  for (auto& p : before)
+    if (auto now = pending_.find(p->path); now == pending_.end() || now->second != p) merge(*p);
   return items;
 }
 

@@ -30,12 +30,23 @@ std::shared_ptr<MetadataSource::MemListing> MetadataSource::memory_listing(const
   return it->second;
 }
 
-void MetadataSource::remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms) {
+uint64_t MetadataSource::epoch_of(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  return epochs_[std::hash<std::string>{}(path) % epochs_.size()];
+}
+
+void MetadataSource::bump_epoch(const std::string& path) {
+  ++epochs_[std::hash<std::string>{}(path) % epochs_.size()];  // mu_ held
+}
+
+void MetadataSource::remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
+                              std::optional<uint64_t> epoch) {
   auto mem = std::make_shared<MemListing>();
   mem->items = std::make_shared<const std::vector<Item>>(std::move(items));
   for (size_t i = 0; i < mem->items->size(); ++i) mem->by_name.emplace((*mem->items)[i].name, i);
   mem->fetched_ms = fetched_ms;
   std::lock_guard lock(mu_);
+  if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return;  // raced a change
   mem->last_used = ++use_clock_;
   if (auto old = memory_.find(dir); old != memory_.end()) {
     memory_count_ -= old->second->items->size();
@@ -103,6 +114,7 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   }
 
   ++counters_.listing_fetches;
+  uint64_t epoch = epoch_of(dir);
   auto fetched = fetch_all(dir);
   if (!fetched) {
     int err = fetched.err();
@@ -131,12 +143,16 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     for (auto& old : *previous)
       if (!now_ids.count(old.id)) out.removed.push_back(old);
   }
-  if (cache_) {
+  if (cache_ && epoch_of(dir) == epoch) {
     Status s = cache_->put_listing(dir, *fetched);
     if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
+    if (epoch_of(dir) != epoch) (void)cache_->forget_listing(dir);  // changed while storing
   }
-  remember(dir, std::move(fetched).value(), out.fetched_ms);
-  out.items = memory_listing(dir)->items;
+  auto items = std::make_shared<const std::vector<Item>>(*fetched);
+  remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
+  // An answer that raced with a change is still this call's answer, but is not kept (and so
+  // does not count as fresh for the next caller).
+  out.items = std::move(items);
   return out;
 }
 
@@ -160,6 +176,7 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
     return FetchedItem{std::move(cached->item), cached->fetched_ms};
   }
   ++counters_.remote_gets;
+  uint64_t epoch = epoch_of(path);
   auto got = remote_.get(path);
   if (!got) {
     if (got.err() == ENOENT) {
@@ -172,9 +189,10 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
     return FetchedItem{std::move(cached->item), cached->fetched_ms};
   }
   if (is_platform_private(*got)) return Status(ENOENT, "no such file: " + path);
-  if (cache_) {
+  if (cache_ && epoch_of(path) == epoch) {
     Status s = cache_->put_item(*got);
     if (!s) spdlog::warn("cache: storing item {}: {}", path, s.to_string());
+    if (epoch_of(path) != epoch) (void)cache_->forget_item(path);  // changed while storing
   }
   return FetchedItem{std::move(got).value(), clock_.now_ms()};
 }
@@ -183,6 +201,7 @@ void MetadataSource::forget(const std::string& path) {
   {
     std::lock_guard lock(mu_);
     for (const std::string& dir : {parent_path(path), path}) {
+      bump_epoch(dir);
       if (auto it = memory_.find(dir); it != memory_.end()) {
         memory_count_ -= it->second->items->size();
         memory_.erase(it);

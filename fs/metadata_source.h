@@ -7,7 +7,9 @@
 #pragma once
 
 #include <atomic>
+#include <array>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -70,7 +72,15 @@ class MetadataSource {
     uint64_t last_used = 0;
   };
   std::shared_ptr<MemListing> memory_listing(const std::string& dir);
-  void remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms);
+  // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching.
+  void remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
+                std::optional<uint64_t> epoch = std::nullopt);
+  // Change epochs, hashed by path into a few buckets (bounded memory): forget() bumps the bucket
+  // of a path and of its parent. A fetch reads its bucket before asking the remote and keeps
+  // the answer only if the bucket did not move meanwhile, so an answer that raced with an
+  // upload never shadows the upload's result.
+  uint64_t epoch_of(const std::string& path) const;
+  void bump_epoch(const std::string& path);
   Result<std::vector<Item>> fetch_all(const std::string& dir);
   std::shared_ptr<std::mutex> fetch_lock(const std::string& dir);
 
@@ -82,7 +92,8 @@ class MetadataSource {
   size_t memory_items_;
   SourceCounters counters_;
 
-  std::mutex mu_;  // guards memory_, memory_count_, use_clock_, fetch_locks_
+  mutable std::mutex mu_;  // guards memory_, memory_count_, use_clock_, fetch_locks_, epochs_
+  std::array<uint64_t, 64> epochs_{};
   std::unordered_map<std::string, std::shared_ptr<MemListing>> memory_;
   size_t memory_count_ = 0;
   uint64_t use_clock_ = 0;

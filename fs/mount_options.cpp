@@ -109,6 +109,11 @@ Status apply_option(MountOptions& o, std::string_view opt) {
     DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
     if (n > 256) return Status(EINVAL, "preprocess_workers must be between 0 and 256");
     o.preprocess_workers = unsigned(n);
+  } else if (key == "upload_attempts") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
+    if (n < 1 || n > 1000) return Status(EINVAL, "upload_attempts must be between 1 and 1000");
+    o.upload_attempts = unsigned(n);
   } else if (key == "spool_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.spool_size, parse_size(value));

@@ -1,7 +1,6 @@
 // Writing through real FUSE mounts of an embedded store: cp -r in and a fresh mount sees the
 // same bytes, xattrs that survive a remount, mv, rm -r, overwrite and append, a SIGKILL in the
-// middle of a copy, and a full spool. "Sync" is an fsync of the mount's root folder (what
-// `dlfs sync` will do): it waits for every pending upload.
+// middle of a copy, a full spool, failed uploads retried or discarded with `dlfs status`.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -10,8 +9,7 @@
 #include <filesystem>
 #include <random>
 
-#include "remote/local_remote.h"
-#include "support/mount_guard.h"
+#include "support/mounted_dataset.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -22,33 +20,8 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-const std::string kMountBin = std::string(DLFS_BIN_DIR) + "/mount.dlfs";
-
-class MountWrite : public ::testing::Test {
+class MountWrite : public MountedDatasetTest {
  protected:
-  void SetUp() override {
-    LocalOptions o;
-    o.store_dir = store;
-    auto c = LocalConnection::open(o);
-    ASSERT_TRUE(c) << c.status().to_string();
-    ASSERT_TRUE((*c)->create_dataset("w"));
-  }
-  std::unique_ptr<MountGuard> mount(const std::string& name, const std::string& cache_name,
-                                    const std::string& extra = "") {
-    std::string dir = work.sub(name);
-    stdfs::create_directories(dir);
-    std::string opts = "store=" + store + ",cache=" + work.sub(cache_name) + ",log=" + dir + ".log";
-    if (!extra.empty()) opts += "," + extra;
-    auto r = run({kMountBin, "w", dir, "-o", opts}, 60s);
-    auto guard = std::make_unique<MountGuard>(dir, find_process("mount.dlfs", dir));
-    EXPECT_TRUE(r.ok()) << r.err;
-    if (!r.ok()) return nullptr;
-    return guard;
-  }
-  // Waits for every pending upload (fsync of the root folder).
-  CommandResult sync(const std::string& dir) {
-    return run({"python3", "-c", "import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)", dir}, 300s);
-  }
   void make_tree(const std::string& root, int files) {
     write_file(root + "/top.txt", "top\n");
     write_file(root + "/a/b/deep.bin", random_bytes(300000, 1));
@@ -56,9 +29,6 @@ class MountWrite : public ::testing::Test {
     for (int i = 0; i < files; ++i)
       write_file(root + "/many/f" + std::to_string(i) + ".dat", random_bytes(size_t(50 + i * 13 % 4000), uint32_t(i)));
   }
-
-  TempDir work{"dlfs-mw"};
-  std::string store = work.sub("store");
 };
 
 }  // namespace
@@ -195,6 +165,41 @@ TEST_F(MountWrite, APlatformRefusingUploadsForAWhileGetsEveryFile) {
   ASSERT_TRUE(two);
   auto diff = run({"diff", "-r", src, two->mountpoint()}, 300s);
   EXPECT_TRUE(diff.ok()) << diff.out << diff.err;
+}
+
+TEST_F(MountWrite, SyncReportsFailedUploadsAndStatusRetriesOrDiscardsThem) {
+  // One try each, four refusals: the four files end failed.
+  auto m = mount("mnt", "cache", "debug_upload_failures=4,upload_attempts=1,upload_workers=1");
+  ASSERT_TRUE(m);
+  std::string mnt = m->mountpoint();
+  for (const char* name : {"a", "b", "c", "d"}) write_file(mnt + "/" + name + ".txt", std::string(name) + " bytes");
+  auto synced = sync(mnt);
+  EXPECT_EQ(synced.exit_code, 1) << synced.out << synced.err;
+  for (const char* name : {"a", "b", "c", "d"})
+    EXPECT_NE(synced.err.find("failed: /" + std::string(name) + ".txt: "), std::string::npos) << synced.err;
+  auto status = dlfs({"status", mnt}, 30s);
+  ASSERT_TRUE(status.ok()) << status.err;
+  EXPECT_NE(status.out.find("failed: /d.txt: "), std::string::npos) << status.out;
+  EXPECT_EQ(read_file(mnt + "/d.txt"), "d bytes");  // kept, readable
+
+  auto bad = dlfs({"status", mnt, "--retry", mnt + "/nope.txt"}, 30s);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("no failed upload at"), std::string::npos) << bad.err;
+  auto discard = dlfs({"status", mnt, "--discard", mnt + "/d.txt"}, 30s);
+  ASSERT_TRUE(discard.ok()) << discard.err;
+  auto retry = dlfs({"status", mnt, "--retry", "all", "--json"}, 30s);
+  ASSERT_TRUE(retry.ok()) << retry.err;
+  synced = sync(mnt);
+  ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
+  EXPECT_NE(synced.out.find("synced"), std::string::npos);
+  EXPECT_TRUE(m->unmount());
+
+  auto two = mount("two", "cache2");
+  ASSERT_TRUE(two);
+  for (const char* name : {"a", "b", "c"})
+    EXPECT_EQ(read_file(two->mountpoint() + "/" + name + ".txt"), std::string(name) + " bytes");
+  EXPECT_FALSE(stdfs::exists(two->mountpoint() + "/d.txt"));
+  EXPECT_EQ(sync(work.path()).exit_code, 1);  // not a mount point
 }
 
 TEST_F(MountWrite, ReadOnlyMountsStillRefuseWrites) {

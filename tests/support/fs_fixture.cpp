@@ -37,7 +37,7 @@ void FsFixture::mount() {
     if (!opened) throw std::runtime_error("cache: " + opened.status().to_string());
     cache = std::move(opened).value();
   }
-  auto made = Filesystem::create(remote, cache.get(), &links, options);
+  auto made = Filesystem::create(backend ? *backend : remote, cache.get(), &links, options);
   if (!made) throw std::runtime_error("mount: " + made.status().to_string());
   fs = std::move(made).value();
   fs->set_invalidator(&invalidator);

@@ -41,6 +41,7 @@ struct FsFixture {
   std::unique_ptr<MetadataCache> cache;
   std::unique_ptr<Filesystem> fs;
   FsOptions options;
+  Remote* backend = nullptr;  // when set, the core talks to it (e.g. a wrapper of `remote`)
 
   FsFixture();
   // (Re)creates the core, like a (re)mount: a fresh core over the same cache dir.

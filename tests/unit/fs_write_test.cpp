@@ -9,8 +9,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "fs/mount_options.h"
+#include "remote/forwarding_remote.h"
 #include "support/fs_fixture.h"
 
 using namespace dlfs;
@@ -345,4 +349,107 @@ TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
   EXPECT_FALSE(d->sync_upload);
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "upload_workers=0"}));
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "spool_size=lots"}));
+}
+
+namespace {
+
+// Parks the first listing of the root until released: a readdir whose remote listing is in
+// flight while an upload ends.
+class ParkedListRemote : public ForwardingRemote {
+ public:
+  using ForwardingRemote::ForwardingRemote;
+  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
+    auto page = ForwardingRemote::list(dir, after, page_size);  // asked before the upload ends
+    std::unique_lock lock(mu);
+    if (park) {
+      parked = true;
+      cv.notify_all();
+      cv.wait_for(lock, 10s, [&] { return !park; });
+    }
+    return page;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool park = false, parked = false;
+};
+
+}  // namespace
+
+// A regression (a flaky `diff -r` after `cp -r`): a listing fetched before an upload's commit
+// and answered after the file left the pending set lost the file, and was kept as fresh, so
+// lookups of the file answered ENOENT until it expired.
+TEST_F(FsWrite, AListingThatRacesAnUploadStillShowsTheFile) {
+  ParkedListRemote parked(remote);
+  struct DropCore {  // before `parked` goes, in every path
+    std::unique_ptr<Filesystem>& fs;
+    ~DropCore() { fs.reset(); }
+  } drop_core{fs};
+  backend = &parked;
+  mount();
+  put(kRootIno, "a.txt", "first");
+  {
+    std::lock_guard lock(parked.mu);
+    parked.park = true;
+  }
+  std::vector<std::string> seen;
+  std::thread lister([&] { seen = names(kRootIno); });
+  bool was_parked;
+  {
+    std::unique_lock lock(parked.mu);
+    was_parked = parked.cv.wait_for(lock, 10s, [&] { return parked.parked; });
+  }
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(10s), 0u);
+  EXPECT_TRUE(remote.item_at("/a.txt"));
+  {
+    std::lock_guard lock(parked.mu);
+    parked.park = false;
+  }
+  parked.cv.notify_all();
+  lister.join();
+  ASSERT_TRUE(was_parked);
+  EXPECT_EQ(seen, std::vector<std::string>{"a.txt"});
+  auto e = walk("/a.txt");
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(*cat(e->ino), "first");
+  EXPECT_EQ(names(kRootIno), std::vector<std::string>{"a.txt"});
+}
+
+TEST_F(FsWrite, FailedUploadsCanBeRetriedOrDiscardedEvenAfterARemount) {
+  fs->start_uploads();
+  remote.fail_next(RemoteCall::kUpload, 2, EDQUOT);  // permanent: kept as failed at once
+  Ino a = put(kRootIno, "a.txt", "alpha");
+  EXPECT_EQ(fs->fsync(a, 0).err(), EIO);
+  Ino d = fs->mkdir(kRootIno, "d").value().ino;
+  Ino b = put(d, "b.txt", "beta");
+  EXPECT_EQ(fs->fsync(b, 0).err(), EIO);
+  EXPECT_EQ(json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"))["failed"].size(), 2u);
+  EXPECT_EQ(fs->setxattr(kRootIno, "user.dl.retry", "/nothing/here", 0).err(), ENOENT)
+      << fs->setxattr(kRootIno, "user.dl.retry", "/nothing/here", 0).to_string();
+
+  // A remount finds both in the journal, still failed and not retried by themselves.
+  fs.reset();
+  mount();
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(1s), 0u);
+  EXPECT_FALSE(remote.item_at("/a.txt"));
+  auto status = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
+  ASSERT_EQ(status["failed"].size(), 2u);
+
+  // Retry one folder: only what is under it goes.
+  ASSERT_TRUE(fs->setxattr(kRootIno, "user.dl.retry", "/d", 0));
+  EXPECT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_EQ(remote_bytes("/d/b.txt"), "beta");
+  status = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
+  ASSERT_EQ(status["failed"].size(), 1u);
+  EXPECT_EQ(status["failed"][0]["path"], "/a.txt");
+
+  // Discard the other: gone from the listing and from the spool, never uploaded.
+  ASSERT_TRUE(fs->setxattr(kRootIno, "user.dl.discard", "/a.txt", 0));
+  EXPECT_EQ(json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"))["failed"].size(), 0u);
+  EXPECT_EQ(names(kRootIno), std::vector<std::string>{"d"});
+  EXPECT_TRUE(spool->list().empty());
+  EXPECT_EQ(spool->used_bytes(), 0u);
+  EXPECT_FALSE(remote.item_at("/a.txt"));
+  EXPECT_EQ(fs->setxattr(kRootIno, "user.dl.discard", "*", 0).err(), ENOENT);
 }

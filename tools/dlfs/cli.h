@@ -66,6 +66,8 @@ Status cmd_mkdir(const Globals& g, const Args& args);
 Status cmd_meta(const Globals& g, const Args& args);
 Status cmd_cache(const Globals& g, const Args& args);
 Status cmd_preprocess(const Globals& g, const Args& args);
+Status cmd_sync(const Globals& g, const Args& args);    // tools/dlfs/cmd_sync.cpp
+Status cmd_status(const Globals& g, const Args& args);
 
 Status usage_error(const std::string& message);
 

@@ -33,6 +33,11 @@ const char* kUsage = R"(usage: dlfs [--store DIR] COMMAND ...
   meta get DATASET:/path         the item's metadata, as JSON
   meta set DATASET:/path JSON    merge JSON into metadata.user (null deletes a key)
   cache stat | clear [DATASET]   the mount's local cache
+  sync MOUNTPOINT                wait until every file written to a mount is uploaded; prints
+                                 the uploads that failed (exit status 1 if any did)
+  status MOUNTPOINT [--json] [--retry PATH|all] [--discard PATH|all]
+                                 a mount's uploads: pending, uploading, failed (with the reason);
+                                 retry failed ones, or discard them (their bytes are dropped)
 
 The store (embedded platform) is --store, else $DLFS_STORE, else $XDG_DATA_HOME/dlfs, else
 ~/.local/share/dlfs.
@@ -75,6 +80,7 @@ int main(int argc, char** argv) {
       {"dataset", cmd_dataset}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
       {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
+      {"sync", cmd_sync},       {"status", cmd_status},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

@@ -178,6 +178,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.spool = spool.get();
   fo.user = (*conn)->user();
   fo.upload_workers = o.upload_workers;
+  fo.max_attempts = o.upload_attempts;
   fo.sync_upload = o.sync_upload;
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);

@@ -1,0 +1,151 @@
+// dlfs sync MOUNTPOINT and dlfs status MOUNTPOINT — the uploads of a mount. Both talk to the
+// mount through the filesystem itself, so they work for any user who can see the mount, with no
+// socket of their own: fsync of the root folder waits for every upload below it (FUSE fsyncdir),
+// getxattr user.dl.uploads on the root answers the upload state as JSON, and setxattr
+// user.dl.retry / user.dl.discard on the root asks the mount to retry or drop failed uploads.
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "core/json_util.h"
+#include "fs/mountinfo.h"
+#include "tools/dlfs/cli.h"
+
+namespace dlfs::cli {
+
+namespace {
+
+Result<std::string> mount_root(const std::string& arg) {
+  std::error_code ec;
+  std::string dir = std::filesystem::weakly_canonical(arg, ec).string();
+  if (ec || dir.empty()) return Status(ENOENT, arg + ": no such folder");
+  if (!is_mount_point(dir)) return Status(EINVAL, arg + " is not a mount point (give the folder a dataset is mounted on)");
+  return dir;
+}
+
+Result<json> upload_state(const std::string& mnt) {
+  std::string buf(64 << 10, '\0');
+  for (int tries = 0; tries < 4; ++tries) {
+    ssize_t n = ::getxattr(mnt.c_str(), "user.dl.uploads", buf.data(), buf.size());
+    if (n >= 0) {
+      auto parsed = parse_json(std::string_view(buf.data(), size_t(n)));
+      if (!parsed) return Status(EIO, mnt + ": the mount answered an unreadable upload state");
+      return *parsed;
+    }
+    if (errno == ERANGE) {  // many failures: a bigger buffer
+      buf.resize(buf.size() * 4);
+      continue;
+    }
+    if (errno == ENODATA || errno == ENOTSUP) return Status(EINVAL, mnt + " is not a dlfs mount");
+    return Status(errno, mnt + ": reading the upload state");
+  }
+  return Status(E2BIG, mnt + ": the upload state is too large");
+}
+
+int count(const json& state, const char* key) {
+  auto it = state.find(key);
+  return it != state.end() && it->is_number() ? it->get<int>() : 0;
+}
+
+std::string summary(const json& state) {
+  return std::to_string(count(state, "pending")) + " pending, " + std::to_string(count(state, "uploading")) +
+         " uploading, " + std::to_string(count(state, "writing")) + " being written";
+}
+
+void print_failed(const json& state, FILE* out) {
+  for (const json& f : state.value("failed", json::array()))
+    fprintf(out, "failed: %s: %s\n", f.value("path", "?").c_str(), f.value("error", "").c_str());
+}
+
+// A path as the mount names it ("/a/b.jpg"), from a path on this machine under the mountpoint,
+// a path already relative to the mount, or "all".
+Result<std::string> mount_relative(const std::string& mnt, const std::string& arg) {
+  if (arg == "all") return std::string("*");
+  if (arg.rfind(mnt + "/", 0) == 0) return arg.substr(mnt.size());
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(arg, ec).lexically_normal().string();
+  if (!ec && abs.rfind(mnt + "/", 0) == 0) return abs.substr(mnt.size());
+  if (!arg.empty() && arg[0] == '/') return arg;  // a mount path as `dlfs status` prints it
+  return Status(EINVAL, arg + " is not under the mount " + mnt);
+}
+
+}  // namespace
+
+Status cmd_sync(const Globals&, const Args& args) {
+  if (args.size() != 1) return usage_error("dlfs sync MOUNTPOINT");
+  DLFS_ASSIGN(std::string mnt, mount_root(args[0]));
+  DLFS_TRY(upload_state(mnt));  // a dlfs mount?
+  int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status(errno, "opening " + mnt);
+  // fsync in a thread, so that this one can show what is left while it waits.
+  std::atomic<int> result{-1};
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    result = ::fsync(fd) == 0 ? 0 : errno;
+    done = true;
+  });
+  bool tty = isatty(STDERR_FILENO);
+  auto start = std::chrono::steady_clock::now();
+  while (!done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (tty && !done && std::chrono::steady_clock::now() - start > std::chrono::seconds(1))
+      if (auto state = upload_state(mnt)) fprintf(stderr, "\r\033[Kdlfs sync: %s", summary(*state).c_str());
+  }
+  waiter.join();
+  ::close(fd);
+  if (tty) fputs("\r\033[K", stderr);
+  DLFS_ASSIGN(json state, upload_state(mnt));
+  size_t failed = state.value("failed", json::array()).size();
+  if (failed > 0) {
+    print_failed(state, stderr);
+    return Status(EIO, std::to_string(failed) + " upload(s) failed; they are kept in the spool: `dlfs status " + mnt +
+                           " --retry all` or `--discard PATH`");
+  }
+  if (result != 0) return Status(result, "waiting for the uploads of " + mnt);
+  printf("synced: every file written to %s is on the platform\n", mnt.c_str());
+  return {};
+}
+
+Status cmd_status(const Globals&, const Args& args) {
+  const char* usage = "dlfs status MOUNTPOINT [--json] [--retry PATH|all] [--discard PATH|all]";
+  if (args.empty()) return usage_error(usage);
+  bool as_json = false;
+  std::vector<std::pair<std::string, std::string>> controls;  // (xattr, argument)
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--json") as_json = true;
+    else if ((args[i] == "--retry" || args[i] == "--discard") && i + 1 < args.size()) {
+      controls.emplace_back(args[i] == "--retry" ? "user.dl.retry" : "user.dl.discard", args[i + 1]);
+      ++i;
+    } else {
+      return usage_error(usage);
+    }
+  }
+  DLFS_ASSIGN(std::string mnt, mount_root(args[0]));
+  DLFS_TRY(upload_state(mnt));
+  for (auto& [name, arg] : controls) {
+    DLFS_ASSIGN(std::string which, mount_relative(mnt, arg));
+    if (::setxattr(mnt.c_str(), name.c_str(), which.data(), which.size(), 0) != 0) {
+      int err = errno;
+      if (err == ENOENT) return Status(ENOENT, "no failed upload at " + arg + " (see dlfs status " + mnt + ")");
+      return Status(err, std::string(name == "user.dl.retry" ? "retrying " : "discarding ") + arg);
+    }
+    printf("%s %s\n", name == "user.dl.retry" ? "retrying" : "discarded", arg.c_str());
+  }
+  DLFS_ASSIGN(json state, upload_state(mnt));
+  if (as_json) {
+    printf("%s\n", state.dump(2).c_str());
+    return {};
+  }
+  uint64_t spool = state.value("spool_bytes", uint64_t(0));
+  printf("%s: %s; %s in the spool\n", mnt.c_str(), summary(state).c_str(), human_bytes(spool).c_str());
+  print_failed(state, stdout);
+  return {};
+}
+
+}  // namespace dlfs::cli
