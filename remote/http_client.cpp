@@ -395,7 +395,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
     // another port of the same host). A retry starts again from the API (a presigned URL may
     // have expired).
     std::string url = first_url;
-    bool with_token = true;
+    bool with_token = same_origin(url);
     Attempt a;
     for (int hops = 0;; ++hops) {
       a = attempt(handle, req, url, with_token);
