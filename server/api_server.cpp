@@ -1,6 +1,8 @@
 #include "server/api_server.h"
 
 #include <httplib.h>
+
+#include <thread>
 #include <spdlog/spdlog.h>
 
 #include "server/api_context.h"
@@ -70,14 +72,21 @@ Result<int> ApiServer::bind() {
 }
 
 Status ApiServer::serve() {
-  if (!server_->listen_after_bind() && !ctx_->draining()) return Status(EIO, "the HTTP server stopped unexpectedly");
+  bool ok = server_->listen_after_bind();
+  serve_done_ = true;
+  if (!ok && !ctx_->draining()) return Status(EIO, "the HTTP server stopped unexpectedly");
   return {};
 }
 
 void ApiServer::stop() {
   if (!ctx_->drain(std::chrono::seconds(options_.drain_timeout_s)))
     spdlog::warn("requests still in flight after {} s; stopping anyway", options_.drain_timeout_s);
-  server_->stop();
+  // httplib's stop() does nothing before its loop runs: a signal right after bind() would be
+  // lost, so ask again until serve() has returned (bounded, in case it never started).
+  for (int i = 0; i < 500 && !serve_done_; ++i) {
+    server_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace dlfs

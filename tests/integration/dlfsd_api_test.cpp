@@ -628,6 +628,14 @@ TEST(DlfsdLifecycle, SigtermLetsADownloadFinishThenRestartKeepsData) {
   EXPECT_EQ(body_of(item)["metadata"]["system"]["size"], bytes.size());
 }
 
+TEST(DlfsdLifecycle, SigtermRightAfterStartStopsIt) {
+  for (int i = 0; i < 3; ++i) {
+    DlfsdProcess server;
+    ASSERT_TRUE(server.ok()) << server.error();
+    EXPECT_EQ(server.stop(20s), 0) << server.log();  // the signal may land before serving begins
+  }
+}
+
 // dlfsd's peak resident memory, from /proc.
 long peak_rss_kb(pid_t pid) {
   std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
