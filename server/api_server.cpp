@@ -22,6 +22,9 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   svr.set_write_timeout(time_t(options_.write_timeout_s), 0);
   svr.set_keep_alive_timeout(time_t(options_.keep_alive_s));
   svr.set_keep_alive_max_count(1000);
+  // httplib writes the headers and a small body separately: with Nagle's algorithm on, the body
+  // waits for the client's delayed ACK (~40 ms per request; measured 363 item GETs/s).
+  svr.set_tcp_nodelay(true);
 
   // httplib 0.11 applies a Range header itself to every answer it sends (slicing even JSON
   // error bodies, and without bounds checks on streamed ones); the stream route reads the
