@@ -224,6 +224,8 @@ TEST_F(DlfsdApi, UploadModesAndItemAnswers) {
   EXPECT_EQ(upload("ffffffffffffffffffffffff", "/b.bin", "x")->status, 404);
   EXPECT_EQ(upload(ds, "/cars/c.bin", "x", "skip", "{not json")->status, 400);
   EXPECT_EQ(upload(ds, "/cars", "x")->status, 400);  // a folder
+  std::string huge_meta = R"({"user":{"big":")" + std::string(2 << 20, 'a') + R"("}})";
+  EXPECT_EQ(upload(ds, "/cars/m.bin", "x", "skip", huge_meta)->status, 400);  // text fields over 1 MiB
 
   r = http->Delete(P("/items/" + item["id"].get<std::string>()));
   ASSERT_TRUE(r);
