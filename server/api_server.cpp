@@ -1,6 +1,8 @@
 #include "server/api_server.h"
 
 #include <httplib.h>
+
+#include <thread>
 #include <spdlog/spdlog.h>
 
 #include "server/api_context.h"
@@ -20,6 +22,9 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   svr.set_write_timeout(time_t(options_.write_timeout_s), 0);
   svr.set_keep_alive_timeout(time_t(options_.keep_alive_s));
   svr.set_keep_alive_max_count(1000);
+  // httplib writes the headers and a small body separately: with Nagle's algorithm on, the body
+  // waits for the client's delayed ACK (~40 ms per request; measured 363 item GETs/s).
+  svr.set_tcp_nodelay(true);
 
   // httplib 0.11 applies a Range header itself to every answer it sends (slicing even JSON
   // error bodies, and without bounds checks on streamed ones); the stream route reads the
@@ -70,14 +75,21 @@ Result<int> ApiServer::bind() {
 }
 
 Status ApiServer::serve() {
-  if (!server_->listen_after_bind() && !ctx_->draining()) return Status(EIO, "the HTTP server stopped unexpectedly");
+  bool ok = server_->listen_after_bind();
+  serve_done_ = true;
+  if (!ok && !ctx_->draining()) return Status(EIO, "the HTTP server stopped unexpectedly");
   return {};
 }
 
 void ApiServer::stop() {
   if (!ctx_->drain(std::chrono::seconds(options_.drain_timeout_s)))
     spdlog::warn("requests still in flight after {} s; stopping anyway", options_.drain_timeout_s);
-  server_->stop();
+  // httplib's stop() does nothing before its loop runs: a signal right after bind() would be
+  // lost, so ask again until serve() has returned (bounded, in case it never started).
+  for (int i = 0; i < 500 && !serve_done_; ++i) {
+    server_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace dlfs

@@ -2,6 +2,7 @@
 // thread pool. bind() then serve() (blocks); stop() from another thread drains and ends serve().
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,7 @@ class ApiServer {
 
  private:
   ServerOptions options_;
+  std::atomic<bool> serve_done_{false};
   std::unique_ptr<ApiContext> ctx_;
   std::unique_ptr<httplib::Server> server_;
 };

@@ -1,6 +1,8 @@
 // One item: get, patch, delete, its bytes (ranged, streamed), its thumbnail; and moving items
 // into a folder.
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "core/paths.h"
 #include "server/range.h"
@@ -38,13 +40,14 @@ void stream_item(ApiContext& ctx, const Req& req, Res& res, const Item& item) {
   if (length == 0) return res.set_content("", type);
   Platform& platform = ctx.platform;
   auto hold = ctx.hold_inflight();  // a graceful stop waits for this download to end
+  // One buffer per download, reused for every chunk.
+  auto buf = std::make_shared<std::vector<char>>(size_t(std::min<uint64_t>(length, kStreamChunk)));
   res.set_content_provider(
       size_t(length), type,
-      [&platform, item, first, hold](size_t offset, size_t want, httplib::DataSink& sink) {
-        std::string buf(std::min(want, kStreamChunk), '\0');
-        auto n = platform.read(item, first + offset, std::span<char>(buf.data(), buf.size()));
+      [&platform, item, first, hold, buf](size_t offset, size_t want, httplib::DataSink& sink) {
+        auto n = platform.read(item, first + offset, std::span<char>(buf->data(), std::min(want, buf->size())));
         if (!n || *n == 0) return false;  // storage failed or the file shrank: end the connection
-        return sink.write(buf.data(), *n);
+        return sink.write(buf->data(), *n);
       });
 }
 

@@ -17,7 +17,7 @@ namespace {
 using Req = httplib::Request;
 using Res = httplib::Response;
 
-constexpr size_t kMaxFieldBytes = 1 << 20;  // a text field (metadata JSON, path, ...)
+constexpr size_t kMaxFieldBytes = 1 << 20;  // the text fields (metadata JSON, path, ...) together
 
 // The file part on its way in: a temp file under <store>/tmp named "<pid>-upload-<id>", so the
 // platform's start-up sweep removes it if dlfsd dies mid-upload. Removed when this goes.
@@ -74,6 +74,7 @@ struct UploadForm {
 bool read_form(const Req& req, Res& res, const httplib::ContentReader& reader, uint64_t max_body, TempUpload& temp,
                UploadForm& form) {
   std::string current;  // the part being read
+  size_t field_bytes = 0;
   auto count = [&](size_t n) {
     form.body_bytes += n;
     if (form.body_bytes > max_body) form.too_large = true;
@@ -97,12 +98,13 @@ bool read_form(const Req& req, Res& res, const httplib::ContentReader& reader, u
             form.failure = temp.write(data, n);
             return form.failure.is_ok();
           }
-          std::string& field = form.fields[current];
-          if (field.size() + n > kMaxFieldBytes) {
-            form.failure = Status(EINVAL, "form field '" + current + "' is larger than 1 MiB");
+          // All text fields together, not each: a body of many parts stays small too.
+          field_bytes += n;
+          if (field_bytes > kMaxFieldBytes) {
+            form.failure = Status(EINVAL, "the form's text fields are larger than 1 MiB together");
             return false;
           }
-          field.append(data, n);
+          form.fields[current].append(data, n);
           return true;
         });
   }

@@ -14,12 +14,14 @@ struct ServerOptions {
   std::string store;
   std::string host = "127.0.0.1";
   int port = 8080;                        // 0: any free port
-  unsigned workers = 16;                  // HTTP worker threads
+  // HTTP worker threads; httplib gives each open connection one for as long as it is kept
+  // alive, so this bounds the concurrent connections served (others wait in the queue).
+  unsigned workers = 32;
   unsigned preprocess_workers = 2;        // 0: one per core
   uint64_t max_upload = 64ull << 30;      // bytes of one request body
   unsigned read_timeout_s = 60;
   unsigned write_timeout_s = 60;
-  unsigned keep_alive_s = 30;
+  unsigned keep_alive_s = 10;             // an idle kept-alive connection holds a worker this long
   unsigned drain_timeout_s = 60;          // SIGTERM: how long in-flight requests may take
   std::string log_level = "info";
 };

@@ -24,7 +24,9 @@
 namespace dlfs::test {
 
 struct DlfsdOptions {
-  std::string store;                   // empty: a temp store, removed with the process object
+  // empty: a temp store, removed with the process object (its log beside it); else this store
+  // (e.g. filled through the platform beforehand), its log in "<store>.dlfsd-test.log"
+  std::string store;
   std::vector<std::string> extra_args;  // e.g. {"--max-upload", "1M"}
   std::string email = "dev@local";     // the token's
   std::chrono::milliseconds start_timeout = std::chrono::seconds(30);
