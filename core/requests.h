@@ -34,7 +34,9 @@ struct UploadResult {
 // (pass it back as the keyset cursor) and is empty when there is no next page.
 struct ItemPage {
   std::vector<Item> items;
-  uint64_t total = 0;  // exact count of all matches (every page)
+  // Exact count of the matches. Over HTTP the cursor is part of the query, so a page after the
+  // first counts the matches from its cursor on; the first page's is the whole count.
+  uint64_t total = 0;
   std::string next_after;
   bool has_next() const { return !next_after.empty(); }
 };

@@ -58,6 +58,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "store") {
     DLFS_TRY(need_value());
     o.store_dir = value;
+  } else if (key == "token_file") {
+    DLFS_TRY(need_value());
+    o.token_file = value;
   } else if (key == "cache") {
     DLFS_TRY(need_value());
     if (value == "none") o.no_cache = true;
@@ -212,7 +215,8 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
   std::string source = positional[0];
   // DATASET:/folder mounts one folder. A leading "dlfs#" (old fstab style) is dropped.
   if (source.substr(0, 5) == "dlfs#") source = source.substr(5);
-  if (size_t colon = source.find(":/"); colon != std::string::npos) {
+  size_t scheme = source.find("://");  // a URL's own ":/" is not a folder
+  if (size_t colon = source.find(":/", scheme == std::string::npos ? 0 : scheme + 3); colon != std::string::npos) {
     o.folder = source.substr(colon + 1);
     source = source.substr(0, colon);
   }

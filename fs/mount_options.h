@@ -15,13 +15,14 @@
 namespace dlfs {
 
 struct MountOptions {
-  std::string source;      // the dataset, by name or id
+  std::string source;      // the dataset, by name or id, or its http(s):// API URL
   std::string folder = "/";  // DATASET:/folder mounts one folder
   std::string mountpoint;
   bool foreground = false;  // -f
   bool debug = false;       // -o debug: debug logging (libfuse's request trace too, with -f)
 
   std::string store_dir;  // -o store=DIR (default: default_store_dir())
+  std::string token_file;  // -o token_file=FILE: the API token of an http(s) SOURCE
   std::string cache_dir;  // -o cache=DIR (default: default_cache_dir())
   bool no_cache = false;  // -o cache=none
   uint64_t cache_size = 1ull << 30;  // -o cache_size=BYTES[K|M|G]

@@ -103,6 +103,16 @@ Result<Dataset> Platform::find_dataset(std::string_view name_or_id) {
   return std::move(*ds);
 }
 
+Status Platform::set_dataset_readonly(std::string_view id, bool readonly) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, id));
+  if (!ds) return no_dataset(id);
+  ds->readonly = readonly;
+  ds->updated_ms = options_.clock->now_ms();
+  DLFS_TRY(catalog_->put_dataset(txn, *ds));
+  return txn.commit();
+}
+
 Result<Item> Platform::get_item(std::string_view id) {
   DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
   DLFS_ASSIGN(auto item, catalog_->item(txn, id));

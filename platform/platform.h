@@ -52,6 +52,8 @@ class Platform {
   // By name or id.
   Result<Dataset> find_dataset(std::string_view name_or_id);
   Status delete_dataset(std::string_view id);
+  // A read-only dataset's writes are refused by dlfsd (403); the platform itself does not check.
+  Status set_dataset_readonly(std::string_view id, bool readonly);
 
   // Reads.
   Result<Item> get_item(std::string_view id);

@@ -9,6 +9,8 @@ packages=(
   # libraries (DESIGN.md's fixed choices)
   libfuse3-dev fuse3 libcurl4-openssl-dev nlohmann-json3-dev liblmdb-dev libexif-dev
   libspdlog-dev libgtest-dev libgmock-dev
+  # dlfsd: the HTTP server (cpp-httplib) and HMAC for its tokens (OpenSSL)
+  libcpp-httplib-dev libssl-dev
   # preprocessing: libvips (decoding, thumbnails), libmagic (mimetype by content)
   libvips-dev libmagic-dev libtiff-dev
   # the preprocessing tests make images with ImageMagick and exiftool; the fuzz target needs

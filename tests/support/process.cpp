@@ -103,10 +103,14 @@ CommandResult sh(const std::string& script, std::chrono::milliseconds timeout) {
   return run({"/bin/sh", "-c", script}, timeout);
 }
 
-Child::Child(const std::vector<std::string>& argv) {
+Child::Child(const std::vector<std::string>& argv) : Child(argv, -1, -1) {}
+
+Child::Child(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
   pid_ = fork();
   if (pid_ == 0) {
     setpgid(0, 0);
+    if (stdout_fd >= 0) dup2(stdout_fd, 1);
+    if (stderr_fd >= 0) dup2(stderr_fd, 2);
     auto args = c_argv(argv);
     execvp(args[0], args.data());
     _exit(127);

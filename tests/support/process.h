@@ -30,6 +30,9 @@ class Child {
  public:
   Child() = default;
   explicit Child(const std::vector<std::string>& argv);
+  // The same, with the child's stdout and stderr on these fds (-1: inherited); the fds are the
+  // caller's to close.
+  Child(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd);
   ~Child();  // kills and reaps it if still running
   Child(Child&& other) noexcept;
   Child& operator=(Child&& other) noexcept;

@@ -167,3 +167,15 @@ TEST_F(CliTest, CacheStatAndClear) {
   fails({"--cache", cache_dir, "cache", "clear", "nothing-cached"});
   fails({"cache", "frob"});
 }
+
+TEST_F(CliTest, ServerNeedsATokenAndRefusesPreprocess) {
+  unsetenv("DLFS_TOKEN");
+  const std::string url = "http://127.0.0.1:9";
+  EXPECT_NE(fails({"--server", url, "ls", "cars"}).find("DLFS_TOKEN"), std::string::npos);
+  EXPECT_NE(fails({"--server", url, "--token-file", dir_.sub("none"), "ls", "cars"}).find("token file"),
+            std::string::npos);
+  write_file(dir_.sub("tok"), "t\n");
+  EXPECT_NE(fails({"--server", url, "--token-file", dir_.sub("tok"), "preprocess", "cars"}).find("embedded store only"),
+            std::string::npos);
+  EXPECT_NE(fails({"--server=ftp://x", "ls", "cars"}).find("http"), std::string::npos);
+}

@@ -84,3 +84,16 @@ TEST(MountOptions, BadOptionsAreClearErrors) {
   EXPECT_EQ(*parse_size("1G"), 1ull << 30);
   EXPECT_EQ(*parse_size("4096"), 4096u);
 }
+
+TEST(MountOptions, UrlSourceWithFolderAndTokenFile) {
+  auto o = parse({"http://127.0.0.1:8080/api/v1/datasets/cars:/a/b", "/mnt", "-o", "token_file=/etc/dlfs/token"});
+  ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_EQ(o->source, "http://127.0.0.1:8080/api/v1/datasets/cars");  // the URL's own ":/" stays
+  EXPECT_EQ(o->folder, "/a/b");
+  EXPECT_EQ(o->token_file, "/etc/dlfs/token");
+  auto plain = parse({"https://gate/api/v1/datasets/65f0c0ffee0000000000abcd", "/mnt"});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->source, "https://gate/api/v1/datasets/65f0c0ffee0000000000abcd");
+  EXPECT_EQ(plain->folder, "/");
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "token_file="}).err(), EINVAL);
+}

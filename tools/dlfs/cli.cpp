@@ -3,15 +3,17 @@
 #include <cstdio>
 
 #include "core/paths.h"
-#include "remote/local_remote.h"
+#include "remote/connect.h"
 
 namespace dlfs::cli {
 
 Status usage_error(const std::string& message) { return Status(EINVAL, "usage: " + message); }
 
 Result<std::unique_ptr<Connection>> connect(const Globals& globals) {
-  DLFS_ASSIGN(auto conn, LocalConnection::open(LocalOptions{globals.store}));
-  return std::unique_ptr<Connection>(std::move(conn));
+  ConnectOptions options;
+  options.store_dir = globals.store;
+  options.token_file = globals.token_file;
+  return dlfs::connect(globals.server, options);
 }
 
 Result<Target> parse_target(const std::string& text) {

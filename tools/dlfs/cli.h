@@ -16,6 +16,8 @@ namespace dlfs::cli {
 struct Globals {
   std::string store;      // --store DIR (embedded platform)
   std::string cache_dir;  // for `dlfs cache`
+  std::string server;      // --server URL: every command goes to this API instead of the store
+  std::string token_file;  // --token-file FILE (else $DLFS_TOKEN) with --server
 };
 
 // A command's arguments after the command words.

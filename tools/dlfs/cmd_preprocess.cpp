@@ -84,6 +84,9 @@ Status cmd_preprocess(const Globals& g, const Args& args) {
     }
   }
   if (targets.size() != 1) return usage_error("dlfs preprocess [--workers N] [--timeout SECONDS] DATASET[:/path]");
+  if (!g.server.empty())
+    return Status(ENOTSUP, "dlfs preprocess works on the embedded store only; with --server the server "
+                           "preprocesses what is uploaded on its own");
   DLFS_ASSIGN(Target t, parse_target(targets[0]));
   DLFS_ASSIGN(auto conn, connect(g));
   auto* local = dynamic_cast<LocalConnection*>(conn.get());

@@ -13,7 +13,7 @@ using namespace dlfs::cli;
 
 namespace {
 
-const char* kUsage = R"(usage: dlfs [--store DIR] COMMAND ...
+const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FILE]] COMMAND ...
 
   dataset create NAME            make a dataset
   dataset list                   list datasets
@@ -40,7 +40,9 @@ const char* kUsage = R"(usage: dlfs [--store DIR] COMMAND ...
                                  retry failed ones, or discard them (their bytes are dropped)
 
 The store (embedded platform) is --store, else $DLFS_STORE, else $XDG_DATA_HOME/dlfs, else
-~/.local/share/dlfs.
+~/.local/share/dlfs. With --server URL (http[s]://HOST[:PORT][/api/v1]) every command goes to
+that server instead, with the token in --token-file FILE or $DLFS_TOKEN; `preprocess` is then
+the server's own business.
 )";
 
 }  // namespace
@@ -56,10 +58,15 @@ int main(int argc, char** argv) {
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     std::string opt = argv[i];
-    if ((opt == "--store" || opt == "--cache") && i + 1 < argc) {
-      (opt == "--store" ? g.store : g.cache_dir) = argv[++i];
+    if ((opt == "--store" || opt == "--cache" || opt == "--server" || opt == "--token-file") && i + 1 < argc) {
+      (opt == "--store" ? g.store : opt == "--cache" ? g.cache_dir : opt == "--server" ? g.server : g.token_file) =
+          argv[++i];
     } else if (opt.rfind("--store=", 0) == 0) {
       g.store = opt.substr(8);
+    } else if (opt.rfind("--server=", 0) == 0) {
+      g.server = opt.substr(9);
+    } else if (opt.rfind("--token-file=", 0) == 0) {
+      g.token_file = opt.substr(13);
     } else if (opt.rfind("--cache=", 0) == 0) {
       g.cache_dir = opt.substr(8);
     } else if (opt == "-h" || opt == "--help") {

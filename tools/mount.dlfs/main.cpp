@@ -1,6 +1,7 @@
 // mount.dlfs DATASET[:/FOLDER] MOUNTPOINT [-o OPTIONS] [-f]
+// mount.dlfs http[s]://HOST[:PORT]/api/v1/datasets/ID_OR_NAME[:/FOLDER] MOUNTPOINT -o token_file=F
 //
-// Mounts a dataset of the embedded store as a folder. Returns only once the mount is live:
+// Mounts a dataset of the embedded store, or of a server speaking the HTTP API, as a folder. Returns only once the mount is live:
 // unless -f, it forks; the child opens the store, the cache and the FUSE session, mounts, and
 // then tells the waiting parent through a pipe, which exits 0 (or prints the child's one-line
 // error and exits non-zero). The child then detaches and serves until unmounted.
@@ -32,6 +33,7 @@
 #include "fs/mountinfo.h"
 #include "remote/link_fetcher.h"
 #include "platform/platform.h"
+#include "remote/connect.h"
 #include "remote/local_remote.h"
 
 using namespace dlfs;
@@ -119,15 +121,22 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  LocalOptions store;
-  store.store_dir = o.store_dir;
-  auto conn = LocalConnection::open(store);
-  if (!conn) return fail(conn.status().wrap("cannot open the store " + o.store_dir));
-  auto opened = (*conn)->open(o.source);
+  auto parsed_source = parse_source(o.source);
+  if (!parsed_source) return fail(parsed_source.status());
+  const Source& src = *parsed_source;
+  ConnectOptions co;
+  co.store_dir = o.store_dir;
+  co.token_file = o.token_file;
+  auto conn = connect(src.http ? src.base_url : "", co);
+  if (!conn) return fail(conn.status().wrap(src.http ? "cannot connect to " + src.base_url : "cannot open the store " + o.store_dir));
+  std::string where = src.http ? src.base_url : o.store_dir;
+  auto opened = (*conn)->open(src.dataset);
   if (!opened) {
-    if (opened.err() == ENOENT) return fail(Status(ENOENT, "no dataset '" + o.source + "' in " + o.store_dir));
-    return fail(opened.status().wrap("dataset " + o.source));
+    if (opened.err() == ENOENT) return fail(Status(ENOENT, "no dataset '" + src.dataset + "' in " + where));
+    return fail(opened.status().wrap("dataset " + src.dataset));
   }
+  // The embedded platform runs in this process; a server does its own preprocessing.
+  auto* local_conn = dynamic_cast<LocalConnection*>(conn->get());
   std::unique_ptr<Remote> local = std::move(opened).value();
   Remote* remote = local.get();
   std::unique_ptr<DelayedRemote> delayed;
@@ -142,7 +151,8 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   }
 
   std::error_code ec;
-  std::string source = std::filesystem::weakly_canonical(o.store_dir, ec).string();
+  // The cache and spool key: where the dataset lives (the store's path or the API URL) and its id.
+  std::string source = src.http ? src.base_url : std::filesystem::weakly_canonical(o.store_dir, ec).string();
   std::unique_ptr<MetadataCache> cache;
   if (!o.no_cache) {
     Status dir_ok = ensure_private_dir(o.cache_dir);
@@ -216,8 +226,8 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   (*fs)->start_uploads();  // resumes what the journal holds from a previous run
   // The embedded platform preprocesses what is uploaded to its store (by this mount or anyone).
   // Started here, after the fork and with the stop signals blocked, so its threads inherit that.
-  if (o.preprocess_workers.value_or(1) > 0) {
-    Status started = (*conn)->platform()->start_preprocessing(o.preprocess_workers.value_or(0));
+  if (local_conn && o.preprocess_workers.value_or(1) > 0) {
+    Status started = local_conn->platform()->start_preprocessing(o.preprocess_workers.value_or(0));
     if (!started) spdlog::warn("preprocessing is off: {}", started.to_string());
   }
   ready.send("OK");
@@ -274,6 +284,7 @@ int main(int argc, char** argv) {
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
   if (!o.stats_file.empty()) o.stats_file = std::filesystem::absolute(o.stats_file).string();
   if (!o.log_file.empty()) o.log_file = std::filesystem::absolute(o.log_file).string();
+  if (!o.token_file.empty()) o.token_file = std::filesystem::absolute(o.token_file).string();
   auto mountpoint = check_mountpoint(o.mountpoint);
   if (!mountpoint) {
     fprintf(stderr, "mount.dlfs: %s\n", mountpoint.status().message().c_str());

@@ -1,0 +1,108 @@
+// The HTTP transport of HttpRemote (libcurl): a pool of reused easy handles (keep-alive, HTTP/2
+// over TLS when offered), connect timeouts and stall detection, bounded retries with exponential
+// backoff and jitter on transport errors, 429 and 5xx (never on another 4xx), redirects followed
+// by hand so that the Bearer token only ever goes to the API's own scheme://host:port, uploads
+// streamed from a file as multipart, ranged downloads written straight into the caller's buffer.
+// Thread-safe: each call takes a handle from the pool for its duration.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json_util.h"
+#include "core/result.h"
+
+namespace dlfs {
+
+struct HttpOptions {
+  std::string base_url;  // ".../api/v1", no trailing slash
+  std::string token;     // sent as "Authorization: Bearer <token>" to base_url's host only
+  long connect_timeout_ms = 10000;
+  // Stall detection: a transfer slower than low_speed_limit bytes/s for low_speed_time_s aborts.
+  long low_speed_limit = 1;
+  long low_speed_time_s = 30;
+  int max_attempts = 4;  // tries per request, the first included
+  long backoff_base_ms = 200;   // before the 2nd try; doubles each time, with jitter
+  long backoff_max_ms = 5000;
+  int max_redirects = 5;
+};
+
+// One multipart field: a text value, or the bytes of a local file (streamed).
+struct MultipartField {
+  std::string name;
+  std::string value;       // text fields
+  std::string file_path;   // file fields (value unused)
+  std::string filename;    // the part's filename (file fields)
+  std::string content_type;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string path;  // relative to base_url ("/items/ID"), or an absolute URL
+  std::vector<std::string> headers;  // "Name: value"
+  std::optional<std::string> body;   // with content_type
+  std::string content_type;
+  std::vector<MultipartField> multipart;  // a multipart/form-data body instead of `body`
+  // Ranged download: "Range: bytes=offset-(offset+sink.size()-1)", the body written into `sink`.
+  // A 200 answer (range ignored) has its first `range_offset` bytes skipped.
+  std::span<char> sink;
+  bool ranged = false;
+  uint64_t range_offset = 0;
+  // HTTP codes >= 400 answered as a response instead of an error (e.g. 416 for a read at the end).
+  std::vector<long> accept_codes;
+};
+
+struct HttpResponse {
+  long code = 0;
+  std::string body;                           // when no sink was given
+  size_t received = 0;                        // bytes written into the sink
+  std::map<std::string, std::string> headers;  // names lower-cased, the final answer's
+  uint64_t uploaded = 0;                      // file bytes sent (multipart file fields)
+  std::string header(const std::string& lower_name) const;
+};
+
+// errno for an HTTP error answer (API.md's codes).
+int errno_for_http_status(long code);
+// The Status for an error answer: the server's {"message"} if any, else the body's start.
+Status http_error(long code, std::string_view body, std::string_view what);
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  const HttpOptions& options() const { return options_; }
+  // Sends the request (retrying as the header says). An error answer (>= 400, not in
+  // accept_codes) is a Status with errno_for_http_status; a transport failure after the last
+  // try is ETIMEDOUT (timeouts, stalls) or EIO.
+  Result<HttpResponse> send(const HttpRequest& request);
+  // send() and parse the body as JSON (EIO with the parse error if it is not).
+  Result<json> send_json(const HttpRequest& request);
+
+  // "key=value&..." with both escaped.
+  std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
+  std::string escape(std::string_view text);
+
+ private:
+  struct Attempt;
+  void* acquire();
+  void release(void* handle);
+  Attempt attempt(void* curl, const HttpRequest& request, const std::string& url, bool with_token);
+  bool same_origin(const std::string& url) const;
+
+  HttpOptions options_;
+  std::string origin_;  // scheme://host:port of base_url, lower-cased
+  std::mutex mu_;
+  std::vector<void*> idle_;  // CURL* handles, kept for their live connections
+};
+
+}  // namespace dlfs

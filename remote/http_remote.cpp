@@ -1,0 +1,355 @@
+#include "remote/http_remote.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+#include "core/ids.h"
+#include "core/paths.h"
+
+namespace dlfs {
+namespace {
+
+constexpr size_t kMaxPageSize = 1000;  // API.md: pageSize is at most 1000
+const char* const kUserQuery = "user_query: true";  // API.md: with an underscore, keep it
+const char* const kTextPart = "text/plain; charset=utf-8";
+
+// A JSON body; names that are not UTF-8 cannot be sent as JSON (dump() would throw).
+Result<std::string> dump_body(const json& doc) {
+  try {
+    return doc.dump();
+  } catch (const json::exception& e) {
+    return Status(EINVAL, "a name or value is not valid UTF-8, which the HTTP API cannot carry", e.what());
+  }
+}
+
+Result<HttpRequest> json_request(std::string method, std::string path, const json& body) {
+  HttpRequest req;
+  req.method = std::move(method);
+  req.path = std::move(path);
+  DLFS_ASSIGN(req.body, dump_body(body));
+  req.content_type = "application/json";
+  return req;
+}
+
+Result<HttpRequest> query_request(std::string path, const json& dql) {
+  DLFS_ASSIGN(HttpRequest req, json_request("POST", std::move(path), dql));
+  req.headers.push_back(kUserQuery);
+  return req;
+}
+
+Result<Item> parse_item(const json& doc) {
+  Result<Item> item = item_from_json(doc);
+  if (!item) return Status(EIO, "the server answered a malformed item", item.status().to_string());
+  return item;
+}
+
+Result<Dataset> parse_dataset(const json& doc) {
+  Result<Dataset> ds = dataset_from_json(doc);
+  if (!ds) return Status(EIO, "the server answered a malformed dataset", ds.status().to_string());
+  return ds;
+}
+
+// The items of a paged answer, or EIO.
+Result<const json*> page_items(const json& doc) {
+  if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array())
+    return Status(EIO, "the server answered a malformed page (no \"items\" array)");
+  return &doc["items"];
+}
+
+bool has_next_page(const json& doc) {
+  auto it = doc.find("hasNextPage");
+  return it != doc.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string mimetype_for(std::string_view path) {
+  static const std::pair<std::string_view, std::string_view> types[] = {
+      {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"}, {".png", "image/png"},   {".gif", "image/gif"},
+      {".webp", "image/webp"}, {".bmp", "image/bmp"},  {".tif", "image/tiff"}, {".tiff", "image/tiff"},
+      {".json", "application/json"}, {".txt", "text/plain"}, {".csv", "text/csv"}, {".mp4", "video/mp4"}};
+  size_t dot = path.rfind('.');
+  if (dot != std::string_view::npos) {
+    std::string ext(path.substr(dot));
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    for (const auto& [e, t] : types)
+      if (e == ext) return std::string(t);
+  }
+  return "application/octet-stream";
+}
+
+// "bytes a-b/total" -> a and total (total 0 when "*").
+bool parse_content_range(std::string_view v, uint64_t& start, uint64_t& total) {
+  if (v.rfind("bytes ", 0) != 0) return false;
+  v.remove_prefix(6);
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), start);
+  if (ec != std::errc()) return false;
+  size_t slash = v.find('/');
+  total = 0;
+  if (slash != std::string_view::npos && v.substr(slash + 1) != "*")
+    std::from_chars(v.data() + slash + 1, v.data() + v.size(), total);
+  return true;
+}
+
+class HttpRemote : public Remote {
+ public:
+  HttpRemote(std::shared_ptr<HttpClient> http, Dataset dataset)
+      : http_(std::move(http)), dataset_(std::move(dataset)) {}
+
+  const Dataset& dataset() const override { return dataset_; }
+
+  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
+    json conditions = json::array({{{"dir", dir}}, {{"hidden", false}}});
+    if (!after.empty()) conditions.push_back({{"id", {{"$gt", after}}}});
+    json dql = {{"filter", {{"$and", conditions}}},
+                {"sort", {{"id", "ascending"}}},
+                {"page", 0},
+                {"pageSize", std::clamp<size_t>(page_size, 1, kMaxPageSize)},
+                {"resource", "items"}};
+    DLFS_ASSIGN(ItemPage page, run_query(dql));
+    // '*' in a value is a wildcard to the server: keep only the folder asked for.
+    if (dir.find('*') != std::string_view::npos)
+      std::erase_if(page.items, [&](const Item& i) { return i.dir != dir; });
+    // An empty first page may be an empty folder, a file, or nothing: one more request tells,
+    // only then (a folder with items answers in one round trip per page).
+    if (page.items.empty() && after.empty() && dir != "/") {
+      Result<Item> self = get(dir);
+      if (!self) return self.err() == ENOENT ? Status(ENOENT, "no folder '" + std::string(dir) + "'") : self.status();
+      if (!self->is_dir()) return Status(ENOTDIR, "'" + std::string(dir) + "' is a file, not a folder");
+    }
+    return page;
+  }
+
+  Result<Item> get(std::string_view path) override {
+    bool wild = path.find('*') != std::string_view::npos;
+    json dql = {{"filter", {{"$and", json::array({{{"filename", path}}})}}},
+                {"page", 0},
+                {"pageSize", wild ? kMaxPageSize : 1},
+                {"resource", "items"}};
+    DLFS_ASSIGN(ItemPage page, run_query(dql));
+    for (auto& item : page.items)
+      if (item.filename == path) return std::move(item);
+    return Status(ENOENT, "no item at '" + std::string(path) + "' in dataset '" + dataset_.name + "'");
+  }
+
+  Result<Item> get_by_id(std::string_view id) override {
+    HttpRequest req;
+    req.path = "/items/" + http_->escape(id);
+    DLFS_ASSIGN(json doc, http_->send_json(req));
+    DLFS_ASSIGN(Item item, parse_item(doc));
+    if (!item.dataset_id.empty() && item.dataset_id != dataset_.id)
+      return Status(ENOENT, "item '" + std::string(id) + "' is not in dataset '" + dataset_.name + "'");
+    return item;
+  }
+
+  Result<ItemPage> query(const json& dql) override {
+    json body = dql;
+    if (!body.contains("resource")) body["resource"] = "items";
+    return run_query(body);
+  }
+
+  Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override {
+    if (out.empty()) return size_t(0);
+    HttpRequest req;
+    req.path = "/items/" + http_->escape(item.id) + "/stream";
+    req.sink = out;
+    req.ranged = true;
+    req.range_offset = offset;
+    req.accept_codes = {416};  // a range at or past the end
+    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    if (r.code == 416) return size_t(0);
+    if (r.code == 206) {
+      uint64_t start = 0, total = 0;
+      if (parse_content_range(r.header("content-range"), start, total) && start != offset)
+        return Status(EIO, "the server answered bytes from " + std::to_string(start) + " for a read from " +
+                               std::to_string(offset) + " of '" + item.filename + "'");
+      uint64_t expected = out.size();
+      if (total > 0) expected = std::min<uint64_t>(expected, total > offset ? total - offset : 0);
+      if (r.received < expected)
+        return Status(EIO, "short read of '" + item.filename + "': " + std::to_string(r.received) + " of " +
+                               std::to_string(expected) + " bytes");
+    }
+    return r.received;
+  }
+
+  Result<std::string> thumbnail(const Item& item) override {
+    HttpRequest req;
+    req.path = "/items/" + http_->escape(item.id) + "/thumbnail";
+    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    return std::move(r.body);
+  }
+
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = "/datasets/" + dataset_.id + "/items?mode=" + (options.mode == UploadMode::kSkip ? "skip" : "overwrite");
+    // API.md's field order: type, path, metadata, description, file.
+    req.multipart.push_back({"type", "file", "", "", kTextPart});
+    req.multipart.push_back({"path", std::string(remote_path), "", "", kTextPart});
+    if (options.metadata.is_object() && !options.metadata.empty()) {
+      DLFS_ASSIGN(std::string meta, dump_body(options.metadata));
+      req.multipart.push_back({"metadata", meta, "", "", kTextPart});
+    }
+    if (options.description) req.multipart.push_back({"description", *options.description, "", "", kTextPart});
+    req.multipart.push_back({"file", "", local_file, base_name(remote_path), mimetype_for(remote_path)});
+
+    for (int round = 1;; ++round) {
+      DLFS_ASSIGN(HttpResponse r, http_->send(req));
+      Result<json> doc = parse_json(r.body);
+      if (!doc) return Status(EIO, "the server's answer to an upload is not JSON", doc.status().cause());
+      DLFS_ASSIGN(Item item, parse_item(*doc));
+      std::string op = r.header("x-item-op");
+      UploadResult result{std::move(item), UploadOp::kCreated};
+      if (op == "skipped") result.op = UploadOp::kSkipped;
+      else if (op == "overwrite" || op == "overwritten") result.op = UploadOp::kOverwritten;
+      // API.md: the answer's size is the bytes the server received; a difference is corruption.
+      if (result.op == UploadOp::kSkipped || result.item.size() == r.uploaded) return result;
+      Status bad(EIO, "upload of '" + std::string(remote_path) + "' arrived with " +
+                          std::to_string(result.item.size()) + " bytes of " + std::to_string(r.uploaded) + " sent");
+      spdlog::warn("{}; deleting it{}", bad.message(), round == 1 ? " and uploading again" : "");
+      if (Status removed = remove(result.item.id); !removed)
+        spdlog::warn("cannot delete the corrupt item {}: {}", result.item.id, removed.to_string());
+      if (round == 2) return bad;
+    }
+  }
+
+  Result<Item> patch(std::string_view id, const json& patch, bool system) override {
+    std::string path = "/items/" + http_->escape(id) + (system ? "?system=true" : "");
+    DLFS_ASSIGN(HttpRequest req, json_request("PATCH", path, patch));
+    DLFS_ASSIGN(json doc, http_->send_json(req));
+    return parse_item(doc);
+  }
+
+  Result<Item> move(std::string_view id, std::string_view new_path) override {
+    return patch(id, json{{"filename", new_path}}, /*system=*/true);
+  }
+
+  Status remove(std::string_view id) override {
+    HttpRequest req;
+    req.method = "DELETE";
+    req.path = "/items/" + http_->escape(id);
+    return http_->send(req).status();
+  }
+
+  Result<Item> make_dir(std::string_view path) override {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = "/datasets/" + dataset_.id + "/items";
+    req.body = http_->form_encode({{"type", "dir"}, {"path", std::string(path)}});
+    req.content_type = "application/x-www-form-urlencoded";
+    DLFS_ASSIGN(json doc, http_->send_json(req));
+    return parse_item(doc);
+  }
+
+ private:
+  Result<ItemPage> run_query(const json& dql) {
+    DLFS_ASSIGN(HttpRequest req, query_request("/datasets/" + dataset_.id + "/query", dql));
+    DLFS_ASSIGN(json doc, http_->send_json(req));
+    return parse_item_page(doc);
+  }
+
+  std::shared_ptr<HttpClient> http_;
+  Dataset dataset_;
+};
+
+}  // namespace
+
+Result<ItemPage> parse_item_page(const json& doc) {
+  DLFS_ASSIGN(const json* items, page_items(doc));
+  ItemPage page;
+  for (const auto& d : *items) {
+    DLFS_ASSIGN(Item item, parse_item(d));
+    page.items.push_back(std::move(item));
+  }
+  if (auto it = doc.find("totalItemsCount"); it != doc.end() && it->is_number_unsigned())
+    page.total = it->get<uint64_t>();
+  if (has_next_page(doc) && !page.items.empty()) page.next_after = page.items.back().id;
+  return page;
+}
+
+HttpConnection::HttpConnection(HttpOptions options) : client_(std::make_shared<HttpClient>(std::move(options))) {}
+
+HttpConnection::~HttpConnection() = default;
+
+Result<std::vector<Dataset>> HttpConnection::list_datasets() {
+  std::vector<Dataset> all;
+  for (int page = 0;; ++page) {
+    json dql = {{"filter", json::object()}, {"page", page}, {"pageSize", kMaxPageSize}, {"resource", "datasets"}};
+    DLFS_ASSIGN(HttpRequest req, query_request("/datasets/query", dql));
+    DLFS_ASSIGN(json doc, client_->send_json(req));
+    DLFS_ASSIGN(const json* items, page_items(doc));
+    for (const auto& d : *items) {
+      DLFS_ASSIGN(Dataset ds, parse_dataset(d));
+      all.push_back(std::move(ds));
+    }
+    if (!has_next_page(doc) || items->empty()) return all;
+  }
+}
+
+Result<Dataset> HttpConnection::create_dataset(std::string_view name) {
+  // API.md: a dataset belongs to projects; the server's first (default) project is enough.
+  json projects = json::array();
+  HttpRequest get_projects;
+  get_projects.path = "/projects";
+  if (Result<json> doc = client_->send_json(get_projects)) {
+    const json* list = doc->is_array() ? &*doc : doc->is_object() && doc->contains("items") ? &(*doc)["items"] : nullptr;
+    if (list && list->is_array() && !list->empty() && (*list)[0].is_object() && (*list)[0].contains("id"))
+      projects.push_back((*list)[0]["id"]);
+  }
+  DLFS_ASSIGN(HttpRequest req, json_request("POST", "/datasets", json{{"name", name}, {"projects", projects}}));
+  DLFS_ASSIGN(json doc, client_->send_json(req));
+  return parse_dataset(doc);
+}
+
+Result<Dataset> HttpConnection::find_dataset(std::string_view name_or_id) {
+  if (is_valid_id(name_or_id)) {
+    HttpRequest req;
+    req.path = "/datasets/" + std::string(name_or_id);
+    Result<json> doc = client_->send_json(req);
+    if (doc) return parse_dataset(*doc);
+    if (doc.err() != ENOENT) return doc.status();  // else it may be a name that looks like an id
+  }
+  json dql = {{"filter", {{"$and", json::array({{{"name", name_or_id}}})}}},
+              {"page", 0},
+              {"pageSize", kMaxPageSize},
+              {"resource", "datasets"}};
+  DLFS_ASSIGN(HttpRequest req, query_request("/datasets/query", dql));
+  DLFS_ASSIGN(json doc, client_->send_json(req));
+  DLFS_ASSIGN(const json* items, page_items(doc));
+  for (const auto& d : *items) {
+    DLFS_ASSIGN(Dataset ds, parse_dataset(d));
+    if (ds.name == name_or_id) return ds;
+  }
+  return Status(ENOENT, "no dataset '" + std::string(name_or_id) + "' on " + base_url());
+}
+
+Status HttpConnection::delete_dataset(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  HttpRequest req;
+  req.method = "DELETE";
+  req.path = "/datasets/" + ds.id;
+  return client_->send(req).status();
+}
+
+Result<std::unique_ptr<Remote>> HttpConnection::open(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  return std::unique_ptr<Remote>(new HttpRemote(client_, std::move(ds)));
+}
+
+std::string HttpConnection::user() const {
+  std::lock_guard lock(user_mu_);
+  if (user_) return *user_;
+  HttpRequest req;
+  req.path = "/users/me";
+  Result<json> doc = client_->send_json(req);
+  if (!doc || !doc->is_object() || !doc->contains("email") || !(*doc)["email"].is_string()) {
+    spdlog::warn("cannot tell who the token is (GET /users/me): {}",
+                 doc ? std::string("no email in the answer") : doc.status().to_string());
+    return {};
+  }
+  user_ = (*doc)["email"].get<std::string>();
+  return *user_;
+}
+
+}  // namespace dlfs

@@ -1,0 +1,38 @@
+// The Remote and Connection interfaces over HTTP: dlfsd or a compatible gate speaking API.md.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "remote/http_client.h"
+#include "remote/remote.h"
+
+namespace dlfs {
+
+class HttpConnection : public Connection {
+ public:
+  explicit HttpConnection(HttpOptions options);
+  ~HttpConnection() override;
+
+  Result<std::vector<Dataset>> list_datasets() override;
+  Result<Dataset> create_dataset(std::string_view name) override;
+  Result<Dataset> find_dataset(std::string_view name_or_id) override;
+  Status delete_dataset(std::string_view name_or_id) override;
+  Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;
+  // The token's email from GET /users/me (asked once; "" if the server cannot tell).
+  std::string user() const override;
+
+  const std::string& base_url() const { return client_->options().base_url; }
+
+ private:
+  std::shared_ptr<HttpClient> client_;
+  mutable std::mutex user_mu_;
+  mutable std::optional<std::string> user_;
+};
+
+// Parses a paged answer ({"totalItemsCount","hasNextPage","items":[...]}) of items.
+Result<ItemPage> parse_item_page(const json& doc);
+
+}  // namespace dlfs

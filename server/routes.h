@@ -1,0 +1,21 @@
+// dlfsd's routes (API.md), registered on an httplib server, grouped by what they serve.
+#pragma once
+
+#include <httplib.h>
+
+#include "server/api_context.h"
+
+namespace dlfs {
+
+// Datasets, DQL item queries, the directory tree, projects, users, SDK check, and the
+// driver/sync/import/command endpoints (answered plainly: no storage drivers yet).
+void register_dataset_routes(httplib::Server& server, ApiContext& ctx);
+// One item: get, patch, delete, stream, thumbnail; moving items into a folder.
+void register_item_routes(httplib::Server& server, ApiContext& ctx);
+// Streaming multipart uploads, and making folders.
+void register_upload_routes(httplib::Server& server, ApiContext& ctx);
+
+// {"totalItemsCount","totalPagesCount","hasNextPage","items"}
+json paged_answer(json items, uint64_t total, size_t page_size, bool has_next);
+
+}  // namespace dlfs

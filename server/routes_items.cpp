@@ -1,0 +1,126 @@
+// One item: get, patch, delete, its bytes (ranged, streamed), its thumbnail; and moving items
+// into a folder.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "core/paths.h"
+#include "server/range.h"
+#include "server/routes.h"
+
+namespace dlfs {
+namespace {
+
+using Req = httplib::Request;
+using Res = httplib::Response;
+
+constexpr size_t kStreamChunk = 256 * 1024;
+
+// Streams [first, first+length) of the item from storage, a chunk at a time: never the whole
+// file in memory.
+void stream_item(ApiContext& ctx, const Req& req, Res& res, const Item& item) {
+  uint64_t size = item.size();
+  ByteRange range = resolve_range(req.get_header_value("Range"), size);
+  res.set_header("Accept-Ranges", "bytes");
+  if (range.kind == ByteRange::kUnsatisfiable) {
+    res.set_header("Content-Range", "bytes */" + std::to_string(size));
+    return send_error(res, 416, "range not satisfiable: '" + item.filename + "' has " + std::to_string(size) + " bytes");
+  }
+  uint64_t first = 0, length = size;
+  if (range.kind == ByteRange::kPart) {
+    first = range.first;
+    length = range.length;
+    res.status = 206;
+    res.set_header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1) + "/" +
+                                        std::to_string(size));
+  } else {
+    res.status = 200;
+  }
+  std::string type = item.mimetype().empty() ? "application/octet-stream" : item.mimetype();
+  if (length == 0) return res.set_content("", type);
+  Platform& platform = ctx.platform;
+  auto hold = ctx.hold_inflight();  // a graceful stop waits for this download to end
+  // One buffer per download, reused for every chunk.
+  auto buf = std::make_shared<std::vector<char>>(size_t(std::min<uint64_t>(length, kStreamChunk)));
+  res.set_content_provider(
+      size_t(length), type,
+      [&platform, item, first, hold, buf](size_t offset, size_t want, httplib::DataSink& sink) {
+        auto n = platform.read(item, first + offset, std::span<char>(buf->data(), std::min(want, buf->size())));
+        if (!n || *n == 0) return false;  // storage failed or the file shrank: end the connection
+        return sink.write(buf->data(), *n);
+      });
+}
+
+}  // namespace
+
+void register_item_routes(httplib::Server& svr, ApiContext& ctx) {
+  Platform& p = ctx.platform;
+  const std::string item_id = R"(/api/v1/items/([^/]+))";
+
+  svr.Get(item_id, ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto item = p.get_item(req.matches[1].str());
+    if (!item) return send_error(res, item.status());
+    send_json(res, item_to_json(*item, ApiContext::base_url(req)));
+  }));
+
+  svr.Patch(item_id, ctx.wrap([&](const Req& req, Res& res, const Caller& caller) {
+    auto item = ctx.writable_item(req.matches[1].str());
+    if (!item) return send_error(res, item.status());
+    auto body = ApiContext::json_body(req);
+    if (!body) return send_error(res, body.status());
+    bool system = req.get_param_value("system") == "true";
+    auto patched = p.patch_item(item->id, *body, system, caller.email);
+    if (!patched) return send_error(res, patched.status());
+    send_json(res, item_to_json(*patched, ApiContext::base_url(req)));
+  }));
+
+  svr.Delete(item_id, ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto item = ctx.writable_item(req.matches[1].str());
+    if (!item) return send_error(res, item.status());
+    Status s = p.delete_item(item->id);
+    if (!s) return send_error(res, s);
+    send_json(res, json{{"message", "deleted"}});
+  }));
+
+  svr.Get(item_id + "/stream", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto item = p.get_item(req.matches[1].str());
+    if (!item) return send_error(res, item.status());
+    if (item->is_dir()) return send_error(res, 400, "'" + item->filename + "' is a folder: it has no bytes");
+    stream_item(ctx, req, res, *item);
+  }));
+
+  svr.Get(item_id + "/thumbnail", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto item = p.get_item(req.matches[1].str());
+    if (!item) return send_error(res, item.status());
+    auto bytes = p.thumbnail(*item);
+    if (!bytes) return send_error(res, bytes.status());
+    res.set_content(*bytes, "image/jpeg");
+  }));
+
+  // Moves the items whose ids are in the JSON array into the folder {dirItemId}.
+  svr.Put(R"(/api/v1/datasets/([^/]+)/items/([^/]+))", ctx.wrap([&](const Req& req, Res& res, const Caller& caller) {
+    auto ds = ctx.writable_dataset(req.matches[1].str());
+    if (!ds) return send_error(res, ds.status());
+    auto dir = p.get_item(req.matches[2].str());
+    if (!dir) return send_error(res, dir.status());
+    if (dir->dataset_id != ds->id) return send_error(res, 404, "no folder '" + dir->id + "' in dataset '" + ds->name + "'");
+    if (!dir->is_dir()) return send_error(res, 400, "'" + dir->filename + "' is not a folder");
+    auto body = ApiContext::json_body(req);
+    if (!body) return send_error(res, body.status());
+    if (!body->is_array()) return send_error(res, 400, "the body must be a JSON array of item ids");
+    json moved = json::array();
+    for (const json& id : *body) {
+      if (!id.is_string()) return send_error(res, 400, "the body must be a JSON array of item ids");
+      auto item = p.get_item(id.get<std::string>());
+      if (!item) return send_error(res, item.status());
+      if (item->dataset_id != ds->id)
+        return send_error(res, 404, "no item '" + item->id + "' in dataset '" + ds->name + "'");
+      auto done = p.move_item(item->id, join_path(dir->filename, item->name), caller.email);
+      if (!done) return send_error(res, done.status());
+      moved.push_back(item_to_json(*done, ApiContext::base_url(req)));
+    }
+    send_json(res, moved);
+  }));
+}
+
+}  // namespace dlfs

@@ -1,0 +1,187 @@
+// POST /datasets/{id}/items: a multipart upload (fields type, path, metadata, description, file)
+// streamed to a temp file in the store, then handed to the platform; or a form type=dir&path=
+// that makes a folder. A body may arrive chunked, without Content-Length; it never sits in
+// memory (only the small text fields do).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+
+#include "core/ids.h"
+#include "server/routes.h"
+
+namespace dlfs {
+namespace {
+
+using Req = httplib::Request;
+using Res = httplib::Response;
+
+constexpr size_t kMaxFieldBytes = 1 << 20;  // the text fields (metadata JSON, path, ...) together
+
+// The file part on its way in: a temp file under <store>/tmp named "<pid>-upload-<id>", so the
+// platform's start-up sweep removes it if dlfsd dies mid-upload. Removed when this goes.
+class TempUpload {
+ public:
+  explicit TempUpload(const std::string& store) : path_(store + "/tmp/" + std::to_string(getpid()) + "-upload-" + new_id()) {}
+  ~TempUpload() {
+    if (fd_ >= 0) ::close(fd_);
+    if (opened_) ::unlink(path_.c_str());
+  }
+  TempUpload(const TempUpload&) = delete;
+  TempUpload& operator=(const TempUpload&) = delete;
+
+  Status open() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd_ < 0) return Status(errno, "cannot create an upload temp file " + path_, strerror(errno));
+    opened_ = true;
+    return {};
+  }
+  Status write(const char* data, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(fd_, data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return Status(errno, "cannot write the upload temp file", strerror(errno));
+      data += w;
+      n -= size_t(w);
+    }
+    return {};
+  }
+  Status close() {
+    int fd = fd_;
+    fd_ = -1;
+    if (fd >= 0 && ::close(fd) != 0) return Status(errno, "cannot write the upload temp file", strerror(errno));
+    return {};
+  }
+  bool opened() const { return opened_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool opened_ = false;
+};
+
+// What was read of a request body, and why reading stopped early.
+struct UploadForm {
+  std::map<std::string, std::string> fields;
+  uint64_t body_bytes = 0;
+  bool too_large = false;  // over --max-upload (413)
+  Status failure;          // another reason (a field too big, storage full)
+};
+
+// Reads the body: multipart parts (the file part into `temp`), or an urlencoded form.
+bool read_form(const Req& req, Res& res, const httplib::ContentReader& reader, uint64_t max_body, TempUpload& temp,
+               UploadForm& form) {
+  std::string current;  // the part being read
+  size_t field_bytes = 0;
+  auto count = [&](size_t n) {
+    form.body_bytes += n;
+    if (form.body_bytes > max_body) form.too_large = true;
+    return !form.too_large;
+  };
+  if (req.is_multipart_form_data()) {
+    return reader(
+        [&](const httplib::MultipartFormData& part) {
+          current = part.name;
+          if (current != "file") return true;
+          if (temp.opened()) {
+            form.failure = Status(EINVAL, "more than one 'file' part");
+            return false;
+          }
+          form.failure = temp.open();
+          return form.failure.is_ok();
+        },
+        [&](const char* data, size_t n) {
+          if (!count(n)) return false;
+          if (current == "file") {
+            form.failure = temp.write(data, n);
+            return form.failure.is_ok();
+          }
+          // All text fields together, not each: a body of many parts stays small too.
+          field_bytes += n;
+          if (field_bytes > kMaxFieldBytes) {
+            form.failure = Status(EINVAL, "the form's text fields are larger than 1 MiB together");
+            return false;
+          }
+          form.fields[current].append(data, n);
+          return true;
+        });
+  }
+  std::string body;
+  bool ok = reader([&](const char* data, size_t n) {
+    if (!count(n)) return false;
+    if (body.size() + n > kMaxFieldBytes) {
+      form.failure = Status(EINVAL, "a form body larger than 1 MiB (send files as multipart/form-data)");
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  httplib::Params params;
+  httplib::detail::parse_query_text(body, params);
+  for (auto& [k, v] : params) form.fields[k] = v;
+  (void)res;
+  return ok;
+}
+
+std::string field(const UploadForm& form, const std::string& key) {
+  auto it = form.fields.find(key);
+  return it == form.fields.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+void register_upload_routes(httplib::Server& svr, ApiContext& ctx) {
+  Platform& p = ctx.platform;
+  svr.Post(R"(/api/v1/datasets/([^/]+)/items)", ctx.wrap_reader([&](const Req& req, Res& res,
+                                                                    const httplib::ContentReader& reader,
+                                                                    const Caller& caller) {
+    std::string mode_text = req.has_param("mode") ? req.get_param_value("mode") : "skip";
+    if (mode_text != "skip" && mode_text != "overwrite") {
+      ApiContext::drain_body(req, reader);
+      return send_error(res, 400, "mode must be skip or overwrite, not '" + mode_text + "'");
+    }
+    auto ds = ctx.writable_dataset(req.matches[1].str());
+    if (!ds) {
+      ApiContext::drain_body(req, reader);
+      return send_error(res, ds.status());
+    }
+    TempUpload temp(p.store_dir());
+    UploadForm form;
+    bool ok = read_form(req, res, reader, ctx.options.max_upload, temp, form);
+    if (form.too_large || res.status == 413)
+      return send_error(res, 413, "the upload is larger than this server's limit of " +
+                                      std::to_string(ctx.options.max_upload) + " bytes");
+    if (!form.failure) return send_error(res, form.failure);
+    if (!ok) return send_error(res, 400, "malformed request body (expected multipart/form-data or a form)");
+    if (Status s = temp.close(); !s) return send_error(res, s);
+
+    std::string type = field(form, "type");
+    std::string path = field(form, "path");
+    if (path.empty()) return send_error(res, 400, "missing form field 'path' (the full remote path)");
+    if (type == "dir") {
+      auto dir = p.make_dir(ds->id, path, caller.email);
+      if (!dir) return send_error(res, dir.status());
+      return send_json(res, item_to_json(*dir, ApiContext::base_url(req)));
+    }
+    if (!type.empty() && type != "file") return send_error(res, 400, "form field 'type' must be file or dir");
+    if (!temp.opened()) return send_error(res, 400, "missing the 'file' part of the upload");
+
+    UploadOptions options;
+    options.mode = mode_text == "overwrite" ? UploadMode::kOverwrite : UploadMode::kSkip;
+    options.user = caller.email;
+    if (std::string meta = field(form, "metadata"); !meta.empty()) {
+      auto doc = parse_json(meta);
+      if (!doc) return send_error(res, doc.status().wrap("form field 'metadata'"));
+      options.metadata = std::move(*doc);
+    }
+    if (form.fields.count("description")) options.description = field(form, "description");
+    auto up = p.upload_file(ds->id, temp.path(), path, options);
+    if (!up) return send_error(res, up.status());
+    res.set_header("x-item-op", std::string(to_string(up->op)));
+    send_json(res, item_to_json(up->item, ApiContext::base_url(req)));
+  }));
+}
+
+}  // namespace dlfs

@@ -1,0 +1,38 @@
+// dlfsd's settings, from flags (`--key value` or `--key=value`) and a config file of `key = value`
+// lines with the same keys (`#` starts a comment). Flags win over the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+struct ServerOptions {
+  std::string store;
+  std::string host = "127.0.0.1";
+  int port = 8080;                        // 0: any free port
+  // HTTP worker threads; httplib gives each open connection one for as long as it is kept
+  // alive, so this bounds the concurrent connections served (others wait in the queue).
+  unsigned workers = 32;
+  unsigned preprocess_workers = 2;        // 0: one per core
+  uint64_t max_upload = 64ull << 30;      // bytes of one request body
+  unsigned read_timeout_s = 60;
+  unsigned write_timeout_s = 60;
+  unsigned keep_alive_s = 10;             // an idle kept-alive connection holds a worker this long
+  unsigned drain_timeout_s = 60;          // SIGTERM: how long in-flight requests may take
+  std::string log_level = "info";
+};
+
+// "1024", "64K", "10M", "64G" (binary units).
+Result<uint64_t> parse_size(std::string_view text);
+// Applies one setting; EINVAL for an unknown key or a bad value.
+Status apply_option(ServerOptions& options, const std::string& key, const std::string& value);
+// Reads a config file's `key = value` lines.
+Status apply_config_file(ServerOptions& options, const std::string& path);
+// Parses the command line after the program name (config file first, then the flags).
+Result<ServerOptions> parse_server_args(const std::vector<std::string>& args);
+
+}  // namespace dlfs

@@ -1,0 +1,274 @@
+// The Remote contract over HTTP against a real dlfsd on loopback: datasets, uploads (created,
+// skipped, overwritten), listings paged over 1,200 items, lookups by path, ranged reads,
+// patches, moves, removal, folders and thumbnails; then a real FUSE mount of an http:// SOURCE
+// with a token file. Until the dlfsd branch (tests/support/dlfsd_process.h) is merged, one test
+// says it is skipped.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "remote/connect.h"
+#include "remote/http_remote.h"
+#include "support/mount_guard.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string kMountBin = std::string(DLFS_BIN_DIR) + "/mount.dlfs";
+}  // namespace
+
+TEST(HttpDlfsdSource, AMountWithoutATokenFailsClearly) {
+  TempDir work("dlfs-http-notoken");
+  std::filesystem::create_directories(work.sub("mnt"));
+  unsetenv("DLFS_TOKEN");
+  auto r = run({kMountBin, "http://127.0.0.1:9/api/v1/datasets/x", work.sub("mnt")}, 30s);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.err.find("token"), std::string::npos) << r.err;
+  EXPECT_FALSE(is_mounted(work.sub("mnt")));
+}
+
+#if __has_include("support/dlfsd_process.h")
+
+#include "support/dlfsd_process.h"
+
+namespace {
+
+const std::string kJpeg = std::string(DLFS_SOURCE_DIR) + "/tests/fuzz/corpus/preprocess/seed.jpg";
+
+class HttpDlfsd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server.ok()) << server.error();
+    HttpOptions o;
+    o.base_url = server.base_url();
+    o.token = server.token();
+    o.connect_timeout_ms = 2000;
+    o.low_speed_time_s = 20;
+    conn = std::make_unique<HttpConnection>(o);
+  }
+  std::unique_ptr<Remote> dataset(const std::string& name) {
+    auto made = conn->create_dataset(name);
+    EXPECT_TRUE(made) << made.status().to_string();
+    auto r = conn->open(name);
+    EXPECT_TRUE(r) << r.status().to_string();
+    return r ? std::move(r).value() : nullptr;
+  }
+
+  DlfsdProcess server;
+  std::unique_ptr<HttpConnection> conn;
+  TempDir work{"dlfs-http-dlfsd"};
+};
+
+}  // namespace
+
+TEST_F(HttpDlfsd, DatasetsAndUser) {
+  auto ds = conn->create_dataset("cars");
+  ASSERT_TRUE(ds) << ds.status().to_string();
+  EXPECT_EQ(conn->create_dataset("cars").err(), EEXIST);
+  auto by_id = conn->find_dataset(ds->id);
+  ASSERT_TRUE(by_id) << by_id.status().to_string();
+  EXPECT_EQ(by_id->name, "cars");
+  auto all = conn->list_datasets();
+  ASSERT_TRUE(all) << all.status().to_string();
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_EQ(conn->user(), "dev@local");
+  EXPECT_TRUE(conn->delete_dataset("cars"));
+  EXPECT_EQ(conn->find_dataset("cars").err(), ENOENT);
+}
+
+TEST_F(HttpDlfsd, UploadGetReadPatchMoveRemove) {
+  auto remote = dataset("items");
+  ASSERT_TRUE(remote);
+  std::string bytes = random_bytes(700000, 11);
+  write_file(work.sub("b.bin"), bytes);
+  UploadOptions o;
+  o.metadata = {{"user", {{"camera", "cam-7"}}}};
+  auto up = remote->upload(work.sub("b.bin"), "/a/b.bin", o);
+  ASSERT_TRUE(up) << up.status().to_string();
+  EXPECT_EQ(up->op, UploadOp::kCreated);
+  EXPECT_EQ(up->item.size(), bytes.size());
+  EXPECT_EQ(up->item.user()["camera"], "cam-7");
+  auto again = remote->upload(work.sub("b.bin"), "/a/b.bin", UploadOptions{});
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_EQ(again->op, UploadOp::kSkipped);
+  write_file(work.sub("c.bin"), "short");
+  o.mode = UploadMode::kOverwrite;
+  auto over = remote->upload(work.sub("c.bin"), "/a/c.bin", o);
+  ASSERT_TRUE(over) << over.status().to_string();
+  over = remote->upload(work.sub("c.bin"), "/a/c.bin", o);
+  ASSERT_TRUE(over) << over.status().to_string();
+  EXPECT_EQ(over->op, UploadOp::kOverwritten);
+
+  auto got = remote->get("/a/b.bin");
+  ASSERT_TRUE(got) << got.status().to_string();
+  EXPECT_EQ(got->id, up->item.id);
+  EXPECT_EQ(remote->get("/a/nope").err(), ENOENT);
+  auto by_id = remote->get_by_id(up->item.id);
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->filename, "/a/b.bin");
+
+  for (auto [off, len] : {std::pair<uint64_t, size_t>{0, 100}, {123456, 65536}, {699990, 100}, {0, 700000}}) {
+    std::string buf(len, '?');
+    auto n = remote->read(*got, off, std::span<char>(buf));
+    ASSERT_TRUE(n) << n.status().to_string();
+    size_t expect = std::min<size_t>(len, bytes.size() - off);
+    ASSERT_EQ(*n, expect) << off;
+    EXPECT_TRUE(buf.substr(0, expect) == bytes.substr(off, expect)) << off;
+  }
+  std::string buf(10, '?');
+  auto past = remote->read(*got, bytes.size(), std::span<char>(buf));
+  ASSERT_TRUE(past) << past.status().to_string();
+  EXPECT_EQ(*past, 0u);
+
+  auto patched = remote->patch(got->id, {{"metadata", {{"user", {{"camera", nullptr}, {"lot", "A-17"}}}}}});
+  ASSERT_TRUE(patched) << patched.status().to_string();
+  EXPECT_EQ(patched->user(), json({{"lot", "A-17"}}));
+  auto described = remote->patch(got->id, {{"description", "a note"}});
+  ASSERT_TRUE(described) << described.status().to_string();
+  EXPECT_EQ(described->description, "a note");
+
+  auto dir = remote->make_dir("/x/y");
+  ASSERT_TRUE(dir) << dir.status().to_string();
+  EXPECT_TRUE(dir->is_dir());
+  EXPECT_EQ(remote->make_dir("/x/y").err(), EEXIST);
+  auto moved = remote->move(got->id, "/x/y/b2.bin");
+  ASSERT_TRUE(moved) << moved.status().to_string();
+  EXPECT_EQ(moved->dir, "/x/y");
+  EXPECT_EQ(remote->move(over->item.id, "/x/y/b2.bin").err(), EEXIST);
+  EXPECT_EQ(remote->get("/a/b.bin").err(), ENOENT);
+
+  auto listing = remote->list("/x/y", "", 100);
+  ASSERT_TRUE(listing) << listing.status().to_string();
+  ASSERT_EQ(listing->items.size(), 1u);
+  EXPECT_EQ(listing->items[0].name, "b2.bin");
+  EXPECT_EQ(remote->list("/nope", "", 100).err(), ENOENT);
+  EXPECT_EQ(remote->list("/x/y/b2.bin", "", 100).err(), ENOTDIR);
+  auto empty = remote->make_dir("/empty");
+  ASSERT_TRUE(empty);
+  auto none = remote->list("/empty", "", 100);
+  ASSERT_TRUE(none) << none.status().to_string();
+  EXPECT_TRUE(none->items.empty());
+
+  EXPECT_TRUE(remote->remove(moved->id));
+  EXPECT_EQ(remote->get_by_id(moved->id).err(), ENOENT);
+  EXPECT_TRUE(remote->remove(dir->id));  // /x/y; /x stays
+  EXPECT_EQ(remote->get("/x/y").err(), ENOENT);
+}
+
+TEST_F(HttpDlfsd, ListingPagesOver1200Items) {
+  auto remote = dataset("many");
+  ASSERT_TRUE(remote);
+  write_file(work.sub("f"), "x");
+  std::atomic<int> next{0}, failed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w)
+    workers.emplace_back([&] {
+      for (int i; (i = next++) < 1200;)
+        if (!remote->upload(work.sub("f"), "/many/f" + std::to_string(i), UploadOptions{})) ++failed;
+    });
+  for (auto& t : workers) t.join();
+  ASSERT_EQ(failed, 0);
+  std::set<std::string> names;
+  std::string after, last_id;
+  int pages = 0;
+  do {
+    auto page = remote->list("/many", after, 500);
+    ASSERT_TRUE(page) << page.status().to_string();
+    EXPECT_EQ(page->total, 1200u - names.size());  // the server counts from the cursor on
+    for (const auto& item : page->items) {
+      EXPECT_GT(item.id, last_id);
+      last_id = item.id;
+      names.insert(item.name);
+    }
+    after = page->next_after;
+    ++pages;
+  } while (!after.empty() && pages < 10);
+  EXPECT_EQ(names.size(), 1200u);
+  EXPECT_EQ(pages, 3);
+}
+
+TEST_F(HttpDlfsd, ThumbnailOfAnImage) {
+  auto remote = dataset("pics");
+  ASSERT_TRUE(remote);
+  auto up = remote->upload(kJpeg, "/p/seed.jpg", UploadOptions{});
+  ASSERT_TRUE(up) << up.status().to_string();
+  auto thumb = remote->thumbnail(up->item);
+  ASSERT_TRUE(thumb) << thumb.status().to_string();
+  ASSERT_GT(thumb->size(), 2u);
+  EXPECT_EQ((unsigned char)(*thumb)[0], 0xFF);
+  EXPECT_EQ((unsigned char)(*thumb)[1], 0xD8);
+}
+
+TEST_F(HttpDlfsd, MountAnHttpSourceCopyInReadBackXattrs) {
+  ASSERT_TRUE(conn->create_dataset("mnt"));
+  write_file(work.sub("token"), server.token() + "\n");
+  std::string mnt = work.sub("mnt");
+  std::filesystem::create_directories(mnt);
+  std::string url = server.base_url() + "/datasets/mnt";
+  auto r = run({kMountBin, url, mnt, "-o",
+                "token_file=" + work.sub("token") + ",cache=" + work.sub("cache") + ",log=" + work.sub("mount.log")},
+               60s);
+  MountGuard guard(mnt, find_process("mount.dlfs", mnt));
+  ASSERT_TRUE(r.ok()) << r.err << read_file(work.sub("mount.log"));
+
+  std::string bytes = random_bytes(300000, 5);
+  write_file(work.sub("in.bin"), bytes);
+  ASSERT_TRUE(run({"cp", work.sub("in.bin"), mnt + "/in.bin"}, 60s).ok());
+  auto sync = run({"python3", "-c", "import os,sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))", mnt}, 120s);
+  ASSERT_TRUE(sync.ok()) << sync.err;
+  EXPECT_TRUE(read_file(mnt + "/in.bin") == bytes);
+  auto id = run({"getfattr", "--only-values", "-n", "user.dl.id", mnt + "/in.bin"}, 10s);
+  ASSERT_TRUE(id.ok()) << id.err;
+  EXPECT_EQ(id.out.size(), 24u);
+
+  // The server has it, byte for byte.
+  auto remote = conn->open("mnt");
+  ASSERT_TRUE(remote);
+  auto item = (*remote)->get("/in.bin");
+  ASSERT_TRUE(item) << item.status().to_string();
+  EXPECT_EQ(item->id, id.out);
+  std::string back(bytes.size(), '?');
+  auto n = (*remote)->read(*item, 0, std::span<char>(back));
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(back == bytes);
+  EXPECT_TRUE(guard.unmount());
+}
+
+TEST_F(HttpDlfsd, TheCliWorksThroughTheServer) {
+  const std::string dlfs = std::string(DLFS_BIN_DIR) + "/dlfs";
+  write_file(work.sub("token"), server.token());
+  write_file(work.sub("up/a.txt"), "hello\n");
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {dlfs, "--server", "http://" + server.host_port(), "--token-file", work.sub("token")});
+    return run(args, 60s);
+  };
+  auto made = cli({"dataset", "create", "cli"});
+  ASSERT_TRUE(made.ok()) << made.err;
+  auto up = cli({"upload", "--dataset", "cli", "--meta", R"({"camera":"cam-7"})", work.sub("up")});
+  ASSERT_TRUE(up.ok()) << up.err;
+  auto ls = cli({"ls", "cli:/up"});
+  ASSERT_TRUE(ls.ok()) << ls.err;
+  EXPECT_EQ(ls.out, "a.txt\n");
+  auto cat = cli({"cat", "cli:/up/a.txt"});
+  ASSERT_TRUE(cat.ok()) << cat.err;
+  EXPECT_EQ(cat.out, "hello\n");
+  auto meta = cli({"meta", "get", "cli:/up/a.txt"});
+  ASSERT_TRUE(meta.ok()) << meta.err;
+  EXPECT_NE(meta.out.find("cam-7"), std::string::npos) << meta.out;
+  auto pre = cli({"preprocess", "cli:/up"});
+  EXPECT_FALSE(pre.ok());
+  EXPECT_NE(pre.err.find("embedded store only"), std::string::npos) << pre.err;
+}
+
+#else
+
+TEST(HttpDlfsd, SkippedUntilDlfsdIsMerged) { GTEST_SKIP() << "tests/support/dlfsd_process.h is not here yet"; }
+
+#endif

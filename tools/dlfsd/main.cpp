@@ -1,0 +1,141 @@
+// dlfsd: serves the datasets of a store over HTTP (API.md), in the foreground, logging to
+// stderr (systemd collects it). `dlfsd token` mints a token for a client.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/log.h"
+#include "platform/platform.h"
+#include "server/api_server.h"
+#include "server/jwt.h"
+#include "server/server_options.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N]
+        [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
+        [--drain-timeout S] [--log-level LEVEL]
+  dlfsd token --store DIR --email EMAIL [--days N]
+
+Serves the store's datasets at http://HOST:PORT/api/v1 (default 127.0.0.1:8080; port 0 picks a
+free one). The first line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
+gracefully. The config file holds "key = value" lines with the flags' names. `dlfsd token`
+prints a token (a JWT) that this store's server accepts, valid for N days (default 30).
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "dlfsd: " << message << "\n" << kUsage;
+  return 2;
+}
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int token_command(const std::vector<std::string>& args) {
+  std::string store, email;
+  int64_t days = 30;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i + 1 >= args.size()) return usage_error("'" + args[i] + "' needs a value");
+    const std::string& v = args[i + 1];
+    if (args[i] == "--store") store = v;
+    else if (args[i] == "--email") email = v;
+    else if (args[i] == "--days") {
+      try {
+        days = std::stoll(v);
+      } catch (...) {
+        return usage_error("--days needs a number");
+      }
+    } else return usage_error("unknown option '" + args[i] + "'");
+    ++i;
+  }
+  if (store.empty() || email.empty()) return usage_error("token needs --store and --email");
+  auto secret = dlfs::load_or_create_secret(store);
+  if (!secret) {
+    std::cerr << "dlfsd: " << secret.status().to_string() << "\n";
+    return 1;
+  }
+  std::cout << dlfs::make_token(*secret, email, days, now_s()) << std::endl;
+  return 0;
+}
+
+int serve(const dlfs::ServerOptions& options) {
+  dlfs::LogOptions log;
+  log.program = "dlfsd";
+  log.level = options.log_level;
+  dlfs::setup_logging(log);
+  // SIGTERM/SIGINT are blocked in every thread (set before any starts) and taken by sigwait in
+  // one, which stops the server gracefully: no async-signal-safety puzzles.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  dlfs::PlatformOptions platform_options;
+  platform_options.store_dir = options.store;
+  auto platform = dlfs::Platform::open(platform_options);
+  if (!platform) {
+    spdlog::error("{}", platform.status().to_string());
+    return 1;
+  }
+  auto secret = dlfs::load_or_create_secret(options.store);
+  if (!secret) {
+    spdlog::error("{}", secret.status().to_string());
+    return 1;
+  }
+  if (dlfs::Status s = (*platform)->start_preprocessing(options.preprocess_workers); !s)
+    spdlog::warn("preprocessing not started: {}", s.to_string());
+
+  int code = 0;
+  {
+    dlfs::ApiServer server(**platform, *secret, options);
+    auto port = server.bind();
+    if (!port) {
+      spdlog::error("{}", port.status().to_string());
+      return 1;
+    }
+    std::printf("listening on %s:%d\n", options.host.c_str(), *port);
+    std::fflush(stdout);
+    spdlog::info("serving {} at http://{}:{}/api/v1 ({} workers)", options.store, options.host, *port, options.workers);
+
+    std::thread stopper([&] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      spdlog::info("signal {}: finishing the requests in flight, then stopping", sig);
+      server.stop();
+    });
+    dlfs::Status served = server.serve();
+    if (!served) {
+      spdlog::error("{}", served.to_string());
+      code = 1;
+      kill(getpid(), SIGTERM);  // wakes the stopper thread
+    }
+    stopper.join();
+  }
+  (*platform)->stop_preprocessing();
+  platform->reset();  // closes the catalogue
+  spdlog::info("stopped");
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!args.empty() && args[0] == "token") return token_command({args.begin() + 1, args.end()});
+  auto options = dlfs::parse_server_args(args);
+  if (!options) return usage_error(options.status().message());
+  return serve(*options);
+}
