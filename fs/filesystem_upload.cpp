@@ -336,7 +336,6 @@ Result<size_t> Filesystem::retry_failed(std::string_view which) {
       p->state = UploadState::kPending;
       p->attempts = 0;
       p->error.clear();
-      if (p->flushed <= p->uploaded) p->flushed = p->uploaded + 1;  // resumed from the journal
     }
   }
   if (again.empty()) return Status(ENOENT, "no failed upload at " + std::string(which));

@@ -39,14 +39,14 @@ void MetadataSource::bump_epoch(const std::string& path) {
   ++epochs_[std::hash<std::string>{}(path) % epochs_.size()];  // mu_ held
 }
 
-void MetadataSource::remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
-                              std::optional<uint64_t> epoch) {
+std::shared_ptr<const std::vector<Item>> MetadataSource::remember(const std::string& dir, std::vector<Item> items,
+                                                                  int64_t fetched_ms, std::optional<uint64_t> epoch) {
   auto mem = std::make_shared<MemListing>();
   mem->items = std::make_shared<const std::vector<Item>>(std::move(items));
   for (size_t i = 0; i < mem->items->size(); ++i) mem->by_name.emplace((*mem->items)[i].name, i);
   mem->fetched_ms = fetched_ms;
   std::lock_guard lock(mu_);
-  if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return;  // raced a change
+  if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return mem->items;  // raced a change
   mem->last_used = ++use_clock_;
   if (auto old = memory_.find(dir); old != memory_.end()) {
     memory_count_ -= old->second->items->size();
@@ -63,6 +63,7 @@ void MetadataSource::remember(const std::string& dir, std::vector<Item> items, i
     memory_count_ -= victim->second->items->size();
     memory_.erase(victim);
   }
+  return mem->items;
 }
 
 std::shared_ptr<std::mutex> MetadataSource::fetch_lock(const std::string& dir) {
@@ -108,9 +109,7 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   if (cached && is_fresh(cached->fetched_ms)) {
     ++counters_.listing_cache_hits;
     int64_t at = cached->fetched_ms;
-    remember(dir, std::move(cached->items), at);
-    mem = memory_listing(dir);
-    return Listing{mem->items, at, false, {}};
+    return Listing{remember(dir, std::move(cached->items), at), at, false, {}};
   }
 
   ++counters_.listing_fetches;
@@ -129,8 +128,7 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     spdlog::warn("listing {}: {}; serving the cached listing", dir, fetched.status().to_string());
     if (mem) return Listing{mem->items, mem->fetched_ms, false, {}};
     int64_t at = cached->fetched_ms;
-    remember(dir, std::move(cached->items), at);
-    return Listing{memory_listing(dir)->items, at, false, {}};
+    return Listing{remember(dir, std::move(cached->items), at), at, false, {}};
   }
 
   Listing out;
@@ -148,11 +146,9 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
     if (epoch_of(dir) != epoch) (void)cache_->forget_listing(dir);  // changed while storing
   }
-  auto items = std::make_shared<const std::vector<Item>>(*fetched);
-  remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
   // An answer that raced with a change is still this call's answer, but is not kept (and so
   // does not count as fresh for the next caller).
-  out.items = std::move(items);
+  out.items = remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
   return out;
 }
 

@@ -72,8 +72,9 @@ class MetadataSource {
     uint64_t last_used = 0;
   };
   std::shared_ptr<MemListing> memory_listing(const std::string& dir);
-  // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching.
-  void remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
+  // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
+  // answers the listing either way.
+  std::shared_ptr<const std::vector<Item>> remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
                 std::optional<uint64_t> epoch = std::nullopt);
   // Change epochs, hashed by path into a few buckets (bounded memory): forget() bumps the bucket
   // of a path and of its parent. A fetch reads its bucket before asking the remote and keeps

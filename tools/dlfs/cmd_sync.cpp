@@ -67,7 +67,6 @@ void print_failed(const json& state, FILE* out) {
 // a path already relative to the mount, or "all".
 Result<std::string> mount_relative(const std::string& mnt, const std::string& arg) {
   if (arg == "all") return std::string("*");
-  if (arg.rfind(mnt + "/", 0) == 0) return arg.substr(mnt.size());
   std::error_code ec;
   std::string abs = std::filesystem::absolute(arg, ec).lexically_normal().string();
   if (!ec && abs.rfind(mnt + "/", 0) == 0) return abs.substr(mnt.size());
