@@ -250,16 +250,31 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
     return;
   }
   // Failed.
-  bool retry = is_transient_error(failure.err()) && p->attempts < options_.max_attempts && !stopping_;
-  p->error = failure.to_string();
   if (p->removed) {
+    p->error = failure.to_string();
     if (p->handles == 0) (void)spool.remove(p->spool_id);
     write_cv_.notify_all();
     return;
   }
+  if (p->generation > gen) {
+    // The file changed while this upload read it (so a size check failing is expected): the
+    // newer bytes go up once committed, at once, and this try does not count.
+    spdlog::debug("upload of {} raced a change ({}); once more", path, failure.to_string());
+    if (p->flushed > gen) {
+      p->state = UploadState::kPending;
+      enqueue_locked(p, std::chrono::milliseconds(0));
+    } else {
+      p->state = UploadState::kWriting;  // the next close queues it
+    }
+    write_cv_.notify_all();
+    return;
+  }
+  bool retry = is_transient_error(failure.err()) && p->attempts < options_.max_attempts && !stopping_;
+  p->error = failure.to_string();
   bool give_up = false;
   if (retry) {
-    int64_t delay = options_.retry_base_ms << std::min<uint32_t>(p->attempts - 1, 20);
+    // (attempts can be 0 here: a close while the upload ran resets the count)
+    int64_t delay = options_.retry_base_ms << std::min<uint32_t>(std::max<uint32_t>(p->attempts, 1) - 1, 20);
     delay = std::min(delay, options_.retry_max_ms);
     static thread_local std::mt19937_64 rng(std::random_device{}());
     delay = delay / 2 + int64_t(rng() % uint64_t(delay / 2 + 1));  // jitter: [delay/2, delay]

@@ -1,13 +1,12 @@
-// What preprocessing made, seen through a real mount: the user.dl.* xattrs of an image and its
-// thumbnail at /.thumbnails/<path>, a JPEG of at most 256 px with the EXIF orientation applied.
+// What preprocessing made, seen through a real mount (of the embedded platform and of dlfsd):
+// the user.dl.* xattrs of an image and its thumbnail at /.thumbnails/<path>, a JPEG of at most
+// 256 px with the EXIF orientation applied.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "platform/platform.h"
-#include "remote/local_remote.h"
-#include "support/mount_guard.h"
+#include "support/mounted_dataset.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -23,36 +22,32 @@ std::string xattr(const std::string& path, const std::string& name) {
   return n < 0 ? std::string("<errno ") + std::to_string(errno) + ">" : std::string(buf, size_t(n));
 }
 
+class MountPreprocess : public MountedDatasetTest {};
+
 }  // namespace
 
-TEST(MountPreprocessTest, XattrsAndThumbnailOfAnImage) {
-  TempDir dir("dlfs-mount-pre");
+INSTANTIATE_TEST_SUITE_P(Backends, MountPreprocess, kBackends, backend_name);
+
+TEST_P(MountPreprocess, XattrsAndThumbnailOfAnImage) {
   // 640x480, shown rotated (EXIF orientation 6): a viewer sees 480x640.
-  auto made = sh("convert -size 640x480 gradient:red-blue " + dir.sub("photo.jpg") +
-                 " && exiftool -q -overwrite_original -Make=Pixel -Orientation=6 -n " + dir.sub("photo.jpg"));
+  std::string jpg = work.sub("photo.jpg");
+  auto made = sh("convert -size 640x480 gradient:red-blue " + jpg +
+                 " && exiftool -q -overwrite_original -Make=Pixel -Orientation=6 -n " + jpg);
   ASSERT_TRUE(made.ok()) << made.err;
-  {
-    auto conn = LocalConnection::open(LocalOptions{dir.sub("store")});
-    ASSERT_TRUE(conn) << conn.status().to_string();
-    ASSERT_TRUE((*conn)->create_dataset("pics"));
-    auto remote = (*conn)->open("pics");
-    ASSERT_TRUE(remote);
-    auto up = (*remote)->upload(dir.sub("photo.jpg"), "/cam/photo.jpg", UploadOptions{});
-    ASSERT_TRUE(up) << up.status().to_string();
-    auto& platform = *(*conn)->platform();
-    ASSERT_TRUE(platform.start_preprocessing(1));
-    auto tally = platform.wait_preprocessed({up->item.id}, 60s);
-    ASSERT_TRUE(tally) << tally.status().to_string();
-    ASSERT_EQ(tally->done, 1u);
-  }
-  std::string mnt = dir.sub("mnt");
-  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
-  auto r = run({std::string(DLFS_BIN_DIR) + "/mount.dlfs", "pics", mnt, "-o",
-                "store=" + dir.sub("store") + ",cache=" + dir.sub("cache")}, 60s);
-  MountGuard guard(mnt);
-  ASSERT_TRUE(r.ok()) << r.err;
+  // Uploaded by another client of the platform, which preprocesses it (embedded: the platform's
+  // queue runs in the mount; dlfsd: in the server).
+  auto remote = platform->connection()->open(dataset);
+  ASSERT_TRUE(remote) << remote.status().to_string();
+  auto up = (*remote)->upload(jpg, "/cam/photo.jpg", UploadOptions{});
+  ASSERT_TRUE(up) << up.status().to_string();
+  // Another client's item: the mount sees its preprocessing results when its entry expires.
+  auto m = mount("mnt", "cache", "dir_ttl=1");
+  ASSERT_TRUE(m);
+  std::string mnt = m->mountpoint();
 
   std::string photo = mnt + "/cam/photo.jpg";
+  EXPECT_TRUE(wait_until([&] { return xattr(photo, "user.dl.preprocess") == "done"; }, 60s))
+      << "phase: " << xattr(photo, "user.dl.preprocess");
   EXPECT_EQ(xattr(photo, "user.dl.width"), "640");
   EXPECT_EQ(xattr(photo, "user.dl.height"), "480");
   EXPECT_EQ(xattr(photo, "user.dl.orientation"), "6");
@@ -73,26 +68,18 @@ TEST(MountPreprocessTest, XattrsAndThumbnailOfAnImage) {
   EXPECT_EQ(ls.out, ".\n..\ncam\n");
 }
 
-TEST(MountPreprocessTest, AnImageCopiedInGetsItsXattrsAndThumbnailWithoutARemount) {
-  TempDir dir("dlfs-mount-pre-cp");
-  auto made = sh("convert -size 300x200 gradient:green-yellow " + dir.sub("in.jpg") +
-                 " && exiftool -q -overwrite_original -Model=Cam -Orientation=1 -n " + dir.sub("in.jpg"));
+TEST_P(MountPreprocess, AnImageCopiedInGetsItsXattrsAndThumbnailWithoutARemount) {
+  std::string jpg = work.sub("in.jpg");
+  auto made = sh("convert -size 300x200 gradient:green-yellow " + jpg +
+                 " && exiftool -q -overwrite_original -Model=Cam -Orientation=1 -n " + jpg);
   ASSERT_TRUE(made.ok()) << made.err;
-  {
-    auto conn = LocalConnection::open(LocalOptions{dir.sub("store")});
-    ASSERT_TRUE(conn) << conn.status().to_string();
-    ASSERT_TRUE((*conn)->create_dataset("pics"));
-  }
-  std::string mnt = dir.sub("mnt");
-  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
-  auto r = run({std::string(DLFS_BIN_DIR) + "/mount.dlfs", "pics", mnt, "-o",
-                "store=" + dir.sub("store") + ",cache=" + dir.sub("cache")}, 60s);
-  MountGuard guard(mnt);
-  ASSERT_TRUE(r.ok()) << r.err;
+  auto m = mount("mnt", "cache");
+  ASSERT_TRUE(m);
+  std::string mnt = m->mountpoint();
 
-  auto cp = run({"cp", dir.sub("in.jpg"), mnt + "/in.jpg"}, 60s);
+  auto cp = run({"cp", jpg, mnt + "/in.jpg"}, 60s);
   ASSERT_TRUE(cp.ok()) << cp.err;
-  // fsync waits for this file's upload; preprocessing then runs in the mount's platform.
+  // fsync waits for this file's upload; preprocessing then runs in the platform.
   auto synced = run({"python3", "-c", "import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)", mnt + "/in.jpg"}, 60s);
   ASSERT_TRUE(synced.ok()) << synced.err;
   std::string photo = mnt + "/in.jpg";

@@ -1,5 +1,6 @@
-// Real FUSE mounts of an embedded store with the built mount.dlfs, checked with real tools.
-// Every mount is held by a MountGuard (unmounts on every path) and every wait is bounded.
+// Real FUSE mounts with the built mount.dlfs, checked with real tools; every test runs against
+// the embedded platform and against dlfsd on 127.0.0.1 (TestPlatform). Every mount is held by a
+// MountGuard (unmounts on every path) and every wait is bounded.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -10,10 +11,10 @@
 #include <fstream>
 #include <random>
 
-#include "remote/local_remote.h"
 #include "support/mount_guard.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/test_platform.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
@@ -24,24 +25,21 @@ namespace {
 
 const std::string kMountBin = std::string(DLFS_BIN_DIR) + "/mount.dlfs";
 
-// A store with one dataset uploaded from a local source tree.
+// A platform (the test's backend) with one dataset uploaded, by a client of the platform, from
+// a local source tree.
 struct Store {
   TempDir root{"dlfs-mount"};
-  std::string store = root.sub("store");
   std::string src = root.sub("src");
-  std::unique_ptr<LocalConnection> conn;
-  std::unique_ptr<Remote> remote;
+  std::unique_ptr<TestPlatform> platform;
+  std::unique_ptr<Remote> remote;  // (before the platform goes)
   std::vector<std::string> files;  // relative paths of every file uploaded
 
-  explicit Store(const std::string& dataset) {
-    LocalOptions o;
-    o.store_dir = store;
-    auto c = LocalConnection::open(o);
-    if (!c) throw std::runtime_error(c.status().to_string());
-    conn = std::move(c).value();
-    auto d = conn->create_dataset(dataset);
+  Store(Backend backend, const std::string& dataset) {
+    platform = std::make_unique<TestPlatform>(backend, root.sub("platform"));
+    if (!platform->ok()) throw std::runtime_error(platform->error());
+    auto d = platform->connection()->create_dataset(dataset);
     if (!d) throw std::runtime_error(d.status().to_string());
-    auto r = conn->open(dataset);
+    auto r = platform->connection()->open(dataset);
     if (!r) throw std::runtime_error(r.status().to_string());
     remote = std::move(r).value();
   }
@@ -55,22 +53,27 @@ struct Store {
 };
 
 // The tree the issue asks for: nested folders, 1,000 files in one folder, names with spaces and
-// UTF-8, a 0-byte file, a 50 MB file. Built once per test process, removed at its exit.
-Store& big_tree() {
-  static std::unique_ptr<Store> store = [] {
-    auto s = std::make_unique<Store>("tree");
-    s->add("a/b/c/deep.txt", "deep down\n");
-    s->add("a/b/mid.bin", random_bytes(300000, 1));
-    s->add("a/top.txt", "top\n");
-    for (int i = 0; i < 1000; ++i)
-      s->add("many/f" + std::to_string(i) + ".dat", random_bytes(size_t(100 + (i * 37) % 5000), uint32_t(i)));
-    s->add("names/with space.txt", "spaces\n");
-    s->add("names/ünïcødé ✓ 日本.bin", random_bytes(777, 7));
-    s->add("empty.bin", "");
-    s->add("large.bin", random_bytes(50u << 20, 50));
-    return s;
-  }();
-  return *store;
+// UTF-8, a 0-byte file, a 50 MB file. Built once per backend and test process, removed at its
+// exit.
+std::unique_ptr<Store> make_big_tree(Backend backend) {
+  auto s = std::make_unique<Store>(backend, "tree");
+  s->add("a/b/c/deep.txt", "deep down\n");
+  s->add("a/b/mid.bin", random_bytes(300000, 1));
+  s->add("a/top.txt", "top\n");
+  for (int i = 0; i < 1000; ++i)
+    s->add("many/f" + std::to_string(i) + ".dat", random_bytes(size_t(100 + (i * 37) % 5000), uint32_t(i)));
+  s->add("names/with space.txt", "spaces\n");
+  s->add("names/ünïcødé ✓ 日本.bin", random_bytes(777, 7));
+  s->add("empty.bin", "");
+  s->add("large.bin", random_bytes(50u << 20, 50));
+  return s;
+}
+
+Store& big_tree(Backend backend) {
+  static std::unique_ptr<Store> embedded, dlfsd;
+  auto& s = backend == Backend::kEmbedded ? embedded : dlfsd;
+  if (!s) s = make_big_tree(backend);
+  return *s;
 }
 
 struct Mount {
@@ -78,17 +81,22 @@ struct Mount {
   std::string dir;
 };
 
-// Mounts `source` with extra -o options; fails the test (and leaves nothing mounted) on error.
-std::unique_ptr<Mount> mount(const Store& s, const std::string& source, const std::string& mp,
+// Mounts `dataset` ("tree", or "tree:/folder") with extra -o options; fails the test (and leaves
+// nothing mounted) on error.
+std::unique_ptr<Mount> mount(const Store& s, const std::string& dataset, const std::string& mp,
                              const std::string& options, const std::string& cache) {
   stdfs::create_directories(mp);
-  std::string opts = "store=" + s.store + ",cache=" + cache + ",log=" + mp + ".log";
+  std::string opts = s.platform->mount_options() + ",cache=" + cache + ",log=" + mp + ".log";
   if (!options.empty()) opts += "," + options;
+  size_t colon = dataset.find(':');
+  std::string source = colon == std::string::npos
+                           ? s.platform->source(dataset)
+                           : s.platform->source(dataset.substr(0, colon), dataset.substr(colon + 1));
   auto r = run({kMountBin, source, mp, "-o", opts}, 60s);
   auto m = std::make_unique<Mount>();
   m->dir = mp;
   m->guard = MountGuard(mp, find_process("mount.dlfs", mp));
-  EXPECT_TRUE(r.ok()) << "mount.dlfs failed: " << r.err;
+  EXPECT_TRUE(r.ok()) << "mount.dlfs failed: " << r.err << read_file(mp + ".log");
   if (!r.ok()) return nullptr;
   EXPECT_TRUE(is_mounted(mp));
   return m;
@@ -99,7 +107,7 @@ json read_json(const std::string& path) {
   return json::parse(in, nullptr, false);
 }
 
-class MountTest : public ::testing::Test {
+class MountTest : public ::testing::TestWithParam<Backend> {
  protected:
   TempDir work{"dlfs-mt"};
   std::string mp(const std::string& name = "mnt") { return work.sub(name); }
@@ -108,12 +116,14 @@ class MountTest : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(MountTest, MountIsLiveWhenTheCommandReturnsAndUnmountLeavesNothing) {
-  Store& s = big_tree();
+INSTANTIATE_TEST_SUITE_P(Backends, MountTest, kBackends, backend_name);
+
+TEST_P(MountTest, MountIsLiveWhenTheCommandReturnsAndUnmountLeavesNothing) {
+  Store& s = big_tree(GetParam());
   std::string dir = mp();
   stdfs::create_directories(dir);
-  std::string opts = "store=" + s.store + ",cache=" + cache();
-  auto r = sh("'" + kMountBin + "' tree '" + dir + "' -o '" + opts + "' && ls '" + dir + "'", 60s);
+  std::string opts = s.platform->mount_options() + ",cache=" + cache();
+  auto r = sh("'" + kMountBin + "' '" + s.platform->source("tree") + "' '" + dir + "' -o '" + opts + "' && ls '" + dir + "'", 60s);
   MountGuard guard(dir, find_process("mount.dlfs", dir));
   ASSERT_TRUE(r.ok()) << r.err;
   EXPECT_EQ(r.out, "a\nempty.bin\nlarge.bin\nmany\nnames\n");
@@ -128,8 +138,8 @@ TEST_F(MountTest, MountIsLiveWhenTheCommandReturnsAndUnmountLeavesNothing) {
   EXPECT_TRUE(stdfs::is_empty(dir));
 }
 
-TEST_F(MountTest, ListStatAndFindSeeTheTree) {
-  Store& s = big_tree();
+TEST_P(MountTest, ListStatAndFindSeeTheTree) {
+  Store& s = big_tree(GetParam());
   auto m = mount(s, "tree", mp(), "", cache());
   ASSERT_TRUE(m);
   auto ls = run({"ls", "-la", m->dir + "/names"}, 30s);
@@ -158,8 +168,8 @@ TEST_F(MountTest, ListStatAndFindSeeTheTree) {
   EXPECT_EQ(found.out, m->dir + "/a/b/c/deep.txt\n");
 }
 
-TEST_F(MountTest, EveryFileMatchesItsSource) {
-  Store& s = big_tree();
+TEST_P(MountTest, EveryFileMatchesItsSource) {
+  Store& s = big_tree(GetParam());
   auto m = mount(s, "tree", mp(), "", cache());
   ASSERT_TRUE(m);
   auto cmp = sh("cd '" + s.src + "' && find . -type f -print0 | xargs -0 -I{} cmp '{}' '" + m->dir + "/{}' && echo same",
@@ -169,8 +179,8 @@ TEST_F(MountTest, EveryFileMatchesItsSource) {
   EXPECT_TRUE(diff.ok()) << diff.out << diff.err;
 }
 
-TEST_F(MountTest, PythonWalksAndReadsEverythingWithRandomOffsetsAndConcurrentReaders) {
-  Store& s = big_tree();
+TEST_P(MountTest, PythonWalksAndReadsEverythingWithRandomOffsetsAndConcurrentReaders) {
+  Store& s = big_tree(GetParam());
   auto m = mount(s, "tree", mp(), "", cache());
   ASSERT_TRUE(m);
   std::string script = work.sub("walk.py");
@@ -215,8 +225,8 @@ print('ok', len(b))
   EXPECT_EQ(r.out, "ok " + std::to_string(s.files.size()) + "\n");
 }
 
-TEST_F(MountTest, GetfattrShowsTheItem) {
-  Store& s = big_tree();
+TEST_P(MountTest, GetfattrShowsTheItem) {
+  Store& s = big_tree(GetParam());
   auto m = mount(s, "tree", mp(), "", cache());
   ASSERT_TRUE(m);
   auto item = s.remote->get("/a/top.txt");
@@ -236,8 +246,8 @@ TEST_F(MountTest, GetfattrShowsTheItem) {
   EXPECT_TRUE(run({"ls", "-l", m->dir + "/many"}, 60s).ok());
 }
 
-TEST_F(MountTest, ASecondMountOfTheSameDatasetSharesOnlyTheStore) {
-  Store& s = big_tree();
+TEST_P(MountTest, ASecondMountOfTheSameDatasetSharesOnlyTheStore) {
+  Store& s = big_tree(GetParam());
   auto one = mount(s, "tree", mp("one"), "", cache("c1"));
   auto two = mount(s, "tree", mp("two"), "ro", cache("c2"));
   ASSERT_TRUE(one && two);
@@ -248,8 +258,8 @@ TEST_F(MountTest, ASecondMountOfTheSameDatasetSharesOnlyTheStore) {
   EXPECT_TRUE(run({"cmp", s.src + "/large.bin", two->dir + "/large.bin"}, 60s).ok());  // ro: no_open path
 }
 
-TEST_F(MountTest, WarmRemountListsWithoutRemoteListingCalls) {
-  Store& s = big_tree();
+TEST_P(MountTest, WarmRemountListsWithoutRemoteListingCalls) {
+  Store& s = big_tree(GetParam());
   std::string stats = work.sub("stats.json");
   {
     auto m = mount(s, "tree", mp(), "stats=" + stats, cache());
@@ -272,8 +282,8 @@ TEST_F(MountTest, WarmRemountListsWithoutRemoteListingCalls) {
   EXPECT_GT(warm["listings"]["cache_hits"].get<int>(), 0) << warm.dump();
 }
 
-TEST_F(MountTest, MountingOneFolder) {
-  Store& s = big_tree();
+TEST_P(MountTest, MountingOneFolder) {
+  Store& s = big_tree(GetParam());
   auto m = mount(s, "tree:/a/b", mp(), "ro", cache());
   ASSERT_TRUE(m);
   auto ls = run({"ls", m->dir}, 30s);
@@ -281,38 +291,56 @@ TEST_F(MountTest, MountingOneFolder) {
   EXPECT_TRUE(run({"cmp", s.src + "/a/b/c/deep.txt", m->dir + "/c/deep.txt"}, 30s).ok());
 }
 
-TEST_F(MountTest, StartErrorsAreOneClearLine) {
-  Store s("small");
+TEST_P(MountTest, StartErrorsAreOneClearLine) {
+  Store s(GetParam(), "small");
   s.add("x.txt", "x");
   std::string dir = mp();
   stdfs::create_directories(dir);
-  std::string opts = "store=" + s.store + ",cache=" + cache();
-  auto missing = run({kMountBin, "nosuch", dir, "-o", opts}, 60s);
+  std::string opts = s.platform->mount_options() + ",cache=" + cache();
+  std::string small = s.platform->source("small");
+  auto missing = run({kMountBin, s.platform->source("nosuch"), dir, "-o", opts}, 60s);
   MountGuard guard(dir);
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
   EXPECT_NE(missing.err.find("nosuch"), std::string::npos) << missing.err;
   EXPECT_FALSE(is_mounted(dir));
 
-  auto nodir = run({kMountBin, "small", work.sub("nope"), "-o", opts}, 60s);
+  auto nodir = run({kMountBin, small, work.sub("nope"), "-o", opts}, 60s);
   EXPECT_NE(nodir.exit_code, 0);
   EXPECT_NE(nodir.err.find("does not exist"), std::string::npos) << nodir.err;
 
-  auto badopt = run({kMountBin, "small", dir, "-o", opts + ",bogus=1"}, 60s);
+  auto badopt = run({kMountBin, small, dir, "-o", opts + ",bogus=1"}, 60s);
   EXPECT_NE(badopt.exit_code, 0);
   EXPECT_NE(badopt.err.find("bogus"), std::string::npos) << badopt.err;
 
   auto m = mount(s, "small", dir, "", cache());
   ASSERT_TRUE(m);
-  auto busy = run({kMountBin, "small", dir, "-o", opts}, 60s);
+  auto busy = run({kMountBin, small, dir, "-o", opts}, 60s);
   EXPECT_NE(busy.exit_code, 0);
   EXPECT_NE(busy.err.find("busy"), std::string::npos) << busy.err;
-  auto badstore = run({kMountBin, "small", work.sub("nope"), "-o", "store=/proc/nonexistent/x"}, 60s);
-  EXPECT_NE(badstore.exit_code, 0);
+  std::string other = mp("other");
+  stdfs::create_directories(other);
+  if (GetParam() == Backend::kEmbedded) {
+    auto badstore = run({kMountBin, "small", other, "-o", "store=/proc/nonexistent/x"}, 60s);
+    EXPECT_NE(badstore.exit_code, 0);
+    EXPECT_EQ(std::count(badstore.err.begin(), badstore.err.end(), '\n'), 1) << badstore.err;
+  } else {
+    // A token the server did not sign, and a server that is not there.
+    write_file(work.sub("bad-token"), "not.a.token");
+    auto badtoken = run({kMountBin, small, other, "-o", "token_file=" + work.sub("bad-token")}, 60s);
+    EXPECT_NE(badtoken.exit_code, 0);
+    EXPECT_EQ(std::count(badtoken.err.begin(), badtoken.err.end(), '\n'), 1) << badtoken.err;
+    EXPECT_NE(badtoken.err.find("invalid token"), std::string::npos) << badtoken.err;
+    auto noserver = run({kMountBin, "http://127.0.0.1:1/api/v1/datasets/small", other, "-o",
+                         s.platform->mount_options()}, 60s);
+    EXPECT_NE(noserver.exit_code, 0);
+    EXPECT_EQ(std::count(noserver.err.begin(), noserver.err.end(), '\n'), 1) << noserver.err;
+  }
+  EXPECT_FALSE(is_mounted(other));
 }
 
-TEST_F(MountTest, UnmountWhileAReaderIsBlockedNeverHangs) {
-  Store s("slow");
+TEST_P(MountTest, UnmountWhileAReaderIsBlockedNeverHangs) {
+  Store s(GetParam(), "slow");
   s.add("slow.bin", random_bytes(100000, 3));
   // Every read stalls for a minute, like a server that stopped answering.
   auto m = mount(s, "slow", mp(), "debug_read_delay_ms=60000", cache());
@@ -333,8 +361,8 @@ TEST_F(MountTest, UnmountWhileAReaderIsBlockedNeverHangs) {
   EXPECT_FALSE(is_mounted(m->dir));
 }
 
-TEST_F(MountTest, UmountWorksToo) {
-  Store s("um");
+TEST_P(MountTest, UmountWorksToo) {
+  Store s(GetParam(), "um");
   s.add("f", "data");
   auto m = mount(s, "um", mp(), "", cache());
   ASSERT_TRUE(m);
@@ -346,8 +374,8 @@ TEST_F(MountTest, UmountWorksToo) {
   EXPECT_FALSE(is_mounted(m->dir));
 }
 
-TEST_F(MountTest, RemoteChangesAreSeenAfterTheTtl) {
-  Store s("fresh");
+TEST_P(MountTest, RemoteChangesAreSeenAfterTheTtl) {
+  Store s(GetParam(), "fresh");
   s.add("d/one", "1");
   auto m = mount(s, "fresh", mp(), "dir_ttl=1", cache());
   ASSERT_TRUE(m);
@@ -357,14 +385,14 @@ TEST_F(MountTest, RemoteChangesAreSeenAfterTheTtl) {
   EXPECT_EQ(read_file(m->dir + "/d/two"), "22");
 }
 
-TEST_F(MountTest, ForegroundModeServesUntilUnmountedAndExitsCleanly) {
-  Store s("fg");
+TEST_P(MountTest, ForegroundModeServesUntilUnmountedAndExitsCleanly) {
+  Store s(GetParam(), "fg");
   s.add("d/f.txt", "foreground\n");
   std::string dir = mp();
   stdfs::create_directories(dir);
   std::string err = work.sub("fg.err");
-  Child daemon({"sh", "-c", "exec '" + kMountBin + "' fg '" + dir + "' -f -o 'store=" + s.store + ",cache=" +
-                                cache() + "' 2> '" + err + "'"});
+  Child daemon({"sh", "-c", "exec '" + kMountBin + "' '" + s.platform->source("fg") + "' '" + dir + "' -f -o '" +
+                                s.platform->mount_options() + ",cache=" + cache() + "' 2> '" + err + "'"});
   MountGuard guard(dir, daemon.pid());
   ASSERT_TRUE(wait_until([&] { return is_mounted(dir); }, 30s)) << read_file(err);
   EXPECT_EQ(read_file(dir + "/d/f.txt"), "foreground\n");

@@ -51,7 +51,9 @@ class MountWriteScale : public MountedDatasetTest {
 
 }  // namespace
 
-TEST_F(MountWriteScale, CopyTwoThousandFilesSyncAndAFreshMountHasBytesAndXattrs) {
+INSTANTIATE_TEST_SUITE_P(Backends, MountWriteScale, kBackends, backend_name);
+
+TEST_P(MountWriteScale, CopyTwoThousandFilesSyncAndAFreshMountHasBytesAndXattrs) {
   constexpr int kPhotos = 12, kFiles = 2000 - kPhotos;
   std::string src = work.sub("src");
   make_tree(src, kPhotos, kFiles);
@@ -81,7 +83,7 @@ TEST_F(MountWriteScale, CopyTwoThousandFilesSyncAndAFreshMountHasBytesAndXattrs)
   }
 }
 
-TEST_F(MountWriteScale, MoveAFolderOfFiveHundredFilesThenRemoveIt) {
+TEST_P(MountWriteScale, MoveAFolderOfFiveHundredFilesThenRemoveIt) {
   std::string src = work.sub("src");
   for (int i = 0; i < 500; ++i) write_file(src + "/f" + std::to_string(i) + ".bin", random_bytes(size_t(64 + i), uint32_t(i)));
   auto m = mount("mnt", "cache");

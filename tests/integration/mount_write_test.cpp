@@ -1,4 +1,4 @@
-// Writing through real FUSE mounts of an embedded store: cp -r in and a fresh mount sees the
+// Writing through real FUSE mounts, of the embedded platform and of dlfsd: cp -r in and a fresh mount sees the
 // same bytes, xattrs that survive a remount, mv, rm -r, overwrite and append, a SIGKILL in the
 // middle of a copy, a full spool, failed uploads retried or discarded with `dlfs status`.
 #include <gtest/gtest.h>
@@ -33,7 +33,9 @@ class MountWrite : public MountedDatasetTest {
 
 }  // namespace
 
-TEST_F(MountWrite, CopyInThenAFreshMountHasTheSameBytes) {
+INSTANTIATE_TEST_SUITE_P(Backends, MountWrite, kBackends, backend_name);
+
+TEST_P(MountWrite, CopyInThenAFreshMountHasTheSameBytes) {
   std::string src = work.sub("src");
   make_tree(src, 200);
   auto m = mount("mnt", "cache");
@@ -52,7 +54,7 @@ TEST_F(MountWrite, CopyInThenAFreshMountHasTheSameBytes) {
   EXPECT_TRUE(diff.ok()) << diff.out << diff.err;
 }
 
-TEST_F(MountWrite, XattrsRoundTripAndSurviveARemount) {
+TEST_P(MountWrite, XattrsRoundTripAndSurviveARemount) {
   auto m = mount("mnt", "cache");
   ASSERT_TRUE(m);
   std::string f = m->mountpoint() + "/a.txt";
@@ -72,7 +74,7 @@ TEST_F(MountWrite, XattrsRoundTripAndSurviveARemount) {
   EXPECT_FALSE(run({"getfattr", "-n", "user.meta.iso", g}).ok());
 }
 
-TEST_F(MountWrite, XattrsSetRightAfterCopyWhileTheUploadRunsAreKept) {
+TEST_P(MountWrite, XattrsSetRightAfterCopyWhileTheUploadRunsAreKept) {
   // A regression: metadata set while a new file's first upload was in flight was lost (the
   // upload had already taken its copy). Many files, so that some are mid-upload when set.
   auto m = mount("mnt", "cache");
@@ -92,7 +94,7 @@ TEST_F(MountWrite, XattrsSetRightAfterCopyWhileTheUploadRunsAreKept) {
   }
 }
 
-TEST_F(MountWrite, MoveRemoveOverwriteAndAppend) {
+TEST_P(MountWrite, MoveRemoveOverwriteAndAppend) {
   std::string src = work.sub("src");
   make_tree(src, 50);
   auto m = mount("mnt", "cache");
@@ -124,7 +126,7 @@ TEST_F(MountWrite, MoveRemoveOverwriteAndAppend) {
   EXPECT_EQ(run({"sh", "-c", "ls '" + e + "/moved' | wc -l"}).out, "50\n");
 }
 
-TEST_F(MountWrite, SigkillAfterCopyLosesNothingThatWasClosed) {
+TEST_P(MountWrite, SigkillAfterCopyLosesNothingThatWasClosed) {
   std::string src = work.sub("src");
   make_tree(src, 150);
   auto m = mount("mnt", "cache", "upload_workers=1");
@@ -145,7 +147,7 @@ TEST_F(MountWrite, SigkillAfterCopyLosesNothingThatWasClosed) {
   EXPECT_TRUE(diff.ok()) << diff.out << diff.err;
 }
 
-TEST_F(MountWrite, AFullSpoolAnswersEnospc) {
+TEST_P(MountWrite, AFullSpoolAnswersEnospc) {
   auto m = mount("mnt", "cache", "spool_size=1M,upload_workers=1");
   ASSERT_TRUE(m);
   auto dd = run({"dd", "if=/dev/zero", "of=" + m->mountpoint() + "/big", "bs=64K", "count=64"}, 60s);
@@ -153,7 +155,7 @@ TEST_F(MountWrite, AFullSpoolAnswersEnospc) {
   EXPECT_NE(dd.err.find("No space left"), std::string::npos) << dd.err;
 }
 
-TEST_F(MountWrite, APlatformRefusingUploadsForAWhileGetsEveryFile) {
+TEST_P(MountWrite, APlatformRefusingUploadsForAWhileGetsEveryFile) {
   std::string src = work.sub("src");
   make_tree(src, 30);
   auto m = mount("mnt", "cache", "debug_upload_failures=40,debug_retry_base_ms=20");
@@ -167,7 +169,7 @@ TEST_F(MountWrite, APlatformRefusingUploadsForAWhileGetsEveryFile) {
   EXPECT_TRUE(diff.ok()) << diff.out << diff.err;
 }
 
-TEST_F(MountWrite, SyncReportsFailedUploadsAndStatusRetriesOrDiscardsThem) {
+TEST_P(MountWrite, SyncReportsFailedUploadsAndStatusRetriesOrDiscardsThem) {
   // One try each, four refusals: the four files end failed.
   auto m = mount("mnt", "cache", "debug_upload_failures=4,upload_attempts=1,upload_workers=1");
   ASSERT_TRUE(m);
@@ -202,7 +204,7 @@ TEST_F(MountWrite, SyncReportsFailedUploadsAndStatusRetriesOrDiscardsThem) {
   EXPECT_EQ(sync(work.path()).exit_code, 1);  // not a mount point
 }
 
-TEST_F(MountWrite, ReadOnlyMountsStillRefuseWrites) {
+TEST_P(MountWrite, ReadOnlyMountsStillRefuseWrites) {
   auto m = mount("mnt", "cache", "ro");
   ASSERT_TRUE(m);
   EXPECT_FALSE(sh("echo x > '" + m->mountpoint() + "/x'").ok());

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "remote/local_remote.h"
 
 namespace dlfs::test {
 
@@ -14,22 +13,21 @@ const std::string kDlfsBin = std::string(DLFS_BIN_DIR) + "/dlfs";
 }  // namespace
 
 void MountedDatasetTest::SetUp() {
-  LocalOptions o;
-  o.store_dir = store;
-  auto c = LocalConnection::open(o);
-  ASSERT_TRUE(c) << c.status().to_string();
-  ASSERT_TRUE((*c)->create_dataset(dataset));
+  platform = std::make_unique<TestPlatform>(GetParam(), work.sub("platform"));
+  ASSERT_TRUE(platform->ok()) << platform->error();
+  auto made = platform->connection()->create_dataset(dataset);
+  ASSERT_TRUE(made) << made.status().to_string();
 }
 
 std::unique_ptr<MountGuard> MountedDatasetTest::mount(const std::string& name, const std::string& cache_name,
                                                       const std::string& extra) {
   std::string dir = work.sub(name);
   std::filesystem::create_directories(dir);
-  std::string opts = "store=" + store + ",cache=" + work.sub(cache_name) + ",log=" + dir + ".log";
+  std::string opts = platform->mount_options() + ",cache=" + work.sub(cache_name) + ",log=" + dir + ".log";
   if (!extra.empty()) opts += "," + extra;
-  auto r = run({kMountBin, dataset, dir, "-o", opts}, 60s);
+  auto r = run({kMountBin, platform->source(dataset), dir, "-o", opts}, 60s);
   auto guard = std::make_unique<MountGuard>(dir, find_process("mount.dlfs", dir));
-  EXPECT_TRUE(r.ok()) << r.err;
+  EXPECT_TRUE(r.ok()) << r.err << read_file(dir + ".log");
   if (!r.ok()) return nullptr;
   return guard;
 }
@@ -37,7 +35,9 @@ std::unique_ptr<MountGuard> MountedDatasetTest::mount(const std::string& name, c
 CommandResult MountedDatasetTest::sync(const std::string& dir) { return run({kDlfsBin, "sync", dir}, 300s); }
 
 CommandResult MountedDatasetTest::dlfs(std::vector<std::string> args, std::chrono::milliseconds timeout) {
-  args.insert(args.begin(), {kDlfsBin, "--store", store});
+  auto reach = platform->dlfs_args();
+  args.insert(args.begin(), reach.begin(), reach.end());
+  args.insert(args.begin(), kDlfsBin);
   return run(args, timeout);
 }
 

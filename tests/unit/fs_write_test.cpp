@@ -453,3 +453,74 @@ TEST_F(FsWrite, FailedUploadsCanBeRetriedOrDiscardedEvenAfterARemount) {
   EXPECT_FALSE(remote.item_at("/a.txt"));
   EXPECT_EQ(fs->setxattr(kRootIno, "user.dl.discard", "*", 0).err(), ENOENT);
 }
+
+namespace {
+
+// Holds the first upload until released, after the core has measured the spool file: a file
+// that is written again while its upload is in flight.
+class ParkedUploadRemote : public ForwardingRemote {
+ public:
+  using ForwardingRemote::ForwardingRemote;
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    {
+      std::unique_lock lock(mu);
+      if (park) {
+        park = false;
+        parked = true;
+        cv.notify_all();
+        cv.wait_for(lock, 10s, [&] { return released; });
+      }
+    }
+    return ForwardingRemote::upload(local_file, remote_path, options);
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool park = true, parked = false, released = false;
+};
+
+}  // namespace
+
+// A regression (`echo hi > f; dlfs sync` taking 20 s now and then): the shell's first close of
+// the new, empty file queued an upload; the write landed while it was in flight, so the
+// platform got more bytes than measured, the size check failed, and the retry (its attempt
+// count reset by the second close, so the backoff shift overflowed to the maximum) waited the
+// longest backoff before the new bytes went up.
+TEST_F(FsWrite, AFileWrittenAgainWhileItUploadsGoesUpAtOnce) {
+  ParkedUploadRemote parked(remote);
+  struct DropCore {  // before `parked` goes, in every path
+    std::unique_ptr<Filesystem>& fs;
+    ~DropCore() { fs.reset(); }
+  } drop_core{fs};
+  backend = &parked;
+  options.retry_base_ms = 60000;
+  options.retry_max_ms = 60000;
+  mount();
+  fs->start_uploads();
+  auto made = fs->create(kRootIno, "f", O_WRONLY | O_CREAT | O_TRUNC);
+  ASSERT_TRUE(made);
+  Ino ino = made->first.ino;
+  uint64_t fh = made->second.fh;
+  ASSERT_TRUE(fs->flush(ino, fh));  // empty: queued
+  bool was_parked;
+  {
+    std::unique_lock lock(parked.mu);
+    was_parked = parked.cv.wait_for(lock, 10s, [&] { return parked.parked; });
+  }
+  std::string hi = "hi\n";
+  ASSERT_EQ(*fs->write(ino, fh, 0, std::span<const char>(hi.data(), hi.size())), 3u);
+  ASSERT_TRUE(fs->flush(ino, fh));
+  fs->release(fh);
+  {
+    std::lock_guard lock(parked.mu);
+    parked.released = true;
+  }
+  parked.cv.notify_all();
+  ASSERT_TRUE(was_parked);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(fs->wait_uploads(20s), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(remote_bytes("/f"), "hi\n");
+  auto state = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
+  EXPECT_TRUE(state["failed"].empty()) << state.dump();
+}

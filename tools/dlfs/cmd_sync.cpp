@@ -7,11 +7,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <future>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "core/json_util.h"
 #include "fs/mountinfo.h"
@@ -83,20 +82,13 @@ Status cmd_sync(const Globals&, const Args& args) {
   int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status(errno, "opening " + mnt);
   // fsync in a thread, so that this one can show what is left while it waits.
-  std::atomic<int> result{-1};
-  std::atomic<bool> done{false};
-  std::thread waiter([&] {
-    result = ::fsync(fd) == 0 ? 0 : errno;
-    done = true;
-  });
+  auto waiter = std::async(std::launch::async, [fd] { return ::fsync(fd) == 0 ? 0 : errno; });
   bool tty = isatty(STDERR_FILENO);
   auto start = std::chrono::steady_clock::now();
-  while (!done) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (tty && !done && std::chrono::steady_clock::now() - start > std::chrono::seconds(1))
+  while (waiter.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
+    if (tty && std::chrono::steady_clock::now() - start > std::chrono::seconds(1))
       if (auto state = upload_state(mnt)) fprintf(stderr, "\r\033[Kdlfs sync: %s", summary(*state).c_str());
-  }
-  waiter.join();
+  int result = waiter.get();
   ::close(fd);
   if (tty) fputs("\r\033[K", stderr);
   DLFS_ASSIGN(json state, upload_state(mnt));
