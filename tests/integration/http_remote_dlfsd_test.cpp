@@ -251,11 +251,17 @@ TEST_F(HttpDlfsd, TheCliWorksThroughTheServer) {
   };
   auto made = cli({"dataset", "create", "cli"});
   ASSERT_TRUE(made.ok()) << made.err;
+  auto photo = sh("convert -size 40x30 gradient:red-blue '" + work.sub("up/p.jpg") + "'", 60s);
+  ASSERT_TRUE(photo.ok()) << photo.err;
   auto up = cli({"upload", "--dataset", "cli", "--meta", R"({"camera":"cam-7"})", work.sub("up")});
   ASSERT_TRUE(up.ok()) << up.err;
+  // It waits for the server's preprocessing, as it does on the embedded platform.
+  EXPECT_NE(up.out.find("preprocessed 2 of 2 items: 2 done, 0 failed"), std::string::npos) << up.out;
+  auto st = cli({"stat", "cli:/up/p.jpg"});
+  EXPECT_NE(st.out.find("\"width\": 40"), std::string::npos) << st.out;
   auto ls = cli({"ls", "cli:/up"});
   ASSERT_TRUE(ls.ok()) << ls.err;
-  EXPECT_EQ(ls.out, "a.txt\n");
+  EXPECT_EQ(ls.out, "a.txt\np.jpg\n");
   auto cat = cli({"cat", "cli:/up/a.txt"});
   ASSERT_TRUE(cat.ok()) << cat.err;
   EXPECT_EQ(cat.out, "hello\n");

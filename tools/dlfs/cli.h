@@ -44,16 +44,17 @@ Result<std::vector<Item>> list_all(Remote& remote, const std::string& dir);
 
 std::string human_bytes(uint64_t bytes);
 
-// Waiting for preprocessing (tools/dlfs/cmd_preprocess.cpp): on the embedded platform the CLI runs
-// workers itself while it waits, with "preprocessing N/M" on a terminal.
+// Waiting for preprocessing (tools/dlfs/cmd_preprocess.cpp), with "preprocessing N/M" on a
+// terminal: on the embedded platform the CLI runs workers itself while it waits; a server
+// preprocesses on its own and is asked for the items' phases.
 struct PreprocessWait {
-  unsigned workers = 0;  // 0: one per core
+  unsigned workers = 0;  // 0: one per core (embedded)
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
 };
-Result<PreprocessTally> run_preprocessing(Connection& conn, const std::vector<std::string>& ids,
+Result<PreprocessTally> run_preprocessing(Connection& conn, Remote& remote, const std::vector<std::string>& ids,
                                           const PreprocessWait& wait);
 // Prints the tally and each failure; ETIMEDOUT when items are still pending.
-Status report_preprocessing(Connection& conn, const std::vector<std::string>& ids, const PreprocessTally& tally,
+Status report_preprocessing(Remote& remote, const std::vector<std::string>& ids, const PreprocessTally& tally,
                             std::chrono::milliseconds timeout);
 
 // Commands. Each answers a Status; main prints a failure as one line and exits non-zero.

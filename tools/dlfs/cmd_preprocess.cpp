@@ -1,4 +1,5 @@
-// dlfs preprocess DATASET[:/path], and the wait for preprocessing that `dlfs upload` does.
+// dlfs preprocess DATASET[:/path], and the wait for preprocessing that `dlfs upload` does (the
+// embedded platform's workers run in this process; a server is asked until it is done).
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,43 +21,88 @@ Result<long> positive_number(const std::string& option, const std::string& text,
   return v;
 }
 
+std::string phase_of(const Item& item) {
+  auto it = item.system().find("preprocessPhase");
+  return it != item.system().end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// "preprocessing N/M" on a terminal, at most five times a second.
+class TallyLine {
+ public:
+  void draw(const PreprocessTally& t) {
+    auto now = std::chrono::steady_clock::now();
+    if (!tty_ || now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    fprintf(stderr, "\r\033[Kpreprocessing %zu/%zu", t.done + t.failed, t.total);
+    fflush(stderr);
+  }
+  ~TallyLine() {
+    if (tty_) fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  bool tty_ = isatty(STDERR_FILENO);
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+};
+
+// A server preprocesses on its own: ask it for the items' phases until none is pending (only
+// the pending ones are asked again, twice a second).
+Result<PreprocessTally> poll_preprocessing(Remote& remote, const std::vector<std::string>& ids,
+                                           const PreprocessWait& wait) {
+  PreprocessTally tally;
+  tally.total = ids.size();
+  std::vector<std::string> left = ids;
+  auto deadline = std::chrono::steady_clock::now() + wait.timeout;
+  TallyLine line;
+  for (;;) {
+    std::vector<std::string> still;
+    for (const auto& id : left) {
+      auto item = remote.get_by_id(id);
+      if (!item && item.err() == ENOENT) {
+        --tally.total;  // deleted meanwhile: nothing to wait for
+        continue;
+      }
+      if (!item) return item.status();
+      std::string phase = phase_of(*item);
+      if (phase == "pending" || phase == "running") still.push_back(id);
+      else ++(phase == "failed" ? tally.failed : tally.done);
+    }
+    left = std::move(still);
+    tally.pending = left.size();
+    line.draw(tally);
+    auto now = std::chrono::steady_clock::now();
+    if (left.empty() || now >= deadline) return tally;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(std::chrono::milliseconds(500), deadline - now));
+  }
+}
+
 }  // namespace
 
-Result<PreprocessTally> run_preprocessing(Connection& conn, const std::vector<std::string>& ids,
+Result<PreprocessTally> run_preprocessing(Connection& conn, Remote& remote, const std::vector<std::string>& ids,
                                           const PreprocessWait& wait) {
   auto* local = dynamic_cast<LocalConnection*>(&conn);
-  // A server preprocesses on its own; only the embedded platform needs workers here.
-  if (!local) return PreprocessTally{ids.size(), 0, ids.size(), 0};
+  if (!local) return poll_preprocessing(remote, ids, wait);
+  // The embedded platform: this process runs workers while it waits.
   Platform& platform = *local->platform();
   Status started = platform.start_preprocessing(wait.workers);
   if (!started && started.err() != EBUSY) return started;
-  bool tty = isatty(STDERR_FILENO);
-  auto last_draw = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  auto result = platform.wait_preprocessed(ids, wait.timeout, [&](const PreprocessTally& t) {
-    auto now = std::chrono::steady_clock::now();
-    if (!tty || now - last_draw < std::chrono::milliseconds(200)) return;
-    last_draw = now;
-    fprintf(stderr, "\r\033[Kpreprocessing %zu/%zu", t.done + t.failed, t.total);
-    fflush(stderr);
-  });
-  if (tty) fprintf(stderr, "\r\033[K");
+  TallyLine line;
+  auto result = platform.wait_preprocessed(ids, wait.timeout, [&](const PreprocessTally& t) { line.draw(t); });
   if (started) platform.stop_preprocessing();
   return result;
 }
 
-Status report_preprocessing(Connection& conn, const std::vector<std::string>& ids, const PreprocessTally& tally,
+Status report_preprocessing(Remote& remote, const std::vector<std::string>& ids, const PreprocessTally& tally,
                             std::chrono::milliseconds timeout) {
   printf("preprocessed %zu of %zu items: %zu done, %zu failed\n", tally.done + tally.failed, tally.total, tally.done,
          tally.failed);
   if (tally.failed > 0) {
-    if (auto* local = dynamic_cast<LocalConnection*>(&conn)) {
-      for (const auto& id : ids) {
-        auto item = local->platform()->get_item(id);
-        if (!item || item->system().value("preprocessPhase", json()) != "failed") continue;
-        auto err = item->system().find("preprocessError");
-        printf("  failed: %s: %s\n", item->filename.c_str(),
-               err != item->system().end() && err->is_string() ? err->get<std::string>().c_str() : "");
-      }
+    for (const auto& id : ids) {
+      auto item = remote.get_by_id(id);
+      if (!item || phase_of(*item) != "failed") continue;
+      auto err = item->system().find("preprocessError");
+      printf("  failed: %s: %s\n", item->filename.c_str(),
+             err != item->system().end() && err->is_string() ? err->get<std::string>().c_str() : "");
     }
   }
   if (tally.pending > 0)
@@ -93,8 +139,9 @@ Status cmd_preprocess(const Globals& g, const Args& args) {
   if (!local) return Status(ENOTSUP, "dlfs preprocess runs on the embedded platform only");
   DLFS_ASSIGN(Dataset ds, conn->find_dataset(t.dataset));
   DLFS_ASSIGN(auto ids, local->platform()->requeue_preprocessing(ds.id, t.path));
-  DLFS_ASSIGN(PreprocessTally tally, run_preprocessing(*conn, ids, wait));
-  return report_preprocessing(*conn, ids, tally, wait.timeout);
+  DLFS_ASSIGN(auto remote, conn->open(ds.id));
+  DLFS_ASSIGN(PreprocessTally tally, run_preprocessing(*conn, *remote, ids, wait));
+  return report_preprocessing(*remote, ids, tally, wait.timeout);
 }
 
 }  // namespace dlfs::cli

@@ -156,11 +156,10 @@ Status cmd_upload(const Globals& g, const Args& args) {
            (unsigned long long)created.load(), (unsigned long long)overwritten.load(),
            (unsigned long long)skipped.load(), failures.size());
   }
-  if (!g.server.empty()) wait_preprocessing = false;  // the server preprocesses in the background
   if (wait_preprocessing && !uploaded_ids.empty()) {
     // Preprocessing is not part of the upload: a timeout is a warning, the items stay queued.
-    auto tally = run_preprocessing(*conn, uploaded_ids, wait);
-    Status s = tally ? report_preprocessing(*conn, uploaded_ids, *tally, wait.timeout) : tally.status();
+    auto tally = run_preprocessing(*conn, *remote, uploaded_ids, wait);
+    Status s = tally ? report_preprocessing(*remote, uploaded_ids, *tally, wait.timeout) : tally.status();
     if (!s) fprintf(stderr, "dlfs upload: warning: %s\n", s.to_string().c_str());
   }
   for (const auto& f : failures) fprintf(stderr, "failed: %s\n", f.c_str());
