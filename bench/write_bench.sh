@@ -14,15 +14,9 @@ BIG_SIZE=${4:-104857600}
 OPTS=${5:-}
 scripts/build.sh >/dev/null
 bin=$PWD/build/bin
-work=$(mktemp -d /var/tmp/dlfs-wbench.XXXXXX)
+. bench/lib.sh
+bench_work wbench
 mnt=$work/mnt
-cleanup() {
-  mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u -z "$mnt"
-  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export DLFS_STORE=$work/store
 
 make_files() {  # DIR COUNT SIZE
   python3 - "$@" <<'PY'
@@ -44,10 +38,8 @@ make_files "$work/src/small" "$N" "$SIZE"
 make_files "$work/src/big" "$BIG_N" "$BIG_SIZE"
 mkdir -p "$mnt" "$work/local"
 $bin/dlfs dataset create bench >/dev/null
-$bin/mount.dlfs bench "$mnt" -o "cache=$work/cache,preprocess_workers=0${OPTS:+,$OPTS}"
-pid=$(pgrep -n -f "mount.dlfs bench $mnt")
+bench_mount bench "$mnt" "cache=$work/cache,preprocess_workers=0${OPTS:+,$OPTS}"
 
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 local_copy() { cp -r "$1" "$work/local/$2" && sync; }
 mount_copy() { cp -r "$1" "$mnt/$2" && $bin/dlfs sync "$mnt"; }
 
