@@ -65,7 +65,8 @@ bool retryable_transport(CURLcode rc) {
 
 // Stall detection by progress: libcurl's low-speed check averages over a window of several
 // seconds, so a burst of bytes before a stall hides the stall for that long. This aborts when no
-// byte has moved either way for low_speed_time_s.
+// byte has moved either way for low_speed_time_s, the wait for the first byte of an answer
+// included (a server that accepts and never answers).
 struct Progress {
   long stall_ms = 0;
   curl_off_t last_total = -1;
@@ -280,7 +281,8 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   w.curl = curl;
   w.request = &req;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  if (getenv("DLFS_CURL_VERBOSE"))  // debugging: libcurl's trace on stderr curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+  // Debugging: libcurl's trace on stderr.
+  if (getenv("DLFS_CURL_VERBOSE")) curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -3,6 +3,11 @@
 // home, ranged reads into the caller's buffer.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include "remote/http_client.h"
@@ -186,6 +191,38 @@ TEST(HttpClient, StallMidBodyAnswersEtimedoutWithinTheBound) {
   EXPECT_EQ(r.err(), ETIMEDOUT) << r.status().to_string();
   EXPECT_EQ(count, 2);
   EXPECT_LT(took, 8s);  // two tries of ~1-2 s stall detection each
+}
+
+// A server whose kernel accepts connections but that never reads or writes a byte (a stopped
+// process): the stall bound covers the wait for the first byte of the answer too.
+TEST(HttpClient, AServerThatNeverAnswersIsBoundedByTheStallTime) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);  // never accepted: the kernel completes the handshakes
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api/v1");
+  o.max_attempts = 2;
+  o.low_speed_time_s = 1;
+  auto [r, took] = timed_get(o, "/items/x");
+  EXPECT_EQ(r.err(), ETIMEDOUT) << r.status().to_string();
+  EXPECT_GE(took, 1900ms);  // two whole stall periods
+  EXPECT_LT(took, 6s);
+  // A POST with a body (a query) too.
+  HttpClient http(o);
+  HttpRequest post;
+  post.method = "POST";
+  post.path = "/datasets/x/query";
+  post.body = R"({"filter":{}})";
+  post.content_type = "application/json";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(http.send(post).err(), ETIMEDOUT);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
+  ::close(fd);
 }
 
 namespace {
