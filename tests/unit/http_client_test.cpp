@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "remote/http_client.h"
 #include "remote/http_remote.h"
@@ -191,6 +192,47 @@ TEST(HttpClient, StallMidBodyAnswersEtimedoutWithinTheBound) {
   EXPECT_EQ(r.err(), ETIMEDOUT) << r.status().to_string();
   EXPECT_EQ(count, 2);
   EXPECT_LT(took, 8s);  // two tries of ~1-2 s stall detection each
+}
+
+// A create or delete done by a try whose answer was lost (the server stalled past the stall bound,
+// or died after doing it): the retry's 409 or 404 means done, not an error.
+TEST(HttpClient, ACreateOrDeleteWhoseAnswerWasLostIsDone) {
+  TestServer server;
+  serve_dataset(server);
+  std::atomic<int> posts{0}, deletes{0};
+  auto stall_once = [&](std::atomic<int>& count) {
+    if (++count > 1) return false;
+    for (int i = 0; i < 150 && !server.stopping; ++i) std::this_thread::sleep_for(10ms);  // past the 1 s bound
+    return true;
+  };
+  const std::string items = std::string("/api/v1/datasets/") + kDatasetId + "/items";
+  server.svr().Post(items, [&](const httplib::Request&, httplib::Response& res) {
+    if (stall_once(posts)) return;
+    res.status = 409;
+    res.set_content(R"({"message":"'/d' exists"})", "application/json");
+  });
+  server.svr().Post(std::string("/api/v1/datasets/") + kDatasetId + "/query",
+                    [&](const httplib::Request&, httplib::Response& res) {
+                      res.set_content(page_json({make_item(kItemId, "/d", 0, ItemType::kDir)}, false, 1), "application/json");
+                    });
+  server.svr().Delete("/api/v1/items/" + kItemId, [&](const httplib::Request&, httplib::Response& res) {
+    if (stall_once(deletes)) return;
+    res.status = 404;
+    res.set_content(R"({"message":"no such item"})", "application/json");
+  });
+  server.start();
+  auto remote = open_remote(server);
+  ASSERT_TRUE(remote);
+  auto made = remote->make_dir("/d");
+  ASSERT_TRUE(made) << made.status().to_string();
+  EXPECT_EQ(made->id, kItemId);
+  EXPECT_TRUE(made->is_dir());
+  EXPECT_EQ(posts, 2);
+  EXPECT_TRUE(remote->remove(kItemId));
+  EXPECT_EQ(deletes, 2);
+  // Without a lost answer, they are errors as ever.
+  EXPECT_EQ(remote->make_dir("/d").err(), EEXIST);
+  EXPECT_EQ(remote->remove(kItemId).err(), ENOENT);
 }
 
 // A server whose kernel accepts connections but that never reads or writes a byte (a stopped
