@@ -324,10 +324,25 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
   } else if (!links_) {
     return Status(ENOTSUP, "links are not supported by this mount");
   }
+  constexpr int64_t kTimeoutMemoryMs = 250;  // the kernel's retry comes at once
+  {
+    std::lock_guard lock(timeouts_mu_);
+    auto it = read_timeouts_.find(item.id);
+    if (it != read_timeouts_.end() && options_.clock->now_ms() - it->second < kTimeoutMemoryMs)
+      return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item.filename + " (a moment ago)");
+  }
   while (filled < out.size()) {
     Result<size_t> n = link ? (++counters_.link_reads, links_->read(item.link_url(), offset + filled, out.subspan(filled)))
                             : (++counters_.remote_reads, remote_.read(item, offset + filled, out.subspan(filled)));
-    if (!n) return n.status().wrap("reading " + item.filename);
+    if (!n) {
+      if (n.err() == ETIMEDOUT) {
+        int64_t now = options_.clock->now_ms();
+        std::lock_guard lock(timeouts_mu_);
+        std::erase_if(read_timeouts_, [&](const auto& e) { return now - e.second >= kTimeoutMemoryMs; });
+        read_timeouts_[item.id] = now;
+      }
+      return n.status().wrap("reading " + item.filename);
+    }
     if (*n == 0) break;
     filled += *n;
   }

@@ -271,6 +271,11 @@ class Filesystem {
 
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url
+
+  // Items whose read timed out just now (id -> when, ms): the kernel at once tries a failed
+  // readahead again, which would wait out the whole timeout a second time.
+  std::mutex timeouts_mu_;
+  std::unordered_map<std::string, int64_t> read_timeouts_;
 };
 
 }  // namespace dlfs

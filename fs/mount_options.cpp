@@ -42,6 +42,16 @@ Result<uint64_t> parse_uint(std::string_view key, std::string_view text) {
   return v;
 }
 
+// A whole number in [lo, hi]; the error names the option, its bounds and `unit`.
+Result<unsigned> parse_between(std::string_view key, std::string_view text, uint64_t lo, uint64_t hi,
+                               std::string_view unit = "") {
+  DLFS_ASSIGN(uint64_t n, parse_uint(key, text));
+  if (n < lo || n > hi)
+    return Status(EINVAL, std::string(key) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                              (unit.empty() ? "" : " (" + std::string(unit) + ")"));
+  return unsigned(n);
+}
+
 Status apply_option(MountOptions& o, std::string_view opt) {
   if (opt.empty() || ignored(opt)) return {};
   size_t eq = opt.find('=');
@@ -99,24 +109,27 @@ Status apply_option(MountOptions& o, std::string_view opt) {
     else return Status(EINVAL, "bad value for no_open: '" + std::string(value) + "' (0 or 1)");
   } else if (key == "max_threads") {
     DLFS_TRY(need_value());
-    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
-    if (n < 1 || n > 1024) return Status(EINVAL, "max_threads must be between 1 and 1024");
-    o.max_threads = unsigned(n);
+    DLFS_ASSIGN(o.max_threads, parse_between(key, value, 1, 1024));
   } else if (key == "upload_workers") {
     DLFS_TRY(need_value());
-    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
-    if (n < 1 || n > 256) return Status(EINVAL, "upload_workers must be between 1 and 256");
-    o.upload_workers = unsigned(n);
+    DLFS_ASSIGN(o.upload_workers, parse_between(key, value, 1, 256));
   } else if (key == "preprocess_workers") {
     DLFS_TRY(need_value());
-    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
-    if (n > 256) return Status(EINVAL, "preprocess_workers must be between 0 and 256");
-    o.preprocess_workers = unsigned(n);
+    DLFS_ASSIGN(o.preprocess_workers, parse_between(key, value, 0, 256));
   } else if (key == "upload_attempts") {
     DLFS_TRY(need_value());
-    DLFS_ASSIGN(uint64_t n, parse_uint(key, value));
-    if (n < 1 || n > 1000) return Status(EINVAL, "upload_attempts must be between 1 and 1000");
-    o.upload_attempts = unsigned(n);
+    DLFS_ASSIGN(o.upload_attempts, parse_between(key, value, 1, 1000));
+  } else if (key == "http_timeout") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(double s, parse_seconds(key, value));
+    if (s < 0.001 || s > kMaxTimeout) return Status(EINVAL, "http_timeout must be between 0.001 and 86400 seconds");
+    o.http_timeout_ms = long(std::llround(s * 1000));
+  } else if (key == "http_stall") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.http_stall_s, parse_between(key, value, 1, uint64_t(kMaxTimeout), "whole seconds"));
+  } else if (key == "http_retries") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.http_retries, parse_between(key, value, 1, 100, "tries per request"));
   } else if (key == "spool_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.spool_size, parse_size(value));
@@ -231,7 +244,7 @@ std::string mount_usage(const std::string& program) {
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
-         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS]";
+         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N]";
 }
 
 }  // namespace dlfs

@@ -38,6 +38,11 @@ struct MountOptions {
   unsigned max_threads = 16;    // -o max_threads=N
   uint64_t debug_read_delay_ms = 0;  // -o debug_read_delay_ms=N (tests: a stalled server)
 
+  // The HTTP client of a URL SOURCE (ignored for embedded sources).
+  long http_timeout_ms = 10000;  // -o http_timeout=SECONDS: connecting
+  long http_stall_s = 30;        // -o http_stall=SECONDS: no byte moved (also: no answer at all)
+  unsigned http_retries = 4;     // -o http_retries=N: tries per request, the first included
+
   // Writing.
   unsigned upload_workers = 4;            // -o upload_workers=N: uploads in parallel
   unsigned upload_attempts = 8;           // -o upload_attempts=N: tries of a transient failure

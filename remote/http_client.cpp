@@ -48,6 +48,15 @@ std::string loggable(const std::string& url) { return url.substr(0, url.find('?'
 
 bool retryable_code(long code) { return code == 429 || code >= 500; }
 
+// Whether a try that failed so may still have reached the server.
+bool may_have_arrived(CURLcode rc) {
+  return rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST && rc != CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+bool contains(const std::vector<long>& codes, long code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
 bool retryable_transport(CURLcode rc) {
   switch (rc) {
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -65,7 +74,8 @@ bool retryable_transport(CURLcode rc) {
 
 // Stall detection by progress: libcurl's low-speed check averages over a window of several
 // seconds, so a burst of bytes before a stall hides the stall for that long. This aborts when no
-// byte has moved either way for low_speed_time_s.
+// byte has moved either way for low_speed_time_s, the wait for the first byte of an answer
+// included (a server that accepts and never answers).
 struct Progress {
   long stall_ms = 0;
   curl_off_t last_total = -1;
@@ -280,7 +290,8 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   w.curl = curl;
   w.request = &req;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  if (getenv("DLFS_CURL_VERBOSE"))  // debugging: libcurl's trace on stderr curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+  // Debugging: libcurl's trace on stderr.
+  if (getenv("DLFS_CURL_VERBOSE")) curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -384,6 +395,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
   } releaser{this, handle};
 
   Status last;
+  bool lost_answer = false;  // an earlier try may have been done without our hearing of it
   for (int attempt_no = 1; attempt_no <= options_.max_attempts; ++attempt_no) {
     if (attempt_no > 1) {
       long delay = jittered_backoff(options_, attempt_no - 1);
@@ -417,10 +429,11 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
       last = Status(err, a.rc == CURLE_OPERATION_TIMEDOUT ? "the server did not answer in time" : "cannot reach the server",
                     what + " " + loggable(url) + ": " + a.error);
       if (!retryable_transport(a.rc)) break;
+      lost_answer = lost_answer || may_have_arrived(a.rc);
       continue;
     }
     long code = a.response.code;
-    bool accepted = std::find(req.accept_codes.begin(), req.accept_codes.end(), code) != req.accept_codes.end();
+    bool accepted = contains(req.accept_codes, code) || (lost_answer && contains(req.accept_codes_after_lost_answer, code));
     if (code < 400 || accepted) return std::move(a.response);
     last = http_error(code, a.response.body, what);
     if (!retryable_code(code) || attempt_no == options_.max_attempts) break;

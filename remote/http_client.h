@@ -57,6 +57,9 @@ struct HttpRequest {
   uint64_t range_offset = 0;
   // HTTP codes >= 400 answered as a response instead of an error (e.g. 416 for a read at the end).
   std::vector<long> accept_codes;
+  // The same, only when an earlier try may have reached the server and its answer was lost (a
+  // 409 to a retried create, a 404 to a retried delete: the earlier try did it).
+  std::vector<long> accept_codes_after_lost_answer;
 };
 
 struct HttpResponse {

@@ -229,6 +229,7 @@ class HttpRemote : public Remote {
     HttpRequest req;
     req.method = "DELETE";
     req.path = "/items/" + http_->escape(id);
+    req.accept_codes_after_lost_answer = {404};  // a try whose answer was lost deleted it
     return http_->send(req).status();
   }
 
@@ -238,8 +239,16 @@ class HttpRemote : public Remote {
     req.path = "/datasets/" + dataset_.id + "/items";
     req.body = http_->form_encode({{"type", "dir"}, {"path", std::string(path)}});
     req.content_type = "application/x-www-form-urlencoded";
-    DLFS_ASSIGN(json doc, http_->send_json(req));
-    return parse_item(doc);
+    req.accept_codes_after_lost_answer = {409};
+    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    if (r.code == 409) {  // a try whose answer was lost made it, unless it is a file
+      Result<Item> made = get(path);
+      if (made && made->is_dir()) return made;
+      return http_error(r.code, r.body, "POST " + req.path);
+    }
+    Result<json> doc = parse_json(r.body);
+    if (!doc) return Status(EIO, "the server's answer to a new folder is not JSON", doc.status().cause());
+    return parse_item(*doc);
   }
 
  private:

@@ -99,6 +99,21 @@ int DlfsdProcess::stop(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
+void DlfsdProcess::kill() {
+  if (child_.pid() <= 0) return;
+  ::kill(child_.pid(), SIGKILL);
+  child_.wait(std::chrono::seconds(10));
+  exit_code_ = -1;
+}
+
+void DlfsdProcess::pause() {
+  if (child_.pid() > 0) ::kill(child_.pid(), SIGSTOP);
+}
+
+void DlfsdProcess::resume() {
+  if (child_.pid() > 0) ::kill(child_.pid(), SIGCONT);
+}
+
 bool DlfsdProcess::restart() {
   stop();
   return start(port_) && ok();

@@ -6,6 +6,8 @@
 //   http.Get(server.path("/users/me"), server.auth_headers());
 //   server.stop();     // SIGTERM, waits; exit_code() is then 0 for a graceful stop
 //   server.restart();  // same store, same port
+//   server.kill();     // SIGKILL (a crash); restart() brings it back
+//   server.pause();    // SIGSTOP: connections are accepted, never answered; resume() is SIGCONT
 #pragma once
 
 #include <sys/types.h>
@@ -62,6 +64,11 @@ class DlfsdProcess {
   int exit_code() const { return exit_code_; }
   // Starts it again on the same store and port; answers ok().
   bool restart();
+  // SIGKILL, no graceful stop (the store as a crash leaves it); waits until it is reaped.
+  void kill();
+  // SIGSTOP / SIGCONT: while paused the kernel still accepts connections, nobody answers.
+  void pause();
+  void resume();
 
  private:
   bool start(int port);

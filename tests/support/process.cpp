@@ -53,6 +53,9 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
     dup2(err_pipe[1], 2);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
+    // The test's other fds stay behind: an inherited file open on a mount would keep that mount
+    // busy for the child's lifetime (a restarted server, a daemon).
+    closefrom(3);
     auto args = c_argv(argv);
     execvp(args[0], args.data());
     _exit(127);
@@ -111,6 +114,7 @@ Child::Child(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd)
     setpgid(0, 0);
     if (stdout_fd >= 0) dup2(stdout_fd, 1);
     if (stderr_fd >= 0) dup2(stderr_fd, 2);
+    closefrom(3);  // as in run()
     auto args = c_argv(argv);
     execvp(args[0], args.data());
     _exit(127);

@@ -134,6 +134,24 @@ TEST_F(FsCore, MissingNamesAndErrorsMapToErrno) {
   EXPECT_EQ(*cat(file), "hi");
 }
 
+// The kernel tries a failed readahead again at once: a read that just timed out answers that
+// retry without waiting on the server a second time, and asks the server again moments later.
+TEST_F(FsCore, AReadThatJustTimedOutIsNotWaitedForTwice) {
+  remote.add_file("/a.bin", "abc");
+  mount();
+  Ino file = walk("/a.bin")->ino;
+  remote.fail_next(RemoteCall::kRead, 1, ETIMEDOUT);
+  EXPECT_EQ(cat(file).err(), ETIMEDOUT);
+  uint64_t reads = remote.calls(RemoteCall::kRead);
+  EXPECT_EQ(cat(file).err(), ETIMEDOUT);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), reads);
+  clock.advance_ms(250);
+  EXPECT_EQ(*cat(file), "abc");
+  remote.fail_next(RemoteCall::kRead, 1, EIO);  // other errors are not remembered
+  EXPECT_EQ(cat(file).err(), EIO);
+  EXPECT_EQ(*cat(file), "abc");
+}
+
 TEST_F(FsCore, MountingAFolderAndAMissingRoot) {
   remote.add_file("/sub/dir/x.bin", "xyz");
   remote.add_file("/sub/y.bin", "yy");

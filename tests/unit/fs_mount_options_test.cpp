@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "fs/mount_options.h"
+#include "remote/http_client.h"
 
 using namespace dlfs;
 
@@ -96,4 +97,36 @@ TEST(MountOptions, UrlSourceWithFolderAndTokenFile) {
   EXPECT_EQ(plain->source, "https://gate/api/v1/datasets/65f0c0ffee0000000000abcd");
   EXPECT_EQ(plain->folder, "/");
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "token_file="}).err(), EINVAL);
+}
+
+TEST(MountOptions, HttpClientOptions) {
+  auto o = parse({"http://h/api/v1/datasets/cars", "/mnt", "-o", "http_timeout=2.5,http_stall=3,http_retries=7"});
+  ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_EQ(o->http_timeout_ms, 2500);
+  EXPECT_EQ(o->http_stall_s, 3);
+  EXPECT_EQ(o->http_retries, 7u);
+  // The defaults are the HTTP client's own.
+  auto d = parse({"cars", "/mnt", "-o", "http_retries=1"});
+  ASSERT_TRUE(d) << d.status().to_string();
+  HttpOptions h;
+  EXPECT_EQ(d->http_timeout_ms, h.connect_timeout_ms);
+  EXPECT_EQ(d->http_stall_s, h.low_speed_time_s);
+  EXPECT_EQ(parse({"cars", "/mnt"})->http_retries, unsigned(h.max_attempts));
+  EXPECT_EQ(d->http_retries, 1u);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "http_retries=100"})->http_retries, 100u);
+}
+
+TEST(MountOptions, BadHttpOptionsAreOneLineErrors) {
+  for (const char* bad : {"http_timeout=0", "http_timeout=-1", "http_timeout=soon", "http_timeout=",
+                          "http_timeout=90000", "http_stall=0", "http_stall=1.5", "http_stall=x",
+                          "http_stall=100000", "http_retries=0", "http_retries=101", "http_retries=-2",
+                          "http_retries=two", "http_retries"}) {
+    auto r = parse({"cars", "/mnt", "-o", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.err(), EINVAL) << bad;
+    std::string msg = r.status().to_string();
+    std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(msg.find(key), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
 }

@@ -3,7 +3,13 @@
 // home, ranged reads into the caller's buffer.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 
 #include "remote/http_client.h"
 #include "remote/http_remote.h"
@@ -186,6 +192,79 @@ TEST(HttpClient, StallMidBodyAnswersEtimedoutWithinTheBound) {
   EXPECT_EQ(r.err(), ETIMEDOUT) << r.status().to_string();
   EXPECT_EQ(count, 2);
   EXPECT_LT(took, 8s);  // two tries of ~1-2 s stall detection each
+}
+
+// A create or delete done by a try whose answer was lost (the server stalled past the stall bound,
+// or died after doing it): the retry's 409 or 404 means done, not an error.
+TEST(HttpClient, ACreateOrDeleteWhoseAnswerWasLostIsDone) {
+  TestServer server;
+  serve_dataset(server);
+  std::atomic<int> posts{0}, deletes{0};
+  auto stall_once = [&](std::atomic<int>& count) {
+    if (++count > 1) return false;
+    for (int i = 0; i < 150 && !server.stopping; ++i) std::this_thread::sleep_for(10ms);  // past the 1 s bound
+    return true;
+  };
+  const std::string items = std::string("/api/v1/datasets/") + kDatasetId + "/items";
+  server.svr().Post(items, [&](const httplib::Request&, httplib::Response& res) {
+    if (stall_once(posts)) return;
+    res.status = 409;
+    res.set_content(R"({"message":"'/d' exists"})", "application/json");
+  });
+  server.svr().Post(std::string("/api/v1/datasets/") + kDatasetId + "/query",
+                    [&](const httplib::Request&, httplib::Response& res) {
+                      res.set_content(page_json({make_item(kItemId, "/d", 0, ItemType::kDir)}, false, 1), "application/json");
+                    });
+  server.svr().Delete("/api/v1/items/" + kItemId, [&](const httplib::Request&, httplib::Response& res) {
+    if (stall_once(deletes)) return;
+    res.status = 404;
+    res.set_content(R"({"message":"no such item"})", "application/json");
+  });
+  server.start();
+  auto remote = open_remote(server);
+  ASSERT_TRUE(remote);
+  auto made = remote->make_dir("/d");
+  ASSERT_TRUE(made) << made.status().to_string();
+  EXPECT_EQ(made->id, kItemId);
+  EXPECT_TRUE(made->is_dir());
+  EXPECT_EQ(posts, 2);
+  EXPECT_TRUE(remote->remove(kItemId));
+  EXPECT_EQ(deletes, 2);
+  // Without a lost answer, they are errors as ever.
+  EXPECT_EQ(remote->make_dir("/d").err(), EEXIST);
+  EXPECT_EQ(remote->remove(kItemId).err(), ENOENT);
+}
+
+// A server whose kernel accepts connections but that never reads or writes a byte (a stopped
+// process): the stall bound covers the wait for the first byte of the answer too.
+TEST(HttpClient, AServerThatNeverAnswersIsBoundedByTheStallTime) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);  // never accepted: the kernel completes the handshakes
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api/v1");
+  o.max_attempts = 2;
+  o.low_speed_time_s = 1;
+  auto [r, took] = timed_get(o, "/items/x");
+  EXPECT_EQ(r.err(), ETIMEDOUT) << r.status().to_string();
+  EXPECT_GE(took, 1900ms);  // two whole stall periods
+  EXPECT_LT(took, 6s);
+  // A POST with a body (a query) too.
+  HttpClient http(o);
+  HttpRequest post;
+  post.method = "POST";
+  post.path = "/datasets/x/query";
+  post.body = R"({"filter":{}})";
+  post.content_type = "application/json";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(http.send(post).err(), ETIMEDOUT);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
+  ::close(fd);
 }
 
 namespace {

@@ -127,6 +127,9 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   ConnectOptions co;
   co.store_dir = o.store_dir;
   co.token_file = o.token_file;
+  co.http.connect_timeout_ms = o.http_timeout_ms;
+  co.http.low_speed_time_s = o.http_stall_s;
+  co.http.max_attempts = int(o.http_retries);
   auto conn = connect(src.http ? src.base_url : "", co);
   if (!conn) return fail(conn.status().wrap(src.http ? "cannot connect to " + src.base_url : "cannot open the store " + o.store_dir));
   std::string where = src.http ? src.base_url : o.store_dir;
