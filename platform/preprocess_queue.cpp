@@ -13,9 +13,11 @@ namespace dlfs {
 namespace {
 
 std::mutex tokens_mu;
+// Never destroyed: a Platform held by a static (a test's shared fixture) stops its workers
+// during exit, after function statics built later than it would already be gone.
 std::set<std::string>& live_tokens() {
-  static std::set<std::string> tokens;
-  return tokens;
+  static auto* tokens = new std::set<std::string>;
+  return *tokens;
 }
 
 bool pid_alive(int64_t pid) {
