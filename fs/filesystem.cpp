@@ -164,6 +164,8 @@ Result<Entry> Filesystem::getattr(Ino ino) {
         Item shown = shown_item(*p);
         return make_entry(ino, n.kind, shown, nullptr);
       }
+    } else {
+      DLFS_ASSIGN(n, node(ino));  // an upload that just ended refreshed it before leaving the spool
     }
   }
   if (n.kind == NodeKind::kItem && (is_spool_id(n.item->id) || !source_.is_fresh(n.fetched_ms))) {
@@ -297,7 +299,9 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
         return r;
       }
       if (writing || fh.err() != ENOENT) return fh.status();
-      // Uploaded and dropped from the spool just now: read the platform's copy.
+      // Uploaded and dropped from the spool just now: read the platform's copy (the node was
+      // refreshed with it before the spool entry went).
+      DLFS_ASSIGN(n, node(ino));
     }
     if (is_spool_id(n.item->id)) {  // a new file's node: now the uploaded item
       DLFS_TRY(getattr(ino));

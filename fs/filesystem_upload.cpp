@@ -186,8 +186,9 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
     failure = Status(EIO, "size check failed: the platform has " + std::to_string(up->item.size()) +
                               " bytes, the spool " + std::to_string(expect));
 
-  // Known to the metadata source before the spool entry goes: a lookup never falls in between.
-  if (failure.is_ok()) source_.learned(up->item);
+  // Known to the metadata source and the inode before the spool entry goes: a lookup, getattr
+  // or open never falls in between (and sees the old item's size).
+  if (failure.is_ok()) learned(up->item);
   std::unique_lock lock(write_mu_);
   if (failure.is_ok()) {
     Item item = up->item;
