@@ -71,6 +71,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "token_file") {
     DLFS_TRY(need_value());
     o.token_file = value;
+  } else if (key == "ca_file") {
+    DLFS_TRY(need_value());
+    o.ca_file = value;
   } else if (key == "cache") {
     DLFS_TRY(need_value());
     if (value == "none") o.no_cache = true;
@@ -244,7 +247,7 @@ std::string mount_usage(const std::string& program) {
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
-         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N]";
+         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F]";
 }
 
 }  // namespace dlfs

@@ -23,6 +23,7 @@ struct MountOptions {
 
   std::string store_dir;  // -o store=DIR (default: default_store_dir())
   std::string token_file;  // -o token_file=FILE: the API token of an http(s) SOURCE
+  std::string ca_file;     // -o ca_file=FILE: CA certificates (PEM) for an https SOURCE
   std::string cache_dir;  // -o cache=DIR (default: default_cache_dir())
   bool no_cache = false;  // -o cache=none
   uint64_t cache_size = 1ull << 30;  // -o cache_size=BYTES[K|M|G]

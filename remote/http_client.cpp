@@ -66,6 +66,8 @@ bool retryable_transport(CURLcode rc) {
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_FILESIZE_EXCEEDED:
     case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_PEER_FAILED_VERIFICATION:  // an untrusted certificate stays untrusted
+    case CURLE_SSL_CACERT_BADFILE:
       return false;
     default:
       return true;
@@ -301,6 +303,7 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_limit);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed in send(), see there
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   Progress progress;
   progress.stall_ms = options_.low_speed_time_s * 1000;
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -424,6 +427,9 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
 
     if (a.rc == CURLE_WRITE_ERROR && a.sink_full) a.rc = CURLE_OK;  // we stopped it: buffer full
     if (a.rc == CURLE_READ_ERROR) return Status(EIO, "cannot read the file to upload", what + ": " + a.error);
+    if (a.rc == CURLE_PEER_FAILED_VERIFICATION || a.rc == CURLE_SSL_CACERT_BADFILE)
+      return Status(EACCES, "the server's TLS certificate is not trusted (a private CA or a self-signed server: "
+                            "-o ca_file= / --ca-file)", what + " " + loggable(url) + ": " + a.error);
     if (a.rc != CURLE_OK) {
       int err = a.rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
       last = Status(err, a.rc == CURLE_OPERATION_TIMEDOUT ? "the server did not answer in time" : "cannot reach the server",

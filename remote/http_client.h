@@ -32,6 +32,9 @@ struct HttpOptions {
   long backoff_base_ms = 200;   // before the 2nd try; doubles each time, with jitter
   long backoff_max_ms = 5000;
   int max_redirects = 5;
+  // https: the CA certificates (PEM) that vouch for the server, instead of the system's (a
+  // private CA, a self-signed server). "" for the system's.
+  std::string ca_file;
 };
 
 // One multipart field: a text value, or the bytes of a local file (streamed).

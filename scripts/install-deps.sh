@@ -16,8 +16,8 @@ packages=(
   # the preprocessing tests make images with ImageMagick and exiftool; the fuzz target needs
   # clang and its libFuzzer runtime (only recommended by clang-14, so named here)
   imagemagick libimage-exiftool-perl clang libclang-rt-14-dev
-  # tools the tests and the demo use
-  attr python3 psmisc
+  # tools the tests and the demo use (openssl: the https tests make a self-signed certificate)
+  attr python3 psmisc openssl
 )
 
 missing=()

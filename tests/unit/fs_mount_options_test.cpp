@@ -92,8 +92,10 @@ TEST(MountOptions, UrlSourceWithFolderAndTokenFile) {
   EXPECT_EQ(o->source, "http://127.0.0.1:8080/api/v1/datasets/cars");  // the URL's own ":/" stays
   EXPECT_EQ(o->folder, "/a/b");
   EXPECT_EQ(o->token_file, "/etc/dlfs/token");
-  auto plain = parse({"https://gate/api/v1/datasets/65f0c0ffee0000000000abcd", "/mnt"});
+  auto plain = parse({"https://gate/api/v1/datasets/65f0c0ffee0000000000abcd", "/mnt", "-o", "ca_file=/etc/dlfs/ca.pem"});
   ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->ca_file, "/etc/dlfs/ca.pem");
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "ca_file="}).err(), EINVAL);
   EXPECT_EQ(plain->source, "https://gate/api/v1/datasets/65f0c0ffee0000000000abcd");
   EXPECT_EQ(plain->folder, "/");
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "token_file="}).err(), EINVAL);

@@ -13,6 +13,7 @@ Result<std::unique_ptr<Connection>> connect(const Globals& globals) {
   ConnectOptions options;
   options.store_dir = globals.store;
   options.token_file = globals.token_file;
+  options.http.ca_file = globals.ca_file;
   return dlfs::connect(globals.server, options);
 }
 

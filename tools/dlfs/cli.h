@@ -18,6 +18,7 @@ struct Globals {
   std::string cache_dir;  // for `dlfs cache`
   std::string server;      // --server URL: every command goes to this API instead of the store
   std::string token_file;  // --token-file FILE (else $DLFS_TOKEN) with --server
+  std::string ca_file;     // --ca-file FILE: CA certificates (PEM) for an https --server
 };
 
 // A command's arguments after the command words.

@@ -13,7 +13,7 @@ using namespace dlfs::cli;
 
 namespace {
 
-const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FILE]] COMMAND ...
+const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FILE] [--ca-file FILE]] COMMAND ...
 
   dataset create NAME            make a dataset
   dataset list                   list datasets
@@ -58,9 +58,13 @@ int main(int argc, char** argv) {
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     std::string opt = argv[i];
-    if ((opt == "--store" || opt == "--cache" || opt == "--server" || opt == "--token-file") && i + 1 < argc) {
-      (opt == "--store" ? g.store : opt == "--cache" ? g.cache_dir : opt == "--server" ? g.server : g.token_file) =
-          argv[++i];
+    if ((opt == "--store" || opt == "--cache" || opt == "--server" || opt == "--token-file" || opt == "--ca-file") &&
+        i + 1 < argc) {
+      (opt == "--store"    ? g.store
+       : opt == "--cache"  ? g.cache_dir
+       : opt == "--server" ? g.server
+       : opt == "--ca-file" ? g.ca_file
+                           : g.token_file) = argv[++i];
     } else if (opt.rfind("--store=", 0) == 0) {
       g.store = opt.substr(8);
     } else if (opt.rfind("--server=", 0) == 0) {
