@@ -181,10 +181,13 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
       if (item) consider(std::move(*item));
     }
   } else if (auto dir = q.pinned_string("dir")) {
+    // Keyset paging through a folder: what is at or before the cursor cannot match, so it is
+    // not decoded (decoding is the cost: the folder's ids come from the path index).
+    std::optional<std::string> after = q.id_after();
     std::vector<std::string> ids;
     if (validate_path(*dir))
       DLFS_TRY(catalog_->children(txn, dataset_id, *dir, [&](const PathEntry& e) {
-        ids.push_back(e.id);
+        if (!after || e.id > *after) ids.push_back(e.id);
         return true;
       }));
     for (const auto& id : ids) {
