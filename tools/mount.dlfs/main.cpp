@@ -286,9 +286,9 @@ int main(int argc, char** argv) {
   MountOptions o = std::move(parsed).value();
   if (o.store_dir.empty()) o.store_dir = default_store_dir();
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
-  if (!o.stats_file.empty()) o.stats_file = std::filesystem::absolute(o.stats_file).string();
-  if (!o.log_file.empty()) o.log_file = std::filesystem::absolute(o.log_file).string();
-  if (!o.token_file.empty()) o.token_file = std::filesystem::absolute(o.token_file).string();
+  // Files used after the daemon's chdir("/") (libcurl reads the CA file at each new connection).
+  for (std::string* file : {&o.stats_file, &o.log_file, &o.token_file, &o.ca_file})
+    if (!file->empty()) *file = std::filesystem::absolute(*file).string();
   auto mountpoint = check_mountpoint(o.mountpoint);
   if (!mountpoint) {
     fprintf(stderr, "mount.dlfs: %s\n", mountpoint.status().message().c_str());
