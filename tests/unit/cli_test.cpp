@@ -178,4 +178,9 @@ TEST_F(CliTest, ServerNeedsATokenAndRefusesPreprocess) {
   EXPECT_NE(fails({"--server", url, "--token-file", dir_.sub("tok"), "preprocess", "cars"}).find("embedded store only"),
             std::string::npos);
   EXPECT_NE(fails({"--server=ftp://x", "ls", "cars"}).find("http"), std::string::npos);
+  // Every global option takes both forms.
+  EXPECT_NE(fails({"--server=" + url, "--token-file=" + dir_.sub("none"), "--ca-file=" + dir_.sub("ca.pem"), "ls",
+                   "cars"}).find("token file"),
+            std::string::npos);
+  EXPECT_NE(fails({"--ca-file"}).find("unknown option"), std::string::npos);  // no value
 }

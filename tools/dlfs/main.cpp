@@ -56,30 +56,29 @@ int main(int argc, char** argv) {
   g.store = default_store_dir();
   g.cache_dir = default_cache_dir();
   int i = 1;
+  // --NAME VALUE or --NAME=VALUE
+  const std::pair<std::string, std::string*> settings[] = {{"--store", &g.store},
+                                                           {"--cache", &g.cache_dir},
+                                                           {"--server", &g.server},
+                                                           {"--token-file", &g.token_file},
+                                                           {"--ca-file", &g.ca_file}};
   for (; i < argc && argv[i][0] == '-'; ++i) {
     std::string opt = argv[i];
-    if ((opt == "--store" || opt == "--cache" || opt == "--server" || opt == "--token-file" || opt == "--ca-file") &&
-        i + 1 < argc) {
-      (opt == "--store"    ? g.store
-       : opt == "--cache"  ? g.cache_dir
-       : opt == "--server" ? g.server
-       : opt == "--ca-file" ? g.ca_file
-                           : g.token_file) = argv[++i];
-    } else if (opt.rfind("--store=", 0) == 0) {
-      g.store = opt.substr(8);
-    } else if (opt.rfind("--server=", 0) == 0) {
-      g.server = opt.substr(9);
-    } else if (opt.rfind("--token-file=", 0) == 0) {
-      g.token_file = opt.substr(13);
-    } else if (opt.rfind("--cache=", 0) == 0) {
-      g.cache_dir = opt.substr(8);
-    } else if (opt == "-h" || opt == "--help") {
+    bool set = false;
+    for (const auto& [name, field] : settings) {
+      if (opt == name && i + 1 < argc) *field = argv[++i];
+      else if (opt.rfind(name + "=", 0) == 0) *field = opt.substr(name.size() + 1);
+      else continue;
+      set = true;
+      break;
+    }
+    if (set) continue;
+    if (opt == "-h" || opt == "--help") {
       fputs(kUsage, stdout);
       return 0;
-    } else {
-      fprintf(stderr, "dlfs: unknown option '%s' (see dlfs --help)\n", opt.c_str());
-      return 2;
     }
+    fprintf(stderr, "dlfs: unknown option '%s' (see dlfs --help)\n", opt.c_str());
+    return 2;
   }
   if (i >= argc) {
     fputs(kUsage, stderr);
