@@ -72,7 +72,54 @@ class FsWrite : public ::testing::Test, public FsFixture {
     return all;
   }
 
+  // Mounts the core again over a wrapper R of `remote`, owned here so that it outlives the core
+  // (TearDown drops the core first).
+  template <class R>
+  R& mount_over() {
+    auto wrapped = std::make_unique<R>(remote);
+    R& ref = *wrapped;
+    wrapper = std::move(wrapped);
+    backend = &ref;
+    mount();
+    return ref;
+  }
+
   std::unique_ptr<UploadSpool> spool;
+  std::unique_ptr<Remote> wrapper;
+};
+
+// Holds one call of a test remote until released (every wait bounded): arm() it, and the next
+// call that passes it waits there; wait_held() says whether one did.
+class Gate {
+ public:
+  void arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  void pass() {
+    std::unique_lock lock(mu_);
+    if (!armed_) return;
+    armed_ = false;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, 10s, [&] { return released_; });
+  }
+  bool wait_held() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false, held_ = false, released_ = false;
 };
 
 }  // namespace
@@ -353,24 +400,17 @@ TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
 
 namespace {
 
-// Parks the first listing of the root until released: a readdir whose remote listing is in
-// flight while an upload ends.
-class ParkedListRemote : public ForwardingRemote {
+// A listing held once its remote answer is in: a readdir whose listing is in flight while an
+// upload ends.
+class HeldListRemote : public ForwardingRemote {
  public:
   using ForwardingRemote::ForwardingRemote;
   Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
     auto page = ForwardingRemote::list(dir, after, page_size);  // asked before the upload ends
-    std::unique_lock lock(mu);
-    if (park) {
-      parked = true;
-      cv.notify_all();
-      cv.wait_for(lock, 10s, [&] { return !park; });
-    }
+    gate.pass();
     return page;
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool park = false, parked = false;
+  Gate gate;
 };
 
 }  // namespace
@@ -379,35 +419,18 @@ class ParkedListRemote : public ForwardingRemote {
 // and answered after the file left the pending set lost the file, and was kept as fresh, so
 // lookups of the file answered ENOENT until it expired.
 TEST_F(FsWrite, AListingThatRacesAnUploadStillShowsTheFile) {
-  ParkedListRemote parked(remote);
-  struct DropCore {  // before `parked` goes, in every path
-    std::unique_ptr<Filesystem>& fs;
-    ~DropCore() { fs.reset(); }
-  } drop_core{fs};
-  backend = &parked;
-  mount();
+  auto& held = mount_over<HeldListRemote>();
   put(kRootIno, "a.txt", "first");
-  {
-    std::lock_guard lock(parked.mu);
-    parked.park = true;
-  }
+  held.gate.arm();
   std::vector<std::string> seen;
   std::thread lister([&] { seen = names(kRootIno); });
-  bool was_parked;
-  {
-    std::unique_lock lock(parked.mu);
-    was_parked = parked.cv.wait_for(lock, 10s, [&] { return parked.parked; });
-  }
+  bool was_held = held.gate.wait_held();
   fs->start_uploads();
   EXPECT_EQ(fs->wait_uploads(10s), 0u);
   EXPECT_TRUE(remote.item_at("/a.txt"));
-  {
-    std::lock_guard lock(parked.mu);
-    parked.park = false;
-  }
-  parked.cv.notify_all();
+  held.gate.release();
   lister.join();
-  ASSERT_TRUE(was_parked);
+  ASSERT_TRUE(was_held);
   EXPECT_EQ(seen, std::vector<std::string>{"a.txt"});
   auto e = walk("/a.txt");
   ASSERT_TRUE(e) << e.status().to_string();
@@ -456,27 +479,17 @@ TEST_F(FsWrite, FailedUploadsCanBeRetriedOrDiscardedEvenAfterARemount) {
 
 namespace {
 
-// Holds the first upload until released, after the core has measured the spool file: a file
-// that is written again while its upload is in flight.
-class ParkedUploadRemote : public ForwardingRemote {
+// An upload held after the core has measured the spool file: a file that is written again
+// while its upload is in flight.
+class HeldUploadRemote : public ForwardingRemote {
  public:
   using ForwardingRemote::ForwardingRemote;
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
                               const UploadOptions& options) override {
-    {
-      std::unique_lock lock(mu);
-      if (park) {
-        park = false;
-        parked = true;
-        cv.notify_all();
-        cv.wait_for(lock, 10s, [&] { return released; });
-      }
-    }
+    gate.pass();
     return ForwardingRemote::upload(local_file, remote_path, options);
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool park = true, parked = false, released = false;
+  Gate gate;
 };
 
 }  // namespace
@@ -487,36 +500,23 @@ class ParkedUploadRemote : public ForwardingRemote {
 // count reset by the second close, so the backoff shift overflowed to the maximum) waited the
 // longest backoff before the new bytes went up.
 TEST_F(FsWrite, AFileWrittenAgainWhileItUploadsGoesUpAtOnce) {
-  ParkedUploadRemote parked(remote);
-  struct DropCore {  // before `parked` goes, in every path
-    std::unique_ptr<Filesystem>& fs;
-    ~DropCore() { fs.reset(); }
-  } drop_core{fs};
-  backend = &parked;
   options.retry_base_ms = 60000;
   options.retry_max_ms = 60000;
-  mount();
+  auto& held = mount_over<HeldUploadRemote>();
+  held.gate.arm();
   fs->start_uploads();
   auto made = fs->create(kRootIno, "f", O_WRONLY | O_CREAT | O_TRUNC);
   ASSERT_TRUE(made);
   Ino ino = made->first.ino;
   uint64_t fh = made->second.fh;
   ASSERT_TRUE(fs->flush(ino, fh));  // empty: queued
-  bool was_parked;
-  {
-    std::unique_lock lock(parked.mu);
-    was_parked = parked.cv.wait_for(lock, 10s, [&] { return parked.parked; });
-  }
+  bool was_held = held.gate.wait_held();
   std::string hi = "hi\n";
   ASSERT_EQ(*fs->write(ino, fh, 0, std::span<const char>(hi.data(), hi.size())), 3u);
   ASSERT_TRUE(fs->flush(ino, fh));
   fs->release(fh);
-  {
-    std::lock_guard lock(parked.mu);
-    parked.released = true;
-  }
-  parked.cv.notify_all();
-  ASSERT_TRUE(was_parked);
+  held.gate.release();
+  ASSERT_TRUE(was_held);
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(fs->wait_uploads(20s), 0u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
