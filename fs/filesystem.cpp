@@ -157,7 +157,8 @@ void Filesystem::forget(Ino ino, uint64_t nlookup) { inodes_.forget(ino, nlookup
 Result<Entry> Filesystem::getattr(Ino ino) {
   ++counters_.getattrs;
   DLFS_ASSIGN(Node n, node(ino));
-  if (n.kind == NodeKind::kItem && n.item->is_file()) {
+  // Only a mount that writes has pending files (and uploads that refresh nodes).
+  if (options_.spool && n.kind == NodeKind::kItem && n.item->is_file()) {
     if (auto p = pending_at(n.item->filename)) {
       std::lock_guard lock(write_mu_);
       if (p->item.id == n.item->id || p->item_id == n.item->id) {

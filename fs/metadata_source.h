@@ -75,7 +75,7 @@ class MetadataSource {
   // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
   // answers the listing either way.
   std::shared_ptr<const std::vector<Item>> remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
-                std::optional<uint64_t> epoch = std::nullopt);
+                                                    std::optional<uint64_t> epoch = std::nullopt);
   // Change epochs, hashed by path into a few buckets (bounded memory): forget() bumps the bucket
   // of a path and of its parent. A fetch reads its bucket before asking the remote and keeps
   // the answer only if the bucket did not move meanwhile, so an answer that raced with an

@@ -62,18 +62,19 @@ Status apply_option(MountOptions& o, std::string_view opt) {
     if (!has_value || value.empty()) return Status(EINVAL, "option " + std::string(key) + " needs a value");
     return {};
   };
+  // Options that are a path, taken as they are.
+  const std::pair<std::string_view, std::string*> paths[] = {{"store", &o.store_dir},   {"token_file", &o.token_file},
+                                                             {"ca_file", &o.ca_file},   {"log", &o.log_file},
+                                                             {"stats", &o.stats_file}};
+  for (const auto& [name, field] : paths) {
+    if (key != name) continue;
+    DLFS_TRY(need_value());
+    *field = value;
+    return {};
+  }
   if (kernel_option(opt)) {
     if (opt == "ro") o.read_only = true;
     o.kernel_options.emplace_back(opt);
-  } else if (key == "store") {
-    DLFS_TRY(need_value());
-    o.store_dir = value;
-  } else if (key == "token_file") {
-    DLFS_TRY(need_value());
-    o.token_file = value;
-  } else if (key == "ca_file") {
-    DLFS_TRY(need_value());
-    o.ca_file = value;
   } else if (key == "cache") {
     DLFS_TRY(need_value());
     if (value == "none") o.no_cache = true;
@@ -81,12 +82,6 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "cache_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.cache_size, parse_size(value));
-  } else if (key == "log") {
-    DLFS_TRY(need_value());
-    o.log_file = value;
-  } else if (key == "stats") {
-    DLFS_TRY(need_value());
-    o.stats_file = value;
   } else if (key == "debug" && !has_value) {
     o.debug = true;
   } else if (key == "dir_ttl") {
