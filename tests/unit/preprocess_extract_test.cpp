@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 
 #include "platform/image_exif.h"
@@ -247,6 +249,35 @@ TEST_F(ExtractTest, DecompressionBombsAreRefusedBeforeDecoding) {
   auto gbomb = extract(gif, limits_);
   EXPECT_NE(gbomb.error, "");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+// Found by the fuzz target: libpng allocated (and touched) a chunk's declared length before
+// reading it, so a 250-byte PNG cost 1.6 GB. Before IDAT (read with the header) and after it
+// (read at the end of decoding).
+TEST_F(ExtractTest, APngChunkDeclaringMoreThanTheFileIsRefusedWithoutAllocatingIt) {
+  std::string png = slurp(make_picture(dir_, "c.png", 16, 12));
+  size_t after_ihdr = 8 + 12 + 13;
+  ASSERT_EQ(png.substr(12, 4), "IHDR");
+  std::string huge_text = std::string("\x62\x65\x72\x25", 4) + "tEXtdate:modify";
+  size_t iend = png.rfind("IEND");
+  ASSERT_NE(iend, std::string::npos);
+  auto peak_kb = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+  };
+  long before = peak_kb();
+  for (const std::string& bad : {png.substr(0, after_ihdr) + huge_text, png.substr(0, iend - 4) + huge_text}) {
+    auto ex = extract(bad, limits_);
+    EXPECT_EQ(ex.system["mimetype"], "image/png");
+    EXPECT_NE(ex.error.find("tEXt chunk declares 1650815525 bytes"), std::string::npos) << ex.error;
+    EXPECT_TRUE(ex.thumbnail.empty());
+  }
+  EXPECT_LT(peak_kb() - before, 256 * 1024) << "KB of peak memory for a few hundred bytes of PNG";
+  // A PNG whose pixel data is cut short is the decoder's to refuse, as before.
+  auto cut = extract(png.substr(0, png.find("IDAT") + 10), limits_);
+  EXPECT_NE(cut.error, "");
+  EXPECT_EQ(cut.error.find("declares"), std::string::npos) << cut.error;
 }
 
 TEST_F(ExtractTest, DecodingStopsAtTheDeadline) {
