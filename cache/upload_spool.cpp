@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cache/metadata_cache.h"
+#include "core/file_io.h"
 
 namespace dlfs {
 namespace {
@@ -53,15 +54,6 @@ std::optional<SpoolRecord> from_text(std::string_view text) {
   return r;
 }
 
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status(errno, "cannot open " + dir);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status(err, "cannot fsync " + dir);
-  return {};
-}
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/file_io.h"
 #include "core/ids.h"
 
 namespace dlfs {
@@ -19,28 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 Status errno_status(const std::string& what) { return Status(errno, what, strerror(errno)); }
-
-Status write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_status("cannot write to storage");
-    }
-    data += n;
-    size -= size_t(n);
-  }
-  return {};
-}
-
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_status("cannot open " + dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return errno_status("cannot fsync " + dir);
-  return {};
-}
 
 }  // namespace
 
@@ -94,21 +73,7 @@ Result<StoredBlob> LocalStorage::put(Fill&& fill) {
 Result<StoredBlob> LocalStorage::put_file(const std::string& source) {
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return errno_status("cannot open " + source);
-  auto result = put([&](int out) -> Result<uint64_t> {
-    std::vector<char> buf(1 << 20);
-    uint64_t total = 0;
-    while (true) {
-      ssize_t n = ::read(in, buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno_status("cannot read " + source);
-      }
-      if (n == 0) break;
-      DLFS_TRY(write_all(out, buf.data(), size_t(n)));
-      total += uint64_t(n);
-    }
-    return total;
-  });
+  auto result = put([&](int out) { return copy_fd(in, out); });
   ::close(in);
   return result;
 }
@@ -124,21 +89,10 @@ Result<size_t> LocalStorage::read(std::string_view key, uint64_t offset, std::sp
   std::string path = local_path(key);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("cannot open the stored binary " + std::string(key));
-  size_t done = 0;
-  Status s;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      s = errno_status("cannot read the stored binary " + std::string(key));
-      break;
-    }
-    if (n == 0) break;
-    done += size_t(n);
-  }
+  auto n = pread_full(fd, offset, out);
   ::close(fd);
-  if (!s) return s;
-  return done;
+  if (!n) return Status(n.err(), "cannot read the stored binary " + std::string(key), n.status().cause());
+  return n;
 }
 
 std::string LocalStorage::local_path(std::string_view key) const {

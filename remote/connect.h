@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "remote/http_client.h"
+#include "net/http_client.h"
 #include "remote/remote.h"
 
 namespace dlfs {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "remote/http_client.h"
+#include "net/http_client.h"
 #include "remote/remote.h"
 
 namespace dlfs {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "fs/mount_options.h"
-#include "remote/http_client.h"
+#include "net/http_client.h"
 
 using namespace dlfs;
 

@@ -11,7 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "remote/http_client.h"
+#include "net/http_client.h"
 #include "remote/http_remote.h"
 #include "http_test_server.h"
 

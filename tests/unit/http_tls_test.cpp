@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "remote/connect.h"
-#include "remote/http_client.h"
+#include "net/http_client.h"
 #include "support/temp_dir.h"
 #include "support/tls_server.h"
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,13 @@ struct HttpOptions {
   // https: the CA certificates (PEM) that vouch for the server, instead of the system's (a
   // private CA, a self-signed server). "" for the system's.
   std::string ca_file;
+  // Object stores sign each request instead of sending a token, and only to base_url's origin:
+  // libcurl's AWS SigV4 (aws_sigv4 "aws:amz:REGION:s3", user_pwd "KEY:SECRET"), or `signer`,
+  // which answers the headers to add (Azure's SharedKey).
+  std::string aws_sigv4;
+  std::string user_pwd;
+  std::function<std::vector<std::string>(const struct HttpRequest&, const std::string& url, uint64_t body_size)>
+      signer;
 };
 
 // One multipart field: a text value, or the bytes of a local file (streamed).
@@ -53,6 +61,7 @@ struct HttpRequest {
   std::optional<std::string> body;   // with content_type
   std::string content_type;
   std::vector<MultipartField> multipart;  // a multipart/form-data body instead of `body`
+  std::string upload_path;  // the body is this local file's bytes, streamed (PUT to an object store)
   // Ranged download: "Range: bytes=offset-(offset+sink.size()-1)", the body written into `sink`.
   // A 200 answer (range ignored) has its first `range_offset` bytes skipped.
   std::span<char> sink;

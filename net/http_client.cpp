@@ -1,4 +1,4 @@
-#include "remote/http_client.h"
+#include "net/http_client.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -314,13 +314,43 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a.response.headers);
 
+  // A body streamed from a file (object store PUT): opened first, its size is signed.
+  std::vector<std::unique_ptr<FileSource>> files;
+  if (!req.upload_path.empty()) {
+    auto src = std::make_unique<FileSource>();
+    src->fd = ::open(req.upload_path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (src->fd < 0 || fstat(src->fd, &st) != 0) {
+      a.rc = CURLE_READ_ERROR;
+      a.error = "cannot open " + req.upload_path + ": " + std::strerror(errno);
+    } else {
+      src->size = uint64_t(st.st_size);
+      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_file_read);
+      curl_easy_setopt(curl, CURLOPT_READDATA, src.get());
+      curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_file_seek);
+      curl_easy_setopt(curl, CURLOPT_SEEKDATA, src.get());
+      curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, curl_off_t(src->size));
+    }
+    files.push_back(std::move(src));
+  }
+
   curl_slist* headers = nullptr;
   std::string auth = "Authorization: Bearer " + options_.token;
   if (with_token && !options_.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  if (with_token && !options_.aws_sigv4.empty()) {
+    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, options_.aws_sigv4.c_str());
+    curl_easy_setopt(curl, CURLOPT_USERPWD, options_.user_pwd.c_str());
+  }
+  if (with_token && options_.signer) {
+    uint64_t body_size = req.body ? req.body->size() : files.empty() ? 0 : files.front()->size;
+    for (const auto& h : options_.signer(req, url, body_size)) headers = curl_slist_append(headers, h.c_str());
+  }
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip before a body
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
   std::string content_type = "Content-Type: " + req.content_type;
-  if (req.body && !req.content_type.empty()) headers = curl_slist_append(headers, content_type.c_str());
+  if ((req.body || !req.upload_path.empty()) && !req.content_type.empty())
+    headers = curl_slist_append(headers, content_type.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
   std::string range;
@@ -330,7 +360,6 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   }
 
   curl_mime* mime = nullptr;
-  std::vector<std::unique_ptr<FileSource>> files;
   if (!req.multipart.empty()) {
     mime = curl_mime_init(curl);
     for (const auto& f : req.multipart) {
@@ -359,7 +388,11 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body->size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body->data());
   }
-  if (req.method != "GET" && req.method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  bool put_upload = !req.upload_path.empty() && req.method == "PUT";  // CURLOPT_UPLOAD's own method
+  if (req.method == "HEAD")
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // a custom "HEAD" would wait for a body
+  else if (req.method != "GET" && req.method != "POST" && !put_upload)
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   if (req.method == "POST" && req.multipart.empty() && !req.body) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");

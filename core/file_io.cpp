@@ -1,0 +1,68 @@
+#include "core/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace dlfs {
+namespace {
+
+Status errno_status(const std::string& what) { return Status(errno, what, strerror(errno)); }
+
+}  // namespace
+
+Status write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("cannot write");
+    }
+    data += n;
+    size -= size_t(n);
+  }
+  return {};
+}
+
+Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("cannot read");
+    }
+    if (n == 0) break;
+    done += size_t(n);
+  }
+  return done;
+}
+
+Result<uint64_t> copy_fd(int in, int out) {
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("cannot read");
+    }
+    if (n == 0) return total;
+    DLFS_TRY(write_all(out, buf.data(), size_t(n)));
+    total += uint64_t(n);
+  }
+}
+
+Status fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open " + dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return errno_status("cannot fsync " + dir);
+  return {};
+}
+
+}  // namespace dlfs

@@ -1,0 +1,21 @@
+// Small POSIX file helpers shared by the stores: whole writes and reads that retry EINTR and
+// short counts, and fsync of a folder (so that a rename or create in it is durable).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+// Writes all of `data` to `fd`.
+Status write_all(int fd, const char* data, size_t size);
+// Reads into `out` from `offset` until it is full or the file ends; answers the bytes read.
+Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out);
+// Copies the rest of `in` to `out`; answers the bytes copied.
+Result<uint64_t> copy_fd(int in, int out);
+Status fsync_dir(const std::string& dir);
+
+}  // namespace dlfs

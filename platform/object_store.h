@@ -1,0 +1,50 @@
+// Object stores: the buckets behind a dataset's storage driver (a local folder, S3, Azure Blob).
+// Items of a driver's dataset keep their bytes there, under the driver's path prefix, and the
+// platform indexes what is already there (imports, sync). Keys are the store's own object names
+// ("photos/a.jpg"), never starting with '/'.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace dlfs {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;  // changes when the object's bytes change ("" when the store has none)
+  int64_t modified_ms = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  // ENOENT when there is no such object.
+  virtual Result<ObjectInfo> head(std::string_view key) = 0;
+  // Up to out.size() bytes from `offset`; 0 at or past the end.
+  virtual Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) = 0;
+  // Writes (or replaces) the object; it is whole and durable in the store when this returns.
+  virtual Result<ObjectInfo> put_file(std::string_view key, const std::string& local_path) = 0;
+  virtual Result<ObjectInfo> put_bytes(std::string_view key, std::string_view bytes) = 0;
+  // Removing an object that is not there is not an error.
+  virtual Status remove(std::string_view key) = 0;
+  // Every object whose key starts with `prefix`, in key order; `fn` answers false to stop.
+  virtual Status list(std::string_view prefix, const std::function<bool(const ObjectInfo&)>& fn) = 0;
+  // A local file holding the object's bytes, when the store has one ("" otherwise).
+  virtual std::string local_path(std::string_view /*key*/) const { return {}; }
+};
+
+// A folder of this machine as a bucket (an NFS share, a disk of files): keys are relative paths
+// below `root`. Writes go to a temp file in the same folder, fsynced and renamed.
+Result<std::unique_ptr<ObjectStore>> open_local_folder_store(const std::string& root);
+
+// Object keys are relative paths: no empty, "." or ".." part, no leading '/', no NUL.
+Status check_object_key(std::string_view key);
+
+}  // namespace dlfs
