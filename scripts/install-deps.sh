@@ -11,6 +11,8 @@ packages=(
   libspdlog-dev libgtest-dev libgmock-dev
   # dlfsd: the HTTP server (cpp-httplib) and HMAC for its tokens (OpenSSL)
   libcpp-httplib-dev libssl-dev
+  # storage drivers: the XML answers of S3 and Azure Blob listings (pugixml)
+  libpugixml-dev
   # preprocessing: libvips (decoding, thumbnails), libmagic (mimetype by content)
   libvips-dev libmagic-dev libtiff-dev
   # the preprocessing tests make images with ImageMagick and exiftool; the fuzz target needs
@@ -20,16 +22,27 @@ packages=(
   attr python3 psmisc openssl
 )
 
+# The storage-driver tests start object-store emulators from npm (tests/emulators): S3 (s3rver),
+# Azure Blob (Azurite). Node.js and npm come from Debian when the machine has none.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing: ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+emulators="$(dirname "$0")/../tests/emulators"
+if [ ! -f "$emulators/node_modules/.package-lock.json" ] ||
+   [ "$emulators/package-lock.json" -nt "$emulators/node_modules/.package-lock.json" ]; then
+  echo "installing the object-store emulators (npm ci in tests/emulators)"
+  (cd "$emulators" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
