@@ -346,7 +346,11 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
     uint64_t body_size = req.body ? req.body->size() : files.empty() ? 0 : files.front()->size;
     for (const auto& h : options_.signer(req, url, body_size)) headers = curl_slist_append(headers, h.c_str());
   }
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip before a body
+  // No 100-continue round trip before a body. Not on an AWS-signed request: libcurl before 8.3
+  // signs the "Expect:" entry (which only removes the header) as a header it never sends, and
+  // AWS refuses the signature (curl issue 11664). libcurl's own Expect on large bodies is not
+  // signed, which is what S3 wants.
+  if (!with_token || options_.aws_sigv4.empty()) headers = curl_slist_append(headers, "Expect:");
   for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
   std::string content_type = "Content-Type: " + req.content_type;
   if ((req.body || !req.upload_path.empty()) && !req.content_type.empty())
