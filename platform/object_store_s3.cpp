@@ -23,6 +23,8 @@ namespace {
 // protects them in transit).
 constexpr const char* kUnsignedPayload = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
 
+constexpr uint64_t kMaxSinglePut = uint64_t(5) << 30;
+
 std::string trim_quotes(std::string s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
   return s;
@@ -106,6 +108,9 @@ class S3Store : public ObjectStore {
     DLFS_TRY(check_object_key(key));
     struct stat st {};
     if (::stat(local_file.c_str(), &st) != 0) return Status(errno, "cannot open " + local_file, strerror(errno));
+    // One PUT takes at most 5 GiB (S3's limit; larger objects need a multipart upload).
+    if (uint64_t(st.st_size) > kMaxSinglePut)
+      return Status(EFBIG, "'" + local_file + "' is larger than the 5 GiB an S3 store takes in one upload");
     HttpRequest req;
     req.method = "PUT";
     req.path = object_path(key);
