@@ -166,12 +166,12 @@ std::string AzureSharedKey::string_to_sign(std::string_view method, std::string_
   return out;
 }
 
-std::string AzureSharedKey::authorization(std::string_view string_to_sign) const {
+std::string AzureSharedKey::signature(std::string_view string_to_sign) const {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_.data(), int(key_.size()), reinterpret_cast<const unsigned char*>(string_to_sign.data()),
        string_to_sign.size(), md, &len);
-  return "SharedKey " + account_ + ":" + base64_encode(std::string_view(reinterpret_cast<char*>(md), len));
+  return base64_encode(std::string_view(reinterpret_cast<char*>(md), len));
 }
 
 }  // namespace dlfs

@@ -37,8 +37,12 @@ class AzureSharedKey {
   // the request sends that the scheme signs: Content-Length, Content-Type, Range, x-ms-*, ...).
   std::string string_to_sign(std::string_view method, std::string_view url,
                              const std::vector<std::string>& headers) const;
-  // "SharedKey ACCOUNT:base64(HMAC-SHA256(key, string_to_sign))".
-  std::string authorization(std::string_view string_to_sign) const;
+  // base64(HMAC-SHA256(key, text)): a SharedKey signature, or a SAS token's `sig`.
+  std::string signature(std::string_view text) const;
+  // "SharedKey ACCOUNT:signature(string_to_sign)".
+  std::string authorization(std::string_view string_to_sign) const {
+    return "SharedKey " + account_ + ":" + signature(string_to_sign);
+  }
 
  private:
   AzureSharedKey(std::string account, std::string key) : account_(std::move(account)), key_(std::move(key)) {}

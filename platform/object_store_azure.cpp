@@ -227,6 +227,7 @@ Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
   o.base_url = config.endpoint.empty() ? "https://" + config.account + ".blob.core.windows.net" : config.endpoint;
   o.ca_file = config.ca_file;
   o.connect_timeout_ms = config.connect_timeout_ms;
+  o.low_speed_time_s = config.stall_timeout_s;
   o.max_attempts = config.max_attempts;
   AzureStoreConfig c = config;
   while (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);

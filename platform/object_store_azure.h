@@ -19,6 +19,7 @@ struct AzureStoreConfig {
   std::string sas;        // a SAS token ("sv=...&sig=..."), appended to every URL instead
   std::string ca_file;
   long connect_timeout_ms = 10000;
+  long stall_timeout_s = 30;  // a try that moves no byte for this long fails (and is retried)
   int max_attempts = 4;
   int list_page_size = 0;  // List Blobs' maxresults; 0 = the service's default (5000)
 };

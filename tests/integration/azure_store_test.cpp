@@ -3,6 +3,7 @@
 // SharedKey signer (platform/azure_shared_key.h) against a worked example.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,6 +80,8 @@ class Azurite {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   void stop() { child_.kill_now(); }
+  // SIGSTOP/SIGCONT: its port still takes connections (the kernel's backlog), nothing answers.
+  void pause(bool paused) { ::kill(-child_.pid(), paused ? SIGSTOP : SIGCONT); }
 
   AzureStoreConfig config(const std::string& container = "test") const {
     AzureStoreConfig c;
@@ -342,6 +345,33 @@ TEST_F(AzureStoreTest, ConfigWithoutCredentialsIsRefused) {
   EXPECT_EQ(open_azure_store(c).status().err(), EINVAL);
 }
 
+// An account SAS (made here as Microsoft's "Create an account SAS" says, version 2020-12-06 and
+// later) instead of the key: appended to every URL, including the listing's paged ones.
+TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
+  auto key = AzureSharedKey::make(kAccount, kKey);
+  ASSERT_TRUE(key);
+  const std::string version = "2021-08-06", expiry = "2099-01-01T00:00:00Z";
+  std::string sig = key->signature(kAccount + "\nrwdlac\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n\n");
+  std::string escaped;
+  for (char ch : sig) escaped += ch == '+' ? "%2B" : ch == '/' ? "%2F" : ch == '=' ? "%3D" : std::string(1, ch);
+  AzureStoreConfig c = azurite_->config();
+  c.key.clear();
+  c.list_page_size = 2;
+  c.sas = "?sv=" + version + "&ss=b&srt=sco&sp=rwdlac&se=" + expiry + "&spr=https,http&sig=" + escaped;
+  auto store = open(c);
+  for (const char* k : {"sas/a b", "sas/b", "sas/c+d", "sas/é"}) ASSERT_TRUE(store->put_bytes(k, k)) << k;
+  EXPECT_EQ(store->head("sas/b")->size, 5u);
+  EXPECT_EQ(read_all(*store, "sas/c+d", 3), "sas/c+d");
+  EXPECT_EQ(keys(*store, "sas/"), (std::vector<std::string>{"sas/a b", "sas/b", "sas/c+d", "sas/é"}));
+  EXPECT_TRUE(store->remove("sas/b").is_ok());
+  EXPECT_EQ(store->head("sas/b").status().err(), ENOENT);
+  // A forged signature.
+  c.sas = "sv=" + version + "&ss=b&srt=sco&sp=rwdlac&se=" + expiry + "&spr=https,http&sig=AAAA" + escaped.substr(4);
+  auto forged = open(c);
+  EXPECT_EQ(forged->head("sas/a b").status().err(), EACCES);
+  EXPECT_EQ(forged->put_bytes("sas/x", "x").status().err(), EACCES);
+}
+
 // An emulator that went away: an error (after the bounded retries), never a hang.
 TEST(AzureStoreStopped, AStoppedEmulatorFailsInBoundedTime) {
   Azurite azurite;
@@ -360,4 +390,24 @@ TEST(AzureStoreStopped, AStoppedEmulatorFailsInBoundedTime) {
   std::vector<char> buf(10);
   EXPECT_FALSE((*store)->read("x", 0, buf));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+}
+
+// An emulator that hangs (SIGSTOP): the stall timeout ends each try, the retries are bounded.
+TEST(AzureStoreStopped, AHungEmulatorFailsInBoundedTime) {
+  Azurite azurite;
+  ASSERT_TRUE(azurite.ok()) << azurite.error();
+  AzureStoreConfig c = azurite.config();
+  c.stall_timeout_s = 1;
+  c.max_attempts = 2;
+  auto store = open_azure_store(c);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->put_bytes("x", "y"));
+  azurite.pause(true);
+  auto start = std::chrono::steady_clock::now();
+  auto h = (*store)->head("x");
+  auto took = std::chrono::steady_clock::now() - start;
+  azurite.pause(false);
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.status().err(), ETIMEDOUT) << h.status().to_string();
+  EXPECT_LT(took, 15s);
 }
