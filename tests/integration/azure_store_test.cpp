@@ -372,41 +372,44 @@ TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
   EXPECT_EQ(forged->put_bytes("sas/x", "x").status().err(), EACCES);
 }
 
+// Each test its own Azurite, to stop or hang, and a store on it with short timeouts that has
+// written one object.
+class AzureStoreOutage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(azurite_.ok()) << azurite_.error();
+    AzureStoreConfig c = azurite_.config();
+    c.connect_timeout_ms = 2000;
+    c.stall_timeout_s = 1;
+    c.max_attempts = 2;
+    auto s = open_azure_store(c);
+    ASSERT_TRUE(s) << s.status().to_string();
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->put_bytes("x", "y"));
+  }
+  Azurite azurite_;
+  std::unique_ptr<ObjectStore> store_;
+};
+
 // An emulator that went away: an error (after the bounded retries), never a hang.
-TEST(AzureStoreStopped, AStoppedEmulatorFailsInBoundedTime) {
-  Azurite azurite;
-  ASSERT_TRUE(azurite.ok()) << azurite.error();
-  AzureStoreConfig c = azurite.config();
-  c.connect_timeout_ms = 2000;
-  c.max_attempts = 3;
-  auto store = open_azure_store(c);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->put_bytes("x", "y"));
-  azurite.stop();
+TEST_F(AzureStoreOutage, AStoppedEmulatorFailsInBoundedTime) {
+  azurite_.stop();
   auto start = std::chrono::steady_clock::now();
-  auto h = (*store)->head("x");
+  auto h = store_->head("x");
   ASSERT_FALSE(h);
   EXPECT_TRUE(h.status().err() == EIO || h.status().err() == ETIMEDOUT) << h.status().to_string();
   std::vector<char> buf(10);
-  EXPECT_FALSE((*store)->read("x", 0, buf));
+  EXPECT_FALSE(store_->read("x", 0, buf));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
 }
 
 // An emulator that hangs (SIGSTOP): the stall timeout ends each try, the retries are bounded.
-TEST(AzureStoreStopped, AHungEmulatorFailsInBoundedTime) {
-  Azurite azurite;
-  ASSERT_TRUE(azurite.ok()) << azurite.error();
-  AzureStoreConfig c = azurite.config();
-  c.stall_timeout_s = 1;
-  c.max_attempts = 2;
-  auto store = open_azure_store(c);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->put_bytes("x", "y"));
-  azurite.pause(true);
+TEST_F(AzureStoreOutage, AHungEmulatorFailsInBoundedTime) {
+  azurite_.pause(true);
   auto start = std::chrono::steady_clock::now();
-  auto h = (*store)->head("x");
+  auto h = store_->head("x");
   auto took = std::chrono::steady_clock::now() - start;
-  azurite.pause(false);
+  azurite_.pause(false);
   ASSERT_FALSE(h);
   EXPECT_EQ(h.status().err(), ETIMEDOUT) << h.status().to_string();
   EXPECT_LT(took, 15s);
