@@ -15,6 +15,7 @@
 
 #include "platform/azure_shared_key.h"
 #include "platform/object_store_azure.h"
+#include "support/object_store_contract.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -370,6 +371,22 @@ TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
   auto forged = open(c);
   EXPECT_EQ(forged->head("sas/a b").status().err(), EACCES);
   EXPECT_EQ(forged->put_bytes("sas/x", "x").status().err(), EACCES);
+}
+
+// The ObjectStore contract (tests/support/object_store_contract.h), each part on a container of
+// its own; the listing pages every 7 blobs.
+TEST_F(AzureStoreTest, ContractBasics) {
+  AzureStoreConfig c = azurite_->config("contract-basics");
+  ASSERT_TRUE(create_azure_container(c));
+  TempDir scratch;
+  check_object_store_basics(*open(c), scratch.path());
+}
+
+TEST_F(AzureStoreTest, ContractListing) {
+  AzureStoreConfig c = azurite_->config("contract-listing");
+  c.list_page_size = 7;
+  ASSERT_TRUE(create_azure_container(c));
+  check_object_store_listing(*open(c), 30);
 }
 
 // Each test its own Azurite, to stop or hang, and a store on it with short timeouts that has
