@@ -82,7 +82,9 @@ class Azurite {
   const std::string& error() const { return error_; }
   void stop() { child_.kill_now(); }
   // SIGSTOP/SIGCONT: its port still takes connections (the kernel's backlog), nothing answers.
-  void pause(bool paused) { ::kill(-child_.pid(), paused ? SIGSTOP : SIGCONT); }
+  void pause(bool paused) {
+    if (child_.pid() > 0) ::kill(-child_.pid(), paused ? SIGSTOP : SIGCONT);
+  }
 
   AzureStoreConfig config(const std::string& container = "test") const {
     AzureStoreConfig c;
