@@ -1,0 +1,435 @@
+// The Azure Blob object store (platform/object_store_azure.h) against a real Azurite (the
+// emulator from tests/emulators, `npm ci` there), started on a free port per suite, and the
+// SharedKey signer (platform/azure_shared_key.h) against a worked example.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "platform/azure_shared_key.h"
+#include "platform/object_store_azure.h"
+#include "support/object_store_contract.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Azurite's well-known development account.
+const std::string kAccount = "devstoreaccount1";
+const std::string kKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const std::string kAzurite = std::string(DLFS_SOURCE_DIR) + "/tests/emulators/node_modules/.bin/azurite-blob";
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool listening(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(uint16_t(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// An Azurite on 127.0.0.1 with its data in a temp folder, the container "test" created; killed
+// (its process group) when the object goes away.
+class Azurite {
+ public:
+  Azurite() : dir_("dlfs-azurite") {
+    if (!std::filesystem::exists(kAzurite)) {
+      error_ = kAzurite + " is missing: run (cd tests/emulators && npm ci)";
+      return;
+    }
+    port_ = free_port();
+    std::string log = dir_.sub("azurite.log");
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::filesystem::create_directories(dir_.sub("data"));
+    child_ = Child({kAzurite, "--blobHost", "127.0.0.1", "--blobPort", std::to_string(port_), "--location",
+                    dir_.sub("data"), "--silent", "--skipApiVersionCheck", "--disableTelemetry"},
+                   fd, fd);
+    ::close(fd);
+    // Up when its port takes connections; then the container is made.
+    bool up = wait_until([&] { return listening(port_) || !child_.running(); }, 30s) && child_.running();
+    Status made = up ? create_azure_container(config()) : Status(ETIMEDOUT, "not listening after 30 s");
+    if (!made.is_ok()) error_ = "Azurite did not come up: " + made.to_string() + "\n" + read_file(log);
+  }
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  void stop() { child_.kill_now(); }
+  // SIGSTOP/SIGCONT: its port still takes connections (the kernel's backlog), nothing answers.
+  void pause(bool paused) {
+    if (child_.pid() > 0) ::kill(-child_.pid(), paused ? SIGSTOP : SIGCONT);
+  }
+
+  AzureStoreConfig config(const std::string& container = "test") const {
+    AzureStoreConfig c;
+    c.endpoint = "http://127.0.0.1:" + std::to_string(port_) + "/" + kAccount;
+    c.account = kAccount;
+    c.container = container;
+    c.key = kKey;
+    return c;
+  }
+
+ private:
+  TempDir dir_;
+  int port_ = -1;
+  Child child_;
+  std::string error_;
+};
+
+class AzureStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { azurite_ = new Azurite(); }
+  static void TearDownTestSuite() {
+    delete azurite_;
+    azurite_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(azurite_->ok()) << azurite_->error();
+    store_ = open(azurite_->config());
+  }
+  static std::unique_ptr<ObjectStore> open(const AzureStoreConfig& c) {
+    auto s = open_azure_store(c);
+    EXPECT_TRUE(s) << s.status().to_string();
+    return s ? std::move(*s) : nullptr;
+  }
+  std::string read_all(ObjectStore& s, const std::string& key, size_t chunk) {
+    std::string out;
+    std::vector<char> buf(chunk);
+    for (;;) {
+      auto n = s.read(key, out.size(), buf);
+      EXPECT_TRUE(n) << n.status().to_string();
+      if (!n || *n == 0) return out;
+      out.append(buf.data(), *n);
+    }
+  }
+  static std::vector<std::string> keys(ObjectStore& s, const std::string& prefix) {
+    std::vector<std::string> out;
+    Status st = s.list(prefix, [&](const ObjectInfo& o) {
+      out.push_back(o.key);
+      return true;
+    });
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    return out;
+  }
+
+  static Azurite* azurite_;
+  std::unique_ptr<ObjectStore> store_;
+};
+Azurite* AzureStoreTest::azurite_ = nullptr;
+
+}  // namespace
+
+// The example of Microsoft's "Authorize with Shared Key" (Get Container Metadata on the
+// emulator, whose path-style URL puts the account in the resource twice).
+TEST(AzureSharedKey, StringToSignOfTheDocsExample) {
+  auto key = AzureSharedKey::make("myaccount", kKey);
+  ASSERT_TRUE(key);
+  std::string s = key->string_to_sign("GET", "http://127.0.0.1:10000/myaccount/mycontainer?restype=container&comp=metadata&timeout=20",
+                                      {"x-ms-date: Sun, 11 Oct 2009 21:49:13 GMT", "x-ms-version: 2009-09-19"});
+  EXPECT_EQ(s,
+            "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Sun, 11 Oct 2009 21:49:13 GMT\nx-ms-version:2009-09-19\n"
+            "/myaccount/myaccount/mycontainer\ncomp:metadata\nrestype:container\ntimeout:20");
+}
+
+// A PUT with a body: Content-Length and Content-Type in their places, x-ms-* headers lower-cased,
+// trimmed and sorted, the path signed escaped and the query's values unescaped. The signature was
+// computed apart (python's hmac, and `openssl dgst -mac HMAC`).
+TEST(AzureSharedKey, SignatureOfAPut) {
+  auto key = AzureSharedKey::make(kAccount, kKey);
+  ASSERT_TRUE(key);
+  std::string s = key->string_to_sign(
+      "PUT", "http://127.0.0.1:10000/devstoreaccount1/photos/a%20b/%C3%A9.jpg?timeout=20&comp=bl%6Fck",
+      {"Content-Length: 11", "Content-Type: application/octet-stream", "x-ms-version: 2021-08-06",
+       "x-ms-date: Tue, 24 Nov 2026 15:52:44 GMT", "X-Ms-Meta-Name:   spaced ", "x-ms-blob-type: BlockBlob"});
+  EXPECT_EQ(s,
+            "PUT\n\n\n11\n\napplication/octet-stream\n\n\n\n\n\n\nx-ms-blob-type:BlockBlob\n"
+            "x-ms-date:Tue, 24 Nov 2026 15:52:44 GMT\nx-ms-meta-name:spaced\nx-ms-version:2021-08-06\n"
+            "/devstoreaccount1/devstoreaccount1/photos/a%20b/%C3%A9.jpg\ncomp:block\ntimeout:20");
+  EXPECT_EQ(key->authorization(s), "SharedKey devstoreaccount1:1EsFm560usFMISRD2OF7G3d+0XoMtI6U7CHZ6HmB+lI=");
+  // A zero Content-Length is signed as "".
+  EXPECT_TRUE(key->string_to_sign("PUT", "http://h/a/c", {"Content-Length: 0"}).starts_with("PUT\n\n\n\n"));
+}
+
+TEST(AzureSharedKey, Base64AndDates) {
+  EXPECT_EQ(base64_encode("ab"), "YWI=");
+  EXPECT_EQ(*base64_decode("YWI="), "ab");
+  EXPECT_EQ(*base64_decode("YWJj"), "abc");
+  EXPECT_FALSE(base64_decode("YWI"));
+  EXPECT_FALSE(AzureSharedKey::make("a", "not base64!"));
+  EXPECT_EQ(http_date(1795708364), "Thu, 26 Nov 2026 15:52:44 GMT");
+  EXPECT_EQ(*parse_http_date("Thu, 26 Nov 2026 15:52:44 GMT"), 1795708364000);
+  EXPECT_FALSE(parse_http_date("yesterday"));
+}
+
+TEST_F(AzureStoreTest, A20MBFileIsStreamedAndReadBackInRanges) {
+  TempDir tmp;
+  std::string data = random_bytes(20 * 1024 * 1024 + 17, 7);
+  write_file(tmp.sub("big.bin"), data);
+  auto put = store_->put_file("big/one.bin", tmp.sub("big.bin"));
+  ASSERT_TRUE(put) << put.status().to_string();
+  EXPECT_EQ(put->size, data.size());
+  EXPECT_FALSE(put->etag.empty());
+  auto head = store_->head("big/one.bin");
+  ASSERT_TRUE(head) << head.status().to_string();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_EQ(head->etag, put->etag);
+  EXPECT_GT(head->modified_ms, 1'700'000'000'000);
+  // Odd-sized ranges, so that the last one is short.
+  std::string back = read_all(*store_, "big/one.bin", 3 * 1024 * 1024 + 5);
+  EXPECT_TRUE(back == data) << "the bytes read back differ (" << back.size() << " of " << data.size() << ")";
+  // A range in the middle, at the end, past the end.
+  std::vector<char> buf(1000);
+  auto n = store_->read("big/one.bin", 12345678, buf);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(std::string(buf.data(), *n), data.substr(12345678, 1000));
+  n = store_->read("big/one.bin", data.size() - 10, buf);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 10u);
+  n = store_->read("big/one.bin", data.size(), buf);
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(*n, 0u);
+  n = store_->read("big/one.bin", data.size() + 5000, buf);
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(*n, 0u);
+  EXPECT_TRUE(store_->remove("big/one.bin").is_ok());
+}
+
+TEST_F(AzureStoreTest, PutBytesReplacesAnObjectAndEmptyObjectsRead0) {
+  auto a = store_->put_bytes("replace/x.txt", "first");
+  ASSERT_TRUE(a) << a.status().to_string();
+  auto b = store_->put_bytes("replace/x.txt", "second!");
+  ASSERT_TRUE(b) << b.status().to_string();
+  EXPECT_NE(a->etag, b->etag);
+  EXPECT_EQ(b->size, 7u);
+  EXPECT_EQ(read_all(*store_, "replace/x.txt", 4), "second!");
+  auto e = store_->put_bytes("replace/empty", "");
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(store_->head("replace/empty")->size, 0u);
+  std::vector<char> buf(10);
+  auto n = store_->read("replace/empty", 0, buf);
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST_F(AzureStoreTest, ListingPagesOnNextMarkerInKeyOrder) {
+  AzureStoreConfig c = azurite_->config();
+  c.list_page_size = 4;
+  auto store = open(c);
+  std::vector<std::string> want;
+  for (int i = 0; i < 23; ++i) {
+    std::string key = "paged/" + std::string(i % 2 ? "b/" : "a/") + std::to_string(100 + i);
+    ASSERT_TRUE(store->put_bytes(key, std::to_string(i)));
+    want.push_back(key);
+  }
+  ASSERT_TRUE(store->put_bytes("pagedX", "outside"));
+  ASSERT_TRUE(store->put_bytes("other/1", "outside"));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(keys(*store, "paged/"), want);
+  // The listing's sizes and etags are head()'s.
+  Status st = store->list("paged/a/100", [&](const ObjectInfo& o) {
+    auto h = store->head(o.key);
+    EXPECT_TRUE(h);
+    EXPECT_EQ(o.size, h->size);
+    EXPECT_EQ(o.etag, h->etag);
+    EXPECT_EQ(o.modified_ms, h->modified_ms);
+    return true;
+  });
+  EXPECT_TRUE(st.is_ok());
+  // Stopping early stops the paging too.
+  int seen = 0;
+  EXPECT_TRUE(store->list("paged/", [&](const ObjectInfo&) { return ++seen < 6; }).is_ok());
+  EXPECT_EQ(seen, 6);
+  EXPECT_TRUE(keys(*store, "nothing-here/").empty());
+}
+
+TEST_F(AzureStoreTest, NamesWithSpacesUnicodeAndPlus) {
+  std::vector<std::string> names = {"odd names/a b.txt", "odd names/ünï/çødé €.bin", "odd names/a+b/c+d.txt",
+                                    "odd names/x%41y&z=1?.txt", "odd names/日本語"};
+  for (const auto& k : names) {
+    auto put = store_->put_bytes(k, "bytes of " + k);
+    ASSERT_TRUE(put) << k << ": " << put.status().to_string();
+    auto h = store_->head(k);
+    ASSERT_TRUE(h) << k << ": " << h.status().to_string();
+    EXPECT_EQ(h->size, ("bytes of " + k).size());
+    EXPECT_EQ(read_all(*store_, k, 100), "bytes of " + k);
+  }
+  std::vector<std::string> want = names;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(keys(*store_, "odd names/"), want);
+  EXPECT_EQ(keys(*store_, "odd names/a+b/"), std::vector<std::string>{"odd names/a+b/c+d.txt"});
+  EXPECT_EQ(keys(*store_, "odd names/ünï/"), std::vector<std::string>{"odd names/ünï/çødé €.bin"});
+  for (const auto& k : names) EXPECT_TRUE(store_->remove(k).is_ok()) << k;
+  EXPECT_TRUE(keys(*store_, "odd names/").empty());
+}
+
+TEST_F(AzureStoreTest, MissingObjectsAreEnoentAndRemovingThemIsFine) {
+  auto h = store_->head("missing/blob");
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.status().err(), ENOENT);
+  EXPECT_NE(h.status().message().find("missing/blob"), std::string::npos) << h.status().to_string();
+  std::vector<char> buf(10);
+  auto n = store_->read("missing/blob", 0, buf);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.status().err(), ENOENT);
+  EXPECT_TRUE(store_->remove("missing/blob").is_ok());
+  ASSERT_TRUE(store_->put_bytes("gone/x", "x"));
+  EXPECT_TRUE(store_->remove("gone/x").is_ok());
+  EXPECT_EQ(store_->head("gone/x").status().err(), ENOENT);
+  // A container that is not there.
+  auto other = open(azurite_->config("no-such-container"));
+  Status st = other->list("", [](const ObjectInfo&) { return true; });
+  EXPECT_EQ(st.err(), ENOENT) << st.to_string();
+  EXPECT_NE(st.message().find("no-such-container"), std::string::npos) << st.to_string();
+}
+
+TEST_F(AzureStoreTest, BadKeysAreRefused) {
+  for (const char* k : {"", "/abs", "a/../b", "a//b", "./a"}) {
+    EXPECT_EQ(store_->head(k).status().err(), EINVAL) << k;
+    EXPECT_EQ(store_->put_bytes(k, "x").status().err(), EINVAL) << k;
+    EXPECT_EQ(store_->remove(k).err(), EINVAL) << k;
+  }
+}
+
+TEST_F(AzureStoreTest, AWrongKeyIsEaccesWithAzuresMessage) {
+  AzureStoreConfig c = azurite_->config();
+  c.key = base64_encode("not the account's key at all, but base64 all right");
+  auto store = open(c);
+  auto h = store->head("anything");
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.status().err(), EACCES) << h.status().to_string();
+  EXPECT_NE(h.status().message().find("refused the credentials"), std::string::npos) << h.status().to_string();
+  // A HEAD's answer has only x-ms-error-code.
+  EXPECT_NE(h.status().message().find(": Auth"), std::string::npos) << h.status().to_string();
+  auto p = store->put_bytes("anything", "x");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.status().err(), EACCES);
+  // The body of a GET/PUT answer carries Azure's <Message>.
+  EXPECT_NE(p.status().message().find("Server failed to authenticate the request"), std::string::npos)
+      << p.status().to_string();
+  // Azure's code is AuthenticationFailed; Azurite's AuthorizationFailure.
+  EXPECT_NE(p.status().cause().find("HTTP 403 Auth"), std::string::npos) << p.status().to_string();
+  std::vector<char> buf(10);
+  EXPECT_EQ(store->read("anything", 0, buf).status().err(), EACCES);
+  EXPECT_EQ(store->list("", [](const ObjectInfo&) { return true; }).err(), EACCES);
+}
+
+TEST_F(AzureStoreTest, ConfigWithoutCredentialsIsRefused) {
+  AzureStoreConfig c = azurite_->config();
+  c.key.clear();
+  EXPECT_EQ(open_azure_store(c).status().err(), EINVAL);
+  c = azurite_->config();
+  c.container.clear();
+  EXPECT_EQ(open_azure_store(c).status().err(), EINVAL);
+}
+
+// An account SAS (made here as Microsoft's "Create an account SAS" says, version 2020-12-06 and
+// later) instead of the key: appended to every URL, including the listing's paged ones.
+TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
+  auto key = AzureSharedKey::make(kAccount, kKey);
+  ASSERT_TRUE(key);
+  const std::string version = "2021-08-06", expiry = "2099-01-01T00:00:00Z";
+  std::string sig = key->signature(kAccount + "\nrwdlac\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n\n");
+  std::string escaped;
+  for (char ch : sig) escaped += ch == '+' ? "%2B" : ch == '/' ? "%2F" : ch == '=' ? "%3D" : std::string(1, ch);
+  AzureStoreConfig c = azurite_->config();
+  c.key.clear();
+  c.list_page_size = 2;
+  c.sas = "?sv=" + version + "&ss=b&srt=sco&sp=rwdlac&se=" + expiry + "&spr=https,http&sig=" + escaped;
+  auto store = open(c);
+  for (const char* k : {"sas/a b", "sas/b", "sas/c+d", "sas/é"}) ASSERT_TRUE(store->put_bytes(k, k)) << k;
+  EXPECT_EQ(store->head("sas/b")->size, 5u);
+  EXPECT_EQ(read_all(*store, "sas/c+d", 3), "sas/c+d");
+  EXPECT_EQ(keys(*store, "sas/"), (std::vector<std::string>{"sas/a b", "sas/b", "sas/c+d", "sas/é"}));
+  EXPECT_TRUE(store->remove("sas/b").is_ok());
+  EXPECT_EQ(store->head("sas/b").status().err(), ENOENT);
+  // A forged signature.
+  c.sas = "sv=" + version + "&ss=b&srt=sco&sp=rwdlac&se=" + expiry + "&spr=https,http&sig=AAAA" + escaped.substr(4);
+  auto forged = open(c);
+  EXPECT_EQ(forged->head("sas/a b").status().err(), EACCES);
+  EXPECT_EQ(forged->put_bytes("sas/x", "x").status().err(), EACCES);
+}
+
+// The ObjectStore contract (tests/support/object_store_contract.h), each part on a container of
+// its own; the listing pages every 7 blobs.
+TEST_F(AzureStoreTest, ContractBasics) {
+  AzureStoreConfig c = azurite_->config("contract-basics");
+  ASSERT_TRUE(create_azure_container(c));
+  TempDir scratch;
+  check_object_store_basics(*open(c), scratch.path());
+}
+
+TEST_F(AzureStoreTest, ContractListing) {
+  AzureStoreConfig c = azurite_->config("contract-listing");
+  c.list_page_size = 7;
+  ASSERT_TRUE(create_azure_container(c));
+  check_object_store_listing(*open(c), 30);
+}
+
+// Each test its own Azurite, to stop or hang, and a store on it with short timeouts that has
+// written one object.
+class AzureStoreOutage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(azurite_.ok()) << azurite_.error();
+    AzureStoreConfig c = azurite_.config();
+    c.connect_timeout_ms = 2000;
+    c.stall_timeout_s = 1;
+    c.max_attempts = 2;
+    auto s = open_azure_store(c);
+    ASSERT_TRUE(s) << s.status().to_string();
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->put_bytes("x", "y"));
+  }
+  Azurite azurite_;
+  std::unique_ptr<ObjectStore> store_;
+};
+
+// An emulator that went away: an error (after the bounded retries), never a hang.
+TEST_F(AzureStoreOutage, AStoppedEmulatorFailsInBoundedTime) {
+  azurite_.stop();
+  auto start = std::chrono::steady_clock::now();
+  auto h = store_->head("x");
+  ASSERT_FALSE(h);
+  EXPECT_TRUE(h.status().err() == EIO || h.status().err() == ETIMEDOUT) << h.status().to_string();
+  std::vector<char> buf(10);
+  EXPECT_FALSE(store_->read("x", 0, buf));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+}
+
+// An emulator that hangs (SIGSTOP): the stall timeout ends each try, the retries are bounded.
+TEST_F(AzureStoreOutage, AHungEmulatorFailsInBoundedTime) {
+  azurite_.pause(true);
+  auto start = std::chrono::steady_clock::now();
+  auto h = store_->head("x");
+  auto took = std::chrono::steady_clock::now() - start;
+  azurite_.pause(false);
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.status().err(), ETIMEDOUT) << h.status().to_string();
+  EXPECT_LT(took, 15s);
+}
