@@ -58,7 +58,7 @@ Result<Item> decode_item(std::string_view bytes) {
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   LmdbEnv::Options options;
   options.dir = dir;
-  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs"};
+  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs", "drivers"};
   DLFS_ASSIGN(auto env, LmdbEnv::open_shared(options));
   std::unique_ptr<Catalog> cat(new Catalog());
   cat->env_ = std::move(env);
@@ -70,6 +70,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   cat->paths_ = cat->env_->dbi("paths");
   cat->blobs_ = cat->env_->dbi("blobs");
   cat->jobs_ = cat->env_->dbi("jobs");
+  cat->drivers_ = cat->env_->dbi("drivers");
 
   DLFS_ASSIGN(LmdbTxn txn, cat->write());
   DLFS_ASSIGN(auto format, txn.get(cat->meta_, "format"));
@@ -242,6 +243,31 @@ Status Catalog::put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string
 Status Catalog::erase_blob_key(LmdbTxn& txn, std::string_view item_id) const {
   DLFS_TRY(txn.del(blobs_, item_id));
   return {};
+}
+
+Result<std::optional<json>> Catalog::driver(const LmdbTxn& txn, std::string_view id) const {
+  DLFS_ASSIGN(auto bytes, txn.get(drivers_, id));
+  if (!bytes) return std::optional<json>();
+  DLFS_ASSIGN(json doc, decode_msgpack(*bytes));
+  return std::optional<json>(std::move(doc));
+}
+
+Result<std::vector<json>> Catalog::drivers(const LmdbTxn& txn) const {
+  std::vector<json> out;
+  Status inner;
+  DLFS_TRY(txn.scan(drivers_, "", [&](std::string_view, std::string_view value) {
+    auto doc = decode_msgpack(value);
+    if (!doc) inner = doc.status();
+    else out.push_back(std::move(*doc));
+    return bool(doc);
+  }));
+  DLFS_TRY(inner);
+  return out;
+}
+
+Status Catalog::put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const {
+  std::vector<uint8_t> bytes = json::to_msgpack(driver);
+  return txn.put(drivers_, id, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace dlfs

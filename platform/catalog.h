@@ -9,6 +9,7 @@
 //   paths          dataset id + dir + NUL + name -> item id + type + hidden flag
 //   blobs          item id                       -> storage key of the item's binary
 //   jobs           item id                       -> preprocessing job (platform/preprocess_queue.h)
+//   drivers        driver id                     -> Driver (msgpack of its JSON, credentials too)
 //
 // Ids are fixed-width (24 hex), so "dataset id + …" keys need no separator. Names never hold
 // NUL, so "dir NUL name" keys group a folder's children together: listing "/a" scans the prefix
@@ -76,6 +77,11 @@ class Catalog {
   Status put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const;
   Status erase_blob_key(LmdbTxn& txn, std::string_view item_id) const;
 
+  // Storage drivers (platform/driver.h).
+  Result<std::optional<json>> driver(const LmdbTxn& txn, std::string_view id) const;
+  Result<std::vector<json>> drivers(const LmdbTxn& txn) const;
+  Status put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const;
+
   // The preprocessing queue's database (platform/preprocess_queue.h reads and writes it).
   MDB_dbi jobs_dbi() const { return jobs_; }
 
@@ -83,7 +89,7 @@ class Catalog {
 
  private:
   std::shared_ptr<LmdbEnv> env_;  // shared with other Catalogs of this process on the same store
-  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0;
+  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0, drivers_ = 0;
 };
 
 std::string encode_item(const Item& item);

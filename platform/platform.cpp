@@ -10,6 +10,8 @@
 #include "core/ids.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
+#include "platform/commands.h"
+#include "platform/driver.h"
 #include "platform/group_commit.h"
 #include "platform/dql.h"
 #include "platform/preprocess.h"
@@ -36,6 +38,8 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   auto storage = LocalStorage::open(options.store_dir);
   if (!storage) return storage.status();
   p->storage_ = std::move(*storage);
+  if (!p->options_.open_store) p->options_.open_store = open_driver_store;
+  p->commands_ = std::make_unique<Commands>();
   p->preprocessor_ = std::make_unique<Preprocessor>(*p);
   return p;
 }
@@ -61,6 +65,10 @@ Result<Dataset> Platform::create_dataset(std::string_view name, std::string_view
   DLFS_ASSIGN(auto existing, catalog_->dataset_id_by_name(txn, name));
   if (existing) return Status(EEXIST, "a dataset named '" + std::string(name) + "' already exists");
   int64_t now = options_.clock->now_ms();
+  if (!driver.empty()) {
+    DLFS_ASSIGN(auto known, catalog_->driver(txn, driver));
+    if (!known) return Status(EINVAL, "no storage driver '" + std::string(driver) + "'");
+  }
   Dataset ds;
   ds.id = new_id();
   ds.name = std::string(name);
@@ -244,7 +252,7 @@ Result<size_t> Platform::read(const Item& item, uint64_t offset, std::span<char>
     if (!k) return Status(ENOENT, "item '" + item.filename + "' has no stored binary");
     key = std::move(*k);
   }
-  return storage_->read(key, offset, out);
+  return read_blob(key, offset, out);
 }
 
 Result<std::string> Platform::thumbnail(const Item& item) {
@@ -270,7 +278,7 @@ Status Platform::add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t
 }
 
 void Platform::remove_blobs(const std::vector<std::string>& keys) {
-  for (const auto& key : keys) (void)storage_->remove(key);
+  for (const auto& key : keys) drop_blob(key);
 }
 
 }  // namespace dlfs

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,7 +21,11 @@
 namespace dlfs {
 
 class Catalog;
+class Commands;
 class GroupCommit;
+class ObjectStore;
+struct Command;
+struct Driver;
 class LmdbTxn;
 class Preprocessor;
 class Storage;
@@ -27,6 +33,19 @@ class Storage;
 struct PlatformOptions {
   std::string store_dir;
   const Clock* clock = &SystemClock::instance();
+  // Opens a storage driver's bucket (platform/driver.h's open_driver_store when unset).
+  std::function<Result<std::unique_ptr<ObjectStore>>(const Driver&)> open_store = nullptr;
+};
+
+// What a sync with a storage driver did (Platform::sync_dataset).
+struct SyncReport {
+  uint64_t listed = 0;     // objects under the driver's prefix
+  uint64_t added = 0;      // new items for new objects
+  uint64_t updated = 0;    // items whose object changed (re-preprocessed)
+  uint64_t removed = 0;    // items whose object is gone
+  uint64_t unchanged = 0;
+  std::vector<std::string> skipped;  // objects that make no item (a bad name), with why
+  json to_json() const;
 };
 
 // What a bulk query did (API: "update" / "delete" in a DQL body).
@@ -54,6 +73,25 @@ class Platform {
   Status delete_dataset(std::string_view id);
   // A read-only dataset's writes are refused by dlfsd (403); the platform itself does not check.
   Status set_dataset_readonly(std::string_view id, bool readonly);
+
+  // Storage drivers (platform/driver.h): a dataset created with one keeps its binaries in the
+  // driver's bucket.
+  Result<Driver> create_driver(const json& body, std::string_view creator);
+  Result<std::vector<Driver>> list_drivers();
+  Result<Driver> get_driver(std::string_view id);
+  // The driver's bucket, opened on first use and kept (and the driver, when asked).
+  Result<std::shared_ptr<ObjectStore>> driver_store(std::string_view driver_id, Driver* driver = nullptr);
+  // Indexes objects already in the dataset's bucket as items (API: POST /datasets/{id}/imports,
+  // [{"filename", "storageId": "bucket:key"}]); an item already at a filename is pointed at the
+  // object. All or nothing: every object is looked at before any item is made.
+  Result<std::vector<Item>> import_items(std::string_view dataset_id, const json& body, std::string_view user);
+  // Makes the dataset's items match its bucket: new objects become items, changed ones are
+  // preprocessed again, items whose object is gone go. `progress` is called as it goes.
+  Result<SyncReport> sync_dataset(std::string_view dataset_id, std::string_view user,
+                                  const std::function<void(const SyncReport&, int percent)>& progress = {});
+  // The same as a Command (API: POST /datasets/{id}/sync), running in the background.
+  Result<Command> start_sync(std::string_view dataset_id, std::string_view user);
+  Commands& commands() { return *commands_; }
 
   // Reads.
   Result<Item> get_item(std::string_view id);
@@ -96,9 +134,19 @@ class Platform {
 
  private:
   explicit Platform(PlatformOptions options);
-  template <typename Put>
+  // `put(dataset, path)` stores the bytes and answers where; `system` is merged into the
+  // item's metadata.system (a synced object's etag).
+  using PutBlob = std::function<Result<struct StoredBlob>(const Dataset&, const std::string& path)>;
   Result<UploadResult> upload(std::string_view dataset_id, std::string_view remote_path,
-                              const UploadOptions& options, Put&& put);
+                              const UploadOptions& options, const PutBlob& put, const json* system = nullptr);
+  // Binaries by catalogue key: the platform's storage, or a driver's bucket ("@driver/key").
+  Result<size_t> read_blob(std::string_view key, uint64_t offset, std::span<char> out);
+  // Stores an upload's bytes where the dataset keeps them.
+  Result<struct StoredBlob> put_blob(const Dataset& ds, std::string_view path, const std::string* file,
+                                     std::string_view bytes);
+  // Forgets a binary no item refers to: the platform's own are deleted, a bucket's object only
+  // where its driver allows external deletes.
+  void drop_blob(std::string_view key);
   // Makes `path` and any missing parents as folders; answers the folder at `path`.
   Result<Item> ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
                           int64_t now);
@@ -116,6 +164,9 @@ class Platform {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<GroupCommit> commits_;  // uploads share catalogue commits
   std::unique_ptr<Storage> storage_;
+  std::mutex stores_mu_;
+  std::map<std::string, std::shared_ptr<ObjectStore>, std::less<>> stores_;  // by driver id, opened on use
+  std::unique_ptr<Commands> commands_;          // its threads use the above: stop before them
   std::unique_ptr<Preprocessor> preprocessor_;  // declared last: its workers stop first
 };
 

@@ -10,6 +10,7 @@
 #include "core/lmdb.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
+#include "platform/driver.h"
 #include "platform/group_commit.h"
 #include "platform/mimetypes.h"
 #include "platform/platform.h"
@@ -80,12 +81,12 @@ Result<Item> Platform::ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_v
   return std::move(*item);
 }
 
-template <typename Put>
 Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_view remote_path,
-                                      const UploadOptions& options, Put&& put) {
+                                      const UploadOptions& options, const PutBlob& put, const json* system) {
   DLFS_ASSIGN(std::string path, normalize_path(remote_path));
   if (path == "/") return Status(EISDIR, "cannot upload onto the root folder; give a file path");
   DLFS_TRY(check_upload_options(options));
+  Dataset dataset;
   {
     // Skip early, before copying any bytes.
     DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
@@ -94,13 +95,14 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
     if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
     if (existing && options.mode == UploadMode::kSkip) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+    dataset = std::move(*ds);
   }
 
-  DLFS_ASSIGN(StoredBlob blob, put());
+  DLFS_ASSIGN(StoredBlob blob, put(dataset, path));
   std::optional<json> shebang;
   if (blob.size <= kMaxLinkJsonBytes && path.size() > 5 && path.ends_with(".json")) {
     std::string bytes(blob.size, '\0');
-    auto n = storage_->read(blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
+    auto n = read_blob(blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
     if (n) shebang = link_shebang(std::string_view(bytes.data(), *n));
   }
 
@@ -139,6 +141,8 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     sys["encoding"] = "7bit";
     sys["mimetype"] = mimetype_from_name(item.name);
     if (shebang) sys["shebang"] = *shebang;
+    if (!blob.etag.empty()) sys["etag"] = blob.etag;
+    if (system) merge_patch(sys, *system);
     if (!item.hidden) sys["preprocessPhase"] = "pending";  // queued below, in this transaction
     if (options.description) item.description = options.description;
     item.updated_ms = now;
@@ -156,22 +160,26 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
   });
   if (!group) committed = group;
   if (!committed || committed->op == UploadOp::kSkipped) {
-    (void)storage_->remove(blob.key);  // never referenced
+    // Never referenced. A bucket's object stays: it may have been there before (and the next sync
+    // indexes it).
+    if (!parse_external_blob_key(blob.key)) drop_blob(blob.key);
     return committed;
   }
-  if (!old_key.empty()) (void)storage_->remove(old_key);
+  if (!old_key.empty() && old_key != blob.key) drop_blob(old_key);
   preprocessor_->notify();
   return committed;
 }
 
 Result<UploadResult> Platform::upload_file(std::string_view dataset_id, const std::string& local_file,
                                            std::string_view remote_path, const UploadOptions& options) {
-  return upload(dataset_id, remote_path, options, [&] { return storage_->put_file(local_file); });
+  return upload(dataset_id, remote_path, options,
+                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}); });
 }
 
 Result<UploadResult> Platform::upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                             std::string_view remote_path, const UploadOptions& options) {
-  return upload(dataset_id, remote_path, options, [&] { return storage_->put_bytes(bytes); });
+  return upload(dataset_id, remote_path, options,
+                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, nullptr, bytes); });
 }
 
 Result<Item> Platform::make_dir(std::string_view dataset_id, std::string_view path, std::string_view user) {

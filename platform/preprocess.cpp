@@ -210,7 +210,7 @@ Result<std::string> Preprocessor::read_blob(const PreprocessJob& job, uint64_t m
   while (got < max_bytes) {
     if (out.size() - got < (1 << 16)) out.resize(std::min<uint64_t>(max_bytes, out.size() * 2));
     if (out.size() == got) break;
-    DLFS_ASSIGN(size_t n, p_.storage_->read(job.blob_key, got, std::span<char>(out.data() + got, out.size() - got)));
+    DLFS_ASSIGN(size_t n, p_.read_blob(job.blob_key, got, std::span<char>(out.data() + got, out.size() - got)));
     if (n == 0) break;
     got += n;
   }

@@ -16,6 +16,7 @@ namespace dlfs {
 struct StoredBlob {
   std::string key;  // the driver's name for the bytes
   uint64_t size = 0;
+  std::string etag = {};  // a bucket's version of the object (drivers), kept in metadata.system.etag
 };
 
 class Storage {

@@ -58,6 +58,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   register_dataset_routes(svr, *ctx_);
   register_item_routes(svr, *ctx_);
   register_upload_routes(svr, *ctx_);
+  register_driver_routes(svr, *ctx_);
 }
 
 ApiServer::~ApiServer() = default;

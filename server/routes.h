@@ -7,9 +7,10 @@
 
 namespace dlfs {
 
-// Datasets, DQL item queries, the directory tree, projects, users, SDK check, and the
-// driver/sync/import/command endpoints (answered plainly: no storage drivers yet).
+// Datasets, DQL item queries, the directory tree, projects, users, SDK check.
 void register_dataset_routes(httplib::Server& server, ApiContext& ctx);
+// Storage drivers, imports of a bucket's objects, a dataset's sync with its bucket, commands.
+void register_driver_routes(httplib::Server& server, ApiContext& ctx);
 // One item: get, patch, delete, stream, thumbnail; moving items into a folder.
 void register_item_routes(httplib::Server& server, ApiContext& ctx);
 // Streaming multipart uploads, and making folders.

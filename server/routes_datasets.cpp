@@ -101,9 +101,7 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
     if (!body->is_object() || !body->contains("name") || !(*body)["name"].is_string())
       return send_error(res, 400, "a dataset needs a \"name\" (string)");
     std::string driver = body->value("driver", json()).is_string() ? (*body)["driver"].get<std::string>() : "";
-    if (!driver.empty())
-      return send_error(res, 400, "dlfsd has no storage drivers yet: create the dataset without \"driver\"");
-    auto ds = p.create_dataset((*body)["name"].get<std::string>(), caller.email);
+    auto ds = p.create_dataset((*body)["name"].get<std::string>(), caller.email, driver);
     if (!ds) return send_error(res, ds.status());
     // dlfsd's own extension: {"readonly": true} makes a dataset that answers 403 to writes.
     if (auto ro = body->find("readonly"); ro != body->end() && ro->is_boolean() && ro->get<bool>()) {
@@ -154,23 +152,6 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
     json answer = paged_answer(std::move(items), out->page.total, page_size, out->page.has_next());
     if (writes) answer["affected"] = out->affected;
     send_json(res, answer);
-  }));
-
-  // Storage drivers, sync and imports need external storage, which dlfsd does not have yet.
-  auto no_drivers = [](const char* what) {
-    return [what](const Req&, Res& res, const Caller&) {
-      send_error(res, 501, std::string(what) + " is not supported: dlfsd has no storage drivers yet");
-    };
-  };
-  svr.Post(ds_id + "/sync", ctx.wrap(no_drivers("sync")));
-  svr.Post(ds_id + "/imports", ctx.wrap(no_drivers("importing external objects")));
-  svr.Post("/api/v1/drivers", ctx.wrap(no_drivers("creating a storage driver")));
-  svr.Get("/api/v1/drivers", ctx.wrap([](const Req&, Res& res, const Caller&) { send_json(res, json::array()); }));
-  svr.Get(R"(/api/v1/drivers/([^/]+))", ctx.wrap([](const Req& req, Res& res, const Caller&) {
-    send_error(res, 404, "no storage driver '" + req.matches[1].str() + "' (dlfsd has none yet)");
-  }));
-  svr.Get(R"(/api/v1/commands/([^/]+))", ctx.wrap([](const Req& req, Res& res, const Caller&) {
-    send_error(res, 404, "no command '" + req.matches[1].str() + "'");
   }));
 
   svr.Get("/api/v1/projects", ctx.wrap([](const Req& req, Res& res, const Caller&) {

@@ -13,6 +13,7 @@
 
 #include "platform/object_store_s3.h"
 #include "support/object_store_contract.h"
+#include "support/s3_emulator.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -21,64 +22,6 @@ using namespace dlfs::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-const std::string kEmulators = std::string(DLFS_SOURCE_DIR) + "/tests/emulators";
-const std::string kS3rver = kEmulators + "/node_modules/s3rver/bin/s3rver.js";
-const std::string kBucket = "dlfs-test";
-const std::string kLoginKey = "S3RVER";  // s3rver's built-in account, key and secret alike
-
-// One s3rver with one bucket, in a temp folder.
-class S3Emulator {
- public:
-  S3Emulator() : dir_("dlfs-s3rver") {}
-
-  // Answers "" once it listens, else what went wrong.
-  std::string start() {
-    if (!std::filesystem::exists(kS3rver)) return kS3rver + " is missing: run (cd tests/emulators && npm ci)";
-    std::filesystem::create_directories(dir_.sub("data"));
-    int log_fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    // Not --silent: the "listening on" line tells the port it took. s3rver 3.7.1 makes its
-    // ListObjectsV2 continuation tokens with DES, which Node 17+'s OpenSSL 3 keeps in its legacy
-    // provider: without it every truncated listing is a 500. s3rver-fixes.js: see there.
-    child_ = Child({"node", "--openssl-legacy-provider", "-r", kEmulators + "/s3rver-fixes.js", kS3rver,
-                    "--directory", dir_.sub("data"), "--address", "127.0.0.1", "--port", "0", "--configure-bucket",
-                    kBucket},
-                   log_fd, log_fd);
-    if (log_fd >= 0) ::close(log_fd);
-    const std::string prefix = "listening on 127.0.0.1:";
-    bool up = wait_until([&] { return read_file(log_path()).find(prefix) != std::string::npos || !child_.running(); },
-                         30s);
-    std::string log = read_file(log_path());
-    size_t at = log.find(prefix);
-    if (!up || at == std::string::npos) {
-      child_.kill_now();
-      return "s3rver did not start; its log:\n" + log;
-    }
-    port_ = std::atoi(log.c_str() + at + prefix.size());
-    return port_ > 0 ? "" : "no port in s3rver's log:\n" + log;
-  }
-
-  void stop() { child_.kill_now(); }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  S3StoreConfig config() const {
-    S3StoreConfig c;
-    c.endpoint = endpoint();
-    c.bucket = kBucket;
-    c.access_key = kLoginKey;
-    c.secret_key = kLoginKey;
-    c.connect_timeout_ms = 2000;
-    c.max_attempts = 3;
-    return c;
-  }
-
- private:
-  std::string log_path() const { return dir_.sub("s3rver.log"); }
-
-  TempDir dir_;
-  Child child_;
-  int port_ = 0;
-};
 
 std::unique_ptr<ObjectStore> open_store(const S3StoreConfig& config) {
   auto store = open_s3_store(config);

@@ -11,6 +11,7 @@
 
 #include "core/lmdb.h"
 #include "platform/platform.h"
+#include "support/read_item.h"
 
 using namespace dlfs;
 namespace fs = std::filesystem;
@@ -50,13 +51,7 @@ class PlatformTest : public ::testing::Test {
     EXPECT_TRUE(r) << path << ": " << r.status().to_string();
     return r ? *r : UploadResult{};
   }
-  std::string read_all(const Item& item) {
-    std::string out(item.size() + 10, '\0');
-    auto n = platform_->read(item, 0, std::span<char>(out.data(), out.size()));
-    EXPECT_TRUE(n) << n.status().to_string();
-    out.resize(n ? *n : 0);
-    return out;
-  }
+  std::string read_all(const Item& item) { return test::read_item(*platform_, item); }
   std::vector<std::string> names_in(const std::string& dir) {
     std::vector<std::string> names;
     std::string after;

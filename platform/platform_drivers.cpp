@@ -1,0 +1,265 @@
+// The embedded platform: storage drivers — where a dataset's binaries live, importing objects
+// already in a bucket, and syncing a dataset with its bucket.
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+
+#include "core/ids.h"
+#include "core/lmdb.h"
+#include "core/paths.h"
+#include "platform/catalog.h"
+#include "platform/commands.h"
+#include "platform/driver.h"
+#include "platform/platform.h"
+#include "platform/storage.h"
+
+namespace dlfs {
+
+json SyncReport::to_json() const {
+  return {{"listed", listed},       {"added", added},         {"updated", updated},
+          {"removed", removed},     {"unchanged", unchanged}, {"skipped", skipped}};
+}
+
+Result<Driver> Platform::create_driver(const json& body, std::string_view creator) {
+  DLFS_ASSIGN(Driver d, driver_from_request(body));
+  d.id = new_id();
+  d.creator = std::string(creator);
+  d.created_ms = options_.clock->now_ms();
+  // The bucket must answer before anything depends on it: a typo fails here, not at the first upload.
+  DLFS_ASSIGN(auto store, options_.open_store(d));
+  DLFS_TRY(store->list(object_key_for(d, "/"), [](const ObjectInfo&) { return false; })
+               .wrap("the driver's bucket does not answer"));
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_TRY(catalog_->put_driver(txn, d.id, driver_to_json(d, true)));
+    DLFS_TRY(txn.commit());
+  }
+  std::lock_guard lock(stores_mu_);
+  stores_[d.id] = std::move(store);
+  return d;
+}
+
+Result<std::vector<Driver>> Platform::list_drivers() {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto docs, catalog_->drivers(txn));
+  std::vector<Driver> out;
+  for (const json& doc : docs) {
+    DLFS_ASSIGN(Driver d, driver_from_json(doc));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<Driver> Platform::get_driver(std::string_view id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto doc, catalog_->driver(txn, id));
+  if (!doc) return Status(ENOENT, "no storage driver '" + std::string(id) + "'");
+  return driver_from_json(*doc);
+}
+
+Result<std::shared_ptr<ObjectStore>> Platform::driver_store(std::string_view driver_id, Driver* driver) {
+  if (!driver) {
+    std::lock_guard lock(stores_mu_);
+    auto it = stores_.find(driver_id);
+    if (it != stores_.end()) return it->second;
+  }
+  DLFS_ASSIGN(Driver d, get_driver(driver_id));
+  if (driver) *driver = d;
+  std::lock_guard lock(stores_mu_);
+  auto it = stores_.find(driver_id);
+  if (it != stores_.end()) return it->second;
+  DLFS_ASSIGN(auto opened, options_.open_store(d));
+  std::shared_ptr<ObjectStore> store = std::move(opened);
+  stores_[d.id] = store;
+  return store;
+}
+
+Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::span<char> out) {
+  auto external = parse_external_blob_key(key);
+  if (!external) return storage_->read(key, offset, out);
+  DLFS_ASSIGN(auto store, driver_store(external->driver_id));
+  return store->read(external->object_key, offset, out);
+}
+
+Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, const std::string* file,
+                                      std::string_view bytes) {
+  if (ds.driver.empty()) return file ? storage_->put_file(*file) : storage_->put_bytes(bytes);
+  Driver driver;
+  DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));
+  std::string key = object_key_for(driver, path);
+  DLFS_ASSIGN(ObjectInfo o, file ? store->put_file(key, *file) : store->put_bytes(key, bytes));
+  return StoredBlob{external_blob_key(driver.id, key), o.size, o.etag};
+}
+
+void Platform::drop_blob(std::string_view key) {
+  auto external = parse_external_blob_key(key);
+  if (!external) {
+    (void)storage_->remove(key);
+    return;
+  }
+  Driver driver;
+  auto store = driver_store(external->driver_id, &driver);
+  if (!store || !driver.allow_external_delete) return;  // the bucket is the user's: kept
+  Status s = (*store)->remove(external->object_key);
+  if (!s) spdlog::warn("cannot delete object {} of driver {}: {}", external->object_key, driver.id, s.to_string());
+}
+
+namespace {
+
+struct DriverDataset {
+  Dataset dataset;
+  Driver driver;
+  std::shared_ptr<ObjectStore> store;
+};
+
+}  // namespace
+
+// The dataset and its driver, or why it has none.
+static Result<DriverDataset> driver_dataset(Platform& p, std::string_view dataset_id) {
+  DLFS_ASSIGN(Dataset ds, p.get_dataset(dataset_id));
+  if (ds.driver.empty())
+    return Status(EINVAL, "dataset '" + ds.name + "' keeps its binaries in the platform's storage: it has no "
+                                                  "storage driver to import from or sync with");
+  DLFS_ASSIGN(Driver d, p.get_driver(ds.driver));
+  DLFS_ASSIGN(auto store, p.driver_store(ds.driver));
+  return DriverDataset{std::move(ds), std::move(d), std::move(store)};
+}
+
+Result<std::vector<Item>> Platform::import_items(std::string_view dataset_id, const json& body, std::string_view user) {
+  DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
+  if (!body.is_array()) return Status(EINVAL, "an import is a JSON array of {\"filename\", \"storageId\"}");
+  struct Wanted {
+    std::string path;
+    ObjectInfo object;
+  };
+  std::vector<Wanted> wanted;
+  std::string bucket_prefix = dd.driver.bucket + ":";
+  for (const json& entry : body) {
+    if (!entry.is_object() || !entry.contains("filename") || !entry["filename"].is_string() ||
+        !entry.contains("storageId") || !entry["storageId"].is_string())
+      return Status(EINVAL, "each import needs \"filename\" and \"storageId\" (\"bucket:key\") strings");
+    std::string storage_id = entry["storageId"];
+    if (!storage_id.starts_with(bucket_prefix))
+      return Status(EINVAL, "storageId '" + storage_id + "' is not in the driver's bucket '" + dd.driver.bucket + "'");
+    std::string key = storage_id.substr(bucket_prefix.size());
+    DLFS_TRY(check_object_key(key));
+    DLFS_ASSIGN(std::string path, normalize_path(entry["filename"].get<std::string>()));
+    auto info = dd.store->head(key);
+    if (!info) return info.status().wrap("cannot import '" + storage_id + "'");
+    wanted.push_back({std::move(path), std::move(*info)});
+  }
+  std::vector<Item> out;
+  UploadOptions options;
+  options.mode = UploadMode::kOverwrite;
+  options.user = std::string(user);
+  for (const Wanted& w : wanted) {
+    json system = {{"etag", w.object.etag}};
+    auto put = [&](const Dataset&, const std::string&) -> Result<StoredBlob> {
+      return StoredBlob{external_blob_key(dd.driver.id, w.object.key), w.object.size};
+    };
+    DLFS_ASSIGN(UploadResult r, upload(dataset_id, w.path, options, put, &system));
+    out.push_back(std::move(r.item));
+  }
+  return out;
+}
+
+Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::string_view user,
+                                          const std::function<void(const SyncReport&, int)>& progress) {
+  DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
+  SyncReport report;
+  // What the bucket has, by item path.
+  std::map<std::string, ObjectInfo> objects;
+  std::set<std::string> listed_keys;
+  std::string prefix = dd.driver.path.empty() ? "" : dd.driver.path + "/";
+  DLFS_TRY(dd.store->list(prefix, [&](const ObjectInfo& o) {
+    ++report.listed;
+    listed_keys.insert(o.key);
+    auto path = item_path_for(dd.driver, o.key);
+    if (!path || is_same_or_under(*path, "/.dataloop"))
+      report.skipped.push_back(o.key + ": not a name an item can have");
+    else
+      objects.emplace(std::move(*path), o);
+    return true;
+  }));
+  if (progress) progress(report, 10);
+
+  // What the dataset has from this bucket: path -> (item, object key, etag).
+  struct Known {
+    Item item;
+    std::string object_key;
+  };
+  std::map<std::string, Known> known;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+    Status inner;
+    DLFS_TRY(catalog_->scan_items(txn, dd.dataset.id, "", [&](const Item& item) {
+      if (!item.is_file() || item.hidden) return true;
+      auto key = catalog_->blob_key(txn, item.id);
+      if (!key) {
+        inner = key.status();
+        return false;
+      }
+      auto external = *key ? parse_external_blob_key(**key) : std::nullopt;
+      if (external && external->driver_id == dd.driver.id) known[item.filename] = {item, external->object_key};
+      return true;
+    }));
+    DLFS_TRY(inner);
+  }
+
+  UploadOptions options;
+  options.mode = UploadMode::kOverwrite;
+  options.user = std::string(user);
+  size_t done = 0, total = objects.size() + known.size();
+  auto tick = [&] {
+    ++done;
+    if (progress && done % 100 == 0) progress(report, 10 + int(89 * done / std::max<size_t>(total, 1)));
+  };
+  for (const auto& [path, object] : objects) {
+    auto it = known.find(path);
+    bool same = it != known.end() && it->second.object_key == object.key &&
+                it->second.item.size() == object.size &&
+                it->second.item.system().value("etag", std::string()) == object.etag;
+    if (same) {
+      ++report.unchanged;
+    } else {
+      json system = {{"etag", object.etag}};
+      auto put = [&](const Dataset&, const std::string&) -> Result<StoredBlob> {
+        return StoredBlob{external_blob_key(dd.driver.id, object.key), object.size};
+      };
+      auto r = upload(dataset_id, path, options, put, &system);
+      if (!r) {
+        report.skipped.push_back(object.key + ": " + r.status().to_string());
+      } else {
+        ++(it == known.end() ? report.added : report.updated);
+      }
+    }
+    tick();
+  }
+  for (const auto& [path, k] : known) {
+    // An item goes when its object is gone from the listing. Imported items may be named unlike
+    // their object, or point outside the prefix (not listed: kept).
+    if (k.object_key.starts_with(prefix) && listed_keys.count(k.object_key) == 0) {
+      Status s = delete_item(k.item.id);
+      if (!s && s.err() != ENOENT) return s;  // ENOENT: deleted meanwhile
+      ++report.removed;
+    }
+    tick();
+  }
+  if (progress) progress(report, 100);
+  return report;
+}
+
+Result<Command> Platform::start_sync(std::string_view dataset_id, std::string_view user) {
+  DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
+  json spec = {{"datasetId", dd.dataset.id}, {"driverId", dd.driver.id}};
+  return commands_->start("sync", spec, [this, id = dd.dataset.id, who = std::string(user)](CommandContext& ctx)
+                                            -> Result<json> {
+    DLFS_ASSIGN(SyncReport r, sync_dataset(id, who, [&](const SyncReport& so_far, int percent) {
+                  ctx.progress(percent, so_far.to_json());
+                }));
+    return r.to_json();
+  });
+}
+
+}  // namespace dlfs

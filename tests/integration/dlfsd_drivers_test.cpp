@@ -1,0 +1,205 @@
+// Storage drivers through dlfsd over real HTTP: POST/GET /drivers, a dataset on a driver,
+// uploads landing in the bucket, POST /datasets/{id}/imports, POST /datasets/{id}/sync as a
+// Command polled at /commands/{id}, and preprocessing of what a sync found — on a local-folder
+// bucket and on S3 (s3rver from tests/emulators).
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "core/json_util.h"
+#include "support/dlfsd_process.h"
+#include "support/process.h"
+#include "support/s3_emulator.h"
+#include "support/temp_dir.h"
+
+namespace dlfs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+json body_of(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
+
+class DlfsdDrivers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok()) << server_.error();
+    signal(SIGPIPE, SIG_IGN);
+    http_ = std::make_unique<httplib::Client>(server_.host_port());
+    http_->set_read_timeout(60, 0);
+    http_->set_default_headers(server_.auth_headers());
+    std::filesystem::create_directories(bucket());
+  }
+  static std::string P(const std::string& rel) { return DlfsdProcess::path(rel); }
+  std::string bucket() const { return dir_.sub("bucket"); }
+
+  json post(const std::string& rel, const json& body, int want = 200) {
+    auto r = http_->Post(P(rel), body.dump(), "application/json");
+    EXPECT_TRUE(r) << rel << ": no answer";
+    if (!r) return json();
+    EXPECT_EQ(r->status, want) << rel << ": " << r->body;
+    return body_of(r);
+  }
+  json get(const std::string& rel, int want = 200) {
+    auto r = http_->Get(P(rel));
+    EXPECT_TRUE(r) << rel << ": no answer";
+    if (!r) return json();
+    EXPECT_EQ(r->status, want) << rel << ": " << r->body;
+    return body_of(r);
+  }
+  std::string stream(const std::string& item_id) {
+    auto r = http_->Get(P("/items/" + item_id + "/stream"));
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return r ? r->body : "";
+  }
+  json upload(const std::string& ds, const std::string& path, const std::string& bytes) {
+    httplib::MultipartFormDataItems parts = {{"type", "file", "", "text/plain; charset=utf-8"},
+                                             {"path", path, "", "text/plain; charset=utf-8"},
+                                             {"file", bytes, "f.bin", "application/octet-stream"}};
+    auto r = http_->Post(P("/datasets/" + ds + "/items?mode=overwrite"), parts);
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return body_of(r);
+  }
+  // The dataset's file items, path -> item.
+  std::map<std::string, json> files(const std::string& ds) {
+    json q = {{"filter", {{"$and", json::array({json{{"type", "file"}}, json{{"hidden", false}}})}}},
+              {"pageSize", 1000}};
+    json page = post("/datasets/" + ds + "/query", q);
+    std::map<std::string, json> out;
+    for (const json& item : page["items"]) out[item["filename"]] = item;
+    return out;
+  }
+  // Starts a sync and polls its command until it ends (bounded).
+  json sync(const std::string& ds) {
+    json command = post("/datasets/" + ds + "/sync", json::object());
+    EXPECT_EQ(command["type"], "sync");
+    EXPECT_TRUE(command["status"] == "created" || command["status"] == "in-progress") << command.dump();
+    std::string id = command.value("id", "");
+    json now;
+    bool ended = wait_until(
+        [&] {
+          now = get("/commands/" + id);
+          return now["status"] == "success" || now["status"] == "failed";
+        },
+        60s);
+    EXPECT_TRUE(ended) << "the sync command did not end: " << now.dump();
+    EXPECT_EQ(now["status"], "success") << now.dump();
+    return now;
+  }
+
+  TempDir dir_{"dlfs-drivers-api"};
+  DlfsdProcess server_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+}  // namespace
+
+TEST_F(DlfsdDrivers, LocalFolderDriverUploadsImportsAndSyncs) {
+  // Bad drivers: 400 with why; unknown ones 404.
+  EXPECT_NE(post("/drivers", {{"name", "x"}, {"type", "ftp"}, {"bucketName", "b"}}, 400).value("message", ""), "");
+  post("/drivers", {{"name", "x"}, {"type", "local"}, {"bucketName", bucket() + "/missing"}}, 404);
+  get("/drivers/ffffffffffffffffffffffff", 404);
+  get("/commands/ffffffffffffffffffffffff", 404);
+
+  json driver = post("/drivers", {{"name", "nfs"}, {"type", "local"}, {"bucketName", bucket()}, {"path", "ds1"},
+                                  {"credentials", {{"secret", "never-shown"}}}});
+  std::string driver_id = driver.value("id", "");
+  ASSERT_EQ(driver_id.size(), 24u) << driver.dump();
+  EXPECT_EQ(driver["type"], "local");
+  EXPECT_EQ(driver.dump().find("never-shown"), std::string::npos);
+  EXPECT_EQ(get("/drivers/" + driver_id)["bucketName"], bucket());
+  json all = get("/drivers");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all.dump().find("never-shown"), std::string::npos);
+  post("/datasets", {{"name", "bad"}, {"driver", "ffffffffffffffffffffffff"}}, 400);
+
+  json ds = post("/datasets", {{"name", "on-nfs"}, {"projects", {"000000000000000000000001"}}, {"driver", driver_id}});
+  std::string id = ds.value("id", "");
+  EXPECT_EQ(ds["driver"], driver_id);
+
+  // An upload lands in the bucket, under the driver's path.
+  json up = upload(id, "/cam/a.txt", "uploaded bytes");
+  EXPECT_EQ(read_file(bucket() + "/ds1/cam/a.txt"), "uploaded bytes");
+  EXPECT_EQ(stream(up["id"]), "uploaded bytes");
+
+  // Objects put there by others: imported by name, then found by a sync.
+  write_file(bucket() + "/ds1/raw/b.txt", "object b");
+  json imported = post("/datasets/" + id + "/imports",
+                       json::array({json{{"filename", "/imported/b.txt"}, {"storageId", bucket() + ":ds1/raw/b.txt"}}}));
+  ASSERT_EQ(imported.size(), 1u) << imported.dump();
+  EXPECT_EQ(imported[0]["metadata"]["system"]["size"], 8);
+  EXPECT_EQ(stream(imported[0]["id"]), "object b");
+  post("/datasets/" + id + "/imports", json::array({json{{"filename", "/x.txt"}, {"storageId", bucket() + ":ds1/nope"}}}),
+       404);
+
+  write_file(bucket() + "/ds1/raw/c.txt", "object c");
+  json done = sync(id);
+  EXPECT_EQ(done["progress"], 100);
+  EXPECT_EQ(done["report"]["added"], 2) << done.dump();  // raw/b.txt (imported under another name) and raw/c.txt
+  auto items = files(id);
+  ASSERT_TRUE(items.count("/raw/c.txt")) << json(items).dump();
+  EXPECT_EQ(stream(items["/raw/c.txt"]["id"]), "object c");
+  EXPECT_EQ(items.size(), 4u);
+
+  // A read-only dataset refuses both.
+  json ro = post("/datasets", {{"name", "ro-nfs"}, {"driver", driver_id}, {"readonly", true}});
+  post("/datasets/" + ro.value("id", "") + "/sync", json::object(), 403);
+  post("/datasets/" + ro.value("id", "") + "/imports", json::array(), 403);
+}
+
+TEST_F(DlfsdDrivers, S3DriverKeepsBytesInTheBucketAndPreprocessesWhatSyncFinds) {
+  S3Emulator s3;
+  std::string why = s3.start();
+  ASSERT_EQ(why, "");
+  auto direct = open_s3_store(s3.config());
+  ASSERT_TRUE(direct) << direct.status().to_string();
+
+  // Wrong credentials are refused when the driver is made, not at the first upload.
+  json refused = post("/drivers", {{"name", "s3"}, {"type", "s3"}, {"bucketName", kS3Bucket}, {"endpoint", s3.endpoint()},
+                                   {"credentials", {{"key", "WRONG"}, {"secret", "WRONG"}}}},
+                      403);
+  EXPECT_NE(refused.value("message", ""), "");
+  json driver = post("/drivers", {{"name", "s3"}, {"type", "s3"}, {"bucketName", kS3Bucket}, {"path", "team"},
+                                  {"endpoint", s3.endpoint()}, {"credentials", {{"key", kS3Login}, {"secret", kS3Login}}}});
+  ASSERT_TRUE(driver.contains("id")) << driver.dump();
+  json ds = post("/datasets", {{"name", "on-s3"}, {"driver", driver["id"]}});
+  std::string id = ds.value("id", "");
+
+  std::string bytes = random_bytes(300'000, 3);
+  json up = upload(id, "/u/blob.bin", bytes);
+  std::string back(bytes.size() + 1, '\0');
+  auto n = (*direct)->read("team/u/blob.bin", 0, std::span<char>(back.data(), back.size()));
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(back.substr(0, *n), bytes);
+  EXPECT_EQ(stream(up["id"]), bytes);
+
+  // A picture put straight into the bucket: found by a sync, read through dlfsd, preprocessed.
+  std::string pic = dir_.sub("p.jpg");
+  ASSERT_TRUE(sh("convert -size 64x48 xc:red " + pic).ok());
+  ASSERT_TRUE((*direct)->put_file("team/cam/p.jpg", pic));
+  ASSERT_TRUE((*direct)->put_bytes("elsewhere/not-mine.txt", "outside the driver's path"));
+  json done = sync(id);
+  EXPECT_EQ(done["report"]["added"], 1) << done.dump();
+  EXPECT_EQ(done["report"]["unchanged"], 1) << done.dump();
+  auto items = files(id);
+  ASSERT_TRUE(items.count("/cam/p.jpg")) << json(items).dump();
+  EXPECT_EQ(stream(items["/cam/p.jpg"]["id"]), read_file(pic));
+  json item;
+  bool preprocessed = wait_until(
+      [&] {
+        item = get("/items/" + items["/cam/p.jpg"]["id"].get<std::string>());
+        return item["metadata"]["system"].value("preprocessPhase", "") != "pending";
+      },
+      60s);
+  ASSERT_TRUE(preprocessed) << item.dump();
+  EXPECT_EQ(item["metadata"]["system"]["preprocessPhase"], "done") << item.dump();
+  EXPECT_EQ(item["metadata"]["system"]["width"], 64);
+  EXPECT_EQ(item["metadata"]["system"]["height"], 48);
+
+  // Deleting the item leaves the user's object (allowExternalDelete is false).
+  EXPECT_EQ(http_->Delete(P("/items/" + items["/cam/p.jpg"]["id"].get<std::string>()))->status, 200);
+  EXPECT_TRUE((*direct)->head("team/cam/p.jpg"));
+}
+
+}  // namespace dlfs::test

@@ -1,0 +1,34 @@
+// s3rver (tests/emulators, `npm ci` there) started by a test on 127.0.0.1 on a port of its
+// own, with one bucket in a temp folder; killed by its PID when the object goes.
+#pragma once
+
+#include <string>
+
+#include "platform/object_store_s3.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace dlfs::test {
+
+inline const std::string kS3Bucket = "dlfs-test";
+inline const std::string kS3Login = "S3RVER";  // s3rver's built-in account, key and secret alike
+
+class S3Emulator {
+ public:
+  S3Emulator() : dir_("dlfs-s3rver") {}
+
+  // Answers "" once it listens, else what went wrong.
+  std::string start();
+  void stop() { child_.kill_now(); }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  S3StoreConfig config() const;
+
+ private:
+  std::string log_path() const { return dir_.sub("s3rver.log"); }
+
+  TempDir dir_;
+  Child child_;
+  int port_ = 0;
+};
+
+}  // namespace dlfs::test

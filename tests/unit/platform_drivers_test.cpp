@@ -1,0 +1,211 @@
+// Storage drivers on the embedded platform, with a local-folder bucket (real files): a driver's
+// dataset keeps its uploads in the bucket, imports index objects already there, a sync makes
+// the dataset match the bucket (new, changed, gone), as a call and as a command.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "platform/commands.h"
+#include "platform/driver.h"
+#include "platform/platform.h"
+#include "support/read_item.h"
+#include "support/temp_dir.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class PlatformDriversTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(bucket());
+    auto p = Platform::open(PlatformOptions{dir_.sub("store")});
+    ASSERT_TRUE(p) << p.status().to_string();
+    platform_ = std::move(*p);
+  }
+  std::string bucket() const { return dir_.sub("bucket"); }
+  // A driver on the bucket folder, with `prefix`, and a dataset using it.
+  Dataset driver_dataset(const std::string& prefix = "team/cars", bool external_delete = false) {
+    json body = {{"name", "bucket"}, {"type", "local"}, {"bucketName", bucket()}, {"path", prefix},
+                 {"allowExternalDelete", external_delete}};
+    auto d = platform_->create_driver(body, "dev@local");
+    EXPECT_TRUE(d) << d.status().to_string();
+    driver_ = d ? *d : Driver{};
+    auto ds = platform_->create_dataset("cars-" + std::to_string(++datasets_), "dev@local", driver_.id);
+    EXPECT_TRUE(ds) << ds.status().to_string();
+    return ds ? *ds : Dataset{};
+  }
+  std::string read_all(const Item& item) { return test::read_item(*platform_, item); }
+  // Every file item of the dataset: path -> bytes read through the platform.
+  std::map<std::string, std::string> files_of(const Dataset& ds) {
+    std::map<std::string, std::string> out;
+    json q = {{"filter", {{"$and", json::array({json{{"type", "file"}}, json{{"hidden", false}}})}}},
+              {"pageSize", 1000}};
+    auto r = platform_->query(ds.id, q);
+    EXPECT_TRUE(r) << r.status().to_string();
+    if (r)
+      for (const Item& item : r->page.items) out[item.filename] = read_all(item);
+    return out;
+  }
+
+  TempDir dir_{"dlfs-drivers"};
+  std::unique_ptr<Platform> platform_;
+  Driver driver_;
+  int datasets_ = 0;
+};
+
+}  // namespace
+
+TEST_F(PlatformDriversTest, DriversAreCheckedKeptAndNeverShowTheirCredentials) {
+  EXPECT_EQ(platform_->create_driver({{"name", "x"}, {"type", "ftp"}, {"bucketName", "b"}}, "u").err(), EINVAL);
+  EXPECT_EQ(platform_->create_driver({{"type", "local"}, {"bucketName", bucket()}}, "u").err(), EINVAL);  // no name
+  EXPECT_EQ(platform_->create_driver({{"name", "x"}, {"type", "local"}, {"bucketName", bucket() + "/nope"}}, "u").err(),
+            ENOENT);
+  EXPECT_EQ(platform_->create_driver({{"name", "x"}, {"type", "s3"}, {"bucketName", "b"}}, "u").err(), EINVAL);
+  EXPECT_EQ(platform_->create_driver({{"name", "x"}, {"type", "local"}, {"bucketName", bucket()}, {"path", "a/../b"}},
+                                     "u")
+                .err(),
+            EINVAL);
+
+  json body = {{"name", "mine"}, {"type", "local"}, {"bucketName", bucket()}, {"path", "/p/"},
+               {"credentials", {{"secret", "do-not-show"}}}};
+  auto d = platform_->create_driver(body, "dev@local");
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_EQ(d->path, "p");
+  auto all = platform_->list_drivers();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().id, d->id);
+  auto again = platform_->get_driver(d->id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->credentials["secret"], "do-not-show");  // kept, for opening the bucket
+  EXPECT_EQ(driver_to_json(*again).dump().find("do-not-show"), std::string::npos);
+  EXPECT_EQ(platform_->get_driver("000000000000000000000000").err(), ENOENT);
+  EXPECT_EQ(platform_->create_dataset("x", "u", "000000000000000000000000").err(), EINVAL);
+}
+
+TEST_F(PlatformDriversTest, ADriversDatasetKeepsItsUploadsInTheBucket) {
+  Dataset ds = driver_dataset();
+  auto up = platform_->upload_bytes(ds.id, "first bytes", "/red/a.txt", {});
+  ASSERT_TRUE(up) << up.status().to_string();
+  EXPECT_EQ(read_file(bucket() + "/team/cars/red/a.txt"), "first bytes");
+  EXPECT_EQ(read_all(up->item), "first bytes");
+
+  UploadOptions overwrite;
+  overwrite.mode = UploadMode::kOverwrite;
+  auto again = platform_->upload_bytes(ds.id, "second, longer bytes", "/red/a.txt", overwrite);
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_EQ(read_file(bucket() + "/team/cars/red/a.txt"), "second, longer bytes");
+  EXPECT_EQ(read_all(again->item), "second, longer bytes");
+
+  // The bucket is the user's: deleting the item leaves the object (allowExternalDelete false).
+  ASSERT_TRUE(platform_->delete_item(again->item.id));
+  EXPECT_TRUE(fs::exists(bucket() + "/team/cars/red/a.txt"));
+
+  Dataset owned = driver_dataset("owned", /*external_delete=*/true);
+  auto mine = platform_->upload_bytes(owned.id, "x", "/b.txt", {});
+  ASSERT_TRUE(mine);
+  ASSERT_TRUE(fs::exists(bucket() + "/owned/b.txt"));
+  ASSERT_TRUE(platform_->delete_item(mine->item.id));
+  EXPECT_FALSE(fs::exists(bucket() + "/owned/b.txt"));
+}
+
+TEST_F(PlatformDriversTest, ImportIndexesObjectsAlreadyThereAllOrNothing) {
+  Dataset ds = driver_dataset("");
+  write_file(bucket() + "/cam1/0001.txt", "frame one");
+  write_file(bucket() + "/cam1/0002.txt", "frame two!");
+  json body = json::array({json{{"filename", "/day1/a.txt"}, {"storageId", bucket() + ":cam1/0001.txt"}},
+                           json{{"filename", "/day1/b.txt"}, {"storageId", bucket() + ":cam1/0002.txt"}}});
+  auto items = platform_->import_items(ds.id, body, "dev@local");
+  ASSERT_TRUE(items) << items.status().to_string();
+  ASSERT_EQ(items->size(), 2u);
+  EXPECT_EQ((*items)[1].filename, "/day1/b.txt");
+  EXPECT_EQ((*items)[1].size(), 10u);
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/day1/a.txt", "frame one"}, {"/day1/b.txt", "frame two!"}}));
+  auto got = platform_->get_dataset(ds.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->items_count, 2u);
+
+  // A missing object, another bucket, a bad name: nothing is made.
+  json missing = json::array({json{{"filename", "/c.txt"}, {"storageId", bucket() + ":cam1/0001.txt"}},
+                              json{{"filename", "/d.txt"}, {"storageId", bucket() + ":cam1/none.txt"}}});
+  EXPECT_EQ(platform_->import_items(ds.id, missing, "u").err(), ENOENT);
+  EXPECT_EQ(platform_->import_items(ds.id, json::array({json{{"filename", "/e.txt"}, {"storageId", "other:k"}}}), "u")
+                .err(),
+            EINVAL);
+  EXPECT_EQ(platform_->import_items(ds.id, json::array({json{{"filename", "/e.txt"}}}), "u").err(), EINVAL);
+  EXPECT_EQ(files_of(ds).size(), 2u);
+
+  // A dataset of the platform's own storage has nothing to import from.
+  auto plain = platform_->create_dataset("plain", "u");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(platform_->import_items(plain->id, body, "u").err(), EINVAL);
+  EXPECT_EQ(platform_->sync_dataset(plain->id, "u").err(), EINVAL);
+}
+
+TEST_F(PlatformDriversTest, SyncAddsChangedAndRemovesToMatchTheBucket) {
+  Dataset ds = driver_dataset("team/cars");
+  write_file(bucket() + "/team/cars/a.txt", "a");
+  write_file(bucket() + "/team/cars/red/b.txt", "bee");
+  write_file(bucket() + "/team/cars/red/deep/c.txt", "sea");
+  write_file(bucket() + "/team/other/x.txt", "not under the prefix");
+  write_file(bucket() + "/team/carsick.txt", "not under the prefix either");
+  auto first = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(first) << first.status().to_string();
+  EXPECT_EQ(first->listed, 3u);
+  EXPECT_EQ(first->added, 3u);
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{
+                              {"/a.txt", "a"}, {"/red/b.txt", "bee"}, {"/red/deep/c.txt", "sea"}}));
+
+  // Nothing changed: nothing done.
+  auto idle = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(idle->unchanged, 3u);
+  EXPECT_EQ(idle->added + idle->updated + idle->removed, 0u);
+
+  // One changed, one gone, one new; an item uploaded through the platform stays (its object is there).
+  ASSERT_TRUE(platform_->upload_bytes(ds.id, "uploaded", "/up.txt", {}));
+  write_file(bucket() + "/team/cars/red/b.txt", "bumble bee");
+  fs::remove(bucket() + "/team/cars/a.txt");
+  write_file(bucket() + "/team/cars/new.txt", "new");
+  auto second = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(second) << second.status().to_string();
+  EXPECT_EQ(second->added, 1u);
+  EXPECT_EQ(second->updated, 1u);
+  EXPECT_EQ(second->removed, 1u);
+  EXPECT_EQ(second->unchanged, 2u);
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/new.txt", "new"},
+                                                              {"/red/b.txt", "bumble bee"},
+                                                              {"/red/deep/c.txt", "sea"},
+                                                              {"/up.txt", "uploaded"}}));
+  auto got = platform_->get_dataset(ds.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->items_count, 4u);
+}
+
+TEST_F(PlatformDriversTest, SyncRunsAsACommand) {
+  Dataset ds = driver_dataset("p");
+  for (int i = 0; i < 250; ++i) write_file(bucket() + "/p/f" + std::to_string(i) + ".txt", std::to_string(i));
+  auto started = platform_->start_sync(ds.id, "dev@local");
+  ASSERT_TRUE(started) << started.status().to_string();
+  EXPECT_EQ(started->type, "sync");
+  EXPECT_EQ(started->spec["datasetId"], ds.id);
+  auto done = platform_->commands().wait(started->id, std::chrono::seconds(60));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, "success") << done->error;
+  EXPECT_EQ(done->progress, 100);
+  EXPECT_EQ(done->report["added"], 250);
+  EXPECT_EQ(files_of(ds).size(), 250u);
+  EXPECT_FALSE(platform_->commands().get("000000000000000000000000"));
+
+  // A bucket that went away fails the command, with why.
+  fs::rename(bucket(), bucket() + "-moved");
+  auto broken = platform_->start_sync(ds.id, "dev@local");
+  ASSERT_TRUE(broken);
+  auto failed = platform_->commands().wait(broken->id, std::chrono::seconds(60));
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->status, "failed");
+  EXPECT_NE(failed->error, "");
+}
