@@ -477,4 +477,27 @@ std::optional<std::string> DqlQuery::pinned_string(std::string_view field) const
 
 std::optional<std::string> DqlQuery::id_after() const { return id_after_; }
 
+std::optional<DqlListing> DqlQuery::listing() const {
+  const Node& root = compiled_->root;
+  if (update_ || delete_ || !root.children.empty()) return std::nullopt;
+  if (sort_ != std::vector<DqlSortKey>{{"id", true}}) return std::nullopt;
+  std::optional<std::string> dir;
+  DqlListing l;
+  for (const auto& c : root.conds) {
+    if (c.op != Op::kEq && c.op != Op::kGt) return std::nullopt;
+    const Pattern& p = c.values[0];
+    if (c.op == Op::kEq && c.field == "dir" && !dir && p.value.is_string() && !p.wildcard) {
+      dir = p.value.get<std::string>();
+    } else if (c.op == Op::kEq && c.field == "hidden" && !l.hidden && p.value.is_boolean()) {
+      l.hidden = p.value.get<bool>();
+    } else if (c.op != Op::kGt || c.field != "id" || !p.value.is_string()) {
+      return std::nullopt;  // (a string "id" $gt is the cursor, id_after_)
+    }
+  }
+  if (!dir) return std::nullopt;
+  l.dir = std::move(*dir);
+  l.after = id_after_;
+  return l;
+}
+
 }  // namespace dlfs

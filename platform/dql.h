@@ -31,6 +31,13 @@ struct Compiled;  // the filter tree and the sort paths, defined in dql.cpp
 // (slashes included) and every other character matches itself. No escape for a literal '*'.
 bool dql_wildcard_match(std::string_view text, std::string_view pattern);
 
+// A folder listing, as mounts page through a folder (DqlQuery::listing).
+struct DqlListing {
+  std::string dir;
+  std::optional<bool> hidden;       // {"hidden": b}, when given
+  std::optional<std::string> after;  // the largest {"id": {"$gt": X}}, when given
+};
+
 class DqlQuery {
  public:
   static constexpr int64_t kDefaultPageSize = 1000;
@@ -64,6 +71,10 @@ class DqlQuery {
   std::optional<std::string> pinned_string(std::string_view field) const;
   // The keyset cursor: the largest string X given as {"id": {"$gt": X}} in the top-level AND.
   std::optional<std::string> id_after() const;
+  // The query when it is only a folder listing: the filter is {"dir": D} (D a plain string),
+  // optionally {"hidden": true|false} and {"id": {"$gt": X}} with X a string, all ANDed; the
+  // sort is id ascending; no update or delete. The path index alone answers such a query.
+  std::optional<DqlListing> listing() const;
 
   int64_t page() const { return page_; }
   size_t page_size() const { return page_size_; }

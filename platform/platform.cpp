@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 
 #include <sys/stat.h>
 
@@ -56,6 +57,33 @@ Status validate_dataset_name(std::string_view name) {
 }
 
 Status no_dataset(std::string_view id) { return Status(ENOENT, "no dataset '" + std::string(id) + "'"); }
+
+// The ids of folder `dir`'s children that `keep` accepts, in id order. The index is in name
+// order and pages are in id order (the API's keyset paging); no item is decoded here.
+Result<std::vector<std::string>> child_ids(const Catalog& catalog, const LmdbTxn& txn, std::string_view ds,
+                                           std::string_view dir, const std::function<bool(const PathEntry&)>& keep) {
+  std::vector<std::string> ids;
+  DLFS_TRY(catalog.children(txn, ds, dir, [&](const PathEntry& e) {
+    if (keep(e)) ids.push_back(e.id);
+    return true;
+  }));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// The page of `ids` (in id order) from ids[first]; only the page's items are decoded.
+Result<ItemPage> page_of(const Catalog& catalog, const LmdbTxn& txn, const std::vector<std::string>& ids,
+                         uint64_t first, size_t page_size) {
+  ItemPage page;
+  page.total = ids.size();
+  uint64_t i = first;
+  for (; i < ids.size() && page.items.size() < page_size; ++i) {
+    DLFS_ASSIGN(auto item, catalog.item(txn, ids[i]));
+    if (item) page.items.push_back(std::move(*item));
+  }
+  if (i < ids.size() && !page.items.empty()) page.next_after = page.items.back().id;
+  return page;
+}
 
 }  // namespace
 
@@ -149,24 +177,10 @@ Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_vie
   if (!folder) return Status(ENOENT, "no folder '" + normal + "' in dataset '" + ds->name + "'");
   if (folder->type != ItemType::kDir) return Status(ENOTDIR, "'" + normal + "' is a file, not a folder");
 
-  // The index is in name order; pages are in id order (the API's keyset paging), so collect
-  // the ids (cheap: no item is decoded), sort them, and decode only this page's items.
-  std::vector<std::string> ids;
-  DLFS_TRY(catalog_->children(txn, dataset_id, normal, [&](const PathEntry& e) {
-    if (include_hidden || !e.hidden) ids.push_back(e.id);
-    return true;
-  }));
-  std::sort(ids.begin(), ids.end());
-  ItemPage page;
-  page.total = ids.size();
-  auto it = after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), after,
-                                                           [](std::string_view a, const std::string& b) { return a < b; });
-  for (; it != ids.end() && page.items.size() < page_size; ++it) {
-    DLFS_ASSIGN(auto item, catalog_->item(txn, *it));
-    if (item) page.items.push_back(std::move(*item));
-  }
-  if (it != ids.end() && !page.items.empty()) page.next_after = page.items.back().id;
-  return page;
+  DLFS_ASSIGN(auto ids, child_ids(*catalog_, txn, dataset_id, normal,
+                                  [&](const PathEntry& e) { return include_hidden || !e.hidden; }));
+  auto from = std::upper_bound(ids.begin(), ids.end(), after);  // after "": from the first
+  return page_of(*catalog_, txn, ids, uint64_t(from - ids.begin()), page_size);
 }
 
 Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& body, std::string_view user) {
@@ -175,6 +189,19 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
   DLFS_ASSIGN(LmdbTxn txn, writes ? catalog_->write() : catalog_->read());
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
   if (!ds) return no_dataset(dataset_id);
+
+  if (auto listing = q.listing()) {
+    // A folder listing (what a mount pages with): the path index holds every field the filter
+    // looks at, so the matches are counted there and only the page's items are decoded.
+    std::vector<std::string> ids;
+    if (validate_path(listing->dir)) {
+      DLFS_ASSIGN(ids, child_ids(*catalog_, txn, dataset_id, listing->dir, [&](const PathEntry& e) {
+        return (!listing->hidden || e.hidden == *listing->hidden) && (!listing->after || e.id > *listing->after);
+      }));
+    }
+    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, ids, uint64_t(q.page()) * q.page_size(), q.page_size()));
+    return QueryOutcome{std::move(page), 0};
+  }
 
   // Candidates: one path lookup, one folder walk, or the dataset in id order.
   std::vector<std::pair<json, Item>> matches;
@@ -193,11 +220,10 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
     // not decoded (decoding is the cost: the folder's ids come from the path index).
     std::optional<std::string> after = q.id_after();
     std::vector<std::string> ids;
-    if (validate_path(*dir))
-      DLFS_TRY(catalog_->children(txn, dataset_id, *dir, [&](const PathEntry& e) {
-        if (!after || e.id > *after) ids.push_back(e.id);
-        return true;
-      }));
+    if (validate_path(*dir)) {
+      DLFS_ASSIGN(ids, child_ids(*catalog_, txn, dataset_id, *dir,
+                                 [&](const PathEntry& e) { return !after || e.id > *after; }));
+    }
     for (const auto& id : ids) {
       DLFS_ASSIGN(auto item, catalog_->item(txn, id));
       if (item) consider(std::move(*item));

@@ -431,6 +431,38 @@ TEST(DqlHints, PinnedStringsAndIdAfter) {
   EXPECT_EQ(filter({{"id", {{"$gt", 5}}}}).id_after(), std::nullopt);
 }
 
+TEST(DqlHints, FolderListingShape) {
+  auto l = query(json::parse(R"({"filter":{"$and":[{"dir":"/f"},{"hidden":false},{"id":{"$gt":"a2"}},
+      {"id":{"$gt":"a9"}}]},"sort":{"id":"ascending"},"page":2,"pageSize":10})")).listing();
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->dir, "/f");
+  EXPECT_EQ(l->hidden, false);
+  EXPECT_EQ(l->after, "a9");  // the largest cursor
+  auto bare = filter({{"dir", {{"$eq", "/"}}}}).listing();  // the default sort is by id
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->dir, "/");
+  EXPECT_EQ(bare->hidden, std::nullopt);
+  EXPECT_EQ(bare->after, std::nullopt);
+  EXPECT_EQ(filter({{"dir", "/f"}, {"hidden", true}}).listing()->hidden, true);
+
+  // Anything more, or other than that, is not a listing.
+  for (const char* f : {R"({})", R"({"hidden":false})", R"({"dir":"/f*"})", R"({"dir":"/f","type":"file"})",
+                        R"({"dir":"/f","hidden":"false"})", R"({"dir":"/f","id":{"$gt":5}})",
+                        R"({"dir":"/f","id":{"$gte":"a"}})", R"({"dir":{"$eq":"/f","$ne":"/g"}})",
+                        R"({"$and":[{"dir":"/f"},{"dir":"/g"}]})", R"({"dir":"/f","name":{"$exists":true}})",
+                        R"({"$and":[{"dir":"/f"},{"hidden":true},{"hidden":false}]})",
+                        R"({"dir":"/f","$or":[{"hidden":false}]})"})
+    EXPECT_FALSE(filter(json::parse(f)).listing()) << f;
+  json listing = {{"filter", {{"dir", "/f"}}}};
+  for (const json& extra : {json{{"sort", {{"id", "descending"}}}}, json{{"sort", {{"name", "ascending"}}}},
+                            json{{"sort", {{"id", "asc"}, {"name", "asc"}}}}, json{{"update", json::object()}},
+                            json{{"delete", true}}}) {
+    json body = listing;
+    body.update(extra);
+    EXPECT_FALSE(query(body).listing()) << body.dump();
+  }
+}
+
 // matches() against a straightforward reference on generated docs with two fields, each
 // missing, a number (integer or float), or a string.
 TEST(DqlMatch, RandomizedAgainstReference) {

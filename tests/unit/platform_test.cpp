@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/lmdb.h"
+#include "platform/dql.h"
 #include "platform/platform.h"
 #include "support/read_item.h"
 
@@ -272,6 +273,63 @@ TEST_F(PlatformTest, PagingAcross2500Items) {
   EXPECT_EQ(total->page.total, 2501u);
   EXPECT_EQ(total->page.items.size(), 10u);
   EXPECT_EQ(platform_->list_dir(ds_.id, "/big", "", 0).err(), EINVAL);
+}
+
+// A folder listing (a "dir", maybe "hidden" and an id cursor, in id order) is answered from the
+// path index alone; it must answer exactly what the general path answers. An always-true extra
+// condition sends the same query down the general path.
+TEST_F(PlatformTest, FolderListingQueriesAnswerWhatTheGeneralPathAnswers) {
+  for (int i = 0; i < 12; ++i) put("/f" + std::to_string(i) + ".jpg", "x");
+  for (int i = 0; i < 4; ++i) put("/d" + std::to_string(i) + "/inner.jpg", "nested: not a child of /");
+  put("/d0/deeper/e.jpg", "e");
+  put("/.dataloop/thumbnails/t.jpg", "hidden, as is its folder");
+  put("/.dataloop/u.jpg", "hidden");
+  auto ask = [&](json conditions, int64_t page, int64_t page_size, bool general) {
+    if (general) conditions.push_back({{"type", {{"$exists", true}}}});
+    json body = {{"filter", {{"$and", conditions}}}, {"sort", {{"id", "ascending"}}},
+                 {"page", page}, {"pageSize", page_size}};
+    EXPECT_EQ(DqlQuery::parse(body)->listing().has_value(), !general) << body.dump();
+    auto out = platform_->query(ds_.id, body);
+    EXPECT_TRUE(out) << body.dump() << ": " << out.status().to_string();
+    std::vector<std::string> ids;
+    if (!out) return std::tuple(ids, uint64_t(0), std::string());
+    for (auto& item : out->page.items) ids.push_back(item.id);
+    return std::tuple(ids, out->page.total, out->page.next_after);
+  };
+
+  auto root = platform_->list_dir(ds_.id, "/", "", 100, /*include_hidden=*/true);
+  ASSERT_TRUE(root);
+  ASSERT_EQ(root->items.size(), 17u);  // 12 files, 4 folders, /.dataloop
+  std::vector<std::string> cursors = {"", root->items[0].id, root->items[8].id, root->items.back().id,
+                                      platform_->get_item_by_path(ds_.id, "/d1/inner.jpg")->id};
+  const std::pair<int64_t, int64_t> pages[] = {{0, 1000}, {0, 3}, {1, 3}, {5, 3}};  // (page, pageSize)
+  for (std::string dir : {"/", "/d0", "/.dataloop", "/f0.jpg", "/nope", "", "/d0/"}) {
+    for (const auto& after : cursors) {
+      for (json hidden : {json(), json(false), json(true)}) {
+        json conditions = {{{"dir", dir}}};
+        if (!hidden.is_null()) conditions.push_back({{"hidden", hidden}});
+        if (!after.empty()) conditions.push_back({{"id", {{"$gt", after}}}});
+        for (auto [page, size] : pages)
+          EXPECT_EQ(ask(conditions, page, size, false), ask(conditions, page, size, true))
+              << conditions.dump() << " page " << page << " of " << size;
+      }
+    }
+  }
+
+  // Paging through "/" as a mount does: every visible child once, in id order, nothing nested.
+  std::vector<std::string> seen, expected;
+  for (auto& item : root->items)
+    if (!item.hidden) expected.push_back(item.id);
+  std::string after;
+  do {
+    json conditions = {{{"dir", "/"}}, {{"hidden", false}}};
+    if (!after.empty()) conditions.push_back({{"id", {{"$gt", after}}}});
+    auto [ids, total, next] = ask(conditions, 0, 5, false);
+    EXPECT_EQ(total, expected.size() - seen.size());  // counted from the cursor on
+    seen.insert(seen.end(), ids.begin(), ids.end());
+    after = next;
+  } while (!after.empty() && seen.size() < 100);
+  EXPECT_EQ(seen, expected);
 }
 
 TEST_F(PlatformTest, QueryFiltersWildcardsBulkUpdateAndDelete) {
