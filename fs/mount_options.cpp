@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "remote/connect.h"
+
 namespace dlfs {
 namespace {
 
@@ -224,14 +226,11 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
   }
   if (positional.size() != 2) return Status(EINVAL, "expected SOURCE and MOUNTPOINT (see -h)");
   std::string source = positional[0];
-  // DATASET:/folder mounts one folder. A leading "dlfs#" (old fstab style) is dropped.
+  // A leading "dlfs#" (old fstab style) is dropped. DATASET:/folder mounts one folder
+  // (remote/connect.h parses SOURCE, URLs too).
   if (source.substr(0, 5) == "dlfs#") source = source.substr(5);
-  size_t scheme = source.find("://");  // a URL's own ":/" is not a folder
-  if (size_t colon = source.find(":/", scheme == std::string::npos ? 0 : scheme + 3); colon != std::string::npos) {
-    o.folder = source.substr(colon + 1);
-    source = source.substr(0, colon);
-  }
-  if (source.empty()) return Status(EINVAL, "empty dataset name");
+  DLFS_ASSIGN(Source parsed, parse_source(source));
+  o.folder = parsed.folder;
   o.source = source;
   o.mountpoint = positional[1];
   return o;

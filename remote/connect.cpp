@@ -60,16 +60,11 @@ Result<Source> parse_source(std::string_view text) {
                               "' is not a dataset URL (expected http[s]://HOST[:PORT]/api/v1/datasets/ID_OR_NAME[:/folder])");
   s.http = true;
   DLFS_ASSIGN(s.base_url, normalize_server_url(text.substr(0, at + kApi.size())));
-  std::string_view rest = text.substr(at + kDatasets.size());
-  size_t colon = rest.find(":/");
-  std::string_view name = rest.substr(0, colon);
-  while (!name.empty() && name.back() == '/') name.remove_suffix(1);
-  if (name.empty() || name.find('/') != std::string_view::npos)
+  DLFS_TRY(split_folder(text.substr(at + kDatasets.size()), s));
+  while (!s.dataset.empty() && s.dataset.back() == '/') s.dataset.pop_back();
+  if (s.dataset.empty() || s.dataset.find('/') != std::string::npos)
     return Status(EINVAL, "'" + std::string(text) + "' names no dataset after /datasets/");
-  s.dataset = unescape(name);
-  if (colon != std::string_view::npos) {
-    DLFS_ASSIGN(s.folder, normalize_path(rest.substr(colon + 1)));
-  }
+  s.dataset = unescape(s.dataset);
   return s;
 }
 

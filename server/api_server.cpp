@@ -13,7 +13,9 @@ namespace dlfs {
 ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions options)
     : options_(std::move(options)),
       ctx_(std::make_unique<ApiContext>(platform, std::move(secret), options_)),
-      server_(std::make_unique<httplib::Server>()) {
+      server_(options_.tls_cert.empty() ? std::make_unique<httplib::Server>()
+                                        : std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
+                                                                               options_.tls_key.c_str())) {
   httplib::Server& svr = *server_;
   unsigned workers = options_.workers;
   svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
@@ -64,6 +66,12 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
 ApiServer::~ApiServer() = default;
 
 Result<int> ApiServer::bind() {
+  if (options_.tls_cert.empty() != options_.tls_key.empty())
+    return Status(EINVAL, "https needs both --tls-cert and --tls-key");
+  // httplib's SSLServer reads both files when made; a bad one leaves it invalid.
+  if (!server_->is_valid())
+    return Status(EINVAL, "cannot serve https with certificate " + options_.tls_cert + " and key " + options_.tls_key +
+                              " (unreadable, not PEM, or they do not match)");
   int port = options_.port;
   if (port == 0) {
     port = server_->bind_to_any_port(options_.host);

@@ -60,6 +60,10 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     DLFS_ASSIGN(o.drain_timeout_s, parse_uint(key, value, 86400));
   } else if (key == "log-level") {
     o.log_level = value;
+  } else if (key == "tls-cert") {
+    o.tls_cert = value;
+  } else if (key == "tls-key") {
+    o.tls_key = value;
   } else {
     return Status(EINVAL, "unknown setting '" + key + "'");
   }

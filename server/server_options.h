@@ -24,6 +24,9 @@ struct ServerOptions {
   unsigned keep_alive_s = 10;             // an idle kept-alive connection holds a worker this long
   unsigned drain_timeout_s = 60;          // SIGTERM: how long in-flight requests may take
   std::string log_level = "info";
+  // https: the server's certificate chain and private key (PEM files); both or neither.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // "1024", "64K", "10M", "64G" (binary units).

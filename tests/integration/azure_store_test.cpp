@@ -17,6 +17,7 @@
 #include "platform/object_store_azure.h"
 #include "support/object_store_contract.h"
 #include "support/process.h"
+#include "support/azurite.h"
 #include "support/temp_dir.h"
 
 using namespace dlfs;
@@ -24,83 +25,6 @@ using namespace dlfs::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Azurite's well-known development account.
-const std::string kAccount = "devstoreaccount1";
-const std::string kKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-const std::string kAzurite = std::string(DLFS_SOURCE_DIR) + "/tests/emulators/node_modules/.bin/azurite-blob";
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool listening(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(uint16_t(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// An Azurite on 127.0.0.1 with its data in a temp folder, the container "test" created; killed
-// (its process group) when the object goes away.
-class Azurite {
- public:
-  Azurite() : dir_("dlfs-azurite") {
-    if (!std::filesystem::exists(kAzurite)) {
-      error_ = kAzurite + " is missing: run (cd tests/emulators && npm ci)";
-      return;
-    }
-    port_ = free_port();
-    std::string log = dir_.sub("azurite.log");
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    std::filesystem::create_directories(dir_.sub("data"));
-    child_ = Child({kAzurite, "--blobHost", "127.0.0.1", "--blobPort", std::to_string(port_), "--location",
-                    dir_.sub("data"), "--silent", "--skipApiVersionCheck", "--disableTelemetry"},
-                   fd, fd);
-    ::close(fd);
-    // Up when its port takes connections; then the container is made.
-    bool up = wait_until([&] { return listening(port_) || !child_.running(); }, 30s) && child_.running();
-    Status made = up ? create_azure_container(config()) : Status(ETIMEDOUT, "not listening after 30 s");
-    if (!made.is_ok()) error_ = "Azurite did not come up: " + made.to_string() + "\n" + read_file(log);
-  }
-
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
-  void stop() { child_.kill_now(); }
-  // SIGSTOP/SIGCONT: its port still takes connections (the kernel's backlog), nothing answers.
-  void pause(bool paused) {
-    if (child_.pid() > 0) ::kill(-child_.pid(), paused ? SIGSTOP : SIGCONT);
-  }
-
-  AzureStoreConfig config(const std::string& container = "test") const {
-    AzureStoreConfig c;
-    c.endpoint = "http://127.0.0.1:" + std::to_string(port_) + "/" + kAccount;
-    c.account = kAccount;
-    c.container = container;
-    c.key = kKey;
-    return c;
-  }
-
- private:
-  TempDir dir_;
-  int port_ = -1;
-  Child child_;
-  std::string error_;
-};
 
 class AzureStoreTest : public ::testing::Test {
  protected:
@@ -148,7 +72,7 @@ Azurite* AzureStoreTest::azurite_ = nullptr;
 // The example of Microsoft's "Authorize with Shared Key" (Get Container Metadata on the
 // emulator, whose path-style URL puts the account in the resource twice).
 TEST(AzureSharedKey, StringToSignOfTheDocsExample) {
-  auto key = AzureSharedKey::make("myaccount", kKey);
+  auto key = AzureSharedKey::make("myaccount", kAzureKey);
   ASSERT_TRUE(key);
   std::string s = key->string_to_sign("GET", "http://127.0.0.1:10000/myaccount/mycontainer?restype=container&comp=metadata&timeout=20",
                                       {"x-ms-date: Sun, 11 Oct 2009 21:49:13 GMT", "x-ms-version: 2009-09-19"});
@@ -161,7 +85,7 @@ TEST(AzureSharedKey, StringToSignOfTheDocsExample) {
 // trimmed and sorted, the path signed escaped and the query's values unescaped. The signature was
 // computed apart (python's hmac, and `openssl dgst -mac HMAC`).
 TEST(AzureSharedKey, SignatureOfAPut) {
-  auto key = AzureSharedKey::make(kAccount, kKey);
+  auto key = AzureSharedKey::make(kAzureAccount, kAzureKey);
   ASSERT_TRUE(key);
   std::string s = key->string_to_sign(
       "PUT", "http://127.0.0.1:10000/devstoreaccount1/photos/a%20b/%C3%A9.jpg?timeout=20&comp=bl%6Fck",
@@ -351,10 +275,10 @@ TEST_F(AzureStoreTest, ConfigWithoutCredentialsIsRefused) {
 // An account SAS (made here as Microsoft's "Create an account SAS" says, version 2020-12-06 and
 // later) instead of the key: appended to every URL, including the listing's paged ones.
 TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
-  auto key = AzureSharedKey::make(kAccount, kKey);
+  auto key = AzureSharedKey::make(kAzureAccount, kAzureKey);
   ASSERT_TRUE(key);
   const std::string version = "2021-08-06", expiry = "2099-01-01T00:00:00Z";
-  std::string sig = key->signature(kAccount + "\nrwdlac\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n\n");
+  std::string sig = key->signature(kAzureAccount + "\nrwdlac\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n\n");
   std::string escaped;
   for (char ch : sig) escaped += ch == '+' ? "%2B" : ch == '/' ? "%2F" : ch == '=' ? "%3D" : std::string(1, ch);
   AzureStoreConfig c = azurite_->config();

@@ -1,7 +1,7 @@
 // Storage drivers through dlfsd over real HTTP: POST/GET /drivers, a dataset on a driver,
 // uploads landing in the bucket, POST /datasets/{id}/imports, POST /datasets/{id}/sync as a
 // Command polled at /commands/{id}, and preprocessing of what a sync found — on a local-folder
-// bucket and on S3 (s3rver from tests/emulators).
+// bucket, on S3 (s3rver) and on Azure Blob (Azurite), the emulators from tests/emulators.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/json_util.h"
+#include "support/azurite.h"
 #include "support/dlfsd_process.h"
 #include "support/process.h"
 #include "support/s3_emulator.h"
@@ -200,6 +201,44 @@ TEST_F(DlfsdDrivers, S3DriverKeepsBytesInTheBucketAndPreprocessesWhatSyncFinds) 
   // Deleting the item leaves the user's object (allowExternalDelete is false).
   EXPECT_EQ(http_->Delete(P("/items/" + items["/cam/p.jpg"]["id"].get<std::string>()))->status, 200);
   EXPECT_TRUE((*direct)->head("team/cam/p.jpg"));
+}
+
+TEST_F(DlfsdDrivers, AzureDriverSyncsReadsAndKeepsUploadsInTheContainer) {
+  Azurite azure;
+  ASSERT_TRUE(azure.ok()) << azure.error();
+  auto direct = open_azure_store(azure.config());
+  ASSERT_TRUE(direct) << direct.status().to_string();
+  json creds = {{"account", kAzureAccount}, {"key", kAzureKey}};
+  post("/drivers", {{"name", "az"}, {"type", "azureblob"}, {"containerName", "test"}, {"endpoint", azure.endpoint()},
+                    {"credentials", {{"account", kAzureAccount}, {"key", "d3Jvbmc="}}}},
+       403);
+  json driver = post("/drivers", {{"name", "az"}, {"type", "azureblob"}, {"containerName", "test"},
+                                  {"endpoint", azure.endpoint()}, {"credentials", creds}, {"allowExternalDelete", true}});
+  ASSERT_TRUE(driver.contains("id")) << driver.dump();
+  EXPECT_EQ(driver["containerName"], "test");
+  EXPECT_EQ(driver.dump().find(kAzureKey), std::string::npos);
+  std::string id = post("/datasets", {{"name", "on-azure"}, {"driver", driver["id"]}}).value("id", "");
+
+  ASSERT_TRUE((*direct)->put_bytes("shots/1.txt", "one"));
+  ASSERT_TRUE((*direct)->put_bytes("shots/2.txt", "two!"));
+  EXPECT_EQ(sync(id)["report"]["added"], 2);
+  auto items = files(id);
+  ASSERT_EQ(items.size(), 2u) << json(items).dump();
+  EXPECT_EQ(stream(items["/shots/2.txt"]["id"]), "two!");
+
+  // An upload goes to the container; with allowExternalDelete, deleting the item deletes the blob.
+  json up = upload(id, "/new/3.txt", "three");
+  auto head = (*direct)->head("new/3.txt");
+  ASSERT_TRUE(head) << head.status().to_string();
+  EXPECT_EQ(head->size, 5u);
+  EXPECT_EQ(http_->Delete(P("/items/" + up["id"].get<std::string>()))->status, 200);
+  EXPECT_EQ((*direct)->head("new/3.txt").err(), ENOENT);
+
+  // A blob removed from the container: its item goes at the next sync.
+  ASSERT_TRUE((*direct)->remove("shots/1.txt"));
+  json done = sync(id);
+  EXPECT_EQ(done["report"]["removed"], 1) << done.dump();
+  EXPECT_EQ(files(id).size(), 1u);
 }
 
 }  // namespace dlfs::test

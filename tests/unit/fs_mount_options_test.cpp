@@ -20,9 +20,12 @@ TEST(MountOptions, SourceFolderAndMountpoint) {
   EXPECT_EQ(o->folder, "/");
   EXPECT_EQ(o->mountpoint, "/mnt/cars");
   EXPECT_FALSE(o->foreground);
-  auto f = parse({"cars:/a/b", "/mnt", "-f"});
-  EXPECT_EQ(f->source, "cars");
-  EXPECT_EQ(f->folder, "/a/b");
+  auto f = parse({"cars:/a/b/", "/mnt", "-f"});
+  EXPECT_EQ(f->source, "cars:/a/b/");  // as given (the mount's fsname)
+  EXPECT_EQ(f->folder, "/a/b");        // parsed by parse_source (remote/connect.h), normalized
+  EXPECT_EQ(parse({":/a", "/mnt"}).err(), EINVAL);
+  EXPECT_EQ(parse({"dlfs#:/a", "/mnt"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars:/a/../b", "/mnt"}).err(), EINVAL);
   EXPECT_TRUE(f->foreground);
   EXPECT_EQ(parse({"cars"}).err(), EINVAL);
   EXPECT_EQ(parse({"a", "b", "c"}).err(), EINVAL);
@@ -89,7 +92,7 @@ TEST(MountOptions, BadOptionsAreClearErrors) {
 TEST(MountOptions, UrlSourceWithFolderAndTokenFile) {
   auto o = parse({"http://127.0.0.1:8080/api/v1/datasets/cars:/a/b", "/mnt", "-o", "token_file=/etc/dlfs/token"});
   ASSERT_TRUE(o) << o.status().to_string();
-  EXPECT_EQ(o->source, "http://127.0.0.1:8080/api/v1/datasets/cars");  // the URL's own ":/" stays
+  EXPECT_EQ(o->source, "http://127.0.0.1:8080/api/v1/datasets/cars:/a/b");
   EXPECT_EQ(o->folder, "/a/b");
   EXPECT_EQ(o->token_file, "/etc/dlfs/token");
   auto plain = parse({"https://gate/api/v1/datasets/65f0c0ffee0000000000abcd", "/mnt", "-o", "ca_file=/etc/dlfs/ca.pem"});

@@ -20,11 +20,12 @@ namespace {
 constexpr const char* kUsage = R"(usage:
   dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N]
         [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
-        [--drain-timeout S] [--log-level LEVEL]
+        [--drain-timeout S] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM]
   dlfsd token --store DIR --email EMAIL [--days N]
 
 Serves the store's datasets at http://HOST:PORT/api/v1 (default 127.0.0.1:8080; port 0 picks a
-free one). The first line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
+free one), or https:// with --tls-cert and --tls-key (PEM files: the certificate chain and its
+key). The first line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
 gracefully. The config file holds "key = value" lines with the flags' names. `dlfsd token`
 prints a token (a JWT) that this store's server accepts, valid for N days (default 30).
 )";
@@ -104,7 +105,8 @@ int serve(const dlfs::ServerOptions& options) {
     }
     std::printf("listening on %s:%d\n", options.host.c_str(), *port);
     std::fflush(stdout);
-    spdlog::info("serving {} at http://{}:{}/api/v1 ({} workers)", options.store, options.host, *port, options.workers);
+    spdlog::info("serving {} at {}://{}:{}/api/v1 ({} workers)", options.store,
+                 options.tls_cert.empty() ? "http" : "https", options.host, *port, options.workers);
 
     std::thread stopper([&] {
       int sig = 0;

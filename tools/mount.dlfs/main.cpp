@@ -182,7 +182,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   }
 
   FsOptions fo;
-  fo.root = o.folder;
+  fo.root = src.folder;
   fo.uid = o.uid.value_or(getuid());
   fo.gid = o.gid.value_or(getgid());
   fo.dir_ttl_ms = o.dir_ttl_ms;
@@ -199,7 +199,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
 
   FuseOptions fuse;
-  fuse.fsname = o.source + (o.folder == "/" ? "" : ":" + o.folder);
+  fuse.fsname = o.source;  // as given, ":/folder" included
   fuse.kernel_options = o.kernel_options;
   fuse.no_open = o.resolved_no_open();
   fuse.negative_timeout = o.resolved_negative_timeout();

@@ -1,0 +1,87 @@
+// A dataset whose binaries live in a bucket (a local-folder storage driver), mounted through the
+// embedded platform and through dlfsd: objects found by a sync read back byte-exact, `cp` into
+// the mount lands in the bucket, and what a later sync finds shows in a fresh mount.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "platform/driver.h"
+#include "platform/platform.h"
+#include "support/mounted_dataset.h"
+
+namespace dlfs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MountDriver : public MountedDatasetTest {
+ protected:
+  // Opens the store in this process (beside mount.dlfs or dlfsd, as several processes may).
+  std::unique_ptr<Platform> open_store() {
+    auto p = Platform::open(PlatformOptions{platform->store()});
+    EXPECT_TRUE(p) << p.status().to_string();
+    return p ? std::move(*p) : nullptr;
+  }
+};
+
+}  // namespace
+
+TEST_P(MountDriver, ADatasetOnABucketReadsTakesCpAndShowsWhatSyncFinds) {
+  std::string bucket = work.sub("bucket");
+  std::string a = random_bytes(300'000, 11);
+  write_file(bucket + "/cams/day1/a.bin", a);
+  write_file(bucket + "/cams/b.txt", "bee");
+  write_file(bucket + "/other/c.txt", "not the driver's");
+  std::string ds_id;
+  {
+    auto p = open_store();
+    ASSERT_TRUE(p);
+    auto driver = p->create_driver({{"name", "nfs"}, {"type", "local"}, {"bucketName", bucket}, {"path", "cams"}}, "t");
+    ASSERT_TRUE(driver) << driver.status().to_string();
+    auto ds = p->create_dataset("ondriver", "t", driver->id);
+    ASSERT_TRUE(ds) << ds.status().to_string();
+    ds_id = ds->id;
+    auto synced = p->sync_dataset(ds->id, "t");
+    ASSERT_TRUE(synced) << synced.status().to_string();
+    EXPECT_EQ(synced->added, 2u);
+  }
+  dataset = "ondriver";
+  auto m = mount("m", "cache-m");
+  ASSERT_TRUE(m);
+  std::string mnt = m->mountpoint();
+  EXPECT_EQ(run({"ls", mnt}, 30s).out, "b.txt\nday1\n");
+  auto cat = run({"cat", mnt + "/day1/a.bin"}, 30s);
+  ASSERT_TRUE(cat.ok()) << cat.err;
+  EXPECT_TRUE(cat.out == a) << "the bucket's bytes differ through the mount";
+
+  // cp in: uploaded into the bucket, under the driver's path.
+  std::string c = random_bytes(200'000, 12);
+  write_file(work.sub("c.bin"), c);
+  ASSERT_TRUE(run({"mkdir", mnt + "/new"}, 30s).ok());
+  auto cp = run({"cp", work.sub("c.bin"), mnt + "/new/c.bin"}, 60s);
+  ASSERT_TRUE(cp.ok()) << cp.err;
+  auto synced = sync(mnt);
+  ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
+  EXPECT_TRUE(read_file(bucket + "/cams/new/c.bin") == c) << "the bucket does not hold what cp wrote";
+
+  // An object put there later: a sync finds it; a fresh mount shows it.
+  write_file(bucket + "/cams/day2/d.txt", "dee");
+  {
+    auto p = open_store();
+    ASSERT_TRUE(p);
+    auto again = p->sync_dataset(ds_id, "t");
+    ASSERT_TRUE(again) << again.status().to_string();
+    EXPECT_EQ(again->added, 1u);
+    EXPECT_EQ(again->unchanged, 3u);  // b.txt, day1/a.bin and the cp'd new/c.bin
+  }
+  auto fresh = mount("f", "cache-f");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(run({"cat", fresh->mountpoint() + "/day2/d.txt"}, 30s).out, "dee");
+  EXPECT_TRUE(read_file(fresh->mountpoint() + "/new/c.bin") == c);
+  EXPECT_TRUE(fresh->unmount());
+  EXPECT_TRUE(m->unmount());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MountDriver, kBackends, backend_name);
+
+}  // namespace dlfs::test
