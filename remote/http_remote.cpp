@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -296,7 +298,7 @@ Result<std::vector<Dataset>> HttpConnection::list_datasets() {
   }
 }
 
-Result<Dataset> HttpConnection::create_dataset(std::string_view name) {
+Result<Dataset> HttpConnection::create_dataset(std::string_view name, std::string_view driver_id) {
   // API.md: a dataset belongs to projects; the server's first (default) project is enough.
   json projects = json::array();
   HttpRequest get_projects;
@@ -306,9 +308,57 @@ Result<Dataset> HttpConnection::create_dataset(std::string_view name) {
     if (list && list->is_array() && !list->empty() && (*list)[0].is_object() && (*list)[0].contains("id"))
       projects.push_back((*list)[0]["id"]);
   }
-  DLFS_ASSIGN(HttpRequest req, json_request("POST", "/datasets", json{{"name", name}, {"projects", projects}}));
+  json body = {{"name", name}, {"projects", projects}};
+  if (!driver_id.empty()) body["driver"] = driver_id;
+  DLFS_ASSIGN(HttpRequest req, json_request("POST", "/datasets", body));
   DLFS_ASSIGN(json doc, client_->send_json(req));
   return parse_dataset(doc);
+}
+
+Result<Driver> HttpConnection::create_driver(const json& body) {
+  DLFS_ASSIGN(HttpRequest req, json_request("POST", "/drivers", body));
+  DLFS_ASSIGN(json doc, client_->send_json(req));
+  return driver_from_json(doc);
+}
+
+Result<std::vector<Driver>> HttpConnection::list_drivers() {
+  HttpRequest req;
+  req.path = "/drivers";
+  DLFS_ASSIGN(json doc, client_->send_json(req));
+  if (!doc.is_array()) return Status(EIO, "GET /drivers did not answer a JSON array");
+  std::vector<Driver> out;
+  for (const json& d : doc) {
+    DLFS_ASSIGN(Driver driver, driver_from_json(d));
+    out.push_back(std::move(driver));
+  }
+  return out;
+}
+
+Result<json> HttpConnection::sync_dataset(std::string_view name_or_id, const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  DLFS_ASSIGN(HttpRequest start, json_request("POST", "/datasets/" + ds.id + "/sync", json::object()));
+  DLFS_ASSIGN(json command, client_->send_json(start));
+  if (!command.is_object() || !command.contains("id") || !command["id"].is_string())
+    return Status(EIO, "the server answered the sync without a command id");
+  HttpRequest poll;
+  poll.path = "/commands/" + command["id"].get<std::string>();
+  // Each poll is bounded by the client's timeouts and retries; the job itself may take long.
+  for (;;) {
+    const std::string status = command.value("status", "");
+    const json report = command.value("report", json::object());
+    if (progress) progress(command.value("progress", 0), report);
+    if (status == "success") return report;
+    if (status == "failed") {
+      const json& why = command["error"];
+      return Status(EIO, "the sync failed: " + (why.is_string() ? why.get<std::string>() : "no reason given"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto next = client_->send_json(poll);
+    if (!next && next.err() == ENOENT)
+      return Status(EIO, "the server no longer knows the sync command (restarted?); run the sync again");
+    if (!next) return next.status();
+    command = std::move(*next);
+  }
 }
 
 Result<Dataset> HttpConnection::find_dataset(std::string_view name_or_id) {

@@ -17,7 +17,11 @@ class HttpConnection : public Connection {
   ~HttpConnection() override;
 
   Result<std::vector<Dataset>> list_datasets() override;
-  Result<Dataset> create_dataset(std::string_view name) override;
+  Result<Dataset> create_dataset(std::string_view name, std::string_view driver_id = {}) override;
+  Result<Driver> create_driver(const json& body) override;
+  Result<std::vector<Driver>> list_drivers() override;
+  // POST /datasets/{id}/sync, then GET /commands/{id} until the command ends.
+  Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
   Result<Dataset> find_dataset(std::string_view name_or_id) override;
   Status delete_dataset(std::string_view name_or_id) override;
   Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;

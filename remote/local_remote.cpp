@@ -83,8 +83,20 @@ Result<std::unique_ptr<LocalConnection>> LocalConnection::open(const LocalOption
 
 Result<std::vector<Dataset>> LocalConnection::list_datasets() { return platform_->list_datasets(); }
 
-Result<Dataset> LocalConnection::create_dataset(std::string_view name) {
-  return platform_->create_dataset(name, options_.user);
+Result<Dataset> LocalConnection::create_dataset(std::string_view name, std::string_view driver_id) {
+  return platform_->create_dataset(name, options_.user, driver_id);
+}
+
+Result<Driver> LocalConnection::create_driver(const json& body) { return platform_->create_driver(body, options_.user); }
+
+Result<std::vector<Driver>> LocalConnection::list_drivers() { return platform_->list_drivers(); }
+
+Result<json> LocalConnection::sync_dataset(std::string_view name_or_id, const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  DLFS_ASSIGN(SyncReport report, platform_->sync_dataset(ds.id, options_.user, [&](const SyncReport& r, int percent) {
+                if (progress) progress(percent, r.to_json());
+              }));
+  return report.to_json();
 }
 
 Result<Dataset> LocalConnection::find_dataset(std::string_view name_or_id) {

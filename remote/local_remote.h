@@ -21,7 +21,11 @@ class LocalConnection : public Connection {
   ~LocalConnection() override;
 
   Result<std::vector<Dataset>> list_datasets() override;
-  Result<Dataset> create_dataset(std::string_view name) override;
+  Result<Dataset> create_dataset(std::string_view name, std::string_view driver_id = {}) override;
+  Result<Driver> create_driver(const json& body) override;
+  Result<std::vector<Driver>> list_drivers() override;
+  // Runs the sync in this process.
+  Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
   Result<Dataset> find_dataset(std::string_view name_or_id) override;
   Status delete_dataset(std::string_view name_or_id) override;
   Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;

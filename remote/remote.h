@@ -6,6 +6,7 @@
 // Every method may be called from many threads at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,6 +16,7 @@
 #include "core/item.h"
 #include "core/requests.h"
 #include "core/result.h"
+#include "platform/driver.h"
 
 namespace dlfs {
 
@@ -59,13 +61,23 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual Result<std::vector<Dataset>> list_datasets() = 0;
-  virtual Result<Dataset> create_dataset(std::string_view name) = 0;
+  // `driver_id`: a storage driver that keeps the dataset's binaries in a bucket ("" for none).
+  virtual Result<Dataset> create_dataset(std::string_view name, std::string_view driver_id = {}) = 0;
   // By name or id. ENOENT if there is none.
   virtual Result<Dataset> find_dataset(std::string_view name_or_id) = 0;
   virtual Status delete_dataset(std::string_view name_or_id) = 0;
   virtual Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) = 0;
   // Who the client is (creator of what it makes).
   virtual std::string user() const = 0;
+
+  // Storage drivers (platform/driver.h), made from the API's Driver body (credentials too).
+  virtual Result<Driver> create_driver(const json& body) = 0;
+  virtual Result<std::vector<Driver>> list_drivers() = 0;
+  // Syncs the dataset with its driver's bucket and waits until done (on a server: its sync
+  // command, polled); `progress` gets the percent and the report so far. Answers the report
+  // (SyncReport::to_json: listed, added, updated, removed, unchanged, skipped).
+  using SyncProgress = std::function<void(int percent, const json& report)>;
+  virtual Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) = 0;
 };
 
 }  // namespace dlfs

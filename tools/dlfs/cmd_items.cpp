@@ -1,4 +1,4 @@
-// dlfs dataset | ls | stat | cat | rm | mv | mkdir | meta
+// dlfs ls | stat | cat | rm | mv | mkdir | meta
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -36,31 +36,6 @@ Result<Parsed> parse(const Args& args, const std::vector<std::string>& allowed) 
 void print_json(const json& doc) { printf("%s\n", doc.dump(2).c_str()); }
 
 }  // namespace
-
-Status cmd_dataset(const Globals& g, const Args& args) {
-  if (args.empty()) return usage_error("dlfs dataset create|list|delete [NAME]");
-  const std::string& verb = args[0];
-  DLFS_ASSIGN(auto conn, connect(g));
-  if (verb == "list" && args.size() == 1) {
-    DLFS_ASSIGN(auto all, conn->list_datasets());
-    for (const auto& ds : all)
-      printf("%-30s %s  %8llu items  created %s\n", ds.name.c_str(), ds.id.c_str(),
-             (unsigned long long)ds.items_count, format_iso8601(ds.created_ms).c_str());
-    return {};
-  }
-  if (args.size() != 2) return usage_error("dlfs dataset create|delete NAME");
-  if (verb == "create") {
-    DLFS_ASSIGN(Dataset ds, conn->create_dataset(args[1]));
-    printf("created dataset %s (%s)\n", ds.name.c_str(), ds.id.c_str());
-    return {};
-  }
-  if (verb == "delete") {
-    DLFS_TRY(conn->delete_dataset(args[1]));
-    printf("deleted dataset %s\n", args[1].c_str());
-    return {};
-  }
-  return usage_error("dlfs dataset create|list|delete [NAME]");
-}
 
 Status cmd_ls(const Globals& g, const Args& args) {
   DLFS_ASSIGN(Parsed p, parse(args, {"-l"}));

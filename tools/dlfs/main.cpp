@@ -15,9 +15,18 @@ namespace {
 
 const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FILE] [--ca-file FILE]] COMMAND ...
 
-  dataset create NAME            make a dataset
+  dataset create NAME [--driver ID]
+                                 make a dataset (with a driver: its binaries live in that bucket)
   dataset list                   list datasets
   dataset delete NAME            delete a dataset and everything in it
+  dataset sync NAME              make a driver's dataset match its bucket: new objects become
+                                 items (preprocessed), changed ones are redone, gone ones go
+  driver create --json FILE|-    make a storage driver from its JSON, e.g. {"name":"cams",
+                                 "type":"s3","bucketName":"b","path":"cams","region":"eu-west-1",
+                                 "credentials":{"key":"AKIA...","secret":"..."}}; "type":"azureblob"
+                                 with {"account","key"|"sas"}; "type":"local" with bucketName a
+                                 folder; "endpoint" for S3-compatible stores
+  driver list                    list storage drivers
   upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] [--no-wait] FILE|DIR...
                                  upload like `cp -r` (a DIR becomes a folder under --to), then
                                  wait for the preprocessing of what was sent (--no-wait: don't)
@@ -87,7 +96,7 @@ int main(int argc, char** argv) {
   std::string command = argv[i++];
   Args args(argv + i, argv + argc);
   static const std::map<std::string, Status (*)(const Globals&, const Args&)> commands = {
-      {"dataset", cmd_dataset}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
+      {"dataset", cmd_dataset}, {"driver", cmd_driver}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
       {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
       {"sync", cmd_sync},       {"status", cmd_status},
