@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what dlfs needs to build and test on Debian 12. Idempotent, and quiet when
-# everything is already there.
+# Installs what dlfs needs to build on Debian 12, and with --test what its tests need too
+# (Node.js and the object-store emulators from npm). Idempotent, and quiet when everything is
+# already there.
 set -euo pipefail
 
 packages=(
@@ -24,7 +25,9 @@ packages=(
 
 # The storage-driver tests start object-store emulators from npm (tests/emulators): S3 (s3rver),
 # Azure Blob (Azurite). Node.js and npm come from Debian when the machine has none.
-command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+with_tests=false
+[ "${1:-}" = "--test" ] && with_tests=true
+if $with_tests && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,8 +44,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 emulators="$(dirname "$0")/../tests/emulators"
-if [ ! -f "$emulators/node_modules/.package-lock.json" ] ||
-   [ "$emulators/package-lock.json" -nt "$emulators/node_modules/.package-lock.json" ]; then
+if $with_tests && { [ ! -f "$emulators/node_modules/.package-lock.json" ] ||
+   [ "$emulators/package-lock.json" -nt "$emulators/node_modules/.package-lock.json" ]; }; then
   echo "installing the object-store emulators (npm ci in tests/emulators)"
   (cd "$emulators" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

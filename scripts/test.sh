@@ -3,7 +3,7 @@
 # every test (unit tests, then the real-FUSE integration tests, which need root or /dev/fuse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 cmake -S . -B build-test -G Ninja -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-test
 # The preprocessing fuzz target (clang + libFuzzer) for a short while from the committed corpus;
