@@ -12,7 +12,7 @@ bench_work() {
 bench_cleanup() {
   local m p
   for m in "${bench_mounts[@]}"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done  # (set -e: one gone already must not stop the cleanup)
   rm -rf "$work"
 }
 
