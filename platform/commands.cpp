@@ -48,13 +48,33 @@ class Commands::Context : public CommandContext {
 };
 
 Commands::~Commands() {
-  std::vector<std::thread> threads;
+  std::map<std::string, std::thread> threads;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     threads.swap(threads_);
   }
-  for (auto& t : threads) t.join();
+  for (auto& [id, t] : threads) t.join();
+}
+
+std::vector<std::thread> Commands::reap_locked(int64_t now) {
+  constexpr int64_t kKeepFinishedMs = 24 * 3600 * 1000;
+  std::vector<std::thread> done;
+  for (auto it = commands_.begin(); it != commands_.end();) {
+    if (!it->second.finished()) {
+      ++it;
+      continue;
+    }
+    if (auto t = threads_.find(it->first); t != threads_.end()) {
+      done.push_back(std::move(t->second));  // finished: its join does not wait (long)
+      threads_.erase(t);
+    }
+    if (now - it->second.updated_ms > kKeepFinishedMs)
+      it = commands_.erase(it);
+    else
+      ++it;
+  }
+  return done;
 }
 
 Command Commands::start(std::string type, json spec, std::function<Result<json>(CommandContext&)> job) {
@@ -63,9 +83,11 @@ Command Commands::start(std::string type, json spec, std::function<Result<json>(
   c.type = std::move(type);
   c.spec = std::move(spec);
   c.created_ms = c.updated_ms = now_ms();
-  std::lock_guard lock(mu_);
+  std::vector<std::thread> finished;
+  std::unique_lock lock(mu_);
+  finished = reap_locked(c.created_ms);
   commands_[c.id] = c;
-  threads_.emplace_back([this, id = c.id, type = c.type, job = std::move(job)] {
+  threads_[c.id] = std::thread([this, id = c.id, type = c.type, job = std::move(job)] {
     update(id, [](Command& cmd) { cmd.status = "in-progress"; });
     Context context(*this, id);
     Result<json> done = Status(EIO, "the command did not run");
@@ -86,6 +108,8 @@ Command Commands::start(std::string type, json spec, std::function<Result<json>(
     });
     if (!done) spdlog::warn("command {} ({}) failed: {}", id, type, done.status().to_string());
   });
+  lock.unlock();
+  for (auto& t : finished) t.join();
   return c;
 }
 

@@ -61,10 +61,15 @@ class Commands {
   class Context;
   void update(const std::string& id, const std::function<void(Command&)>& change);
 
+  // Joins the threads of finished commands and forgets commands finished over a day ago, so that
+  // a long-running server does not keep them all. Called with mu_ held; answers the threads to
+  // join once it is released.
+  std::vector<std::thread> reap_locked(int64_t now_ms);
+
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::map<std::string, Command> commands_;
-  std::vector<std::thread> threads_;
+  std::map<std::string, std::thread> threads_;  // by command id, until reaped
   bool stopping_ = false;
 };
 

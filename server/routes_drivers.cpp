@@ -1,5 +1,8 @@
 // Storage drivers, importing a bucket's objects as items, syncing a dataset with its bucket, and
 // the commands (asynchronous jobs) a sync runs as.
+#include <filesystem>
+
+#include "core/paths.h"
 #include "platform/commands.h"
 #include "platform/driver.h"
 #include "server/routes.h"
@@ -9,6 +12,23 @@ namespace {
 
 using Req = httplib::Request;
 using Res = httplib::Response;
+
+// A local-folder driver serves the server's own files to whoever holds a token: only folders
+// under --local-drivers may back one (symlinks resolved, so none leads out).
+Status check_local_driver(const json& body, const ServerOptions& options) {
+  if (!body.is_object() || body.value("type", json()) != "local") return {};
+  if (options.local_drivers.empty())
+    return Status(EACCES, "local-folder drivers are off on this server (dlfsd --local-drivers DIR allows folders under DIR)");
+  auto folder = body.value("bucketName", json());
+  if (!folder.is_string()) return {};  // the driver's own checks say what is missing
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(folder.get<std::string>(), ec).string();
+  auto root = std::filesystem::weakly_canonical(options.local_drivers, ec).string();
+  if (ec || !is_same_or_under(real, root))
+    return Status(EACCES, "folder " + folder.get<std::string>() + " is not under " + options.local_drivers +
+                              ", the only folders local drivers may use here");
+  return {};
+}
 
 json driver_answer(const Driver& d, const std::string& base) {
   json doc = driver_to_json(d);  // never the credentials
@@ -25,6 +45,7 @@ void register_driver_routes(httplib::Server& svr, ApiContext& ctx) {
   svr.Post("/api/v1/drivers", ctx.wrap([&](const Req& req, Res& res, const Caller& caller) {
     auto body = ApiContext::json_body(req);
     if (!body) return send_error(res, body.status());
+    if (Status s = check_local_driver(*body, ctx.options); !s) return send_error(res, s);
     auto d = p.create_driver(*body, caller.email);
     if (!d) return send_error(res, d.status());
     send_json(res, driver_answer(*d, ApiContext::base_url(req)));

@@ -60,6 +60,9 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     DLFS_ASSIGN(o.drain_timeout_s, parse_uint(key, value, 86400));
   } else if (key == "log-level") {
     o.log_level = value;
+  } else if (key == "local-drivers") {
+    if (value.empty() || value.front() != '/') return Status(EINVAL, "'local-drivers' must be an absolute folder");
+    o.local_drivers = value;
   } else if (key == "tls-cert") {
     o.tls_cert = value;
   } else if (key == "tls-key") {

@@ -24,6 +24,9 @@ struct ServerOptions {
   unsigned keep_alive_s = 10;             // an idle kept-alive connection holds a worker this long
   unsigned drain_timeout_s = 60;          // SIGTERM: how long in-flight requests may take
   std::string log_level = "info";
+  // Local-folder storage drivers read and write the server's own files: only folders under this
+  // one may back them ("" = none may; clients make S3 and Azure drivers only).
+  std::string local_drivers;
   // https: the server's certificate chain and private key (PEM files); both or neither.
   std::string tls_cert;
   std::string tls_key;

@@ -89,8 +89,14 @@ class DlfsdDrivers : public ::testing::Test {
     return now;
   }
 
+  static DlfsdOptions local_drivers_under(const TempDir& dir) {
+    DlfsdOptions o;
+    o.extra_args = {"--local-drivers", dir.path()};
+    return o;
+  }
+
   TempDir dir_{"dlfs-drivers-api"};
-  DlfsdProcess server_;
+  DlfsdProcess server_{local_drivers_under(dir_)};
   std::unique_ptr<httplib::Client> http_;
 };
 
@@ -102,6 +108,23 @@ TEST_F(DlfsdDrivers, LocalFolderDriverUploadsImportsAndSyncs) {
   post("/drivers", {{"name", "x"}, {"type", "local"}, {"bucketName", bucket() + "/missing"}}, 404);
   get("/drivers/ffffffffffffffffffffffff", 404);
   get("/commands/ffffffffffffffffffffffff", 404);
+
+  // Local folders only under --local-drivers (the server's own files are not for every token).
+  TempDir elsewhere("dlfs-drivers-elsewhere");
+  EXPECT_NE(post("/drivers", {{"name", "x"}, {"type", "local"}, {"bucketName", elsewhere.path()}}, 403)
+                .value("message", "")
+                .find("not under"),
+            std::string::npos);
+  std::filesystem::create_symlink(elsewhere.path(), dir_.sub("escape"));
+  post("/drivers", {{"name", "x"}, {"type", "local"}, {"bucketName", dir_.sub("escape")}}, 403);
+  DlfsdProcess strict;
+  ASSERT_TRUE(strict.ok()) << strict.error();
+  httplib::Client to_strict(strict.host_port());
+  auto off = to_strict.Post(P("/drivers"), strict.auth_headers(),
+                            json{{"name", "x"}, {"type", "local"}, {"bucketName", bucket()}}.dump(), "application/json");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->status, 403);
+  EXPECT_NE(off->body.find("--local-drivers"), std::string::npos) << off->body;
 
   json driver = post("/drivers", {{"name", "nfs"}, {"type", "local"}, {"bucketName", bucket()}, {"path", "ds1"},
                                   {"credentials", {{"secret", "never-shown"}}}});

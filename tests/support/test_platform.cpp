@@ -19,6 +19,8 @@ TestPlatform::TestPlatform(Backend backend, const std::string& dir)
   if (backend_ == Backend::kDlfsd) {
     DlfsdOptions so;
     so.store = store_;
+    // Local-folder drivers may use the test's own work folder (the one holding `dir`).
+    so.extra_args = {"--local-drivers", std::filesystem::path(dir).parent_path().string()};
     server_ = std::make_unique<DlfsdProcess>(so);
     if (!server_->ok()) {
       error_ = server_->error();

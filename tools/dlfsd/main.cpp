@@ -21,11 +21,13 @@ constexpr const char* kUsage = R"(usage:
   dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N]
         [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
         [--drain-timeout S] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM]
+        [--local-drivers DIR]
   dlfsd token --store DIR --email EMAIL [--days N]
 
 Serves the store's datasets at http://HOST:PORT/api/v1 (default 127.0.0.1:8080; port 0 picks a
 free one), or https:// with --tls-cert and --tls-key (PEM files: the certificate chain and its
-key). The first line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
+key). Storage drivers on local folders are refused unless under --local-drivers DIR. The first
+line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
 gracefully. The config file holds "key = value" lines with the flags' names. `dlfsd token`
 prints a token (a JWT) that this store's server accepts, valid for N days (default 30).
 )";
