@@ -271,6 +271,23 @@ std::string HttpClient::escape(std::string_view text) {
   return out;
 }
 
+std::string HttpClient::escape_path(std::string_view key) {
+  std::string out;
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = std::min(key.find('/', start), key.size());
+    out += '/';
+    out += escape(key.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string unquoted(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
 std::string HttpClient::form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {
@@ -314,17 +331,27 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a.response.headers);
 
-  // A body streamed from a file (object store PUT): opened first, its size is signed.
-  std::vector<std::unique_ptr<FileSource>> files;
-  if (!req.upload_path.empty()) {
+  // A file to stream as a body or a multipart part; fd -1 (and the reason in `a`) if it cannot be read.
+  auto open_source = [&a](const std::string& path) {
     auto src = std::make_unique<FileSource>();
-    src->fd = ::open(req.upload_path.c_str(), O_RDONLY | O_CLOEXEC);
+    src->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     if (src->fd < 0 || fstat(src->fd, &st) != 0) {
       a.rc = CURLE_READ_ERROR;
-      a.error = "cannot open " + req.upload_path + ": " + std::strerror(errno);
+      a.error = "cannot open " + path + ": " + std::strerror(errno);
+      if (src->fd >= 0) ::close(src->fd);
+      src->fd = -1;
     } else {
       src->size = uint64_t(st.st_size);
+    }
+    return src;
+  };
+
+  // A body streamed from a file (object store PUT): opened first, its size is signed.
+  std::vector<std::unique_ptr<FileSource>> files;
+  if (!req.upload_path.empty()) {
+    auto src = open_source(req.upload_path);
+    if (src->fd >= 0) {
       curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_file_read);
       curl_easy_setopt(curl, CURLOPT_READDATA, src.get());
@@ -374,15 +401,8 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
         curl_mime_data(part, f.value.data(), f.value.size());
         continue;
       }
-      auto src = std::make_unique<FileSource>();
-      src->fd = ::open(f.file_path.c_str(), O_RDONLY | O_CLOEXEC);
-      struct stat st {};
-      if (src->fd < 0 || fstat(src->fd, &st) != 0) {
-        a.rc = CURLE_READ_ERROR;
-        a.error = "cannot open " + f.file_path + ": " + std::strerror(errno);
-        break;
-      }
-      src->size = uint64_t(st.st_size);
+      auto src = open_source(f.file_path);
+      if (src->fd < 0) break;
       curl_mime_data_cb(part, curl_off_t(src->size), on_file_read, on_file_seek, nullptr, src.get());
       if (!f.filename.empty()) curl_mime_filename(part, f.filename.c_str());
       files.push_back(std::move(src));

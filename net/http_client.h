@@ -83,6 +83,9 @@ struct HttpResponse {
   std::string header(const std::string& lower_name) const;
 };
 
+// An ETag without its quotes ("\"abc\"" -> "abc"); as it is when not quoted.
+std::string unquoted(std::string etag);
+
 // errno for an HTTP error answer (API.md's codes).
 int errno_for_http_status(long code);
 // The Status for an error answer: the server's {"message"} if any, else the body's start.
@@ -106,6 +109,8 @@ class HttpClient {
   // "key=value&..." with both escaped.
   std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
   std::string escape(std::string_view text);
+  // An object key as a URL path: "/" before each '/'-separated part, each part escaped.
+  std::string escape_path(std::string_view key);
 
  private:
   struct Attempt;

@@ -23,11 +23,6 @@ constexpr uint64_t kMaxSinglePut = 5000ull * 1024 * 1024;
 // 4xx answers come back as responses: their XML names the error (HttpClient reads JSON).
 const std::vector<long> kClientErrors = {400, 401, 403, 404, 405, 409, 411, 412, 413, 416};
 
-std::string unquoted(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
 std::string first_line(std::string s) {
   // Azure's <Message> goes on with "\nRequestId:...\nTime:...".
   s = s.substr(0, s.find('\n'));
@@ -139,17 +134,7 @@ class AzureStore : public ObjectStore {
 
  private:
   // "/container/a%20b/c.jpg": each part of the key escaped, its '/' kept.
-  std::string blob_path(std::string_view key) {
-    std::string out = "/" + http_.escape(config_.container);
-    size_t start = 0;
-    while (start <= key.size()) {
-      size_t end = key.find('/', start);
-      if (end == std::string_view::npos) end = key.size();
-      out += "/" + http_.escape(key.substr(start, end - start));
-      start = end + 1;
-    }
-    return out;
-  }
+  std::string blob_path(std::string_view key) { return "/" + http_.escape(config_.container) + http_.escape_path(key); }
 
   HttpRequest request(std::string method, std::string path) const {
     HttpRequest req;

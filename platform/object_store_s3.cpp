@@ -25,11 +25,6 @@ constexpr const char* kUnsignedPayload = "x-amz-content-sha256: UNSIGNED-PAYLOAD
 
 constexpr uint64_t kMaxSinglePut = uint64_t(5) << 30;
 
-std::string trim_quotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
 // "Tue, 24 Nov 2026 15:52:24 GMT" (a Last-Modified header) -> ms since the epoch, 0 if unparsable.
 int64_t http_date_ms(const std::string& text) {
   time_t t = text.empty() ? time_t(-1) : curl_getdate(text.c_str(), nullptr);
@@ -80,7 +75,7 @@ class S3Store : public ObjectStore {
     ObjectInfo o;
     o.key = std::string(key);
     o.size = std::strtoull(r.header("content-length").c_str(), nullptr, 10);
-    o.etag = trim_quotes(r.header("etag"));
+    o.etag = unquoted(r.header("etag"));
     o.modified_ms = http_date_ms(r.header("last-modified"));
     return o;
   }
@@ -162,7 +157,7 @@ class S3Store : public ObjectStore {
         // are not objects of this store.
         if (!o.key.starts_with(prefix) || !check_object_key(o.key)) continue;
         o.size = std::strtoull(c.child_value("Size"), nullptr, 10);
-        o.etag = trim_quotes(c.child_value("ETag"));
+        o.etag = unquoted(c.child_value("ETag"));
         Result<int64_t> ms = parse_iso8601(c.child_value("LastModified"));
         o.modified_ms = ms ? *ms : 0;
         if (!fn(o)) return {};
@@ -180,17 +175,7 @@ class S3Store : public ObjectStore {
   // "/KEY" below the bucket's URL, each '/'-separated part escaped: a space, '+', '%' or a
   // non-ASCII byte as %XX. SigV4 signs the path as sent, so it must already be in S3's canonical
   // form (RFC 3986 unreserved characters kept, which is what curl_easy_escape keeps).
-  std::string object_path(std::string_view key) {
-    std::string out;
-    size_t start = 0;
-    while (start <= key.size()) {
-      size_t end = std::min(key.find('/', start), key.size());
-      out += '/';
-      out += http_.escape(key.substr(start, end - start));
-      start = end + 1;
-    }
-    return out;
-  }
+  std::string object_path(std::string_view key) { return http_.escape_path(key); }
 
   // A ListObjectsV2 request. libcurl 7.88 signs the query string as sent (it neither sorts nor
   // re-encodes it), so the parameters go in SigV4's canonical order: by name, values escaped.
