@@ -13,6 +13,7 @@
 
 #include "cache/metadata_cache.h"
 #include "core/file_io.h"
+#include "core/ids.h"
 
 namespace dlfs {
 namespace {
@@ -26,10 +27,13 @@ std::string key_of(uint64_t id) {
 }
 
 std::string to_text(const SpoolRecord& r) {
-  return json{{"id", r.id},         {"dataset", r.dataset},       {"path", r.path},
-              {"item_id", r.item_id}, {"state", to_string(r.state)}, {"attempts", r.attempts},
-              {"last_error", r.last_error}, {"size", r.size},     {"updated_ms", r.updated_ms}}
-      .dump();
+  json doc{{"id", r.id},         {"dataset", r.dataset},       {"path", r.path},
+           {"item_id", r.item_id}, {"state", to_string(r.state)}, {"attempts", r.attempts},
+           {"last_error", r.last_error}, {"size", r.size},     {"updated_ms", r.updated_ms}};
+  if (!r.replace_id.empty()) doc["replace_id"] = r.replace_id;
+  if (r.dir) doc["dir"] = true;
+  if (r.patch.is_object() && !r.patch.empty()) doc["patch"] = r.patch;
+  return doc.dump();
 }
 
 std::optional<SpoolRecord> from_text(std::string_view text) {
@@ -41,6 +45,9 @@ std::optional<SpoolRecord> from_text(std::string_view text) {
     r.dataset = doc.at("dataset").get<std::string>();
     r.path = doc.at("path").get<std::string>();
     r.item_id = doc.value("item_id", "");
+    r.replace_id = doc.value("replace_id", "");
+    r.dir = doc.value("dir", false);
+    if (auto patch = doc.find("patch"); patch != doc.end() && patch->is_object()) r.patch = *patch;
     auto state = parse_upload_state(doc.at("state").get<std::string>());
     if (!state) return std::nullopt;
     r.state = *state;
@@ -88,6 +95,17 @@ Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& optio
   DLFS_ASSIGN(spool->env_, LmdbEnv::open(env_options));
   spool->records_ = spool->env_->dbi("records");
   spool->meta_ = spool->env_->dbi("meta");
+  {
+    DLFS_ASSIGN(auto txn, LmdbTxn::begin(*spool->env_, true));
+    DLFS_ASSIGN(auto known, txn.get(spool->meta_, "instance"));
+    if (known) {
+      spool->instance_id_ = std::string(*known);
+    } else {
+      spool->instance_id_ = new_id();
+      DLFS_TRY(txn.put(spool->meta_, "instance", spool->instance_id_));
+      DLFS_TRY(txn.commit());
+    }
+  }
   // Account for what is already there (a previous run's files).
   for (const SpoolRecord& r : spool->list()) {
     struct stat st {};
@@ -109,8 +127,9 @@ Status UploadSpool::put_locked(const SpoolRecord& record) {
 }
 
 Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_view path,
-                                        std::string_view item_id) {
+                                        std::string_view item_id, bool dir) {
   SpoolRecord r;
+  r.dir = dir;
   r.dataset = dataset;
   r.path = path;
   r.item_id = item_id;

@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.h"
 #include "core/lmdb.h"
 #include "core/result.h"
@@ -44,7 +46,12 @@ struct SpoolRecord {
   uint64_t id = 0;        // names the spool file
   std::string dataset;    // dataset id
   std::string path;       // remote path
-  std::string item_id;    // the existing item being edited; "" for a new file
+  std::string item_id;    // the platform's item the bytes go to (edited, or made by an earlier upload); "" for a new file
+  std::string replace_id; // a new file's: the platform's item at `path` its first upload replaces (a rename over it)
+  bool dir = false;       // a folder made while the server was away (no spool bytes)
+  // A new file's metadata set before its first upload (an Item patch: {"metadata":{"user":…},
+  // "description":…}): it goes with the upload. Null for none.
+  nlohmann::json patch;
   UploadState state = UploadState::kWriting;
   uint32_t attempts = 0;
   std::string last_error;
@@ -65,7 +72,9 @@ class UploadSpool {
   ~UploadSpool();
 
   // A new record (state kWriting) and its empty spool file, both durable on return.
-  Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id);
+  // `dir`: a folder to make (its spool file stays empty).
+  Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id,
+                             bool dir = false);
   // The spool file of a record.
   std::string file_path(uint64_t id) const;
 
@@ -87,6 +96,11 @@ class UploadSpool {
   // Removes the record and its file, releasing its bytes.
   Status remove(uint64_t id);
 
+  // A random id of this spool, made once and kept with its journal: with a record's id, it names
+  // an upload so that an upload whose answer was lost is recognized as this spool's own.
+  const std::string& instance_id() const { return instance_id_; }
+  std::string upload_token(uint64_t id) const { return instance_id_ + "-" + std::to_string(id); }
+
   uint64_t used_bytes() const;
   uint64_t max_bytes() const { return options_.max_bytes; }
   const std::string& dir() const { return options_.dir; }
@@ -96,6 +110,7 @@ class UploadSpool {
   Status put_locked(const SpoolRecord& record);
 
   SpoolOptions options_;
+  std::string instance_id_;
   std::unique_ptr<LmdbEnv> env_;
   MDB_dbi records_ = 0, meta_ = 0;
 

@@ -19,6 +19,10 @@ struct UploadOptions {
   json metadata;
   std::optional<std::string> description;
   std::string user = "dev@local";  // who uploads (creator / updatedBy)
+  // With kSkip (create-only): the id of a file item that may sit at the path and is replaced —
+  // deleted in the same transaction as the new item is made (API: ?replace=<id>). Any other item
+  // there makes the upload skip, as without it. A rename over a file not uploaded yet needs this.
+  std::string replace_id;
 };
 
 // API header x-item-op.

@@ -127,8 +127,17 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
       std::lock_guard lock(write_mu_);
       shown = shown_item(*p);
     }
-    // An edited item keeps its node; a new file has a node of its spool id until uploaded.
+    // An edited item keeps its node; a new file's node is keyed by its spool id until uploaded,
+    // then rebound to the platform's id: one number throughout.
     Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
+    {
+      std::lock_guard lock(write_mu_);
+      if (ino != p->ino && !p->released) {  // (a hash collision probed elsewhere this time)
+        if (auto it = by_ino_.find(p->ino); it != by_ino_.end() && it->second == p) by_ino_.erase(it);
+        p->ino = ino;
+        by_ino_[ino] = p;
+      }
+    }
     return make_entry(ino, NodeKind::kItem, shown, nullptr);
   }
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
@@ -158,23 +167,21 @@ Result<Entry> Filesystem::getattr(Ino ino) {
   ++counters_.getattrs;
   DLFS_ASSIGN(Node n, node(ino));
   // Only a mount that writes has pending files (and uploads that refresh nodes).
-  if (options_.spool && n.kind == NodeKind::kItem && n.item->is_file()) {
-    if (auto p = pending_at(n.item->filename)) {
+  if (options_.spool && n.kind == NodeKind::kItem) {
+    if (auto p = pending_of(ino)) {
       std::lock_guard lock(write_mu_);
-      if (p->item.id == n.item->id || p->item_id == n.item->id) {
-        Item shown = shown_item(*p);
-        return make_entry(ino, n.kind, shown, nullptr);
-      }
-    } else {
-      DLFS_ASSIGN(n, node(ino));  // an upload that just ended refreshed it before leaving the spool
+      Entry e = make_entry(ino, n.kind, shown_item(*p), nullptr);
+      if (p->removed) e.attr.st_nlink = 0;  // unlinked, still open
+      return e;
     }
+    DLFS_ASSIGN(n, node(ino));  // an upload that just ended refreshed it before leaving the spool
   }
   if (n.kind == NodeKind::kItem && (is_spool_id(n.item->id) || !source_.is_fresh(n.fetched_ms))) {
+    // A new file's node that is no longer pending was unlinked or discarded before it was ever
+    // uploaded (an upload rebinds the node to the platform's item before it leaves the spool).
+    if (is_spool_id(n.item->id)) return Status(ENOENT, n.item->filename + " no longer exists");
     auto fresh = source_.item(n.item->filename);
-    if (fresh && is_spool_id(n.item->id)) {  // a new file, uploaded since: its item now
-      inodes_.refresh(ino, fresh->item, fresh->fetched_ms);
-      n.item = std::make_shared<const Item>(fresh->item);
-    } else if (!fresh && fresh.err() == ENOENT && !is_spool_id(n.item->id)) {
+    if (!fresh && fresh.err() == ENOENT) {
       // Moved (a folder above it renamed)? The id tells where it is now.
       auto by_id = remote_.get_by_id(n.item->id);
       if (!by_id || by_id->hidden) return Status(ENOENT, n.item->filename + " no longer exists");
@@ -273,36 +280,39 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
     return Status(EISDIR, "is a folder");
   bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   if (n.kind == NodeKind::kItem && options_.spool) {
-    auto p = pending_at(n.item->filename);
-    if (writing) {
-      if (options_.read_only) return Status(EROFS, "the mount is read-only");
-      if (!p) {
-        DLFS_ASSIGN(p, materialize(*n.item, flags & O_TRUNC));
-      } else if (flags & O_TRUNC) {
-        DLFS_TRY(options_.spool->resize(p->spool_id, 0));
-        if (::truncate(options_.spool->file_path(p->spool_id).c_str(), 0) != 0)
-          return Status(errno, "truncating the spool file");
-        std::lock_guard lock(write_mu_);
-        p->size = 0;
-        ++p->generation;
+    for (int attempt = 0;; ++attempt) {
+      auto p = pending_of(ino);
+      bool truncated = false;
+      if (writing && !p) {
+        if (options_.read_only) return Status(EROFS, "the mount is read-only");
+        DLFS_ASSIGN(p, materialize(ino, flags & O_TRUNC));
+        truncated = true;
       }
-    }
-    if (p) {
+      if (!p) break;
       Item shown;
       {
         std::lock_guard lock(write_mu_);
         shown = shown_item(*p);
       }
-      OpenResult r;
       auto fh = add_file_handle(p, shown, writing);
-      if (fh) {
-        r.fh = *fh;
-        return r;
+      if (!fh) {
+        // Uploaded and dropped from the spool just now: the platform has it (the node was
+        // refreshed with it first). A reader reads that; a writer makes a pending file again.
+        if (fh.err() != ENOENT || attempt >= 2) return fh.status();
+        DLFS_ASSIGN(n, node(ino));
+        if (!writing) break;
+        continue;
       }
-      if (writing || fh.err() != ENOENT) return fh.status();
-      // Uploaded and dropped from the spool just now: read the platform's copy (the node was
-      // refreshed with it before the spool entry went).
-      DLFS_ASSIGN(n, node(ino));
+      if ((flags & O_TRUNC) && writing && !truncated) {
+        Status cut = truncate_open_file(p, *fh);
+        if (!cut) {
+          release(*fh);
+          return cut;
+        }
+      }
+      OpenResult r;
+      r.fh = *fh;
+      return r;
     }
     if (is_spool_id(n.item->id)) {  // a new file's node: now the uploaded item
       DLFS_TRY(getattr(ino));
@@ -368,7 +378,7 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
     handle = FileHandle{n.item, n.thumbnail, nullptr, nullptr, false};
   }
   if (!handle.fd && !handle.thumbnail && fh == 0 && handle.item && options_.spool) {
-    if (auto p = pending_at(handle.item->filename)) {
+    if (auto p = pending_of(ino)) {
       auto fd = std::make_shared<SpoolFd>();
       fd->fd = ::open(options_.spool->file_path(p->spool_id).c_str(), O_RDONLY | O_CLOEXEC);
       if (fd->fd >= 0) handle.fd = fd;
@@ -393,37 +403,6 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
   return n;
 }
 
-void Filesystem::release(uint64_t fh) {
-  FileHandle h;
-  {
-    std::lock_guard lock(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) return;
-    h = std::move(it->second);
-    files_.erase(it);
-  }
-  if (!h.writable || !h.pending) return;
-  bool unflushed;
-  {
-    std::lock_guard lock(write_mu_);
-    --h.pending->handles;
-    unflushed = h.pending->flushed < h.pending->generation && !h.pending->removed;
-  }
-  if (unflushed) {  // no flush came (the kernel always sends one on close; be safe)
-    Status s = commit_and_queue(h.pending);
-    if (!s) spdlog::error("{}: {}", h.pending->path, s.to_string());
-  }
-  std::lock_guard lock(write_mu_);
-  PendingFile& p = *h.pending;
-  if (p.handles > 0) return;
-  if (p.removed ? p.state != UploadState::kUploading
-                : p.state == UploadState::kUploaded && p.uploaded >= p.generation) {
-    if (!p.removed)
-      if (auto it = pending_.find(p.path); it != pending_.end() && it->second == h.pending) pending_.erase(it);
-    (void)options_.spool->remove(p.spool_id);
-  }
-}
-
 Result<struct statvfs> Filesystem::statfs() {
   struct statvfs st {};
   st.f_bsize = 4096;
@@ -446,8 +425,8 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
   if (n.kind != NodeKind::kItem) return Status(ENODATA, "no attribute");
   if (ino == kRootIno && name == "user.dl.uploads") return upload_status().dump();
   Item item = *n.item;
-  if (n.item->is_file()) {
-    if (auto p = pending_at(n.item->filename)) {
+  if (n.item->is_file() && options_.spool) {
+    if (auto p = pending_of(ino)) {
       std::lock_guard lock(write_mu_);
       if (name == "user.dl.upload_state") {
         if (p->state == UploadState::kFailed) return "failed: " + p->error;
@@ -463,11 +442,16 @@ Result<std::string> Filesystem::listxattr(Ino ino) {
   DLFS_ASSIGN(Node n, node(ino));
   std::string out;
   if (n.kind != NodeKind::kItem) return out;
-  for (auto& name : xattr_names(*n.item)) {
+  Item item = *n.item;
+  auto p = options_.spool ? pending_of(ino) : nullptr;
+  if (p) {
+    std::lock_guard lock(write_mu_);
+    item = shown_item(*p);
+  }
+  for (auto& name : xattr_names(item)) {
     out += name;
     out.push_back('\0');
   }
-  if (n.item->is_file() && pending_at(n.item->filename)) out += std::string("user.dl.upload_state") + '\0';
   return out;
 }
 

@@ -26,6 +26,7 @@
 #include "cache/upload_spool.h"
 #include "fs/inode_table.h"
 #include "fs/metadata_source.h"
+#include "fs/path_locks.h"
 #include "remote/link_fetcher.h"
 #include "remote/remote.h"
 
@@ -57,13 +58,20 @@ struct FsOptions {
 // True for the synthetic id of a file not uploaded yet ("spool-<n>").
 bool is_spool_id(std::string_view id);
 
-// One file being written: its spool entry and how it is shown until the platform has it.
+// A file (or, made while the server was away, a folder) this mount has changed and the platform
+// does not have as it is here yet — or one still open after it was uploaded or removed. Its
+// bytes are in a spool file; every field is guarded by Filesystem::write_mu_.
 struct PendingFile {
   uint64_t spool_id = 0;
-  std::string path;
-  std::string item_id;  // the existing item edited, or (after a first upload) the new one
-  Item item;            // as shown (a new file: a synthetic item with id "spool-<n>")
-  Ino parent_ino = 0;   // the folder it was created in (to drop the kernel's entry later)
+  Ino ino = 0;             // its node's number: the same from create through upload
+  bool dir = false;        // a folder to make on the platform (no bytes)
+  std::string path;        // where it is in the namespace (its last place once removed)
+  std::string base_id;     // the platform's item its bytes go to: the item edited, or the one its
+                           // first upload made; "" before (its uploads are then create-only)
+  std::string replace_id;  // a new file's: the platform's item at `path` its first upload replaces
+                           // (it was renamed over that item before it was ever uploaded)
+  Item item;               // as shown (a new file: a synthetic item with id "spool-<n>")
+  Ino parent_ino = 0;      // the folder it was created in (to drop the kernel's entry later)
   uint64_t size = 0;
   int64_t mtime_ms = 0;
   UploadState state = UploadState::kWriting;
@@ -72,9 +80,18 @@ struct PendingFile {
   uint64_t generation = 1;  // bumped by every change
   uint64_t flushed = 0;     // the generation made durable and queued
   uint64_t uploaded = 0;    // the generation the platform has
-  int handles = 0;
+  int handles = 0;          // open file handles, readers and writers
+  int writers = 0;          // of which open for writing
   bool queued = false;
-  bool removed = false;     // unlinked: drop whatever the upload makes
+  bool removed = false;     // unlinked or renamed over: gone from the namespace and the journal;
+                            // its bytes live for the open handles (nlink 0) until the last close
+  bool overwrite = false;   // retried after a conflict: its upload replaces what is at its path
+  bool verify_place = false;  // resumed from the journal: check its base item is at `path` first
+  bool released = false;      // uploaded and closed: forgotten, the platform's item is the file
+  bool landing = false;       // an upload's landing is under way: only it may release the file
+  // Never uploaded as far as this mount knows, but a try may have made its item (its answer was
+  // lost, or the mount stopped): before it is unlinked or renamed, the platform is asked.
+  bool maybe_on_platform = false;
   // Metadata patched before the item was on the platform: it goes with the upload, and is sent
   // again once the upload lands, in case the upload had already left (merging twice is harmless).
   json late_patch;
@@ -149,7 +166,7 @@ class Filesystem {
   Status fsync(Ino ino, uint64_t fh);
   // Waits for every pending upload under the folder (the root: all of them).
   Status fsyncdir(Ino ino);
-  // fh may be 0. Mode and owner changes are accepted and ignored (the platform has none).
+  // fh may be 0.
   Result<Entry> setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size, std::optional<int64_t> mtime_ms);
   Result<Entry> mkdir(Ino parent, std::string_view name);
   Status rmdir(Ino parent, std::string_view name);
@@ -213,6 +230,7 @@ class Filesystem {
   struct Task {
     std::shared_ptr<PendingFile> file;  // an upload, or (null) a preprocess poll of item_id
     std::string item_id;
+    std::string path;  // a poll's: where the item was uploaded
     unsigned polls = 0;
     std::chrono::steady_clock::time_point ready;
   };
@@ -229,22 +247,59 @@ class Filesystem {
 
   // Writing helpers (fs/filesystem_write.cpp).
   std::shared_ptr<PendingFile> pending_at(const std::string& path);
+  std::shared_ptr<PendingFile> pending_of(Ino ino);  // by node, removed ones too
   // The pending file of an existing item, made (its bytes fetched into the spool unless
-  // `truncate`) if there is none.
-  Result<std::shared_ptr<PendingFile>> materialize(const Item& item, bool truncate);
+  // `truncate`) if there is none. Takes the item's path lock.
+  Result<std::shared_ptr<PendingFile>> materialize(Ino ino, bool truncate);
   Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
+  // open(O_TRUNC) of a pending file, through the handle just opened.
+  Status truncate_open_file(const std::shared_ptr<PendingFile>& p, uint64_t fh);
   Item shown_item(const PendingFile& p) const;  // call with write_mu_ held
   std::string mount_path(const std::string& path) const;  // a dataset path as the mount shows it
   std::vector<std::shared_ptr<PendingFile>> failed_at_locked(std::string_view which) const;
   Status commit_and_queue(const std::shared_ptr<PendingFile>& p);
   Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
   void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);
-  void drop_pending_locked(const std::shared_ptr<PendingFile>& p);
+  // Takes p out of the namespace and the journal (write_mu_ held): unlinked or renamed over.
+  void remove_pending_locked(const std::shared_ptr<PendingFile>& p);
+  // Forgets p once nothing needs it (write_mu_ held): no handle open, and removed or uploaded.
+  void release_pending_locked(const std::shared_ptr<PendingFile>& p);
   void upload_worker();
   void run_upload(const std::shared_ptr<PendingFile>& p);
+  // The remote calls of one upload (path lock held): answers the platform's item.
+  Result<Item> upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path);
+  void landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Item item);
+  void upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure);
   void run_poll(Task task);
   void learned(const Item& item);
   Result<Item> item_at(const std::string& path);  // pending or remote
+
+  // Namespace helpers (fs/filesystem_namespace.cpp).
+  // The dataset path of a child of folder `parent`, checked (a dataset folder, a valid name).
+  Result<std::string> child_path(Ino parent, std::string_view name);
+  // Resolves each (folder, name) to its path and locks them all (as subtrees if asked), then
+  // checks they still resolve the same: a folder above may have been renamed meanwhile.
+  struct Locked {
+    PathLocks::Guard guard;
+    std::vector<std::string> paths;
+  };
+  Result<Locked> lock_children(std::vector<std::pair<Ino, std::string_view>> children, bool subtree);
+  // Locks the path of node `ino` (its path may change until it is held); answers it in `path`.
+  Result<PathLocks::Guard> lock_node(Ino ino, std::string& path);
+  // The platform's item of whatever is at `path` now (a pending file's base or the item it
+  // replaces, or the remote item), "" for none.
+  std::string remote_id_at_locked(const std::shared_ptr<PendingFile>& p, const Item* remote) const;
+  // For a pending file that may be on the platform unknown to it (maybe_on_platform): finds its
+  // item at its path (the upload's token tells) and makes it its base. Path lock held.
+  Status settle_uncertain_upload(const std::shared_ptr<PendingFile>& p);
+  // Remote calls of namespace operations, retried on transient errors a few times, reading an
+  // answer that says the earlier try did it (ENOENT to a delete, the item already there to a
+  // move, a folder already there to a mkdir) as success.
+  Status remote_remove(const std::string& id);
+  Result<Item> remote_move(const std::string& id, const std::string& to, const std::string& replace_id);
+  Result<Item> remote_make_dir(const std::string& path);
+  Result<Item> remote_patch(const std::string& id, const json& patch);
+
   Result<Item> patch_item(Ino ino, const json& patch);
   Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino);
 
@@ -261,9 +316,13 @@ class Filesystem {
   std::unordered_map<uint64_t, DirHandle> dirs_;
   std::unordered_map<uint64_t, FileHandle> files_;
 
-  std::mutex write_mu_;  // guards pending_, tasks_, stopping_ and every PendingFile
+  // The ordering rule and lock order: fs/filesystem_namespace.cpp. Path locks come first, then
+  // write_mu_.
+  PathLocks path_locks_;
+  std::mutex write_mu_;  // guards pending_, by_ino_, tasks_, stopping_ and every PendingFile
   std::condition_variable write_cv_;  // a state changed (uploads done, tasks queued)
-  std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path
+  std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path (not removed ones)
+  std::unordered_map<Ino, std::shared_ptr<PendingFile>> by_ino_;           // every pending file, by node
   std::deque<Task> tasks_;
   bool stopping_ = false;
   bool resumed_ = false;

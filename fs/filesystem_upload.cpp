@@ -1,34 +1,30 @@
 // The filesystem core's upload side: background workers taking queued spool entries to the
 // remote (retries with exponential backoff and jitter for transient errors; permanent failures
-// kept as failed), the refresh after an upload (and a bounded poll of preprocessing), resume
-// of the journal on mount, and the xattr writes.
+// and conflicts kept as failed), the landing of an upload (and a bounded poll of preprocessing),
+// resume of the journal on mount, and what `dlfs status` asks of the uploads. An upload runs
+// holding its path lock from start to landing (the ordering rule, fs/filesystem_namespace.cpp).
+#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
-
-#include <utility>
+#include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_util.h"
 #include "core/paths.h"
 #include "fs/filesystem.h"
-#include "fs/xattr_map.h"
 
 namespace dlfs {
 
 namespace {
 
-bool is_transient_error(int err) {
-  switch (err) {
-    case EINVAL: case ENAMETOOLONG: case EDQUOT: case EACCES: case EPERM: case EEXIST:
-    case ENOTDIR: case EISDIR: case EROFS: case EFBIG: case ENOSPC:
-      return false;
-    default:
-      return true;
-  }
-}
+// A failed upload's message when someone else made the path meanwhile (retry_failed then
+// overwrites theirs: only on the user's word).
+constexpr std::string_view kConflict = "conflict: ";
 
 bool phase_pending(const Item& item) {
   auto it = item.system().find("preprocessPhase");
@@ -36,11 +32,31 @@ bool phase_pending(const Item& item) {
   return phase == "pending" || phase == "running";
 }
 
+// True if the platform's file has exactly the bytes of the local file (an upload whose answer
+// was lost made it, or someone made the same file): then it is this file's upload.
+bool same_bytes(Remote& remote, const Item& item, const std::string& local_file) {
+  struct stat st {};
+  if (::stat(local_file.c_str(), &st) != 0 || uint64_t(st.st_size) != item.size()) return false;
+  int fd = ::open(local_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::vector<char> mine(1 << 20), theirs(1 << 20);
+  uint64_t off = 0;
+  bool same = true;
+  while (same && off < item.size()) {
+    auto n = remote.read(item, off, std::span<char>(theirs.data(), theirs.size()));
+    if (!n || *n == 0) same = false;
+    else same = ::pread(fd, mine.data(), *n, off_t(off)) == ssize_t(*n) && std::equal(mine.begin(), mine.begin() + *n, theirs.begin());
+    if (n) off += *n;
+  }
+  ::close(fd);
+  return same;
+}
+
 }  // namespace
 
 void Filesystem::enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay) {
   p->queued = true;
-  tasks_.push_back(Task{p, {}, 0, std::chrono::steady_clock::now() + delay});
+  tasks_.push_back(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay});
   write_cv_.notify_all();
 }
 
@@ -61,41 +77,54 @@ void Filesystem::resume_journal() {
     std::lock_guard lock(write_mu_);
     if (resumed_) return;
     resumed_ = true;
-    for (const SpoolRecord& rec : options_.spool->pending(remote_.dataset().id)) {
-      if (pending_.count(rec.path)) continue;
-      auto p = std::make_shared<PendingFile>();
-      p->spool_id = rec.id;
-      p->path = rec.path;
-      p->item_id = rec.item_id;
-      p->size = rec.size;
-      struct stat st {};
-      if (::stat(options_.spool->file_path(rec.id).c_str(), &st) == 0) p->size = uint64_t(st.st_size);
-      p->mtime_ms = rec.updated_ms;
-      p->item.id = rec.item_id.empty() ? "spool-" + std::to_string(rec.id) : rec.item_id;
-      p->item.dataset_id = rec.dataset;
-      p->item.set_path(rec.path);
-      p->item.created_ms = p->item.updated_ms = rec.updated_ms;
-      p->flushed = p->generation;
-      p->state = UploadState::kPending;
-      pending_[p->path] = p;
-      enqueue_locked(p, std::chrono::milliseconds(0));
-      spdlog::info("resuming the upload of {} ({} bytes)", rec.path, p->size);
+  }
+  std::vector<SpoolRecord> records = options_.spool->list(remote_.dataset().id);
+  // An edited item is shown with its metadata as the platform (or the cache) has it: the
+  // journal keeps only the bytes.
+  std::map<uint64_t, Item> known;
+  for (const SpoolRecord& rec : records)
+    if (!rec.item_id.empty() && !rec.dir)
+      if (auto f = source_.item(rec.path); f && f->item.id == rec.item_id) known[rec.id] = f->item;
+  std::lock_guard lock(write_mu_);
+  for (const SpoolRecord& rec : records) {
+    bool failed = rec.state == UploadState::kFailed;
+    if ((!failed && rec.state == UploadState::kUploaded) || pending_.count(rec.path)) continue;
+    auto p = std::make_shared<PendingFile>();
+    p->spool_id = rec.id;
+    p->dir = rec.dir;
+    p->path = rec.path;
+    p->base_id = rec.item_id;
+    p->replace_id = rec.replace_id;
+    p->verify_place = !rec.item_id.empty();
+    p->maybe_on_platform = rec.item_id.empty() && !rec.dir;  // the mount may have stopped mid-upload
+    p->size = rec.size;
+    struct stat st {};
+    if (!rec.dir && ::stat(options_.spool->file_path(rec.id).c_str(), &st) == 0) p->size = uint64_t(st.st_size);
+    p->mtime_ms = rec.updated_ms;
+    if (auto k = known.find(rec.id); k != known.end()) p->item = k->second;
+    p->item.id = rec.item_id.empty() ? "spool-" + std::to_string(rec.id) : rec.item_id;
+    p->item.dataset_id = rec.dataset;
+    p->item.set_path(rec.path);
+    if (rec.dir) p->item.type = ItemType::kDir;
+    if (!known.count(rec.id)) p->item.created_ms = p->item.updated_ms = rec.updated_ms;
+    if (rec.patch.is_object() && !rec.patch.empty()) {  // metadata set before it was uploaded
+      p->late_patch = rec.patch;
+      if (auto m = rec.patch.find("metadata"); m != rec.patch.end()) merge_patch(p->item.metadata, *m);
+      if (auto d = rec.patch.find("description"); d != rec.patch.end() && d->is_string()) p->item.description = d->get<std::string>();
     }
-    // Failed ones are shown (with their reason) but not retried.
-    for (const SpoolRecord& rec : options_.spool->list(remote_.dataset().id)) {
-      if (rec.state != UploadState::kFailed || pending_.count(rec.path)) continue;
-      auto p = std::make_shared<PendingFile>();
-      p->spool_id = rec.id;
-      p->path = rec.path;
-      p->item_id = rec.item_id;
-      p->size = rec.size;
-      p->item.id = rec.item_id.empty() ? "spool-" + std::to_string(rec.id) : rec.item_id;
-      p->item.set_path(rec.path);
+    p->flushed = p->generation;
+    p->ino = inodes_.peek_ino(NodeKind::kItem, p->item.id);
+    pending_[p->path] = p;
+    by_ino_[p->ino] = p;
+    if (failed) {  // shown (with the reason), retried only when asked
       p->state = UploadState::kFailed;
       p->error = rec.last_error;
-      p->flushed = p->generation;
-      pending_[p->path] = p;
+      p->overwrite = rec.last_error.rfind(kConflict, 0) == 0;
+      continue;
     }
+    p->state = UploadState::kPending;
+    enqueue_locked(p, std::chrono::milliseconds(0));
+    spdlog::info("resuming the upload of {} ({} bytes)", rec.path, p->size);
   }
 }
 
@@ -104,7 +133,7 @@ size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
   auto left = [&] {
     size_t n = 0;
     for (auto& [path, p] : pending_)
-      if (p->state != UploadState::kFailed && p->flushed > p->uploaded) ++n;
+      if (p->landing || (p->state != UploadState::kFailed && p->flushed > p->uploaded)) ++n;
     return n;
   };
   write_cv_.wait_for(lock, timeout, [&] { return left() == 0; });
@@ -148,116 +177,194 @@ void Filesystem::upload_worker() {
 }
 
 void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
-  UploadSpool& spool = *options_.spool;
-  uint64_t gen;
+  // Its path lock first (the file may be renamed until it is held).
+  PathLocks::Guard guard;
   std::string path;
-  UploadOptions uo;
-  uo.mode = UploadMode::kOverwrite;
-  uo.user = options_.user;
+  for (;;) {
+    {
+      std::lock_guard lock(write_mu_);
+      if (p->removed || p->released || p->state == UploadState::kFailed) {
+        p->queued = false;
+        return;
+      }
+      path = p->path;
+    }
+    guard = path_locks_.lock(path);
+    std::lock_guard lock(write_mu_);
+    if (p->path == path) break;
+    guard.release();
+  }
+  uint64_t gen;
   {
     std::lock_guard lock(write_mu_);
     p->queued = false;
-    if (p->removed) {
-      if (p->handles == 0) (void)spool.remove(p->spool_id);
-      return;
-    }
+    if (p->removed || p->released || p->state == UploadState::kFailed) return;
+    if (!p->dir && p->flushed <= p->uploaded) return;  // nothing new since the last upload
     p->state = UploadState::kUploading;
     ++p->attempts;
     gen = p->flushed;
-    path = p->path;
-    if (p->item_id.empty() && p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
-    if (p->item.description) uo.description = p->item.description;
   }
+  UploadSpool& spool = *options_.spool;
   if (auto rec = spool.get(p->spool_id)) {
     rec->state = UploadState::kUploading;
     rec->attempts = p->attempts;
-    rec->path = path;
     (void)spool.update(*rec);
   }
-  uint64_t expect = 0;
-  {
-    struct stat st {};
-    if (::stat(spool.file_path(p->spool_id).c_str(), &st) == 0) expect = uint64_t(st.st_size);
-  }
-  auto up = remote_.upload(spool.file_path(p->spool_id), path, uo);
-  Status failure;
-  if (!up) failure = up.status();
-  else if (up->item.size() != expect)
-    failure = Status(EIO, "size check failed: the platform has " + std::to_string(up->item.size()) +
-                              " bytes, the spool " + std::to_string(expect));
+  auto item = upload_to_platform(p, path);
+  if (item) landed(p, gen, std::move(*item));
+  else upload_failed(p, gen, item.status());
+}
 
-  // Known to the metadata source and the inode before the spool entry goes: a lookup, getattr
-  // or open never falls in between (and sees the old item's size).
-  if (failure.is_ok()) learned(up->item);
-  std::unique_lock lock(write_mu_);
-  if (failure.is_ok()) {
-    Item item = up->item;
-    bool was_new = is_spool_id(p->item.id);
-    p->item_id = item.id;
+Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path) {
+  std::string base, replace;
+  bool verify, overwrite;
+  UploadOptions uo;
+  uo.user = options_.user;
+  {
+    std::lock_guard lock(write_mu_);
+    if (p->dir) return remote_make_dir(path);
+    base = p->base_id;
+    replace = p->replace_id;
+    verify = p->verify_place;
+    overwrite = p->overwrite;
+    if (p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
+    if (p->item.description) uo.description = p->item.description;
+  }
+  if (verify && !base.empty()) {
+    // Resumed after the mount stopped: is its platform item where the journal says? (A rename
+    // may have been journaled and the mount stopped before the platform moved it.)
+    auto at = remote_.get_by_id(base);
+    if (!at && at.err() == ENOENT) {
+      base.clear();  // deleted meanwhile: the bytes are kept as a new file
+    } else if (!at) {
+      return at.status();
+    } else if (at->filename != path) {
+      DLFS_TRY(remote_move(base, path, replace).status());
+    }
+    std::lock_guard lock(write_mu_);
+    p->base_id = base;
+    p->verify_place = false;
+  }
+  std::string file = options_.spool->file_path(p->spool_id);
+  uint64_t expect = 0;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) expect = uint64_t(st.st_size);
+  // Never on the platform: create-only, so that nothing someone else made is overwritten.
+  bool create_only = base.empty() && !overwrite;
+  uo.mode = create_only ? UploadMode::kSkip : UploadMode::kOverwrite;
+  std::string token = options_.spool->upload_token(p->spool_id);
+  if (create_only) {
+    // The upload is named in the item (metadata.dlfs.upload), so that a try whose answer was
+    // lost is known as this file's own when the next one finds it there.
+    uo.replace_id = replace;
+    if (!uo.metadata.is_object()) uo.metadata = json::object();
+    uo.metadata["dlfs"] = {{"upload", token}};
+  } else {
+    uo.metadata = nullptr;  // an overwrite keeps the item's metadata (the patches went by id)
+  }
+  DLFS_ASSIGN(UploadResult up, remote_.upload(file, path, uo));
+  if (up.op == UploadOp::kSkipped) {
+    const json* t = find_dotted(up.item.metadata, "dlfs.upload");
+    bool named_ours = t && t->is_string() && t->get<std::string>() == token;
+    bool same = same_bytes(remote_, up.item, file);
+    if (!named_ours && !same)
+      return Status(EEXIST, std::string(kConflict) + "someone else made " + mount_path(path) +
+                                " on the platform while this mount had it pending; this mount's copy is kept: `dlfs "
+                                "status --retry` overwrites theirs, `--discard` drops it");
+    if (!same) {  // an earlier try of this file's whose answer was lost, with older bytes
+      uo.mode = UploadMode::kOverwrite;
+      uo.metadata = nullptr;
+      uo.replace_id.clear();
+      DLFS_ASSIGN(up, remote_.upload(file, path, uo));
+    }
+  }
+  {
+    // The platform's item is this file's from now on, even if its bytes are not the right ones
+    // (the file changed while it went up): the next try overwrites it.
+    std::lock_guard lock(write_mu_);
+    p->base_id = up.item.id;
+    p->replace_id.clear();
+  }
+  if (up.item.size() != expect)
+    return Status(EIO, "size check failed: the platform has " + std::to_string(up.item.size()) + " bytes, the spool " +
+                           std::to_string(expect));
+  return std::move(up.item);
+}
+
+void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Item item) {
+  json late_patch;
+  {
+    std::lock_guard lock(write_mu_);
+    p->landing = true;
+    p->base_id = item.id;
+    p->replace_id.clear();
+    p->overwrite = false;
+    p->maybe_on_platform = false;
     p->attempts = 0;
     p->error.clear();
     p->uploaded = std::max(p->uploaded, gen);
-    std::string remove_id;
-    if (p->removed) {
-      remove_id = item.id;
-      if (p->handles == 0) (void)spool.remove(p->spool_id);
-    } else if (p->flushed > p->uploaded) {
+    late_patch = std::exchange(p->late_patch, json());
+    p->item = item;  // (metadata patches wait for the landing: the answer is the newest)
+    // The node keeps its number under the platform's id, in the same step as the pending file
+    // takes that id: a lookup that sees the new id finds this node (never a second one).
+    inodes_.rebind(p->ino, shown_item(*p), options_.clock->now_ms());
+    if (late_patch.is_object() && late_patch.contains("metadata")) merge_patch(p->item.metadata, late_patch["metadata"]);
+    if (p->flushed > p->uploaded) {
       p->state = UploadState::kPending;  // changed while uploading: once more
       enqueue_locked(p, std::chrono::milliseconds(0));
     } else if (p->generation > p->uploaded) {
       p->state = UploadState::kWriting;  // still being written: the next close queues it
     } else {
       p->state = UploadState::kUploaded;
-      p->item = item;
-      if (p->handles == 0) {
-        pending_.erase(p->path);
-        (void)spool.remove(p->spool_id);
-      } else if (auto rec = spool.get(p->spool_id)) {
-        rec->state = UploadState::kUploaded;
-        (void)spool.update(*rec);
-      }
     }
-    Ino parent_ino = p->parent_ino;
-    json late_patch = std::exchange(p->late_patch, json());
-    write_cv_.notify_all();
-    if (phase_pending(item) && !p->removed && options_.preprocess_polls > 0)
-      tasks_.push_back(Task{nullptr, item.id, 0,
+    // A file that stays (open, or more to upload) keeps its journal record, now naming the
+    // platform's item. The record stays pending: should the mount stop before it is released, the
+    // next one uploads it once more (an overwrite of that item: harmless).
+    bool stays = p->handles > 0 || p->state != UploadState::kUploaded;
+    if (stays && !p->dir)
+      if (auto rec = options_.spool->get(p->spool_id)) {
+        rec->state = UploadState::kPending;
+        rec->item_id = item.id;
+        rec->replace_id.clear();
+        rec->patch = nullptr;  // sent (below)
+        (void)options_.spool->update(*rec);
+      }
+    if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)
+      tasks_.push_back(Task{nullptr, item.id, item.filename, 0,
                             std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms)});
-    lock.unlock();
-    if (!remove_id.empty()) {
-      Status s = remote_.remove(remove_id);
-      if (!s) spdlog::warn("removing {} (unlinked while uploading): {}", path, s.to_string());
-      source_.forget(path);
-      return;
-    }
-    if (late_patch.is_object() && !late_patch.empty()) {
-      auto patched = remote_.patch(item.id, late_patch);
-      if (patched) {
-        item = std::move(*patched);
-        std::lock_guard relock(write_mu_);
-        p->item.metadata = item.metadata;
-        p->item.description = item.description;
-      } else {
-        spdlog::warn("metadata set on {} while it uploaded could not be applied: {}", path, patched.status().to_string());
-      }
-    }
-    learned(item);
-    Invalidator* inv = invalidator_.load();
-    if (inv) {
-      if (auto ino = inodes_.find(NodeKind::kItem, item.id)) inv->inode_changed(*ino);
-      if (was_new && parent_ino) inv->entry_gone(parent_ino, item.name);
-    }
-    spdlog::debug("uploaded {} ({} bytes)", path, expect);
-    return;
+    // (waiters are woken below, once the file is learned and its spool entry dropped)
   }
-  // Failed.
-  if (p->removed) {
-    p->error = failure.to_string();
-    if (p->handles == 0) (void)spool.remove(p->spool_id);
+  if (late_patch.is_object() && !late_patch.empty()) {
+    auto patched = remote_patch(item.id, late_patch);
+    if (patched) {
+      item = std::move(*patched);
+      std::lock_guard lock(write_mu_);
+      p->item.metadata = item.metadata;
+      p->item.description = item.description;
+    } else {
+      spdlog::warn("metadata set on {} while it uploaded could not be applied: {}", item.filename,
+                   patched.status().to_string());
+    }
+  }
+  learned(item);
+  {
+    std::lock_guard lock(write_mu_);
+    p->landing = false;
+    release_pending_locked(p);
     write_cv_.notify_all();
-    return;
   }
-  if (p->generation > gen) {
+  if (Invalidator* inv = invalidator_.load()) inv->inode_changed(p->ino);
+  spdlog::debug("uploaded {} ({} bytes)", item.filename, item.size());
+}
+
+void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure) {
+  std::string path;
+  std::unique_lock lock(write_mu_);
+  path = p->path;
+  bool conflict = failure.message().rfind(kConflict, 0) == 0;
+  bool transient = !conflict && is_transient_remote_error(failure.err());
+  if (transient && p->base_id.empty() && !p->dir) p->maybe_on_platform = true;  // its answer may have been lost
+  if (p->generation > gen && !conflict) {
     // The file changed while this upload read it (so a size check failing is expected): the
     // newer bytes go up once committed, at once, and this try does not count.
     spdlog::debug("upload of {} raced a change ({}); once more", path, failure.to_string());
@@ -270,10 +377,11 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
     write_cv_.notify_all();
     return;
   }
-  bool retry = is_transient_error(failure.err()) && p->attempts < options_.max_attempts && !stopping_;
   p->error = failure.to_string();
   bool give_up = false;
-  if (retry) {
+  if (transient && stopping_) {
+    p->state = UploadState::kPending;  // the next mount resumes it
+  } else if (transient && p->attempts < options_.max_attempts) {
     // (attempts can be 0 here: a close while the upload ran resets the count)
     int64_t delay = options_.retry_base_ms << std::min<uint32_t>(std::max<uint32_t>(p->attempts, 1) - 1, 20);
     delay = std::min(delay, options_.retry_max_ms);
@@ -292,11 +400,11 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
   if (!give_up) write_cv_.notify_all();
   lock.unlock();
   // The journal first: whoever is told of a failure (fsync, `dlfs status`) must find it there.
-  if (auto rec = spool.get(p->spool_id)) {
+  if (auto rec = options_.spool->get(p->spool_id)) {
     rec->state = give_up ? UploadState::kFailed : UploadState::kPending;
     rec->attempts = attempts;
     rec->last_error = error;
-    (void)spool.update(*rec);
+    (void)options_.spool->update(*rec);
   }
   if (give_up) {
     lock.lock();
@@ -306,8 +414,9 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
 }
 
 void Filesystem::run_poll(Task task) {
+  auto guard = path_locks_.lock(task.path);
   auto got = remote_.get_by_id(task.item_id);
-  if (!got) return;
+  if (!got || got->filename != task.path) return;  // gone or moved: whoever did it knows
   if (phase_pending(*got) && ++task.polls < options_.preprocess_polls) {
     task.ready = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms);
     std::lock_guard lock(write_mu_);
@@ -315,10 +424,7 @@ void Filesystem::run_poll(Task task) {
     write_cv_.notify_all();
     return;
   }
-  {
-    std::lock_guard lock(write_mu_);
-    if (auto it = pending_.find(got->filename); it != pending_.end()) return;  // rewritten since
-  }
+  if (pending_at(got->filename)) return;  // written again since: its own upload will tell
   learned(*got);
   Invalidator* inv = invalidator_.load();
   if (auto ino = inodes_.find(NodeKind::kItem, got->id); ino && inv) inv->inode_changed(*ino);
@@ -351,6 +457,7 @@ Result<size_t> Filesystem::retry_failed(std::string_view which) {
     for (auto& p : again) {
       p->state = UploadState::kPending;
       p->attempts = 0;
+      if (p->error.rfind(kConflict, 0) == 0) p->overwrite = true;  // the user's word: theirs goes
       p->error.clear();
     }
   }
@@ -377,7 +484,10 @@ Result<size_t> Filesystem::discard_failed(std::string_view which) {
   {
     std::lock_guard lock(write_mu_);
     gone = failed_at_locked(which);
-    for (auto& p : gone) drop_pending_locked(p);
+    for (auto& p : gone) {
+      remove_pending_locked(p);
+      release_pending_locked(p);
+    }
   }
   if (gone.empty()) return Status(ENOENT, "no failed upload at " + std::string(which));
   Invalidator* inv = invalidator_.load();
@@ -403,88 +513,6 @@ json Filesystem::upload_status() {
     }
   }
   return out;
-}
-
-Result<Item> Filesystem::patch_item(Ino ino, const json& patch) {
-  DLFS_ASSIGN(Node n, node(ino));
-  if (n.kind != NodeKind::kItem) return Status(EPERM, "thumbnails have no writable attributes");
-  if (auto p = pending_at(n.item->filename)) {
-    std::lock_guard lock(write_mu_);
-    if (p->item_id.empty()) {  // not on the platform yet: goes with the upload
-      if (auto m = patch.find("metadata"); m != patch.end()) merge_patch(p->item.metadata, *m);
-      merge_patch(p->late_patch, patch);
-      if (auto d = patch.find("description"); d != patch.end())
-        p->item.description = d->is_string() ? std::optional(d->get<std::string>()) : std::nullopt;
-      return shown_item(*p);
-    }
-  }
-  std::string id = n.item->id;
-  if (is_spool_id(id)) {
-    DLFS_ASSIGN(FetchedItem f, source_.item(n.item->filename));
-    id = f.item.id;
-  }
-  DLFS_ASSIGN(Item item, remote_.patch(id, patch));
-  learned(item);
-  inodes_.refresh(ino, item, options_.clock->now_ms());
-  if (auto p = pending_at(item.filename)) {
-    std::lock_guard lock(write_mu_);
-    p->item.metadata = item.metadata;
-    p->item.description = item.description;
-  }
-  return item;
-}
-
-Status Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, int flags) {
-  if (is_unsupported_xattr(name)) return Status(ENOTSUP, "unsupported xattr namespace");
-  if (ino == kRootIno && name == "user.dl.retry") return retry_failed(value).status();
-  if (ino == kRootIno && name == "user.dl.discard") return discard_failed(value).status();
-  if (value.size() > kMaxXattrValue) return Status(E2BIG, "xattr value over 64 KiB");
-  if (name.size() > kMaxXattrName) return Status(ERANGE, "xattr name too long");
-  if (options_.read_only) return Status(EROFS, "the mount is read-only");
-  bool meta = name.rfind(kUserMetaPrefix, 0) == 0;
-  if (!meta && name != "user.dl.description") {
-    if (name.rfind("user.dl.", 0) == 0) return Status(EPERM, std::string(name) + " is read-only");
-    return Status(ENOTSUP, "only user.meta.* and user.dl.description can be set");
-  }
-  if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
-    auto current = getxattr(ino, name);
-    if ((flags & XATTR_CREATE) && current) return Status(EEXIST, "attribute exists");
-    if ((flags & XATTR_REPLACE) && !current) return Status(ENODATA, "no such attribute");
-  }
-  json patch;
-  if (meta) {
-    std::string_view key = name.substr(kUserMetaPrefix.size());
-    if (key.empty() || key.front() == '.' || key.back() == '.' || key.find("..") != std::string_view::npos)
-      return Status(EINVAL, "bad user.meta key");
-    json parsed = json::parse(value, nullptr, false);
-    json leaf = parsed.is_discarded() ? json(std::string(value)) : parsed;
-    json user = json::object();
-    set_dotted(user, key, std::move(leaf));
-    patch = {{"metadata", {{"user", user}}}};
-  } else {
-    patch = {{"description", std::string(value)}};
-  }
-  return patch_item(ino, patch).status();
-}
-
-Status Filesystem::removexattr(Ino ino, std::string_view name) {
-  if (is_unsupported_xattr(name)) return Status(ENOTSUP, "unsupported xattr namespace");
-  if (options_.read_only) return Status(EROFS, "the mount is read-only");
-  bool meta = name.rfind(kUserMetaPrefix, 0) == 0;
-  if (!meta && name != "user.dl.description") {
-    if (name.rfind("user.dl.", 0) == 0) return Status(EPERM, std::string(name) + " is read-only");
-    return Status(ENOTSUP, "only user.meta.* and user.dl.description can be removed");
-  }
-  DLFS_TRY(getxattr(ino, name));  // ENODATA when absent
-  json patch;
-  if (meta) {
-    json user = json::object();
-    set_dotted(user, name.substr(kUserMetaPrefix.size()), nullptr);
-    patch = {{"metadata", {{"user", user}}}};
-  } else {
-    patch = {{"description", nullptr}};
-  }
-  return patch_item(ino, patch).status();
 }
 
 }  // namespace dlfs

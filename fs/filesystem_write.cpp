@@ -1,8 +1,8 @@
 // The filesystem core's write side: files written into the spool (cache/upload_spool.h) and
-// uploaded in the background; folders made, removed and renamed on the remote; xattrs patched.
+// uploaded in the background (fs/filesystem_upload.cpp). Creates follow the ordering rule of
+// fs/filesystem_namespace.cpp; writes, truncates, flushes and fsyncs change only a pending
+// file's bytes and generation.
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +11,6 @@
 
 #include "core/paths.h"
 #include "fs/filesystem.h"
-#include "fs/xattr_map.h"
 
 namespace dlfs {
 namespace {
@@ -40,8 +39,15 @@ std::shared_ptr<PendingFile> Filesystem::pending_at(const std::string& path) {
   return it == pending_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<PendingFile> Filesystem::pending_of(Ino ino) {
+  std::lock_guard lock(write_mu_);
+  auto it = by_ino_.find(ino);
+  return it == by_ino_.end() ? nullptr : it->second;
+}
+
 Item Filesystem::shown_item(const PendingFile& p) const {
   Item item = p.item;
+  if (p.dir) return item;
   item.system()["size"] = p.size;
   item.updated_ms = std::max(item.updated_ms, p.mtime_ms);
   return item;
@@ -56,15 +62,24 @@ Result<Item> Filesystem::item_at(const std::string& path) {
   return f.item;
 }
 
-Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown,
-                                             bool writable) {
+Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable) {
+  {
+    // Counted before the spool file is opened: an upload landing now cannot drop it under us.
+    std::lock_guard lock(write_mu_);
+    if (p->released) return Status(ENOENT, p->path + " was uploaded and left the spool just now");
+    ++p->handles;
+    if (writable) ++p->writers;
+  }
   auto fd = std::make_shared<SpoolFd>();
   std::string file = options_.spool->file_path(p->spool_id);
   fd->fd = ::open(file.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd->fd < 0) return Status(errno, "cannot open spool file " + file);
-  if (writable) {
+  if (fd->fd < 0) {
+    Status failed(errno, "cannot open spool file " + file);
     std::lock_guard lock(write_mu_);
-    ++p->handles;
+    --p->handles;
+    if (writable) --p->writers;
+    release_pending_locked(p);
+    return failed;
   }
   std::lock_guard lock(handles_mu_);
   uint64_t fh = next_fh_++;
@@ -72,16 +87,45 @@ Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>&
   return fh;
 }
 
-Result<std::shared_ptr<PendingFile>> Filesystem::materialize(const Item& item, bool truncate) {
-  if (auto p = pending_at(item.filename)) return p;
-  if (item.is_link()) return Status(EPERM, item.filename + " is a link item; it cannot be edited");
+Status Filesystem::truncate_open_file(const std::shared_ptr<PendingFile>& p, uint64_t fh) {
+  std::shared_ptr<SpoolFd> fd;
+  {
+    std::lock_guard lock(handles_mu_);
+    fd = files_.at(fh).fd;
+  }
+  bool removed;
+  {
+    std::lock_guard lock(write_mu_);
+    removed = p->removed;
+  }
+  if (!removed) DLFS_TRY(options_.spool->resize(p->spool_id, 0));
+  if (::ftruncate(fd->fd, 0) != 0) return Status(errno, "truncating the spool file");
+  std::lock_guard lock(write_mu_);
+  p->size = 0;
+  p->mtime_ms = options_.clock->now_ms();
+  ++p->generation;
+  return {};
+}
+
+Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool truncate) {
+  std::string path;
+  DLFS_ASSIGN(PathLocks::Guard guard, lock_node(ino, path));
+  DLFS_ASSIGN(Node n, node(ino));
+  const Item& item = *n.item;
+  if (auto p = pending_at(path)) {
+    if (p->ino != ino) return Status(ENOENT, path + " was replaced");
+    return p;
+  }
+  if (item.is_link()) return Status(EPERM, path + " is a link item; it cannot be edited");
   UploadSpool& spool = *options_.spool;
-  DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, item.filename, item.id));
+  DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, item.id));
   auto p = std::make_shared<PendingFile>();
   p->spool_id = rec.id;
-  p->path = item.filename;
-  p->item_id = item.id;
+  p->ino = ino;
+  p->path = path;
+  p->base_id = item.id;
   p->item = item;
+  p->item.set_path(path);
   p->mtime_ms = options_.clock->now_ms();
   if (!truncate && item.size() > 0) {
     Status room = spool.resize(rec.id, item.size());
@@ -97,75 +141,73 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(const Item& item, b
       auto n = read_item(item, off, std::span<char>(buf.data(), buf.size()));
       if (!n || *n == 0 || ::pwrite(fd.fd, buf.data(), *n, off_t(off)) != ssize_t(*n)) {
         (void)spool.remove(rec.id);
-        return n ? Status(EIO, "cannot copy " + item.filename + " into the spool") : n.status();
+        return n ? Status(EIO, "cannot copy " + path + " into the spool") : n.status();
       }
       off += *n;
     }
     p->size = off;
   }
   std::lock_guard lock(write_mu_);
-  auto [it, inserted] = pending_.emplace(p->path, p);
-  if (!inserted) {  // another thread was first
-    (void)spool.remove(rec.id);
-    return it->second;
-  }
+  pending_[path] = p;
+  by_ino_[ino] = p;
   return p;
 }
 
 Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_view name, int flags) {
   DLFS_TRY(ensure_writable(options_));
   DLFS_TRY(validate_name(name));
-  DLFS_ASSIGN(Node dir, node(parent));
-  if (dir.kind != NodeKind::kItem || !dir.item->is_dir()) return Status(EACCES, "not a dataset folder");
-  std::string path = join_path(dir.item->filename, name);
-  if (path == "/.thumbnails" || path == "/.dataloop" || is_same_or_under(path, "/.dataloop"))
-    return Status(EPERM, path + " is reserved");
-  auto existing = item_at(path);
-  if (existing) {
-    if (flags & O_EXCL) return Status(EEXIST, path + " exists");
-    if (existing->is_dir()) return Status(EISDIR, path + " is a folder");
-    Ino ino = inodes_.add_lookup(NodeKind::kItem, *existing, options_.clock->now_ms());
-    auto opened = open(ino, flags);
-    if (!opened) {
-      inodes_.forget(ino, 1);
-      return opened.status();
+  Ino existing_ino = 0;
+  {
+    DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
+    const std::string& path = locked.paths[0];
+    if (path == "/.thumbnails" || is_same_or_under(path, "/.dataloop")) return Status(EPERM, path + " is reserved");
+    auto existing = item_at(path);
+    if (existing) {
+      if (flags & O_EXCL) return Status(EEXIST, path + " exists");
+      if (existing->is_dir()) return Status(EISDIR, path + " is a folder");
+      existing_ino = inodes_.add_lookup(NodeKind::kItem, *existing, options_.clock->now_ms());
+    } else if (existing.err() != ENOENT) {
+      return existing.status();
+    } else {
+      UploadSpool& spool = *options_.spool;
+      DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, ""));
+      auto p = std::make_shared<PendingFile>();
+      p->spool_id = rec.id;
+      p->path = path;
+      p->parent_ino = parent;
+      p->mtime_ms = options_.clock->now_ms();
+      p->item.id = std::string(kSpoolIdPrefix) + std::to_string(rec.id);
+      p->item.dataset_id = remote_.dataset().id;
+      p->item.set_path(path);
+      p->item.created_ms = p->item.updated_ms = p->mtime_ms;
+      p->item.creator = p->item.updated_by = options_.user;
+      Item shown = shown_item(*p);  // not shared yet: no lock needed
+      Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
+      p->ino = ino;
+      {
+        std::lock_guard lock(write_mu_);
+        pending_[path] = p;
+        by_ino_[ino] = p;
+      }
+      auto fh = add_file_handle(p, shown, true);
+      if (!fh) {
+        inodes_.forget(ino, 1);
+        return fh.status();
+      }
+      OpenResult r;
+      r.fh = *fh;
+      return std::pair{make_entry(ino, NodeKind::kItem, shown, nullptr), r};
     }
-    DLFS_ASSIGN(Entry e, getattr(ino));
-    e.entry_timeout = options_.entry_timeout;
-    return std::pair{e, *opened};
   }
-  if (existing.err() != ENOENT) return existing.status();
-
-  UploadSpool& spool = *options_.spool;
-  DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, ""));
-  auto p = std::make_shared<PendingFile>();
-  p->spool_id = rec.id;
-  p->path = path;
-  p->parent_ino = parent;
-  p->mtime_ms = options_.clock->now_ms();
-  p->item.id = std::string(kSpoolIdPrefix) + std::to_string(rec.id);
-  p->item.dataset_id = remote_.dataset().id;
-  p->item.set_path(path);
-  p->item.created_ms = p->item.updated_ms = p->mtime_ms;
-  p->item.creator = p->item.updated_by = options_.user;
-  {
-    std::lock_guard lock(write_mu_);
-    pending_[path] = p;
+  // Something is there (a race with another creator): open it, as open(2) without O_EXCL does.
+  auto opened = open(existing_ino, flags);
+  if (!opened) {
+    inodes_.forget(existing_ino, 1);
+    return opened.status();
   }
-  Item shown;
-  {
-    std::lock_guard lock(write_mu_);
-    shown = shown_item(*p);
-  }
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
-  auto fh = add_file_handle(p, shown, true);
-  if (!fh) {
-    inodes_.forget(ino, 1);
-    return fh.status();
-  }
-  OpenResult r;
-  r.fh = *fh;
-  return std::pair{make_entry(ino, NodeKind::kItem, shown, nullptr), r};
+  DLFS_ASSIGN(Entry e, getattr(existing_ino));
+  e.entry_timeout = options_.entry_timeout;
+  return std::pair{e, *opened};
 }
 
 Result<size_t> Filesystem::write(Ino, uint64_t fh, uint64_t offset, std::span<const char> data) {
@@ -180,11 +222,14 @@ Result<size_t> Filesystem::write(Ino, uint64_t fh, uint64_t offset, std::span<co
   uint64_t end = offset + data.size();
   {
     uint64_t size;
+    bool removed;
     {
       std::lock_guard lock(write_mu_);
       size = h.pending->size;
+      removed = h.pending->removed;
     }
-    if (end > size) DLFS_TRY(options_.spool->resize(h.pending->spool_id, end));
+    // (a removed file's spool entry is gone: its bytes are no longer the spool's to bound)
+    if (end > size && !removed) DLFS_TRY(options_.spool->resize(h.pending->spool_id, end));
   }
   ssize_t n = ::pwrite(h.fd->fd, data.data(), data.size(), off_t(offset));
   if (n < 0) return Status(errno, "writing the spool file");
@@ -206,6 +251,7 @@ Status Filesystem::commit_and_queue(const std::shared_ptr<PendingFile>& p) {
   }
   DLFS_TRY(options_.spool->close_file(p->spool_id));
   std::lock_guard lock(write_mu_);
+  if (p->removed) return {};
   p->flushed = std::max(p->flushed, gen);
   if (p->state != UploadState::kUploading) p->state = UploadState::kPending;
   p->attempts = 0;
@@ -218,8 +264,9 @@ Status Filesystem::wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t
   write_cv_.wait(lock, [&] {
     return stopping_ || p->removed || p->uploaded >= generation || p->state == UploadState::kFailed;
   });
+  if (p->removed) return {};
   if (p->state == UploadState::kFailed) return Status(EIO, "upload of " + p->path + " failed: " + p->error);
-  if (p->uploaded < generation && !p->removed) return Status(EIO, "the mount is stopping; " + p->path + " stays queued");
+  if (p->uploaded < generation) return Status(EIO, "the mount is stopping; " + p->path + " stays queued");
   return {};
 }
 
@@ -248,10 +295,7 @@ Status Filesystem::fsync(Ino ino, uint64_t fh) {
     std::lock_guard lock(handles_mu_);
     if (auto it = files_.find(fh); it != files_.end()) p = it->second.pending;
   }
-  if (!p) {
-    DLFS_ASSIGN(Node n, node(ino));
-    if (n.kind == NodeKind::kItem) p = pending_at(n.item->filename);
-  }
+  if (!p) p = pending_of(ino);
   if (!p) return {};
   DLFS_TRY(commit_and_queue(p));
   uint64_t gen;
@@ -279,11 +323,52 @@ Status Filesystem::fsyncdir(Ino ino) {
   return first;
 }
 
-void Filesystem::drop_pending_locked(const std::shared_ptr<PendingFile>& p) {
+void Filesystem::remove_pending_locked(const std::shared_ptr<PendingFile>& p) {
+  if (p->removed) return;
   p->removed = true;
   if (auto it = pending_.find(p->path); it != pending_.end() && it->second == p) pending_.erase(it);
-  if (p->state != UploadState::kUploading && p->handles == 0) (void)options_.spool->remove(p->spool_id);
+  // The journal record and the spool file go now (open descriptors keep the file's bytes).
+  Status s = options_.spool->remove(p->spool_id);
+  if (!s) spdlog::warn("spool: dropping {}: {}", p->path, s.to_string());
   write_cv_.notify_all();
+}
+
+void Filesystem::release_pending_locked(const std::shared_ptr<PendingFile>& p) {
+  // (while an upload lands, the platform's item is not learned yet: the file must stay visible)
+  if (p->handles > 0 || p->released || p->landing) return;
+  bool done = p->removed || (p->state == UploadState::kUploaded && p->uploaded >= p->generation);
+  if (!done) return;
+  p->released = true;
+  if (auto it = by_ino_.find(p->ino); it != by_ino_.end() && it->second == p) by_ino_.erase(it);
+  if (p->removed) return;
+  if (auto it = pending_.find(p->path); it != pending_.end() && it->second == p) pending_.erase(it);
+  (void)options_.spool->remove(p->spool_id);
+  write_cv_.notify_all();
+}
+
+void Filesystem::release(uint64_t fh) {
+  FileHandle h;
+  {
+    std::lock_guard lock(handles_mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return;
+    h = std::move(it->second);
+    files_.erase(it);
+  }
+  if (!h.pending) return;
+  bool unflushed;
+  {
+    std::lock_guard lock(write_mu_);
+    --h.pending->handles;
+    if (h.writable) --h.pending->writers;
+    unflushed = h.writable && h.pending->flushed < h.pending->generation && !h.pending->removed;
+  }
+  if (unflushed) {  // no flush came (the kernel always sends one on close; be safe)
+    Status s = commit_and_queue(h.pending);
+    if (!s) spdlog::error("{}: {}", h.pending->path, s.to_string());
+  }
+  std::lock_guard lock(write_mu_);
+  release_pending_locked(h.pending);
 }
 
 Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size,
@@ -294,29 +379,56 @@ Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, std::optional<uint64_t> 
     return getattr(ino);
   }
   std::shared_ptr<PendingFile> p;
+  std::shared_ptr<SpoolFd> fd;  // ftruncate: the descriptor's file (still there if unlinked since)
   if (fh) {
     std::lock_guard lock(handles_mu_);
-    if (auto it = files_.find(fh); it != files_.end()) p = it->second.pending;
+    if (auto it = files_.find(fh); it != files_.end() && it->second.writable) {
+      p = it->second.pending;
+      fd = it->second.fd;
+    }
   }
-  if (!p) p = pending_at(n.item->filename);
+  if (!p) p = pending_of(ino);
   if (size) {
     if (n.item->is_dir()) return Status(EISDIR, "is a folder");
     DLFS_TRY(ensure_writable(options_));
-    if (!p) {
-      DLFS_ASSIGN(p, materialize(*n.item, *size == 0));
+    // A truncate by path is an open, an ftruncate and a close: the handle keeps the pending file
+    // from being dropped under it, and its close queues the upload.
+    uint64_t temp_fh = 0;
+    for (int attempt = 0; !fd; ++attempt) {
+      if (!p) {
+        DLFS_ASSIGN(p, materialize(ino, *size == 0));
+      }
+      Item shown;
+      {
+        std::lock_guard lock(write_mu_);
+        shown = shown_item(*p);
+      }
+      auto opened = add_file_handle(p, shown, true);
+      if (opened) {
+        temp_fh = *opened;
+        std::lock_guard lock(handles_mu_);
+        fd = files_.at(temp_fh).fd;
+      } else if (opened.err() != ENOENT || attempt >= 2) {
+        return opened.status();
+      } else {
+        p = nullptr;  // uploaded and dropped just now: again from the platform's copy
+      }
     }
-    DLFS_TRY(options_.spool->resize(p->spool_id, *size));
-    if (::truncate(options_.spool->file_path(p->spool_id).c_str(), off_t(*size)) != 0)
-      return Status(errno, "truncating the spool file");
-    int handles;
+    bool removed;
     {
+      std::lock_guard lock(write_mu_);
+      removed = p->removed;
+    }
+    Status done = removed ? Status() : options_.spool->resize(p->spool_id, *size);
+    if (done && ::ftruncate(fd->fd, off_t(*size)) != 0) done = Status(errno, "truncating the spool file");
+    if (done) {
       std::lock_guard lock(write_mu_);
       p->size = *size;
       p->mtime_ms = options_.clock->now_ms();
       ++p->generation;
-      handles = p->handles;
     }
-    if (handles == 0) DLFS_TRY(commit_and_queue(p));  // no close will come
+    if (temp_fh) release(temp_fh);
+    DLFS_TRY(done);
   }
   if (mtime_ms && p) {
     std::lock_guard lock(write_mu_);
@@ -325,48 +437,9 @@ Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, std::optional<uint64_t> 
   return getattr(ino);
 }
 
-Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
-  DLFS_TRY(ensure_writable(options_));
-  DLFS_TRY(validate_name(name));
-  DLFS_ASSIGN(Node dir, node(parent));
-  if (dir.kind != NodeKind::kItem || !dir.item->is_dir()) return Status(EACCES, "not a dataset folder");
-  std::string path = join_path(dir.item->filename, name);
-  if (path == "/.thumbnails" || path == "/.dataloop") return Status(EEXIST, path + " is reserved");
-  auto existing = item_at(path);
-  if (existing) return Status(EEXIST, path + " exists");
-  if (existing.err() != ENOENT) return existing.status();
-  DLFS_ASSIGN(Item made, remote_.make_dir(path));
-  learned(made);
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, made, options_.clock->now_ms());
-  return make_entry(ino, NodeKind::kItem, made, nullptr);
-}
-
 void Filesystem::learned(const Item& item) {
   source_.learned(item);
   if (auto ino = inodes_.find(NodeKind::kItem, item.id)) inodes_.refresh(*ino, item, options_.clock->now_ms());
-}
-
-Status Filesystem::unlink(Ino parent, std::string_view name) {
-  DLFS_TRY(ensure_writable(options_));
-  DLFS_ASSIGN(Node dir, node(parent));
-  if (dir.kind != NodeKind::kItem) return Status(EPERM, "thumbnails are read-only");
-  std::string path = join_path(dir.item->filename, name);
-  std::string remote_id;
-  if (auto p = pending_at(path)) {
-    std::lock_guard lock(write_mu_);
-    remote_id = p->item_id;
-    drop_pending_locked(p);
-  } else {
-    DLFS_ASSIGN(FetchedItem f, source_.item(path));
-    if (f.item.is_dir()) return Status(EISDIR, path + " is a folder");
-    remote_id = f.item.id;
-  }
-  if (!remote_id.empty()) {
-    Status s = remote_.remove(remote_id);
-    if (!s && s.err() != ENOENT) return s;
-  }
-  source_.forget(path);
-  return {};
 }
 
 Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino) {
@@ -379,119 +452,29 @@ Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* f
     for (auto& [path, p] : pending_)
       if (parent_path(path) == dir.filename) before.push_back(p);
   }
-  DLFS_ASSIGN(Listing listing, source_.listing(dir.filename));
-  apply_listing(ino, listing);
-  if (fetched_ms) *fetched_ms = listing.fetched_ms;
-  std::vector<Item> items = *listing.items;
+  std::vector<Item> items;
+  auto listing = source_.listing(dir.filename);
+  if (listing) {
+    apply_listing(ino, *listing);
+    if (fetched_ms) *fetched_ms = listing->fetched_ms;
+    items = *listing->items;
+  } else if (!is_spool_id(dir.id)) {  // a folder made offline may be nowhere on the platform yet
+    return listing.status();
+  }
   std::lock_guard lock(write_mu_);
-  auto merge = [&](const PendingFile& p) {
+  // A pending file is what its path is, whatever the platform has there.
+  auto merge = [&](const PendingFile& p, bool shadow) {
     if (p.removed || parent_path(p.path) != dir.filename) return;  // unlinked or moved since
     auto it = std::find_if(items.begin(), items.end(), [&](const Item& i) { return i.name == p.item.name; });
     if (it == items.end()) items.push_back(shown_item(p));
-    else if (it->id == p.item.id || it->id == p.item_id) *it = shown_item(p);
+    else if (shadow) *it = shown_item(p);
   };
   for (auto& [path, p] : pending_)
-    if (parent_path(path) == dir.filename) merge(*p);
+    if (parent_path(path) == dir.filename) merge(*p, true);
+  // Uploaded and forgotten during the fetch: shown unless the listing has the name already.
   for (auto& p : before)
-    if (auto now = pending_.find(p->path); now == pending_.end() || now->second != p) merge(*p);
+    if (auto now = pending_.find(p->path); now == pending_.end() || now->second != p) merge(*p, false);
   return items;
-}
-
-Status Filesystem::rmdir(Ino parent, std::string_view name) {
-  DLFS_TRY(ensure_writable(options_));
-  DLFS_ASSIGN(Node dir, node(parent));
-  if (dir.kind != NodeKind::kItem) return Status(EPERM, "thumbnails are read-only");
-  if (name == ".") return Status(EINVAL, "cannot remove .");
-  std::string path = join_path(dir.item->filename, name);
-  DLFS_ASSIGN(FetchedItem f, source_.item(path));
-  if (!f.item.is_dir()) return Status(ENOTDIR, path + " is not a folder");
-  DLFS_ASSIGN(auto items, merged_listing(f.item, nullptr, 0));
-  if (!items.empty()) return Status(ENOTEMPTY, path + " is not empty");
-  DLFS_TRY(remote_.remove(f.item.id));
-  source_.forget(path);
-  return {};
-}
-
-Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
-                          unsigned flags) {
-  DLFS_TRY(ensure_writable(options_));
-  if (flags & RENAME_EXCHANGE) return Status(EINVAL, "RENAME_EXCHANGE is not supported");
-  DLFS_TRY(validate_name(new_name));
-  DLFS_ASSIGN(Node from_dir, node(parent));
-  DLFS_ASSIGN(Node to_dir, node(new_parent));
-  if (from_dir.kind != NodeKind::kItem || to_dir.kind != NodeKind::kItem || !to_dir.item->is_dir())
-    return Status(EXDEV, "not a dataset folder");
-  std::string from = join_path(from_dir.item->filename, name);
-  std::string to = join_path(to_dir.item->filename, new_name);
-  if (from == to) return {};
-  if (is_same_or_under(to, from)) return Status(EINVAL, "cannot move a folder into itself");
-  // Uploads queued under `from` land first (bounded), then the remote item moves.
-  {
-    std::unique_lock lock(write_mu_);
-    auto busy = [&] {
-      for (auto& [path, p] : pending_)
-        if (is_same_or_under(path, from) && (p->queued || p->state == UploadState::kUploading)) return true;
-      return false;
-    };
-    write_cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopping_ || !busy(); });
-  }
-  DLFS_ASSIGN(Item src, item_at(from));
-  auto target = item_at(to);
-  if (target) {
-    if (flags & RENAME_NOREPLACE) return Status(EEXIST, to + " exists");
-    if (target->is_dir()) {
-      if (!src.is_dir()) return Status(EISDIR, to + " is a folder");
-      DLFS_ASSIGN(auto items, merged_listing(*target, nullptr, 0));
-      if (!items.empty()) return Status(ENOTEMPTY, to + " is not empty");
-      DLFS_TRY(remote_.remove(target->id));
-      source_.forget(to);
-    } else {
-      if (src.is_dir()) return Status(ENOTDIR, to + " is not a folder");
-      DLFS_TRY(unlink(new_parent, new_name));
-    }
-  } else if (target.err() != ENOENT) {
-    return target.status();
-  }
-
-  std::vector<std::shared_ptr<PendingFile>> under;
-  {
-    std::lock_guard lock(write_mu_);
-    for (auto& [path, p] : pending_)
-      if (is_same_or_under(path, from)) under.push_back(p);
-  }
-  bool remote_exists = !is_spool_id(src.id) || [&] {
-    std::lock_guard lock(write_mu_);
-    return !under.empty() && !under[0]->item_id.empty();
-  }();
-  Item moved = src;
-  if (remote_exists) {
-    std::string id = src.id;
-    if (is_spool_id(id)) {
-      std::lock_guard lock(write_mu_);
-      id = under[0]->item_id;
-    }
-    DLFS_ASSIGN(moved, remote_.move(id, to));
-  }
-  {
-    std::lock_guard lock(write_mu_);
-    for (auto& p : under) {
-      pending_.erase(p->path);
-      p->path = to + p->path.substr(from.size());
-      p->item.set_path(p->path);
-      p->parent_ino = new_parent;
-      pending_[p->path] = p;
-      if (auto rec = options_.spool->get(p->spool_id)) {
-        rec->path = p->path;
-        (void)options_.spool->update(*rec);
-      }
-      if (auto ino = inodes_.find(NodeKind::kItem, p->item.id))
-        inodes_.refresh(*ino, shown_item(*p), options_.clock->now_ms());
-    }
-  }
-  source_.forget(from);
-  source_.forget(to);
-  if (remote_exists) learned(moved);
-  return {};
 }
 
 }  // namespace dlfs

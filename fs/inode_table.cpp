@@ -1,5 +1,9 @@
 #include "fs/inode_table.h"
 
+#include <algorithm>
+
+#include "core/paths.h"
+
 namespace dlfs {
 
 Ino ino_hash(std::string_view key) {
@@ -36,6 +40,8 @@ InodeTable::InodeTable(const Item& root, int64_t fetched_ms) {
 
 Ino InodeTable::assign_locked(const std::string& key) const {
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  if (auto it = aliases_.find(key); it != aliases_.end()) return it->second;
+  if (auto it = preferred_.find(key); it != preferred_.end() && !nodes_.count(it->second)) return it->second;
   Ino ino = ino_hash(key);
   while (nodes_.count(ino)) ino = ino + 1 < 2 ? 2 : ino + 1;  // collision: probe
   return ino;
@@ -45,6 +51,12 @@ Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, 
                            std::shared_ptr<const std::string> thumbnail) {
   std::string key = key_of(kind, item.id);
   std::lock_guard lock(mu_);
+  if (auto alias = aliases_.find(key); alias != aliases_.end()) {
+    if (auto it = nodes_.find(alias->second); it != nodes_.end()) {
+      it->second.nlookup += count;
+      return alias->second;
+    }
+  }
   Ino ino = assign_locked(key);
   auto [it, inserted] = nodes_.try_emplace(ino);
   Node& node = it->second;
@@ -76,6 +88,7 @@ void InodeTable::forget(Ino ino, uint64_t n) {
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
   if (node.nlookup == 0) {
     by_key_.erase(key_of(node.kind, node.item->id));
+    for (const std::string& old : node.old_keys) aliases_.erase(old);
     nodes_.erase(it);
   }
 }
@@ -90,12 +103,41 @@ std::optional<Node> InodeTable::get(Ino ino) const {
 bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end() || fetched_ms < it->second.fetched_ms) return false;
+  // (another item's state never goes into a node: rebind() moves a node to a new id)
+  if (it == nodes_.end() || fetched_ms < it->second.fetched_ms || it->second.item->id != item.id) return false;
   Node& node = it->second;
   bool changed = node.item->updated_ms != item.updated_ms || node.item->size() != item.size();
   node.item = std::make_shared<const Item>(item);
   node.fetched_ms = fetched_ms;
   return changed;
+}
+
+bool InodeTable::rebind(Ino ino, const Item& item, int64_t fetched_ms) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || it->second.item->id != item.id) preferred_[key_of(NodeKind::kItem, item.id)] = ino;
+  if (it == nodes_.end()) return false;
+  Node& node = it->second;
+  if (node.item->id != item.id) {
+    std::string old_key = key_of(node.kind, node.item->id), new_key = key_of(node.kind, item.id);
+    if (auto k = by_key_.find(old_key); k != by_key_.end() && k->second == ino) by_key_.erase(k);
+    by_key_[new_key] = ino;
+    aliases_[old_key] = ino;
+    node.old_keys.push_back(std::move(old_key));
+  }
+  node.item = std::make_shared<const Item>(item);
+  node.fetched_ms = std::max(node.fetched_ms, fetched_ms);
+  return true;
+}
+
+void InodeTable::moved_below(const std::string& from, const std::string& to) {
+  std::lock_guard lock(mu_);
+  for (auto& [ino, node] : nodes_) {
+    if (ino == kRootIno || !is_same_or_under(node.item->filename, from)) continue;
+    Item moved = *node.item;
+    moved.set_path(to + moved.filename.substr(from.size()));
+    node.item = std::make_shared<const Item>(std::move(moved));
+  }
 }
 
 std::optional<Ino> InodeTable::find(NodeKind kind, std::string_view id) const {

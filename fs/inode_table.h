@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/item.h"
 
@@ -38,6 +39,8 @@ struct Node {
   uint64_t nlookup = 0;
   // The (updatedAt, size) seen at the last open, for keep_cache.
   std::optional<std::pair<int64_t, uint64_t>> opened_version;
+  // Keys it had before a rebind (a new file's "spool-<n>"): a late lookup by one finds it.
+  std::vector<std::string> old_keys;
 };
 
 // The number an item id hashes to (before collision probing); never 0 or 1.
@@ -62,6 +65,14 @@ class InodeTable {
   // Replaces a node's item if it has one (after a refetch). Answers true if (updatedAt, size)
   // changed, i.e. the kernel's cached pages for it are stale.
   bool refresh(Ino ino, const Item& item, int64_t fetched_ms);
+  // The node `ino` now shows `item`, under its id: a new file's node after its first upload
+  // (from "spool-<n>" to the platform's id), so that its number never changes. The old key stays
+  // an alias of the node while it lives: an add_lookup by it (a listing taken before the upload)
+  // counts on this node and leaves its newer item. Answers false if the kernel has forgotten it;
+  // the number is kept for the new id either way (a later lookup gets it back).
+  bool rebind(Ino ino, const Item& item, int64_t fetched_ms);
+  // A folder moved from `from` to `to`: the nodes of items below it show their new paths.
+  void moved_below(const std::string& from, const std::string& to);
   // The node of an item id, if the kernel knows it.
   std::optional<Ino> find(NodeKind kind, std::string_view id) const;
   // Records an open; answers true if the item is unchanged since the previous open.
@@ -77,6 +88,10 @@ class InodeTable {
   mutable std::mutex mu_;
   std::unordered_map<Ino, Node> nodes_;
   std::unordered_map<std::string, Ino> by_key_;
+  std::unordered_map<std::string, Ino> aliases_;  // old keys of rebound nodes
+  // Numbers kept for keys whose node was rebound (or was to be, but the kernel had forgotten it):
+  // a new file's platform id keeps the number its spool id had, for the mount's lifetime.
+  std::unordered_map<std::string, Ino> preferred_;
 };
 
 }  // namespace dlfs

@@ -22,12 +22,54 @@ bool MetadataSource::is_fresh(int64_t fetched_ms) const {
   return ttl_ms_ < 0 || clock_.now_ms() - fetched_ms < ttl_ms_;
 }
 
-std::shared_ptr<MetadataSource::MemListing> MetadataSource::memory_listing(const std::string& dir) {
+void MetadataSource::index_locked(MemListing& mem) {
+  mem.by_name.clear();
+  for (size_t i = 0; i < mem.items->size(); ++i) mem.by_name.emplace((*mem.items)[i].name, i);
+}
+
+void MetadataSource::drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it) {
+  memory_count_ -= it->second->items->size();
+  memory_.erase(it);
+}
+
+std::optional<MetadataSource::MemLookup> MetadataSource::memory_lookup(const std::string& dir, const std::string& name,
+                                                                      bool fresh_only) {
+  std::lock_guard lock(mu_);
+  auto it = memory_.find(dir);
+  if (it == memory_.end()) return std::nullopt;
+  MemListing& mem = *it->second;
+  if (fresh_only && !is_fresh(mem.fetched_ms)) return std::nullopt;
+  mem.last_used = ++use_clock_;
+  MemLookup out{std::nullopt, mem.fetched_ms};
+  if (auto c = mem.changed.find(name); c != mem.changed.end()) {
+    out.item = c->second;
+  } else if (auto at = mem.by_name.find(name); at != mem.by_name.end()) {
+    out.item = (*mem.items)[at->second];
+  }
+  return out;
+}
+
+std::shared_ptr<const std::vector<Item>> MetadataSource::memory_items(const std::string& dir, int64_t* fetched_ms) {
   std::lock_guard lock(mu_);
   auto it = memory_.find(dir);
   if (it == memory_.end()) return nullptr;
-  it->second->last_used = ++use_clock_;
-  return it->second;
+  MemListing& mem = *it->second;
+  mem.last_used = ++use_clock_;
+  if (!mem.changed.empty()) {
+    std::vector<Item> items;
+    items.reserve(mem.items->size() + mem.changed.size());
+    for (const Item& item : *mem.items)
+      if (!mem.changed.count(item.name)) items.push_back(item);
+    for (auto& [name, now] : mem.changed)
+      if (now) items.push_back(std::move(*now));
+    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
+    memory_count_ += items.size() - mem.items->size();
+    mem.items = std::make_shared<const std::vector<Item>>(std::move(items));
+    mem.changed.clear();
+    index_locked(mem);
+  }
+  *fetched_ms = mem.fetched_ms;
+  return mem.items;
 }
 
 uint64_t MetadataSource::epoch_of(const std::string& path) const {
@@ -43,15 +85,12 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::remember(const std::str
                                                                   int64_t fetched_ms, std::optional<uint64_t> epoch) {
   auto mem = std::make_shared<MemListing>();
   mem->items = std::make_shared<const std::vector<Item>>(std::move(items));
-  for (size_t i = 0; i < mem->items->size(); ++i) mem->by_name.emplace((*mem->items)[i].name, i);
   mem->fetched_ms = fetched_ms;
   std::lock_guard lock(mu_);
   if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return mem->items;  // raced a change
+  index_locked(*mem);
   mem->last_used = ++use_clock_;
-  if (auto old = memory_.find(dir); old != memory_.end()) {
-    memory_count_ -= old->second->items->size();
-    memory_.erase(old);
-  }
+  if (auto old = memory_.find(dir); old != memory_.end()) drop_locked(old);
   memory_count_ += mem->items->size();
   memory_.emplace(dir, mem);
   // Evict the least recently used listings beyond the bound (a linear scan: evictions are rare
@@ -60,8 +99,7 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::remember(const std::str
     auto victim = std::min_element(memory_.begin(), memory_.end(), [](auto& a, auto& b) {
       return a.second->last_used < b.second->last_used;
     });
-    memory_count_ -= victim->second->items->size();
-    memory_.erase(victim);
+    drop_locked(victim);
   }
   return mem->items;
 }
@@ -92,24 +130,25 @@ Result<std::vector<Item>> MetadataSource::fetch_all(const std::string& dir) {
 }
 
 Result<Listing> MetadataSource::listing(const std::string& dir) {
-  if (auto mem = memory_listing(dir); mem && is_fresh(mem->fetched_ms)) {
+  int64_t at = 0;
+  if (auto items = memory_items(dir, &at); items && is_fresh(at)) {
     ++counters_.listing_memory_hits;
-    return Listing{mem->items, mem->fetched_ms, false, {}};
+    return Listing{items, at, false, {}};
   }
   auto lock_holder = fetch_lock(dir);
   std::lock_guard fetching(*lock_holder);
   // Another thread may have refetched while we waited.
-  auto mem = memory_listing(dir);
-  if (mem && is_fresh(mem->fetched_ms)) {
+  auto mem = memory_items(dir, &at);
+  if (mem && is_fresh(at)) {
     ++counters_.listing_memory_hits;
-    return Listing{mem->items, mem->fetched_ms, false, {}};
+    return Listing{mem, at, false, {}};
   }
   std::optional<CachedListing> cached;
   if (cache_) cached = cache_->get_listing(dir);
   if (cached && is_fresh(cached->fetched_ms)) {
     ++counters_.listing_cache_hits;
-    int64_t at = cached->fetched_ms;
-    return Listing{remember(dir, std::move(cached->items), at), at, false, {}};
+    int64_t cached_at = cached->fetched_ms;
+    return Listing{remember(dir, std::move(cached->items), cached_at), cached_at, false, {}};
   }
 
   ++counters_.listing_fetches;
@@ -122,19 +161,18 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
       return fetched.status();
     }
     // Offline or failing remote: a stale listing beats an error.
-    const std::vector<Item>* stale = mem ? mem->items.get() : cached ? &cached->items : nullptr;
-    if (!stale) return fetched.status();
+    if (!mem && !cached) return fetched.status();
     ++counters_.stale_served;
     spdlog::warn("listing {}: {}; serving the cached listing", dir, fetched.status().to_string());
-    if (mem) return Listing{mem->items, mem->fetched_ms, false, {}};
-    int64_t at = cached->fetched_ms;
-    return Listing{remember(dir, std::move(cached->items), at), at, false, {}};
+    if (mem) return Listing{mem, at, false, {}};
+    int64_t cached_at = cached->fetched_ms;
+    return Listing{remember(dir, std::move(cached->items), cached_at), cached_at, false, {}};
   }
 
   Listing out;
   out.refetched = true;
   out.fetched_ms = clock_.now_ms();
-  const std::vector<Item>* previous = mem ? mem->items.get() : cached ? &cached->items : nullptr;
+  const std::vector<Item>* previous = mem ? mem.get() : cached ? &cached->items : nullptr;
   if (previous) {
     std::unordered_set<std::string_view> now_ids;
     for (auto& item : *fetched) now_ids.insert(item.id);
@@ -144,7 +182,10 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   if (cache_ && epoch_of(dir) == epoch) {
     Status s = cache_->put_listing(dir, *fetched);
     if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
-    if (epoch_of(dir) != epoch) (void)cache_->forget_listing(dir);  // changed while storing
+    if (epoch_of(dir) != epoch) {  // changed while storing: the listing and the items it stored go
+      (void)cache_->forget_listing(dir);
+      for (const Item& item : *fetched) (void)cache_->forget_item(item.filename);
+    }
   }
   // An answer that raced with a change is still this call's answer, but is not kept (and so
   // does not count as fresh for the next caller).
@@ -155,14 +196,15 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
 Result<FetchedItem> MetadataSource::item(const std::string& path) {
   if (path == "/.dataloop" || is_same_or_under(path, "/.dataloop"))
     return Status(ENOENT, "no such file: " + path);
+  auto no_such = [&] {
+    ++counters_.negative_hits;
+    return Status(ENOENT, "no such file: " + path);
+  };
+  std::string dir = parent_path(path), name = base_name(path);
   // A fresh listing of the parent answers presence and absence alike.
-  if (auto mem = memory_listing(parent_path(path)); mem && is_fresh(mem->fetched_ms)) {
-    auto it = mem->by_name.find(base_name(path));
-    if (it == mem->by_name.end()) {
-      ++counters_.negative_hits;
-      return Status(ENOENT, "no such file: " + path);
-    }
-    return FetchedItem{(*mem->items)[it->second], mem->fetched_ms};
+  if (auto mem = memory_lookup(dir, name, true)) {
+    if (!mem->item) return no_such();
+    return FetchedItem{std::move(*mem->item), mem->fetched_ms};
   }
   std::optional<CachedItem> cached;
   if (cache_) cached = cache_->get_item(path);
@@ -179,10 +221,25 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
       if (cache_ && cached) (void)cache_->forget_item(path);
       return got.status();
     }
-    if (!cached) return got.status();
+    // Offline or failing: what this mount knows, of any age — the parent's listing in memory
+    // (which has the mount's own changes), the item cached, the parent's listing cached.
+    std::optional<FetchedItem> stale;
+    bool absent = false;
+    if (auto mem = memory_lookup(dir, name, false)) {
+      if (mem->item) stale = FetchedItem{std::move(*mem->item), mem->fetched_ms};
+      else absent = true;
+    } else if (cached) {
+      stale = FetchedItem{std::move(cached->item), cached->fetched_ms};
+    } else if (auto listing = cache_ ? cache_->get_listing(dir) : std::nullopt) {
+      auto it = std::find_if(listing->items.begin(), listing->items.end(), [&](const Item& i) { return i.name == name; });
+      if (it == listing->items.end()) absent = true;
+      else stale = FetchedItem{*it, listing->fetched_ms};
+    }
+    if (!stale && !absent) return got.status();
     ++counters_.stale_served;
-    spdlog::warn("item {}: {}; serving the cached item", path, got.status().to_string());
-    return FetchedItem{std::move(cached->item), cached->fetched_ms};
+    spdlog::debug("item {}: {}; answering from what the mount knows", path, got.status().to_string());
+    if (absent || is_platform_private(stale->item)) return Status(ENOENT, "no such file: " + path);
+    return std::move(*stale);
   }
   if (is_platform_private(*got)) return Status(ENOENT, "no such file: " + path);
   if (cache_ && epoch_of(path) == epoch) {
@@ -198,18 +255,51 @@ void MetadataSource::forget(const std::string& path) {
     std::lock_guard lock(mu_);
     for (const std::string& dir : {parent_path(path), path}) {
       bump_epoch(dir);
-      if (auto it = memory_.find(dir); it != memory_.end()) {
-        memory_count_ -= it->second->items->size();
-        memory_.erase(it);
-      }
+      if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
   if (cache_) (void)cache_->forget_item(path);
 }
 
 void MetadataSource::learned(const Item& item) {
-  forget(item.filename);
-  if (cache_ && !item.hidden) (void)cache_->put_item(item);
+  std::string dir = parent_path(item.filename);
+  {
+    std::lock_guard lock(mu_);
+    bump_epoch(dir);
+    bump_epoch(item.filename);
+    if (auto it = memory_.find(dir); it != memory_.end()) {
+      if (is_platform_private(item)) it->second->changed[item.name] = std::nullopt;
+      else it->second->changed[item.name] = item;
+    }
+  }
+  if (!cache_) return;
+  // The cached listing of the parent would miss it: the one in memory has it.
+  (void)cache_->forget_listing(dir);
+  if (!item.hidden) (void)cache_->put_item(item);
+}
+
+void MetadataSource::removed(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    bump_epoch(parent_path(path));
+    bump_epoch(path);
+    if (auto it = memory_.find(parent_path(path)); it != memory_.end()) it->second->changed[base_name(path)] = std::nullopt;
+    for (auto it = memory_.begin(); it != memory_.end();) {
+      if (is_same_or_under(it->first, path)) {
+        bump_epoch(it->first);
+        auto gone = it++;
+        drop_locked(gone);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (cache_) (void)cache_->forget_item(path);  // its parent's listing and its own go too
+}
+
+void MetadataSource::made_dir(const Item& dir) {
+  learned(dir);
+  remember(dir.filename, {}, clock_.now_ms());
 }
 
 Result<std::string> MetadataSource::thumbnail(const Item& item) {

@@ -3,7 +3,13 @@
 // LMDB MetadataCache (survives remounts), then the Remote. An entry younger than the TTL is
 // served without a remote call; an older one is refetched (whole folders, in pages with full
 // items — never a request per entry). When the remote fails with anything but ENOENT/ENOTDIR,
-// a stale entry is served rather than an error (with a warning).
+// a stale entry is served rather than an error (with a warning): a lookup while the server is
+// away is answered from the parent folder's listing of any age, so names in a folder this mount
+// listed or made stay decidable offline.
+//
+// What the mount itself changes (it made, moved, removed or re-uploaded an item) is applied to
+// the listing in memory in place (learned, removed, made_dir): no refetch after each upload, and
+// an offline mount still knows the names it made.
 #pragma once
 
 #include <atomic>
@@ -53,25 +59,44 @@ class MetadataSource {
   // The item's thumbnail JPEG; ENOENT when it has none.
   Result<std::string> thumbnail(const Item& item);
 
-  // The mount changed something (wrote, made, moved, removed): drop what is known of `path`,
-  // its parent's listing and (a folder) its own listing, in memory and in the cache.
+  // Drop what is known of `path`, its parent's listing and (a folder) its own listing, in memory
+  // and in the cache: the next look asks the remote (after a change whose outcome is unknown).
   void forget(const std::string& path);
-  // The mount learned an item's new state (after an upload or a patch): store it and drop the
-  // parent's listing so the next readdir refetches.
+  // The mount learned an item's new state (it uploaded, made, moved or patched it): the item
+  // replaces what its parent's listing in memory had under its name.
   void learned(const Item& item);
+  // The item at `path` is gone (deleted, or moved away): out of its parent's listing in memory,
+  // and (a folder) every listing kept of it or below it.
+  void removed(const std::string& path);
+  // The mount made this folder: it is known empty.
+  void made_dir(const Item& dir);
 
   bool is_fresh(int64_t fetched_ms) const;
   const SourceCounters& counters() const { return counters_; }
   const Clock& clock() const { return clock_; }
 
  private:
+  // Read and changed only under mu_.
   struct MemListing {
     std::shared_ptr<const std::vector<Item>> items;
     std::unordered_map<std::string_view, size_t> by_name;  // views into *items
+    // What the mount changed since the fetch, by name: the item now, or nullopt (gone). Folded
+    // into `items` by the next listing() (a copy per readdir, not per change).
+    std::unordered_map<std::string, std::optional<Item>> changed;
     int64_t fetched_ms = 0;
     uint64_t last_used = 0;
   };
-  std::shared_ptr<MemListing> memory_listing(const std::string& dir);
+  // A name looked up in a listing kept in memory: nullopt if there is no listing of `dir` (or
+  // only a stale one and `fresh_only`); else the item, or nullopt inside for "not there".
+  struct MemLookup {
+    std::optional<Item> item;
+    int64_t fetched_ms = 0;
+  };
+  std::optional<MemLookup> memory_lookup(const std::string& dir, const std::string& name, bool fresh_only);
+  // The listing of `dir` kept in memory, with the mount's changes folded in; null if none.
+  std::shared_ptr<const std::vector<Item>> memory_items(const std::string& dir, int64_t* fetched_ms);
+  void index_locked(MemListing& mem);
+  void drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it);
   // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
   // answers the listing either way.
   std::shared_ptr<const std::vector<Item>> remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,

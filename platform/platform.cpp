@@ -241,7 +241,8 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
   out.page.total = matches.size();
   if (q.update()) {
     for (auto& [doc, item] : matches) {
-      DLFS_ASSIGN(item, apply_patch(txn, std::move(item), *q.update(), false, user));
+      std::vector<std::string> no_blobs;  // a bulk update never moves (no system flag)
+      DLFS_ASSIGN(item, apply_patch(txn, std::move(item), *q.update(), false, user, {}, no_blobs));
       ++out.affected;
     }
   } else if (q.is_delete()) {

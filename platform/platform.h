@@ -111,8 +111,13 @@ class Platform {
   Result<UploadResult> upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                     std::string_view remote_path, const UploadOptions& options);
   Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
-  Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user);
-  Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user);
+  // A `filename` in the patch moves the item; `replace_id` as in move_item.
+  Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
+                          std::string_view replace_id = {});
+  // `replace_id`: the item that may be at `new_path` and goes in the same transaction (a file
+  // replaced by a file, an empty folder by a folder); anything else there is EEXIST.
+  Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user,
+                         std::string_view replace_id = {});
   Status delete_item(std::string_view id);
 
   // Preprocessing (platform/preprocess.h). Every file item created or overwritten is queued with
@@ -153,8 +158,15 @@ class Platform {
   // Deletes an item (a folder with everything below it) inside `txn`; the storage keys to
   // remove once committed are appended to `blob_keys`; answers how many file items went.
   Result<uint64_t> erase_tree(LmdbTxn& txn, const Item& item, std::vector<std::string>& blob_keys);
-  Result<Item> apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user);
-  Result<Item> move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user);
+  Result<Item> apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,
+                           std::string_view replace_id, std::vector<std::string>& blob_keys);
+  // `replace_id` and `blob_keys` as in move_item / erase_tree.
+  Result<Item> move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user,
+                           std::string_view replace_id, std::vector<std::string>& blob_keys);
+  // Erases `target` (found at a path something moves or uploads to) if it is `replace_id` and
+  // may be replaced by an item of type `by` (a folder only when empty); EEXIST otherwise.
+  Status replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
+                        std::vector<std::string>& blob_keys);
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
   void remove_blobs(const std::vector<std::string>& keys);
   friend class Preprocessor;

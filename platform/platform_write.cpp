@@ -54,6 +54,11 @@ std::optional<json> link_shebang(std::string_view bytes) {
 
 constexpr uint64_t kMaxLinkJsonBytes = 64 * 1024;
 
+// A create-only upload that may replace the file item at its path (UploadOptions::replace_id).
+bool replaces(const Item& existing, const UploadOptions& options) {
+  return !options.replace_id.empty() && existing.id == options.replace_id && existing.is_file();
+}
+
 }  // namespace
 
 Result<Item> Platform::ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
@@ -94,7 +99,8 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "'");
     DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
     if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
-    if (existing && options.mode == UploadMode::kSkip) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+    if (existing && options.mode == UploadMode::kSkip && !replaces(*existing, options))
+      return UploadResult{std::move(*existing), UploadOp::kSkipped};
     dataset = std::move(*ds);
   }
 
@@ -107,6 +113,7 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
   }
 
   std::string old_key;
+  std::vector<std::string> replaced_keys;  // the binaries of an item replaced (replace_id)
   // Runs inside a group commit (group_commit.h): concurrent uploads share one catalogue commit.
   auto body = [&](LmdbTxn& txn) -> Result<UploadResult> {
     DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
@@ -114,7 +121,11 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     int64_t now = options_.clock->now_ms();
     DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
     if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
-    if (existing && options.mode == UploadMode::kSkip) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+    if (existing && options.mode == UploadMode::kSkip) {
+      if (!replaces(*existing, options)) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+      DLFS_TRY(replace_in_txn(txn, *existing, options.replace_id, ItemType::kFile, replaced_keys));
+      existing.reset();
+    }
 
     Item item;
     UploadOp op = UploadOp::kCreated;
@@ -155,6 +166,7 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
   };
   Result<UploadResult> committed = Status(EIO, "the upload was not committed");
   Status group = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
+    replaced_keys.clear();
     committed = body(txn);
     return committed.status();
   });
@@ -166,6 +178,7 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
     return committed;
   }
   if (!old_key.empty() && old_key != blob.key) drop_blob(old_key);
+  remove_blobs(replaced_keys);
   preprocessor_->notify();
   return committed;
 }
@@ -194,16 +207,23 @@ Result<Item> Platform::make_dir(std::string_view dataset_id, std::string_view pa
   return dir;
 }
 
-Result<Item> Platform::patch_item(std::string_view id, const json& patch, bool system, std::string_view user) {
-  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
-  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
-  if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
-  DLFS_ASSIGN(Item patched, apply_patch(txn, std::move(*item), patch, system, user));
-  DLFS_TRY(txn.commit());
+Result<Item> Platform::patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
+                                  std::string_view replace_id) {
+  std::vector<std::string> blob_keys;
+  Item patched;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+    if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+    DLFS_ASSIGN(patched, apply_patch(txn, std::move(*item), patch, system, user, replace_id, blob_keys));
+    DLFS_TRY(txn.commit());
+  }
+  remove_blobs(blob_keys);
   return patched;
 }
 
-Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user) {
+Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,
+                                   std::string_view replace_id, std::vector<std::string>& blob_keys) {
   if (!patch.is_object()) return Status(EINVAL, "a patch must be a JSON object");
   std::optional<std::string> new_path;
   Item before = item;
@@ -235,25 +255,47 @@ Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, b
   item.updated_ms = options_.clock->now_ms();
   item.updated_by = std::string(user);
   if (new_path) {
-    DLFS_ASSIGN(item, move_in_txn(txn, std::move(item), *new_path, user));
+    DLFS_ASSIGN(item, move_in_txn(txn, std::move(item), *new_path, user, replace_id, blob_keys));
   } else {
     DLFS_TRY(catalog_->put_item(txn, item, &before));
   }
   return item;
 }
 
-Result<Item> Platform::move_item(std::string_view id, std::string_view new_path, std::string_view user) {
-  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
-  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
-  if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
-  item->updated_ms = options_.clock->now_ms();
-  item->updated_by = std::string(user);
-  DLFS_ASSIGN(Item moved, move_in_txn(txn, std::move(*item), new_path, user));
-  DLFS_TRY(txn.commit());
+Result<Item> Platform::move_item(std::string_view id, std::string_view new_path, std::string_view user,
+                                 std::string_view replace_id) {
+  std::vector<std::string> blob_keys;
+  Item moved;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+    if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+    item->updated_ms = options_.clock->now_ms();
+    item->updated_by = std::string(user);
+    DLFS_ASSIGN(moved, move_in_txn(txn, std::move(*item), new_path, user, replace_id, blob_keys));
+    DLFS_TRY(txn.commit());
+  }
+  remove_blobs(blob_keys);
   return moved;
 }
 
-Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user) {
+Status Platform::replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
+                                std::vector<std::string>& blob_keys) {
+  if (replace_id.empty() || target.id != replace_id)
+    return Status(EEXIST, "'" + target.filename + "' already exists");
+  if (target.is_dir() != (by == ItemType::kDir))
+    return target.is_dir() ? Status(EISDIR, "'" + target.filename + "' is a folder; a file cannot replace it")
+                           : Status(ENOTDIR, "'" + target.filename + "' is a file; a folder cannot replace it");
+  if (target.is_dir()) {
+    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, target.dataset_id, target.filename));
+    if (!children.empty()) return Status(ENOTEMPTY, "folder '" + target.filename + "' is not empty");
+  }
+  DLFS_ASSIGN(uint64_t files, erase_tree(txn, target, blob_keys));
+  return add_to_count(txn, target.dataset_id, -int64_t(files));
+}
+
+Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user,
+                                   std::string_view replace_id, std::vector<std::string>& blob_keys) {
   DLFS_ASSIGN(std::string path, normalize_path(new_path));
   DLFS_ASSIGN(auto stored, catalog_->item(txn, item.id));
   if (!stored) return Status(ENOENT, "no item with id '" + item.id + "'");
@@ -265,8 +307,13 @@ Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new
   }
   if (old.is_dir() && is_same_or_under(path, old.filename))
     return Status(EINVAL, "cannot move folder '" + old.filename + "' into itself ('" + path + "')");
-  DLFS_ASSIGN(auto target, catalog_->entry_at(txn, old.dataset_id, path));
-  if (target) return Status(EEXIST, "cannot move '" + old.filename + "' to '" + path + "': it already exists");
+  DLFS_ASSIGN(auto target, catalog_->item_at(txn, old.dataset_id, path));
+  if (target) {
+    Status replaced = replace_in_txn(txn, *target, replace_id, old.type, blob_keys);
+    if (replaced.err() == EEXIST)
+      return Status(EEXIST, "cannot move '" + old.filename + "' to '" + path + "': it already exists");
+    DLFS_TRY(replaced);
+  }
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, old.dataset_id));
   if (!ds) return Status(ENOENT, "no dataset '" + old.dataset_id + "'");
   DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), user, item.updated_ms).status());

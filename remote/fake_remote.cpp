@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 #include "core/paths.h"
 
 namespace dlfs {
@@ -47,6 +48,10 @@ void FakeRemote::ensure_parents_locked(std::string_view path) {
 
 Item FakeRemote::add_file(std::string_view path, std::string content, json user_metadata) {
   std::lock_guard lock(mu_);
+  return add_file_locked(path, std::move(content), std::move(user_metadata));
+}
+
+Item FakeRemote::add_file_locked(std::string_view path, std::string content, json user_metadata) {
   ensure_parents_locked(path);
   Item item = make_item(path, ItemType::kFile);
   item.system()["size"] = content.size();
@@ -251,6 +256,9 @@ Result<std::string> FakeRemote::thumbnail(const Item& item) {
   return *s->thumbnail;
 }
 
+// As the platform does (platform_write.cpp), in one step under the lock: skip keeps what is
+// there unless it is the file replace_id (then deleted and made anew); an overwrite keeps the
+// item (its id, its user metadata merged with the new) with a new binary and fresh system data.
 Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::string_view remote_path,
                                         const UploadOptions& options) {
   DLFS_TRY(enter(RemoteCall::kUpload));
@@ -258,31 +266,36 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
   if (!in) return Status(ENOENT, "cannot read " + local_file);
   std::stringstream bytes;
   bytes << in.rdbuf();
-  if (auto existing = item_at(remote_path); existing && options.mode == UploadMode::kSkip)
-    return UploadResult{*existing, UploadOp::kSkipped};
-  auto existing = item_at(remote_path);
-  if (existing && existing->is_dir()) return Status(EISDIR, std::string(remote_path) + " is a folder");
-  json user = options.metadata.is_object() && options.metadata.contains("user") ? options.metadata["user"]
-                                                                                : json(nullptr);
-  if (existing) {  // like the platform: an overwrite keeps the item (id, user metadata), new binary
-    std::lock_guard lock(mu_);
-    Stored& s = items_.at(std::string(remote_path));
-    s.content = bytes.str();
-    s.thumbnail.reset();
-    s.item.metadata["system"] = json{{"size", s.content.size()}, {"originalname", s.item.name},
-                                     {"mimetype", "application/octet-stream"}};
-    if (!user.is_null()) s.item.metadata["user"] = user;
-    if (options.description) s.item.description = options.description;
-    s.item.updated_ms = next_time_locked();
-    return UploadResult{s.item, UploadOp::kOverwritten};
+  json meta = options.metadata.is_object() ? options.metadata : json::object();
+  meta.erase("system");
+  std::lock_guard lock(mu_);
+  auto it = items_.find(remote_path);
+  if (it != items_.end()) {
+    Stored& s = it->second;
+    if (s.item.is_dir()) return Status(EISDIR, std::string(remote_path) + " is a folder");
+    if (options.mode == UploadMode::kSkip) {
+      if (options.replace_id.empty() || s.item.id != options.replace_id) return UploadResult{s.item, UploadOp::kSkipped};
+      items_.erase(it);
+    } else {
+      s.content = bytes.str();
+      s.thumbnail.reset();
+      s.item.metadata["system"] = json{{"size", s.content.size()}, {"originalname", s.item.name},
+                                       {"mimetype", "application/octet-stream"}};
+      merge_patch(s.item.metadata, meta);
+      s.item.system();
+      if (options.description) s.item.description = options.description;
+      s.item.updated_ms = next_time_locked();
+      return UploadResult{s.item, UploadOp::kOverwritten};
+    }
   }
-  Item item = add_file(remote_path, bytes.str(), user);
-  if (options.description) {
-    std::lock_guard lock(mu_);
-    items_.at(std::string(remote_path)).item.description = options.description;
-    item.description = options.description;
-  }
-  return UploadResult{item, UploadOp::kCreated};
+  if (auto parent = items_.find(parent_path(remote_path)); parent != items_.end() && !parent->second.item.is_dir())
+    return Status(ENOTDIR, parent->first + " is a file");
+  Item item = add_file_locked(remote_path, bytes.str(), nullptr);
+  Stored& s = items_.at(std::string(remote_path));
+  merge_patch(s.item.metadata, meta);
+  s.item.system();
+  if (options.description) s.item.description = options.description;
+  return UploadResult{s.item, UploadOp::kCreated};
 }
 
 Result<Item> FakeRemote::patch(std::string_view id, const json& patch, bool system) {
@@ -300,13 +313,30 @@ Result<Item> FakeRemote::patch(std::string_view id, const json& patch, bool syst
   return s->item;
 }
 
-Result<Item> FakeRemote::move(std::string_view id, std::string_view new_path) {
+// As the platform's move_in_txn: to where it is succeeds; onto an item only if that is
+// replace_id (a file by a file, an empty folder by a folder), deleted in the same step.
+Result<Item> FakeRemote::move(std::string_view id, std::string_view new_path, std::string_view replace_id) {
   DLFS_TRY(enter(RemoteCall::kMove));
   std::lock_guard lock(mu_);
-  if (items_.count(new_path)) return Status(EEXIST, std::string(new_path) + " exists");
   Stored* s = find_by_id_locked(id);
   if (!s) return Status(ENOENT, "no item " + std::string(id));
   std::string old_path = s->item.filename;
+  if (old_path == "/") return Status(EBUSY, "the root cannot be moved");
+  if (old_path == new_path) return s->item;
+  if (s->item.is_dir() && is_same_or_under(new_path, old_path))
+    return Status(EINVAL, "cannot move a folder into itself");
+  bool is_dir = s->item.is_dir();
+  if (auto target = items_.find(new_path); target != items_.end()) {
+    const Item& t = target->second.item;
+    if (replace_id.empty() || t.id != replace_id) return Status(EEXIST, std::string(new_path) + " exists");
+    if (t.is_dir() != is_dir) return Status(t.is_dir() ? EISDIR : ENOTDIR, std::string(new_path) + ": type differs");
+    if (t.is_dir())
+      for (auto& [path, other] : items_)
+        if (path != new_path && is_same_or_under(path, new_path)) return Status(ENOTEMPTY, path + " is in the way");
+    items_.erase(target);
+  }
+  if (auto parent = items_.find(parent_path(new_path)); parent != items_.end() && !parent->second.item.is_dir())
+    return Status(ENOTDIR, parent->first + " is a file");
   std::vector<std::pair<std::string, Stored>> moved;
   for (auto it = items_.begin(); it != items_.end();) {
     if (is_same_or_under(it->first, old_path)) {
@@ -321,7 +351,9 @@ Result<Item> FakeRemote::move(std::string_view id, std::string_view new_path) {
   }
   ensure_parents_locked(new_path);
   for (auto& [p, st] : moved) items_[p] = std::move(st);
-  return items_.at(std::string(new_path)).item;
+  Item& item = items_.at(std::string(new_path)).item;
+  item.updated_ms = next_time_locked();
+  return item;
 }
 
 Status FakeRemote::remove(std::string_view id) {
@@ -339,8 +371,15 @@ Status FakeRemote::remove(std::string_view id) {
 
 Result<Item> FakeRemote::make_dir(std::string_view path) {
   DLFS_TRY(enter(RemoteCall::kMakeDir));
-  if (item_at(path)) return Status(EEXIST, std::string(path) + " exists");
-  return add_dir(path);
+  std::lock_guard lock(mu_);
+  if (items_.count(path)) return Status(EEXIST, std::string(path) + " exists");
+  std::string parent = parent_path(path);
+  if (auto it = items_.find(parent); it != items_.end() && !it->second.item.is_dir())
+    return Status(ENOTDIR, parent + " is a file");
+  ensure_parents_locked(path);
+  Item item = make_item(path, ItemType::kDir);
+  items_[std::string(path)] = Stored{item, {}, {}};
+  return item;
 }
 
 }  // namespace dlfs

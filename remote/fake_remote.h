@@ -66,7 +66,7 @@ class FakeRemote : public Remote {
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
                               const UploadOptions& options) override;
   Result<Item> patch(std::string_view id, const json& patch, bool system = false) override;
-  Result<Item> move(std::string_view id, std::string_view new_path) override;
+  Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override;
   Status remove(std::string_view id) override;
   Result<Item> make_dir(std::string_view path) override;
 
@@ -79,6 +79,7 @@ class FakeRemote : public Remote {
   // Counts the call and answers the injected fault, if any.
   Status enter(RemoteCall call);
   Item make_item(std::string_view path, ItemType type);
+  Item add_file_locked(std::string_view path, std::string content, json user_metadata);
   void ensure_parents_locked(std::string_view path);
   Stored* find_by_id_locked(std::string_view id);
   int64_t next_time_locked() { return ++clock_ms_; }

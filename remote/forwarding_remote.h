@@ -28,7 +28,9 @@ class ForwardingRemote : public Remote {
   Result<Item> patch(std::string_view id, const json& patch, bool system) override {
     return inner_.patch(id, patch, system);
   }
-  Result<Item> move(std::string_view id, std::string_view new_path) override { return inner_.move(id, new_path); }
+  Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override {
+    return inner_.move(id, new_path, replace_id);
+  }
   Status remove(std::string_view id) override { return inner_.remove(id); }
   Result<Item> make_dir(std::string_view path) override { return inner_.make_dir(path); }
 

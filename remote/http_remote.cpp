@@ -186,6 +186,8 @@ class HttpRemote : public Remote {
     HttpRequest req;
     req.method = "POST";
     req.path = "/datasets/" + dataset_.id + "/items?mode=" + (options.mode == UploadMode::kSkip ? "skip" : "overwrite");
+    if (options.mode == UploadMode::kSkip && !options.replace_id.empty())
+      req.path += "&replace=" + http_->escape(options.replace_id);
     // API.md's field order: type, path, metadata, description, file.
     req.multipart.push_back({"type", "file", "", "", kTextPart});
     req.multipart.push_back({"path", std::string(remote_path), "", "", kTextPart});
@@ -223,8 +225,12 @@ class HttpRemote : public Remote {
     return parse_item(doc);
   }
 
-  Result<Item> move(std::string_view id, std::string_view new_path) override {
-    return patch(id, json{{"filename", new_path}}, /*system=*/true);
+  Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override {
+    std::string path = "/items/" + http_->escape(id) + "?system=true";
+    if (!replace_id.empty()) path += "&replace=" + http_->escape(replace_id);
+    DLFS_ASSIGN(HttpRequest req, json_request("PATCH", path, json{{"filename", new_path}}));
+    DLFS_ASSIGN(json doc, http_->send_json(req));
+    return parse_item(doc);
   }
 
   Status remove(std::string_view id) override {

@@ -51,9 +51,9 @@ class LocalRemote : public Remote {
     return platform_->patch_item(id, patch, system, user_);
   }
 
-  Result<Item> move(std::string_view id, std::string_view new_path) override {
+  Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override {
     DLFS_TRY(get_by_id(id).status());
-    return platform_->move_item(id, new_path, user_);
+    return platform_->move_item(id, new_path, user_, replace_id);
   }
 
   Status remove(std::string_view id) override {

@@ -20,6 +20,18 @@
 
 namespace dlfs {
 
+// Errors that a later try may cure (an unreachable or failing server), as opposed to answers
+// that stay the same (a bad name, a missing item, no permission, no room).
+inline bool is_transient_remote_error(int err) {
+  switch (err) {
+    case 0: case EINVAL: case ENAMETOOLONG: case EDQUOT: case EACCES: case EPERM: case EEXIST: case ENOENT:
+    case ENOTDIR: case EISDIR: case ENOTEMPTY: case EROFS: case EFBIG: case ENOSPC: case EBUSY:
+      return false;
+    default:
+      return true;
+  }
+}
+
 class Remote {
  public:
   virtual ~Remote() = default;
@@ -48,9 +60,12 @@ class Remote {
                                       const UploadOptions& options) = 0;
   // Partial update (merge rules in API.md). `system` allows metadata.system changes.
   virtual Result<Item> patch(std::string_view id, const json& patch, bool system = false) = 0;
-  // Moves/renames an item (a folder with everything in it). EEXIST if the target exists.
-  virtual Result<Item> move(std::string_view id, std::string_view new_path) = 0;
-  // Deletes an item (a folder with everything in it).
+  // Moves/renames an item (a folder with everything in it). EEXIST if the target exists, unless
+  // it is the item `replace_id` (a file moved over a file, a folder over an empty folder): then
+  // it is deleted in the same transaction. Moving an item to where it is succeeds (so a retry of
+  // a move whose answer was lost does too).
+  virtual Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id = {}) = 0;
+  // Deletes an item (a folder with everything in it). ENOENT if there is no such item.
   virtual Status remove(std::string_view id) = 0;
   // Makes a folder (and missing parents). EEXIST if something exists at the path.
   virtual Result<Item> make_dir(std::string_view path) = 0;

@@ -21,6 +21,8 @@ packages=(
   imagemagick libimage-exiftool-perl clang libclang-rt-14-dev
   # tools the tests and the demo use (openssl: the https tests make a self-signed certificate)
   attr python3 psmisc openssl
+  # the consistency tests run git in a mount
+  git
 )
 
 # The storage-driver tests start object-store emulators from npm (tests/emulators): S3 (s3rver),

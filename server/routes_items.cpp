@@ -69,7 +69,9 @@ void register_item_routes(httplib::Server& svr, ApiContext& ctx) {
     auto body = ApiContext::json_body(req);
     if (!body) return send_error(res, body.status());
     bool system = req.get_param_value("system") == "true";
-    auto patched = p.patch_item(item->id, *body, system, caller.email);
+    // dlfs's extension: with a `filename`, ?replace=<id> lets the move replace that item (a file by
+    // a file, an empty folder by a folder) in the same transaction: an atomic rename-over.
+    auto patched = p.patch_item(item->id, *body, system, caller.email, req.get_param_value("replace"));
     if (!patched) return send_error(res, patched.status());
     send_json(res, item_to_json(*patched, ApiContext::base_url(req)));
   }));

@@ -171,6 +171,9 @@ void register_upload_routes(httplib::Server& svr, ApiContext& ctx) {
     UploadOptions options;
     options.mode = mode_text == "overwrite" ? UploadMode::kOverwrite : UploadMode::kSkip;
     options.user = caller.email;
+    // dlfs's extension: mode=skip&replace=<id> makes the item even where that file item is, which
+    // goes in the same transaction (a rename over a file, then the upload of a new one).
+    options.replace_id = req.get_param_value("replace");
     if (std::string meta = field(form, "metadata"); !meta.empty()) {
       auto doc = parse_json(meta);
       if (!doc) return send_error(res, doc.status().wrap("form field 'metadata'"));

@@ -2,7 +2,9 @@
 // SIGKILLed and restarted while the mount reads and while it uploads (reads resume with the
 // right bytes, uploads complete, nothing is lost), and a dlfsd that is SIGSTOPped (connections
 // accepted, never answered): the mount answers an error within its -o http_* bound, serves what
-// it has cached, recovers after SIGCONT and unmounts without hanging.
+// it has cached, recovers after SIGCONT and unmounts without hanging. A server killed in the
+// middle of a `cp -r` of new files: every create is decided from what the mount knows, spooled,
+// and uploaded once the server is back.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -276,6 +278,58 @@ TEST_F(MountDlfsdFault, UploadsCompleteAcrossAKillAndRestart) {
     if (platform_bytes(**other, "/" + rel) == bytes) continue;
     if (++wrong <= 5) ADD_FAILURE() << "/" << rel << " differs or is missing on the platform";
   }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_TRUE(guard->unmount());
+}
+
+TEST_F(MountDlfsdFault, CreatesWhileTheServerIsAwayAreSpooledAndLoseNothing) {
+  // The user: `cp -r` of 200 new files while dlfsd is SIGKILLed and restarted 2 s later
+  // failed about 1 run in 3 with "cannot create regular file: Input/output error". Names in a
+  // folder this mount made are decided without the server; creates and mkdirs are spooled.
+  // Three rounds, each into a new folder, with the server killed mid-copy each time.
+  auto remote = dataset("away");
+  ASSERT_TRUE(remote);
+  std::map<std::string, std::string> files;  // relative path -> bytes
+  for (int d = 0; d < 2; ++d)
+    for (int i = 0; i < 100; ++i)
+      files["d" + std::to_string(d) + "/f" + std::to_string(i)] = random_bytes(300 + 97 * size_t(i), uint32_t(d * 1000 + i));
+  for (const auto& [rel, bytes] : files) write_file(work.sub("src/up/" + rel), bytes);
+
+  std::unique_ptr<MountGuard> guard;
+  auto m = mount("away", "e", "http_timeout=1,http_stall=2,http_retries=2,upload_attempts=60,debug_retry_base_ms=100",
+                 guard);
+  ASSERT_TRUE(m.ok()) << m.err << read_file(log_of("e"));
+  const std::string mnt = guard->mountpoint();
+  for (int round = 0; round < 3; ++round) {
+    std::string target = mnt + "/r" + std::to_string(round);
+    ASSERT_TRUE(run({"mkdir", target}).ok());
+    Child cp({"cp", "-r", work.sub("src/up"), target + "/"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 200 * round));
+    server.kill();
+    std::this_thread::sleep_for(2s);
+    ASSERT_TRUE(server.restart()) << server.error();
+    int cp_exit = cp.wait(120s);
+    EXPECT_EQ(cp_exit, 0) << "round " << round << ": cp -r failed or hung; log:\n" << read_file(log_of("e"));
+    auto diff = run({"diff", "-r", work.sub("src/up"), target + "/up"}, 120s);
+    EXPECT_TRUE(diff.ok()) << "round " << round << ": " << diff.out << diff.err;
+  }
+  auto sync = run({kDlfsBin, "sync", mnt}, 300s);
+  EXPECT_TRUE(sync.ok()) << sync.out << sync.err << "\nlog:\n" << read_file(log_of("e"));
+
+  // A second client sees every file of every round, byte for byte.
+  HttpConnection fresh(client_options());
+  auto other = fresh.open("away");
+  ASSERT_TRUE(other) << other.status().to_string();
+  std::map<std::string, uint64_t> tree;
+  ASSERT_NO_FATAL_FAILURE(list_tree(**other, "/", tree));
+  EXPECT_EQ(tree.size(), 3 * files.size());
+  int wrong = 0;
+  for (int round = 0; round < 3; ++round)
+    for (const auto& [rel, bytes] : files) {
+      std::string path = "/r" + std::to_string(round) + "/up/" + rel;
+      if (platform_bytes(**other, path) == bytes) continue;
+      if (++wrong <= 5) ADD_FAILURE() << path << " differs or is missing on the platform";
+    }
   EXPECT_EQ(wrong, 0);
   EXPECT_TRUE(guard->unmount());
 }

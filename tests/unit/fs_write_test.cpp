@@ -149,11 +149,12 @@ TEST_F(FsWrite, NewFileReadsBackWhilePendingThenArrives) {
   EXPECT_EQ(fs->wait_uploads(1s), 0u);
   EXPECT_TRUE(spool->list().empty());
   EXPECT_EQ(spool->used_bytes(), 0u);
-  // The old inode still answers (now for the uploaded item), and a lookup finds the real item.
+  // The inode answers (now for the uploaded item), and a lookup finds the same number: a new
+  // file keeps its inode from create through its upload.
   EXPECT_EQ(fs->getattr(ino)->attr.st_size, 11);
   auto e = walk("/new.txt");
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->ino, ino_hash(remote.item_at("/new.txt")->id));
+  EXPECT_EQ(e->ino, ino);
   EXPECT_EQ(*cat(e->ino), "hello world");
   EXPECT_EQ(*fs->getxattr(kRootIno, "user.dl.uploads"),
             json({{"failed", json::array()}, {"pending", 0}, {"spool_bytes", 0}, {"uploading", 0}, {"writing", 0}}).dump());

@@ -1,0 +1,91 @@
+// The reference-model runner's insides (fs_model.h is the interface): one run of a program
+// against a fresh core, platform and model. fs_model_run.cpp holds the set-up, the checks and the
+// rounds; fs_model.cpp the steps, the generator and the shrinker.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cache/metadata_cache.h"
+#include "cache/upload_spool.h"
+#include "core/clock.h"
+#include "fs/filesystem.h"
+#include "remote/fake_remote.h"
+#include "remote/local_remote.h"
+#include "support/fs_model.h"
+#include "support/temp_dir.h"
+
+namespace dlfs::test {
+
+class ModelRun {
+ public:
+  explicit ModelRun(const ModelOptions& o) : o_(o) {}
+  ModelOutcome run(const ModelProgram& program);
+  void forget_all(std::vector<Ino>& inos);
+
+  // Lookups the harness holds, as the kernel holds its entries: given back at the end of a step.
+  struct HeldLookups {
+    ModelRun& run;
+    std::vector<Ino> inos;
+    ~HeldLookups() { run.forget_all(inos); }
+  };
+
+ private:
+  struct Handle {
+    uint64_t fh;
+    Ino ino;
+    FileRef file;
+    std::string path;
+  };
+  struct Worker {
+    int index;
+    std::string root;
+    std::vector<Handle> handles;
+  };
+
+  Status setup();
+  Status make_core(const std::string& cache_name);
+  void fail(const std::string& why);
+  bool failed() const { return failed_.load(); }
+  void note(const Worker& w, const std::string& line);
+  // Looks `path` up from the root; answers the entry or the errno. The lookups are counted in
+  // `held`.
+  Result<Entry> resolve(const std::string& path, HeldLookups& held);
+  Result<std::string> read_all(Ino ino, uint64_t fh);
+  void step(Worker& w, const ModelStep& s, int round, int index);
+  void check(const std::string& root, bool bytes, const std::string& after);
+  Status list_fs(Ino ino, const std::string& path, std::map<std::string, bool>& out, HeldLookups& held);
+  void check_platform();
+  void drop_handles(bool release);
+
+  ModelOptions o_;
+  TempDir dir_{"dlfs-model"};
+  FakeClock clock_;
+  std::unique_ptr<FakeRemote> fake_;
+  std::unique_ptr<LocalConnection> conn_;
+  std::unique_ptr<Remote> platform_remote_;
+  Remote* inner_ = nullptr;
+  std::unique_ptr<ChaosRemote> chaos_;
+  std::unique_ptr<UploadSpool> spool_;
+  std::unique_ptr<MetadataCache> cache_;
+  std::unique_ptr<Filesystem> fs_;
+  std::vector<Worker> workers_;
+
+  std::mutex model_mu_;   // the model (each thread's steps touch only their own folder, or /s under shared_mu_)
+  std::mutex shared_mu_;  // held for a whole step (and its check) in /s
+  ModelTree model_;
+  std::atomic<bool> failed_{false};
+  std::mutex out_mu_;
+  ModelOutcome out_;
+};
+
+// The errno's name ("ok" for 0), for traces.
+std::string err_name(int e);
+
+}  // namespace dlfs::test
