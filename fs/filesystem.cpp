@@ -456,14 +456,14 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
       item = shown_item(*p);
     }
   }
-  return xattr_value(item, name, [&] { return source_.thumbnail(item); });
+  return xattr_value(item, name, [&] { return source_.thumbnail(item); }, options_.root);
 }
 
 Result<std::string> Filesystem::listxattr(Ino ino) {
   DLFS_ASSIGN(Node n, node(ino));
   std::string out;
   if (n.kind != NodeKind::kItem) return out;
-  for (auto& name : xattr_names(*n.item)) {
+  for (auto& name : xattr_names(*n.item, options_.root)) {
     out += name;
     out.push_back('\0');
   }
