@@ -85,6 +85,6 @@ ls -lR "$mnt/samples"
 echo
 echo "\$ getfattr -d $mnt/samples/cats/cat-1.jpg"
 getfattr --absolute-names -d "$mnt/samples/cats/cat-1.jpg"
-thumb=$mnt$(getfattr --only-values -n user.dl.thumbnail_path "$mnt/samples/cats/cat-1.jpg")
+thumb=$mnt$(getfattr --absolute-names --only-values -n user.dl.thumbnail_path "$mnt/samples/cats/cat-1.jpg")
 echo "its thumbnail: $thumb ($(stat -c %s "$thumb") bytes)"
 echo "unmount with: fusermount3 -u $mnt"
