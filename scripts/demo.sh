@@ -15,7 +15,8 @@ scripts/build.sh
 bin=$PWD/build/bin
 mnt=$(realpath -m "${1:-$PWD/mnt}")
 demo_dir=$(realpath -m "${DLFS_DEMO_DIR:-$PWD/.demo}")
-export DLFS_STORE=$(realpath -m "${DLFS_STORE:-$demo_dir/store}")
+DLFS_STORE=$(realpath -m "${DLFS_STORE:-$demo_dir/store}")
+export DLFS_STORE
 samples=$demo_dir/samples
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf  # fonts-dejavu-core
 mkdir -p "$demo_dir"
@@ -77,7 +78,7 @@ fi
 dataset_has_samples || { echo "demo.sh: the dataset 'demo' still lacks samples after the upload" >&2; exit 1; }
 
 mkdir -p "$mnt"
-"$bin/mount.dlfs" demo "$mnt" -o store="$DLFS_STORE",cache="$demo_dir/cache"
+"$bin/mount.dlfs" demo "$mnt" -o "store=$DLFS_STORE,cache=$demo_dir/cache"
 echo
 echo "mounted dataset 'demo' at $mnt:"
 echo "\$ ls -lR $mnt/samples"
