@@ -7,5 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh "$@"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLFS_TESTS=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLFS_TESTS=OFF -DDLFS_BENCH=OFF -DDLFS_FUZZ=OFF \
+  -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build --parallel "$(nproc)"
