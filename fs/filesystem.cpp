@@ -435,7 +435,7 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
       item = shown_item(*p);
     }
   }
-  return xattr_value(item, name, [&] { return source_.thumbnail(item); });
+  return xattr_value(item, name, [&] { return source_.thumbnail(item); }, options_.root);
 }
 
 Result<std::string> Filesystem::listxattr(Ino ino) {
@@ -448,7 +448,7 @@ Result<std::string> Filesystem::listxattr(Ino ino) {
     std::lock_guard lock(write_mu_);
     item = shown_item(*p);
   }
-  for (auto& name : xattr_names(item)) {
+  for (auto& name : xattr_names(item, options_.root)) {
     out += name;
     out.push_back('\0');
   }

@@ -16,7 +16,8 @@ constexpr double kMaxTimeout = 86400;
 bool ignored(std::string_view opt) {
   static const std::string_view names[] = {"auto", "noauto", "_netdev", "nofail", "user", "nouser",
                                            "users", "owner", "group", "defaults", "comment", "rw"};
-  if (opt.substr(0, 2) == "x-" || opt.substr(0, 8) == "comment=") return true;
+  // user=NAME: what mount(8) records for a user mount of a "user" fstab line.
+  if (opt.substr(0, 2) == "x-" || opt.substr(0, 8) == "comment=" || opt.substr(0, 5) == "user=") return true;
   return std::find(std::begin(names), std::end(names), opt) != std::end(names);
 }
 

@@ -69,7 +69,9 @@ const std::vector<DlAttr>& dl_attrs() {
          return std::string("uploaded");
        }},
       {"user.dl.preprocess", [](const Item& i) { return field_text(i, "preprocessPhase"); }},
+      // Both answered from the item and the mount's root in xattr_value.
       {"user.dl.thumbnail", [](const Item&) -> std::optional<std::string> { return std::nullopt; }},
+      {"user.dl.thumbnail_path", [](const Item&) -> std::optional<std::string> { return std::nullopt; }},
       {"user.dl.metadata", [](const Item& i) -> std::optional<std::string> { return i.metadata.dump(); }},
       {"user.dl.description", [](const Item& i) { return i.description; }},
   };
@@ -101,12 +103,20 @@ std::string_view item_kind(const Item& item) {
 
 bool is_unsupported_xattr(std::string_view name) { return name.substr(0, 5) != "user."; }
 
-std::vector<std::string> xattr_names(const Item& item) {
+std::string thumbnail_mount_path(const Item& item, std::string_view root) {
+  std::string_view path = item.filename;
+  if (root != "/" && path.substr(0, root.size()) == root) path.remove_prefix(root.size());
+  return "/.thumbnails" + std::string(path);
+}
+
+std::vector<std::string> xattr_names(const Item& item, std::string_view root) {
   std::vector<std::string> names;
   for (auto& attr : dl_attrs()) {
-    if (attr.name == "user.dl.thumbnail") {
-      if (has_thumbnail(item)) names.emplace_back(attr.name);
-    } else if (attr.value(item)) {
+    if (attr.name == "user.dl.thumbnail") continue;  // binary; readable by name
+    if (attr.name == "user.dl.thumbnail_path") {
+      if (has_thumbnail(item) && thumbnail_mount_path(item, root).size() <= kMaxListedValue)
+        names.emplace_back(attr.name);
+    } else if (auto value = attr.value(item); value && value->size() <= kMaxListedValue) {
       names.emplace_back(attr.name);
     }
   }
@@ -116,7 +126,7 @@ std::vector<std::string> xattr_names(const Item& item) {
 }
 
 Result<std::string> xattr_value(const Item& item, std::string_view name,
-                                const std::function<Result<std::string>()>& thumbnail) {
+                                const std::function<Result<std::string>()>& thumbnail, std::string_view root) {
   if (is_unsupported_xattr(name)) return Status(ENOTSUP, "unsupported xattr namespace");
   std::optional<std::string> value;
   if (name.substr(0, kUserMetaPrefix.size()) == kUserMetaPrefix) {
@@ -128,6 +138,8 @@ Result<std::string> xattr_value(const Item& item, std::string_view name,
     auto jpeg = thumbnail();
     if (!jpeg) return jpeg.err() == ENOENT ? Status(ENODATA, "no thumbnail") : jpeg.status();
     value = std::move(jpeg).value();
+  } else if (name == "user.dl.thumbnail_path") {
+    if (has_thumbnail(item)) value = thumbnail_mount_path(item, root);
   } else {
     for (auto& attr : dl_attrs())
       if (attr.name == name) value = attr.value(item);

@@ -23,7 +23,7 @@ namespace {
 // protects them in transit).
 constexpr const char* kUnsignedPayload = "x-amz-content-sha256: UNSIGNED-PAYLOAD";
 
-constexpr uint64_t kMaxSinglePut = uint64_t(5) << 30;
+constexpr uint64_t kMaxS3SinglePut = uint64_t(5) << 30;
 
 // "Tue, 24 Nov 2026 15:52:24 GMT" (a Last-Modified header) -> ms since the epoch, 0 if unparsable.
 int64_t http_date_ms(const std::string& text) {
@@ -104,7 +104,7 @@ class S3Store : public ObjectStore {
     struct stat st {};
     if (::stat(local_file.c_str(), &st) != 0) return Status(errno, "cannot open " + local_file, strerror(errno));
     // One PUT takes at most 5 GiB (S3's limit; larger objects need a multipart upload).
-    if (uint64_t(st.st_size) > kMaxSinglePut)
+    if (uint64_t(st.st_size) > kMaxS3SinglePut)
       return Status(EFBIG, "'" + local_file + "' is larger than the 5 GiB an S3 store takes in one upload");
     HttpRequest req;
     req.method = "PUT";

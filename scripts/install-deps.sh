@@ -1,34 +1,50 @@
 #!/usr/bin/env bash
-# Installs what dlfs needs to build on Debian 12, and with --test what its tests need too
-# (Node.js and the object-store emulators from npm). Idempotent, and quiet when everything is
-# already there.
+# Installs what dlfs needs on Debian 12 (apt, --no-install-recommends), and what one of its
+# scripts needs besides, when asked:
+#   (none)     building the programs (scripts/build.sh)
+#   --demo     and what scripts/demo.sh uses to make its samples and show them
+#   --test     and what the tests use (scripts/test.sh): GoogleTest, the fuzz target's clang,
+#              Node.js with the object-store emulators from npm
+#   --package  and what building the Debian package uses (scripts/package.sh)
+# Idempotent, and quiet when everything is already there.
 set -euo pipefail
 
 packages=(
   # build
   cmake ninja-build g++ pkg-config
   # libraries (DESIGN.md's fixed choices)
-  libfuse3-dev fuse3 libcurl4-openssl-dev nlohmann-json3-dev liblmdb-dev libexif-dev
-  libspdlog-dev libgtest-dev libgmock-dev
+  libfuse3-dev fuse3 libcurl4-openssl-dev nlohmann-json3-dev liblmdb-dev libexif-dev libspdlog-dev
   # dlfsd: the HTTP server (cpp-httplib) and HMAC for its tokens (OpenSSL)
   libcpp-httplib-dev libssl-dev
   # storage drivers: the XML answers of S3 and Azure Blob listings (pugixml)
   libpugixml-dev
   # preprocessing: libvips (decoding, thumbnails), libmagic (mimetype by content)
   libvips-dev libmagic-dev libtiff-dev
-  # the preprocessing tests make images with ImageMagick and exiftool; the fuzz target needs
-  # clang and its libFuzzer runtime (only recommended by clang-14, so named here)
-  imagemagick libimage-exiftool-perl clang libclang-rt-14-dev
-  # tools the tests and the demo use (openssl: the https tests make a self-signed certificate)
-  attr python3 psmisc openssl
-  # the consistency tests run git in a mount
-  git
 )
+# The demo's samples: images from ImageMagick, with text in a font named by its file (without
+# recommends, ImageMagick has no font of its own and `-annotate` fails on 'helvetica'), EXIF
+# tags from exiftool; getfattr (attr) and mountpoint/findmnt (util-linux, essential) show them.
+demo=(imagemagick libimage-exiftool-perl fonts-dejavu-core attr)
+# The tests also make images and read xattrs; the fuzz target needs clang and its libFuzzer
+# runtime (only recommended by clang-14, so named here); python3, psmisc and openssl (a
+# self-signed certificate for the https tests) are used by the tests too; the consistency tests
+# run git in a mount.
+tests=(libgtest-dev libgmock-dev clang libclang-rt-14-dev python3 psmisc openssl git "${demo[@]}")
+# CPack's DEB generator: dpkg-shlibdeps (dpkg-dev) finds the library dependencies of the ELF
+# files that `file` recognises.
+package=(dpkg-dev file)
 
+with_tests=false
+for arg in "$@"; do
+  case "$arg" in
+    --demo) packages+=("${demo[@]}") ;;
+    --test) packages+=("${tests[@]}"); with_tests=true ;;
+    --package) packages+=("${package[@]}") ;;
+    *) echo "install-deps.sh: unknown option '$arg' (--demo, --test, --package)" >&2; exit 2 ;;
+  esac
+done
 # The storage-driver tests start object-store emulators from npm (tests/emulators): S3 (s3rver),
 # Azure Blob (Azurite). Node.js and npm come from Debian when the machine has none.
-with_tests=false
-[ "${1:-}" = "--test" ] && with_tests=true
 if $with_tests && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then packages+=(nodejs npm); fi
 
 missing=()

@@ -90,28 +90,87 @@ Status apply_config_file(ServerOptions& options, const std::string& path) {
   return {};
 }
 
-Result<ServerOptions> parse_server_args(const std::vector<std::string>& args) {
-  std::vector<std::pair<std::string, std::string>> flags;
+namespace {
+
+// A command line split into its options and its other words.
+struct SplitArgs {
+  std::vector<std::pair<std::string, std::string>> flags;  // in order, --config left out
   std::string config;
+  std::vector<std::string> words;
+  bool help = false;
+};
+
+Result<SplitArgs> split_args(const std::vector<std::string>& args) {
+  SplitArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (!a.starts_with("--")) return Status(EINVAL, "unexpected argument '" + a + "'");
+    if (a == "-h" || a == "--help") {
+      out.help = true;
+      continue;
+    }
+    if (!a.starts_with("--")) {
+      out.words.push_back(a);
+      continue;
+    }
     std::string key = a.substr(2), value;
     if (size_t eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key.resize(eq);
     } else {
       if (i + 1 >= args.size()) return Status(EINVAL, "'" + a + "' needs a value");
-      value = args[++i];
+      value = args[++i];  // taken as it is: "--days -1" is a value
     }
-    if (key == "config") config = value;
-    else flags.emplace_back(key, value);
+    if (key == "config") out.config = value;
+    else out.flags.emplace_back(key, value);
   }
+  return out;
+}
+
+// The config file first, then the flags over it.
+Result<ServerOptions> server_options(const SplitArgs& split) {
   ServerOptions options;
-  if (!config.empty()) DLFS_TRY(apply_config_file(options, config));
-  for (const auto& [k, v] : flags) DLFS_TRY(apply_option(options, k, v));
+  if (!split.config.empty()) DLFS_TRY(apply_config_file(options, split.config));
+  for (const auto& [k, v] : split.flags) DLFS_TRY(apply_option(options, k, v));
   if (options.store.empty()) return Status(EINVAL, "no store given (--store DIR)");
   return options;
+}
+
+}  // namespace
+
+Result<ServerOptions> parse_server_args(const std::vector<std::string>& args) {
+  DLFS_ASSIGN(SplitArgs split, split_args(args));
+  if (!split.words.empty()) return Status(EINVAL, "unexpected argument '" + split.words.front() + "'");
+  return server_options(split);
+}
+
+Result<DlfsdCommandLine> parse_dlfsd_args(const std::vector<std::string>& args) {
+  DLFS_ASSIGN(SplitArgs split, split_args(args));
+  DlfsdCommandLine line;
+  line.help = split.help;
+  if (line.help) return line;
+  if (split.words.size() > 1) return Status(EINVAL, "unexpected argument '" + split.words[1] + "'");
+  if (!split.words.empty()) {
+    line.command = split.words.front();
+    if (line.command != "token") return Status(EINVAL, "unknown command '" + line.command + "'");
+  }
+  if (line.command == "token") {  // its own options, taken out before the settings are applied
+    std::vector<std::pair<std::string, std::string>> settings;
+    for (auto& [key, value] : split.flags) {
+      if (key == "email") {
+        line.email = value;
+      } else if (key == "days") {
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), line.days);
+        if (ec != std::errc() || p != value.data() + value.size() || value.empty())
+          return Status(EINVAL, "--days needs a number, not '" + value + "'");
+      } else {
+        settings.emplace_back(key, value);
+      }
+    }
+    split.flags = std::move(settings);
+    if (line.email.empty()) return Status(EINVAL, "token needs --email");
+  }
+  DLFS_ASSIGN(line.options, server_options(split));
+  return line;
 }
 
 }  // namespace dlfs

@@ -41,4 +41,17 @@ Status apply_config_file(ServerOptions& options, const std::string& path);
 // Parses the command line after the program name (config file first, then the flags).
 Result<ServerOptions> parse_server_args(const std::vector<std::string>& args);
 
+// dlfsd's whole command line, by the rule of every dlfs tool: options stand anywhere, before or
+// after the command word, as `--name VALUE` or `--name=VALUE`; the one word that is neither an
+// option nor an option's value is the command. Every command takes the settings (and --config),
+// so `dlfsd --config /etc/dlfs/dlfsd.conf token --email E` mints a token for that store.
+struct DlfsdCommandLine {
+  std::string command;  // "" (serve) or "token"
+  ServerOptions options;
+  std::string email;  // token: --email
+  int64_t days = 30;  // token: --days
+  bool help = false;  // -h or --help
+};
+Result<DlfsdCommandLine> parse_dlfsd_args(const std::vector<std::string>& args);
+
 }  // namespace dlfs

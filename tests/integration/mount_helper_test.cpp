@@ -87,3 +87,16 @@ TEST_F(MountHelperTest, FstabLineWithTheOptionsMountAndSystemdAdd) {
   auto u = run({"umount", mnt_}, 30s);
   EXPECT_TRUE(u.ok()) << u.err;
 }
+
+TEST_F(MountHelperTest, FakeMountChecksButMountsNothing) {
+  // `mount -f` runs the helper with -f, meaning "fake": it must not mount (nor stay in the
+  // foreground, which -f means when a user types it).
+  std::string opts = "store=" + dir_.sub("store") + ",cache=" + dir_.sub("cache");
+  auto r = run({"mount", "-f", "-t", "dlfs", "-o", opts, "cars", mnt_}, 30s);
+  MountGuard guard(mnt_);
+  EXPECT_TRUE(r.ok()) << r.err << (r.timed_out ? " (timed out: mounted in the foreground)" : "");
+  EXPECT_FALSE(is_mounted(mnt_));
+  // A bad mount point still fails the fake mount.
+  auto bad = run({"mount", "-f", "-t", "dlfs", "-o", opts, "cars", dir_.sub("missing")}, 30s);
+  EXPECT_FALSE(bad.ok());
+}

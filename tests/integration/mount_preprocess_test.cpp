@@ -54,11 +54,17 @@ TEST_P(MountPreprocess, XattrsAndThumbnailOfAnImage) {
   EXPECT_EQ(xattr(photo, "user.dl.mimetype"), "image/jpeg");
   EXPECT_EQ(xattr(photo, "user.dl.preprocess"), "done");
   EXPECT_NE(xattr(photo, "user.dl.exif").find("\"Make\":\"Pixel\""), std::string::npos);
+  // getfattr -d stays readable: the thumbnail's bytes are not listed, its path is.
   auto dump = run({"getfattr", "-d", photo}, 30s);
   EXPECT_NE(dump.out.find("user.dl.width=\"640\""), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("\nuser.dl.thumbnail_path=\"/.thumbnails/cam/photo.jpg\"\n"), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("user.dl.thumbnail="), std::string::npos) << dump.out;
+  auto by_name = run({"getfattr", "-n", "user.dl.thumbnail", photo}, 30s);
+  EXPECT_NE(by_name.out.find("user.dl.thumbnail=0s/9j/"), std::string::npos) << by_name.out;  // base64 of FF D8 FF
 
   // The thumbnail: a JPEG, long side 256, rotated as the viewer sees it (portrait).
-  std::string thumb = mnt + "/.thumbnails/cam/photo.jpg";
+  std::string thumb = mnt + xattr(photo, "user.dl.thumbnail_path");
+  EXPECT_EQ(thumb, mnt + "/.thumbnails/cam/photo.jpg");
   auto id = run({"identify", "-format", "%m %w %h", thumb}, 30s);
   ASSERT_TRUE(id.ok()) << id.err;
   EXPECT_EQ(id.out, "JPEG 192 256");

@@ -3,6 +3,7 @@
 
 #include "cache/metadata_cache.h"
 #include "core/json_util.h"
+#include "server/jwt.h"
 #include "support/dlfs_cli.h"
 
 using namespace dlfs;
@@ -182,5 +183,44 @@ TEST_F(CliTest, ServerNeedsATokenAndRefusesPreprocess) {
   EXPECT_NE(fails({"--server=" + url, "--token-file=" + dir_.sub("none"), "--ca-file=" + dir_.sub("ca.pem"), "ls",
                    "cars"}).find("token file"),
             std::string::npos);
-  EXPECT_NE(fails({"--ca-file"}).find("unknown option"), std::string::npos);  // no value
+  EXPECT_NE(fails({"--ca-file"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(fails({"--bogus", "ls", "cars"}).find("unknown option '--bogus'"), std::string::npos);
+}
+
+// The rule of every dlfs tool (dlfs, dlfsd; mount.dlfs in fs_mount_options_test): the global
+// options stand before or after the command words.
+TEST_F(CliTest, GlobalOptionsGoBeforeOrAfterTheCommand) {
+  const std::string dlfs_bin = std::string(DLFS_BIN_DIR) + "/dlfs";
+  const std::string store = dir_.sub("other-store");
+  auto made = run({dlfs_bin, "dataset", "create", "late", "--store", store});
+  ASSERT_TRUE(made.ok()) << made.err;
+  auto before = run({dlfs_bin, "--store", store, "dataset", "list"});
+  auto between = run({dlfs_bin, "dataset", "--store=" + store, "list"});
+  auto after = run({dlfs_bin, "dataset", "list", "--store", store});
+  ASSERT_TRUE(before.ok()) << before.err;
+  EXPECT_EQ(before.out.rfind("late ", 0), 0u) << before.out;
+  EXPECT_EQ(between.out, before.out);
+  EXPECT_EQ(after.out, before.out);
+  EXPECT_EQ(ok({"dataset", "list"}), "");  // the fixture's own store stayed empty
+  auto help = run({dlfs_bin, "ls", "--help"});
+  EXPECT_TRUE(help.ok());
+  EXPECT_NE(help.out.find("usage: dlfs"), std::string::npos);
+  // "--" ends the options: a folder named like one is an argument.
+  EXPECT_NE(fails({"ls", "--", "--store"}).find("no dataset '--store'"), std::string::npos);
+
+  const std::string dlfsd_bin = std::string(DLFS_BIN_DIR) + "/dlfsd";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{dlfsd_bin, "--store", store, "token", "--email", "me@example.com"},
+        std::vector<std::string>{dlfsd_bin, "token", "--email", "me@example.com", "--store", store, "--days=2"}}) {
+    auto minted = run(args);
+    ASSERT_TRUE(minted.ok()) << minted.err;
+    auto secret = load_or_create_secret(store);
+    ASSERT_TRUE(secret);
+    auto claims = jwt_verify(*secret, minted.out.substr(0, minted.out.find('\n')), time(nullptr));
+    ASSERT_TRUE(claims) << claims.status().to_string() << ": " << minted.out;
+    EXPECT_EQ(claims->email, "me@example.com");
+  }
+  auto stray = run({dlfsd_bin, "--store", store, "tokn"});
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_NE(stray.err.find("unknown command 'tokn'"), std::string::npos) << stray.err;
 }

@@ -45,6 +45,41 @@ TEST(MountOptions, FstabStyleOptionsAreIgnoredOrPassed) {
   EXPECT_FALSE(t->resolved_no_open());
 }
 
+TEST(MountOptions, WhatMountPassesAHelper) {
+  // As util-linux's mount(8) runs /sbin/mount.dlfs (seen with a stub helper): `mount -t dlfs -o
+  // store=/s cars /mnt`, then an fstab line "cars /mnt dlfs store=/s,noauto,user,_netdev,
+  // x-systemd.automount,defaults,rw,nofail,comment=x 0 0", then a user mount of a "users" line.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"cars", "/mnt", "-o", "rw,store=/s"},
+        std::vector<std::string>{"cars", "/mnt", "-o", "rw,noexec,nosuid,nodev,store=/s,user,_netdev,nofail"},
+        std::vector<std::string>{"cars", "/mnt", "-n", "-s", "-v", "-o", "rw,noexec,nosuid,nodev,users,store=/s,user=me"}}) {
+    auto o = parse(args);
+    ASSERT_TRUE(o) << o.status().to_string() << " for " << ::testing::PrintToString(args);
+    EXPECT_EQ(o->store_dir, "/s");
+    EXPECT_FALSE(o->read_only);
+    EXPECT_FALSE(o->foreground);
+  }
+  // What "user" adds reaches the kernel mount.
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "rw,noexec,nosuid,nodev,user"})->kernel_options,
+            (std::vector<std::string>{"noexec", "nosuid", "nodev"}));
+}
+
+TEST(MountOptions, OptionsGoBeforeOrAfterSourceAndMountpoint) {
+  // The rule of every dlfs tool: the same mount, wherever the options stand.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"-f", "-o", "store=/s,ro", "cars:/a", "/mnt"},
+                                               std::vector<std::string>{"cars:/a", "-ostore=/s", "/mnt", "-o", "ro", "-f"},
+                                               std::vector<std::string>{"cars:/a", "/mnt", "-f", "-o", "store=/s,ro"}}) {
+    auto o = parse(args);
+    ASSERT_TRUE(o) << o.status().to_string() << " for " << ::testing::PrintToString(args);
+    EXPECT_EQ(o->source, "cars:/a");
+    EXPECT_EQ(o->folder, "/a");
+    EXPECT_EQ(o->mountpoint, "/mnt");
+    EXPECT_EQ(o->store_dir, "/s");
+    EXPECT_TRUE(o->read_only);
+    EXPECT_TRUE(o->foreground);
+  }
+}
+
 TEST(MountOptions, ValuesAndDefaults) {
   auto o = parse({"cars", "/mnt", "-o", "store=/s,cache=/c,cache_size=512M,dir_ttl=60,uid=10,gid=20",
                   "-olog=/l,stats=/st,debug,attr_timeout=2.5,max_threads=4,no_open=0"});

@@ -59,7 +59,8 @@ TEST_F(FsXattr, ValuesOfAnImageItem) {
   EXPECT_EQ(get("user.dl.original_name"), "a.jpg");
   EXPECT_EQ(get("user.dl.upload_state"), "uploaded");
   EXPECT_EQ(get("user.dl.preprocess"), "done");
-  EXPECT_EQ(get("user.dl.thumbnail"), "JPEGBYTES");
+  EXPECT_EQ(get("user.dl.thumbnail"), "JPEGBYTES");  // by name, though not listed
+  EXPECT_EQ(get("user.dl.thumbnail_path"), "/.thumbnails/cars/a.jpg");
   EXPECT_EQ(json::parse(get("user.dl.metadata")), item.metadata);
   EXPECT_EQ(get("user.dl.description"), "a red car");
   EXPECT_EQ(get("user.meta.camera"), "cam-7");  // strings raw
@@ -77,7 +78,7 @@ TEST_F(FsXattr, ValuesOfAnImageItem) {
       "user.dl.id", "user.dl.dataset", "user.dl.type", "user.dl.mimetype", "user.dl.size",
       "user.dl.width", "user.dl.height", "user.dl.orientation", "user.dl.exif",
       "user.dl.created_at", "user.dl.updated_at", "user.dl.creator", "user.dl.original_name",
-      "user.dl.upload_state", "user.dl.preprocess", "user.dl.thumbnail", "user.dl.metadata",
+      "user.dl.upload_state", "user.dl.preprocess", "user.dl.thumbnail_path", "user.dl.metadata",
       "user.dl.description", "user.meta.camera", "user.meta.flag", "user.meta.nested.deep.x",
       "user.meta.nested.label", "user.meta.score", "user.meta.tags"};
   EXPECT_EQ(names, want);
@@ -100,11 +101,11 @@ TEST_F(FsXattr, FoldersLinksAndAbsentFields) {
   EXPECT_EQ(*fs->getxattr(link, "user.dl.link.mimetype"), "image/png");
   Ino plain = walk("/plain.bin")->ino;
   for (auto name : {"user.dl.width", "user.dl.height", "user.dl.orientation", "user.dl.exif",
-                    "user.dl.thumbnail", "user.dl.description", "user.dl.preprocess"}) {
+                    "user.dl.thumbnail", "user.dl.thumbnail_path", "user.dl.description", "user.dl.preprocess"}) {
     EXPECT_EQ(fs->getxattr(plain, name).err(), ENODATA) << name;
   }
   auto names = split_names(*fs->listxattr(plain));
-  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.thumbnail"), 0);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.thumbnail_path"), 0);
   EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.width"), 0);
 }
 
@@ -133,4 +134,43 @@ TEST_F(FsXattr, UnaddressableAndHugeUserKeys) {
   EXPECT_EQ(std::count(names.begin(), names.end(), "user.meta.dotted.key"), 0);
   EXPECT_EQ(fs->getxattr(a, "user.meta.big").err(), E2BIG);
   EXPECT_EQ(*fs->getxattr(a, "user.meta.empty"), "{}");
+}
+
+TEST_F(FsXattr, ThumbnailPathIsWhereTheMountShowsIt) {
+  // A mount of the folder /cars: the path is the mount's, and /.thumbnails/<it> is the JPEG.
+  Item item = remote.add_file("/cars/red/a.jpg", "jpeg");
+  remote.put_item(item);
+  remote.set_thumbnail("/cars/red/a.jpg", "JPEGBYTES");
+  options.root = "/cars";
+  mount();
+  Ino ino = walk("/red/a.jpg")->ino;
+  std::string path = *fs->getxattr(ino, "user.dl.thumbnail_path");
+  EXPECT_EQ(path, "/.thumbnails/red/a.jpg");
+  auto thumb = walk(path);
+  ASSERT_TRUE(thumb) << thumb.status().to_string();
+  EXPECT_EQ(*cat(thumb->ino), "JPEGBYTES");
+  auto names = split_names(*fs->listxattr(ino));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.thumbnail_path"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.thumbnail"), 0);
+}
+
+TEST_F(FsXattr, LargeDlValuesAreReadableByNameButNotListed) {
+  // A big EXIF (and so a big user.dl.metadata): `getfattr -d` stays readable; the user's own
+  // large values are still listed (`cp -a` and `rsync -X` must carry them).
+  Item item = remote.add_file("/a.jpg", "jpeg", {{"notes", std::string(6000, 'n')}});
+  item.system()["exif"] = {{"MakerNote", std::string(kMaxListedValue, 'm')}};
+  item.system()["width"] = 10;
+  remote.put_item(item);
+  mount();
+  Ino ino = walk("/a.jpg")->ino;
+  auto names = split_names(*fs->listxattr(ino));
+  for (auto name : {"user.dl.exif", "user.dl.metadata"}) {
+    EXPECT_EQ(std::count(names.begin(), names.end(), name), 0) << name;
+    auto value = fs->getxattr(ino, name);
+    ASSERT_TRUE(value) << name;
+    EXPECT_GT(value->size(), kMaxListedValue) << name;
+  }
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.width"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.meta.notes"), 1);
+  EXPECT_EQ(fs->getxattr(ino, "user.meta.notes")->size(), 6000u);
 }

@@ -99,6 +99,54 @@ TEST(ServerOptions, FlagsOverrideTheConfigFile) {
   EXPECT_FALSE(parse_server_args({"--workers", "2"}));  // no store
 }
 
+TEST(DlfsdCommandLine, OptionsGoBeforeOrAfterTheCommand) {
+  // The rule of every dlfs tool: the same line, whichever side of the command word the options are.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--store", "/s", "token", "--email", "me@x", "--days=7"},
+        std::vector<std::string>{"token", "--store", "/s", "--email", "me@x", "--days", "7"},
+        std::vector<std::string>{"--email=me@x", "--store=/s", "--days", "7", "token"}}) {
+    auto line = parse_dlfsd_args(args);
+    ASSERT_TRUE(line) << line.status().to_string() << " for " << ::testing::PrintToString(args);
+    EXPECT_EQ(line->command, "token");
+    EXPECT_EQ(line->options.store, "/s");
+    EXPECT_EQ(line->email, "me@x");
+    EXPECT_EQ(line->days, 7);
+  }
+  auto expired = parse_dlfsd_args({"token", "--store", "/s", "--email", "e", "--days", "-1"});
+  ASSERT_TRUE(expired) << expired.status().to_string();
+  EXPECT_EQ(expired->days, -1);
+  // Serving: no command word; the settings as parse_server_args takes them.
+  auto serve = parse_dlfsd_args({"--listen", "127.0.0.1:0", "--store", "/s"});
+  ASSERT_TRUE(serve) << serve.status().to_string();
+  EXPECT_EQ(serve->command, "");
+  EXPECT_EQ(serve->options.port, 0);
+  EXPECT_TRUE(parse_dlfsd_args({"token", "--help"})->help);
+}
+
+TEST(DlfsdCommandLine, TokenReadsTheStoreFromTheConfigFile) {
+  test::TempDir dir;
+  test::write_file(dir.sub("dlfsd.conf"), "store = /srv/dlfs\nlisten = 127.0.0.1:8080\n");
+  auto line = parse_dlfsd_args({"--config", dir.sub("dlfsd.conf"), "token", "--email", "me@x"});
+  ASSERT_TRUE(line) << line.status().to_string();
+  EXPECT_EQ(line->options.store, "/srv/dlfs");
+  EXPECT_EQ(line->days, 30);
+}
+
+TEST(DlfsdCommandLine, BadLinesAreClearErrors) {
+  auto message = [](const std::vector<std::string>& args) {
+    auto line = parse_dlfsd_args(args);
+    EXPECT_FALSE(line) << ::testing::PrintToString(args);
+    return line ? std::string() : line.status().message();
+  };
+  EXPECT_EQ(message({"--store", "/s", "frobnicate"}), "unknown command 'frobnicate'");
+  EXPECT_EQ(message({"--store", "/s", "token", "extra", "--email", "e"}), "unexpected argument 'extra'");
+  EXPECT_EQ(message({"token", "--store", "/s"}), "token needs --email");
+  EXPECT_EQ(message({"token", "--email", "e"}), "no store given (--store DIR)");
+  EXPECT_EQ(message({"token", "--store", "/s", "--email", "e", "--days", "x"}), "--days needs a number, not 'x'");
+  EXPECT_EQ(message({"--store", "/s", "--email", "e"}), "unknown setting 'email'");  // serving has no --email
+  EXPECT_EQ(message({"--store"}), "'--store' needs a value");
+}
+
 TEST(ByteRange, Rules) {
   auto r = resolve_range("bytes=2-5", 10);
   EXPECT_EQ(r.kind, ByteRange::kPart);

@@ -9,6 +9,41 @@ namespace dlfs::cli {
 
 Status usage_error(const std::string& message) { return Status(EINVAL, "usage: " + message); }
 
+Result<Args> take_globals(const Args& argv, Globals& g, bool& help) {
+  const std::pair<std::string_view, std::string*> settings[] = {{"--store", &g.store},
+                                                                {"--cache", &g.cache_dir},
+                                                                {"--server", &g.server},
+                                                                {"--token-file", &g.token_file},
+                                                                {"--ca-file", &g.ca_file}};
+  Args rest;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") {  // passed on too: the command's own options end there as well
+      rest.insert(rest.end(), argv.begin() + long(i), argv.end());
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      help = true;
+      continue;
+    }
+    bool taken = false;
+    for (const auto& [name, field] : settings) {
+      if (a == name) {
+        if (i + 1 >= argv.size()) return Status(EINVAL, a + " needs a value");
+        *field = argv[++i];
+      } else if (a.size() > name.size() && a.starts_with(name) && a[name.size()] == '=') {
+        *field = a.substr(name.size() + 1);
+      } else {
+        continue;
+      }
+      taken = true;
+      break;
+    }
+    if (!taken) rest.push_back(a);
+  }
+  return rest;
+}
+
 Result<std::unique_ptr<Connection>> connect(const Globals& globals) {
   ConnectOptions options;
   options.store_dir = globals.store;

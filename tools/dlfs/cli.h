@@ -24,6 +24,14 @@ struct Globals {
 // A command's arguments after the command words.
 using Args = std::vector<std::string>;
 
+// The command-line rule of every dlfs tool (dlfs, dlfsd, mount.dlfs): options stand anywhere,
+// before or after the command words. Here: takes the global options (--store, --cache,
+// --server, --token-file, --ca-file, each as `--name VALUE` or `--name=VALUE`; -h/--help sets
+// `help`) out of `argv` wherever they are, and answers the rest in order: the command words and
+// the command's own arguments. "--" ends the global options; it and what follows are passed on
+// as they are (ls, rm and mkdir take it as the end of their own options too).
+Result<Args> take_globals(const Args& argv, Globals& globals, bool& help);
+
 Result<std::unique_ptr<Connection>> connect(const Globals& globals);
 
 // "DATASET:/path" (or "DATASET" for its root).

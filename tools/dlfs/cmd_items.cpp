@@ -21,8 +21,11 @@ struct Parsed {
 
 Result<Parsed> parse(const Args& args, const std::vector<std::string>& allowed) {
   Parsed p;
+  bool options = true;
   for (const auto& a : args) {
-    if (a.size() > 1 && a[0] == '-') {
+    if (options && a == "--") {  // the rest are arguments, however they look
+      options = false;
+    } else if (options && a.size() > 1 && a[0] == '-') {
       if (std::find(allowed.begin(), allowed.end(), a) == allowed.end())
         return usage_error("unknown option '" + a + "'");
       p.flags.push_back(a);

@@ -14,6 +14,7 @@ using namespace dlfs::cli;
 namespace {
 
 const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FILE] [--ca-file FILE]] COMMAND ...
+       (these global options may also follow the command: dlfs dataset list --store DIR)
 
   dataset create NAME [--driver ID]
                                  make a dataset (with a driver: its binaries live in that bucket)
@@ -64,37 +65,26 @@ int main(int argc, char** argv) {
   Globals g;
   g.store = default_store_dir();
   g.cache_dir = default_cache_dir();
-  int i = 1;
-  // --NAME VALUE or --NAME=VALUE
-  const std::pair<std::string, std::string*> settings[] = {{"--store", &g.store},
-                                                           {"--cache", &g.cache_dir},
-                                                           {"--server", &g.server},
-                                                           {"--token-file", &g.token_file},
-                                                           {"--ca-file", &g.ca_file}};
-  for (; i < argc && argv[i][0] == '-'; ++i) {
-    std::string opt = argv[i];
-    bool set = false;
-    for (const auto& [name, field] : settings) {
-      if (opt == name && i + 1 < argc) *field = argv[++i];
-      else if (opt.rfind(name + "=", 0) == 0) *field = opt.substr(name.size() + 1);
-      else continue;
-      set = true;
-      break;
-    }
-    if (set) continue;
-    if (opt == "-h" || opt == "--help") {
-      fputs(kUsage, stdout);
-      return 0;
-    }
-    fprintf(stderr, "dlfs: unknown option '%s' (see dlfs --help)\n", opt.c_str());
+  bool help = false;
+  auto words = take_globals(Args(argv + 1, argv + argc), g, help);
+  if (!words) {
+    fprintf(stderr, "dlfs: %s (see dlfs --help)\n", words.status().message().c_str());
     return 2;
   }
-  if (i >= argc) {
+  if (help) {
+    fputs(kUsage, stdout);
+    return 0;
+  }
+  if (words->empty()) {
     fputs(kUsage, stderr);
     return 2;
   }
-  std::string command = argv[i++];
-  Args args(argv + i, argv + argc);
+  std::string command = words->front();
+  if (command.size() > 1 && command[0] == '-') {  // an option before the command that is not global
+    fprintf(stderr, "dlfs: unknown option '%s' (see dlfs --help)\n", command.c_str());
+    return 2;
+  }
+  Args args(words->begin() + 1, words->end());
   static const std::map<std::string, Status (*)(const Globals&, const Args&)> commands = {
       {"dataset", cmd_dataset}, {"driver", cmd_driver}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},

@@ -22,7 +22,9 @@ constexpr const char* kUsage = R"(usage:
         [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
         [--drain-timeout S] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM]
         [--local-drivers DIR]
-  dlfsd token --store DIR --email EMAIL [--days N]
+  dlfsd token (--store DIR | --config FILE) --email EMAIL [--days N]
+
+Options may stand before or after the command word ("dlfsd --store DIR token --email E").
 
 Serves the store's datasets at http://HOST:PORT/api/v1 (default 127.0.0.1:8080; port 0 picks a
 free one), or https:// with --tls-cert and --tls-key (PEM files: the certificate chain and its
@@ -41,30 +43,13 @@ int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-int token_command(const std::vector<std::string>& args) {
-  std::string store, email;
-  int64_t days = 30;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (i + 1 >= args.size()) return usage_error("'" + args[i] + "' needs a value");
-    const std::string& v = args[i + 1];
-    if (args[i] == "--store") store = v;
-    else if (args[i] == "--email") email = v;
-    else if (args[i] == "--days") {
-      try {
-        days = std::stoll(v);
-      } catch (...) {
-        return usage_error("--days needs a number");
-      }
-    } else return usage_error("unknown option '" + args[i] + "'");
-    ++i;
-  }
-  if (store.empty() || email.empty()) return usage_error("token needs --store and --email");
-  auto secret = dlfs::load_or_create_secret(store);
+int token_command(const dlfs::DlfsdCommandLine& line) {
+  auto secret = dlfs::load_or_create_secret(line.options.store);
   if (!secret) {
     std::cerr << "dlfsd: " << secret.status().to_string() << "\n";
     return 1;
   }
-  std::cout << dlfs::make_token(*secret, email, days, now_s()) << std::endl;
+  std::cout << dlfs::make_token(*secret, line.email, line.days, now_s()) << std::endl;
   return 0;
 }
 
@@ -133,13 +118,12 @@ int serve(const dlfs::ServerOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+  auto line = dlfs::parse_dlfsd_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (!line) return usage_error(line.status().message());
+  if (line->help) {
     std::cout << kUsage;
     return 0;
   }
-  if (!args.empty() && args[0] == "token") return token_command({args.begin() + 1, args.end()});
-  auto options = dlfs::parse_server_args(args);
-  if (!options) return usage_error(options.status().message());
-  return serve(*options);
+  if (line->command == "token") return token_command(*line);
+  return serve(line->options);
 }

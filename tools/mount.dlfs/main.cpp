@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -91,6 +92,17 @@ void write_stats(const std::string& file, const json& stats) {
     }
   }
   std::rename(tmp.c_str(), file.c_str());
+}
+
+// mount(8) runs a helper as "mount.dlfs SOURCE DIR [-sfnv] [-o OPTIONS]", where -f means a fake
+// mount (`mount -f`: everything but the mount itself, e.g. to record an entry); typed by a user,
+// -f keeps the mount in the foreground (the FUSE convention). Which one is meant is told by who
+// ran us.
+bool run_by_mount() {
+  std::ifstream comm("/proc/" + std::to_string(getppid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name == "mount";
 }
 
 void detach_stdio() {
@@ -294,6 +306,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "mount.dlfs: %s\n", mountpoint.status().message().c_str());
     return kExitMountFailure;
   }
+  if (std::find(args.begin() + 1, args.end(), "-f") != args.end() && run_by_mount()) return 0;  // mount -f
 
   LogOptions log;
   log.program = "mount.dlfs";
