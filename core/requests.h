@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/item.h"
+#include "core/result.h"
 
 namespace dlfs {
 
@@ -43,6 +44,18 @@ struct ItemPage {
   uint64_t total = 0;
   std::string next_after;
   bool has_next() const { return !next_after.empty(); }
+};
+
+// The quotas of items (data points, the seed's word): one per dataset (its
+// metadata.system.itemsQuota) and one for the whole store. 0 means none. (API: GET
+// /datasets/{id}/quota answers to_json.)
+struct QuotaInfo {
+  uint64_t dataset_items = 0, dataset_quota = 0;
+  uint64_t store_items = 0, store_quota = 0;
+  // Items that may still be added: the smaller room of the quotas set; nullopt when none is.
+  std::optional<uint64_t> room() const;
+  json to_json() const;  // {"items", "itemsQuota", "storeItems", "storeItemsQuota", "room"}
+  static Result<QuotaInfo> from_json(const json& doc);
 };
 
 }  // namespace dlfs

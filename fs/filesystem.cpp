@@ -403,15 +403,54 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
   return n;
 }
 
+std::optional<QuotaInfo> Filesystem::quota_now() {
+  constexpr int64_t kQuotaTtlMs = 2000;  // creates ask this: a remote call at most every 2 s
+  int64_t now = options_.clock->now_ms();
+  {
+    std::lock_guard lock(quota_mu_);
+    if (quota_at_ms_ && now - quota_at_ms_ < kQuotaTtlMs) return quota_;
+  }
+  auto q = remote_.quota();
+  std::lock_guard lock(quota_mu_);
+  quota_at_ms_ = now;
+  if (q) quota_ = *q;  // else (the server away): what was known
+  return quota_;
+}
+
+void Filesystem::quota_counted(int64_t delta) {
+  std::lock_guard lock(quota_mu_);
+  if (!quota_) return;
+  auto add = [delta](uint64_t& n) { n = delta < 0 && uint64_t(-delta) > n ? 0 : n + uint64_t(delta); };
+  add(quota_->dataset_items);
+  add(quota_->store_items);
+}
+
+std::optional<uint64_t> Filesystem::room_left(bool exact) {
+  auto q = quota_now();
+  auto room = q ? q->room() : std::nullopt;
+  if (!room) return std::nullopt;
+  std::lock_guard lock(write_mu_);
+  // A lower bound without counting: enough for a create to know there is room.
+  if (!exact && *room > pending_.size()) return *room - pending_.size();
+  uint64_t waiting = 0;  // new files not on the platform yet take room when they land
+  for (auto& [path, p] : pending_) waiting += !p->dir && p->base_id.empty();
+  return *room > waiting ? *room - waiting : 0;
+}
+
 Result<struct statvfs> Filesystem::statfs() {
   struct statvfs st {};
   st.f_bsize = 4096;
   st.f_frsize = 4096;
   st.f_files = remote_.dataset().items_count;
   st.f_namemax = kMaxNameBytes;
-  if (!options_.read_only) {  // the platform has no quota: report room, so copies are attempted
+  if (!options_.read_only) {
+    // Free inodes are the room a quota of items leaves (`df -i`); no quota: plenty, so that
+    // copies are attempted.
     st.f_blocks = st.f_bfree = st.f_bavail = 1ull << 32;
-    st.f_ffree = st.f_favail = 1ull << 32;
+    auto q = quota_now();
+    if (q) st.f_files = q->dataset_items;
+    auto room = room_left(true);
+    st.f_ffree = st.f_favail = room.value_or(1ull << 32);
     st.f_files += st.f_ffree;
   }
   return st;

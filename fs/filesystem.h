@@ -57,6 +57,8 @@ struct FsOptions {
 
 // True for the synthetic id of a file not uploaded yet ("spool-<n>").
 bool is_spool_id(std::string_view id);
+// EROFS with the reason when the mount takes no writes (read-only, or no spool).
+Status ensure_writable(const FsOptions& o);
 
 // A file (or, made while the server was away, a folder) this mount has changed and the platform
 // does not have as it is here yet — or one still open after it was uploaded or removed. Its
@@ -330,6 +332,17 @@ class Filesystem {
 
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url
+
+  // The dataset's quotas, asked at most every 2 s (statfs, creates): room_left() is what new
+  // files may still take, the files pending their first upload counted.
+  std::optional<QuotaInfo> quota_now();
+  std::optional<uint64_t> room_left(bool exact);
+  // This mount made (+1) or removed (-1) an item: the cached counts follow until the next ask,
+  // so that a file that just landed is not counted neither pending nor on the platform.
+  void quota_counted(int64_t delta);
+  std::mutex quota_mu_;
+  std::optional<QuotaInfo> quota_;
+  int64_t quota_at_ms_ = 0;
 
   // Items whose read timed out just now (id -> when, ms): the kernel at once tries a failed
   // readahead again, which would wait out the whole timeout a second time.

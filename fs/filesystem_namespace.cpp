@@ -38,12 +38,6 @@
 namespace dlfs {
 namespace {
 
-Status ensure_writable(const FsOptions& o) {
-  if (o.read_only) return Status(EROFS, "the mount is read-only");
-  if (!o.spool) return Status(EROFS, "this mount has no upload spool (writing disabled)");
-  return {};
-}
-
 bool is_reserved(const std::string& path) {
   return path == "/.thumbnails" || is_same_or_under(path, "/.dataloop");
 }
@@ -127,6 +121,7 @@ Status Filesystem::settle_uncertain_upload(const std::shared_ptr<PendingFile>& p
 Status Filesystem::remote_remove(const std::string& id) {
   for (int attempt = 0;; ++attempt) {
     Status s = remote_.remove(id);
+    if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
     if (s || s.err() == ENOENT) return {};  // gone, by this try or an earlier one
     if (!is_transient_remote_error(s.err()) || attempt + 1 >= kRemoteTries) return s;
     backoff(attempt);
@@ -208,7 +203,7 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
     by_ino_[ino] = p;
     enqueue_locked(p, std::chrono::milliseconds(0));
   }
-  source_.made_dir(p->item);
+  source_.known_empty(path);
   spdlog::info("{}: the server is away ({}); the folder is made once it is back", path, made.status().to_string());
   return make_entry(ino, NodeKind::kItem, p->item, nullptr);
 }

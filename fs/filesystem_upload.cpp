@@ -282,6 +282,8 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     // The platform's item is this file's from now on, even if its bytes are not the right ones
     // (the file changed while it went up): the next try overwrites it.
     std::lock_guard lock(write_mu_);
+    // Counted on the platform now, no longer as pending (room_left): both under write_mu_.
+    if (up.op == UploadOp::kCreated && uo.replace_id.empty()) quota_counted(1);
     p->base_id = up.item.id;
     p->replace_id.clear();
   }
@@ -500,9 +502,15 @@ Result<size_t> Filesystem::discard_failed(std::string_view which) {
 }
 
 json Filesystem::upload_status() {
+  auto quota = quota_now();
+  auto room = room_left(true);
   std::lock_guard lock(write_mu_);
   json out{{"pending", 0}, {"uploading", 0}, {"writing", 0}, {"failed", json::array()},
            {"spool_bytes", options_.spool ? options_.spool->used_bytes() : 0}};
+  if (quota && quota->room()) {  // a quota of items is set: the room new files have left
+    out["quota"] = quota->to_json();
+    out["room"] = room.value_or(0);
+  }
   for (auto& [path, p] : pending_) {
     switch (p->state) {
       case UploadState::kFailed: out["failed"].push_back({{"path", mount_path(path)}, {"error", p->error}}); break;

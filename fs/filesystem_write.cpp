@@ -17,13 +17,13 @@ namespace {
 
 constexpr std::string_view kSpoolIdPrefix = "spool-";
 
+}  // namespace
+
 Status ensure_writable(const FsOptions& o) {
   if (o.read_only) return Status(EROFS, "the mount is read-only");
   if (!o.spool) return Status(EROFS, "this mount has no upload spool (writing disabled)");
   return {};
 }
-
-}  // namespace
 
 bool is_spool_id(std::string_view id) { return id.rfind(kSpoolIdPrefix, 0) == 0; }
 
@@ -169,6 +169,10 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
     } else if (existing.err() != ENOENT) {
       return existing.status();
     } else {
+      // A quota of items that is full refuses a new file now, rather than at its upload.
+      if (auto room = room_left(false); room && *room == 0)
+        return Status(EDQUOT, "the dataset is full: no room left in its quota of items (`dlfs quota` tells, "
+                              "`dlfs quota set` raises it)");
       UploadSpool& spool = *options_.spool;
       DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, ""));
       auto p = std::make_shared<PendingFile>();

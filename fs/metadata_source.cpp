@@ -299,8 +299,10 @@ void MetadataSource::removed(const std::string& path) {
 
 void MetadataSource::made_dir(const Item& dir) {
   learned(dir);
-  remember(dir.filename, {}, clock_.now_ms());
+  known_empty(dir.filename);
 }
+
+void MetadataSource::known_empty(const std::string& dir) { remember(dir, {}, clock_.now_ms()); }
 
 Result<std::string> MetadataSource::thumbnail(const Item& item) {
   // Keyed by the thumbnail's own id when known, so a new thumbnail is never shadowed by an old.

@@ -70,6 +70,9 @@ class MetadataSource {
   void removed(const std::string& path);
   // The mount made this folder: it is known empty.
   void made_dir(const Item& dir);
+  // A folder the mount made while the server was away (not on the platform yet): its listing is
+  // known empty, and nothing of it is cached beyond this process.
+  void known_empty(const std::string& dir);
 
   bool is_fresh(int64_t fetched_ms) const;
   const SourceCounters& counters() const { return counters_; }

@@ -220,7 +220,10 @@ Status http_error(long code, std::string_view body, std::string_view what) {
     message = std::string(body.substr(0, 200));
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
   if (message.empty()) message = "the server answered HTTP " + std::to_string(code);
-  return Status(errno_for_http_status(code), message, "HTTP " + std::to_string(code) + " on " + std::string(what));
+  int err = errno_for_http_status(code);
+  // dlfsd answers a full quota of items with 403 and {"reason": "quota"} (server/http_errors.cpp).
+  if (code == 403 && doc && doc->is_object() && doc->contains("reason") && (*doc)["reason"] == "quota") err = EDQUOT;
+  return Status(err, message, "HTTP " + std::to_string(code) + " on " + std::string(what));
 }
 
 struct HttpClient::Attempt {

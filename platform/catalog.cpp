@@ -1,5 +1,7 @@
 #include "platform/catalog.h"
 
+#include <cstdlib>
+
 #include "core/paths.h"
 
 namespace dlfs {
@@ -268,6 +270,18 @@ Result<std::vector<json>> Catalog::drivers(const LmdbTxn& txn) const {
 Status Catalog::put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const {
   std::vector<uint8_t> bytes = json::to_msgpack(driver);
   return txn.put(drivers_, id, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+Result<uint64_t> Catalog::store_items_quota(const LmdbTxn& txn) const {
+  DLFS_ASSIGN(auto text, txn.get(meta_, "items_quota"));
+  if (!text) return uint64_t(0);
+  return uint64_t(std::strtoull(std::string(*text).c_str(), nullptr, 10));
+}
+
+Status Catalog::put_store_items_quota(LmdbTxn& txn, uint64_t quota) const {
+  if (quota > 0) return txn.put(meta_, "items_quota", std::to_string(quota));
+  DLFS_TRY(txn.del(meta_, "items_quota").status());
+  return {};
 }
 
 }  // namespace dlfs

@@ -2,6 +2,7 @@
 // operations one index walk each.
 //
 //   meta           "format"                      -> format version
+//                  "items_quota"                 -> the store's quota of items (absent: none)
 //   datasets       dataset id                    -> Dataset (msgpack of the API JSON)
 //   dataset_names  name                          -> dataset id
 //   items          dataset id + item id          -> Item (msgpack of the API JSON); id order
@@ -81,6 +82,10 @@ class Catalog {
   Result<std::optional<json>> driver(const LmdbTxn& txn, std::string_view id) const;
   Result<std::vector<json>> drivers(const LmdbTxn& txn) const;
   Status put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const;
+
+  // The store's quota of items (file items of every dataset); 0 for none.
+  Result<uint64_t> store_items_quota(const LmdbTxn& txn) const;
+  Status put_store_items_quota(LmdbTxn& txn, uint64_t quota) const;
 
   // The preprocessing queue's database (platform/preprocess_queue.h reads and writes it).
   MDB_dbi jobs_dbi() const { return jobs_; }

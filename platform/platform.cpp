@@ -3,12 +3,14 @@
 #include "platform/platform.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 
 #include <sys/stat.h>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
 #include "platform/commands.h"
@@ -295,13 +297,72 @@ Result<std::string> Platform::thumbnail(const Item& item) {
   return bytes;
 }
 
+uint64_t dataset_items_quota(const Dataset& ds) {
+  const json* q = find_dotted(ds.metadata, "system.itemsQuota");
+  return q && q->is_number_unsigned() ? q->get<uint64_t>() : 0;
+}
+
+namespace {
+
+Result<uint64_t> store_items(const Catalog& catalog, const LmdbTxn& txn) {
+  DLFS_ASSIGN(auto all, catalog.datasets(txn));
+  uint64_t n = 0;
+  for (const Dataset& ds : all) n += ds.items_count;
+  return n;
+}
+
+}  // namespace
+
 Status Platform::add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta) {
   if (delta == 0) return {};
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
   if (!ds) return no_dataset(dataset_id);
+  if (delta > 0) {
+    uint64_t quota = dataset_items_quota(*ds);
+    if (quota && ds->items_count + uint64_t(delta) > quota)
+      return Status(EDQUOT, "dataset '" + ds->name + "' is full: " + std::to_string(ds->items_count) + " of its quota of " +
+                                std::to_string(quota) + " items (`dlfs quota set " + ds->name + " N` raises it)");
+    DLFS_ASSIGN(uint64_t store_quota, catalog_->store_items_quota(txn));
+    if (store_quota) {
+      DLFS_ASSIGN(uint64_t total, store_items(*catalog_, txn));
+      if (total + uint64_t(delta) > store_quota)
+        return Status(EDQUOT, "the store is full: " + std::to_string(total) + " of its quota of " + std::to_string(store_quota) +
+                                  " items (`dlfs quota set --store N` raises it)");
+    }
+  }
   ds->items_count = uint64_t(std::max<int64_t>(0, int64_t(ds->items_count) + delta));
   ds->updated_ms = options_.clock->now_ms();
   return catalog_->put_dataset(txn, *ds);
+}
+
+Result<QuotaInfo> Platform::quota(std::string_view dataset_id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  QuotaInfo q;
+  q.dataset_items = ds->items_count;
+  q.dataset_quota = dataset_items_quota(*ds);
+  DLFS_ASSIGN(q.store_quota, catalog_->store_items_quota(txn));
+  DLFS_ASSIGN(q.store_items, store_items(*catalog_, txn));
+  return q;
+}
+
+Status Platform::set_dataset_quota(std::string_view dataset_id, uint64_t items) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  json& sys = ds->metadata["system"];
+  if (items) sys["itemsQuota"] = items;
+  else sys.erase("itemsQuota");
+  ds->updated_ms = options_.clock->now_ms();
+  DLFS_TRY(catalog_->put_dataset(txn, *ds));
+  return txn.commit();
+}
+
+Status Platform::set_store_quota(uint64_t items) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_TRY(catalog_->put_store_items_quota(txn, items));
+  return txn.commit();
 }
 
 void Platform::remove_blobs(const std::vector<std::string>& keys) {

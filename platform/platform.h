@@ -37,6 +37,10 @@ struct PlatformOptions {
   std::function<Result<std::unique_ptr<ObjectStore>>(const Driver&)> open_store = nullptr;
 };
 
+// A dataset's quota of items from its record (0: none). Quotas: QuotaInfo (core/requests.h),
+// counted in the catalogue with the items; what would go past one is refused with EDQUOT.
+uint64_t dataset_items_quota(const Dataset& ds);
+
 // What a sync with a storage driver did (Platform::sync_dataset).
 struct SyncReport {
   uint64_t listed = 0;     // objects under the driver's prefix
@@ -119,6 +123,11 @@ class Platform {
   Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user,
                          std::string_view replace_id = {});
   Status delete_item(std::string_view id);
+
+  // Quotas (QuotaInfo). A quota below what is there already refuses only what comes next.
+  Result<QuotaInfo> quota(std::string_view dataset_id);
+  Status set_dataset_quota(std::string_view dataset_id, uint64_t items);
+  Status set_store_quota(uint64_t items);
 
   // Preprocessing (platform/preprocess.h). Every file item created or overwritten is queued with
   // its upload; workers run only where started: the mount and dlfsd call start_preprocessing()

@@ -215,6 +215,17 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     ++done;
     if (progress && done % 100 == 0) progress(report, 10 + int(89 * done / std::max<size_t>(total, 1)));
   };
+  // Removals first: the room they make counts for the additions (the dataset's quota).
+  for (const auto& [path, k] : known) {
+    // An item goes when its object is gone from the listing. Imported items may be named unlike
+    // their object, or point outside the prefix (not listed: kept).
+    if (k.object_key.starts_with(prefix) && listed_keys.count(k.object_key) == 0) {
+      Status s = delete_item(k.item.id);
+      if (!s && s.err() != ENOENT) return s;  // ENOENT: deleted meanwhile
+      ++report.removed;
+    }
+    tick();
+  }
   for (const auto& [path, object] : objects) {
     auto it = known.find(path);
     bool same = it != known.end() && it->second.object_key == object.key &&
@@ -233,16 +244,6 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
       } else {
         ++(it == known.end() ? report.added : report.updated);
       }
-    }
-    tick();
-  }
-  for (const auto& [path, k] : known) {
-    // An item goes when its object is gone from the listing. Imported items may be named unlike
-    // their object, or point outside the prefix (not listed: kept).
-    if (k.object_key.starts_with(prefix) && listed_keys.count(k.object_key) == 0) {
-      Status s = delete_item(k.item.id);
-      if (!s && s.err() != ENOENT) return s;  // ENOENT: deleted meanwhile
-      ++report.removed;
     }
     tick();
   }

@@ -290,6 +290,8 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
   }
   if (auto parent = items_.find(parent_path(remote_path)); parent != items_.end() && !parent->second.item.is_dir())
     return Status(ENOTDIR, parent->first + " is a file");
+  if (items_quota_ && file_items_locked() + 1 > items_quota_)
+    return Status(EDQUOT, "dataset '" + dataset_.name + "' is full (its quota is " + std::to_string(items_quota_) + " items)");
   Item item = add_file_locked(remote_path, bytes.str(), nullptr);
   Stored& s = items_.at(std::string(remote_path));
   merge_patch(s.item.metadata, meta);
@@ -367,6 +369,25 @@ Status FakeRemote::remove(std::string_view id) {
   }
   erase(path);
   return {};
+}
+
+uint64_t FakeRemote::file_items_locked() const {
+  uint64_t n = 0;
+  for (auto& [path, s] : items_) n += s.item.is_file() && !s.item.hidden;
+  return n;
+}
+
+void FakeRemote::set_items_quota(uint64_t items) {
+  std::lock_guard lock(mu_);
+  items_quota_ = items;
+}
+
+Result<QuotaInfo> FakeRemote::quota() {
+  std::lock_guard lock(mu_);
+  QuotaInfo q;
+  q.dataset_items = file_items_locked();
+  q.dataset_quota = items_quota_;
+  return q;
 }
 
 Result<Item> FakeRemote::make_dir(std::string_view path) {

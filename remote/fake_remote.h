@@ -69,6 +69,9 @@ class FakeRemote : public Remote {
   Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override;
   Status remove(std::string_view id) override;
   Result<Item> make_dir(std::string_view path) override;
+  Result<QuotaInfo> quota() override;
+  // A quota of file items (0: none), enforced by uploads that make an item, as the platform does.
+  void set_items_quota(uint64_t items);
 
  private:
   struct Stored {
@@ -80,6 +83,7 @@ class FakeRemote : public Remote {
   Status enter(RemoteCall call);
   Item make_item(std::string_view path, ItemType type);
   Item add_file_locked(std::string_view path, std::string content, json user_metadata);
+  uint64_t file_items_locked() const;
   void ensure_parents_locked(std::string_view path);
   Stored* find_by_id_locked(std::string_view id);
   int64_t next_time_locked() { return ++clock_ms_; }
@@ -91,6 +95,7 @@ class FakeRemote : public Remote {
   mutable std::mutex mu_;
   std::map<std::string, Stored, std::less<>> items_;  // by path
   int64_t clock_ms_ = 1704067200000;
+  uint64_t items_quota_ = 0;
 
   std::mutex delay_mu_;
   std::condition_variable delay_cv_;

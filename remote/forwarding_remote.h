@@ -33,6 +33,7 @@ class ForwardingRemote : public Remote {
   }
   Status remove(std::string_view id) override { return inner_.remove(id); }
   Result<Item> make_dir(std::string_view path) override { return inner_.make_dir(path); }
+  Result<QuotaInfo> quota() override { return inner_.quota(); }
 
  protected:
   Remote& inner_;

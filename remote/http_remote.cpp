@@ -41,6 +41,16 @@ Result<HttpRequest> query_request(std::string path, const json& dql) {
   return req;
 }
 
+// GET /datasets/{id}/quota (dlfsd's; a server without it answers 404: no quota known).
+Result<QuotaInfo> get_quota(HttpClient& http, const std::string& dataset_id) {
+  HttpRequest req;
+  req.path = "/datasets/" + dataset_id + "/quota";
+  auto doc = http.send_json(req);
+  if (!doc && doc.err() == ENOENT) return QuotaInfo{};
+  if (!doc) return doc.status();
+  return QuotaInfo::from_json(*doc);
+}
+
 Result<Item> parse_item(const json& doc) {
   Result<Item> item = item_from_json(doc);
   if (!item) return Status(EIO, "the server answered a malformed item", item.status().to_string());
@@ -259,6 +269,8 @@ class HttpRemote : public Remote {
     return parse_item(*doc);
   }
 
+  Result<QuotaInfo> quota() override { return get_quota(*http_, dataset_.id); }
+
  private:
   Result<ItemPage> run_query(const json& dql) {
     DLFS_ASSIGN(HttpRequest req, query_request("/datasets/" + dataset_.id + "/query", dql));
@@ -283,6 +295,20 @@ Result<ItemPage> parse_item_page(const json& doc) {
     page.total = it->get<uint64_t>();
   if (has_next_page(doc) && !page.items.empty()) page.next_after = page.items.back().id;
   return page;
+}
+
+Result<QuotaInfo> HttpConnection::quota(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  return get_quota(*client_, ds.id);
+}
+
+Status HttpConnection::set_quota(std::string_view name_or_id, uint64_t items) {
+  if (name_or_id.empty())
+    return Status(ENOTSUP, "a server's store quota is set in its config (dlfsd --items-quota), not by a client");
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  DLFS_ASSIGN(HttpRequest req, json_request("PUT", "/datasets/" + ds.id + "/quota",
+                                            json{{"items", items ? json(items) : json(nullptr)}}));
+  return client_->send_json(req).status();
 }
 
 HttpConnection::HttpConnection(HttpOptions options) : client_(std::make_shared<HttpClient>(std::move(options))) {}

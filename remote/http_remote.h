@@ -22,6 +22,8 @@ class HttpConnection : public Connection {
   Result<std::vector<Driver>> list_drivers() override;
   // POST /datasets/{id}/sync, then GET /commands/{id} until the command ends.
   Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
+  Result<QuotaInfo> quota(std::string_view name_or_id) override;
+  Status set_quota(std::string_view name_or_id, uint64_t items) override;
   Result<Dataset> find_dataset(std::string_view name_or_id) override;
   Status delete_dataset(std::string_view name_or_id) override;
   Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;

@@ -63,6 +63,8 @@ class LocalRemote : public Remote {
 
   Result<Item> make_dir(std::string_view path) override { return platform_->make_dir(dataset_.id, path, user_); }
 
+  Result<QuotaInfo> quota() override { return platform_->quota(dataset_.id); }
+
  private:
   std::shared_ptr<Platform> platform_;
   Dataset dataset_;
@@ -97,6 +99,17 @@ Result<json> LocalConnection::sync_dataset(std::string_view name_or_id, const Sy
                 if (progress) progress(percent, r.to_json());
               }));
   return report.to_json();
+}
+
+Result<QuotaInfo> LocalConnection::quota(std::string_view name_or_id) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  return platform_->quota(ds.id);
+}
+
+Status LocalConnection::set_quota(std::string_view name_or_id, uint64_t items) {
+  if (name_or_id.empty()) return platform_->set_store_quota(items);
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  return platform_->set_dataset_quota(ds.id, items);
 }
 
 Result<Dataset> LocalConnection::find_dataset(std::string_view name_or_id) {

@@ -69,6 +69,8 @@ class Remote {
   virtual Status remove(std::string_view id) = 0;
   // Makes a folder (and missing parents). EEXIST if something exists at the path.
   virtual Result<Item> make_dir(std::string_view path) = 0;
+  // The dataset's quotas of items and what it holds, as of now (core/requests.h).
+  virtual Result<QuotaInfo> quota() = 0;
 };
 
 // Dataset-level operations, and the way to get a Remote for one dataset.
@@ -93,6 +95,11 @@ class Connection {
   // (SyncReport::to_json: listed, added, updated, removed, unchanged, skipped).
   using SyncProgress = std::function<void(int percent, const json& report)>;
   virtual Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) = 0;
+
+  // Quotas of items (core/requests.h). `items` 0 removes the quota. An empty name sets the
+  // store's quota (the embedded store only: dlfsd's is in its config).
+  virtual Result<QuotaInfo> quota(std::string_view name_or_id) = 0;
+  virtual Status set_quota(std::string_view name_or_id, uint64_t items) = 0;
 };
 
 }  // namespace dlfs

@@ -18,6 +18,7 @@ int http_status_for(int err) {
     case EISDIR:
     case ENOTDIR: return 400;
     case EFBIG: return 413;
+    case EDQUOT: return 403;  // a quota of items is full: the body says so (send_error)
     case ETIMEDOUT: return 408;
     case ENOSYS: return 501;
     default: return 500;
@@ -35,7 +36,10 @@ void send_error(httplib::Response& res, int http_status, std::string_view messag
 }
 
 void send_error(httplib::Response& res, const Status& status) {
-  send_error(res, http_status_for(status.err()), status.to_string());
+  json body{{"message", status.to_string()}};
+  // A full quota is a 403 like a refusal, told apart by its reason (clients answer EDQUOT).
+  if (status.err() == EDQUOT) body["reason"] = "quota";
+  send_json(res, body, http_status_for(status.err()));
 }
 
 }  // namespace dlfs

@@ -126,6 +126,29 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
     send_json(res, json{{"message", "deleted"}});
   }));
 
+  // dlfs's quota of items (core/requests.h QuotaInfo): read, and set per dataset; the store's
+  // quota is the server's config (--items-quota).
+  svr.Get(ds_id + "/quota", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto q = p.quota(req.matches[1].str());
+    if (!q) return send_error(res, q.status());
+    send_json(res, q->to_json());
+  }));
+
+  svr.Put(ds_id + "/quota", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto ds = ctx.writable_dataset(req.matches[1].str());
+    if (!ds) return send_error(res, ds.status());
+    auto body = ApiContext::json_body(req);
+    if (!body) return send_error(res, body.status());
+    auto items = body->is_object() ? body->find("items") : body->end();
+    if (items == body->end() || !(items->is_null() || items->is_number_unsigned()))
+      return send_error(res, 400, "the body must be {\"items\": N} (or null for no quota)");
+    Status s = p.set_dataset_quota(ds->id, items->is_null() ? 0 : items->get<uint64_t>());
+    if (!s) return send_error(res, s);
+    auto q = p.quota(ds->id);
+    if (!q) return send_error(res, q.status());
+    send_json(res, q->to_json());
+  }));
+
   svr.Get(ds_id + "/directoryTree", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
     auto tree = directory_tree(p, req.matches[1].str(), ApiContext::base_url(req));
     if (!tree) return send_error(res, tree.status());

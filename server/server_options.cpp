@@ -63,6 +63,12 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
   } else if (key == "local-drivers") {
     if (value.empty() || value.front() != '/') return Status(EINVAL, "'local-drivers' must be an absolute folder");
     o.local_drivers = value;
+  } else if (key == "items-quota") {
+    if (value == "none") {
+      o.items_quota = 0;
+    } else {
+      DLFS_ASSIGN(o.items_quota, parse_uint(key, value, UINT32_MAX));
+    }
   } else if (key == "tls-cert") {
     o.tls_cert = value;
   } else if (key == "tls-key") {

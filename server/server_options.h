@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct ServerOptions {
   // Local-folder storage drivers read and write the server's own files: only folders under this
   // one may back them ("" = none may; clients make S3 and Azure drivers only).
   std::string local_drivers;
+  // The store's quota of items (data points) over all datasets, set at start; nullopt leaves
+  // the store's as it is (0 removes it).
+  std::optional<uint64_t> items_quota;
   // https: the server's certificate chain and private key (PEM files); both or neither.
   std::string tls_cert;
   std::string tls_key;

@@ -185,6 +185,28 @@ TEST_F(PlatformDriversTest, SyncAddsChangedAndRemovesToMatchTheBucket) {
   EXPECT_EQ(got->items_count, 4u);
 }
 
+TEST_F(PlatformDriversTest, SyncPastTheQuotaSkipsWhatDoesNotFitAndRemovalsMakeRoomFirst) {
+  Dataset ds = driver_dataset("q");
+  ASSERT_TRUE(platform_->set_dataset_quota(ds.id, 2));
+  write_file(bucket() + "/q/a.txt", "a");
+  write_file(bucket() + "/q/b.txt", "b");
+  ASSERT_TRUE(platform_->sync_dataset(ds.id, "dev@local"));
+  // One more object than the quota has room for: refused, with the quota's message.
+  write_file(bucket() + "/q/c.txt", "c");
+  auto full = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(full) << full.status().to_string();
+  EXPECT_EQ(full->added, 0u);
+  ASSERT_EQ(full->skipped.size(), 1u);  // reported per object, with the quota's message
+  EXPECT_NE(full->skipped[0].find("c.txt: "), std::string::npos) << full->skipped[0];
+  EXPECT_NE(full->skipped[0].find("is full: 2 of its quota of 2 items"), std::string::npos) << full->skipped[0];
+  EXPECT_EQ(files_of(ds).size(), 2u);
+  // An object gone and one new: the removal is done first, so the new one fits.
+  fs::remove(bucket() + "/q/a.txt");
+  auto swapped = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(swapped) << swapped.status().to_string();
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/b.txt", "b"}, {"/c.txt", "c"}}));
+}
+
 TEST_F(PlatformDriversTest, SyncRunsAsACommand) {
   Dataset ds = driver_dataset("p");
   for (int i = 0; i < 250; ++i) write_file(bucket() + "/p/f" + std::to_string(i) + ".txt", std::to_string(i));

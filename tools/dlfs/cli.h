@@ -69,6 +69,7 @@ Status report_preprocessing(Remote& remote, const std::vector<std::string>& ids,
 // Commands. Each answers a Status; main prints a failure as one line and exits non-zero.
 Status cmd_dataset(const Globals& g, const Args& args);  // tools/dlfs/cmd_datasets.cpp
 Status cmd_driver(const Globals& g, const Args& args);
+Status cmd_quota(const Globals& g, const Args& args);  // tools/dlfs/cmd_quota.cpp
 Status cmd_upload(const Globals& g, const Args& args);
 Status cmd_ls(const Globals& g, const Args& args);
 Status cmd_stat(const Globals& g, const Args& args);

@@ -135,6 +135,9 @@ Status cmd_status(const Globals&, const Args& args) {
   }
   uint64_t spool = state.value("spool_bytes", uint64_t(0));
   printf("%s: %s; %s in the spool\n", mnt.c_str(), summary(state).c_str(), human_bytes(spool).c_str());
+  if (state.contains("room"))
+    printf("quota: room for %llu more items (%s)\n", (unsigned long long)state["room"].get<uint64_t>(),
+           state["quota"].dump().c_str());
   print_failed(state, stdout);
   return {};
 }

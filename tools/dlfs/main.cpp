@@ -28,6 +28,12 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
                                  with {"account","key"|"sas"}; "type":"local" with bucketName a
                                  folder; "endpoint" for S3-compatible stores
   driver list                    list storage drivers
+  quota DATASET                  the dataset's quota of items (data points), the store's, and
+                                 the room left
+  quota set DATASET N|none       set a dataset's quota of items (uploads, imports, syncs and
+                                 copies into a mount past it are refused with EDQUOT)
+  quota set-store N|none         the store's quota of items, over all its datasets (the
+                                 embedded store; dlfsd's is --items-quota)
   upload --dataset NAME [--to /folder] [--meta JSON] [--overwrite] [--jobs N] [--no-wait] FILE|DIR...
                                  upload like `cp -r` (a DIR becomes a folder under --to), then
                                  wait for the preprocessing of what was sent (--no-wait: don't)
@@ -89,7 +95,7 @@ int main(int argc, char** argv) {
       {"dataset", cmd_dataset}, {"driver", cmd_driver}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
       {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
-      {"sync", cmd_sync},       {"status", cmd_status},
+      {"sync", cmd_sync},       {"status", cmd_status}, {"quota", cmd_quota},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

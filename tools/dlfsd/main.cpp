@@ -79,6 +79,12 @@ int serve(const dlfs::ServerOptions& options) {
     spdlog::error("{}", secret.status().to_string());
     return 1;
   }
+  if (options.items_quota) {
+    if (dlfs::Status s = (*platform)->set_store_quota(*options.items_quota); !s) {
+      spdlog::error("setting the store's quota of items: {}", s.to_string());
+      return 1;
+    }
+  }
   if (dlfs::Status s = (*platform)->start_preprocessing(options.preprocess_workers); !s)
     spdlog::warn("preprocessing not started: {}", s.to_string());
 
