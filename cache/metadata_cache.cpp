@@ -10,6 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -167,8 +168,31 @@ struct MetadataCache::Impl {
     return rc ? rc : set_access(txn, akey, ms, old);
   }
 
-  int erase_entry(MDB_txn* txn, char kind, std::string_view key) {
-    std::string k = db_key(key), akey = kind + k;
+  int erase_entry(MDB_txn* txn, char kind, std::string_view key) { return erase_db_key(txn, kind, db_key(key)); }
+
+  // Erases every entry of `kind` whose path is below `dir`. Keys are paths (sorted), so they sit
+  // together from dir + "/" on; a shortened long key keeps its first 300 bytes, so a prefix that
+  // long is cut to match (erasing a few more than needed is harmless in a cache).
+  int erase_below(MDB_txn* txn, char kind, std::string_view dir) {
+    std::string prefix = std::string(dir) + (dir.ends_with('/') ? "" : "/");
+    if (prefix.size() > 300) prefix.resize(300);
+    std::vector<std::string> doomed;
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, env->dbi(kind), &cur);
+    if (rc) return rc;
+    MDB_val k = val(prefix), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && view(k).starts_with(prefix);
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+      doomed.emplace_back(view(k));
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    for (const auto& key : doomed)
+      if ((rc = erase_db_key(txn, kind, key))) return rc;
+    return 0;
+  }
+
+  int erase_db_key(MDB_txn* txn, char kind, const std::string& k) {
+    std::string akey = kind + k;
     MDB_val kv = val(k);
     int rc = mdb_del(txn, env->dbi(kind), &kv, nullptr);
     if (rc && rc != MDB_NOTFOUND) return rc;
@@ -474,7 +498,11 @@ Status MetadataCache::forget_item(std::string_view path) {
   return impl_->write("forget an item", [&](MDB_txn* txn) {
     int rc = impl_->erase_entry(txn, kItem, path);
     if (rc == 0 && !parent.empty()) rc = impl_->erase_entry(txn, kListing, parent);
-    return rc ? rc : impl_->erase_entry(txn, kListing, path);
+    if (rc == 0) rc = impl_->erase_entry(txn, kListing, path);
+    // A folder moved or removed: what was cached below it must not answer for the path later
+    // (after a remount, before any listing of its parent is in memory).
+    if (rc == 0) rc = impl_->erase_below(txn, kItem, path);
+    return rc ? rc : impl_->erase_below(txn, kListing, path);
   });
 }
 

@@ -83,7 +83,8 @@ class MetadataCache {
   // of a new, moved or deleted item calls forget_item / forget_listing.
   Status put_item(const Item& item);
   std::optional<CachedItem> get_item(std::string_view path);
-  // Drops the item, its parent folder's listing and (for a folder) its own listing.
+  // Drops the item, its parent folder's listing and, for a folder, its own listing and every
+  // item and listing cached below it (a folder moved or removed).
   Status forget_item(std::string_view path);
   Status forget_listing(std::string_view dir);
   Status put_thumbnail(std::string_view item_id, std::string_view jpeg);

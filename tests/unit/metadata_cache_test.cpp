@@ -206,6 +206,26 @@ TEST_F(MetadataCacheTest, StampComesFromTheClock) {
   EXPECT_EQ(cache->get_item("/a/x.jpg")->fetched_ms, t0 + 10000);
 }
 
+TEST_F(MetadataCacheTest, ForgettingAFolderForgetsEverythingBelowIt) {
+  // A folder moved or removed must not leave its contents cached under the old paths: after a
+  // remount a lookup of /a/x/y would find a folder that is not there (found by the FUSE
+  // reference-model test: EISDIR for a create at a name the folder had before its move).
+  auto cache = open();
+  std::string long_name = "/a/x/" + std::string(400, 'l');
+  for (const char* p : {"/a/x", "/a/x/y", "/a/x/y/z", "/a/xz", "/a/x.jpg", "/b"}) ASSERT_TRUE(cache->put_item(make_item(p)));
+  ASSERT_TRUE(cache->put_item(make_item(long_name)));
+  ASSERT_TRUE(cache->put_listing("/a/x", {make_item("/a/x/y")}));
+  ASSERT_TRUE(cache->put_listing("/a/x/y", {make_item("/a/x/y/z")}));
+  ASSERT_TRUE(cache->put_listing("/a", {make_item("/a/x"), make_item("/a/xz")}));
+  ASSERT_TRUE(cache->forget_item("/a/x"));
+  for (const std::string& p : std::vector<std::string>{"/a/x", "/a/x/y", "/a/x/y/z", long_name}) EXPECT_FALSE(cache->get_item(p)) << p;
+  EXPECT_FALSE(cache->get_listing("/a/x"));
+  EXPECT_FALSE(cache->get_listing("/a/x/y"));
+  EXPECT_FALSE(cache->get_listing("/a"));  // its parent's listing had it
+  for (const char* p : {"/a/xz", "/a/x.jpg", "/b"}) EXPECT_TRUE(cache->get_item(p)) << p;
+  EXPECT_EQ(cache->stats().items, 3u);
+}
+
 TEST_F(MetadataCacheTest, SurvivesCloseAndReopen) {
   Item item = make_item("/cars/a.jpg");
   {
