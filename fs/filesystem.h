@@ -27,7 +27,7 @@
 #include "fs/inode_table.h"
 #include "fs/metadata_source.h"
 #include "fs/path_locks.h"
-#include "remote/link_fetcher.h"
+#include "net/link_fetcher.h"
 #include "remote/remote.h"
 
 namespace dlfs {

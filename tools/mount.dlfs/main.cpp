@@ -32,7 +32,7 @@
 #include "fs/fuse_adapter.h"
 #include "fs/mount_options.h"
 #include "fs/mountinfo.h"
-#include "remote/link_fetcher.h"
+#include "net/link_fetcher.h"
 #include "platform/platform.h"
 #include "remote/connect.h"
 #include "remote/local_remote.h"
