@@ -241,6 +241,11 @@ class Filesystem {
   Result<Entry> lookup_thumbnail(const Node& parent, std::string_view name);
   // A link's target size, cached in memory; nullopt if the server does not tell it.
   std::optional<uint64_t> link_size(const Item& item, bool fetch);
+  // Records how a fetch of a link target went: a failure is logged once per URL and reason (a
+  // failing read is retried by the kernel and by every reader) and kept for user.dl.link.error;
+  // a success forgets it.
+  void note_link_result(const Item& item, const Status& result);
+  std::optional<std::string> link_error(const std::string& url);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing);
@@ -330,6 +335,7 @@ class Filesystem {
 
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url
+  std::unordered_map<std::string, std::string> link_errors_;  // by url: the last fetch's failure
 
   // Items whose read timed out just now (id -> when, ms): the kernel at once tries a failed
   // readahead again, which would wait out the whole timeout a second time.
