@@ -65,10 +65,32 @@ std::optional<uint64_t> Filesystem::link_size(const Item& item, bool fetch) {
   auto size = links_->size(url);
   std::optional<uint64_t> known;
   if (size) known = *size;
-  else spdlog::warn("link {}: {}", item.filename, size.status().to_string());
+  // A server that does not tell the size is no failure: the link is read to its end.
+  if (size.err() != ENOTSUP) note_link_result(item, size.status());
   std::lock_guard lock(links_mu_);
   link_sizes_[url] = known;
   return known;
+}
+
+void Filesystem::note_link_result(const Item& item, const Status& result) {
+  std::string url = item.link_url();
+  std::lock_guard lock(links_mu_);
+  if (result) {
+    if (link_errors_.erase(url)) spdlog::info("link {}: {} answers again", item.filename, url);
+    return;
+  }
+  std::string why = result.to_string();
+  auto [it, added] = link_errors_.try_emplace(url, why);
+  if (!added && it->second == why) return;  // logged already
+  it->second = why;
+  spdlog::warn("link {}: {}", item.filename, why);
+}
+
+std::optional<std::string> Filesystem::link_error(const std::string& url) {
+  std::lock_guard lock(links_mu_);
+  auto it = link_errors_.find(url);
+  if (it == link_errors_.end()) return std::nullopt;
+  return it->second;
 }
 
 struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
@@ -349,6 +371,7 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
   while (filled < out.size()) {
     Result<size_t> n = link ? (++counters_.link_reads, links_->read(item.link_url(), offset + filled, out.subspan(filled)))
                             : (++counters_.remote_reads, remote_.read(item, offset + filled, out.subspan(filled)));
+    if (link && (!n || filled == 0)) note_link_result(item, n.status());
     if (!n) {
       if (n.err() == ETIMEDOUT) {
         int64_t now = options_.clock->now_ms();
@@ -474,6 +497,11 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
       item = shown_item(*p);
     }
   }
+  if (name == kLinkErrorXattr) {
+    auto why = item.is_link() ? link_error(item.link_url()) : std::nullopt;
+    if (!why) return Status(ENODATA, "no attribute " + std::string(name));
+    return std::move(*why);
+  }
   return xattr_value(item, name, [&] { return source_.thumbnail(item); }, options_.root);
 }
 
@@ -487,7 +515,9 @@ Result<std::string> Filesystem::listxattr(Ino ino) {
     std::lock_guard lock(write_mu_);
     item = shown_item(*p);
   }
-  for (auto& name : xattr_names(item, options_.root)) {
+  std::vector<std::string> names = xattr_names(item, options_.root);
+  if (item.is_link() && link_error(item.link_url())) names.emplace_back(kLinkErrorXattr);
+  for (auto& name : names) {
     out += name;
     out.push_back('\0');
   }

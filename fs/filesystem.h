@@ -27,7 +27,7 @@
 #include "fs/inode_table.h"
 #include "fs/metadata_source.h"
 #include "fs/path_locks.h"
-#include "remote/link_fetcher.h"
+#include "net/link_fetcher.h"
 #include "remote/remote.h"
 
 namespace dlfs {
@@ -243,6 +243,11 @@ class Filesystem {
   Result<Entry> lookup_thumbnail(const Node& parent, std::string_view name);
   // A link's target size, cached in memory; nullopt if the server does not tell it.
   std::optional<uint64_t> link_size(const Item& item, bool fetch);
+  // Records how a fetch of a link target went: a failure is logged once per URL and reason (a
+  // failing read is retried by the kernel and by every reader) and kept for user.dl.link.error;
+  // a success forgets it.
+  void note_link_result(const Item& item, const Status& result);
+  std::optional<std::string> link_error(const std::string& url);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing);
@@ -332,6 +337,7 @@ class Filesystem {
 
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url
+  std::unordered_map<std::string, std::string> link_errors_;  // by url: the last fetch's failure
 
   // The dataset's quotas, asked at most every 2 s (statfs, creates): room_left() is what new
   // files may still take, the files pending their first upload counted.

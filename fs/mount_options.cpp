@@ -134,6 +134,10 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "spool_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.spool_size, parse_size(value));
+  } else if (key == "link_allow_private" && !has_value) {
+    o.link_allow_private = true;
+  } else if (key == "link_allow_file" && !has_value) {
+    o.link_allow_file = true;
   } else if (key == "sync_upload" && !has_value) {
     o.sync_upload = true;
   } else if (key == "unmount_wait") {
@@ -225,6 +229,11 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
       positional.push_back(a);
     }
   }
+  if (o.link_allow_file &&
+      std::find(o.kernel_options.begin(), o.kernel_options.end(), "allow_other") != o.kernel_options.end())
+    return Status(EINVAL,
+                  "link_allow_file cannot be used with allow_other: every user of the mount could read, through a "
+                  "file:// link, the files of the user who mounted it");
   if (positional.size() != 2) return Status(EINVAL, "expected SOURCE and MOUNTPOINT (see -h)");
   std::string source = positional[0];
   // A leading "dlfs#" (old fstab style) is dropped. DATASET:/folder mounts one folder
@@ -242,7 +251,8 @@ std::string mount_usage(const std::string& program) {
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
-         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F]";
+         "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
+         "link_allow_private,link_allow_file]";
 }
 
 }  // namespace dlfs

@@ -56,6 +56,11 @@ struct MountOptions {
   uint64_t debug_retry_base_ms = 500;     // -o debug_retry_base_ms=N (tests: fast retries)
   uint64_t debug_upload_failures = 0;     // -o debug_upload_failures=N: refuse the first N uploads
 
+  // Link items' targets (net/link_policy.h): private addresses and file:// are refused unless
+  // allowed. file:// never with allow_other (other users would read the mounting user's files).
+  bool link_allow_private = false;  // -o link_allow_private
+  bool link_allow_file = false;     // -o link_allow_file
+
   // Options handed to the kernel mount as they are (ro, allow_other, nosuid, ...).
   std::vector<std::string> kernel_options;
 

@@ -41,6 +41,10 @@ Result<std::string> xattr_value(const Item& item, std::string_view name,
 // user.dl.thumbnail_path value).
 std::string thumbnail_mount_path(const Item& item, std::string_view root);
 
+// On a link item whose last fetch of its target failed: why (the mount's state, not the item's,
+// so answered by the filesystem; absent while the link is fine).
+inline constexpr std::string_view kLinkErrorXattr = "user.dl.link.error";
+
 // "user.dl.type" of an item: file, dir or link.
 std::string_view item_kind(const Item& item);
 

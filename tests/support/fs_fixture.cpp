@@ -9,6 +9,7 @@ namespace dlfs::test {
 
 Result<uint64_t> FakeLinkFetcher::size(std::string_view url) {
   ++heads;
+  if (auto f = failures.find(url); f != failures.end()) return f->second;
   auto it = targets.find(url);
   if (it == targets.end()) return Status(ENOENT, "no target");
   return uint64_t(it->second.size());
@@ -16,6 +17,7 @@ Result<uint64_t> FakeLinkFetcher::size(std::string_view url) {
 
 Result<size_t> FakeLinkFetcher::read(std::string_view url, uint64_t offset, std::span<char> out) {
   ++reads;
+  if (auto f = failures.find(url); f != failures.end()) return f->second;
   auto it = targets.find(url);
   if (it == targets.end()) return Status(ENOENT, "no target");
   if (offset >= it->second.size()) return size_t(0);

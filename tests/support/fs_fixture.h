@@ -9,15 +9,16 @@
 #include "cache/metadata_cache.h"
 #include "fs/filesystem.h"
 #include "remote/fake_remote.h"
-#include "remote/link_fetcher.h"
+#include "net/link_fetcher.h"
 #include "temp_dir.h"
 
 namespace dlfs::test {
 
-// Serves link targets from memory; counts calls.
+// Serves link targets from memory (or fails as told); counts calls.
 class FakeLinkFetcher : public LinkFetcher {
  public:
   std::map<std::string, std::string, std::less<>> targets;
+  std::map<std::string, Status, std::less<>> failures;  // answered instead, while set
   int heads = 0, reads = 0;
   Result<uint64_t> size(std::string_view url) override;
   Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) override;

@@ -170,3 +170,26 @@ TEST(MountOptions, BadHttpOptionsAreOneLineErrors) {
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
 }
+
+TEST(MountOptions, LinkOptions) {
+  auto o = parse({"cars", "/mnt"});
+  ASSERT_TRUE(o);
+  EXPECT_FALSE(o->link_allow_private);  // refused unless asked for
+  EXPECT_FALSE(o->link_allow_file);
+  auto p = parse({"cars", "/mnt", "-o", "link_allow_private,link_allow_file"});
+  ASSERT_TRUE(p) << p.status().to_string();
+  EXPECT_TRUE(p->link_allow_private);
+  EXPECT_TRUE(p->link_allow_file);
+  EXPECT_TRUE(p->kernel_options.empty());  // ours, not the kernel's
+  EXPECT_TRUE(parse({"cars", "/mnt", "-o", "link_allow_private,allow_other"}));
+  // file:// links with allow_other: every user would read the mounting user's files. Refused in
+  // either order.
+  for (auto opts : {"link_allow_file,allow_other", "allow_other,ro,link_allow_file"}) {
+    auto r = parse({"cars", "/mnt", "-o", opts});
+    EXPECT_EQ(r.err(), EINVAL) << opts;
+    EXPECT_NE(r.status().message().find("link_allow_file cannot be used with allow_other"), std::string::npos)
+        << r.status().message();
+  }
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_allow_file", "-o", "allow_other"}).err(), EINVAL);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_allow_private=1"}).err(), EINVAL);
+}

@@ -1,7 +1,13 @@
 // Items as extended attributes (DESIGN.md's xattr map, read-only part).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
+#include <sstream>
 #include <thread>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "fs/xattr_map.h"
 #include "support/fs_fixture.h"
@@ -173,4 +179,57 @@ TEST_F(FsXattr, LargeDlValuesAreReadableByNameButNotListed) {
   EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.width"), 1);
   EXPECT_EQ(std::count(names.begin(), names.end(), "user.meta.notes"), 1);
   EXPECT_EQ(fs->getxattr(ino, "user.meta.notes")->size(), 6000u);
+}
+
+// user.dl.link.error: why the last fetch of a link's target failed, absent while it is fine; the
+// reason is logged once per URL, not once per read.
+TEST_F(FsXattr, LinkErrorSaysWhyTheLastFetchFailed) {
+  const std::string url = "http://127.0.0.1:8080/x";
+  const std::string why = "link target " + url +
+                          " refused: 127.0.0.1 is a loopback address; mount with -o link_allow_private to allow it";
+  remote.add_link("/l.jpg", url);
+  remote.add_file("/plain.bin", "p");
+  links.targets[url] = "the target's bytes";
+  links.failures[url] = Status(EACCES, why);
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  mount();
+  auto e = walk("/l.jpg");
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(*fs->getxattr(e->ino, "user.dl.link.error"), why);  // the lookup's HEAD was refused
+  auto names = split_names(*fs->listxattr(e->ino));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.link.error"), 1);
+  auto fh = fs->open(e->ino, O_RDONLY);
+  ASSERT_TRUE(fh);
+  std::string buf(100, '\0');
+  for (int i = 0; i < 3; ++i) {
+    auto n = fs->read(e->ino, fh->fh, 0, std::span<char>(buf.data(), buf.size()));
+    EXPECT_EQ(n.err(), EACCES);
+    EXPECT_NE(n.status().message().find(why), std::string::npos) << n.status().to_string();
+  }
+  EXPECT_EQ(*fs->getxattr(e->ino, "user.dl.link.error"), why);
+  spdlog::default_logger()->flush();
+  std::string logged = log.str();
+  size_t first = logged.find(why);
+  EXPECT_NE(first, std::string::npos) << logged;
+  EXPECT_EQ(logged.find(why, first + 1), std::string::npos) << "logged more than once:\n" << logged;
+  // Another reason is logged too.
+  links.failures[url] = Status(EIO, "cannot reach link target " + url);
+  EXPECT_EQ(fs->read(e->ino, fh->fh, 0, std::span<char>(buf.data(), buf.size())).err(), EIO);
+  EXPECT_EQ(*fs->getxattr(e->ino, "user.dl.link.error"), "cannot reach link target " + url);
+  spdlog::default_logger()->flush();
+  EXPECT_NE(log.str().find("cannot reach link target " + url), std::string::npos);
+  spdlog::set_default_logger(previous);
+  // Not on other items.
+  EXPECT_EQ(fs->getxattr(walk("/plain.bin")->ino, "user.dl.link.error").err(), ENODATA);
+  // A fetch that works clears it.
+  links.failures.clear();
+  auto n = fs->read(e->ino, fh->fh, 0, std::span<char>(buf.data(), buf.size()));
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(buf.substr(0, *n), "the target's bytes");
+  EXPECT_EQ(fs->getxattr(e->ino, "user.dl.link.error").err(), ENODATA);
+  names = split_names(*fs->listxattr(e->ino));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.dl.link.error"), 0);
+  fs->release(fh->fh);
 }

@@ -32,7 +32,7 @@
 #include "fs/fuse_adapter.h"
 #include "fs/mount_options.h"
 #include "fs/mountinfo.h"
-#include "remote/link_fetcher.h"
+#include "net/link_fetcher.h"
 #include "platform/platform.h"
 #include "remote/connect.h"
 #include "remote/local_remote.h"
@@ -177,7 +177,12 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     if (c) cache = std::move(c).value();
     else spdlog::warn("running without a metadata cache: {}", c.status().to_string());
   }
-  auto links = make_curl_link_fetcher();
+  LinkPolicy link_policy;
+  link_policy.allow_private = o.link_allow_private;
+  link_policy.allow_file = o.link_allow_file;
+  link_policy.private_hint = "mount with -o link_allow_private to allow it";
+  link_policy.file_hint = "mount with -o link_allow_file to allow them (never with allow_other)";
+  auto links = make_curl_link_fetcher(link_policy);
 
   // The durable upload spool: <cache dir>/spool/<dataset key>/ (also with cache=none).
   std::unique_ptr<UploadSpool> spool;

@@ -1,0 +1,35 @@
+// Fetches a linked item's target bytes straight from its URL (not through the platform, and
+// without the platform's token), through the guard of net/link_policy.h. Ranged reads so a large
+// target is never downloaded whole; a server that ignores Range (answers 200 with the whole
+// body, as `python3 -m http.server` and many static servers do) is read by skipping to the
+// offset while streaming and stopping once the buffer is full.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "net/link_policy.h"
+
+namespace dlfs {
+
+class LinkFetcher {
+ public:
+  virtual ~LinkFetcher() = default;
+  // The target's size in bytes (a HEAD request). ENOTSUP when the server does not tell it.
+  virtual Result<uint64_t> size(std::string_view url) = 0;
+  // Up to out.size() bytes from `offset`; answers the count (0 at or past the end).
+  // Errors: EACCES when the policy refuses the URL, a redirect or an address connected to (the
+  // message says why and how to allow it); EIO or ETIMEDOUT when the target cannot be reached;
+  // ENOENT, EACCES, ... for HTTP error answers.
+  virtual Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) = 0;
+};
+
+// libcurl: http and https (file with policy.allow_file), no proxy (see link_fetcher.cpp).
+// Thread-safe (one easy handle per call).
+std::unique_ptr<LinkFetcher> make_curl_link_fetcher(LinkPolicy policy = {});
+
+}  // namespace dlfs
