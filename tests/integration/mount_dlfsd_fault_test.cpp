@@ -371,7 +371,7 @@ TEST_F(MountDlfsdFault, AStoppedServerAnswersWithinTheBoundAndCachedDataStillSer
     std::cout << "[ info ] " << cold_ops[i].first << " on a stopped server: " << p.outcome << " in " << p.seconds
               << " s\n";
   }
-  EXPECT_EQ(cached_read.outcome, "ok");
+  EXPECT_EQ(cached_read.outcome, "ok") << "the mount's log:\n" << read_file(log_of("c"));
   EXPECT_LT(cached_read.seconds, 2);
   EXPECT_EQ(cached_list.outcome, "ok");
   EXPECT_LT(cached_list.seconds, 2);
