@@ -130,6 +130,16 @@ Entry Filesystem::make_entry(Ino ino, NodeKind kind, const Item& item, const std
   return e;
 }
 
+Item Filesystem::current_item(Ino ino, const Item& answered) {
+  if (options_.spool)
+    if (auto p = pending_of(ino)) {
+      std::lock_guard lock(write_mu_);
+      if (p->item.name == answered.name) return shown_item(*p);
+    }
+  if (auto n = inodes_.get(ino); n && n->item->id == answered.id) return *n->item;
+  return answered;
+}
+
 Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
   ++counters_.lookups;
   if (name.size() > kMaxNameBytes) return Status(ENAMETOOLONG, "name too long");
@@ -137,7 +147,7 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
   if (dir.kind == NodeKind::kThumbDir) return lookup_thumbnail(dir, name);
   if (dir.kind != NodeKind::kItem || !dir.item->is_dir()) return Status(ENOTDIR, "not a folder");
   if (parent == kRootIno && name == kThumbnailsDir) {
-    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, *dir.item, dir.fetched_ms);
+    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, *dir.item, dir.fetched_ms, inodes_.mark());
     return make_entry(ino, NodeKind::kThumbDir, *dir.item, nullptr);
   }
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
@@ -151,7 +161,7 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
     }
     // An edited item keeps its node; a new file's node is keyed by its spool id until uploaded,
     // then rebound to the platform's id: one number throughout.
-    Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
+    Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
     {
       std::lock_guard lock(write_mu_);
       if (ino != p->ino && !p->released) {  // (a hash collision probed elsewhere this time)
@@ -162,24 +172,26 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
     }
     return make_entry(ino, NodeKind::kItem, shown, nullptr);
   }
+  uint64_t asked = inodes_.mark();
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
   if (found.item.is_link()) link_size(found.item, true);
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, found.item, found.fetched_ms);
-  return make_entry(ino, NodeKind::kItem, found.item, nullptr);
+  Ino ino = inodes_.add_lookup(NodeKind::kItem, found.item, found.fetched_ms, asked);
+  return make_entry(ino, NodeKind::kItem, current_item(ino, found.item), nullptr);
 }
 
 Result<Entry> Filesystem::lookup_thumbnail(const Node& parent, std::string_view name) {
   if (name.empty() || name == "." || name == "..") return Status(ENOENT, "no such file");
   std::string path = join_path(parent.item->filename, name);
+  uint64_t asked = inodes_.mark();
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
   if (found.item.is_dir()) {
-    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, found.item, found.fetched_ms);
+    Ino ino = inodes_.add_lookup(NodeKind::kThumbDir, found.item, found.fetched_ms, asked);
     return make_entry(ino, NodeKind::kThumbDir, found.item, nullptr);
   }
   auto jpeg = source_.thumbnail(found.item);
   if (!jpeg) return jpeg.err() == ENOENT ? Status(ENOENT, "no thumbnail for " + path) : jpeg.status();
   auto bytes = std::make_shared<const std::string>(std::move(jpeg).value());
-  Ino ino = inodes_.add_lookup(NodeKind::kThumbFile, found.item, found.fetched_ms, 1, bytes);
+  Ino ino = inodes_.add_lookup(NodeKind::kThumbFile, found.item, found.fetched_ms, asked, 1, bytes);
   return make_entry(ino, NodeKind::kThumbFile, found.item, bytes.get());
 }
 
@@ -202,17 +214,18 @@ Result<Entry> Filesystem::getattr(Ino ino) {
     // A new file's node that is no longer pending was unlinked or discarded before it was ever
     // uploaded (an upload rebinds the node to the platform's item before it leaves the spool).
     if (is_spool_id(n.item->id)) return Status(ENOENT, n.item->filename + " no longer exists");
+    uint64_t asked = inodes_.mark();
     auto fresh = source_.item(n.item->filename);
     if (!fresh && fresh.err() == ENOENT) {
       // Moved (a folder above it renamed)? The id tells where it is now.
       auto by_id = remote_.get_by_id(n.item->id);
       if (!by_id || by_id->hidden) return Status(ENOENT, n.item->filename + " no longer exists");
-      inodes_.refresh(ino, *by_id, options_.clock->now_ms());
-      n.item = std::make_shared<const Item>(*by_id);
+      inodes_.refresh(ino, *by_id, options_.clock->now_ms(), asked);
+      n.item = std::make_shared<const Item>(current_item(ino, *by_id));
     } else if (fresh && fresh->item.id == n.item->id) {
       Invalidator* inv = invalidator_.load();
-      if (inodes_.refresh(ino, fresh->item, fresh->fetched_ms) && inv) inv->inode_changed(ino);
-      n.item = std::make_shared<const Item>(fresh->item);
+      if (inodes_.refresh(ino, fresh->item, fresh->fetched_ms, asked) && inv) inv->inode_changed(ino);
+      n.item = std::make_shared<const Item>(current_item(ino, fresh->item));
     } else if (ino != kRootIno && (fresh || fresh.err() == ENOENT)) {
       // Deleted, or replaced by another item at the same path: this inode is gone.
       return Status(ENOENT, n.item->filename + " no longer exists");
@@ -221,12 +234,12 @@ Result<Entry> Filesystem::getattr(Ino ino) {
   return make_entry(ino, n.kind, *n.item, n.thumbnail.get());
 }
 
-void Filesystem::apply_listing(Ino dir_ino, const Listing& listing) {
+void Filesystem::apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked) {
   if (!listing.refetched) return;
   Invalidator* inv = invalidator_.load();
   for (const Item& item : *listing.items) {
     auto ino = inodes_.find(NodeKind::kItem, item.id);
-    if (ino && inodes_.refresh(*ino, item, listing.fetched_ms) && inv) inv->inode_changed(*ino);
+    if (ino && inodes_.refresh(*ino, item, listing.fetched_ms, asked) && inv) inv->inode_changed(*ino);
   }
   if (inv)
     for (const Item& gone : listing.removed) inv->entry_gone(dir_ino, gone.name);
@@ -234,13 +247,13 @@ void Filesystem::apply_listing(Ino dir_ino, const Listing& listing) {
 
 Result<uint64_t> Filesystem::opendir(Ino ino) {
   DLFS_ASSIGN(Node n, node(ino));
-  DirHandle handle{ino, n.kind, nullptr, n.fetched_ms};
+  DirHandle handle{ino, n.kind, nullptr, n.fetched_ms, inodes_.mark()};
   if (n.kind == NodeKind::kThumbDir) {
     // Thumbnails are answered by lookup only; listing them would fetch one per item.
     handle.items = std::make_shared<const std::vector<Item>>();
   } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
     int64_t fetched_ms = 0;
-    DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino));
+    DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
     handle.items = std::make_shared<const std::vector<Item>>(std::move(items));
     handle.fetched_ms = fetched_ms;
   } else {
@@ -274,8 +287,9 @@ Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
     const Item& item = items[size_t(off - 2)];
     DirEntry de{item.name, {}, off + 1};
     if (plus) {
-      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms);
-      de.entry = make_entry(child, NodeKind::kItem, item, nullptr);
+      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms, handle.asked);
+      // (what the mount knows now, should it be newer than the listing: see InodeTable)
+      de.entry = make_entry(child, NodeKind::kItem, current_item(child, item), nullptr);
       if (!add(de)) {
         inodes_.forget(child, 1);  // the kernel never saw it
         break;

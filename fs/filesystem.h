@@ -217,6 +217,7 @@ class Filesystem {
     NodeKind kind;
     std::shared_ptr<const std::vector<Item>> items;  // snapshot taken at opendir
     int64_t fetched_ms = 0;
+    uint64_t asked = 0;  // InodeTable::mark() before the listing was asked
   };
   struct SpoolFd {
     int fd = -1;
@@ -250,7 +251,10 @@ class Filesystem {
   std::optional<std::string> link_error(const std::string& url);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
-  void apply_listing(Ino dir_ino, const Listing& listing);
+  void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
+  // What a node shows now (its pending file's state, or the node's item) when a platform answer
+  // about it may be older than what the mount set since.
+  Item current_item(Ino ino, const Item& answered);
 
   // Writing helpers (fs/filesystem_write.cpp).
   std::shared_ptr<PendingFile> pending_at(const std::string& path);
@@ -308,7 +312,8 @@ class Filesystem {
   Result<Item> remote_patch(const std::string& id, const json& patch);
 
   Result<Item> patch_item(Ino ino, const json& patch);
-  Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino);
+  // `asked`: InodeTable::mark() taken before (opendir's); 0 for none (no node refreshed then).
+  Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino, uint64_t asked = 0);
 
   Remote& remote_;
   LinkFetcher* links_;

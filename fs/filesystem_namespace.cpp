@@ -175,7 +175,7 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
   auto made = remote_make_dir(path);
   if (made) {
     source_.made_dir(*made);
-    Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms());
+    Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);
     return make_entry(ino, NodeKind::kItem, *made, nullptr);
   }
   if (!is_transient_remote_error(made.err())) return made.status();
@@ -195,7 +195,7 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
   p->item.creator = p->item.updated_by = options_.user;
   p->flushed = p->generation;
   p->state = UploadState::kPending;
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, p->item, options_.clock->now_ms());
+  Ino ino = inodes_.add_lookup(NodeKind::kItem, p->item, options_.clock->now_ms(), kSetHere);
   p->ino = ino;
   {
     std::lock_guard lock(write_mu_);
@@ -386,7 +386,7 @@ Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent, std
         p->replace_id = src_id.empty() ? tgt_id : std::string();
       }
       pending_[p->path] = p;
-      inodes_.refresh(p->ino, shown_item(*p), options_.clock->now_ms());
+      inodes_.refresh(p->ino, shown_item(*p), options_.clock->now_ms(), kSetHere);
     }
   }
   if (src_dir) inodes_.moved_below(from, to);

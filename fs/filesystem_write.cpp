@@ -161,11 +161,12 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
     DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
     const std::string& path = locked.paths[0];
     if (path == "/.thumbnails" || is_same_or_under(path, "/.dataloop")) return Status(EPERM, path + " is reserved");
+    uint64_t asked = inodes_.mark();
     auto existing = item_at(path);
     if (existing) {
       if (flags & O_EXCL) return Status(EEXIST, path + " exists");
       if (existing->is_dir()) return Status(EISDIR, path + " is a folder");
-      existing_ino = inodes_.add_lookup(NodeKind::kItem, *existing, options_.clock->now_ms());
+      existing_ino = inodes_.add_lookup(NodeKind::kItem, *existing, options_.clock->now_ms(), asked);
     } else if (existing.err() != ENOENT) {
       return existing.status();
     } else {
@@ -186,7 +187,7 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
       p->item.created_ms = p->item.updated_ms = p->mtime_ms;
       p->item.creator = p->item.updated_by = options_.user;
       Item shown = shown_item(*p);  // not shared yet: no lock needed
-      Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms());
+      Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
       p->ino = ino;
       {
         std::lock_guard lock(write_mu_);
@@ -443,10 +444,11 @@ Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, std::optional<uint64_t> 
 
 void Filesystem::learned(const Item& item) {
   source_.learned(item);
-  if (auto ino = inodes_.find(NodeKind::kItem, item.id)) inodes_.refresh(*ino, item, options_.clock->now_ms());
+  if (auto ino = inodes_.find(NodeKind::kItem, item.id))
+    inodes_.refresh(*ino, item, options_.clock->now_ms(), kSetHere);
 }
 
-Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino) {
+Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino, uint64_t asked) {
   // The pending files are taken before the remote listing too: a file whose upload ends while
   // the listing is fetched may be missing from both the listing (asked before its commit) and
   // pending_ (dropped after it); the early snapshot still has it.
@@ -459,7 +461,7 @@ Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* f
   std::vector<Item> items;
   auto listing = source_.listing(dir.filename);
   if (listing) {
-    apply_listing(ino, *listing);
+    apply_listing(ino, *listing, asked);
     if (fetched_ms) *fetched_ms = listing->fetched_ms;
     items = *listing->items;
   } else if (!is_spool_id(dir.id)) {  // a folder made offline may be nowhere on the platform yet

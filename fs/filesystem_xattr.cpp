@@ -45,7 +45,7 @@ Result<Item> Filesystem::patch_item(Ino ino, const json& patch) {
     p->item.description = item.description;
     return shown_item(*p);
   }
-  inodes_.refresh(ino, item, options_.clock->now_ms());
+  inodes_.refresh(ino, item, options_.clock->now_ms(), kSetHere);
   return item;
 }
 

@@ -47,7 +47,20 @@ Ino InodeTable::assign_locked(const std::string& key) const {
   return ino;
 }
 
-Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t count,
+uint64_t InodeTable::mark() const {
+  std::lock_guard lock(mu_);
+  return seq_;
+}
+
+bool InodeTable::may_set_locked(Node& node, uint64_t asked) {
+  if (asked == kSetHere) {
+    node.learned_seq = ++seq_;
+    return true;
+  }
+  return node.learned_seq <= asked;
+}
+
+Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count,
                            std::shared_ptr<const std::string> thumbnail) {
   std::string key = key_of(kind, item.id);
   std::lock_guard lock(mu_);
@@ -65,7 +78,8 @@ Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, 
     node.kind = kind;
     by_key_.emplace(std::move(key), ino);
   }
-  if (inserted || fetched_ms >= node.fetched_ms) {
+  if (inserted || (fetched_ms >= node.fetched_ms && may_set_locked(node, asked))) {
+    if (inserted && asked == kSetHere) node.learned_seq = ++seq_;
     node.item = std::make_shared<const Item>(item);
     node.fetched_ms = fetched_ms;
   }
@@ -100,12 +114,13 @@ std::optional<Node> InodeTable::get(Ino ino) const {
   return it->second;
 }
 
-bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms) {
+bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms, uint64_t asked) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);
   // (another item's state never goes into a node: rebind() moves a node to a new id)
   if (it == nodes_.end() || fetched_ms < it->second.fetched_ms || it->second.item->id != item.id) return false;
   Node& node = it->second;
+  if (!may_set_locked(node, asked)) return false;
   bool changed = node.item->updated_ms != item.updated_ms || node.item->size() != item.size();
   node.item = std::make_shared<const Item>(item);
   node.fetched_ms = fetched_ms;
@@ -118,6 +133,7 @@ bool InodeTable::rebind(Ino ino, const Item& item, int64_t fetched_ms) {
   if (it == nodes_.end() || it->second.item->id != item.id) preferred_[key_of(NodeKind::kItem, item.id)] = ino;
   if (it == nodes_.end()) return false;
   Node& node = it->second;
+  node.learned_seq = ++seq_;  // the mount's own upload: a state set here
   if (node.item->id != item.id) {
     std::string old_key = key_of(node.kind, node.item->id), new_key = key_of(node.kind, item.id);
     if (auto k = by_key_.find(old_key); k != by_key_.end() && k->second == ino) by_key_.erase(k);

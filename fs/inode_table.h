@@ -35,6 +35,7 @@ struct Node {
   NodeKind kind = NodeKind::kItem;
   std::shared_ptr<const Item> item;
   int64_t fetched_ms = 0;                         // when `item` was fetched (freshness)
+  uint64_t learned_seq = 0;                       // InodeTable::mark() when the mount last set it
   std::shared_ptr<const std::string> thumbnail;   // kThumbFile: the JPEG bytes
   uint64_t nlookup = 0;
   // The (updatedAt, size) seen at the last open, for keep_cache.
@@ -46,14 +47,24 @@ struct Node {
 // The number an item id hashes to (before collision probing); never 0 or 1.
 Ino ino_hash(std::string_view key);
 
+// What a node shows is ordered by a sequence, not by clocks: every state the mount sets itself
+// (its upload landed, its move, its patch, a pending file) takes the next number; an answer of
+// the platform carries the number that was current when it was asked (mark(), taken before the
+// request), and replaces a node's item only if the mount set nothing on that node since. A
+// listing asked before an upload landed but answered after it would otherwise put the older
+// size back (and the kernel, told the inode changed, would believe it).
+inline constexpr uint64_t kSetHere = UINT64_MAX;  // `asked` of a state the mount set itself
+
 class InodeTable {
  public:
   // The root node (number 1) for the mounted folder's item.
   explicit InodeTable(const Item& root, int64_t fetched_ms);
 
-  // Adds the node for (kind, item) or refreshes its item, and counts `count` lookups.
-  // Answers its number.
-  Ino add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t count = 1,
+  // The sequence's current number: taken before asking the platform, passed as `asked`.
+  uint64_t mark() const;
+  // Adds the node for (kind, item) or refreshes its item (see kSetHere), and counts `count`
+  // lookups. Answers its number.
+  Ino add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count = 1,
                  std::shared_ptr<const std::string> thumbnail = nullptr);
   // The number (kind, id) has or would get, without adding anything (plain readdir).
   Ino peek_ino(NodeKind kind, std::string_view id) const;
@@ -62,9 +73,9 @@ class InodeTable {
 
   // A copy of the node (its item is shared, immutable).
   std::optional<Node> get(Ino ino) const;
-  // Replaces a node's item if it has one (after a refetch). Answers true if (updatedAt, size)
-  // changed, i.e. the kernel's cached pages for it are stale.
-  bool refresh(Ino ino, const Item& item, int64_t fetched_ms);
+  // Replaces a node's item if it has one (after a refetch asked at `asked`, or kSetHere). Answers
+  // true if (updatedAt, size) changed, i.e. the kernel's cached pages for it are stale.
+  bool refresh(Ino ino, const Item& item, int64_t fetched_ms, uint64_t asked);
   // The node `ino` now shows `item`, under its id: a new file's node after its first upload
   // (from "spool-<n>" to the platform's id), so that its number never changes. The old key stays
   // an alias of the node while it lives: an add_lookup by it (a listing taken before the upload)
@@ -85,7 +96,12 @@ class InodeTable {
   static std::string key_of(NodeKind kind, std::string_view id);
   Ino assign_locked(const std::string& key) const;
 
+  // Takes the next number for a state set here, or tells whether an answer asked at `asked` may
+  // replace the node's item.
+  bool may_set_locked(Node& node, uint64_t asked);
+
   mutable std::mutex mu_;
+  uint64_t seq_ = 0;
   std::unordered_map<Ino, Node> nodes_;
   std::unordered_map<std::string, Ino> by_key_;
   std::unordered_map<std::string, Ino> aliases_;  // old keys of rebound nodes

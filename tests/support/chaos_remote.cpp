@@ -11,6 +11,10 @@ double ChaosRemote::uniform() {
 
 void ChaosRemote::delay() {
   ++counters_.calls;
+  late();
+}
+
+void ChaosRemote::late() {
   if (!enabled_ || options_.max_delay_us <= 0) return;
   auto us = int64_t(uniform() * options_.max_delay_us);
   std::this_thread::sleep_for(std::chrono::microseconds(us));

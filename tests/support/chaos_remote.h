@@ -1,6 +1,7 @@
 // A Remote that behaves like a platform on a bad network, for the reference-model tests: every
-// call waits a random while first (so concurrent calls land in another order than they were
-// made), and a call that changes something may fail before it reaches the platform (EIO) or
+// call waits a random while before it reaches the platform and again before its answer arrives
+// (so concurrent calls land in another order than they were made, and a listing taken before a
+// change can arrive after it), and a call that changes something may fail before it reaches the platform (EIO) or
 // after (the change is made, the answer is lost: ETIMEDOUT) — the cases a client must retry
 // without doing a change twice. A thread never sees more than `max_failures_in_a_row` failures
 // in a row, so that a client retrying a few times always gets through.
@@ -35,16 +36,13 @@ class ChaosRemote : public ForwardingRemote {
   void set_enabled(bool on) { enabled_ = on; }
 
   Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    delay();
-    return inner_.list(dir, after, page_size);
+    return answer([&] { return inner_.list(dir, after, page_size); });
   }
   Result<Item> get(std::string_view path) override {
-    delay();
-    return inner_.get(path);
+    return answer([&] { return inner_.get(path); });
   }
   Result<Item> get_by_id(std::string_view id) override {
-    delay();
-    return inner_.get_by_id(id);
+    return answer([&] { return inner_.get_by_id(id); });
   }
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override {
     delay();
@@ -70,8 +68,17 @@ class ChaosRemote : public ForwardingRemote {
  private:
   enum class Fate { kThrough, kRefused, kLost };
   double uniform();
-  void delay();
+  void delay();  // counts the call, then waits
+  void late();   // an answer's wait on its way back
   Fate fate();
+
+  template <typename F>
+  auto answer(F call) -> decltype(call()) {
+    delay();
+    auto result = call();
+    late();
+    return result;
+  }
 
   template <typename F>
   auto change(F call) -> decltype(call()) {
@@ -79,7 +86,7 @@ class ChaosRemote : public ForwardingRemote {
     Fate f = fate();
     if (f == Fate::kRefused) return Status(EIO, "chaos: refused before it reached the platform");
     auto result = call();
-    delay();
+    late();
     if (f == Fate::kLost) return Status(ETIMEDOUT, "chaos: the platform's answer was lost");
     return result;
   }

@@ -34,13 +34,13 @@ TEST(InodeTable, NumbersComeFromIdsAndRootIsOne) {
   Item a;
   a.id = "65f1c0ffee0000000000a001";
   a.set_path("/a");
-  Ino ino = table.add_lookup(NodeKind::kItem, a, 0);
+  Ino ino = table.add_lookup(NodeKind::kItem, a, 0, table.mark());
   EXPECT_EQ(ino, ino_hash("65f1c0ffee0000000000a001"));
   EXPECT_GT(ino, kRootIno);
   EXPECT_EQ(table.get(kRootIno)->item->id, root.id);
   // A second table (a remount) gives the same number.
   InodeTable again(root, 0);
-  EXPECT_EQ(again.add_lookup(NodeKind::kItem, a, 0), ino);
+  EXPECT_EQ(again.add_lookup(NodeKind::kItem, a, 0, again.mark()), ino);
 }
 
 TEST(InodeTable, LookupCountsAndForget) {
@@ -50,8 +50,8 @@ TEST(InodeTable, LookupCountsAndForget) {
   InodeTable table(root, 0);
   Item a;
   a.id = "65f1c0ffee0000000000a001";
-  Ino ino = table.add_lookup(NodeKind::kItem, a, 0);
-  table.add_lookup(NodeKind::kItem, a, 0, 2);
+  Ino ino = table.add_lookup(NodeKind::kItem, a, 0, table.mark());
+  table.add_lookup(NodeKind::kItem, a, 0, table.mark(), 2);
   EXPECT_EQ(table.lookup_count(ino), 3u);
   table.forget(ino, 2);
   EXPECT_TRUE(table.get(ino));
@@ -60,6 +60,32 @@ TEST(InodeTable, LookupCountsAndForget) {
   EXPECT_EQ(table.size(), 1u);
   table.forget(kRootIno, 100);  // the root is never dropped
   EXPECT_TRUE(table.get(kRootIno));
+}
+
+TEST(InodeTable, AnAnswerAskedBeforeAStateSetHereDoesNotReplaceIt) {
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  InodeTable table(root, 0);
+  Item v1;
+  v1.id = "65f1c0ffee0000000000a001";
+  v1.set_path("/y");
+  v1.system()["size"] = 100;
+  Ino ino = table.add_lookup(NodeKind::kItem, v1, 10, table.mark());
+  uint64_t asked_before = table.mark();  // a listing is asked ...
+  Item v2 = v1;
+  v2.system()["size"] = 202;
+  table.refresh(ino, v2, 20, kSetHere);  // ... the mount's upload lands ...
+  // ... and the listing's answer (v1) arrives, even with a later clock.
+  EXPECT_FALSE(table.refresh(ino, v1, 30, asked_before));
+  table.add_lookup(NodeKind::kItem, v1, 30, asked_before);
+  EXPECT_EQ(table.get(ino)->item->size(), 202u);
+  // An answer asked after it replaces it (someone else changed the item since).
+  Item v3 = v1;
+  v3.system()["size"] = 7;
+  uint64_t asked_after = table.mark();
+  EXPECT_TRUE(table.refresh(ino, v3, 40, asked_after));
+  EXPECT_EQ(table.get(ino)->item->size(), 7u);
 }
 
 TEST(InodeTable, CollisionsProbeToAFreeNumber) {
@@ -74,10 +100,10 @@ TEST(InodeTable, CollisionsProbeToAFreeNumber) {
     char id[25];
     snprintf(id, sizeof id, "65f1c0ffee00000000%06x", i);
     it.id = id;
-    Ino ino = table.add_lookup(NodeKind::kItem, it, 0);
+    Ino ino = table.add_lookup(NodeKind::kItem, it, 0, table.mark());
     EXPECT_GT(ino, 1u);
     EXPECT_TRUE(seen.insert(ino).second);
-    EXPECT_NE(table.add_lookup(NodeKind::kThumbFile, it, 0), ino);
+    EXPECT_NE(table.add_lookup(NodeKind::kThumbFile, it, 0, table.mark()), ino);
   }
 }
 

@@ -1,0 +1,161 @@
+// Answers that arrive late: a listing or an item the platform produced before this mount's own
+// upload landed, but that reaches the core after the upload was learned, must not put the
+// older state back (found by the FUSE model test over dlfsd: a file written, then extended by a
+// pwrite, read back at its first size once its upload had left the spool).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "remote/forwarding_remote.h"
+#include "support/fs_fixture.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Holds the answers of list() or get() once armed: the platform's answer is taken at once, and
+// handed back only when released (a slow network on the way back).
+class LateAnswers : public ForwardingRemote {
+ public:
+  explicit LateAnswers(Remote& inner) : ForwardingRemote(inner) {}
+
+  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
+    auto answer = inner_.list(dir, after, page_size);
+    hold(hold_lists_);
+    return answer;
+  }
+  Result<Item> get(std::string_view path) override {
+    auto answer = inner_.get(path);
+    hold(hold_gets_);
+    return answer;
+  }
+
+  void arm(bool lists, bool gets) {
+    std::lock_guard lock(mu_);
+    hold_lists_ = lists;
+    hold_gets_ = gets;
+    held_ = false;
+    released_ = false;
+  }
+  bool wait_held() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    hold_lists_ = hold_gets_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  void hold(bool& which) {
+    std::unique_lock lock(mu_);
+    if (!which) return;
+    which = false;  // one answer held per arm()
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, 10s, [&] { return released_; });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_lists_ = false, hold_gets_ = false, held_ = false, released_ = false;
+};
+
+class FsLateAnswer : public ::testing::Test, public FsFixture {
+ protected:
+  void SetUp() override {
+    SpoolOptions so;
+    so.dir = dir.sub("spool");
+    spool = std::move(UploadSpool::open(so)).value();
+    options.spool = spool.get();
+    options.preprocess_polls = 0;
+    options.upload_workers = 2;
+    options.dir_ttl_ms = 5000;
+    late = std::make_unique<LateAnswers>(remote);
+    backend = late.get();
+    mount();
+    fs->start_uploads();
+  }
+  void TearDown() override {
+    late->release();
+    fs.reset();
+    spool.reset();
+  }
+
+  // open + write at offset + flush + fsync (the upload landed) + release.
+  void write_at(Ino ino, int flags, uint64_t offset, const std::string& bytes) {
+    auto opened = fs->open(ino, flags);
+    ASSERT_TRUE(opened) << opened.status().to_string();
+    ASSERT_TRUE(fs->write(ino, opened->fh, offset, std::span<const char>(bytes.data(), bytes.size())));
+    ASSERT_TRUE(fs->flush(ino, opened->fh));
+    ASSERT_TRUE(fs->fsync(ino, opened->fh));
+    fs->release(opened->fh);
+    settle();
+  }
+  // Until every upload has left the spool (the file is answered from its platform item then).
+  void settle() {
+    for (int i = 0; i < 1000 && !spool->list().empty(); ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(spool->list().empty());
+  }
+  Ino make_file(const std::string& name, const std::string& bytes) {
+    auto made = fs->create(kRootIno, name, O_WRONLY | O_CREAT | O_TRUNC);
+    EXPECT_TRUE(made) << made.status().to_string();
+    Ino ino = made->first.ino;
+    EXPECT_TRUE(fs->write(ino, made->second.fh, 0, std::span<const char>(bytes.data(), bytes.size())));
+    EXPECT_TRUE(fs->flush(ino, made->second.fh));
+    fs->release(made->second.fh);
+    settle();
+    return ino;
+  }
+
+  std::unique_ptr<UploadSpool> spool;
+  std::unique_ptr<LateAnswers> late;
+};
+
+TEST_F(FsLateAnswer, AListingTakenBeforeAnUploadLandedDoesNotShrinkTheFileAfter) {
+  std::string first(100, 'a');
+  Ino y = make_file("y", first);
+  clock.advance_ms(6000);  // the root's listing is stale: the next readdir asks the platform
+
+  late->arm(true, false);
+  auto listing = std::async(std::launch::async, [&] { return list(kRootIno); });
+  ASSERT_TRUE(late->wait_held());  // the platform answered: y has 100 bytes
+  write_at(y, O_WRONLY, 201, "z");  // y grows to 202 bytes and that upload lands
+  late->release();
+  ASSERT_TRUE(listing.get());
+
+  std::string want = first + std::string(101, '\0') + "z";
+  EXPECT_EQ(fs->getattr(y)->attr.st_size, 202);
+  EXPECT_EQ(*cat(y), want);
+  auto again = walk("/y");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attr.st_size, 202);
+}
+
+TEST_F(FsLateAnswer, AnItemTakenBeforeAnUploadLandedDoesNotShrinkTheFileAfter) {
+  std::string first(100, 'a');
+  Ino y = make_file("y", first);
+  clock.advance_ms(6000);  // y's node is stale: the next getattr asks the platform for it
+
+  late->arm(false, true);
+  auto attr = std::async(std::launch::async, [&] { return fs->getattr(y); });
+  ASSERT_TRUE(late->wait_held());
+  write_at(y, O_WRONLY, 201, "z");
+  late->release();
+  ASSERT_TRUE(attr.get());
+
+  EXPECT_EQ(fs->getattr(y)->attr.st_size, 202);
+  EXPECT_EQ(*cat(y), first + std::string(101, '\0') + "z");
+}
+
+}  // namespace
