@@ -42,6 +42,8 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   if (!storage) return storage.status();
   p->storage_ = std::move(*storage);
   if (!p->options_.open_store) p->options_.open_store = open_driver_store;
+  p->options_.link_policy.allow_file = false;  // a store's links are shared: never its own files
+  if (!p->options_.link_fetcher) p->options_.link_fetcher = make_curl_link_fetcher(p->options_.link_policy);
   p->commands_ = std::make_unique<Commands>();
   p->preprocessor_ = std::make_unique<Preprocessor>(*p);
   return p;

@@ -17,6 +17,8 @@
 #include "core/item.h"
 #include "core/requests.h"
 #include "core/result.h"
+#include "net/link_fetcher.h"
+#include "net/link_policy.h"
 
 namespace dlfs {
 
@@ -35,6 +37,11 @@ struct PlatformOptions {
   const Clock* clock = &SystemClock::instance();
   // Opens a storage driver's bucket (platform/driver.h's open_driver_store when unset).
   std::function<Result<std::unique_ptr<ObjectStore>>(const Driver&)> open_store = nullptr;
+  // How the platform fetches link targets (preprocessing, imports): the same guard as a mount's
+  // (net/link_policy.h). file:// is never fetched by the platform, whatever allow_file says.
+  LinkPolicy link_policy = {};
+  // Fetches link targets (a libcurl one with link_policy when unset; tests give fakes).
+  std::shared_ptr<LinkFetcher> link_fetcher = nullptr;
 };
 
 // A dataset's quota of items from its record (0: none). Quotas: QuotaInfo (core/requests.h),
@@ -145,6 +152,9 @@ class Platform {
   Preprocessor& preprocessor() { return *preprocessor_; }
 
   const std::string& store_dir() const { return options_.store_dir; }
+  // The fetcher of link targets (PlatformOptions::link_fetcher) and its policy.
+  LinkFetcher& link_fetcher() { return *options_.link_fetcher; }
+  const LinkPolicy& link_policy() const { return options_.link_policy; }
 
  private:
   explicit Platform(PlatformOptions options);

@@ -103,7 +103,11 @@ Result<std::string> resolve_token(const ConnectOptions& options) {
 
 Result<std::unique_ptr<Connection>> connect(std::string_view base_url, const ConnectOptions& options) {
   if (base_url.empty()) {
-    DLFS_ASSIGN(auto local, LocalConnection::open(LocalOptions{options.store_dir}));
+    LocalOptions lo;
+    lo.store_dir = options.store_dir;
+    lo.link_allow_private = options.link_allow_private;
+    lo.link_private_hint = options.link_private_hint;
+    DLFS_ASSIGN(auto local, LocalConnection::open(lo));
     return std::unique_ptr<Connection>(std::move(local));
   }
   HttpOptions http = options.http;

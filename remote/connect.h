@@ -30,6 +30,9 @@ struct ConnectOptions {
   std::string token;       // http: explicit token, else
   std::string token_file;  // read from this file, else $DLFS_TOKEN
   HttpOptions http;        // timeouts and retries (base_url and token are filled in)
+  // Embedded: the platform may fetch link targets at private addresses (LocalOptions).
+  bool link_allow_private = false;
+  std::string link_private_hint = {};
 };
 
 // The token for an HTTP connection: explicit, else the file's content, else $DLFS_TOKEN,

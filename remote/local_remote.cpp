@@ -79,7 +79,11 @@ LocalConnection::LocalConnection(LocalOptions options, std::shared_ptr<Platform>
 LocalConnection::~LocalConnection() = default;
 
 Result<std::unique_ptr<LocalConnection>> LocalConnection::open(const LocalOptions& options) {
-  DLFS_ASSIGN(auto platform, Platform::open(PlatformOptions{options.store_dir}));
+  PlatformOptions po;
+  po.store_dir = options.store_dir;
+  po.link_policy.allow_private = options.link_allow_private;
+  po.link_policy.private_hint = options.link_private_hint;
+  DLFS_ASSIGN(auto platform, Platform::open(po));
   return std::unique_ptr<LocalConnection>(new LocalConnection(options, std::move(platform)));
 }
 

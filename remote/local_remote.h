@@ -13,6 +13,10 @@ class Platform;
 struct LocalOptions {
   std::string store_dir;           // the platform's store (core/dirs.h default_store_dir())
   std::string user = "dev@local";  // who this client is
+  // The embedded platform fetches link targets at private addresses (mount.dlfs -o
+  // link_allow_private; tests reach their servers on 127.0.0.1 so).
+  bool link_allow_private = false;
+  std::string link_private_hint = {};  // how this program's user allows them
 };
 
 class LocalConnection : public Connection {

@@ -69,6 +69,10 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     } else {
       DLFS_ASSIGN(o.items_quota, parse_uint(key, value, UINT32_MAX));
     }
+  } else if (key == "link-allow-private") {
+    if (value == "true" || value == "yes" || value == "1") o.link_allow_private = true;
+    else if (value == "false" || value == "no" || value == "0") o.link_allow_private = false;
+    else return Status(EINVAL, "'link-allow-private' is true or false, not '" + value + "'");
   } else if (key == "tls-cert") {
     o.tls_cert = value;
   } else if (key == "tls-key") {
@@ -122,6 +126,8 @@ Result<SplitArgs> split_args(const std::vector<std::string>& args) {
     if (size_t eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key.resize(eq);
+    } else if (key == "link-allow-private") {
+      value = "true";  // a switch: --link-allow-private alone
     } else {
       if (i + 1 >= args.size()) return Status(EINVAL, "'" + a + "' needs a value");
       value = args[++i];  // taken as it is: "--days -1" is a value

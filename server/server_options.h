@@ -31,6 +31,9 @@ struct ServerOptions {
   // The store's quota of items (data points) over all datasets, set at start; nullopt leaves
   // the store's as it is (0 removes it).
   std::optional<uint64_t> items_quota;
+  // Link targets at loopback, private, link-local and metadata addresses are fetched by the
+  // platform (preprocessing, imports) only with --link-allow-private; file:// never is.
+  bool link_allow_private = false;
   // https: the server's certificate chain and private key (PEM files); both or neither.
   std::string tls_cert;
   std::string tls_key;

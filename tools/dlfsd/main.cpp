@@ -69,6 +69,8 @@ int serve(const dlfs::ServerOptions& options) {
 
   dlfs::PlatformOptions platform_options;
   platform_options.store_dir = options.store;
+  platform_options.link_policy.allow_private = options.link_allow_private;
+  platform_options.link_policy.private_hint = "start dlfsd with --link-allow-private to allow it";
   auto platform = dlfs::Platform::open(platform_options);
   if (!platform) {
     spdlog::error("{}", platform.status().to_string());

@@ -143,6 +143,8 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   co.http.low_speed_time_s = o.http_stall_s;
   co.http.max_attempts = int(o.http_retries);
   co.http.ca_file = o.ca_file;
+  co.link_allow_private = o.link_allow_private;  // the embedded platform's link fetches too
+  co.link_private_hint = "mount with -o link_allow_private to allow it";
   auto conn = connect(src.http ? src.base_url : "", co);
   if (!conn) return fail(conn.status().wrap(src.http ? "cannot connect to " + src.base_url : "cannot open the store " + o.store_dir));
   std::string where = src.http ? src.base_url : o.store_dir;
