@@ -171,6 +171,10 @@ class Filesystem {
   // fh may be 0.
   Result<Entry> setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size, std::optional<int64_t> mtime_ms);
   Result<Entry> mkdir(Ino parent, std::string_view name);
+  // `ln -s URL name`: makes a link item (an http or https URL; anything else EPERM). The entry
+  // answered is a symlink's, with no timeouts: the kernel insists that a symlink reply be one,
+  // and must look the name up again to see the regular file the link item is.
+  Result<Entry> symlink(std::string_view target, Ino parent, std::string_view name);
   Status rmdir(Ino parent, std::string_view name);
   Status unlink(Ino parent, std::string_view name);
   // flags: RENAME_NOREPLACE honoured; RENAME_EXCHANGE answers EINVAL.

@@ -1,11 +1,11 @@
-// The filesystem core's namespace operations: mkdir, rmdir, unlink, rename — and the rule that
-// orders them with creates and the background uploads.
+// The filesystem core's namespace operations: mkdir, symlink, rmdir, unlink, rename — and the
+// rule that orders them with creates and the background uploads.
 //
 // THE ORDERING RULE. Everything that changes what a path of the mount is — create (and an open
-// or truncate that turns a platform item into a pending file), mkdir, rmdir, unlink, rename, and
-// the upload worker's whole upload of a pending file (from reading its spool file, through the
-// platform's answer, to its landing: the node rebound, the item learned, the spool entry
-// dropped) and its preprocessing refresh — runs holding the path lock (fs/path_locks.h) of each
+// or truncate that turns a platform item into a pending file), mkdir, symlink (a link item made),
+// rmdir, unlink, rename, and the upload worker's whole upload of a pending file (from reading its
+// spool file, through the platform's answer, to its landing: the node rebound, the item learned,
+// the spool entry dropped) and its preprocessing refresh — runs holding the path lock (fs/path_locks.h) of each
 // path it touches: the one path, or for rename and rmdir the subtrees of both. So operations on
 // one path happen one at a time, each seeing on the platform and here what the one before did;
 // a rename of a file waits for its upload in flight to land, and never races it.
@@ -34,6 +34,8 @@
 #include "core/json_util.h"
 #include "core/paths.h"
 #include "fs/filesystem.h"
+#include "net/link_policy.h"
+#include "remote/link_item.h"
 
 namespace dlfs {
 namespace {
@@ -206,6 +208,44 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
   source_.known_empty(path);
   spdlog::info("{}: the server is away ({}); the folder is made once it is back", path, made.status().to_string());
   return make_entry(ino, NodeKind::kItem, p->item, nullptr);
+}
+
+Result<Entry> Filesystem::symlink(std::string_view target, Ino parent, std::string_view name) {
+  DLFS_TRY(ensure_writable(options_));
+  DLFS_TRY(validate_name(name));
+  DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
+  const std::string& path = locked.paths[0];
+  std::string what = "ln -s " + std::string(target) + " " + mount_path(path);
+  if (Status s = check_link_target(target); !s) {
+    // Only a URL makes sense in a dataset (a local path is this machine's alone): said in the log,
+    // since ln(1) can only print "Operation not permitted".
+    spdlog::warn("{}: refused: {}", what, s.to_string());
+    return s;
+  }
+  if (is_reserved(path)) return Status(EPERM, path + " is reserved");
+  // Made on the platform at once, never spooled: a link is one small request, and one that cannot
+  // be made now is told to ln(1) (EIO while the server is away) rather than failing out of sight.
+  auto failed = [&](const Status& s) {
+    Status out = s.wrap(what);
+    spdlog::warn("{}", out.to_string());
+    return is_transient_remote_error(s.err()) && s.err() != ENOTSUP ? Status(EIO, out.message(), out.cause()) : out;
+  };
+  auto existing = item_at(path);
+  if (existing) return Status(EEXIST, path + " exists");
+  if (existing.err() != ENOENT) return failed(existing.status());
+  if (auto room = room_left(false); room && *room == 0)
+    return Status(EDQUOT, "the dataset is full: no room left in its quota of items");
+  auto made = make_link_item(remote_, LinkItemRequest{path, std::string(target), "", options_.spool->dir()});
+  if (!made) return failed(made.status());
+  quota_counted(1);
+  source_.learned(*made);
+  Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms());
+  Entry e = make_entry(ino, NodeKind::kItem, *made, nullptr);
+  e.attr.st_mode = S_IFLNK | 0777;
+  e.attr.st_size = off_t(target.size());
+  e.attr_timeout = e.entry_timeout = 0;
+  spdlog::info("{}: made a link item", what);
+  return e;
 }
 
 Status Filesystem::rmdir(Ino parent, std::string_view name) {

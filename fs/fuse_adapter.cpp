@@ -343,6 +343,15 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
   });
 }
 
+void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  guarded(req, "symlink", [&] {
+    auto e = fs_of(req).symlink(link, parent, name);
+    if (!e) return reply_error(req, "symlink", e.status());
+    fuse_entry_param p = to_fuse(*e);
+    if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
+  });
+}
+
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "rmdir", [&] { reply_status(req, "rmdir", fs_of(req).rmdir(parent, name)); });
 }
@@ -392,6 +401,7 @@ const fuse_lowlevel_ops kOps = [] {
   ops.fsyncdir = op_fsyncdir;
   ops.setattr = op_setattr;
   ops.mkdir = op_mkdir;
+  ops.symlink = op_symlink;
   ops.rmdir = op_rmdir;
   ops.unlink = op_unlink;
   ops.rename = op_rename;

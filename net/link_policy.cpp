@@ -184,4 +184,13 @@ Status check_scheme(const LinkPolicy& policy, std::string_view url) {
   return Status(EACCES, scheme + ":// links are not fetched (only http and https)");
 }
 
+Status check_link_target(std::string_view url) {
+  // file:// is refused here even where a mount may fetch it: a link item is shared with every
+  // machine that reads the dataset, and a local path means nothing (or something else) there.
+  if (Status s = check_scheme(LinkPolicy{}, url); !s)
+    return Status(EPERM, "a link item's target must be an http:// or https:// URL, not '" + std::string(url) + "'",
+                  s.message());
+  return {};
+}
+
 }  // namespace dlfs

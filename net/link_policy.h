@@ -78,4 +78,8 @@ Status check_address(const LinkPolicy& policy, const sockaddr* addr, socklen_t l
 // libcurl's URL API. EACCES with why if not, EINVAL if it is not a URL.
 Status check_scheme(const LinkPolicy& policy, std::string_view url);
 
+// Whether `url` may become a link item (`dlfs link`, `ln -s URL` in a mount): an http or https
+// URL, whatever a fetcher's policy would later allow. EPERM with why if not.
+Status check_link_target(std::string_view url);
+
 }  // namespace dlfs

@@ -53,6 +53,11 @@ std::optional<json> link_shebang(std::string_view bytes) {
 }
 
 constexpr uint64_t kMaxLinkJsonBytes = 64 * 1024;
+// A link item made under its target's name (`dlfs link`, `ln -s URL cat.jpg` in a mount) is a link
+// JSON whose name is not *.json: the JSON's own "shebang": "dataloop" tells. Such uploads are read
+// back only while this small (a URL is at most a few KiB: a symlink target is under 4 KiB), so
+// that ordinary small files rarely cost a read.
+constexpr uint64_t kMaxNamedLinkJsonBytes = 8 * 1024;
 
 // A create-only upload that may replace the file item at its path (UploadOptions::replace_id).
 bool replaces(const Item& existing, const UploadOptions& options) {
@@ -106,7 +111,8 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
 
   DLFS_ASSIGN(StoredBlob blob, put(dataset, path));
   std::optional<json> shebang;
-  if (blob.size <= kMaxLinkJsonBytes && path.size() > 5 && path.ends_with(".json")) {
+  bool json_name = path.size() > 5 && path.ends_with(".json");
+  if (blob.size > 0 && blob.size <= (json_name ? kMaxLinkJsonBytes : kMaxNamedLinkJsonBytes)) {
     std::string bytes(blob.size, '\0');
     auto n = read_blob(blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
     if (n) shebang = link_shebang(std::string_view(bytes.data(), *n));

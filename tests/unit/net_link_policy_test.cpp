@@ -174,3 +174,13 @@ TEST(LinkPolicy, SchemesAreParsedByLibcurl) {
   EXPECT_TRUE(check_scheme(p, "file:///etc/passwd"));
   EXPECT_EQ(check_scheme(p, "gopher://example.com/").err(), EACCES);  // still only http(s) and file
 }
+
+TEST(LinkPolicy, OnlyHttpAndHttpsBecomeLinkItems) {
+  EXPECT_TRUE(check_link_target("https://example.com/cat.jpg"));
+  EXPECT_TRUE(check_link_target("http://127.0.0.1:8000/a.bin"));  // fetching it is the guard's call
+  for (const char* bad : {"file:///etc/passwd", "/etc/passwd", "cat.jpg", "ftp://example.com/x", ""}) {
+    Status s = check_link_target(bad);
+    EXPECT_EQ(s.err(), EPERM) << bad;
+    EXPECT_NE(s.message().find("http:// or https://"), std::string::npos) << s.message();
+  }
+}

@@ -273,6 +273,11 @@ TEST_F(PlatformTest, LinkItemsKeepTheirShebang) {
   EXPECT_EQ(r.item.size(), link.size());  // the JSON's size
   auto plain = put("/links/not-a-link.json", R"({"type":"other"})");
   EXPECT_FALSE(plain.item.is_link());
+  // Under its target's name (dlfs link, ln -s in a mount): the JSON's shebang tells.
+  auto named = put("/links/cat.jpg", link);
+  EXPECT_TRUE(named.item.is_link());
+  EXPECT_EQ(named.item.link_url(), "https://example.com/a.jpg");
+  EXPECT_FALSE(put("/links/plain.txt", "{\"type\":\"link\"}").item.is_link());
 }
 
 TEST_F(PlatformTest, SurvivesReopenAndCleansUnfinishedUploads) {

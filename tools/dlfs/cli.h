@@ -77,6 +77,7 @@ Status cmd_cat(const Globals& g, const Args& args);
 Status cmd_rm(const Globals& g, const Args& args);
 Status cmd_mv(const Globals& g, const Args& args);
 Status cmd_mkdir(const Globals& g, const Args& args);
+Status cmd_link(const Globals& g, const Args& args);  // tools/dlfs/cmd_link.cpp
 Status cmd_meta(const Globals& g, const Args& args);
 Status cmd_cache(const Globals& g, const Args& args);
 Status cmd_preprocess(const Globals& g, const Args& args);

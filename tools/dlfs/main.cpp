@@ -46,6 +46,9 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
   rm [-r] DATASET:/path          delete an item (-r: a folder with its contents)
   mv DATASET:/from DATASET:/to   move or rename (into /to when it is a folder)
   mkdir [-p] DATASET:/path       make a folder
+  link DATASET:/path URL [--mimetype M]
+                                 make a link item: its bytes are read from URL (http or https)
+                                 when it is read; nothing is stored but the link
   meta get DATASET:/path         the item's metadata, as JSON
   meta set DATASET:/path JSON    merge JSON into metadata.user (null deletes a key)
   cache stat | clear [DATASET]   the mount's local cache
@@ -94,7 +97,7 @@ int main(int argc, char** argv) {
   static const std::map<std::string, Status (*)(const Globals&, const Args&)> commands = {
       {"dataset", cmd_dataset}, {"driver", cmd_driver}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
-      {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
+      {"link", cmd_link},      {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
       {"sync", cmd_sync},       {"status", cmd_status}, {"quota", cmd_quota},
   };
   auto it = commands.find(command);
