@@ -239,7 +239,7 @@ Result<Entry> Filesystem::symlink(std::string_view target, Ino parent, std::stri
   if (!made) return failed(made.status());
   quota_counted(1);
   source_.learned(*made);
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms());
+  Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);
   Entry e = make_entry(ino, NodeKind::kItem, *made, nullptr);
   e.attr.st_mode = S_IFLNK | 0777;
   e.attr.st_size = off_t(target.size());
