@@ -43,10 +43,16 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   p->storage_ = std::move(*storage);
   if (!p->options_.open_store) p->options_.open_store = open_driver_store;
   p->options_.link_policy.allow_file = false;  // a store's links are shared: never its own files
-  if (!p->options_.link_fetcher) p->options_.link_fetcher = make_curl_link_fetcher(p->options_.link_policy);
   p->commands_ = std::make_unique<Commands>();
   p->preprocessor_ = std::make_unique<Preprocessor>(*p);
   return p;
+}
+
+LinkFetcher& Platform::link_fetcher() {
+  std::call_once(link_fetcher_made_, [&] {
+    if (!options_.link_fetcher) options_.link_fetcher = make_curl_link_fetcher(options_.link_policy);
+  });
+  return *options_.link_fetcher;
 }
 
 namespace {

@@ -153,7 +153,7 @@ class Platform {
 
   const std::string& store_dir() const { return options_.store_dir; }
   // The fetcher of link targets (PlatformOptions::link_fetcher) and its policy.
-  LinkFetcher& link_fetcher() { return *options_.link_fetcher; }
+  LinkFetcher& link_fetcher();
   const LinkPolicy& link_policy() const { return options_.link_policy; }
 
  private:
@@ -192,6 +192,7 @@ class Platform {
   Result<std::string> thumbnail_on_demand(const Item& item);  // platform/preprocess.cpp
 
   PlatformOptions options_;
+  std::once_flag link_fetcher_made_;  // made at first use: opening a store stays cheap
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<GroupCommit> commits_;  // uploads share catalogue commits
   std::unique_ptr<Storage> storage_;
