@@ -441,17 +441,25 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
 }
 
 std::optional<QuotaInfo> Filesystem::quota_now() {
-  constexpr int64_t kQuotaTtlMs = 2000;  // creates ask this: a remote call at most every 2 s
+  // Creates ask this: a remote call at most every 2 s while a quota is set, every 30 s while
+  // none is (a quota set meanwhile is still enforced by the platform: a refused upload is kept
+  // and retried, and makes the mount ask again at once).
   int64_t now = options_.clock->now_ms();
   {
     std::lock_guard lock(quota_mu_);
-    if (quota_at_ms_ && now - quota_at_ms_ < kQuotaTtlMs) return quota_;
+    int64_t ttl = quota_ && quota_->room() ? 2000 : 30000;
+    if (quota_at_ms_ && now - quota_at_ms_ < ttl) return quota_;
   }
   auto q = remote_.quota();
   std::lock_guard lock(quota_mu_);
   quota_at_ms_ = now;
   if (q) quota_ = *q;  // else (the server away): what was known
   return quota_;
+}
+
+void Filesystem::quota_stale() {
+  std::lock_guard lock(quota_mu_);
+  quota_at_ms_ = 0;
 }
 
 void Filesystem::quota_counted(int64_t delta) {

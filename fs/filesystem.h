@@ -352,12 +352,13 @@ class Filesystem {
   // files may still take, the files pending their first upload counted.
   std::optional<QuotaInfo> quota_now();
   std::optional<uint64_t> room_left(bool exact);
+  void quota_stale();  // the next quota_now() asks the remote
   // This mount made (+1) or removed (-1) an item: the cached counts follow until the next ask,
   // so that a file that just landed is not counted neither pending nor on the platform.
   void quota_counted(int64_t delta);
   std::mutex quota_mu_;
   std::optional<QuotaInfo> quota_;
-  int64_t quota_at_ms_ = 0;
+  int64_t quota_at_ms_ = 0;  // 0: ask again (quota_stale)
 
   // Items whose read timed out just now (id -> when, ms): the kernel at once tries a failed
   // readahead again, which would wait out the whole timeout a second time.

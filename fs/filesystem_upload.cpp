@@ -380,6 +380,7 @@ void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t g
     return;
   }
   p->error = failure.to_string();
+  if (failure.err() == EDQUOT) quota_stale();  // a quota set (or filled) since the mount last asked
   bool give_up = false;
   if (transient && stopping_) {
     p->state = UploadState::kPending;  // the next mount resumes it

@@ -292,7 +292,7 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
     return Status(ENOTDIR, parent->first + " is a file");
   if (items_quota_ && file_items_locked() + 1 > items_quota_)
     return Status(EDQUOT, "dataset '" + dataset_.name + "' is full (its quota is " + std::to_string(items_quota_) + " items)");
-  Item item = add_file_locked(remote_path, bytes.str(), nullptr);
+  (void)add_file_locked(remote_path, bytes.str(), nullptr);
   Stored& s = items_.at(std::string(remote_path));
   merge_patch(s.item.metadata, meta);
   s.item.system();

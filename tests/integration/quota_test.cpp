@@ -98,6 +98,10 @@ TEST_P(MountQuota, AnUploadTheQuotaRefusesIsKeptUntilTheQuotaIsRaised) {
   EXPECT_NE(failed.err.find("failed: /y: "), std::string::npos) << failed.err;
   EXPECT_NE(failed.err.find("is full"), std::string::npos) << failed.err;
   EXPECT_EQ(read_file(two->mountpoint() + "/y"), "bytes\n");
+  // Mount two knew of no quota (asked again only every 30 s then); the refusal made it ask at
+  // once: a new file is refused at create.
+  auto z = sh("echo bytes > '" + two->mountpoint() + "/z'", 30s);
+  EXPECT_NE(z.err.find("Disk quota exceeded"), std::string::npos) << z.out << z.err;
 
   ASSERT_TRUE(dlfs({"quota", "set", dataset, "2"}).ok());
   auto retry = dlfs({"status", two->mountpoint(), "--retry", "all"}, 30s);
