@@ -130,14 +130,14 @@ Entry Filesystem::make_entry(Ino ino, NodeKind kind, const Item& item, const std
   return e;
 }
 
-Item Filesystem::current_item(Ino ino, const Item& answered) {
+std::shared_ptr<const Item> Filesystem::current_item(Ino ino, const Item& answered) {
   if (options_.spool)
     if (auto p = pending_of(ino)) {
       std::lock_guard lock(write_mu_);
-      if (p->item.name == answered.name) return shown_item(*p);
+      if (p->item.name == answered.name) return std::make_shared<const Item>(shown_item(*p));
     }
-  if (auto n = inodes_.get(ino); n && n->item->id == answered.id) return *n->item;
-  return answered;
+  if (auto n = inodes_.get(ino); n && n->item->id == answered.id) return n->item;
+  return nullptr;
 }
 
 Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
@@ -154,29 +154,32 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
     return Status(ENOENT, "no such file");
   std::string path = join_path(dir.item->filename, name);
   if (auto p = pending_at(path)) {
-    Item shown;
-    {
-      std::lock_guard lock(write_mu_);
-      shown = shown_item(*p);
-    }
     // An edited item keeps its node; a new file's node is keyed by its spool id until uploaded,
-    // then rebound to the platform's id: one number throughout.
-    Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
+    // then rebound to the platform's id: one number throughout. Under write_mu_, as landed()
+    // rebinds: the node is added under the id the file has at that moment (a node added under the
+    // spool id after the rebind would be nobody's: the kernel may have forgotten the old one).
+    std::optional<std::pair<Ino, Item>> found;
     {
       std::lock_guard lock(write_mu_);
-      if (ino != p->ino && !p->released) {  // (a hash collision probed elsewhere this time)
-        if (auto it = by_ino_.find(p->ino); it != by_ino_.end() && it->second == p) by_ino_.erase(it);
-        p->ino = ino;
-        by_ino_[ino] = p;
+      if (!p->released) {  // (else uploaded and dropped just now: the platform's item, below)
+        Item shown = shown_item(*p);
+        Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
+        if (ino != p->ino) {  // (a hash collision probed elsewhere this time)
+          if (auto it = by_ino_.find(p->ino); it != by_ino_.end() && it->second == p) by_ino_.erase(it);
+          p->ino = ino;
+          by_ino_[ino] = p;
+        }
+        found.emplace(ino, std::move(shown));
       }
     }
-    return make_entry(ino, NodeKind::kItem, shown, nullptr);
+    if (found) return make_entry(found->first, NodeKind::kItem, found->second, nullptr);
   }
   uint64_t asked = inodes_.mark();
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
   if (found.item.is_link()) link_size(found.item, true);
   Ino ino = inodes_.add_lookup(NodeKind::kItem, found.item, found.fetched_ms, asked);
-  return make_entry(ino, NodeKind::kItem, current_item(ino, found.item), nullptr);
+  auto now = current_item(ino, found.item);
+  return make_entry(ino, NodeKind::kItem, now ? *now : found.item, nullptr);
 }
 
 Result<Entry> Filesystem::lookup_thumbnail(const Node& parent, std::string_view name) {
@@ -221,11 +224,13 @@ Result<Entry> Filesystem::getattr(Ino ino) {
       auto by_id = remote_.get_by_id(n.item->id);
       if (!by_id || by_id->hidden) return Status(ENOENT, n.item->filename + " no longer exists");
       inodes_.refresh(ino, *by_id, options_.clock->now_ms(), asked);
-      n.item = std::make_shared<const Item>(current_item(ino, *by_id));
+      n.item = current_item(ino, *by_id);
+      if (!n.item) n.item = std::make_shared<const Item>(*by_id);
     } else if (fresh && fresh->item.id == n.item->id) {
       Invalidator* inv = invalidator_.load();
       if (inodes_.refresh(ino, fresh->item, fresh->fetched_ms, asked) && inv) inv->inode_changed(ino);
-      n.item = std::make_shared<const Item>(current_item(ino, fresh->item));
+      n.item = current_item(ino, fresh->item);
+      if (!n.item) n.item = std::make_shared<const Item>(fresh->item);
     } else if (ino != kRootIno && (fresh || fresh.err() == ENOENT)) {
       // Deleted, or replaced by another item at the same path: this inode is gone.
       return Status(ENOENT, n.item->filename + " no longer exists");
@@ -286,10 +291,22 @@ Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
     }
     const Item& item = items[size_t(off - 2)];
     DirEntry de{item.name, {}, off + 1};
-    if (plus) {
+    if (plus && is_spool_id(item.id)) {
+      // A new file when the listing was taken: it may have been uploaded since, its node rebound
+      // to the platform's id (and forgotten): looked up afresh, so that no node is made under
+      // the spool id again. Gone since (unlinked): left out.
+      auto looked = lookup(ino, item.name);
+      if (!looked) continue;
+      de.entry = *looked;
+      if (!add(de)) {
+        inodes_.forget(looked->ino, 1);
+        break;
+      }
+    } else if (plus) {
       Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms, handle.asked);
       // (what the mount knows now, should it be newer than the listing: see InodeTable)
-      de.entry = make_entry(child, NodeKind::kItem, current_item(child, item), nullptr);
+      auto now = current_item(child, item);
+      de.entry = make_entry(child, NodeKind::kItem, now ? *now : item, nullptr);
       if (!add(de)) {
         inodes_.forget(child, 1);  // the kernel never saw it
         break;

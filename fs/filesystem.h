@@ -257,8 +257,8 @@ class Filesystem {
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
   // What a node shows now (its pending file's state, or the node's item) when a platform answer
-  // about it may be older than what the mount set since.
-  Item current_item(Ino ino, const Item& answered);
+  // about it may be older than what the mount set since; nullptr: `answered` (no copy made).
+  std::shared_ptr<const Item> current_item(Ino ino, const Item& answered);
 
   // Writing helpers (fs/filesystem_write.cpp).
   std::shared_ptr<PendingFile> pending_at(const std::string& path);

@@ -1,7 +1,9 @@
-// Answers that arrive late: a listing or an item the platform produced before this mount's own
-// upload landed, but that reaches the core after the upload was learned, must not put the
-// older state back (found by the FUSE model test over dlfsd: a file written, then extended by a
-// pwrite, read back at its first size once its upload had left the spool).
+// Answers that arrive late, and lookups in the middle of an upload's landing: a listing or an
+// item the platform produced before this mount's own upload landed, but that reaches the core
+// after the upload was learned, must not put the older state back (found by the FUSE model test
+// over dlfsd: a file written, then extended by a pwrite, read back at its first size once its
+// upload had left the spool); a lookup while an upload lands must give the node its platform id
+// (found by the core model's long run: a setxattr right after answered ENOENT "no item spool-2").
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -37,11 +39,23 @@ class LateAnswers : public ForwardingRemote {
     hold(hold_gets_);
     return answer;
   }
+  // Uploads and patches are held before they reach the platform.
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    hold(hold_uploads_);
+    return inner_.upload(local_file, remote_path, options);
+  }
+  Result<Item> patch(std::string_view id, const json& patch, bool system) override {
+    hold(hold_patches_);
+    return inner_.patch(id, patch, system);
+  }
 
-  void arm(bool lists, bool gets) {
+  void arm(bool lists, bool gets, bool uploads = false, bool patches = false) {
     std::lock_guard lock(mu_);
     hold_lists_ = lists;
     hold_gets_ = gets;
+    hold_uploads_ = uploads;
+    hold_patches_ = patches;
     held_ = false;
     released_ = false;
   }
@@ -52,7 +66,7 @@ class LateAnswers : public ForwardingRemote {
   void release() {
     std::lock_guard lock(mu_);
     released_ = true;
-    hold_lists_ = hold_gets_ = false;
+    hold_lists_ = hold_gets_ = hold_uploads_ = hold_patches_ = false;
     cv_.notify_all();
   }
 
@@ -68,7 +82,8 @@ class LateAnswers : public ForwardingRemote {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool hold_lists_ = false, hold_gets_ = false, held_ = false, released_ = false;
+  bool hold_lists_ = false, hold_gets_ = false, hold_uploads_ = false, hold_patches_ = false;
+  bool held_ = false, released_ = false;
 };
 
 class FsLateAnswer : public ::testing::Test, public FsFixture {
@@ -156,6 +171,76 @@ TEST_F(FsLateAnswer, AnItemTakenBeforeAnUploadLandedDoesNotShrinkTheFileAfter) {
 
   EXPECT_EQ(fs->getattr(y)->attr.st_size, 202);
   EXPECT_EQ(*cat(y), first + std::string(101, '\0') + "z");
+}
+
+TEST_F(FsLateAnswer, ALookupWhileAnUploadLandsGivesTheNodeItsPlatformId) {
+  // A new file with metadata set before its first upload (sent with it, and patched again once
+  // it lands); the kernel forgets its node; that patch is held: the landing is then half done
+  // (the file has its platform id and is not yet out of the spool).
+  auto made = fs->create(kRootIno, "c", O_WRONLY | O_CREAT | O_TRUNC);
+  ASSERT_TRUE(made) << made.status().to_string();
+  Ino c = made->first.ino;
+  ASSERT_TRUE(fs->write(c, made->second.fh, 0, std::span<const char>("bytes", 5)));
+  ASSERT_TRUE(fs->setxattr(c, "user.meta.camera", "cam-7", 0));
+  fs->forget(c, 1);
+  late->arm(false, false, false, true);
+  ASSERT_TRUE(fs->flush(c, made->second.fh));
+  fs->release(made->second.fh);
+  ASSERT_TRUE(late->wait_held());  // landing: the patch on its way
+
+  auto e = walk("/c");  // the kernel looks the name up again now
+  late->release();
+  ASSERT_TRUE(e) << e.status().to_string();
+  settle();
+  // The node is the platform item's: a metadata change goes to it, the bytes read back.
+  Status set = fs->setxattr(e->ino, "user.meta.lot", "lot-7", 0);
+  EXPECT_TRUE(set) << set.to_string();
+  EXPECT_EQ(*cat(e->ino), "bytes");
+  auto item = remote.item_at("/c");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->user().value("camera", ""), "cam-7");
+  EXPECT_EQ(item->user().value("lot", ""), "lot-7");
+  EXPECT_TRUE(fs->getattr(e->ino));
+}
+
+}  // namespace
+
+namespace {
+
+// The same race without a seam, many times over: lookups spin while each new file's upload
+// lands; every node they leave must be the platform item's.
+TEST_F(FsLateAnswer, LookupsSpinningWhileUploadsLandLeaveNodesOfThePlatformItems) {
+  for (int i = 0; i < 200; ++i) {
+    std::string name = "f" + std::to_string(i);
+    auto made = fs->create(kRootIno, name, O_WRONLY | O_CREAT | O_TRUNC);
+    ASSERT_TRUE(made) << made.status().to_string();
+    Ino ino = made->first.ino;
+    ASSERT_TRUE(fs->write(ino, made->second.fh, 0, std::span<const char>(name.data(), name.size())));
+    fs->forget(ino, 1);
+    std::atomic<bool> done{false};
+    std::string failed;
+    std::thread spin([&] {
+      // Each lookup's node used (a setxattr by it, as `setfattr` after its lookup), then forgotten.
+      for (int n = 0; !done && failed.empty(); ++n) {
+        auto e = fs->lookup(kRootIno, name);
+        if (!e) continue;
+        Status set = fs->setxattr(e->ino, "user.meta.spin", "s-" + std::to_string(n), 0);
+        if (!set) failed = set.to_string();
+        fs->forget(e->ino, 1);
+      }
+    });
+    ASSERT_TRUE(fs->flush(ino, made->second.fh));
+    fs->release(made->second.fh);
+    settle();
+    done = true;
+    spin.join();
+    ASSERT_EQ(failed, "") << name;
+    auto e = fs->lookup(kRootIno, name);
+    ASSERT_TRUE(e);
+    Status set = fs->setxattr(e->ino, "user.meta.n", "n-" + name, 0);
+    ASSERT_TRUE(set) << name << ": " << set.to_string();
+    fs->forget(e->ino, 1);
+  }
 }
 
 }  // namespace
