@@ -284,6 +284,11 @@ class Filesystem {
   // The remote calls of one upload (path lock held): answers the platform's item.
   Result<Item> upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path);
   void landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Item item);
+  // A metadata patch set before the first upload and sent after it landed failed: kept with the
+  // file (and journaled), sent again by send_late_patch from the upload queue.
+  void keep_late_patch(const std::shared_ptr<PendingFile>& p, json patch, const Status& failure);
+  void send_late_patch(const std::shared_ptr<PendingFile>& p, json patch);
+  void settle_after_patch_locked(const std::shared_ptr<PendingFile>& p);
   void upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure);
   void run_poll(Task task);
   void learned(const Item& item);

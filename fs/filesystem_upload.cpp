@@ -133,7 +133,10 @@ size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
   auto left = [&] {
     size_t n = 0;
     for (auto& [path, p] : pending_)
-      if (p->landing || (p->state != UploadState::kFailed && p->flushed > p->uploaded)) ++n;
+      if (p->landing || (p->state != UploadState::kFailed &&
+                         (p->flushed > p->uploaded || p->state == UploadState::kUploading ||
+                          (!p->base_id.empty() && p->late_patch.is_object() && !p->late_patch.empty()))))
+        ++n;
     return n;
   };
   write_cv_.wait_for(lock, timeout, [&] { return left() == 0; });
@@ -195,15 +198,29 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
     guard.release();
   }
   uint64_t gen;
+  json patch_only;
   {
     std::lock_guard lock(write_mu_);
     p->queued = false;
     if (p->removed || p->released || p->state == UploadState::kFailed) return;
-    if (!p->dir && p->flushed <= p->uploaded) return;  // nothing new since the last upload
-    p->state = UploadState::kUploading;
-    ++p->attempts;
+    if (!p->dir && p->flushed <= p->uploaded) {
+      // Nothing new since the last upload; but metadata set before it that could not be sent
+      // after it landed is sent now.
+      if (p->late_patch.is_object() && !p->late_patch.empty() && !p->base_id.empty()) {
+        patch_only = std::exchange(p->late_patch, json());
+        p->state = UploadState::kUploading;
+        ++p->attempts;
+      } else {
+        return;
+      }
+    }
+    if (patch_only.is_null()) {
+      p->state = UploadState::kUploading;
+      ++p->attempts;
+    }
     gen = p->flushed;
   }
+  if (!patch_only.is_null()) return send_late_patch(p, std::move(patch_only));
   UploadSpool& spool = *options_.spool;
   if (auto rec = spool.get(p->spool_id)) {
     rec->state = UploadState::kUploading;
@@ -344,8 +361,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
       p->item.metadata = item.metadata;
       p->item.description = item.description;
     } else {
-      spdlog::warn("metadata set on {} while it uploaded could not be applied: {}", item.filename,
-                   patched.status().to_string());
+      keep_late_patch(p, std::move(late_patch), patched.status());
     }
   }
   learned(item);
@@ -357,6 +373,77 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
   }
   if (Invalidator* inv = invalidator_.load()) inv->inode_changed(p->ino);
   spdlog::debug("uploaded {} ({} bytes)", item.filename, item.size());
+}
+
+void Filesystem::keep_late_patch(const std::shared_ptr<PendingFile>& p, json patch, const Status& failure) {
+  bool transient = is_transient_remote_error(failure.err());
+  std::unique_lock lock(write_mu_);
+  if (!transient) {  // the item is gone, or refuses it: nothing to try again
+    spdlog::error("metadata set on {} before its upload could not be applied: {}", p->path, failure.to_string());
+    settle_after_patch_locked(p);
+    return;
+  }
+  // Kept with the file, and in the journal: the next try (or the next mount) sends it.
+  if (p->late_patch.is_object()) merge_patch(patch, p->late_patch);  // (anything set since is newer)
+  p->late_patch = patch;
+  bool give_up = !stopping_ && p->attempts >= options_.max_attempts;
+  if (give_up) {
+    p->state = UploadState::kFailed;
+    p->error = "metadata set before its upload could not be applied: " + failure.to_string();
+  } else {
+    if (p->state == UploadState::kUploaded || p->state == UploadState::kUploading) p->state = UploadState::kPending;
+    int64_t delay = std::min(options_.retry_base_ms << std::min<uint32_t>(p->attempts, 20), options_.retry_max_ms);
+    if (!stopping_ && !p->queued) enqueue_locked(p, std::chrono::milliseconds(delay));
+  }
+  std::string error = p->error;
+  write_cv_.notify_all();
+  lock.unlock();
+  spdlog::warn("metadata set on {} before its upload could not be applied ({}); {}", p->path, failure.to_string(),
+               give_up ? "given up (`dlfs status --retry` tries again)" : "kept, to be sent again");
+  if (auto rec = options_.spool->get(p->spool_id)) {
+    rec->state = give_up ? UploadState::kFailed : UploadState::kPending;
+    rec->item_id = p->base_id;
+    if (give_up) rec->last_error = error;
+    if (rec->patch.is_object()) merge_patch(rec->patch, patch);
+    else rec->patch = patch;
+    (void)options_.spool->update(*rec);
+  }
+}
+
+void Filesystem::settle_after_patch_locked(const std::shared_ptr<PendingFile>& p) {
+  // As landed() leaves a file: more to upload, still being written, or done (and released).
+  if (p->state == UploadState::kFailed) return;
+  if (p->flushed > p->uploaded) {
+    p->state = UploadState::kPending;
+    if (!p->queued) enqueue_locked(p, std::chrono::milliseconds(0));
+  } else if (p->generation > p->uploaded) {
+    p->state = UploadState::kWriting;
+  } else {
+    p->state = UploadState::kUploaded;
+  }
+  release_pending_locked(p);
+  write_cv_.notify_all();
+}
+
+void Filesystem::send_late_patch(const std::shared_ptr<PendingFile>& p, json patch) {
+  std::string id;
+  {
+    std::lock_guard lock(write_mu_);
+    id = p->base_id;
+  }
+  auto patched = remote_patch(id, patch);
+  if (!patched) return keep_late_patch(p, std::move(patch), patched.status());
+  learned(*patched);
+  std::lock_guard lock(write_mu_);
+  p->item.metadata = patched->metadata;
+  p->item.description = patched->description;
+  if (p->late_patch.is_object()) merge_patch(p->item.metadata, p->late_patch.value("metadata", json::object()));
+  p->attempts = 0;
+  if (auto rec = options_.spool->get(p->spool_id)) {
+    rec->patch = p->late_patch.is_object() && !p->late_patch.empty() ? p->late_patch : json();
+    (void)options_.spool->update(*rec);
+  }
+  settle_after_patch_locked(p);
 }
 
 void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure) {

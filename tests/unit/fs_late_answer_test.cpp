@@ -244,3 +244,85 @@ TEST_F(FsLateAnswer, LookupsSpinningWhileUploadsLandLeaveNodesOfThePlatformItems
 }
 
 }  // namespace
+
+namespace {
+
+// The first upload is made on the platform but its answer is lost, after the test lets it go.
+class LostFirstUpload : public ForwardingRemote {
+ public:
+  explicit LostFirstUpload(Remote& inner) : ForwardingRemote(inner) {}
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    auto made = inner_.upload(local_file, remote_path, options);
+    std::unique_lock lock(mu_);
+    if (lost_) return made;
+    lost_ = true;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, 10s, [&] { return released_; });
+    return Status(ETIMEDOUT, "the answer was lost");
+  }
+  bool wait_held() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool lost_ = false, held_ = false, released_ = false;
+};
+
+class FsLatePatch : public ::testing::Test, public FsFixture {
+ protected:
+  void SetUp() override {
+    SpoolOptions so;
+    so.dir = dir.sub("spool");
+    spool = std::move(UploadSpool::open(so)).value();
+    options.spool = spool.get();
+    options.preprocess_polls = 0;
+    options.upload_workers = 1;
+    options.retry_base_ms = 300;
+    options.retry_max_ms = 300;
+    wrapper = std::make_unique<LostFirstUpload>(remote);
+    backend = wrapper.get();
+    mount();
+    fs->start_uploads();
+  }
+  void TearDown() override {
+    wrapper->release();
+    fs.reset();
+    spool.reset();
+  }
+  std::unique_ptr<UploadSpool> spool;
+  std::unique_ptr<LostFirstUpload> wrapper;
+};
+
+// Metadata set between a try whose answer was lost and the next one travels as the landing's
+// patch (the next try finds the file made, and sends no metadata); a patch that fails then is
+// kept and sent again, never dropped.
+TEST_F(FsLatePatch, AMetadataPatchThatFailsAfterTheUploadLandsIsSentAgain) {
+  auto made = fs->create(kRootIno, "c", O_WRONLY | O_CREAT | O_TRUNC);
+  ASSERT_TRUE(made) << made.status().to_string();
+  Ino c = made->first.ino;
+  ASSERT_TRUE(fs->write(c, made->second.fh, 0, std::span<const char>("bytes", 5)));
+  ASSERT_TRUE(fs->flush(c, made->second.fh));
+  fs->release(made->second.fh);
+  ASSERT_TRUE(wrapper->wait_held());
+  wrapper->release();
+  ASSERT_TRUE(fs->setxattr(c, "user.meta.camera", "cam-7", 0));  // before the second try
+  remote.fail_next(RemoteCall::kPatch, 3, EIO);  // every try of the landing's patch fails
+  for (int i = 0; i < 400 && !spool->list().empty(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(spool->list().empty());
+  auto item = remote.item_at("/c");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->user().value("camera", ""), "cam-7") << item->metadata.dump();
+  EXPECT_EQ(*fs->getxattr(c, "user.meta.camera"), "cam-7");
+}
+
+}  // namespace
