@@ -58,7 +58,8 @@ Extraction Preprocessor::extract_link(const Item& item, const std::atomic<bool>*
   json info = json::object();
   if (!st->etag.empty()) info["etag"] = st->etag;
   if (!st->last_modified.empty()) info["lastModified"] = st->last_modified;
-  // Without a size from HEAD, the whole target is read (bounded) and its length is the size.
+  // Without a size from HEAD, a small target (or an image, bounded) is read whole: its length is
+  // the size.
   uint64_t limit = st->size ? std::min<uint64_t>(*st->size, settings_.max_image_bytes) : settings_.max_image_bytes + 1;
   auto head = fetch_head(fetcher, url, std::min<uint64_t>(limit, kMimeHeadBytes));
   if (!head) return failed(head.status().wrap("cannot preprocess the link"));
@@ -69,10 +70,11 @@ Extraction Preprocessor::extract_link(const Item& item, const std::atomic<bool>*
   std::string body;
   if (st->size) {
     info["size"] = *st->size;
+    if (head->size() >= *st->size) body = std::move(*head);  // small: read whole already
   } else if (head->size() < kMimeHeadBytes) {
     info["size"] = uint64_t(head->size());  // the whole target was read
     body = std::move(*head);
-  } else {
+  } else if (image) {  // a non-image of unknown size is not read further: the mount asks it
     auto all = fetch_head(fetcher, url, limit);
     if (!all) return failed(all.status().wrap("cannot preprocess the link"));
     if (all->size() <= settings_.max_image_bytes) info["size"] = uint64_t(all->size());
