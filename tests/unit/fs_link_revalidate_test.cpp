@@ -50,8 +50,9 @@ TEST_F(FsLinkRevalidate, RecordedSizeNeedsNoRequestUntilOpen) {
   open_and_close(e->ino, &r);
   ASSERT_TRUE(r) << r.status().to_string();
   EXPECT_EQ(links.heads, 1);  // the open revalidated
-  EXPECT_TRUE(r->keep_cache);
-  open_and_close(e->ino);
+  open_and_close(e->ino, &r);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->keep_cache);  // unchanged: the kernel keeps what it has
   EXPECT_EQ(links.heads, 1);  // within the TTL: no second request
   clock.advance_ms(30001);
   open_and_close(e->ino);
@@ -64,7 +65,9 @@ TEST_F(FsLinkRevalidate, AChangedTargetShowsItsNewSizeAndDropsTheKernelCache) {
   mount();
   auto e = fs->lookup(kRootIno, "l.bin");
   ASSERT_TRUE(e);
-  links.targets[kUrl] = std::string(1500, 'b');  // the target changed since preprocessing
+  EXPECT_EQ(*cat(e->ino), std::string(1000, 'a'));
+  clock.advance_ms(options.link_revalidate_ms + 1);
+  links.targets[kUrl] = std::string(1500, 'b');  // the target changed
   auto r = fs->open(e->ino, O_RDONLY);
   ASSERT_TRUE(r) << r.status().to_string();
   EXPECT_FALSE(r->keep_cache);
