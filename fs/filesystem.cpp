@@ -53,6 +53,11 @@ Result<Node> Filesystem::node(Ino ino) const {
 }
 
 std::optional<uint64_t> Filesystem::link_size(const Item& item, bool fetch) {
+  {
+    std::lock_guard lock(links_mu_);  // a revalidation at open saw the target's current size
+    if (auto it = link_checks_.find(item.link_url()); it != link_checks_.end() && it->second.size)
+      return it->second.size;
+  }
   if (const json* s = find_dotted(item.system(), "shebang.linkInfo.size"); s && s->is_number_unsigned())
     return s->get<uint64_t>();
   std::string url = item.link_url();
@@ -373,8 +378,10 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
     }
   }
   if (writing) return Status(EROFS, options_.read_only ? "the mount is read-only" : "this mount cannot write");
+  bool link_changed = false;
+  if (n.kind == NodeKind::kItem && n.item->is_link()) DLFS_TRY(revalidate_link(ino, *n.item, link_changed));
   OpenResult r;
-  r.keep_cache = inodes_.note_open(ino);
+  r.keep_cache = inodes_.note_open(ino) && !link_changed;
   r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && !link_size(*n.item, true);
   std::lock_guard lock(handles_mu_);
   r.fh = next_fh_++;

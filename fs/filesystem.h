@@ -53,6 +53,9 @@ struct FsOptions {
   int64_t preprocess_poll_ms = 500;  // after an upload, poll preprocessPhase this often...
   unsigned preprocess_polls = 40;    // ...at most this many times
   std::string user = "dev@local";    // uploader (creator / updatedBy)
+  // A link whose size/ETag/Last-Modified preprocessing recorded is revalidated at open (a HEAD)
+  // at most this often per URL (fs/filesystem_links.cpp); < 0: never.
+  int64_t link_revalidate_ms = 30000;
 };
 
 // True for the synthetic id of a file not uploaded yet ("spool-<n>").
@@ -253,6 +256,10 @@ class Filesystem {
   // a success forgets it.
   void note_link_result(const Item& item, const Status& result);
   std::optional<std::string> link_error(const std::string& url);
+  // At open of a link item with recorded validators: a HEAD at most once per
+  // link_revalidate_ms; a changed target sets `changed` (new size kept, the kernel's cache of
+  // `ino` dropped), a gone one answers EIO (fs/filesystem_links.cpp).
+  Status revalidate_link(Ino ino, const Item& item, bool& changed);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
@@ -352,6 +359,13 @@ class Filesystem {
   std::mutex links_mu_;
   std::unordered_map<std::string, std::optional<uint64_t>> link_sizes_;  // by url
   std::unordered_map<std::string, std::string> link_errors_;  // by url: the last fetch's failure
+  struct LinkCheck {
+    int64_t checked_ms = 0;
+    std::optional<uint64_t> size;  // what the target answered (overrides the recorded size)
+    std::string etag, last_modified;
+    Status failure;  // the last revalidation's failure, answered until the next one
+  };
+  std::unordered_map<std::string, LinkCheck> link_checks_;  // by url
 
   // The dataset's quotas, asked at most every 2 s (statfs, creates): room_left() is what new
   // files may still take, the files pending their first upload counted.

@@ -99,6 +99,12 @@ class CurlLinkFetcher : public LinkFetcher {
   }
 
   Result<uint64_t> size(std::string_view url) override {
+    DLFS_ASSIGN(LinkStat st, stat(url));
+    if (!st.size) return Status(ENOTSUP, "link target " + std::string(url) + " does not tell its size");
+    return *st.size;
+  }
+
+  Result<LinkStat> stat(std::string_view url) override {
     DLFS_TRY(check(url));
     Transfer t;
     CURL* curl = start(url, t);
@@ -108,10 +114,20 @@ class CurlLinkFetcher : public LinkFetcher {
     curl_off_t length = -1;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.code);
     curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    LinkStat st;
+    if (length >= 0) st.size = uint64_t(length);
+    // The last answer's headers (-1: the one after any redirects).
+    auto header = [&](const char* name) {
+      curl_header* h = nullptr;
+      if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value) return std::string(h->value);
+      return std::string();
+    };
+    st.etag = header("ETag");
+    st.last_modified = header("Last-Modified");
+    st.content_type = header("Content-Type");
     curl_easy_cleanup(curl);
     DLFS_TRY(outcome(url, t, rc));
-    if (length < 0) return Status(ENOTSUP, "link target " + std::string(url) + " does not tell its size");
-    return uint64_t(length);
+    return st;
   }
 
   Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) override {
@@ -197,6 +213,17 @@ class CurlLinkFetcher : public LinkFetcher {
 };
 
 }  // namespace
+
+Result<LinkStat> LinkFetcher::stat(std::string_view url) {
+  LinkStat st;
+  auto n = size(url);
+  if (n) {
+    st.size = *n;
+  } else if (n.status().err() != ENOTSUP) {
+    return n.status();
+  }
+  return st;
+}
 
 std::unique_ptr<LinkFetcher> make_curl_link_fetcher(LinkPolicy policy) {
   return std::make_unique<CurlLinkFetcher>(std::move(policy));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,11 +17,22 @@
 
 namespace dlfs {
 
+// What a HEAD tells of a target (LinkFetcher::stat); empty strings when the server does not say.
+struct LinkStat {
+  std::optional<uint64_t> size;
+  std::string etag;
+  std::string last_modified;  // as the server wrote it (an HTTP date)
+  std::string content_type;
+};
+
 class LinkFetcher {
  public:
   virtual ~LinkFetcher() = default;
   // The target's size in bytes (a HEAD request). ENOTSUP when the server does not tell it.
   virtual Result<uint64_t> size(std::string_view url) = 0;
+  // The target's size, ETag, Last-Modified and Content-Type (a HEAD request); same errors as
+  // size() except that an unknown size is no error. The default asks size() only.
+  virtual Result<LinkStat> stat(std::string_view url);
   // Up to out.size() bytes from `offset`; answers the count (0 at or past the end).
   // Errors: EACCES when the policy refuses the URL, a redirect or an address connected to (the
   // message says why and how to allow it); EIO or ETIMEDOUT when the target cannot be reached;

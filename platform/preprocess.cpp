@@ -230,9 +230,7 @@ Status Preprocessor::run(const PreprocessJob& job, const std::atomic<bool>* canc
   if (!item) {
     // Nothing to learn: finish() drops the job.
   } else if (item->is_link()) {
-    // The platform does not fetch link targets: the link's own mimetype stands.
-    std::string mime = item->link_mimetype();
-    ex.system["mimetype"] = mime.empty() ? item->mimetype() : mime;
+    ex = extract_link(*item, cancel);
   } else {
     auto head = read_blob(job, kMimeHeadBytes);
     if (!head) {

@@ -82,6 +82,8 @@ class Preprocessor {
   Status give_up(LmdbTxn& txn, const PreprocessJob& job, const std::string& reason,
                  std::vector<std::string>& dead_keys);
   Result<std::string> read_blob(const PreprocessJob& job, uint64_t max_bytes);
+  // A link item's target, fetched through Platform::link_fetcher() (preprocess_link.cpp).
+  Extraction extract_link(const Item& item, const std::atomic<bool>* cancel);
 
   Platform& p_;
   PreprocessSettings settings_;

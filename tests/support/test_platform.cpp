@@ -11,16 +11,19 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kEmbedded ? "Embedded" : "Dlfsd";
 }
 
-TestPlatform::TestPlatform(Backend backend, const std::string& dir)
+TestPlatform::TestPlatform(Backend backend, const std::string& dir, bool link_allow_private)
     : backend_(backend), store_(dir + "/store"), token_file_(dir + "/token") {
   std::filesystem::create_directories(store_);
   ConnectOptions o;
+  o.link_allow_private = link_allow_private;  // the embedded platform's own link fetches
   std::string base_url;
   if (backend_ == Backend::kDlfsd) {
     DlfsdOptions so;
     so.store = store_;
     // Local-folder drivers may use the test's own work folder (the one holding `dir`).
     so.extra_args = {"--local-drivers", std::filesystem::path(dir).parent_path().string()};
+    // The tests' link targets are on 127.0.0.1.
+    if (link_allow_private) so.extra_args.push_back("--link-allow-private");
     server_ = std::make_unique<DlfsdProcess>(so);
     if (!server_->ok()) {
       error_ = server_->error();

@@ -29,7 +29,9 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info);
 class TestPlatform {
  public:
   // `dir` holds the store (dir/store) and, for dlfsd, its token file; dlfsd starts at once.
-  TestPlatform(Backend backend, const std::string& dir);
+  // `link_allow_private`: the platform may fetch link targets on private addresses (the tests'
+  // servers on 127.0.0.1): dlfsd --link-allow-private, or the embedded connection's option.
+  TestPlatform(Backend backend, const std::string& dir, bool link_allow_private = true);
   ~TestPlatform();
   TestPlatform(const TestPlatform&) = delete;
   TestPlatform& operator=(const TestPlatform&) = delete;

@@ -63,6 +63,11 @@ struct DataServer {
     server.svr().Get("/data", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(data, "application/octet-stream");
     });
+    server.svr().Get("/tagged", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_header("ETag", "\"v7\"");
+      res.set_header("Last-Modified", "Fri, 04 Dec 2026 10:00:00 GMT");
+      res.set_content(data, "image/png");
+    });
     server.svr().Get("/to", [](const httplib::Request& req, httplib::Response& res) {
       res.set_redirect(req.get_param_value("url"));
     });
@@ -301,4 +306,21 @@ TEST(LinkFetcher, ProxiesFromTheEnvironmentAreNotUsed) {
   EXPECT_EQ(*r, target.data.substr(0, 10));
   EXPECT_EQ(proxy.hits.load(), 0);
   EXPECT_EQ(target.hits.load(), 1);
+}
+
+// stat(): what preprocessing records of a link target (one HEAD), redirects followed.
+TEST(LinkFetcher, StatTellsSizeAndValidators) {
+  DataServer s;
+  auto fetcher = make_curl_link_fetcher(allow_private());
+  auto st = fetcher->stat(s.url("/tagged"));
+  ASSERT_TRUE(st) << st.status().to_string();
+  ASSERT_TRUE(st->size);
+  EXPECT_EQ(*st->size, 100000u);
+  EXPECT_EQ(st->etag, "\"v7\"");
+  EXPECT_EQ(st->last_modified, "Fri, 04 Dec 2026 10:00:00 GMT");
+  EXPECT_EQ(st->content_type, "image/png");
+  auto plain = fetcher->stat(s.url("/data"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->etag, "");
+  EXPECT_EQ(make_curl_link_fetcher(policy())->stat(s.url("/tagged")).err(), EACCES);  // guarded too
 }

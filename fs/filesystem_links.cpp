@@ -1,0 +1,75 @@
+// Lazy revalidation of link items at open. Preprocessing records a link target's size, ETag and
+// Last-Modified (platform/preprocess_link.cpp), so lookups, getattr and listings never ask the
+// target; an open asks it at most once per FsOptions::link_revalidate_ms (per URL) whether it
+// changed, so a changed target is seen with its new size and a gone one answers EIO.
+#include <spdlog/spdlog.h>
+
+#include "core/json_util.h"
+#include "fs/filesystem.h"
+
+namespace dlfs {
+namespace {
+
+std::string string_at(const json& info, const char* key) {
+  auto it = info.find(key);
+  return it != info.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Whether two validators, when both are known, differ.
+bool differs(const std::string& a, const std::string& b) { return !a.empty() && !b.empty() && a != b; }
+
+}  // namespace
+
+Status Filesystem::revalidate_link(Ino ino, const Item& item, bool& changed) {
+  changed = false;
+  const json* info = find_dotted(item.system(), "shebang.linkInfo");
+  if (!links_ || !info || !info->is_object() || options_.link_revalidate_ms < 0) return {};
+  LinkCheck base;
+  if (auto s = info->find("size"); s != info->end() && s->is_number_unsigned()) base.size = s->get<uint64_t>();
+  base.etag = string_at(*info, "etag");
+  base.last_modified = string_at(*info, "lastModified");
+  // Nothing recorded: the size is asked at open anyway (link_size), nothing to compare with.
+  if (!base.size && base.etag.empty() && base.last_modified.empty()) return {};
+  std::string url = item.link_url();
+  int64_t now = options_.clock->now_ms();
+  {
+    std::lock_guard lock(links_mu_);
+    if (auto it = link_checks_.find(url); it != link_checks_.end()) {
+      if (now - it->second.checked_ms < options_.link_revalidate_ms) return it->second.failure;
+      if (it->second.failure) {
+        // Compare with what the target answered last, not with what was recorded before.
+      } else {
+        base = it->second;
+      }
+    }
+  }
+  ++counters_.link_heads;
+  auto st = links_->stat(url);
+  LinkCheck check = base;
+  check.checked_ms = now;
+  check.failure = Status();
+  if (!st) {
+    note_link_result(item, st.status());
+    // A gone target (404) is an I/O error of this file, not "no such file": the name exists.
+    check.failure = st.err() == ENOENT ? Status(EIO, st.status().message(), "the link's target is gone")
+                                       : st.status();
+    check.failure = check.failure.wrap("revalidating " + item.filename);
+  } else {
+    note_link_result(item, Status());
+    changed = differs(base.etag, st->etag) || differs(base.last_modified, st->last_modified) ||
+              (base.size && st->size && *base.size != *st->size);
+    if (st->size) check.size = st->size;
+    check.etag = st->etag;
+    check.last_modified = st->last_modified;
+    if (changed) {
+      spdlog::info("link {}: {} changed; size now {}", item.filename, url,
+                   check.size ? std::to_string(*check.size) : std::string("unknown"));
+      if (Invalidator* inv = invalidator_.load()) inv->inode_changed(ino);
+    }
+  }
+  std::lock_guard lock(links_mu_);
+  link_checks_[url] = check;
+  return check.failure;
+}
+
+}  // namespace dlfs
