@@ -5,23 +5,12 @@
 // revalidation at open, the sniffed mimetype, and for images width/height/EXIF and a thumbnail
 // through the same extract_image as stored images.
 #include <algorithm>
-#include <cctype>
 
 #include "platform/platform.h"
 #include "platform/preprocess.h"
 
 namespace dlfs {
 namespace {
-
-bool fetchable_scheme(std::string_view url) {
-  auto lower_starts = [&](std::string_view prefix) {
-    if (url.size() < prefix.size()) return false;
-    for (size_t i = 0; i < prefix.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
-    return true;
-  };
-  return lower_starts("http://") || lower_starts("https://");
-}
 
 // Reads up to `max` bytes of the target from its start.
 Result<std::string> fetch_head(LinkFetcher& fetcher, std::string_view url, uint64_t max) {
@@ -50,8 +39,9 @@ Extraction Preprocessor::extract_link(const Item& item, const std::atomic<bool>*
     return ex;
   };
   // The platform's policy already refuses file://; this keeps it so whatever fetcher is given.
-  if (!fetchable_scheme(url))
-    return failed(Status(EACCES, "link target " + url + " is not http or https: the platform never fetches it"));
+  if (Status scheme = check_scheme(LinkPolicy{}, url); !scheme)
+    return failed(Status(EACCES, "link target " + url + " is not http or https: the platform never fetches it",
+                         scheme.message()));
   LinkFetcher& fetcher = p_.link_fetcher();
   auto st = fetcher.stat(url);
   if (!st) return failed(st.status().wrap("cannot preprocess the link"));
