@@ -86,25 +86,38 @@ class LateAnswers : public ForwardingRemote {
   bool held_ = false, released_ = false;
 };
 
-class FsLateAnswer : public ::testing::Test, public FsFixture {
+// A core with an upload spool and its upload workers running, over `over` (a wrapper of
+// `remote` that a test holds or fails calls in).
+class SpooledFsTest : public ::testing::Test, public FsFixture {
  protected:
-  void SetUp() override {
+  void start(Remote& over) {
     SpoolOptions so;
     so.dir = dir.sub("spool");
     spool = std::move(UploadSpool::open(so)).value();
     options.spool = spool.get();
     options.preprocess_polls = 0;
-    options.upload_workers = 2;
-    options.dir_ttl_ms = 5000;
-    late = std::make_unique<LateAnswers>(remote);
-    backend = late.get();
+    backend = &over;
     mount();
     fs->start_uploads();
   }
   void TearDown() override {
-    late->release();
     fs.reset();
     spool.reset();
+  }
+  std::unique_ptr<UploadSpool> spool;
+};
+
+class FsLateAnswer : public SpooledFsTest {
+ protected:
+  void SetUp() override {
+    options.upload_workers = 2;
+    options.dir_ttl_ms = 5000;
+    late = std::make_unique<LateAnswers>(remote);
+    start(*late);
+  }
+  void TearDown() override {
+    late->release();
+    SpooledFsTest::TearDown();
   }
 
   // open + write at offset + flush + fsync (the upload landed) + release.
@@ -133,7 +146,6 @@ class FsLateAnswer : public ::testing::Test, public FsFixture {
     return ino;
   }
 
-  std::unique_ptr<UploadSpool> spool;
   std::unique_ptr<LateAnswers> late;
 };
 
@@ -278,28 +290,19 @@ class LostFirstUpload : public ForwardingRemote {
   bool lost_ = false, held_ = false, released_ = false;
 };
 
-class FsLatePatch : public ::testing::Test, public FsFixture {
+class FsLatePatch : public SpooledFsTest {
  protected:
   void SetUp() override {
-    SpoolOptions so;
-    so.dir = dir.sub("spool");
-    spool = std::move(UploadSpool::open(so)).value();
-    options.spool = spool.get();
-    options.preprocess_polls = 0;
     options.upload_workers = 1;
     options.retry_base_ms = 300;
     options.retry_max_ms = 300;
     wrapper = std::make_unique<LostFirstUpload>(remote);
-    backend = wrapper.get();
-    mount();
-    fs->start_uploads();
+    start(*wrapper);
   }
   void TearDown() override {
     wrapper->release();
-    fs.reset();
-    spool.reset();
+    SpooledFsTest::TearDown();
   }
-  std::unique_ptr<UploadSpool> spool;
   std::unique_ptr<LostFirstUpload> wrapper;
 };
 
