@@ -296,6 +296,9 @@ class Filesystem {
   void keep_late_patch(const std::shared_ptr<PendingFile>& p, json patch, const Status& failure);
   void send_late_patch(const std::shared_ptr<PendingFile>& p, json patch);
   void settle_after_patch_locked(const std::shared_ptr<PendingFile>& p);
+  // The wait before try `attempts + 1` of an upload: exponential from retry_base_ms, at most
+  // retry_max_ms, with jitter.
+  int64_t retry_delay_ms(uint32_t attempts) const;
   void upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure);
   void run_poll(Task task);
   void learned(const Item& item);

@@ -375,6 +375,14 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
   spdlog::debug("uploaded {} ({} bytes)", item.filename, item.size());
 }
 
+int64_t Filesystem::retry_delay_ms(uint32_t attempts) const {
+  // (attempts can be 0: a close while the upload ran resets the count)
+  int64_t delay = options_.retry_base_ms << std::min<uint32_t>(std::max<uint32_t>(attempts, 1) - 1, 20);
+  delay = std::min(delay, options_.retry_max_ms);
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return delay / 2 + int64_t(rng() % uint64_t(delay / 2 + 1));  // jitter: [delay/2, delay]
+}
+
 void Filesystem::keep_late_patch(const std::shared_ptr<PendingFile>& p, json patch, const Status& failure) {
   bool transient = is_transient_remote_error(failure.err());
   std::unique_lock lock(write_mu_);
@@ -392,8 +400,7 @@ void Filesystem::keep_late_patch(const std::shared_ptr<PendingFile>& p, json pat
     p->error = "metadata set before its upload could not be applied: " + failure.to_string();
   } else {
     if (p->state == UploadState::kUploaded || p->state == UploadState::kUploading) p->state = UploadState::kPending;
-    int64_t delay = std::min(options_.retry_base_ms << std::min<uint32_t>(p->attempts, 20), options_.retry_max_ms);
-    if (!stopping_ && !p->queued) enqueue_locked(p, std::chrono::milliseconds(delay));
+    if (!stopping_ && !p->queued) enqueue_locked(p, std::chrono::milliseconds(retry_delay_ms(p->attempts)));
   }
   std::string error = p->error;
   write_cv_.notify_all();
@@ -472,11 +479,7 @@ void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t g
   if (transient && stopping_) {
     p->state = UploadState::kPending;  // the next mount resumes it
   } else if (transient && p->attempts < options_.max_attempts) {
-    // (attempts can be 0 here: a close while the upload ran resets the count)
-    int64_t delay = options_.retry_base_ms << std::min<uint32_t>(std::max<uint32_t>(p->attempts, 1) - 1, 20);
-    delay = std::min(delay, options_.retry_max_ms);
-    static thread_local std::mt19937_64 rng(std::random_device{}());
-    delay = delay / 2 + int64_t(rng() % uint64_t(delay / 2 + 1));  // jitter: [delay/2, delay]
+    int64_t delay = retry_delay_ms(p->attempts);
     p->state = UploadState::kPending;
     spdlog::warn("upload of {} failed (attempt {}): {}; retrying in {} ms", path, p->attempts,
                  failure.to_string(), delay);
