@@ -295,6 +295,8 @@ class Filesystem {
   // file (and journaled), sent again by send_late_patch from the upload queue.
   void keep_late_patch(const std::shared_ptr<PendingFile>& p, json patch, const Status& failure);
   void send_late_patch(const std::shared_ptr<PendingFile>& p, json patch);
+  // The journal keeps only the patch still to send, once the platform has the one sent (write_mu_ held).
+  void journal_patch_sent_locked(const std::shared_ptr<PendingFile>& p);
   void settle_after_patch_locked(const std::shared_ptr<PendingFile>& p);
   // The wait before try `attempts + 1` of an upload: exponential from retry_base_ms, at most
   // retry_max_ms, with jitter.

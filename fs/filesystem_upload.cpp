@@ -79,12 +79,16 @@ void Filesystem::resume_journal() {
     resumed_ = true;
   }
   std::vector<SpoolRecord> records = options_.spool->list(remote_.dataset().id);
-  // An edited item is shown with its metadata as the platform (or the cache) has it: the
-  // journal keeps only the bytes.
+  // An edited item is shown with its metadata as the platform has it, asked by its id (the cache
+  // may have lost it, or have another item at its path), or else as the cache has it: the
+  // journal keeps only the bytes and the metadata not sent yet.
   std::map<uint64_t, Item> known;
-  for (const SpoolRecord& rec : records)
-    if (!rec.item_id.empty() && !rec.dir)
-      if (auto f = source_.item(rec.path); f && f->item.id == rec.item_id) known[rec.id] = f->item;
+  for (const SpoolRecord& rec : records) {
+    if (rec.item_id.empty() || rec.dir) continue;
+    if (auto by_id = remote_.get_by_id(rec.item_id)) known[rec.id] = std::move(*by_id);
+    else if (auto f = source_.item(rec.path); f && f->item.id == rec.item_id) known[rec.id] = f->item;
+    else spdlog::warn("resuming {}: its metadata cannot be read now ({})", rec.path, by_id.status().to_string());
+  }
   std::lock_guard lock(write_mu_);
   for (const SpoolRecord& rec : records) {
     bool failed = rec.state == UploadState::kFailed;
@@ -345,7 +349,8 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
         rec->state = UploadState::kPending;
         rec->item_id = item.id;
         rec->replace_id.clear();
-        rec->patch = nullptr;  // sent (below)
+        // (a patch to send below stays journaled until the platform has it: a mount killed
+        // before then sends it next time)
         (void)options_.spool->update(*rec);
       }
     if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)
@@ -360,6 +365,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
       std::lock_guard lock(write_mu_);
       p->item.metadata = item.metadata;
       p->item.description = item.description;
+      journal_patch_sent_locked(p);
     } else {
       keep_late_patch(p, std::move(late_patch), patched.status());
     }
@@ -446,11 +452,16 @@ void Filesystem::send_late_patch(const std::shared_ptr<PendingFile>& p, json pat
   p->item.description = patched->description;
   if (p->late_patch.is_object()) merge_patch(p->item.metadata, p->late_patch.value("metadata", json::object()));
   p->attempts = 0;
+  journal_patch_sent_locked(p);
+  settle_after_patch_locked(p);
+}
+
+void Filesystem::journal_patch_sent_locked(const std::shared_ptr<PendingFile>& p) {
+  // What is left to send is what was set since (nothing, mostly).
   if (auto rec = options_.spool->get(p->spool_id)) {
     rec->patch = p->late_patch.is_object() && !p->late_patch.empty() ? p->late_patch : json();
     (void)options_.spool->update(*rec);
   }
-  settle_after_patch_locked(p);
 }
 
 void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure) {

@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -259,6 +260,39 @@ TEST_F(FsWrite, ClosedFilesSurviveACrashAndResume) {
   EXPECT_EQ(remote_bytes("/a.txt"), "alpha");
   EXPECT_EQ(remote_bytes("/b.txt"), "beta");
   EXPECT_TRUE(spool->list().empty());
+}
+
+// An edit of a platform item resumed after a crash is shown with the metadata of that item (by
+// its id), not with nothing when the mount's cache lost track of it or has another item at its
+// path: the attributes set before the crash must still read back at once.
+TEST_F(FsWrite, AnEditResumedAfterACrashShowsItsItemsMetadata) {
+  remote.add_file("/e.txt", "old", {{"kc", "v1"}});
+  auto e = walk("/e.txt");
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(fs->setxattr(e->ino, "user.meta.kd", "v2", 0));
+  auto opened = fs->open(e->ino, O_WRONLY);
+  ASSERT_TRUE(opened);
+  ASSERT_TRUE(fs->write(e->ino, opened->fh, 0, std::span<const char>("new", 3)));
+  // A crash with the file open; the next mount starts with a fresh cache (lost, or another
+  // machine's), and the platform cannot answer by path for a moment.
+  fs.reset();
+  spool.reset();
+  cache.reset();
+  std::filesystem::remove_all(dir.sub("cache"));
+  open_spool();
+  mount();
+  remote.fail_next(RemoteCall::kGet, 1, EIO);
+  fs->resume_journal();
+  auto again = walk("/e.txt");
+  ASSERT_TRUE(again) << again.status().to_string();
+  auto kc = fs->getxattr(again->ino, "user.meta.kc");
+  EXPECT_EQ(kc ? *kc : kc.status().to_string(), "v1");
+  auto kd = fs->getxattr(again->ino, "user.meta.kd");
+  EXPECT_EQ(kd ? *kd : kd.status().to_string(), "v2");
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_EQ(remote_bytes("/e.txt"), "new");
+  EXPECT_EQ(remote.item_at("/e.txt")->user().value("kd", ""), "v2");
 }
 
 TEST_F(FsWrite, FullSpoolAnswersEnospc) {
