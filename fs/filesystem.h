@@ -369,6 +369,7 @@ class Filesystem {
     std::optional<uint64_t> size;  // what the target answered (overrides the recorded size)
     std::string etag, last_modified;
     Status failure;  // the last revalidation's failure, answered until the next one
+    bool gone = false;  // the failure is the target's 404 (remembered as long as a success)
   };
   std::unordered_map<std::string, LinkCheck> link_checks_;  // by url
 

@@ -2,6 +2,8 @@
 // Last-Modified (platform/preprocess_link.cpp), so lookups, getattr and listings never ask the
 // target; an open asks it at most once per FsOptions::link_revalidate_ms (per URL) whether it
 // changed, so a changed target is seen with its new size and a gone one answers EIO.
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/json_util.h"
@@ -14,6 +16,11 @@ std::string string_at(const json& info, const char* key) {
   auto it = info.find(key);
   return it != info.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
+
+// A failure to reach the target (a timeout, a refused connection) is asked again after this
+// long, not after the whole revalidation interval: a blip must not fail every open for 30 s,
+// and the kernel's and readers' retries within it still make no request.
+constexpr int64_t kUnreachableRetryMs = 1000;
 
 // Whether two validators, when both are known, differ.
 bool differs(const std::string& a, const std::string& b) { return !a.empty() && !b.empty() && a != b; }
@@ -35,12 +42,13 @@ Status Filesystem::revalidate_link(Ino ino, const Item& item, bool& changed) {
   {
     std::lock_guard lock(links_mu_);
     if (auto it = link_checks_.find(url); it != link_checks_.end()) {
-      if (now - it->second.checked_ms < options_.link_revalidate_ms) return it->second.failure;
-      if (it->second.failure) {
-        // Compare with what the target answered last, not with what was recorded before.
-      } else {
-        base = it->second;
-      }
+      const LinkCheck& last = it->second;
+      bool unreachable = !last.failure && !last.gone;
+      int64_t wait =
+          unreachable ? std::min(options_.link_revalidate_ms, kUnreachableRetryMs) : options_.link_revalidate_ms;
+      if (now - last.checked_ms < wait) return last.failure;
+      // Compared with what the target answered last (a failed check keeps what it compared with).
+      base = last;
     }
   }
   ++counters_.link_heads;
@@ -48,10 +56,12 @@ Status Filesystem::revalidate_link(Ino ino, const Item& item, bool& changed) {
   LinkCheck check = base;
   check.checked_ms = now;
   check.failure = Status();
+  check.gone = false;
   if (!st) {
     note_link_result(item, st.status());
     // A gone target (404) is an I/O error of this file, not "no such file": the name exists.
-    check.failure = st.err() == ENOENT ? Status(EIO, st.status().message(), "the link's target is gone")
+    check.gone = st.err() == ENOENT;
+    check.failure = check.gone ? Status(EIO, st.status().message(), "the link's target is gone")
                                        : st.status();
     check.failure = check.failure.wrap("revalidating " + item.filename);
   } else {

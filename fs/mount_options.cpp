@@ -95,6 +95,14 @@ Status apply_option(MountOptions& o, std::string_view opt) {
       DLFS_ASSIGN(double s, parse_seconds(key, value));
       o.dir_ttl_ms = int64_t(s * 1000);
     }
+  } else if (key == "link_revalidate") {
+    DLFS_TRY(need_value());
+    if (value == "never") {
+      o.link_revalidate_ms = -1;
+    } else {
+      DLFS_ASSIGN(double s, parse_seconds(key, value));
+      o.link_revalidate_ms = int64_t(s * 1000);
+    }
   } else if (key == "attr_timeout" || key == "entry_timeout" || key == "negative_timeout") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(double s, parse_seconds(key, value));
@@ -249,7 +257,7 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
 std::string mount_usage(const std::string& program) {
   return "usage: " + program +
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
-         "dir_ttl=SECONDS|inf,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
+         "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
          "spool_size=SIZE,sync_upload,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
          "link_allow_private,link_allow_file]";

@@ -31,6 +31,7 @@ struct MountOptions {
   std::string stats_file;  // -o stats=FILE: counters as JSON, written at unmount
 
   int64_t dir_ttl_ms = 30000;  // -o dir_ttl=SECONDS|inf (-1: never expire)
+  int64_t link_revalidate_ms = 30000;  // -o link_revalidate=SECONDS|never (-1: never ask a link target at open)
   std::optional<double> attr_timeout, entry_timeout, negative_timeout;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;

@@ -69,6 +69,8 @@ const std::vector<DlAttr>& dl_attrs() {
          return std::string("uploaded");
        }},
       {"user.dl.preprocess", [](const Item& i) { return field_text(i, "preprocessPhase"); }},
+      // Why preprocessing failed (a link target refused or unreachable, an image it cannot decode).
+      {"user.dl.preprocess_error", [](const Item& i) { return field_text(i, "preprocessError"); }},
       // Both answered from the item and the mount's root in xattr_value.
       {"user.dl.thumbnail", [](const Item&) -> std::optional<std::string> { return std::nullopt; }},
       {"user.dl.thumbnail_path", [](const Item&) -> std::optional<std::string> { return std::nullopt; }},

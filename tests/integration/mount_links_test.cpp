@@ -14,6 +14,7 @@
 
 #include "core/item.h"
 #include "support/mount_guard.h"
+#include "support/posix_read.h"
 #include "support/process.h"
 #include "support/static_http_server.h"
 #include "support/temp_dir.h"
@@ -26,42 +27,6 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string kMountBin = std::string(DLFS_BIN_DIR) + "/mount.dlfs";
-
-// A file's bytes read with read(2), or the errno of the first failure.
-struct ReadResult {
-  std::string bytes;
-  int err = 0;
-};
-
-ReadResult read_all(const std::string& path) {
-  ReadResult r;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {"", errno};
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      r.err = errno;
-      break;
-    }
-    if (n == 0) break;
-    r.bytes.append(buf, size_t(n));
-  }
-  ::close(fd);
-  return r;
-}
-
-ReadResult pread_at(const std::string& path, off_t offset, size_t len) {
-  ReadResult r;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {"", errno};
-  r.bytes.resize(len);
-  ssize_t n = ::pread(fd, r.bytes.data(), len, offset);
-  if (n < 0) r.err = errno;
-  r.bytes.resize(n < 0 ? 0 : size_t(n));
-  ::close(fd);
-  return r;
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "support/mounted_dataset.h"
+#include "support/posix_read.h"
 #include "support/process.h"
 #include "support/static_http_server.h"
 
@@ -22,30 +23,6 @@ using namespace dlfs::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A file's bytes read with read(2), or the errno of the first failure.
-struct ReadResult {
-  std::string bytes;
-  int err = 0;
-};
-
-ReadResult read_all(const std::string& path) {
-  ReadResult r;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {"", errno};
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      r.err = errno;
-      break;
-    }
-    if (n == 0) break;
-    r.bytes.append(buf, size_t(n));
-  }
-  ::close(fd);
-  return r;
-}
 
 // symlink(2)'s errno (0 on success).
 int symlink_err(const std::string& target, const std::string& path) {

@@ -77,6 +77,13 @@ TEST_F(FsLinkRevalidate, AChangedTargetShowsItsNewSizeAndDropsTheKernelCache) {
   ASSERT_TRUE(st);
   EXPECT_EQ(st->attr.st_size, 1500);
   EXPECT_EQ(*cat(e->ino), std::string(1500, 'b'));
+  // Compared with what the target answered last: unchanged since, the kernel keeps its cache.
+  clock.advance_ms(options.link_revalidate_ms + 1);
+  auto again = fs->open(e->ino, O_RDONLY);
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_TRUE(again->keep_cache);
+  fs->release(again->fh);
+  EXPECT_EQ(fs->getattr(e->ino)->attr.st_size, 1500);
 }
 
 TEST_F(FsLinkRevalidate, AGoneTargetAnswersEioWithTheReason) {
@@ -105,4 +112,31 @@ TEST_F(FsLinkRevalidate, NegativeTtlNeverRevalidates) {
   ASSERT_TRUE(e);
   open_and_close(e->ino);
   EXPECT_EQ(links.heads, 0);
+}
+
+// A target that cannot be reached for a moment fails the opens of the next second only (the
+// kernel's and readers' retries make no request), not those of the whole interval.
+TEST_F(FsLinkRevalidate, AnUnreachableTargetIsAskedAgainAfterASecond) {
+  links.targets[kUrl] = std::string(1000, 'a');
+  add_preprocessed_link("/l.bin", 1000);
+  mount();
+  auto e = fs->lookup(kRootIno, "l.bin");
+  ASSERT_TRUE(e);
+  links.failures[kUrl] = Status(ETIMEDOUT, "the target did not answer");
+  EXPECT_EQ(fs->open(e->ino, O_RDONLY).err(), ETIMEDOUT);
+  EXPECT_EQ(fs->open(e->ino, O_RDONLY).err(), ETIMEDOUT);  // remembered for a moment: no request
+  EXPECT_EQ(links.heads, 1);
+  links.failures.clear();
+  clock.advance_ms(1001);
+  Result<OpenResult> r = Status(EIO, "");
+  open_and_close(e->ino, &r);
+  EXPECT_TRUE(r) << r.status().to_string();
+  EXPECT_EQ(links.heads, 2);
+  // A gone target is remembered for the whole interval.
+  links.targets.erase(kUrl);
+  clock.advance_ms(options.link_revalidate_ms + 1);
+  EXPECT_EQ(fs->open(e->ino, O_RDONLY).err(), EIO);
+  clock.advance_ms(1001);
+  EXPECT_EQ(fs->open(e->ino, O_RDONLY).err(), EIO);
+  EXPECT_EQ(links.heads, 3);
 }

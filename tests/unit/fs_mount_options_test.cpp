@@ -108,6 +108,10 @@ TEST(MountOptions, ValuesAndDefaults) {
   auto ro30 = parse({"cars", "/mnt", "-o", "ro"});
   EXPECT_EQ(ro30->resolved_attr_timeout(), 30);
   EXPECT_TRUE(parse({"cars", "/mnt", "-o", "cache=none"})->no_cache);
+  EXPECT_EQ(d->link_revalidate_ms, 30000);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=0.5"})->link_revalidate_ms, 500);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=never"})->link_revalidate_ms, -1);
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=often"}).err(), EINVAL);
 }
 
 TEST(MountOptions, BadOptionsAreClearErrors) {

@@ -107,7 +107,8 @@ TEST_F(FsXattr, FoldersLinksAndAbsentFields) {
   EXPECT_EQ(*fs->getxattr(link, "user.dl.link.mimetype"), "image/png");
   Ino plain = walk("/plain.bin")->ino;
   for (auto name : {"user.dl.width", "user.dl.height", "user.dl.orientation", "user.dl.exif",
-                    "user.dl.thumbnail", "user.dl.thumbnail_path", "user.dl.description", "user.dl.preprocess"}) {
+                    "user.dl.thumbnail", "user.dl.thumbnail_path", "user.dl.description", "user.dl.preprocess",
+                    "user.dl.preprocess_error"}) {
     EXPECT_EQ(fs->getxattr(plain, name).err(), ENODATA) << name;
   }
   auto names = split_names(*fs->listxattr(plain));

@@ -205,6 +205,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.uid = o.uid.value_or(getuid());
   fo.gid = o.gid.value_or(getgid());
   fo.dir_ttl_ms = o.dir_ttl_ms;
+  fo.link_revalidate_ms = o.link_revalidate_ms;
   fo.attr_timeout = o.resolved_attr_timeout();
   fo.entry_timeout = o.resolved_entry_timeout();
   fo.read_only = o.read_only;
