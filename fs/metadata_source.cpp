@@ -143,16 +143,19 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     ++counters_.listing_memory_hits;
     return Listing{mem, at, false, {}};
   }
+  // The epoch is read before the cache: a listing read from the cache while the mount learns
+  // an item of `dir` would otherwise go into memory without it (and answer its absence).
+  uint64_t epoch = epoch_of(dir);
   std::optional<CachedListing> cached;
   if (cache_) cached = cache_->get_listing(dir);
   if (cached && is_fresh(cached->fetched_ms)) {
     ++counters_.listing_cache_hits;
     int64_t cached_at = cached->fetched_ms;
-    return Listing{remember(dir, std::move(cached->items), cached_at), cached_at, false, {}};
+    return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
   }
 
   ++counters_.listing_fetches;
-  uint64_t epoch = epoch_of(dir);
+  epoch = epoch_of(dir);
   auto fetched = fetch_all(dir);
   if (!fetched) {
     int err = fetched.err();
@@ -166,7 +169,7 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     spdlog::warn("listing {}: {}; serving the cached listing", dir, fetched.status().to_string());
     if (mem) return Listing{mem, at, false, {}};
     int64_t cached_at = cached->fetched_ms;
-    return Listing{remember(dir, std::move(cached->items), cached_at), cached_at, false, {}};
+    return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
   }
 
   Listing out;
@@ -250,7 +253,13 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
   return FetchedItem{std::move(got).value(), clock_.now_ms()};
 }
 
+// Lock order of a change: the cache's old entries go first, then the epochs are bumped. A
+// listing read from the cache between the two is taken under the old epoch and not kept; one
+// read after the bump finds the cache without the old entry (the other order let a listing read
+// from the cache just after the bump go into memory without the change).
+
 void MetadataSource::forget(const std::string& path) {
+  if (cache_) (void)cache_->forget_item(path);
   {
     std::lock_guard lock(mu_);
     for (const std::string& dir : {parent_path(path), path}) {
@@ -258,11 +267,12 @@ void MetadataSource::forget(const std::string& path) {
       if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
-  if (cache_) (void)cache_->forget_item(path);
 }
 
 void MetadataSource::learned(const Item& item) {
   std::string dir = parent_path(item.filename);
+  // The cached listing of the parent would miss it: the one in memory has it.
+  if (cache_) (void)cache_->forget_listing(dir);
   {
     std::lock_guard lock(mu_);
     bump_epoch(dir);
@@ -272,13 +282,11 @@ void MetadataSource::learned(const Item& item) {
       else it->second->changed[item.name] = item;
     }
   }
-  if (!cache_) return;
-  // The cached listing of the parent would miss it: the one in memory has it.
-  (void)cache_->forget_listing(dir);
-  if (!item.hidden) (void)cache_->put_item(item);
+  if (cache_ && !item.hidden) (void)cache_->put_item(item);
 }
 
 void MetadataSource::removed(const std::string& path) {
+  if (cache_) (void)cache_->forget_item(path);  // its parent's listing and its own go too
   {
     std::lock_guard lock(mu_);
     bump_epoch(parent_path(path));
@@ -294,7 +302,6 @@ void MetadataSource::removed(const std::string& path) {
       }
     }
   }
-  if (cache_) (void)cache_->forget_item(path);  // its parent's listing and its own go too
 }
 
 void MetadataSource::made_dir(const Item& dir) {
