@@ -55,28 +55,6 @@ constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
-  out.resize(size_t(std::max(n, 0)));
-  return out;
-}
-
-Result<std::string> base64_decode(std::string_view text) {
-  std::string in(trimmed(text));
-  if (in.size() % 4 != 0) return Status(EINVAL, "not base64 (its length is not a multiple of 4)");
-  size_t pad = 0;
-  while (pad < 2 && pad < in.size() && in[in.size() - 1 - pad] == '=') ++pad;
-  std::string out(3 * (in.size() / 4) + 1, '\0');
-  // EVP_DecodeBlock answers the padding as zero bytes: they are dropped.
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));
-  if (n < 0 || size_t(n) < pad) return Status(EINVAL, "not base64");
-  out.resize(size_t(n) - pad);
-  return out;
-}
-
 std::string http_date(std::time_t t) {
   struct tm tm {};
   gmtime_r(&t, &tm);

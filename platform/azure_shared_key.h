@@ -9,16 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/result.h"
 
 namespace dlfs {
 
 // The x-ms-version the Azure store speaks.
 inline constexpr std::string_view kAzureApiVersion = "2021-08-06";
-
-// Standard base64 (with padding), and back (EINVAL on bad input).
-std::string base64_encode(std::string_view bytes);
-Result<std::string> base64_decode(std::string_view text);
 
 // "%XX" escapes undone (a query's values, a listing's encoded names).
 std::string percent_decode(std::string_view text);

@@ -321,23 +321,26 @@ Result<uint64_t> store_items(const Catalog& catalog, const LmdbTxn& txn) {
 
 }  // namespace
 
+Status Platform::check_room(LmdbTxn& txn, const Dataset& ds, uint64_t items) {
+  uint64_t quota = dataset_items_quota(ds);
+  if (quota && ds.items_count + items > quota)
+    return Status(EDQUOT, "dataset '" + ds.name + "' is full: " + std::to_string(ds.items_count) + " of its quota of " +
+                              std::to_string(quota) + " items (`dlfs quota set " + ds.name + " N` raises it)");
+  DLFS_ASSIGN(uint64_t store_quota, catalog_->store_items_quota(txn));
+  if (store_quota) {
+    DLFS_ASSIGN(uint64_t total, store_items(*catalog_, txn));
+    if (total + items > store_quota)
+      return Status(EDQUOT, "the store is full: " + std::to_string(total) + " of its quota of " + std::to_string(store_quota) +
+                                " items (`dlfs quota set --store N` raises it)");
+  }
+  return {};
+}
+
 Status Platform::add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta) {
   if (delta == 0) return {};
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
   if (!ds) return no_dataset(dataset_id);
-  if (delta > 0) {
-    uint64_t quota = dataset_items_quota(*ds);
-    if (quota && ds->items_count + uint64_t(delta) > quota)
-      return Status(EDQUOT, "dataset '" + ds->name + "' is full: " + std::to_string(ds->items_count) + " of its quota of " +
-                                std::to_string(quota) + " items (`dlfs quota set " + ds->name + " N` raises it)");
-    DLFS_ASSIGN(uint64_t store_quota, catalog_->store_items_quota(txn));
-    if (store_quota) {
-      DLFS_ASSIGN(uint64_t total, store_items(*catalog_, txn));
-      if (total + uint64_t(delta) > store_quota)
-        return Status(EDQUOT, "the store is full: " + std::to_string(total) + " of its quota of " + std::to_string(store_quota) +
-                                  " items (`dlfs quota set --store N` raises it)");
-    }
-  }
+  if (delta > 0) DLFS_TRY(check_room(txn, *ds, uint64_t(delta)));
   ds->items_count = uint64_t(std::max<int64_t>(0, int64_t(ds->items_count) + delta));
   ds->updated_ms = options_.clock->now_ms();
   return catalog_->put_dataset(txn, *ds);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,18 @@ struct SyncReport {
   json to_json() const;
 };
 
+// What a CSV bulk import did (Platform::import_csv; platform/csv_import.cpp).
+struct CsvImportReport {
+  std::string folder;  // where the rows' items are
+  uint64_t rows = 0, created = 0, unchanged = 0, failed = 0;
+  // The failed rows (line of the CSV file, why), the first kMaxErrors of them.
+  static constexpr size_t kMaxErrors = 1000;
+  std::vector<std::pair<uint64_t, std::string>> errors;
+  std::vector<std::string> warnings;  // columns ignored, errors left out
+  void fail(uint64_t line, std::string why);
+  json to_json() const;
+};
+
 // What a bulk query did (API: "update" / "delete" in a DQL body).
 struct QueryOutcome {
   ItemPage page;          // the page of matches (after the update, for an update)
@@ -103,6 +116,19 @@ class Platform {
   // The same as a Command (API: POST /datasets/{id}/sync), running in the background.
   Result<Command> start_sync(std::string_view dataset_id, std::string_view user);
   Commands& commands() { return *commands_; }
+  // CSV bulk import (platform/csv_rows.h): each row of the file becomes an item of `folder`
+  // (made if missing) — a link item, or one holding the row's image_bytes or the bytes fetched
+  // from its URL through the link guard. Each item is committed whole; a row whose item is there
+  // already the same is unchanged, so a re-run completes an interrupted import. Bad rows are
+  // reported with their line; the error answered is about the file or the dataset. `progress`
+  // is called as it goes and answers false to stop.
+  Result<CsvImportReport> import_csv(std::string_view dataset_id, const std::string& csv_file, std::string_view folder,
+                                     std::string_view user,
+                                     const std::function<bool(const CsvImportReport&, int percent)>& progress = {});
+  // The same as a Command (API: POST /datasets/{id}/imports/csv); `remove_file`: the file is the
+  // command's (a request body) and goes when it ends.
+  Result<Command> start_csv_import(std::string_view dataset_id, std::string csv_file, std::string folder,
+                                   std::string_view user, bool remove_file);
 
   // Reads.
   Result<Item> get_item(std::string_view id);
@@ -187,6 +213,15 @@ class Platform {
   Status replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
                         std::vector<std::string>& blob_keys);
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
+  // EDQUOT (saying which quota, and how to raise it) when `items` more would not fit.
+  Status check_room(LmdbTxn& txn, const Dataset& ds, uint64_t items);
+  // The item an upload makes or overwrites at `path`, written inside `txn` (upload(), and the CSV
+  // import's batches). `old_key` and `replaced_keys` get the binaries to drop once committed.
+  Result<UploadResult> put_upload_in_txn(LmdbTxn& txn, std::string_view dataset_id, const std::string& path,
+                                         const UploadOptions& options, const struct StoredBlob& blob,
+                                         const std::optional<json>& shebang, const json* system,
+                                         std::string& old_key, std::vector<std::string>& replaced_keys);
+  friend class CsvImporter;  // platform/csv_import.cpp
   void remove_blobs(const std::vector<std::string>& keys);
   friend class Preprocessor;
   Result<std::string> thumbnail_on_demand(const Item& item);  // platform/preprocess.cpp

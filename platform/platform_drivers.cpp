@@ -2,6 +2,7 @@
 // already in a bucket, and syncing a dataset with its bucket.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -76,6 +77,12 @@ Result<std::shared_ptr<ObjectStore>> Platform::driver_store(std::string_view dri
 }
 
 Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::span<char> out) {
+  if (auto bytes = parse_inline_blob_key(key)) {
+    if (offset >= bytes->size()) return size_t(0);
+    size_t n = std::min(out.size(), size_t(bytes->size() - offset));
+    std::copy_n(bytes->data() + offset, n, out.data());
+    return n;
+  }
   auto external = parse_external_blob_key(key);
   if (!external) return storage_->read(key, offset, out);
   DLFS_ASSIGN(auto store, driver_store(external->driver_id));
@@ -93,6 +100,7 @@ Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, 
 }
 
 void Platform::drop_blob(std::string_view key) {
+  if (parse_inline_blob_key(key)) return;
   auto external = parse_external_blob_key(key);
   if (!external) {
     (void)storage_->remove(key);

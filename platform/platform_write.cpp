@@ -91,6 +91,59 @@ Result<Item> Platform::ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_v
   return std::move(*item);
 }
 
+Result<UploadResult> Platform::put_upload_in_txn(LmdbTxn& txn, std::string_view dataset_id, const std::string& path,
+                                                 const UploadOptions& options, const StoredBlob& blob,
+                                                 const std::optional<json>& shebang, const json* system,
+                                                 std::string& old_key, std::vector<std::string>& replaced_keys) {
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "' (deleted during the upload)");
+  int64_t now = options_.clock->now_ms();
+  DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
+  if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
+  if (existing && options.mode == UploadMode::kSkip) {
+    if (!replaces(*existing, options)) return UploadResult{std::move(*existing), UploadOp::kSkipped};
+    DLFS_TRY(replace_in_txn(txn, *existing, options.replace_id, ItemType::kFile, replaced_keys));
+    existing.reset();
+  }
+
+  Item item;
+  UploadOp op = UploadOp::kCreated;
+  if (existing) {
+    op = UploadOp::kOverwritten;
+    item = *existing;
+    DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item.id));
+    if (key) old_key = std::move(*key);
+    // A new binary: what was derived from the old one no longer holds.
+    item.metadata["system"] = json::object();
+  } else {
+    DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), options.user, now).status());
+    item.id = new_id();
+    item.dataset_id = std::string(dataset_id);
+    item.set_path(path);
+    item.hidden = is_hidden_path(path);
+    item.created_ms = now;
+    item.creator = options.user;
+  }
+  merge_patch(item.metadata, client_metadata(options));
+  json& sys = item.system();
+  sys["originalname"] = item.name;
+  sys["size"] = blob.size;
+  sys["encoding"] = "7bit";
+  sys["mimetype"] = mimetype_from_name(item.name);
+  if (shebang) sys["shebang"] = *shebang;
+  if (!blob.etag.empty()) sys["etag"] = blob.etag;
+  if (system) merge_patch(sys, *system);
+  if (!item.hidden) sys["preprocessPhase"] = "pending";  // queued below, in this transaction
+  if (options.description) item.description = options.description;
+  item.updated_ms = now;
+  item.updated_by = options.user;
+  DLFS_TRY(catalog_->put_item(txn, item, existing ? &*existing : nullptr));
+  DLFS_TRY(catalog_->put_blob_key(txn, item.id, blob.key));
+  if (!item.hidden) DLFS_TRY(preprocessor_->enqueue(txn, item, blob.key));
+  if (!existing && counts_as_dataset_item(item)) DLFS_TRY(add_to_count(txn, dataset_id, 1));
+  return UploadResult{std::move(item), op};
+}
+
 Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_view remote_path,
                                       const UploadOptions& options, const PutBlob& put, const json* system) {
   DLFS_ASSIGN(std::string path, normalize_path(remote_path));
@@ -121,59 +174,10 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
   std::string old_key;
   std::vector<std::string> replaced_keys;  // the binaries of an item replaced (replace_id)
   // Runs inside a group commit (group_commit.h): concurrent uploads share one catalogue commit.
-  auto body = [&](LmdbTxn& txn) -> Result<UploadResult> {
-    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
-    if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "' (deleted during the upload)");
-    int64_t now = options_.clock->now_ms();
-    DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
-    if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
-    if (existing && options.mode == UploadMode::kSkip) {
-      if (!replaces(*existing, options)) return UploadResult{std::move(*existing), UploadOp::kSkipped};
-      DLFS_TRY(replace_in_txn(txn, *existing, options.replace_id, ItemType::kFile, replaced_keys));
-      existing.reset();
-    }
-
-    Item item;
-    UploadOp op = UploadOp::kCreated;
-    if (existing) {
-      op = UploadOp::kOverwritten;
-      item = *existing;
-      DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item.id));
-      if (key) old_key = std::move(*key);
-      // A new binary: what was derived from the old one no longer holds.
-      item.metadata["system"] = json::object();
-    } else {
-      DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), options.user, now).status());
-      item.id = new_id();
-      item.dataset_id = std::string(dataset_id);
-      item.set_path(path);
-      item.hidden = is_hidden_path(path);
-      item.created_ms = now;
-      item.creator = options.user;
-    }
-    merge_patch(item.metadata, client_metadata(options));
-    json& sys = item.system();
-    sys["originalname"] = item.name;
-    sys["size"] = blob.size;
-    sys["encoding"] = "7bit";
-    sys["mimetype"] = mimetype_from_name(item.name);
-    if (shebang) sys["shebang"] = *shebang;
-    if (!blob.etag.empty()) sys["etag"] = blob.etag;
-    if (system) merge_patch(sys, *system);
-    if (!item.hidden) sys["preprocessPhase"] = "pending";  // queued below, in this transaction
-    if (options.description) item.description = options.description;
-    item.updated_ms = now;
-    item.updated_by = options.user;
-    DLFS_TRY(catalog_->put_item(txn, item, existing ? &*existing : nullptr));
-    DLFS_TRY(catalog_->put_blob_key(txn, item.id, blob.key));
-    if (!item.hidden) DLFS_TRY(preprocessor_->enqueue(txn, item, blob.key));
-    if (!existing && counts_as_dataset_item(item)) DLFS_TRY(add_to_count(txn, dataset_id, 1));
-    return UploadResult{std::move(item), op};
-  };
   Result<UploadResult> committed = Status(EIO, "the upload was not committed");
   Status group = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
     replaced_keys.clear();
-    committed = body(txn);
+    committed = put_upload_in_txn(txn, dataset_id, path, options, blob, shebang, system, old_key, replaced_keys);
     return committed.status();
   });
   if (!group) committed = group;

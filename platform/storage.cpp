@@ -15,6 +15,17 @@
 #include "core/ids.h"
 
 namespace dlfs {
+
+namespace {
+constexpr std::string_view kInlinePrefix = "inline:";
+}  // namespace
+
+std::string inline_blob_key(std::string_view bytes) { return std::string(kInlinePrefix).append(bytes); }
+
+std::optional<std::string_view> parse_inline_blob_key(std::string_view key) {
+  if (!key.starts_with(kInlinePrefix)) return std::nullopt;
+  return key.substr(kInlinePrefix.size());
+}
 namespace fs = std::filesystem;
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,12 @@ struct StoredBlob {
   uint64_t size = 0;
   std::string etag = {};  // a bucket's version of the object (drivers), kept in metadata.system.etag
 };
+
+// A small binary kept in its catalogue key itself, "inline:<bytes>": a CSV import's link JSONs,
+// so that 100,000 link rows cost no file and no fsync each. Nothing to store or delete.
+std::string inline_blob_key(std::string_view bytes);
+// The bytes of an inline key; nullopt for any other key.
+std::optional<std::string_view> parse_inline_blob_key(std::string_view key);
 
 class Storage {
  public:

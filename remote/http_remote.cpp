@@ -370,8 +370,27 @@ Result<json> HttpConnection::sync_dataset(std::string_view name_or_id, const Syn
   DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
   DLFS_ASSIGN(HttpRequest start, json_request("POST", "/datasets/" + ds.id + "/sync", json::object()));
   DLFS_ASSIGN(json command, client_->send_json(start));
+  return wait_command(command, "sync", progress);
+}
+
+Result<json> HttpConnection::import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
+                                        const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  std::string name = csv_file.substr(csv_file.rfind('/') + 1);
+  HttpRequest start;
+  start.method = "POST";
+  start.path = "/datasets/" + ds.id + "/imports/csv";
+  start.multipart = {{"name", name, "", "", ""},
+                     {"to", to.empty() ? "/" : std::string(to), "", "", ""},
+                     {"file", "", csv_file, name, "text/csv"}};
+  DLFS_ASSIGN(json command, client_->send_json(start));
+  return wait_command(command, "CSV import", progress);
+}
+
+Result<json> HttpConnection::wait_command(const json& started, std::string_view what, const SyncProgress& progress) {
+  json command = started;
   if (!command.is_object() || !command.contains("id") || !command["id"].is_string())
-    return Status(EIO, "the server answered the sync without a command id");
+    return Status(EIO, "the server answered the " + std::string(what) + " without a command id");
   HttpRequest poll;
   poll.path = "/commands/" + command["id"].get<std::string>();
   // Each poll is bounded by the client's timeouts and retries; the job itself may take long.
@@ -382,12 +401,13 @@ Result<json> HttpConnection::sync_dataset(std::string_view name_or_id, const Syn
     if (status == "success") return report;
     if (status == "failed") {
       const json& why = command["error"];
-      return Status(EIO, "the sync failed: " + (why.is_string() ? why.get<std::string>() : "no reason given"));
+      return Status(EIO, "the " + std::string(what) + " failed: " +
+                             (why.is_string() ? why.get<std::string>() : "no reason given"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     auto next = client_->send_json(poll);
     if (!next && next.err() == ENOENT)
-      return Status(EIO, "the server no longer knows the sync command (restarted?); run the sync again");
+      return Status(EIO, "the server no longer knows the " + std::string(what) + " command (restarted?); run it again");
     if (!next) return next.status();
     command = std::move(*next);
   }

@@ -22,6 +22,10 @@ class HttpConnection : public Connection {
   Result<std::vector<Driver>> list_drivers() override;
   // POST /datasets/{id}/sync, then GET /commands/{id} until the command ends.
   Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
+  // POST /datasets/{id}/imports/csv?name=&to= with the file as the body (streamed), then GET
+  // /commands/{id} until the command ends.
+  Result<json> import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
+                          const SyncProgress& progress = {}) override;
   Result<QuotaInfo> quota(std::string_view name_or_id) override;
   Status set_quota(std::string_view name_or_id, uint64_t items) override;
   Result<Dataset> find_dataset(std::string_view name_or_id) override;
@@ -33,6 +37,8 @@ class HttpConnection : public Connection {
   const std::string& base_url() const { return client_->options().base_url; }
 
  private:
+  // GET /commands/{id} until the command ends; `what` names the job in errors.
+  Result<json> wait_command(const json& started, std::string_view what, const SyncProgress& progress);
   std::shared_ptr<HttpClient> client_;
   mutable std::mutex user_mu_;
   mutable std::optional<std::string> user_;

@@ -1,6 +1,7 @@
 #include "remote/local_remote.h"
 
 #include "core/paths.h"
+#include "platform/csv_rows.h"
 #include "platform/platform.h"
 
 namespace dlfs {
@@ -101,6 +102,18 @@ Result<json> LocalConnection::sync_dataset(std::string_view name_or_id, const Sy
   DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
   DLFS_ASSIGN(SyncReport report, platform_->sync_dataset(ds.id, options_.user, [&](const SyncReport& r, int percent) {
                 if (progress) progress(percent, r.to_json());
+              }));
+  return report.to_json();
+}
+
+Result<json> LocalConnection::import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
+                                         const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  DLFS_ASSIGN(std::string folder, csv_import_folder(to, csv_file));
+  DLFS_ASSIGN(CsvImportReport report,
+              platform_->import_csv(ds.id, csv_file, folder, options_.user, [&](const CsvImportReport& r, int percent) {
+                if (progress) progress(percent, r.to_json());
+                return true;
               }));
   return report.to_json();
 }

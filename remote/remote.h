@@ -95,6 +95,13 @@ class Connection {
   // (SyncReport::to_json: listed, added, updated, removed, unchanged, skipped).
   using SyncProgress = std::function<void(int percent, const json& report)>;
   virtual Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) = 0;
+  // CSV bulk import (platform/csv_import.h): the rows of the local file `csv_file` become items of
+  // a folder named after it (its name less .csv) under `to`, and waits until done (on a server:
+  // the file is sent, then its command polled). Answers the report (CsvImportReport::to_json:
+  // folder, rows, created, unchanged, failed, errors [{line, reason}], warnings); rows that
+  // failed are in the report, not an error.
+  virtual Result<json> import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
+                                  const SyncProgress& progress = {}) = 0;
 
   // Quotas of items (core/requests.h). `items` 0 removes the quota. An empty name sets the
   // store's quota (the embedded store only: dlfsd's is in its config).

@@ -20,6 +20,8 @@ packages=(
   libpugixml-dev
   # preprocessing: libvips (decoding, thumbnails), libmagic (mimetype by content)
   libvips-dev libmagic-dev libtiff-dev
+  # CSV bulk import: Debian's standard CSV parser
+  libcsv-dev
 )
 # The demo's samples: images from ImageMagick, with text in a font named by its file (without
 # recommends, ImageMagick has no font of its own and `-annotate` fails on 'helvetica'), EXIF

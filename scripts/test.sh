@@ -6,22 +6,31 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 cmake -S . -B build-test -G Ninja -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-test
-# The preprocessing fuzz target (clang + libFuzzer) for a short while from the committed corpus;
-# what it finds new goes to a scratch folder. DLFS_FUZZ_SECONDS=0 skips it. A fixed seed keeps
+# The fuzz targets (clang + libFuzzer: preprocessing, and a CSV import's rows) for a short while
+# each from the committed corpus; what they find new goes to a scratch folder. DLFS_FUZZ_SECONDS=0 skips it. A fixed seed keeps
 # this a regression gate (the same mutations on every run); explore with DLFS_FUZZ_SEED=0 (random)
 # and a long DLFS_FUZZ_SECONDS, and commit what it finds to the corpus with the fix.
 fuzz_seconds=${DLFS_FUZZ_SECONDS:-25}
 fuzz_seed=${DLFS_FUZZ_SEED:-1}
+# run_fuzz TARGET SECONDS [libFuzzer options]: from tests/fuzz/corpus/<TARGET less _fuzz>.
+run_fuzz() {
+  local target=$1 seconds=$2
+  shift 2
+  local scratch
+  scratch=$(mktemp -d)
+  build-fuzz/bin/"$target" -max_total_time="$seconds" -seed="$fuzz_seed" -rss_limit_mb=2048 "$@" \
+    -print_final_stats=1 -artifact_prefix="$scratch/" "$scratch" tests/fuzz/corpus/"${target%_fuzz}" >"$scratch.log" 2>&1 ||
+    { tail -n 60 "$scratch.log"; echo "$target failed: the input that did it is in $scratch"; exit 1; }
+  grep -E "^(Done|stat::number_of_executed_units)" "$scratch.log" | sed "s/^/$target: /"
+  rm -rf "$scratch" "$scratch.log"
+}
 if [ "$fuzz_seconds" -gt 0 ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DDLFS_FUZZ=ON -DDLFS_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build-fuzz --target preprocess_fuzz
-  scratch=$(mktemp -d)
-  build-fuzz/bin/preprocess_fuzz -max_total_time="$fuzz_seconds" -seed="$fuzz_seed" -timeout=20 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$scratch/" "$scratch" tests/fuzz/corpus/preprocess >"$scratch.log" 2>&1 ||
-    { tail -n 60 "$scratch.log"; echo "preprocess_fuzz failed: the input that did it is in $scratch"; exit 1; }
-  grep -E "^(Done|stat::number_of_executed_units)" "$scratch.log" | sed 's/^/preprocess_fuzz: /'
-  rm -rf "$scratch" "$scratch.log"
+  cmake --build build-fuzz --target preprocess_fuzz csv_fuzz
+  run_fuzz preprocess_fuzz "$fuzz_seconds" -timeout=20
+  # The CSV rows' parser is small: 10 s covers it.
+  run_fuzz csv_fuzz "$(( fuzz_seconds < 10 ? fuzz_seconds : 10 ))" -timeout=10 -max_len=65536
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

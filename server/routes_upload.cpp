@@ -1,14 +1,18 @@
 // POST /datasets/{id}/items: a multipart upload (fields type, path, metadata, description, file)
 // streamed to a temp file in the store, then handed to the platform; or a form type=dir&path=
-// that makes a folder. A body may arrive chunked, without Content-Length; it never sits in
-// memory (only the small text fields do).
+// that makes a folder. POST /datasets/{id}/imports/csv: a CSV file the same way (fields name,
+// to, file), imported by a Command. A body may arrive chunked, without Content-Length; it never
+// sits in memory (only the small text fields do).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "core/ids.h"
+#include "platform/commands.h"
+#include "platform/csv_rows.h"
 #include "server/routes.h"
 
 namespace dlfs {
@@ -54,6 +58,11 @@ class TempUpload {
     return {};
   }
   bool opened() const { return opened_; }
+  // The file is the caller's from now on (not removed here).
+  std::string release() {
+    opened_ = false;
+    return path_;
+  }
   const std::string& path() const { return path_; }
 
  private:
@@ -130,10 +139,58 @@ std::string field(const UploadForm& form, const std::string& key) {
   return it == form.fields.end() ? std::string() : it->second;
 }
 
+// The writable dataset of the route (its id the first match) and the request's body read into
+// `temp` and `form` (read_form); nullopt once an error is answered: the dataset refused (the body
+// drained), too large (413), a failed write or field, a malformed body.
+std::optional<Dataset> receive_form(const Req& req, Res& res, const httplib::ContentReader& reader, ApiContext& ctx,
+                                    TempUpload& temp, UploadForm& form) {
+  auto ds = ctx.writable_dataset(req.matches[1].str());
+  if (!ds) {
+    ApiContext::drain_body(req, reader);
+    send_error(res, ds.status());
+    return std::nullopt;
+  }
+  bool ok = read_form(req, res, reader, ctx.options.max_upload, temp, form);
+  Status failed;
+  if (form.too_large || res.status == 413) {
+    send_error(res, 413, "the upload is larger than this server's limit of " + std::to_string(ctx.options.max_upload) +
+                             " bytes");
+    return std::nullopt;
+  }
+  if (!form.failure) failed = form.failure;
+  else if (!ok) failed = Status(EINVAL, "malformed request body (expected multipart/form-data or a form)");
+  else failed = temp.close();
+  if (!failed) {
+    send_error(res, failed);
+    return std::nullopt;
+  }
+  return std::move(*ds);
+}
+
 }  // namespace
 
 void register_upload_routes(httplib::Server& svr, ApiContext& ctx) {
   Platform& p = ctx.platform;
+  // A CSV bulk import (Platform::start_csv_import): the file part is the CSV, `name` its file
+  // name (the folder's, less .csv), `to` the folder it goes under ("/" by default). Answers the
+  // Command; the file is the command's until it ends.
+  svr.Post(R"(/api/v1/datasets/([^/]+)/imports/csv)", ctx.wrap_reader([&](const Req& req, Res& res,
+                                                                          const httplib::ContentReader& reader,
+                                                                          const Caller& caller) {
+    TempUpload temp(p.store_dir());
+    UploadForm form;
+    auto ds = receive_form(req, res, reader, ctx, temp, form);
+    if (!ds) return;
+    if (!temp.opened()) return send_error(res, 400, "missing the 'file' part (the CSV file) of a multipart/form-data body");
+    std::string name = field(form, "name");
+    if (name.empty()) return send_error(res, 400, "missing form field 'name' (the CSV file's name)");
+    auto folder = csv_import_folder(field(form, "to"), name);
+    if (!folder) return send_error(res, folder.status());
+    auto command = p.start_csv_import(ds->id, temp.release(), *folder, caller.email, true);
+    if (!command) return send_error(res, command.status());
+    send_json(res, command_to_json(*command, ApiContext::base_url(req)));
+  }));
+
   svr.Post(R"(/api/v1/datasets/([^/]+)/items)", ctx.wrap_reader([&](const Req& req, Res& res,
                                                                     const httplib::ContentReader& reader,
                                                                     const Caller& caller) {
@@ -142,20 +199,10 @@ void register_upload_routes(httplib::Server& svr, ApiContext& ctx) {
       ApiContext::drain_body(req, reader);
       return send_error(res, 400, "mode must be skip or overwrite, not '" + mode_text + "'");
     }
-    auto ds = ctx.writable_dataset(req.matches[1].str());
-    if (!ds) {
-      ApiContext::drain_body(req, reader);
-      return send_error(res, ds.status());
-    }
     TempUpload temp(p.store_dir());
     UploadForm form;
-    bool ok = read_form(req, res, reader, ctx.options.max_upload, temp, form);
-    if (form.too_large || res.status == 413)
-      return send_error(res, 413, "the upload is larger than this server's limit of " +
-                                      std::to_string(ctx.options.max_upload) + " bytes");
-    if (!form.failure) return send_error(res, form.failure);
-    if (!ok) return send_error(res, 400, "malformed request body (expected multipart/form-data or a form)");
-    if (Status s = temp.close(); !s) return send_error(res, s);
+    auto ds = receive_form(req, res, reader, ctx, temp, form);
+    if (!ds) return;
 
     std::string type = field(form, "type");
     std::string path = field(form, "path");

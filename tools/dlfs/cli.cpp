@@ -44,8 +44,10 @@ Result<Args> take_globals(const Args& argv, Globals& g, bool& help) {
   return rest;
 }
 
-Result<std::unique_ptr<Connection>> connect(const Globals& globals) {
+Result<std::unique_ptr<Connection>> connect(const Globals& globals, bool link_allow_private) {
   ConnectOptions options;
+  options.link_allow_private = link_allow_private;
+  options.link_private_hint = "run dlfs with --link-allow-private to allow it";
   options.store_dir = globals.store;
   options.token_file = globals.token_file;
   options.http.ca_file = globals.ca_file;

@@ -32,7 +32,9 @@ using Args = std::vector<std::string>;
 // as they are (ls, rm and mkdir take it as the end of their own options too).
 Result<Args> take_globals(const Args& argv, Globals& globals, bool& help);
 
-Result<std::unique_ptr<Connection>> connect(const Globals& globals);
+// `link_allow_private`: the embedded platform may fetch link targets at private addresses
+// (`dlfs import csv --link-allow-private`; a server decides that for itself).
+Result<std::unique_ptr<Connection>> connect(const Globals& globals, bool link_allow_private = false);
 
 // "DATASET:/path" (or "DATASET" for its root).
 struct Target {
@@ -78,6 +80,7 @@ Status cmd_rm(const Globals& g, const Args& args);
 Status cmd_mv(const Globals& g, const Args& args);
 Status cmd_mkdir(const Globals& g, const Args& args);
 Status cmd_link(const Globals& g, const Args& args);  // tools/dlfs/cmd_link.cpp
+Status cmd_import(const Globals& g, const Args& args);  // tools/dlfs/cmd_import.cpp
 Status cmd_meta(const Globals& g, const Args& args);
 Status cmd_cache(const Globals& g, const Args& args);
 Status cmd_preprocess(const Globals& g, const Args& args);

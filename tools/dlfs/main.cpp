@@ -49,6 +49,13 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
   link DATASET:/path URL [--mimetype M]
                                  make a link item: its bytes are read from URL (http or https)
                                  when it is read; nothing is stored but the link
+  import csv FILE --dataset NAME [--to /folder] [--link-allow-private]
+                                 bulk import: each row of FILE becomes an item of the folder
+                                 /folder/FILE-less-.csv (columns ID, URL, image_bytes, name,
+                                 action link|upload, mimetype, item_metadata, item_description);
+                                 bad rows are listed by line (exit status 1 if any); a re-run
+                                 makes no duplicates; upload rows' URLs on private addresses
+                                 only with --link-allow-private (embedded; dlfsd has its own)
   meta get DATASET:/path         the item's metadata, as JSON
   meta set DATASET:/path JSON    merge JSON into metadata.user (null deletes a key)
   cache stat | clear [DATASET]   the mount's local cache
@@ -98,7 +105,7 @@ int main(int argc, char** argv) {
       {"dataset", cmd_dataset}, {"driver", cmd_driver}, {"upload", cmd_upload}, {"ls", cmd_ls},       {"stat", cmd_stat},
       {"cat", cmd_cat},         {"rm", cmd_rm},         {"mv", cmd_mv},       {"mkdir", cmd_mkdir},
       {"link", cmd_link},      {"meta", cmd_meta},       {"cache", cmd_cache},   {"preprocess", cmd_preprocess},
-      {"sync", cmd_sync},       {"status", cmd_status}, {"quota", cmd_quota},
+      {"sync", cmd_sync},       {"status", cmd_status}, {"quota", cmd_quota},   {"import", cmd_import},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {
