@@ -10,7 +10,7 @@
 namespace dlfs::cli {
 namespace {
 
-const char* kLinkUsage = "usage: dlfs link DATASET:/path URL [--mimetype M]";
+const char* kLinkUsage = "dlfs link DATASET:/path URL [--mimetype M]";
 
 }  // namespace
 

@@ -8,7 +8,7 @@ namespace dlfs::cli {
 namespace {
 
 const char* kQuotaUsage =
-    "usage: dlfs quota DATASET | dlfs quota set DATASET N|none | dlfs quota set-store N|none";
+    "dlfs quota DATASET | dlfs quota set DATASET N|none | dlfs quota set-store N|none";
 
 Result<uint64_t> parse_quota(const std::string& text) {
   if (text == "none" || text == "0") return uint64_t(0);
