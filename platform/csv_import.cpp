@@ -1,6 +1,6 @@
 // CSV bulk import (Platform::import_csv): the file is read in chunks through CsvRecordReader;
-// link rows are committed in batches (one catalogue commit per batch, each row in a nested
-// transaction of its own, so a bad row undoes only itself), which makes 100,000 link rows a
+// link rows are committed in batches (one catalogue commit per batch; every check of a row comes
+// before its first write, so a refused row has written nothing), which makes 100,000 link rows a
 // matter of seconds; rows holding bytes (image_bytes, or fetched from their URL) are uploads of
 // their own. Every item is committed whole: an interrupted import leaves rows done or not done,
 // and a re-run finds the done ones unchanged.
