@@ -39,6 +39,10 @@ constexpr size_t kWholeFetch = 16 * 1024 * 1024;
 // A catalogue write failing inside a batch of link rows (the batch is undone, the import stops).
 constexpr int kWriteFailed = EIO;
 
+// What a row did: made its item, changed the metadata of the one already there (a re-run with
+// new item_metadata or item_description), or nothing (the same item is there).
+enum class RowOutcome { kCreated, kUpdated, kUnchanged };
+
 // Closes a descriptor, and removes a scratch file, when leaving.
 struct ScratchFile {
   int fd = -1;
@@ -64,7 +68,7 @@ void CsvImportReport::fail(uint64_t line, std::string why) {
 json CsvImportReport::to_json() const {
   json errs = json::array();
   for (const auto& [line, why] : errors) errs.push_back({{"line", line}, {"reason", why}});
-  return {{"folder", folder},   {"rows", rows},     {"created", created},   {"unchanged", unchanged},
+  return {{"folder", folder},   {"rows", rows},     {"created", created},   {"updated", updated},  {"unchanged", unchanged},
           {"failed", failed},   {"errors", errs},   {"warnings", warnings}};
 }
 
@@ -110,7 +114,7 @@ class CsvImporter {
   // Commits the link rows pending.
   Status flush() {
     if (links_.empty()) return {};
-    std::vector<Result<bool>> outcomes(links_.size(), Status(EIO, "not committed"));
+    std::vector<Result<RowOutcome>> outcomes(links_.size(), Status(EIO, "not committed"));
     Status group = p_.commits_->run(*p_.catalog_, [&](LmdbTxn& txn) -> Status {
       for (size_t i = 0; i < links_.size(); ++i) {
         outcomes[i] = link_in_txn(txn, links_[i]);
@@ -139,13 +143,27 @@ class CsvImporter {
     return options;
   }
 
-  // true: created; false: there already, the same (unchanged).
-  void count(uint64_t line, const Result<bool>& outcome) {
-    if (!outcome) {
-      report_.fail(line, outcome.status().to_string());
-    } else {
-      ++(*outcome ? report_.created : report_.unchanged);
-    }
+  void count(uint64_t line, const Result<RowOutcome>& outcome) {
+    if (!outcome) report_.fail(line, outcome.status().to_string());
+    else if (*outcome == RowOutcome::kCreated) ++report_.created;
+    else if (*outcome == RowOutcome::kUpdated) ++report_.updated;
+    else ++report_.unchanged;
+  }
+
+  // The row's item_metadata and item_description as a patch of its item (null: none).
+  static json row_patch(const CsvRow& row) {
+    json patch = json::object();
+    if (row.user_metadata.is_object() && !row.user_metadata.empty()) patch["metadata"] = {{"user", row.user_metadata}};
+    if (row.description) patch["description"] = *row.description;
+    return patch.empty() ? json() : patch;
+  }
+  // Whether the row's patch would change an item already there (a re-run with new metadata).
+  static bool patch_changes(const Item& item, const json& patch) {
+    if (patch.is_null()) return false;
+    Item after = item;
+    if (auto m = patch.find("metadata"); m != patch.end()) merge_patch(after.metadata, *m);
+    if (auto d = patch.find("description"); d != patch.end()) after.description = d->get<std::string>();
+    return after.metadata != item.metadata || after.description != item.description;
   }
 
   static Status collision(const std::string& path, const Item& there) {
@@ -156,12 +174,17 @@ class CsvImporter {
   // Every check comes before the first write (a nested transaction per row would cost more than
   // the row: LMDB allocates megabytes for each): a refused row has written nothing; a write that
   // fails fails the batch (kWriteFailed).
-  Result<bool> link_in_txn(LmdbTxn& txn, const CsvRow& row) {
+  Result<RowOutcome> link_in_txn(LmdbTxn& txn, const CsvRow& row) {
     std::string path = path_of(row);
     DLFS_ASSIGN(auto there, p_.catalog_->item_at(txn, dataset_id_, path));
     if (there) {
-      if (there->is_file() && there->is_link() && there->link_url() == row.url) return false;
-      return collision(path, *there);
+      if (!there->is_file() || !there->is_link() || there->link_url() != row.url) return collision(path, *there);
+      json patch = row_patch(row);
+      if (!patch_changes(*there, patch)) return RowOutcome::kUnchanged;
+      std::vector<std::string> no_blobs;  // (a metadata patch removes no binary)
+      auto patched = p_.apply_patch(txn, *there, patch, false, user_, {}, no_blobs);
+      if (!patched) return Status(kWriteFailed, "updating the row's item: " + patched.status().to_string());
+      return RowOutcome::kUpdated;
     }
     DLFS_ASSIGN(auto ds, p_.catalog_->dataset(txn, dataset_id_));
     if (!ds) return Status(ENOENT, "no dataset '" + dataset_id_ + "' (deleted during the import)");
@@ -174,28 +197,34 @@ class CsvImporter {
     auto up = p_.put_upload_in_txn(txn, dataset_id_, path, upload_options(row), blob, link["metadata"], nullptr,
                                    old_key, replaced);
     if (!up) return Status(kWriteFailed, "writing the row's item: " + up.status().to_string());
-    return up->op == UploadOp::kCreated;
+    return up->op == UploadOp::kCreated ? RowOutcome::kCreated : RowOutcome::kUnchanged;
   }
 
-  // An item already at the row's path: unchanged when `same` says so, else a collision.
-  Result<std::optional<bool>> existing(const CsvRow& row, const std::function<Result<bool>(const Item&)>& same) {
+  // An item already at the row's path: unchanged (or its metadata updated) when `same` says
+  // so, else a collision; nullopt when there is none.
+  Result<std::optional<RowOutcome>> existing(const CsvRow& row, const std::function<Result<bool>(const Item&)>& same) {
     auto there = p_.get_item_by_path(dataset_id_, path_of(row));
     if (!there) {
-      if (there.err() == ENOENT) return std::optional<bool>();
+      if (there.err() == ENOENT) return std::optional<RowOutcome>();
       return there.status();
     }
     if (there->is_file()) {
       DLFS_ASSIGN(bool is_same, same(*there));
-      if (is_same) return std::optional<bool>(false);
+      if (is_same) {
+        json patch = row_patch(row);
+        if (!patch_changes(*there, patch)) return std::optional(RowOutcome::kUnchanged);
+        DLFS_TRY(p_.patch_item(there->id, patch, false, user_).status());
+        return std::optional(RowOutcome::kUpdated);
+      }
     }
     return collision(path_of(row), *there);
   }
 
-  Result<bool> upload(const CsvRow& row, const std::function<Result<StoredBlob>(const Dataset&, const std::string&)>& put,
+  Result<RowOutcome> upload(const CsvRow& row, const std::function<Result<StoredBlob>(const Dataset&, const std::string&)>& put,
                       const json& system) {
     DLFS_ASSIGN(UploadResult up, p_.upload(dataset_id_, path_of(row), upload_options(row), put, &system));
     if (up.op == UploadOp::kSkipped) return Status(EEXIST, path_of(row) + " was made meanwhile by someone else");
-    return true;
+    return RowOutcome::kCreated;
   }
 
   json system_of(const CsvRow& row) const {
@@ -205,7 +234,7 @@ class CsvImporter {
     return system;
   }
 
-  Result<bool> import_bytes(const CsvRow& row) {
+  Result<RowOutcome> import_bytes(const CsvRow& row) {
     DLFS_ASSIGN(auto there, existing(row, [&](const Item& item) -> Result<bool> {
                   if (item.is_link() || item.size() != row.bytes.size()) return false;
                   std::string stored(row.bytes.size(), '\0');
@@ -220,7 +249,7 @@ class CsvImporter {
   }
 
   // action upload: the URL's bytes, fetched through the platform's link guard.
-  Result<bool> import_fetched(const CsvRow& row) {
+  Result<RowOutcome> import_fetched(const CsvRow& row) {
     DLFS_ASSIGN(auto there, existing(row, [&](const Item& item) -> Result<bool> {
                   return !item.is_link() && item.system().value("sourceUrl", std::string()) == row.url;
                 }));
@@ -305,8 +334,8 @@ Result<CsvImportReport> Platform::import_csv(std::string_view dataset_id, const 
   if (report.failed > report.errors.size())
     report.warnings.push_back("only the first " + std::to_string(report.errors.size()) + " of the " +
                               std::to_string(report.failed) + " failed rows are listed");
-  spdlog::info("CSV import of {} into {}:{}: {} rows, {} created, {} unchanged, {} failed", csv_file, ds.name,
-               report.folder, report.rows, report.created, report.unchanged, report.failed);
+  spdlog::info("CSV import of {} into {}:{}: {} rows, {} created, {} updated, {} unchanged, {} failed", csv_file,
+               ds.name, report.folder, report.rows, report.created, report.updated, report.unchanged, report.failed);
   if (progress) progress(report, 100);
   return report;
 }

@@ -63,7 +63,7 @@ struct SyncReport {
 // What a CSV bulk import did (Platform::import_csv; platform/csv_import.cpp).
 struct CsvImportReport {
   std::string folder;  // where the rows' items are
-  uint64_t rows = 0, created = 0, unchanged = 0, failed = 0;
+  uint64_t rows = 0, created = 0, updated = 0, unchanged = 0, failed = 0;
   // The failed rows (line of the CSV file, why), the first kMaxErrors of them.
   static constexpr size_t kMaxErrors = 1000;
   std::vector<std::pair<uint64_t, std::string>> errors;

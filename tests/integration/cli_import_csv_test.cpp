@@ -62,7 +62,7 @@ TEST_P(CliImportCsv, ImportsLinkUploadAndBytesRowsThatAnotherClientAndAMountRead
                   "4,,,empty,,,\n");
   auto r = import(csv);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // a row failed
-  EXPECT_NE(r.out.find("imported " + csv + " into w:/in/shots: 4 rows, 3 created, 0 unchanged, 1 failed"),
+  EXPECT_NE(r.out.find("imported " + csv + " into w:/in/shots: 4 rows, 3 created, 0 updated, 0 unchanged, 1 failed"),
             std::string::npos) << r.out << r.err;
   EXPECT_NE(r.err.find("line 5: the row has neither a URL nor image_bytes"), std::string::npos) << r.err;
 
@@ -88,7 +88,7 @@ TEST_P(CliImportCsv, ImportsLinkUploadAndBytesRowsThatAnotherClientAndAMountRead
   // Again: nothing new, nothing duplicated.
   auto again = import(csv);
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.out.find("4 rows, 0 created, 3 unchanged, 1 failed"), std::string::npos) << again.out << again.err;
+  EXPECT_NE(again.out.find("4 rows, 0 created, 0 updated, 3 unchanged, 1 failed"), std::string::npos) << again.out << again.err;
   auto listed = (*remote)->list("/in/shots", "", 100);
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->items.size(), 3u);
@@ -115,7 +115,7 @@ TEST_P(CliImportCsv, RefusesAnUploadRowOnLoopbackWhereItIsNotAllowed) {
   for (const auto& a : {"import", "csv", csv.c_str(), "--dataset", "s"}) args.push_back(a);
   auto r = run(args, 120s);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("2 rows, 1 created, 0 unchanged, 1 failed"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 rows, 1 created, 0 updated, 0 unchanged, 1 failed"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.err.find("line 2: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("127.0.0.1 is a loopback address"), std::string::npos) << r.err;
   auto remote = strict.connection()->open("s");

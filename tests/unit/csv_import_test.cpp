@@ -181,6 +181,32 @@ TEST_F(CsvImportTest, ARerunMakesNoDuplicatesAndCountsTheRowsUnchanged) {
   EXPECT_EQ(read_item(*platform_, at("/rows/b")), "bee");
 }
 
+// A re-run whose rows carry new item_metadata or item_description updates the items already
+// there (a link row in its batch, a bytes row by a patch); the same again changes nothing.
+TEST_F(CsvImportTest, ARerunWithNewMetadataUpdatesTheItemsInPlace) {
+  auto first = imported("ID,URL,image_bytes,item_metadata\n"
+                        "a,https://h/a.jpg,,\"{\"\"cam\"\":\"\"c1\"\"}\"\n"
+                        "b,," + base64_encode("bee") + ",\n");
+  ASSERT_EQ(first.created, 2u) << errors_of(first);
+  Item a = at("/rows/a"), b = at("/rows/b");
+  std::string csv = "ID,URL,image_bytes,item_metadata,item_description\n"
+                    "a,https://h/a.jpg,,\"{\"\"cam\"\":\"\"c2\"\"}\",\n"
+                    "b,," + base64_encode("bee") + ",\"{\"\"k\"\":1}\",a bee\n";
+  auto second = imported(csv);
+  EXPECT_EQ(second.updated, 2u) << errors_of(second);
+  EXPECT_EQ(second.created + second.unchanged + second.failed, 0u) << errors_of(second);
+  EXPECT_EQ(at("/rows/a").id, a.id);
+  EXPECT_EQ(at("/rows/a").user(), json({{"cam", "c2"}}));
+  EXPECT_EQ(at("/rows/b").id, b.id);
+  EXPECT_EQ(at("/rows/b").user(), json({{"k", 1}}));
+  EXPECT_EQ(at("/rows/b").description.value_or(""), "a bee");
+  EXPECT_EQ(read_item(*platform_, at("/rows/b")), "bee");
+  auto third = imported(csv);
+  EXPECT_EQ(third.unchanged, 2u) << errors_of(third);
+  EXPECT_EQ(third.updated, 0u);
+  EXPECT_EQ(platform_->get_dataset(ds_.id)->items_count, 2u);
+}
+
 TEST_F(CsvImportTest, AStoppedImportLeavesWholeItemsAndARerunCompletesIt) {
   std::string csv = "name,URL\n";
   const int rows = 3000;  // several chunks of the file

@@ -13,10 +13,11 @@ namespace {
 const char* kImportUsage = "dlfs import csv FILE --dataset NAME [--to /folder] [--link-allow-private]";
 
 void print_report(const std::string& dataset, const json& report) {
-  printf("imported %s into %s:%s: %llu rows, %llu created, %llu unchanged, %llu failed\n",
+  printf("imported %s into %s:%s: %llu rows, %llu created, %llu updated, %llu unchanged, %llu failed\n",
          report.value("file", std::string()).c_str(), dataset.c_str(), report.value("folder", std::string()).c_str(),
          (unsigned long long)report.value("rows", 0), (unsigned long long)report.value("created", 0),
-         (unsigned long long)report.value("unchanged", 0), (unsigned long long)report.value("failed", 0));
+         (unsigned long long)report.value("updated", 0), (unsigned long long)report.value("unchanged", 0),
+         (unsigned long long)report.value("failed", 0));
   for (const json& w : report.value("warnings", json::array()))
     if (w.is_string()) fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
   for (const json& e : report.value("errors", json::array()))
@@ -60,8 +61,9 @@ Status cmd_import(const Globals& g, const Args& args) {
   bool tty = isatty(STDERR_FILENO);
   auto show = [&](int percent, const json& report) {
     if (!tty) return;
-    fprintf(stderr, "\r\033[Kimporting %s: %3d%%  %llu rows, %llu created, %llu unchanged, %llu failed", file.c_str(),
-            percent, (unsigned long long)report.value("rows", 0), (unsigned long long)report.value("created", 0),
+    fprintf(stderr, "\r\033[Kimporting %s: %3d%%  %llu rows, %llu created, %llu updated, %llu unchanged, %llu failed",
+            file.c_str(), percent, (unsigned long long)report.value("rows", 0),
+            (unsigned long long)report.value("created", 0), (unsigned long long)report.value("updated", 0),
             (unsigned long long)report.value("unchanged", 0), (unsigned long long)report.value("failed", 0));
     fflush(stderr);
   };
