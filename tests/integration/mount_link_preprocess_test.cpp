@@ -24,12 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string xattr(const std::string& path, const std::string& name) {
-  char buf[65536];
-  ssize_t n = getxattr(path.c_str(), name.c_str(), buf, sizeof buf);
-  return n < 0 ? std::string("<errno ") + std::to_string(errno) + ">" : std::string(buf, size_t(n));
-}
-
 int64_t size_of(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : -1;

@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 
 #include "support/mounted_dataset.h"
+#include "support/posix_read.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -15,12 +16,6 @@ using namespace dlfs::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string xattr(const std::string& path, const std::string& name) {
-  char buf[65536];
-  ssize_t n = getxattr(path.c_str(), name.c_str(), buf, sizeof buf);
-  return n < 0 ? std::string("<errno ") + std::to_string(errno) + ">" : std::string(buf, size_t(n));
-}
 
 class MountPreprocess : public MountedDatasetTest {};
 

@@ -1,6 +1,7 @@
 #include "support/posix_read.h"
 
 #include <fcntl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +36,12 @@ ReadResult pread_at(const std::string& path, off_t offset, size_t len) {
   r.bytes.resize(n < 0 ? 0 : size_t(n));
   ::close(fd);
   return r;
+}
+
+std::string xattr(const std::string& path, const std::string& name) {
+  char buf[65536];
+  ssize_t n = ::getxattr(path.c_str(), name.c_str(), buf, sizeof buf);
+  return n < 0 ? std::string("<errno ") + std::to_string(errno) + ">" : std::string(buf, size_t(n));
 }
 
 }  // namespace dlfs::test

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -135,6 +136,22 @@ TEST_F(FsFreshness, ConcurrentReadersOfAStaleFolderShareOneRefetch) {
 // (found by the core model's long run, FakePlatform seed 1051: a file resumed after a remount
 // was listed, then not found); nor may an item the mount removed come back. Races the two many
 // times, with a random head start.
+// Runs source.listing(dir) on another thread against `change` on this one, the listing given a
+// random head start.
+void race_listing(MetadataSource& source, const std::string& dir, std::mt19937& rng,
+                  const std::function<void()>& change) {
+  std::atomic<bool> go{false};
+  std::thread lister([&] {
+    while (!go) std::this_thread::yield();
+    (void)source.listing(dir);
+  });
+  int head_start = int(rng() % 4000);
+  go = true;
+  for (int spin = 0; spin < head_start; ++spin) std::atomic_signal_fence(std::memory_order_seq_cst);  // (not optimized away)
+  change();
+  lister.join();
+}
+
 TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
   mount();  // (opens the cache)
   std::mt19937 rng(7);
@@ -144,17 +161,7 @@ TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
     Item a = remote.add_file(dir + "/a", "a");
     ASSERT_TRUE(cache->put_listing(dir, {a}));  // fresh, and without c
     Item c = remote.add_file(dir + "/c", "c");
-    std::atomic<bool> go{false};
-    std::thread lister([&] {
-      while (!go) std::this_thread::yield();
-      (void)source.listing(dir);
-    });
-    int head_start = int(rng() % 4000);
-    go = true;
-    for (volatile int spin = 0; spin < head_start; ++spin) {
-    }
-    source.learned(c);
-    lister.join();
+    race_listing(source, dir, rng, [&] { source.learned(c); });
     auto found = source.item(dir + "/c");
     ASSERT_TRUE(found) << "round " << round << ": " << found.status().to_string();
   }
@@ -165,17 +172,7 @@ TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
     Item c = remote.add_file(dir + "/c", "c");
     ASSERT_TRUE(cache->put_listing(dir, {c}));  // fresh, with c
     ASSERT_TRUE(remote.remove(c.id));
-    std::atomic<bool> go{false};
-    std::thread lister([&] {
-      while (!go) std::this_thread::yield();
-      (void)source.listing(dir);
-    });
-    int head_start = int(rng() % 4000);
-    go = true;
-    for (volatile int spin = 0; spin < head_start; ++spin) {
-    }
-    source.removed(dir + "/c");
-    lister.join();
+    race_listing(source, dir, rng, [&] { source.removed(dir + "/c"); });
     auto found = source.item(dir + "/c");
     ASSERT_FALSE(found) << "round " << round << ": a removed item is back";
   }
