@@ -37,6 +37,8 @@ struct Transfer {
   uint64_t skip = 0;      // bytes still to skip of a 200 answer (Range ignored)
   uint64_t received = 0;  // body bytes received, skipped ones included
   size_t filled = 0;
+  const LinkFetcher::Sink* sink = nullptr;  // fetch_all: every byte of the body goes here
+  Status sink_error;
   bool too_big = false;
   char errbuf[CURL_ERROR_SIZE] = {};
 };
@@ -65,12 +67,22 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
     // 206 starts at the offset; 200 over http(s) is the whole body from byte 0. (file:// has
     // code 0 and honours the range itself.)
     if (t->code == 200) t->skip = t->offset;
+    curl_off_t length = -1;  // a whole fetch of a target said to be too large: not a byte of it
+    curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (t->sink && t->code < 400 && length > 0 && uint64_t(length) > t->policy->max_bytes) {
+      t->too_big = true;
+      return 0;
+    }
   }
   if (t->code >= 400) return 0;  // an error page is not the target's bytes: the code says it all
   t->received += n;
   if (t->received > t->policy->max_bytes) {
     t->too_big = true;
     return 0;  // aborts the transfer
+  }
+  if (t->sink) {
+    t->sink_error = (*t->sink)(std::string_view(data, n));
+    return t->sink_error ? n : 0;
   }
   size_t at = size_t(std::min<uint64_t>(t->skip, n));
   t->skip -= at;
@@ -149,6 +161,25 @@ class CurlLinkFetcher : public LinkFetcher {
     if (rc == CURLE_WRITE_ERROR && t.filled == out.size() && !t.too_big) rc = CURLE_OK;  // we stopped it
     DLFS_TRY(outcome(url, t, rc));
     return t.filled;
+  }
+
+  Result<uint64_t> fetch_all(std::string_view url, const Sink& sink) override {
+    DLFS_TRY(check(url));
+    Transfer t;
+    t.sink = &sink;
+    CURL* curl = start(url, t);
+    if (!curl) return Status(ENOMEM, "cannot start a transfer");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    CURLcode rc = curl_easy_perform(curl);
+    if (!t.started) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.code);
+    curl_easy_cleanup(curl);
+    if (!t.sink_error) return t.sink_error;
+    if (t.too_big)
+      return Status(EFBIG, "link target " + std::string(url) + " is larger than " + std::to_string(policy_.max_bytes) +
+                               " bytes (the most one link fetch receives)");
+    DLFS_TRY(outcome(url, t, rc));
+    return t.received;
   }
 
  private:

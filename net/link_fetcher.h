@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +39,12 @@ class LinkFetcher {
   // message says why and how to allow it); EIO or ETIMEDOUT when the target cannot be reached;
   // ENOENT, EACCES, ... for HTTP error answers.
   virtual Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) = 0;
+  // The whole target, streamed to `sink` in one request whatever the server does with Range
+  // (an import that stores the target, where ranged reads of a server that ignores Range would
+  // receive it many times over). Answers the byte count. EFBIG past the policy's max_bytes; a
+  // sink's error stops the transfer and is answered as is; else the errors of read().
+  using Sink = std::function<Status(std::string_view)>;
+  virtual Result<uint64_t> fetch_all(std::string_view url, const Sink& sink) = 0;
 };
 
 // libcurl: http and https (file with policy.allow_file), no proxy (see link_fetcher.cpp).

@@ -30,12 +30,6 @@ namespace {
 
 constexpr size_t kLinkBatch = 1000;        // link rows per catalogue commit
 constexpr size_t kReadChunk = 64 * 1024;   // bytes of the file fed to the parser at a time
-// An upload row's target: read whole in one request when its size is known and at most
-// kWholeFetch, else in chunks that double from kFetchChunk up to kWholeFetch. A server that
-// ignores Range (python's http.server, many static servers) sends the whole body to every ranged
-// request: fixed 1 MiB chunks made the import fetch a 100 MiB target 100 times over.
-constexpr size_t kFetchChunk = 1024 * 1024;
-constexpr size_t kWholeFetch = 16 * 1024 * 1024;
 // A catalogue write failing inside a batch of link rows (the batch is undone, the import stops).
 constexpr int kWriteFailed = EIO;
 
@@ -263,21 +257,11 @@ class CsvImporter {
       scratch.path.clear();
       return os_error("cannot make a scratch file for a fetched URL");
     }
-    // Its size first (a refused URL is refused here); a server that does not answer HEAD is
-    // read to its end all the same.
-    std::optional<uint64_t> size;
-    if (auto st = p_.link_fetcher().stat(row.url)) size = st->size;
-    else if (st.err() == EACCES || st.err() == ENOENT) return st.status();
-    size_t chunk = size && *size <= kWholeFetch ? std::max<size_t>(size_t(*size), 1) : kFetchChunk;
-    std::string buf(chunk, '\0');
-    for (uint64_t offset = 0;;) {
-      DLFS_ASSIGN(size_t n, p_.link_fetcher().read(row.url, offset, std::span<char>(buf.data(), buf.size())));
-      if (n == 0) break;
-      DLFS_TRY(write_all(scratch.fd, buf.data(), n));
-      offset += n;
-      if (size && offset == *size) break;  // all of it: no request to learn that
-      if (buf.size() < kWholeFetch) buf.resize(std::min(buf.size() * 2, kWholeFetch));
-    }
+    // One request for the whole body, whatever the server does with Range; bounded by the
+    // link policy's max_bytes.
+    DLFS_TRY(p_.link_fetcher().fetch_all(row.url, [&](std::string_view bytes) {
+      return write_all(scratch.fd, bytes.data(), bytes.size());
+    }));
     return upload(row, [&](const Dataset& ds, const std::string& path) {
       return p_.put_blob(ds, path, &scratch.path, {});
     }, system_of(row));

@@ -26,6 +26,16 @@ Result<size_t> FakeLinkFetcher::read(std::string_view url, uint64_t offset, std:
   return n;
 }
 
+Result<uint64_t> FakeLinkFetcher::fetch_all(std::string_view url, const Sink& sink) {
+  ++fetches;
+  if (auto f = failures.find(url); f != failures.end()) return f->second;
+  auto it = targets.find(url);
+  if (it == targets.end()) return Status(ENOENT, "no target");
+  std::string_view body = it->second;
+  for (size_t at = 0; at < body.size(); at += 64 * 1024) DLFS_TRY(sink(body.substr(at, 64 * 1024)));
+  return uint64_t(body.size());
+}
+
 FsFixture::FsFixture() {
   options.uid = 1234;
   options.gid = 5678;

@@ -19,9 +19,11 @@ class FakeLinkFetcher : public LinkFetcher {
  public:
   std::map<std::string, std::string, std::less<>> targets;
   std::map<std::string, Status, std::less<>> failures;  // answered instead, while set
-  int heads = 0, reads = 0;
+  int heads = 0, reads = 0, fetches = 0;
   Result<uint64_t> size(std::string_view url) override;
   Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) override;
+  // In 64 KiB pieces, as a network delivers it.
+  Result<uint64_t> fetch_all(std::string_view url, const Sink& sink) override;
 };
 
 // Records what the core asked the kernel to forget.

@@ -122,9 +122,10 @@ TEST_F(CsvImportTest, UploadRowsStoreTheBytesFetchedThroughTheLinkFetcher) {
   auto f = imported("URL,action,name\nfile:///etc/passwd,upload,p\n", "f.csv");
   ASSERT_EQ(f.failed, 1u);
   EXPECT_NE(f.errors[0].second.find("file://"), std::string::npos) << f.errors[0].second;
-  // a.txt in one request (its size known: a server that ignores Range sends it whole to each);
-  // private refused at its HEAD; passwd never asked.
-  EXPECT_EQ(fetcher_->reads, 1);
+  // a.txt and private in one whole fetch each (no HEAD, no ranged reads: a server that ignores
+  // Range would send the whole body to each); passwd never asked.
+  EXPECT_EQ(fetcher_->fetches, 2);
+  EXPECT_EQ(fetcher_->reads + fetcher_->heads, 0);
 }
 
 TEST_F(CsvImportTest, EachBadRowIsReportedWithItsLineAndTheGoodOnesAreImported) {

@@ -48,7 +48,7 @@ Result<std::string> read_at(LinkFetcher& f, const std::string& url, uint64_t off
   return buf;
 }
 
-// A server of `data` at /data (cpp-httplib answers Range with 206), redirects at /to?url=U and
+// A server of `data` at /data (cpp-httplib answers Range with 206) and /chunked, redirects at /to?url=U and
 // /loop/N (to /loop/N+1) and /chain/N (N redirects, then /data), counting every request.
 struct DataServer {
   TestServer server;
@@ -67,6 +67,15 @@ struct DataServer {
       res.set_header("ETag", "\"v7\"");
       res.set_header("Last-Modified", "Fri, 04 Dec 2026 10:00:00 GMT");
       res.set_content(data, "image/png");
+    });
+    server.svr().Get("/chunked", [this](const httplib::Request&, httplib::Response& res) {  // no Content-Length
+      res.set_chunked_content_provider("application/octet-stream", [this](size_t offset, httplib::DataSink& sink) {
+        if (offset >= data.size()) {
+          sink.done();
+          return true;
+        }
+        return sink.write(data.data() + offset, std::min<size_t>(10000, data.size() - offset));
+      });
     });
     server.svr().Get("/to", [](const httplib::Request& req, httplib::Response& res) {
       res.set_redirect(req.get_param_value("url"));
@@ -323,4 +332,59 @@ TEST(LinkFetcher, StatTellsSizeAndValidators) {
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->etag, "");
   EXPECT_EQ(make_curl_link_fetcher(policy())->stat(s.url("/tagged")).err(), EACCES);  // guarded too
+}
+
+// fetch_all(): the whole target in one request (an import storing it), bounded by max_bytes
+// whether the server says the length up front or streams it chunked; guarded like read().
+TEST(LinkFetcher, FetchAllStreamsTheWholeTargetInOneRequest) {
+  DataServer s;
+  auto fetch = [](LinkFetcher& f, const std::string& url, std::string& got) {
+    got.clear();
+    return f.fetch_all(url, [&](std::string_view bytes) {
+      got.append(bytes);
+      return Status();
+    });
+  };
+  auto fetcher = make_curl_link_fetcher(allow_private());
+  std::string got;
+  for (const char* path : {"/data", "/chain/2", "/chunked"}) {
+    int before = s.hits.load();
+    auto n = fetch(*fetcher, s.url(path), got);
+    ASSERT_TRUE(n) << path << ": " << n.status().to_string();
+    EXPECT_EQ(*n, s.data.size()) << path;
+    EXPECT_EQ(got, s.data) << path;
+    EXPECT_EQ(s.hits.load() - before, std::string(path) == "/chain/2" ? 3 : 1) << path;  // no HEAD, no ranges
+  }
+  EXPECT_EQ(fetch(*fetcher, s.url("/none"), got).err(), ENOENT);
+  EXPECT_EQ(got, "");  // an error page is not the target
+
+  // Too large: refused at the Content-Length, before a byte of it; or once a chunked body
+  // passes the bound.
+  LinkPolicy small = allow_private();
+  small.max_bytes = 50000;
+  auto bounded = make_curl_link_fetcher(small);
+  auto big = fetch(*bounded, s.url("/data"), got);
+  ASSERT_EQ(big.err(), EFBIG) << big.status().to_string();
+  EXPECT_NE(big.status().message().find("larger than 50000 bytes"), std::string::npos) << big.status().message();
+  EXPECT_EQ(got, "");
+  auto streamed = fetch(*bounded, s.url("/chunked"), got);
+  ASSERT_EQ(streamed.err(), EFBIG) << streamed.status().to_string();
+  EXPECT_LE(got.size(), 50000u);
+
+  // A sink's error stops the transfer and is what the caller sees.
+  int calls = 0;
+  auto stopped = fetcher->fetch_all(s.url("/chunked"), [&](std::string_view) {
+    ++calls;
+    return Status(ENOSPC, "scratch disk full");
+  });
+  ASSERT_EQ(stopped.err(), ENOSPC);
+  EXPECT_EQ(stopped.status().message(), "scratch disk full");
+  EXPECT_EQ(calls, 1);
+
+  // Guarded: loopback refused by default, never reached.
+  int before = s.hits.load();
+  auto refused = fetch(*make_curl_link_fetcher(policy()), s.url("/data"), got);
+  ASSERT_EQ(refused.err(), EACCES);
+  EXPECT_NE(refused.status().message().find("loopback"), std::string::npos);
+  EXPECT_EQ(s.hits.load(), before);
 }
