@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -19,6 +22,11 @@ namespace dlfs {
 namespace {
 
 using nlohmann::json;
+
+// The record kept with its spool file (rebuild_journal reads it back).
+constexpr const char* kRecordXattr = "user.dlfs.record";
+// The spool's instance id, kept on its files folder.
+constexpr const char* kInstanceXattr = "user.dlfs.instance";
 
 std::string key_of(uint64_t id) {
   char buf[17];
@@ -85,45 +93,161 @@ Result<UploadState> parse_upload_state(std::string_view text) {
 Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& options) {
   std::unique_ptr<UploadSpool> spool(new UploadSpool(options));
   DLFS_TRY(ensure_private_dir(options.dir));
-  DLFS_TRY(ensure_private_dir(options.dir + "/journal"));
   DLFS_TRY(ensure_private_dir(options.dir + "/files"));
-  LmdbEnv::Options env_options;
-  env_options.dir = options.dir + "/journal";
-  env_options.databases = {"records", "meta"};
-  env_options.map_size = size_t(1) << 30;
-  env_options.durable = true;
-  DLFS_ASSIGN(spool->env_, LmdbEnv::open(env_options));
-  spool->records_ = spool->env_->dbi("records");
-  spool->meta_ = spool->env_->dbi("meta");
-  {
-    DLFS_ASSIGN(auto txn, LmdbTxn::begin(*spool->env_, true));
-    DLFS_ASSIGN(auto known, txn.get(spool->meta_, "instance"));
-    if (known) {
-      spool->instance_id_ = std::string(*known);
-    } else {
-      spool->instance_id_ = new_id();
-      DLFS_TRY(txn.put(spool->meta_, "instance", spool->instance_id_));
-      DLFS_TRY(txn.commit());
-    }
+  Status opened = spool->open_journal();
+  Result<std::vector<SpoolRecord>> records = opened ? spool->read_records() : Result<std::vector<SpoolRecord>>(opened);
+  if (!records) {
+    if (records.err() != EIO) return records.status();  // not a torn journal (EACCES, ENOSPC, ...)
+    DLFS_TRY(spool->rebuild_journal(records.status()));
+    records = spool->read_records();
+    if (!records) return records.status();
   }
   // Account for what is already there (a previous run's files).
-  for (const SpoolRecord& r : spool->list()) {
+  for (const SpoolRecord& r : *records) {
     struct stat st {};
     uint64_t size = ::stat(spool->file_path(r.id).c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
     spool->sizes_[r.id] = size;
     spool->used_ += size;
   }
+  if (options.journal_sync_period.count() > 0) spool->syncer_ = std::thread([s = spool.get()] { s->journal_syncer(); });
   return spool;
 }
 
-UploadSpool::~UploadSpool() = default;
+Status UploadSpool::open_journal() {
+  env_.reset();
+  DLFS_TRY(ensure_private_dir(options_.dir + "/journal"));
+  LmdbEnv::Options env_options;
+  env_options.dir = options_.dir + "/journal";
+  env_options.databases = {"records", "meta"};
+  env_options.map_size = size_t(1) << 30;
+  env_options.durable = false;  // synced by sync(), the background syncer and durable_close
+  DLFS_ASSIGN(env_, LmdbEnv::open(env_options));
+  records_ = env_->dbi("records");
+  meta_ = env_->dbi("meta");
+  DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
+  DLFS_ASSIGN(auto known, txn.get(meta_, "instance"));
+  std::string files = options_.dir + "/files";
+  if (known) {
+    instance_id_ = std::string(*known);
+  } else {  // a journal rebuilt after a power loss keeps the instance (uploads' tokens name it)
+    char kept[64];
+    ssize_t n = ::getxattr(files.c_str(), kInstanceXattr, kept, sizeof kept);
+    instance_id_ = n > 0 ? std::string(kept, size_t(n)) : new_id();
+    DLFS_TRY(txn.put(meta_, "instance", instance_id_));
+    DLFS_TRY(txn.commit());
+  }
+  (void)::setxattr(files.c_str(), kInstanceXattr, instance_id_.data(), instance_id_.size(), 0);
+  return {};
+}
+
+Status UploadSpool::rebuild_journal(const Status& why) {
+  std::string aside = options_.dir + "/journal.unreadable-" + std::to_string(options_.clock->now_ms());
+  spdlog::error("upload spool: the journal in {} cannot be read ({}); it is moved to {} and rebuilt from the "
+                "spool files",
+                options_.dir, why.to_string(), aside);
+  env_.reset();
+  std::error_code ec;
+  std::filesystem::rename(options_.dir + "/journal", aside, ec);
+  if (ec) return Status(ec.value(), "cannot move the unreadable journal of " + options_.dir + " aside");
+  DLFS_TRY(open_journal());
+  // Every spool file that kept its record comes back; ids continue after the largest.
+  std::map<uint64_t, SpoolRecord> found;
+  uint64_t last = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir + "/files", ec)) {
+    std::string file = entry.path().string();
+    uint64_t id = std::strtoull(entry.path().filename().c_str(), nullptr, 16);
+    last = std::max(last, id);
+    std::string text(64 * 1024, '\0');
+    ssize_t n = ::getxattr(file.c_str(), kRecordXattr, text.data(), text.size());
+    auto r = n > 0 ? from_text(std::string_view(text.data(), size_t(n))) : std::nullopt;
+    if (!r || r->id != id) {
+      spdlog::error("upload spool: {} has no readable record; it stays in {} (not uploaded)", file, options_.dir + "/files");
+      continue;
+    }
+    found[id] = std::move(*r);
+  }
+  DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
+  for (const auto& [id, r] : found) DLFS_TRY(txn.put(records_, key_of(id), to_text(r)));
+  DLFS_TRY(txn.put(meta_, "next_id", std::to_string(last + 1)));
+  DLFS_TRY(txn.commit());
+  spdlog::warn("upload spool: {} records rebuilt in {}", found.size(), options_.dir);
+  return env_->sync();
+}
+
+UploadSpool::~UploadSpool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+  if (env_) (void)sync_journal();  // a clean stop leaves a durable journal
+}
+
+void UploadSpool::journal_syncer() {
+  std::unique_lock lock(mu_);
+  while (!stop_cv_.wait_for(lock, options_.journal_sync_period, [&] { return stopping_; })) {
+    if (commits_ == synced_commits_) continue;  // a stale read is harmless: the next round sees it
+    lock.unlock();
+    if (Status s = sync_journal(); !s) spdlog::warn("upload spool: {}", s.to_string());
+    lock.lock();
+  }
+}
+
+Status UploadSpool::sync_journal() {
+  uint64_t ticket;
+  {
+    std::lock_guard lock(mu_);
+    ticket = commits_;
+  }
+  std::lock_guard sync_lock(sync_mu_);
+  if (synced_commits_ >= ticket) return {};  // a sync that began after our commits covered them
+  uint64_t upto;
+  {
+    std::lock_guard lock(mu_);
+    upto = commits_;
+  }
+  DLFS_TRY(env_->sync());
+  synced_commits_ = upto;
+  synced(options_.dir + "/journal");
+  return {};
+}
+
+void UploadSpool::synced(const std::string& what) const {
+  if (options_.on_sync) options_.on_sync(what);
+}
+
+Status UploadSpool::sync(const std::vector<uint64_t>& ids) {
+  for (uint64_t id : ids) {
+    std::string file = file_path(id);
+    Status s = fsync_file(file);
+    if (!s && s.err() != ENOENT) return s;
+    if (s) synced(file);
+  }
+  DLFS_TRY(fsync_dir(options_.dir + "/files"));  // the new files' names
+  synced(options_.dir + "/files");
+  return sync_journal();
+}
+
 
 std::string UploadSpool::file_path(uint64_t id) const { return options_.dir + "/files/" + key_of(id); }
 
 Status UploadSpool::put_locked(const SpoolRecord& record) {
+  std::string text = to_text(record);
   DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
-  DLFS_TRY(txn.put(records_, key_of(record.id), to_text(record)));
-  return txn.commit();
+  DLFS_TRY(txn.put(records_, key_of(record.id), text));
+  DLFS_TRY(txn.commit());
+  ++commits_;
+  keep_record_xattr(file_path(record.id), text);
+  return {};
+}
+
+void UploadSpool::keep_record_xattr(const std::string& file, const std::string& text) {
+  if (!xattrs_) return;
+  if (::setxattr(file.c_str(), kRecordXattr, text.data(), text.size(), 0) == 0 || errno == ENOENT) return;
+  xattrs_ = false;  // once: a disk without user xattrs (tmpfs before Linux 6.6)
+  spdlog::warn("upload spool: {} keeps no xattrs ({}); a journal lost in a power loss could not be rebuilt",
+               options_.dir, strerror(errno));
 }
 
 Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_view path,
@@ -134,7 +258,7 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   r.path = path;
   r.item_id = item_id;
   r.updated_ms = options_.clock->now_ms();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
   DLFS_ASSIGN(auto next, txn.get(meta_, "next_id"));
   r.id = next ? std::stoull(std::string(*next)) : 1;
@@ -145,8 +269,15 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   ::close(fd);
   DLFS_TRY(txn.put(records_, key_of(r.id), to_text(r)));
   DLFS_TRY(txn.commit());
-  DLFS_TRY(fsync_dir(options_.dir + "/files"));
+  ++commits_;
+  keep_record_xattr(file, to_text(r));
+  if (options_.durable_close) {
+    DLFS_TRY(fsync_dir(options_.dir + "/files"));
+    synced(options_.dir + "/files");
+  }
   sizes_[r.id] = 0;
+  lock.unlock();
+  if (options_.durable_close) DLFS_TRY(sync_journal());
   return r;
 }
 
@@ -158,17 +289,27 @@ std::optional<SpoolRecord> UploadSpool::get(uint64_t id) const {
   return from_text(**v);
 }
 
-std::vector<SpoolRecord> UploadSpool::list(std::string_view dataset) const {
+Result<std::vector<SpoolRecord>> UploadSpool::read_records() const {
   std::vector<SpoolRecord> out;
-  auto txn = LmdbTxn::begin(*env_, false);
-  if (!txn) return out;
-  auto s = txn->scan(records_, "", [&](std::string_view key, std::string_view value) {
+  DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, false));
+  DLFS_TRY(txn.scan(records_, "", [&](std::string_view key, std::string_view value) {
     auto r = from_text(value);
     if (!r) spdlog::warn("upload spool: unreadable journal record {}", key);
-    else if (dataset.empty() || r->dataset == dataset) out.push_back(std::move(*r));
+    else out.push_back(std::move(*r));
     return true;
-  });
-  if (!s) spdlog::warn("upload spool: {}", s.to_string());
+  }));
+  return out;
+}
+
+std::vector<SpoolRecord> UploadSpool::list(std::string_view dataset) const {
+  auto all = read_records();
+  if (!all) {
+    spdlog::warn("upload spool: {}", all.status().to_string());
+    return {};
+  }
+  std::vector<SpoolRecord> out;
+  for (auto& r : *all)
+    if (dataset.empty() || r.dataset == dataset) out.push_back(std::move(r));
   return out;
 }
 
@@ -190,19 +331,18 @@ Status UploadSpool::update(const SpoolRecord& record) {
 
 Status UploadSpool::close_file(uint64_t id) {
   std::string file = file_path(id);
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status(errno, "cannot open spool file " + file);
   struct stat st {};
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::fstat(fd, &st);
-  ::close(fd);
-  if (rc != 0) return Status(err, "cannot fsync spool file " + file);
+  if (::stat(file.c_str(), &st) != 0) return Status(errno, "cannot stat spool file " + file);
+  if (options_.durable_close) {
+    DLFS_TRY(fsync_file(file));
+    synced(file);
+  }
   auto r = get(id);
   if (!r) return Status(ENOENT, "no journal record " + key_of(id));
   r->state = UploadState::kPending;
   r->size = uint64_t(st.st_size);
-  return update(*r);
+  DLFS_TRY(update(*r));
+  return options_.durable_close ? sync_journal() : Status();
 }
 
 Status UploadSpool::resize(uint64_t id, uint64_t new_size) {
@@ -231,6 +371,7 @@ Status UploadSpool::remove(uint64_t id) {
   DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
   DLFS_TRY(txn.del(records_, key_of(id)));
   DLFS_TRY(txn.commit());
+  ++commits_;
   std::error_code ec;
   std::filesystem::remove(file_path(id), ec);
   if (auto it = sizes_.find(id); it != sizes_.end()) {

@@ -1,8 +1,15 @@
-// The durable upload spool (DESIGN.md, "write"): every file being written through the mount
-// lives in a spool file under <dir>/files/, described by a journal record in an LMDB
-// environment at <dir>/journal/ (committed with fsync). A record names the dataset, the remote
-// path, the item being edited (if any), the upload state, attempts, the last error and the
-// size. After a crash the records and files are still there: pending() lists what to resume.
+// The upload spool (DESIGN.md, "write"): every file being written through the mount lives in a
+// spool file under <dir>/files/, described by a journal record in an LMDB environment at
+// <dir>/journal/. A record names the dataset, the remote path, the item being edited (if any),
+// the upload state, attempts, the last error and the size. After a crash the records and files
+// are still there: pending() lists what to resume.
+//
+// The promise is the local disk's: once create()/close_file()/update() return, the file and its
+// record survive a crash or SIGKILL of the process (written, in the kernel's page cache; no
+// fsync); once sync() returns they survive a power loss too. A background sync of the journal
+// every journal_sync_period bounds what a power loss can take. durable_close makes every close
+// a sync (as before this promise was written). Each record is also kept as an xattr of its spool
+// file, so that a journal a power loss left unreadable is rebuilt from the files.
 //
 // The spool is bounded: reserve() of bytes past max_bytes waits up to full_wait for others to
 // be released, then answers ENOSPC. Nothing is removed but by remove() (the uploader calls it
@@ -16,11 +23,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -64,6 +73,12 @@ struct SpoolOptions {
   uint64_t max_bytes = 4ull << 30;                   // bound on the spool files' total size
   std::chrono::milliseconds full_wait{2000};         // how long reserve() waits for room
   const Clock* clock = &SystemClock::instance();
+  bool durable_close = false;                        // close_file() and create() sync
+  // The background journal sync's period (ext4 commits its own journal every 5 s); 0: none.
+  std::chrono::milliseconds journal_sync_period{1000};
+  // Called after each fsync done, with what was synced (a spool file, the files' folder, or
+  // the journal's folder): the seam through which tests see what a promise cost.
+  std::function<void(const std::string&)> on_sync;
 };
 
 class UploadSpool {
@@ -84,10 +99,14 @@ class UploadSpool {
   // Records of a dataset to resume after a (re)start: writing, pending and uploading ones.
   std::vector<SpoolRecord> pending(std::string_view dataset) const;
 
-  // Writes the record (durably). The size is taken from the record only via resize().
+  // Writes the record. The size is taken from the record only via resize().
   Status update(const SpoolRecord& record);
-  // Makes the spool file durable (fsync) and marks the record pending with its current size.
+  // Marks the record pending with its file's current size (with durable_close: synced first).
   Status close_file(uint64_t id);
+  // Makes the spool files of `ids` and every record written so far survive a power loss: an
+  // fsync of each file and of the files' folder, then one journal sync, shared by concurrent
+  // callers (group commit). A file removed meanwhile is skipped (it was uploaded).
+  Status sync(const std::vector<uint64_t>& ids);
 
   // Accounts for the spool file of `id` growing to `new_size` (or shrinking). Past max_bytes,
   // waits up to full_wait for room, then ENOSPC.
@@ -107,12 +126,31 @@ class UploadSpool {
 
  private:
   explicit UploadSpool(SpoolOptions options) : options_(std::move(options)) {}
+  Status open_journal();
+  // A journal that cannot be read (a power loss before its pages reached the disk) is moved
+  // aside and rebuilt from the records kept as xattrs of the spool files.
+  Status rebuild_journal(const Status& why);
+  Result<std::vector<SpoolRecord>> read_records() const;
   Status put_locked(const SpoolRecord& record);
+  void keep_record_xattr(const std::string& file, const std::string& text);
+  Status sync_journal();
+  void synced(const std::string& what) const;
+  void journal_syncer();
 
   SpoolOptions options_;
   std::string instance_id_;
   std::unique_ptr<LmdbEnv> env_;
   MDB_dbi records_ = 0, meta_ = 0;
+
+  // Group commit: commits_ counts journal commits (under mu_); a sync covers those counted when
+  // it began. Lock order: sync_mu_, then mu_.
+  std::mutex sync_mu_;
+  uint64_t synced_commits_ = 0;  // under sync_mu_
+  uint64_t commits_ = 0;         // under mu_
+  bool xattrs_ = true;           // the spool's disk keeps user xattrs (under mu_)
+  bool stopping_ = false;        // under mu_
+  std::condition_variable stop_cv_;
+  std::thread syncer_;
 
   mutable std::mutex mu_;
   std::condition_variable room_cv_;

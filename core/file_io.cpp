@@ -65,4 +65,14 @@ Status fsync_dir(const std::string& dir) {
   return {};
 }
 
+Status fsync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open " + path);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status(err, "cannot fsync " + path);
+  return {};
+}
+
 }  // namespace dlfs

@@ -17,5 +17,7 @@ Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out);
 // Copies the rest of `in` to `out`; answers the bytes copied.
 Result<uint64_t> copy_fd(int in, int out);
 Status fsync_dir(const std::string& dir);
+// fsync of a file by its path.
+Status fsync_file(const std::string& path);
 
 }  // namespace dlfs

@@ -92,6 +92,8 @@ LmdbEnv::~LmdbEnv() {
   if (env_) mdb_env_close(env_);
 }
 
+Status LmdbEnv::sync() { return lmdb_status(mdb_env_sync(env_, 1), "cannot sync the database"); }
+
 MDB_dbi LmdbEnv::dbi(std::string_view name) const {
   for (const auto& [n, d] : dbis_)
     if (n == name) return d;

@@ -38,6 +38,8 @@ class LmdbEnv {
   LmdbEnv& operator=(const LmdbEnv&) = delete;
 
   MDB_env* env() const { return env_; }
+  // Makes every commit so far durable (for an environment opened with durable = false).
+  Status sync();
   // The handle of a database named in Options::databases.
   MDB_dbi dbi(std::string_view name) const;
 

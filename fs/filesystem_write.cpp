@@ -303,6 +303,7 @@ Status Filesystem::fsync(Ino ino, uint64_t fh) {
   if (!p) p = pending_of(ino);
   if (!p) return {};
   DLFS_TRY(commit_and_queue(p));
+  DLFS_TRY(options_.spool->sync({p->spool_id}));  // survives a power loss from here on
   uint64_t gen;
   {
     std::lock_guard lock(write_mu_);
@@ -315,11 +316,16 @@ Status Filesystem::fsyncdir(Ino ino) {
   DLFS_ASSIGN(Node n, node(ino));
   std::string dir = n.item->filename;
   std::vector<std::pair<std::shared_ptr<PendingFile>, uint64_t>> waits;
+  std::vector<uint64_t> spooled;
   {
     std::lock_guard lock(write_mu_);
-    for (auto& [path, p] : pending_)
-      if (is_same_or_under(path, dir) && p->flushed > p->uploaded) waits.emplace_back(p, p->flushed);
+    for (auto& [path, p] : pending_) {
+      if (!is_same_or_under(path, dir)) continue;
+      spooled.push_back(p->spool_id);
+      if (p->flushed > p->uploaded) waits.emplace_back(p, p->flushed);
+    }
   }
+  if (options_.spool) DLFS_TRY(options_.spool->sync(spooled));  // survives a power loss from here on
   Status first;
   for (auto& [p, gen] : waits) {
     Status s = wait_uploaded(p, gen);

@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include "fs/mount_options.h"
 #include "remote/forwarding_remote.h"
 #include "support/fs_fixture.h"
+#include "support/process.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
@@ -43,9 +45,19 @@ class FsWrite : public ::testing::Test, public FsFixture {
     so.dir = dir.sub("spool");
     so.max_bytes = max;
     so.full_wait = 100ms;
+    so.on_sync = [this](const std::string& what) {
+      std::lock_guard lock(synced_mu);
+      synced.push_back(what);
+    };
     spool = std::move(UploadSpool::open(so)).value();
     options.spool = spool.get();
   }
+  std::vector<std::string> take_synced() {
+    std::lock_guard lock(synced_mu);
+    return std::exchange(synced, {});
+  }
+  std::mutex synced_mu;
+  std::vector<std::string> synced;  // what the spool fsynced (SpoolOptions::on_sync)
   std::string remote_bytes(const std::string& path) {
     auto item = remote.item_at(path);
     if (!item) return "<missing>";
@@ -159,6 +171,42 @@ TEST_F(FsWrite, NewFileReadsBackWhilePendingThenArrives) {
   EXPECT_EQ(*cat(e->ino), "hello world");
   EXPECT_EQ(*fs->getxattr(kRootIno, "user.dl.uploads"),
             json({{"failed", json::array()}, {"pending", 0}, {"spool_bytes", 0}, {"uploading", 0}, {"writing", 0}}).dump());
+}
+
+// The local disk's promise: a close syncs nothing; fsync(2) of the file, or of a folder (dlfs
+// sync), fsyncs its spool file(s) and the journal before waiting for the upload.
+TEST_F(FsWrite, ACloseSyncsNothingAndAnFsyncSyncsTheSpoolFileAndTheJournal) {
+  Ino a = put(kRootIno, "a.txt", "hello");
+  put(kRootIno, "b.txt", "world");
+  EXPECT_EQ(take_synced(), std::vector<std::string>{});
+  auto records = spool->list();
+  ASSERT_EQ(records.size(), 2u);
+  std::string files = spool->dir() + "/files", journal = spool->dir() + "/journal";
+  auto until_journal_synced = [&] {
+    return wait_until([&] {
+      std::lock_guard lock(synced_mu);
+      return !synced.empty() && synced.back() == journal;
+    }, 10s);
+  };
+  // No upload workers yet: each call syncs, then waits for the upload.
+  auto file_synced = std::async(std::launch::async, [&] { return fs->fsync(a, 0); });
+  ASSERT_TRUE(until_journal_synced());
+  EXPECT_EQ(take_synced(), (std::vector<std::string>{spool->file_path(records[0].id), files, journal}));
+  auto dir_synced = std::async(std::launch::async, [&] { return fs->fsyncdir(kRootIno); });
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(synced_mu);
+    return synced.size() == 3;  // both files and the folder; the journal had nothing new
+  }, 10s));
+  auto both = take_synced();
+  std::sort(both.begin(), both.end());  // the files in any order, then their folder
+  EXPECT_EQ(both, (std::vector<std::string>{files, spool->file_path(records[0].id), spool->file_path(records[1].id)}));
+  fs->start_uploads();
+  ASSERT_EQ(file_synced.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(dir_synced.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(file_synced.get());
+  EXPECT_TRUE(dir_synced.get());
+  EXPECT_EQ(remote_bytes("/a.txt"), "hello");
+  EXPECT_EQ(remote_bytes("/b.txt"), "world");
 }
 
 TEST_F(FsWrite, WritesAtAnyOffsetAndTruncate) {

@@ -195,6 +195,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     SpoolOptions so;
     so.dir = o.cache_dir + "/spool/" + cache_key(source, remote->dataset().id);
     so.max_bytes = o.spool_size;
+    so.durable_close = o.durable_close;
     auto opened_spool = UploadSpool::open(so);
     if (!opened_spool) return fail(opened_spool.status().wrap("cannot open the upload spool " + so.dir));
     spool = std::move(opened_spool).value();
