@@ -102,12 +102,18 @@ Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& optio
     records = spool->read_records();
     if (!records) return records.status();
   }
-  // Account for what is already there (a previous run's files).
+  // Account for what is already there (a previous run's files). A record whose file is gone
+  // was removed (its upload landed) by a remove() whose journal commit a power loss undid: the
+  // file's unlink reached the disk, the commit did not. It goes now.
   for (const SpoolRecord& r : *records) {
     struct stat st {};
-    uint64_t size = ::stat(spool->file_path(r.id).c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
-    spool->sizes_[r.id] = size;
-    spool->used_ += size;
+    if (::stat(spool->file_path(r.id).c_str(), &st) != 0 && errno == ENOENT) {
+      spdlog::warn("upload spool: record {} ({}) has no spool file; it was uploaded and is dropped", r.id, r.path);
+      DLFS_TRY(spool->remove(r.id));
+      continue;
+    }
+    spool->sizes_[r.id] = uint64_t(st.st_size);
+    spool->used_ += uint64_t(st.st_size);
   }
   if (options.journal_sync_period.count() > 0) spool->syncer_ = std::thread([s = spool.get()] { s->journal_syncer(); });
   return spool;
