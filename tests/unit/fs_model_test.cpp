@@ -43,7 +43,8 @@ TEST_P(FsModel, RandomSequencesFromSeveralThreadsMatchThePosixModel) {
   int sequences = env_int("DLFS_MODEL_SEQUENCES", 10);
   uint64_t first = uint64_t(env_int("DLFS_MODEL_SEED", 0));
   if (first) sequences = 1;
-  else first = GetParam() == ModelBackend::kFake ? 1000 : 2000;
+  // DLFS_MODEL_FIRST_SEED: where a long run starts (to split one over several processes).
+  else first = uint64_t(env_int("DLFS_MODEL_FIRST_SEED", GetParam() == ModelBackend::kFake ? 1000 : 2000));
   uint64_t steps = 0, calls = 0, refused = 0, lost = 0;
   const char* given = std::getenv("DLFS_MODEL_PROGRAM");
   if (given) sequences = 1;
@@ -55,7 +56,10 @@ TEST_P(FsModel, RandomSequencesFromSeveralThreadsMatchThePosixModel) {
     calls += outcome.remote_calls;
     refused += outcome.refused;
     lost += outcome.lost;
-    if (outcome.ok()) continue;
+    if (outcome.ok()) {
+      if ((i + 1) % 100 == 0) std::cout << "[ model ] " << i + 1 << " sequences matched (seed " << options.seed << ")" << std::endl;
+      continue;
+    }
     std::cout << "[ model ] seed " << options.seed << " failed: " << outcome.failure << "\n[ model ] shrinking "
               << program_size(program) << " steps...\n";
     auto [small, shrunk] = shrink_program(program, options);
