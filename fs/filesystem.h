@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,8 +51,10 @@ struct FsOptions {
   unsigned max_attempts = 8;         // transient failures retried this often, then failed
   int64_t retry_base_ms = 500;       // backoff: base * 2^attempt (jittered), capped
   int64_t retry_max_ms = 30000;
-  int64_t preprocess_poll_ms = 500;  // after an upload, poll preprocessPhase this often...
-  unsigned preprocess_polls = 40;    // ...at most this many times
+  // After an upload, preprocessPhase is polled after this long, then after twice, four and
+  // eight times as long (and every eight times from then on)...
+  int64_t preprocess_poll_ms = 500;
+  unsigned preprocess_polls = 40;    // ...at most this many times (~2.5 minutes)
   std::string user = "dev@local";    // uploader (creator / updatedBy)
   // A link whose size/ETag/Last-Modified preprocessing recorded is revalidated at open (a HEAD)
   // at most this often per URL (fs/filesystem_links.cpp); < 0: never.
@@ -282,6 +285,7 @@ class Filesystem {
   Status commit_and_queue(const std::shared_ptr<PendingFile>& p);
   Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
   void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);
+  void push_task_locked(Task task);  // wakes one worker
   // Takes p out of the namespace and the journal (write_mu_ held): unlinked or renamed over.
   void remove_pending_locked(const std::shared_ptr<PendingFile>& p);
   // Forgets p once nothing needs it (write_mu_ held): no handle open, and removed or uploaded.
@@ -352,11 +356,17 @@ class Filesystem {
   // The ordering rule and lock order: fs/filesystem_namespace.cpp. Path locks come first, then
   // write_mu_.
   PathLocks path_locks_;
-  std::mutex write_mu_;  // guards pending_, by_ino_, tasks_, stopping_ and every PendingFile
+  std::mutex write_mu_;  // guards pending_, by_ino_, the tasks, stopping_ and every PendingFile
   std::condition_variable write_cv_;  // a state changed (uploads done, tasks queued)
   std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path (not removed ones)
   std::unordered_map<Ino, std::shared_ptr<PendingFile>> by_ino_;           // every pending file, by node
-  std::deque<Task> tasks_;
+  // Tasks ready now, in order, and the ones waiting for their time (retries, preprocessing
+  // polls): a worker's pick is O(log n) however many polls wait (a copy of 100,000 files leaves
+  // as many polls queued). Workers sleep on work_cv_, so that a queued task wakes one of them
+  // and not every waiter of write_cv_.
+  std::deque<Task> ready_tasks_;
+  std::multimap<std::chrono::steady_clock::time_point, Task> delayed_tasks_;
+  std::condition_variable work_cv_;
   bool stopping_ = false;
   bool resumed_ = false;
   std::vector<std::thread> workers_;

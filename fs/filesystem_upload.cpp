@@ -56,8 +56,14 @@ bool same_bytes(Remote& remote, const Item& item, const std::string& local_file)
 
 void Filesystem::enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay) {
   p->queued = true;
-  tasks_.push_back(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay});
-  write_cv_.notify_all();
+  push_task_locked(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay});
+  write_cv_.notify_all();  // (the state waiters)
+}
+
+void Filesystem::push_task_locked(Task task) {
+  if (task.ready <= std::chrono::steady_clock::now()) ready_tasks_.push_back(std::move(task));
+  else delayed_tasks_.emplace(task.ready, std::move(task));
+  work_cv_.notify_one();
 }
 
 void Filesystem::start_uploads() {
@@ -153,6 +159,7 @@ void Filesystem::stop_uploads() {
     stopping_ = true;
   }
   write_cv_.notify_all();
+  work_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
 }
@@ -162,20 +169,23 @@ void Filesystem::upload_worker() {
   for (;;) {
     if (stopping_) return;
     auto now = std::chrono::steady_clock::now();
-    auto ready = std::find_if(tasks_.begin(), tasks_.end(), [&](const Task& t) { return t.ready <= now; });
-    if (ready == tasks_.end()) {
-      auto next = std::min_element(tasks_.begin(), tasks_.end(),
-                                   [](const Task& a, const Task& b) { return a.ready < b.ready; });
-      if (next == tasks_.end()) {
-        write_cv_.wait(lock);
+    // Delayed tasks whose time came go behind those ready already.
+    while (!delayed_tasks_.empty() && delayed_tasks_.begin()->first <= now) {
+      ready_tasks_.push_back(std::move(delayed_tasks_.begin()->second));
+      delayed_tasks_.erase(delayed_tasks_.begin());
+    }
+    if (ready_tasks_.empty()) {
+      if (delayed_tasks_.empty()) {
+        work_cv_.wait(lock);
       } else {
-        auto when = next->ready;  // a copy: the task may be taken while this thread waits
-        write_cv_.wait_until(lock, when);
+        auto when = delayed_tasks_.begin()->first;  // a copy: another worker may take that task meanwhile
+        work_cv_.wait_until(lock, when);
       }
       continue;
     }
-    Task task = std::move(*ready);
-    tasks_.erase(ready);
+    Task task = std::move(ready_tasks_.front());
+    ready_tasks_.pop_front();
+    if (!ready_tasks_.empty()) work_cv_.notify_one();  // more for another worker
     lock.unlock();
     if (task.file) run_upload(task.file);
     else run_poll(std::move(task));
@@ -354,7 +364,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
         (void)options_.spool->update(*rec);
       }
     if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)
-      tasks_.push_back(Task{nullptr, item.id, item.filename, 0,
+      push_task_locked(Task{nullptr, item.id, item.filename, 0,
                             std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms)});
     // (waiters are woken below, once the file is learned and its spool entry dropped)
   }
@@ -447,10 +457,13 @@ void Filesystem::run_poll(Task task) {
   auto got = remote_.get_by_id(task.item_id);
   if (!got || got->filename != task.path) return;  // gone or moved: whoever did it knows
   if (phase_pending(*got) && ++task.polls < options_.preprocess_polls) {
-    task.ready = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms);
+    // Backing off: a copy of many files leaves a poll per file while the platform's
+    // preprocessing catches up, and each asks the platform (every 500 ms, they cost a third of
+    // an upload's CPU on the embedded platform).
+    task.ready = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(options_.preprocess_poll_ms << std::min(task.polls, 3u));
     std::lock_guard lock(write_mu_);
-    if (!stopping_) tasks_.push_back(std::move(task));
-    write_cv_.notify_all();
+    if (!stopping_) push_task_locked(std::move(task));
     return;
   }
   if (pending_at(got->filename)) return;  // written again since: its own upload will tell
