@@ -20,6 +20,7 @@
 // byte accounting is per process).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -145,7 +146,7 @@ class UploadSpool {
   // Group commit: commits_ counts journal commits (under mu_); a sync covers those counted when
   // it began. Lock order: sync_mu_, then mu_.
   std::mutex sync_mu_;
-  uint64_t synced_commits_ = 0;  // under sync_mu_
+  std::atomic<uint64_t> synced_commits_{0};  // written under sync_mu_ (the syncer peeks at it)
   uint64_t commits_ = 0;         // under mu_
   bool xattrs_ = true;           // the spool's disk keeps user xattrs (under mu_)
   bool stopping_ = false;        // under mu_
