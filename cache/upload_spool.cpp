@@ -273,10 +273,11 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   int fd = ::open(file.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Status(errno, "cannot create spool file " + file);
   ::close(fd);
-  DLFS_TRY(txn.put(records_, key_of(r.id), to_text(r)));
+  std::string text = to_text(r);
+  DLFS_TRY(txn.put(records_, key_of(r.id), text));
   DLFS_TRY(txn.commit());
   ++commits_;
-  keep_record_xattr(file, to_text(r));
+  keep_record_xattr(file, text);
   if (options_.durable_close) {
     DLFS_TRY(fsync_dir(options_.dir + "/files"));
     synced(options_.dir + "/files");
