@@ -243,9 +243,10 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
       ++report.unchanged;
     } else {
       json system = {{"etag", object.etag}};
-      auto put = [&](const Dataset&, const std::string&) -> Result<StoredBlob> {
-        return StoredBlob{external_blob_key(dd.driver.id, object.key), object.size};
-      };
+      // The blob is the object itself (a structured binding is captured by value through a
+      // named copy: clang 14 cannot capture bindings).
+      StoredBlob blob{external_blob_key(dd.driver.id, object.key), object.size};
+      auto put = [&blob](const Dataset&, const std::string&) -> Result<StoredBlob> { return blob; };
       auto r = upload(dataset_id, path, options, put, &system);
       if (!r) {
         report.skipped.push_back(object.key + ": " + r.status().to_string());

@@ -27,11 +27,11 @@ packages=(
 # recommends, ImageMagick has no font of its own and `-annotate` fails on 'helvetica'), EXIF
 # tags from exiftool; getfattr (attr) and mountpoint/findmnt (util-linux, essential) show them.
 demo=(imagemagick libimage-exiftool-perl fonts-dejavu-core attr)
-# The tests also make images and read xattrs; the fuzz target needs clang and its libFuzzer
-# runtime (only recommended by clang-14, so named here); python3, psmisc and openssl (a
+# The tests also make images and read xattrs; they are built with clang and lld, and the fuzz
+# targets need clang's libFuzzer runtime (only recommended by clang-14, so named here); python3, psmisc and openssl (a
 # self-signed certificate for the https tests) are used by the tests too; the consistency tests
 # run git in a mount.
-tests=(libgtest-dev libgmock-dev clang libclang-rt-14-dev python3 psmisc openssl git "${demo[@]}")
+tests=(libgtest-dev libgmock-dev clang lld libclang-rt-14-dev python3 psmisc openssl git "${demo[@]}")
 # CPack's DEB generator: dpkg-shlibdeps (dpkg-dev) finds the library dependencies of the ELF
 # files that `file` recognises.
 package=(dpkg-dev file)

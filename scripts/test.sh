@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
-cmake -S . -B build-test -G Ninja -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+# clang and lld for the test build: on 2 cores clang compiles it in under half of g++'s time (7 min
+# against 17: nlohmann_json, fmt and GoogleTest templates in every file) and lld links a test in a
+# quarter of ld's; its AddressSanitizer also finds use-after-scope that g++'s missed. The release
+# build (scripts/build.sh, the package) stays g++, so every change is compiled by both. (Named
+# as cache variables: a build-test made with g++ before is reconfigured, not silently kept.)
+cmake -S . -B build-test -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-test
 # The fuzz targets (clang + libFuzzer: preprocessing, and a CSV import's rows) for a short while
 # each from the committed corpus; what they find new goes to a scratch folder. DLFS_FUZZ_SECONDS=0 skips it. A fixed seed keeps

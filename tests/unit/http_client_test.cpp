@@ -196,18 +196,23 @@ TEST(HttpClient, StallMidBodyAnswersEtimedoutWithinTheBound) {
 
 // A create or delete done by a try whose answer was lost (the server stalled past the stall bound,
 // or died after doing it): the retry's 409 or 404 means done, not an error.
+namespace {
+// The first call stalls past the client's 1 s bound (until the server stops at the latest).
+bool stall_once(TestServer& server, std::atomic<int>& count) {
+  if (++count > 1) return false;
+  for (int i = 0; i < 150 && !server.stopping; ++i) std::this_thread::sleep_for(10ms);
+  return true;
+}
+}  // namespace
+
 TEST(HttpClient, ACreateOrDeleteWhoseAnswerWasLostIsDone) {
+  // Declared before the server: a stalled handler may still run them while the server stops.
+  std::atomic<int> posts{0}, deletes{0};
   TestServer server;
   serve_dataset(server);
-  std::atomic<int> posts{0}, deletes{0};
-  auto stall_once = [&](std::atomic<int>& count) {
-    if (++count > 1) return false;
-    for (int i = 0; i < 150 && !server.stopping; ++i) std::this_thread::sleep_for(10ms);  // past the 1 s bound
-    return true;
-  };
   const std::string items = std::string("/api/v1/datasets/") + kDatasetId + "/items";
   server.svr().Post(items, [&](const httplib::Request&, httplib::Response& res) {
-    if (stall_once(posts)) return;
+    if (stall_once(server, posts)) return;
     res.status = 409;
     res.set_content(R"({"message":"'/d' exists"})", "application/json");
   });
@@ -216,7 +221,7 @@ TEST(HttpClient, ACreateOrDeleteWhoseAnswerWasLostIsDone) {
                       res.set_content(page_json({make_item(kItemId, "/d", 0, ItemType::kDir)}, false, 1), "application/json");
                     });
   server.svr().Delete("/api/v1/items/" + kItemId, [&](const httplib::Request&, httplib::Response& res) {
-    if (stall_once(deletes)) return;
+    if (stall_once(server, deletes)) return;
     res.status = 404;
     res.set_content(R"({"message":"no such item"})", "application/json");
   });
