@@ -44,6 +44,23 @@ std::string to_text(const SpoolRecord& r) {
   return doc.dump();
 }
 
+// What a journal rebuild needs of a record (kept as its spool file's xattr): where the bytes go.
+// Not its state, attempts or size, which change at every close and try: the xattr is rewritten
+// only when this text changes (a setxattr per file, not one per commit). A rebuilt record is
+// pending (a failure is tried once more) and takes its size from its file.
+std::string rebuild_text(const SpoolRecord& r) {
+  SpoolRecord kept;
+  kept.id = r.id;
+  kept.dataset = r.dataset;
+  kept.path = r.path;
+  kept.item_id = r.item_id;
+  kept.replace_id = r.replace_id;
+  kept.dir = r.dir;
+  kept.patch = r.patch;
+  kept.state = UploadState::kPending;
+  return to_text(kept);
+}
+
 std::optional<SpoolRecord> from_text(std::string_view text) {
   auto doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
@@ -170,6 +187,8 @@ Status UploadSpool::rebuild_journal(const Status& why) {
       spdlog::error("upload spool: {} has no readable record; it stays in {} (not uploaded)", file, options_.dir + "/files");
       continue;
     }
+    struct stat st {};
+    r->size = ::stat(file.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
     found[id] = std::move(*r);
   }
   DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
@@ -244,13 +263,19 @@ Status UploadSpool::put_locked(const SpoolRecord& record) {
   DLFS_TRY(txn.put(records_, key_of(record.id), text));
   DLFS_TRY(txn.commit());
   ++commits_;
-  keep_record_xattr(file_path(record.id), text);
+  keep_record_xattr(record);
   return {};
 }
 
-void UploadSpool::keep_record_xattr(const std::string& file, const std::string& text) {
+void UploadSpool::keep_record_xattr(const SpoolRecord& record) {
   if (!xattrs_) return;
-  if (::setxattr(file.c_str(), kRecordXattr, text.data(), text.size(), 0) == 0 || errno == ENOENT) return;
+  std::string text = rebuild_text(record);
+  std::string& kept = xattr_texts_[record.id];
+  if (kept == text) return;
+  if (::setxattr(file_path(record.id).c_str(), kRecordXattr, text.data(), text.size(), 0) == 0 || errno == ENOENT) {
+    kept = std::move(text);
+    return;
+  }
   xattrs_ = false;  // once: a disk without user xattrs (tmpfs before Linux 6.6)
   spdlog::warn("upload spool: {} keeps no xattrs ({}); a journal lost in a power loss could not be rebuilt",
                options_.dir, strerror(errno));
@@ -277,7 +302,7 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   DLFS_TRY(txn.put(records_, key_of(r.id), text));
   DLFS_TRY(txn.commit());
   ++commits_;
-  keep_record_xattr(file, text);
+  keep_record_xattr(r);
   if (options_.durable_close) {
     DLFS_TRY(fsync_dir(options_.dir + "/files"));
     synced(options_.dir + "/files");
@@ -381,6 +406,7 @@ Status UploadSpool::remove(uint64_t id) {
   ++commits_;
   std::error_code ec;
   std::filesystem::remove(file_path(id), ec);
+  xattr_texts_.erase(id);
   if (auto it = sizes_.find(id); it != sizes_.end()) {
     used_ -= it->second;
     sizes_.erase(it);

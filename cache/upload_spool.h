@@ -8,8 +8,8 @@
 // record survive a crash or SIGKILL of the process (written, in the kernel's page cache; no
 // fsync); once sync() returns they survive a power loss too. A background sync of the journal
 // every journal_sync_period bounds what a power loss can take. durable_close makes every close
-// a sync (as before this promise was written). Each record is also kept as an xattr of its spool
-// file, so that a journal a power loss left unreadable is rebuilt from the files.
+// a sync (as before this promise was written). Where each record's bytes go is also kept as an
+// xattr of its spool file, so that a journal a power loss left unreadable is rebuilt from the files.
 //
 // The spool is bounded: reserve() of bytes past max_bytes waits up to full_wait for others to
 // be released, then answers ENOSPC. Nothing is removed but by remove() (the uploader calls it
@@ -133,7 +133,8 @@ class UploadSpool {
   Status rebuild_journal(const Status& why);
   Result<std::vector<SpoolRecord>> read_records() const;
   Status put_locked(const SpoolRecord& record);
-  void keep_record_xattr(const std::string& file, const std::string& text);
+  // Keeps what a rebuild needs of the record as its spool file's xattr, when that changed.
+  void keep_record_xattr(const SpoolRecord& record);
   Status sync_journal();
   void synced(const std::string& what) const;
   void journal_syncer();
@@ -156,6 +157,7 @@ class UploadSpool {
   mutable std::mutex mu_;
   std::condition_variable room_cv_;
   std::unordered_map<uint64_t, uint64_t> sizes_;  // by record id
+  std::unordered_map<uint64_t, std::string> xattr_texts_;  // each record's xattr as last written
   uint64_t used_ = 0;
 };
 
