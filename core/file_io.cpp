@@ -5,7 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 namespace dlfs {
 namespace {
@@ -42,16 +42,32 @@ Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out) {
 }
 
 Result<uint64_t> copy_fd(int in, int out) {
-  std::vector<char> buf(1 << 20);
   uint64_t total = 0;
+  // In the kernel first: no buffer to fill and no copies through user space (perf: a 1 MiB
+  // zero-filled buffer per upload was 8% of `dlfs upload`'s CPU for 100 KB files). Not every
+  // pair of files can (a pipe, another file system on old kernels): read/write then goes on
+  // from where it stopped, the offsets having moved with what was copied.
+  for (;;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t(1) << 30, 0);
+    if (n > 0) {
+      total += uint64_t(n);
+      continue;
+    }
+    if (n == 0) return total;
+    if (errno == EINTR) continue;
+    if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF) break;
+    return errno_status("cannot copy");
+  }
+  constexpr size_t kBuffer = 256 * 1024;
+  std::unique_ptr<char[]> buf(new char[kBuffer]);  // (not zeroed: every byte used is read first)
   while (true) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
+    ssize_t n = ::read(in, buf.get(), kBuffer);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_status("cannot read");
     }
     if (n == 0) return total;
-    DLFS_TRY(write_all(out, buf.data(), size_t(n)));
+    DLFS_TRY(write_all(out, buf.get(), size_t(n)));
     total += uint64_t(n);
   }
 }

@@ -1,13 +1,18 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <set>
 #include <thread>
 
 #include "core/clock.h"
+#include "core/file_io.h"
 #include "core/ids.h"
 #include "core/item.h"
 #include "core/json_util.h"
 #include "core/paths.h"
+#include "support/temp_dir.h"
 
 using namespace dlfs;
 
@@ -199,4 +204,50 @@ TEST(Result, TryAndAssignPropagateTheStatus) {
   EXPECT_TRUE(ok.status().is_ok());
   Result<int> bad_ok = Status();  // an ok Status is not a value: it becomes an error
   EXPECT_FALSE(bad_ok);
+}
+
+// copy_fd copies in the kernel between files and falls back to read/write where it cannot (a
+// pipe); either way every byte arrives, from the input's current offset on.
+TEST(FileIo, CopyFdCopiesFilesAndPipesWhole) {
+  dlfs::test::TempDir dir;
+  std::string bytes;
+  for (int i = 0; i < (1 << 20) + 4099; ++i) bytes.push_back(char(i * 7 + i / 251));
+  auto copied = [&](int in, uint64_t expect_size) {
+    std::string out_path = dir.sub("out");
+    int out = ::open(out_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    EXPECT_GE(out, 0);
+    auto n = copy_fd(in, out);
+    ::close(out);
+    EXPECT_TRUE(n) << n.status().to_string();
+    EXPECT_EQ(n ? *n : 0, expect_size);
+    std::string back;
+    int fd = ::open(out_path.c_str(), O_RDONLY | O_CLOEXEC);
+    char buf[65536];
+    for (ssize_t r; (r = ::read(fd, buf, sizeof buf)) > 0;) back.append(buf, size_t(r));
+    ::close(fd);
+    return back;
+  };
+  for (size_t size : {size_t(0), size_t(1), bytes.size()}) {
+    std::string in_path = dir.sub("in");
+    int w = ::open(in_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_TRUE(write_all(w, bytes.data(), size));
+    ::close(w);
+    int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_EQ(copied(in, size), bytes.substr(0, size)) << size;
+    // From the current offset on.
+    if (size > 10) {
+      ASSERT_EQ(::lseek(in, 10, SEEK_SET), 10);
+      EXPECT_EQ(copied(in, size - 10), bytes.substr(10, size - 10));
+    }
+    ::close(in);
+  }
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  std::thread writer([&] {
+    (void)write_all(pipe_fds[1], bytes.data(), bytes.size());
+    ::close(pipe_fds[1]);
+  });
+  EXPECT_EQ(copied(pipe_fds[0], bytes.size()), bytes);
+  writer.join();
+  ::close(pipe_fds[0]);
 }
