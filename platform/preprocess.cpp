@@ -89,12 +89,12 @@ void Preprocessor::worker_loop() {
       std::lock_guard lock(mu_);
       seen = wake_seq_;
     }
-    auto job = claim();
-    if (job && *job) {
-      if (Status s = run(**job, &stop_); !s) spdlog::warn("preprocessing item {}: {}", (*job)->item_id, s.to_string());
+    auto jobs = claim_batch(std::max<size_t>(1, settings_.batch));
+    if (jobs && !jobs->empty()) {
+      if (Status s = run_batch(*jobs, &stop_); !s) spdlog::warn("preprocessing: {}", s.to_string());
       continue;
     }
-    if (!job) spdlog::warn("preprocessing: cannot take a job: {}", job.status().to_string());
+    if (!jobs) spdlog::warn("preprocessing: cannot take a job: {}", jobs.status().to_string());
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, settings_.idle_poll, [&] { return stop_ || wake_seq_ != seen; });
   }
@@ -125,11 +125,17 @@ bool Preprocessor::anything_claimable() {
 }
 
 Result<std::optional<PreprocessJob>> Preprocessor::claim() {
-  if (!anything_claimable()) return std::optional<PreprocessJob>();
+  DLFS_ASSIGN(auto jobs, claim_batch(1));
+  if (jobs.empty()) return std::optional<PreprocessJob>();
+  return std::optional<PreprocessJob>(std::move(jobs.front()));
+}
+
+Result<std::vector<PreprocessJob>> Preprocessor::claim_batch(size_t max) {
+  std::vector<PreprocessJob> found;
+  if (max == 0 || !anything_claimable()) return found;
   const Catalog& cat = *p_.catalog_;
   DLFS_ASSIGN(LmdbTxn txn, cat.write());
   int64_t now = wall_ms();
-  std::optional<PreprocessJob> found;
   std::vector<PreprocessJob> exhausted;
   std::vector<std::string> corrupt;
   DLFS_TRY(txn.scan(cat.jobs_dbi(), "", [&](std::string_view key, std::string_view value) {
@@ -143,8 +149,8 @@ Result<std::optional<PreprocessJob>> Preprocessor::claim() {
       exhausted.push_back(std::move(*job));
       return true;
     }
-    found = std::move(*job);
-    return false;
+    found.push_back(std::move(*job));
+    return found.size() < max;
   }));
   std::vector<std::string> dead_keys;
   for (const auto& id : corrupt) DLFS_TRY(erase_job(txn, cat, id));
@@ -153,14 +159,14 @@ Result<std::optional<PreprocessJob>> Preprocessor::claim() {
                      "preprocessing was interrupted " + std::to_string(job.tries) +
                          " times (the process working on it ended); given up",
                      dead_keys));
-  if (found) {
-    found->owner_pid = getpid();
-    found->owner_token = token_;
-    found->lease_until_ms = now + settings_.lease_ms;
-    ++found->tries;
-    DLFS_TRY(put_job(txn, cat, *found));
+  for (auto& job : found) {
+    job.owner_pid = getpid();
+    job.owner_token = token_;
+    job.lease_until_ms = now + settings_.lease_ms;
+    ++job.tries;
+    DLFS_TRY(put_job(txn, cat, job));
   }
-  if (found || !exhausted.empty() || !corrupt.empty()) DLFS_TRY(txn.commit());
+  if (!found.empty() || !exhausted.empty() || !corrupt.empty()) DLFS_TRY(txn.commit());
   p_.remove_blobs(dead_keys);
   return found;
 }
@@ -218,7 +224,7 @@ Result<std::string> Preprocessor::read_blob(const PreprocessJob& job, uint64_t m
   return out;
 }
 
-Status Preprocessor::run(const PreprocessJob& job, const std::atomic<bool>* cancel) {
+Result<Extraction> Preprocessor::extract(const PreprocessJob& job, const std::atomic<bool>* cancel) {
   std::optional<Item> item;
   {
     DLFS_ASSIGN(LmdbTxn txn, p_.catalog_->read());
@@ -256,77 +262,126 @@ Status Preprocessor::run(const PreprocessJob& job, const std::atomic<bool>* canc
       }
     }
   }
-  if (ex.cancelled) return release(job);
-  DLFS_TRY(finish(job, ex));
-  ++processed_;
-  return {};
+  return ex;
 }
 
-Status Preprocessor::finish(const PreprocessJob& job, const Extraction& ex) {
+Status Preprocessor::run(const PreprocessJob& job, const std::atomic<bool>* cancel) { return run_batch({job}, cancel); }
+
+Status Preprocessor::run_batch(const std::vector<PreprocessJob>& jobs, const std::atomic<bool>* cancel) {
+  std::vector<Finished> done;
+  Status first;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto extracted = extract(jobs[i], cancel);
+    if (!extracted) {  // (its claim stays: taken again once its lease runs out)
+      if (first) first = Status(extracted.err(), "item " + jobs[i].item_id + ": " + extracted.status().message(),
+                                extracted.status().cause());
+      continue;
+    }
+    Extraction ex = std::move(*extracted);
+    if (ex.cancelled) {  // stopping: this job and the ones not started are given back
+      for (size_t j = i; j < jobs.size(); ++j) {
+        Status s = release(jobs[j]);
+        if (!s && first) first = s;
+      }
+      break;
+    }
+    done.push_back(Finished{&jobs[i], std::move(ex)});
+  }
+  if (done.empty()) return first;
+  Status s = finish(done);
+  return s ? first : s;
+}
+
+Status Preprocessor::finish(const std::vector<Finished>& done) {
   const Catalog& cat = *p_.catalog_;
-  std::optional<StoredBlob> thumb_blob;
-  if (!ex.thumbnail.empty()) {
-    DLFS_ASSIGN(StoredBlob b, p_.storage_->put_bytes(ex.thumbnail));
-    thumb_blob = std::move(b);
+  // Thumbnails are stored (and synced) first: the commit below names them.
+  std::vector<std::optional<StoredBlob>> thumbs(done.size());
+  std::vector<bool> kept(done.size(), false);
+  Status first;
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (done[i].ex.thumbnail.empty()) continue;
+    auto b = p_.storage_->put_bytes(done[i].ex.thumbnail);
+    if (b) thumbs[i] = std::move(*b);
+    else if (first) first = b.status();
   }
   std::vector<std::string> dead_keys;
-  bool used_thumb = false;
   Status s = [&]() -> Status {
     DLFS_ASSIGN(LmdbTxn txn, cat.write());
-    DLFS_ASSIGN(auto cur, get_job(txn, cat, job.item_id));
-    DLFS_ASSIGN(auto item, cat.item(txn, job.item_id));
-    DLFS_ASSIGN(auto key, cat.blob_key(txn, job.item_id));
-    // The queued job is satisfied by these results when it is for the same binary.
-    if (cur && (!item || cur->blob_key == job.blob_key)) DLFS_TRY(erase_job(txn, cat, job.item_id));
-    if (!item || !item->is_file() || !key || *key != job.blob_key) return txn.commit();  // stale: drop
-
-    int64_t now = p_.options_.clock->now_ms();
-    Item before = *item;
-    json patch = ex.system;
-    DLFS_ASSIGN(auto old_thumb, cat.item_at(txn, item->dataset_id, thumbnail_path(item->id)));
-    if (old_thumb && !old_thumb->hidden) old_thumb.reset();  // never touch a visible item
-    if (old_thumb) {
-      DLFS_ASSIGN(auto old_key, cat.blob_key(txn, old_thumb->id));
-      if (old_key) dead_keys.push_back(*old_key);
-    }
-    if (thumb_blob) {
-      Item thumb;
-      if (old_thumb) {
-        thumb = *old_thumb;
-      } else {
-        DLFS_ASSIGN(auto ds, cat.dataset(txn, item->dataset_id));
-        if (!ds) return Status(ENOENT, "no dataset '" + item->dataset_id + "'");
-        DLFS_TRY(p_.ensure_dir(txn, *ds, kThumbnailDir, kPreprocessUser, now).status());
-        thumb.id = new_id();
-        thumb.dataset_id = item->dataset_id;
-        thumb.set_path(thumbnail_path(item->id));
-        thumb.hidden = true;
-        thumb.created_ms = now;
-        thumb.creator = std::string(kPreprocessUser);
+    for (size_t i = 0; i < done.size(); ++i) {
+      const PreprocessJob& job = *done[i].job;
+      if (!done[i].ex.thumbnail.empty() && !thumbs[i]) continue;  // its thumbnail could not be stored: tried again later
+      std::vector<std::string> dead;
+      DLFS_ASSIGN(LmdbTxn child, LmdbTxn::begin_nested(txn));
+      Status one = finish_one(child, job, done[i].ex, thumbs[i], dead);
+      if (one) one = child.commit();
+      if (!one) {  // (the child's writes are undone; the others go on)
+        if (first) first = Status(one.err(), "item " + job.item_id + ": " + one.message(), one.cause());
+        continue;
       }
-      thumb.metadata["system"] = json{
-          {"originalname", thumb.name}, {"size", thumb_blob->size}, {"encoding", "7bit"}, {"mimetype", "image/jpeg"}};
-      thumb.updated_ms = now;
-      thumb.updated_by = std::string(kPreprocessUser);
-      DLFS_TRY(cat.put_item(txn, thumb, old_thumb ? &*old_thumb : nullptr));
-      DLFS_TRY(cat.put_blob_key(txn, thumb.id, thumb_blob->key));
-      patch["thumbnailId"] = thumb.id;
-    } else {
-      if (old_thumb) DLFS_TRY(cat.erase_item(txn, *old_thumb));
-      patch["thumbnailId"] = nullptr;
+      kept[i] = true;
+      dead_keys.insert(dead_keys.end(), dead.begin(), dead.end());
     }
-    patch["preprocessPhase"] = ex.error.empty() ? "done" : "failed";
-    patch["preprocessError"] = ex.error.empty() ? json(nullptr) : json(ex.error);
-    merge_patch(item->system(), patch);
-    item->updated_ms = now;
-    DLFS_TRY(cat.put_item(txn, *item, &before));
-    DLFS_TRY(txn.commit());
-    used_thumb = thumb_blob.has_value();
-    return {};
+    return txn.commit();
   }();
-  if (thumb_blob && !used_thumb) (void)p_.storage_->remove(thumb_blob->key);
-  if (s) p_.remove_blobs(dead_keys);
-  return s;
+  for (size_t i = 0; i < done.size(); ++i)
+    if (thumbs[i] && (!s || !kept[i])) (void)p_.storage_->remove(thumbs[i]->key);
+  if (!s) return s;
+  for (size_t i = 0; i < done.size(); ++i)
+    if (kept[i]) ++processed_;
+  p_.remove_blobs(dead_keys);
+  return first;
+}
+
+Status Preprocessor::finish_one(LmdbTxn& txn, const PreprocessJob& job, const Extraction& ex,
+                                const std::optional<StoredBlob>& thumb_blob, std::vector<std::string>& dead_keys) {
+  const Catalog& cat = *p_.catalog_;
+  DLFS_ASSIGN(auto cur, get_job(txn, cat, job.item_id));
+  DLFS_ASSIGN(auto item, cat.item(txn, job.item_id));
+  DLFS_ASSIGN(auto key, cat.blob_key(txn, job.item_id));
+  // The queued job is satisfied by these results when it is for the same binary.
+  if (cur && (!item || cur->blob_key == job.blob_key)) DLFS_TRY(erase_job(txn, cat, job.item_id));
+  if (!item || !item->is_file() || !key || *key != job.blob_key) return {};  // stale: drop
+
+  int64_t now = p_.options_.clock->now_ms();
+  Item before = *item;
+  json patch = ex.system;
+  DLFS_ASSIGN(auto old_thumb, cat.item_at(txn, item->dataset_id, thumbnail_path(item->id)));
+  if (old_thumb && !old_thumb->hidden) old_thumb.reset();  // never touch a visible item
+  if (old_thumb) {
+    DLFS_ASSIGN(auto old_key, cat.blob_key(txn, old_thumb->id));
+    if (old_key) dead_keys.push_back(*old_key);
+  }
+  if (thumb_blob) {
+    Item thumb;
+    if (old_thumb) {
+      thumb = *old_thumb;
+    } else {
+      DLFS_ASSIGN(auto ds, cat.dataset(txn, item->dataset_id));
+      if (!ds) return Status(ENOENT, "no dataset '" + item->dataset_id + "'");
+      DLFS_TRY(p_.ensure_dir(txn, *ds, kThumbnailDir, kPreprocessUser, now).status());
+      thumb.id = new_id();
+      thumb.dataset_id = item->dataset_id;
+      thumb.set_path(thumbnail_path(item->id));
+      thumb.hidden = true;
+      thumb.created_ms = now;
+      thumb.creator = std::string(kPreprocessUser);
+    }
+    thumb.metadata["system"] = json{
+        {"originalname", thumb.name}, {"size", thumb_blob->size}, {"encoding", "7bit"}, {"mimetype", "image/jpeg"}};
+    thumb.updated_ms = now;
+    thumb.updated_by = std::string(kPreprocessUser);
+    DLFS_TRY(cat.put_item(txn, thumb, old_thumb ? &*old_thumb : nullptr));
+    DLFS_TRY(cat.put_blob_key(txn, thumb.id, thumb_blob->key));
+    patch["thumbnailId"] = thumb.id;
+  } else {
+    if (old_thumb) DLFS_TRY(cat.erase_item(txn, *old_thumb));
+    patch["thumbnailId"] = nullptr;
+  }
+  patch["preprocessPhase"] = ex.error.empty() ? "done" : "failed";
+  patch["preprocessError"] = ex.error.empty() ? json(nullptr) : json(ex.error);
+  merge_patch(item->system(), patch);
+  item->updated_ms = now;
+  return cat.put_item(txn, *item, &before);
 }
 
 // ---- Platform --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "platform/image_vips.h"
 #include "platform/preprocess_extract.h"
 #include "platform/preprocess_queue.h"
+#include "platform/storage.h"
 
 namespace dlfs {
 
@@ -40,6 +41,10 @@ struct PreprocessSettings {
   int max_tries = 3;
   // How often idle workers look at the queue (other processes' uploads do not wake them).
   std::chrono::milliseconds idle_poll{200};
+  // Jobs a worker claims at once; their results are written in one commit too. A durable
+  // commit per job (two fsyncs for the claim, two for the results) was most of the CPU of
+  // preprocessing 10,000 small files.
+  size_t batch = 16;
 };
 
 class Preprocessor {
@@ -64,9 +69,14 @@ class Preprocessor {
   Status enqueue(LmdbTxn& txn, const Item& item, std::string_view blob_key);
   // Claims the next claimable job for this pool; nullopt when there is none.
   Result<std::optional<PreprocessJob>> claim();
+  // Claims up to `max` claimable jobs in one commit, in queue order.
+  Result<std::vector<PreprocessJob>> claim_batch(size_t max);
   // Processes a job (claimed or not) and writes its results if its binary is still the item's.
   // With `cancel` turning true the work stops and a claim is released.
   Status run(const PreprocessJob& job, const std::atomic<bool>* cancel = nullptr);
+  // run() for several jobs, their results written in one commit (each job's in a nested
+  // transaction: one that fails undoes only its own). Answers the first failure.
+  Status run_batch(const std::vector<PreprocessJob>& jobs, const std::atomic<bool>* cancel = nullptr);
 
   // Jobs this pool ran to the end (results written or found stale).
   uint64_t processed() const { return processed_; }
@@ -76,7 +86,16 @@ class Preprocessor {
   void worker_loop();
   // Whether a read transaction sees any claimable job (keeps idle polls off the write lock).
   bool anything_claimable();
-  Status finish(const PreprocessJob& job, const Extraction& ex);
+  // What preprocessing learns of a job's item (nothing when it is gone or overwritten).
+  Result<Extraction> extract(const PreprocessJob& job, const std::atomic<bool>* cancel);
+  struct Finished {
+    const PreprocessJob* job;
+    Extraction ex;
+  };
+  Status finish(const std::vector<Finished>& done);
+  // One job's results, inside finish()'s transaction.
+  Status finish_one(LmdbTxn& txn, const PreprocessJob& job, const Extraction& ex, const std::optional<StoredBlob>& thumb,
+                    std::vector<std::string>& dead_keys);
   Status release(const PreprocessJob& job);
   // Marks a job's item failed (when the job is still its binary's) and drops the job.
   Status give_up(LmdbTxn& txn, const PreprocessJob& job, const std::string& reason,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "platform/platform.h"
@@ -122,6 +123,54 @@ TEST_F(QueueTest, AnUploadIsQueuedInItsOwnTransaction) {
   EXPECT_FALSE(*none) << "the hidden item was queued, or a claimed job was claimed again";
   EXPECT_FALSE(
       get(platform_->get_item_by_path(ds_.id, "/.dataloop/hidden.jpg")->id).system().contains("preprocessPhase"));
+}
+
+// Workers claim jobs in batches and write a batch's results in one commit; each job's results are
+// its own (a stale one is dropped, the others land), and nothing is claimed twice.
+TEST_F(QueueTest, JobsAreClaimedAndFinishedInBatches) {
+  Item a = put("/a.jpg", jpeg_);
+  Item b = put("/b.png", png_);
+  Item c = put("/c.txt", "hello");
+  Item d = put("/d.txt", "world");
+  Item e = put("/e.jpg", jpeg_);
+  auto first = platform_->preprocessor().claim_batch(3);
+  ASSERT_TRUE(first) << first.status().to_string();
+  ASSERT_EQ(first->size(), 3u);
+  std::set<std::string> claimed;
+  for (const auto& job : *first) {
+    EXPECT_EQ(job.owner_pid, getpid());
+    claimed.insert(job.item_id);
+  }
+  auto rest = platform_->preprocessor().claim_batch(10);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 2u);
+  for (const auto& job : *rest) EXPECT_TRUE(claimed.insert(job.item_id).second) << "claimed twice: " << job.item_id;
+  EXPECT_EQ(claimed, (std::set<std::string>{a.id, b.id, c.id, d.id, e.id}));
+  EXPECT_TRUE(platform_->preprocessor().claim_batch(10)->empty());
+
+  // One of the first batch is overwritten before its results are written: they are stale.
+  const PreprocessJob& stale = first->at(1);
+  Item overwritten = get(stale.item_id);
+  UploadOptions over;
+  over.mode = UploadMode::kOverwrite;
+  put(overwritten.filename, "new bytes", over);
+  ASSERT_TRUE(platform_->preprocessor().run_batch(*first));
+  EXPECT_EQ(phase(first->at(0).item_id), "done");
+  EXPECT_EQ(phase(first->at(2).item_id), "done");
+  EXPECT_EQ(phase(stale.item_id), "pending");  // its new bytes are queued anew
+  ASSERT_TRUE(platform_->preprocessor().run_batch(*rest));
+  for (const auto& job : *rest) EXPECT_EQ(phase(job.item_id), "done");
+  EXPECT_EQ(get(a.id).system().value("width", 0), 320);
+  EXPECT_EQ(get(e.id).system().value("height", 0), 240);
+  EXPECT_EQ(get(c.id).system().value("mimetype", ""), "text/plain");
+  // The overwritten item's new job, then nothing.
+  auto again = platform_->preprocessor().claim_batch(10);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().item_id, stale.item_id);
+  ASSERT_TRUE(platform_->preprocessor().run_batch(*again));
+  EXPECT_EQ(phase(stale.item_id), "done");
+  EXPECT_EQ(get(stale.item_id).system().value("mimetype", ""), "text/plain");
 }
 
 TEST_F(QueueTest, WorkersFillTheSystemMetadataAndMakeAHiddenThumbnail) {

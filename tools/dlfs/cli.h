@@ -64,6 +64,22 @@ struct PreprocessWait {
 };
 Result<PreprocessTally> run_preprocessing(Connection& conn, Remote& remote, const std::vector<std::string>& ids,
                                           const PreprocessWait& wait);
+// The embedded platform's preprocessing workers, run in this process from construction to
+// destruction: `dlfs upload` starts them with its uploads, so that the first items are
+// preprocessed while the rest go up. Nothing for a server (it preprocesses on its own) or
+// when they run already.
+class PreprocessWorkers {
+ public:
+  PreprocessWorkers(Connection& conn, unsigned workers);
+  ~PreprocessWorkers();
+  PreprocessWorkers(const PreprocessWorkers&) = delete;
+  PreprocessWorkers& operator=(const PreprocessWorkers&) = delete;
+  Status started() const { return started_; }
+
+ private:
+  std::shared_ptr<Platform> platform_;  // set while this object runs them
+  Status started_;
+};
 // Prints the tally and each failure; ETIMEDOUT when items are still pending.
 Status report_preprocessing(Remote& remote, const std::vector<std::string>& ids, const PreprocessTally& tally,
                             std::chrono::milliseconds timeout);

@@ -78,18 +78,27 @@ Result<PreprocessTally> poll_preprocessing(Remote& remote, const std::vector<std
 
 }  // namespace
 
+PreprocessWorkers::PreprocessWorkers(Connection& conn, unsigned workers) {
+  auto* local = dynamic_cast<LocalConnection*>(&conn);
+  if (!local) return;
+  started_ = local->platform()->start_preprocessing(workers);
+  if (started_) platform_ = local->platform();
+  else if (started_.err() == EBUSY) started_ = {};  // running already (started earlier in this process)
+}
+
+PreprocessWorkers::~PreprocessWorkers() {
+  if (platform_) platform_->stop_preprocessing();
+}
+
 Result<PreprocessTally> run_preprocessing(Connection& conn, Remote& remote, const std::vector<std::string>& ids,
                                           const PreprocessWait& wait) {
   auto* local = dynamic_cast<LocalConnection*>(&conn);
   if (!local) return poll_preprocessing(remote, ids, wait);
   // The embedded platform: this process runs workers while it waits.
-  Platform& platform = *local->platform();
-  Status started = platform.start_preprocessing(wait.workers);
-  if (!started && started.err() != EBUSY) return started;
+  PreprocessWorkers workers(conn, wait.workers);
+  DLFS_TRY(workers.started());
   TallyLine line;
-  auto result = platform.wait_preprocessed(ids, wait.timeout, [&](const PreprocessTally& t) { line.draw(t); });
-  if (started) platform.stop_preprocessing();
-  return result;
+  return local->platform()->wait_preprocessed(ids, wait.timeout, [&](const PreprocessTally& t) { line.draw(t); });
 }
 
 Status report_preprocessing(Remote& remote, const std::vector<std::string>& ids, const PreprocessTally& tally,

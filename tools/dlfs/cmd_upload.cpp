@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/paths.h"
@@ -120,6 +121,11 @@ Status cmd_upload(const Globals& g, const Args& args) {
     if (!made && made.err() != EEXIST) return made.status();
   }
 
+  std::optional<PreprocessWorkers> preprocessing;  // (embedded: alongside the uploads)
+  if (wait_preprocessing) {
+    preprocessing.emplace(*conn, wait.workers);
+    DLFS_TRY(preprocessing->started());
+  }
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> created{0}, overwritten{0}, skipped{0}, sent_bytes{0};
   std::mutex failures_mu;
