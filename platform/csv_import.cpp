@@ -26,26 +26,28 @@
 #include "platform/storage.h"
 
 namespace dlfs {
+
+// What a row did: made its item, changed the metadata of the one already there (a re-run with
+// new item_metadata or item_description), or nothing (the same item is there). (These two are outside
+// the anonymous namespace: CsvImporter, a friend of Platform, holds them.)
+enum class CsvRowOutcome { kCreated, kUpdated, kUnchanged };
+
+// Closes a descriptor, and removes a scratch file, when leaving.
+struct CsvScratchFile {
+  int fd = -1;
+  std::string path;
+  ~CsvScratchFile() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
 namespace {
 
 constexpr size_t kLinkBatch = 1000;        // link rows per catalogue commit
 constexpr size_t kReadChunk = 64 * 1024;   // bytes of the file fed to the parser at a time
 // A catalogue write failing inside a batch of link rows (the batch is undone, the import stops).
 constexpr int kWriteFailed = EIO;
-
-// What a row did: made its item, changed the metadata of the one already there (a re-run with
-// new item_metadata or item_description), or nothing (the same item is there).
-enum class RowOutcome { kCreated, kUpdated, kUnchanged };
-
-// Closes a descriptor, and removes a scratch file, when leaving.
-struct ScratchFile {
-  int fd = -1;
-  std::string path;
-  ~ScratchFile() {
-    if (fd >= 0) ::close(fd);
-    if (!path.empty()) ::unlink(path.c_str());
-  }
-};
 
 Status os_error(const std::string& what) {
   int err = errno;
@@ -108,7 +110,7 @@ class CsvImporter {
   // Commits the link rows pending.
   Status flush() {
     if (links_.empty()) return {};
-    std::vector<Result<RowOutcome>> outcomes(links_.size(), Status(EIO, "not committed"));
+    std::vector<Result<CsvRowOutcome>> outcomes(links_.size(), Status(EIO, "not committed"));
     Status group = p_.commits_->run(*p_.catalog_, [&](LmdbTxn& txn) -> Status {
       for (size_t i = 0; i < links_.size(); ++i) {
         outcomes[i] = link_in_txn(txn, links_[i]);
@@ -137,10 +139,10 @@ class CsvImporter {
     return options;
   }
 
-  void count(uint64_t line, const Result<RowOutcome>& outcome) {
+  void count(uint64_t line, const Result<CsvRowOutcome>& outcome) {
     if (!outcome) report_.fail(line, outcome.status().to_string());
-    else if (*outcome == RowOutcome::kCreated) ++report_.created;
-    else if (*outcome == RowOutcome::kUpdated) ++report_.updated;
+    else if (*outcome == CsvRowOutcome::kCreated) ++report_.created;
+    else if (*outcome == CsvRowOutcome::kUpdated) ++report_.updated;
     else ++report_.unchanged;
   }
 
@@ -168,17 +170,17 @@ class CsvImporter {
   // Every check comes before the first write (a nested transaction per row would cost more than
   // the row: LMDB allocates megabytes for each): a refused row has written nothing; a write that
   // fails fails the batch (kWriteFailed).
-  Result<RowOutcome> link_in_txn(LmdbTxn& txn, const CsvRow& row) {
+  Result<CsvRowOutcome> link_in_txn(LmdbTxn& txn, const CsvRow& row) {
     std::string path = path_of(row);
     DLFS_ASSIGN(auto there, p_.catalog_->item_at(txn, dataset_id_, path));
     if (there) {
       if (!there->is_file() || !there->is_link() || there->link_url() != row.url) return collision(path, *there);
       json patch = row_patch(row);
-      if (!patch_changes(*there, patch)) return RowOutcome::kUnchanged;
+      if (!patch_changes(*there, patch)) return CsvRowOutcome::kUnchanged;
       std::vector<std::string> no_blobs;  // (a metadata patch removes no binary)
       auto patched = p_.apply_patch(txn, *there, patch, false, user_, {}, no_blobs);
       if (!patched) return Status(kWriteFailed, "updating the row's item: " + patched.status().to_string());
-      return RowOutcome::kUpdated;
+      return CsvRowOutcome::kUpdated;
     }
     DLFS_ASSIGN(auto ds, p_.catalog_->dataset(txn, dataset_id_));
     if (!ds) return Status(ENOENT, "no dataset '" + dataset_id_ + "' (deleted during the import)");
@@ -191,34 +193,34 @@ class CsvImporter {
     auto up = p_.put_upload_in_txn(txn, dataset_id_, path, upload_options(row), blob, link["metadata"], nullptr,
                                    old_key, replaced);
     if (!up) return Status(kWriteFailed, "writing the row's item: " + up.status().to_string());
-    return up->op == UploadOp::kCreated ? RowOutcome::kCreated : RowOutcome::kUnchanged;
+    return up->op == UploadOp::kCreated ? CsvRowOutcome::kCreated : CsvRowOutcome::kUnchanged;
   }
 
   // An item already at the row's path: unchanged (or its metadata updated) when `same` says
   // so, else a collision; nullopt when there is none.
-  Result<std::optional<RowOutcome>> existing(const CsvRow& row, const std::function<Result<bool>(const Item&)>& same) {
+  Result<std::optional<CsvRowOutcome>> existing(const CsvRow& row, const std::function<Result<bool>(const Item&)>& same) {
     auto there = p_.get_item_by_path(dataset_id_, path_of(row));
     if (!there) {
-      if (there.err() == ENOENT) return std::optional<RowOutcome>();
+      if (there.err() == ENOENT) return std::optional<CsvRowOutcome>();
       return there.status();
     }
     if (there->is_file()) {
       DLFS_ASSIGN(bool is_same, same(*there));
       if (is_same) {
         json patch = row_patch(row);
-        if (!patch_changes(*there, patch)) return std::optional(RowOutcome::kUnchanged);
+        if (!patch_changes(*there, patch)) return std::optional(CsvRowOutcome::kUnchanged);
         DLFS_TRY(p_.patch_item(there->id, patch, false, user_).status());
-        return std::optional(RowOutcome::kUpdated);
+        return std::optional(CsvRowOutcome::kUpdated);
       }
     }
     return collision(path_of(row), *there);
   }
 
-  Result<RowOutcome> upload(const CsvRow& row, const std::function<Result<StoredBlob>(const Dataset&, const std::string&)>& put,
+  Result<CsvRowOutcome> upload(const CsvRow& row, const std::function<Result<StoredBlob>(const Dataset&, const std::string&)>& put,
                       const json& system) {
     DLFS_ASSIGN(UploadResult up, p_.upload(dataset_id_, path_of(row), upload_options(row), put, &system));
     if (up.op == UploadOp::kSkipped) return Status(EEXIST, path_of(row) + " was made meanwhile by someone else");
-    return RowOutcome::kCreated;
+    return CsvRowOutcome::kCreated;
   }
 
   json system_of(const CsvRow& row) const {
@@ -228,7 +230,7 @@ class CsvImporter {
     return system;
   }
 
-  Result<RowOutcome> import_bytes(const CsvRow& row) {
+  Result<CsvRowOutcome> import_bytes(const CsvRow& row) {
     DLFS_ASSIGN(auto there, existing(row, [&](const Item& item) -> Result<bool> {
                   if (item.is_link() || item.size() != row.bytes.size()) return false;
                   std::string stored(row.bytes.size(), '\0');
@@ -243,7 +245,7 @@ class CsvImporter {
   }
 
   // action upload: the URL's bytes, fetched through the platform's link guard.
-  Result<RowOutcome> import_fetched(const CsvRow& row) {
+  Result<CsvRowOutcome> import_fetched(const CsvRow& row) {
     DLFS_ASSIGN(auto there, existing(row, [&](const Item& item) -> Result<bool> {
                   return !item.is_link() && item.system().value("sourceUrl", std::string()) == row.url;
                 }));
@@ -251,7 +253,7 @@ class CsvImporter {
     DLFS_TRY(check_scheme(p_.link_policy(), row.url));
     std::error_code ec;
     std::string dir = std::filesystem::temp_directory_path(ec).string();
-    ScratchFile scratch{-1, (ec ? std::string("/tmp") : dir) + "/dlfs-csv-fetch-XXXXXX"};
+    CsvScratchFile scratch{-1, (ec ? std::string("/tmp") : dir) + "/dlfs-csv-fetch-XXXXXX"};
     scratch.fd = ::mkstemp(scratch.path.data());
     if (scratch.fd < 0) {
       scratch.path.clear();
@@ -280,7 +282,7 @@ Result<CsvImportReport> Platform::import_csv(std::string_view dataset_id, const 
   DLFS_ASSIGN(Dataset ds, get_dataset(dataset_id));
   CsvImportReport report;
   DLFS_ASSIGN(report.folder, normalize_path(folder));
-  ScratchFile in{::open(csv_file.c_str(), O_RDONLY | O_CLOEXEC), {}};
+  CsvScratchFile in{::open(csv_file.c_str(), O_RDONLY | O_CLOEXEC), {}};
   if (in.fd < 0) return os_error("cannot open " + csv_file);
   struct stat st {};
   if (::fstat(in.fd, &st) != 0) return os_error("cannot stat " + csv_file);
@@ -326,14 +328,14 @@ Result<CsvImportReport> Platform::import_csv(std::string_view dataset_id, const 
 
 Result<Command> Platform::start_csv_import(std::string_view dataset_id, std::string csv_file, std::string folder,
                                            std::string_view user, bool remove_file) {
-  ScratchFile owned{-1, remove_file ? csv_file : std::string()};  // until the command has it
+  CsvScratchFile owned{-1, remove_file ? csv_file : std::string()};  // until the command has it
   DLFS_ASSIGN(Dataset ds, get_dataset(dataset_id));
   json spec = {{"datasetId", ds.id}, {"folder", folder}};
   owned.path.clear();
   return commands_->start("csv-import", spec,
                           [this, id = ds.id, file = std::move(csv_file), folder = std::move(folder),
                            who = std::string(user), remove_file](CommandContext& ctx) -> Result<json> {
-                            ScratchFile done_with{-1, remove_file ? file : std::string()};
+                            CsvScratchFile done_with{-1, remove_file ? file : std::string()};
                             DLFS_ASSIGN(CsvImportReport r,
                                         import_csv(id, file, folder, who, [&](const CsvImportReport& so_far, int pct) {
                                           ctx.progress(pct, so_far.to_json());
