@@ -473,6 +473,7 @@ std::optional<QuotaInfo> Filesystem::quota_now() {
     std::lock_guard lock(quota_mu_);
     int64_t ttl = quota_ && quota_->room() ? 2000 : 30000;
     if (quota_at_ms_ && now - quota_at_ms_ < ttl) return quota_;
+    if (remote_.server_away()) return quota_;  // not waited on: what was known (the platform enforces it)
   }
   auto q = remote_.quota();
   std::lock_guard lock(quota_mu_);

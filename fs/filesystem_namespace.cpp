@@ -44,6 +44,8 @@ bool is_reserved(const std::string& path) {
   return path == "/.thumbnails" || is_same_or_under(path, "/.dataloop");
 }
 
+// Tries of a namespace call; none more once the server is known away (the caller answers from
+// what the mount knows, or spools).
 constexpr int kRemoteTries = 3;
 
 void backoff(int attempt) { std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt)); }
@@ -125,7 +127,7 @@ Status Filesystem::remote_remove(const std::string& id) {
     Status s = remote_.remove(id);
     if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
     if (s || s.err() == ENOENT) return {};  // gone, by this try or an earlier one
-    if (!is_transient_remote_error(s.err()) || attempt + 1 >= kRemoteTries) return s;
+    if (!is_transient_remote_error(s.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return s;
     backoff(attempt);
   }
 }
@@ -138,7 +140,7 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
       auto now = remote_.get_by_id(id);
       if (now && now->filename == to) return now;
     }
-    if (!is_transient_remote_error(moved.err()) || attempt + 1 >= kRemoteTries) return moved.status();
+    if (!is_transient_remote_error(moved.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return moved.status();
     backoff(attempt);
   }
 }
@@ -146,7 +148,7 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
 Result<Item> Filesystem::remote_patch(const std::string& id, const json& patch) {
   for (int attempt = 0;; ++attempt) {  // a merge: trying again after a lost answer is harmless
     auto patched = remote_.patch(id, patch);
-    if (patched || !is_transient_remote_error(patched.err()) || attempt + 1 >= kRemoteTries) return patched;
+    if (patched || !is_transient_remote_error(patched.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return patched;
     backoff(attempt);
   }
 }
@@ -160,7 +162,7 @@ Result<Item> Filesystem::remote_make_dir(const std::string& path) {
       if (there && there->is_dir()) return there;
       return made.status();
     }
-    if (!is_transient_remote_error(made.err()) || attempt + 1 >= kRemoteTries) return made.status();
+    if (!is_transient_remote_error(made.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return made.status();
     backoff(attempt);
   }
 }
@@ -174,7 +176,9 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
   auto existing = item_at(path);
   if (existing) return Status(EEXIST, path + " exists");
   if (existing.err() != ENOENT) return existing.status();
-  auto made = remote_make_dir(path);
+  // A server known away is not waited on: the folder is spooled at once.
+  auto made = remote_.server_away() ? Result<Item>(Status(EHOSTDOWN, "the server is away"))
+                                    : remote_make_dir(path);
   if (made) {
     source_.made_dir(*made);
     Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);

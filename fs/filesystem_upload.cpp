@@ -25,6 +25,8 @@ namespace {
 // A failed upload's message when someone else made the path meanwhile (retry_failed then
 // overwrites theirs: only on the user's word).
 constexpr std::string_view kConflict = "conflict: ";
+// How often idle upload workers look again whether a server known away is back.
+constexpr std::chrono::milliseconds kAwayRecheck{200};
 
 bool phase_pending(const Item& item) {
   auto it = item.system().find("preprocessPhase");
@@ -181,6 +183,13 @@ void Filesystem::upload_worker() {
         auto when = delayed_tasks_.begin()->first;  // a copy: another worker may take that task meanwhile
         work_cv_.wait_until(lock, when);
       }
+      continue;
+    }
+    if (remote_.server_away()) {
+      // Not tried while the server is known away: a try would hold the file's path lock for a
+      // stall bound, and a `cp` or `mkdir` next to it would wait for it. The remote's prober
+      // learns when it is back.
+      work_cv_.wait_for(lock, kAwayRecheck);
       continue;
     }
     Task task = std::move(ready_tasks_.front());

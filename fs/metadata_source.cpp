@@ -154,6 +154,12 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
   }
 
+  if ((mem || cached) && remote_.server_away()) {  // not waited on: what the mount has, of any age
+    ++counters_.stale_served;
+    if (mem) return Listing{mem, at, false, {}};
+    int64_t cached_at = cached->fetched_ms;
+    return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
+  }
   ++counters_.listing_fetches;
   epoch = epoch_of(dir);
   auto fetched = fetch_all(dir);
@@ -216,6 +222,12 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
     if (is_platform_private(cached->item)) return Status(ENOENT, "no such file: " + path);
     return FetchedItem{std::move(cached->item), cached->fetched_ms};
   }
+  // A server known away is not waited on where the mount knows an answer.
+  if (remote_.server_away())
+    if (auto known = known_item(path, cached)) {
+      ++counters_.stale_served;
+      return std::move(*known);
+    }
   ++counters_.remote_gets;
   uint64_t epoch = epoch_of(path);
   auto got = remote_.get(path);
@@ -224,25 +236,11 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
       if (cache_ && cached) (void)cache_->forget_item(path);
       return got.status();
     }
-    // Offline or failing: what this mount knows, of any age — the parent's listing in memory
-    // (which has the mount's own changes), the item cached, the parent's listing cached.
-    std::optional<FetchedItem> stale;
-    bool absent = false;
-    if (auto mem = memory_lookup(dir, name, false)) {
-      if (mem->item) stale = FetchedItem{std::move(*mem->item), mem->fetched_ms};
-      else absent = true;
-    } else if (cached) {
-      stale = FetchedItem{std::move(cached->item), cached->fetched_ms};
-    } else if (auto listing = cache_ ? cache_->get_listing(dir) : std::nullopt) {
-      auto it = std::find_if(listing->items.begin(), listing->items.end(), [&](const Item& i) { return i.name == name; });
-      if (it == listing->items.end()) absent = true;
-      else stale = FetchedItem{*it, listing->fetched_ms};
-    }
-    if (!stale && !absent) return got.status();
+    auto known = known_item(path, cached);
+    if (!known) return got.status();
     ++counters_.stale_served;
     spdlog::debug("item {}: {}; answering from what the mount knows", path, got.status().to_string());
-    if (absent || is_platform_private(stale->item)) return Status(ENOENT, "no such file: " + path);
-    return std::move(*stale);
+    return std::move(*known);
   }
   if (is_platform_private(*got)) return Status(ENOENT, "no such file: " + path);
   if (cache_ && epoch_of(path) == epoch) {
@@ -251,6 +249,28 @@ Result<FetchedItem> MetadataSource::item(const std::string& path) {
     if (epoch_of(path) != epoch) (void)cache_->forget_item(path);  // changed while storing
   }
   return FetchedItem{std::move(got).value(), clock_.now_ms()};
+}
+
+std::optional<Result<FetchedItem>> MetadataSource::known_item(const std::string& path,
+                                                             const std::optional<CachedItem>& cached) {
+  // What this mount knows, of any age: the parent's listing in memory (which has the mount's own
+  // changes), the item cached, the parent's listing cached.
+  std::string dir = parent_path(path), name = base_name(path);
+  std::optional<FetchedItem> stale;
+  bool absent = false;
+  if (auto mem = memory_lookup(dir, name, false)) {
+    if (mem->item) stale = FetchedItem{std::move(*mem->item), mem->fetched_ms};
+    else absent = true;
+  } else if (cached) {
+    stale = FetchedItem{cached->item, cached->fetched_ms};
+  } else if (auto listing = cache_ ? cache_->get_listing(dir) : std::nullopt) {
+    auto it = std::find_if(listing->items.begin(), listing->items.end(), [&](const Item& i) { return i.name == name; });
+    if (it == listing->items.end()) absent = true;
+    else stale = FetchedItem{*it, listing->fetched_ms};
+  }
+  if (!stale && !absent) return std::nullopt;
+  if (absent || is_platform_private(stale->item)) return Result<FetchedItem>(Status(ENOENT, "no such file: " + path));
+  return Result<FetchedItem>(std::move(*stale));
 }
 
 // Lock order of a change: the cache's old entries go first, then the epochs are bumped. A

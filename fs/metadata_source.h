@@ -5,7 +5,8 @@
 // items — never a request per entry). When the remote fails with anything but ENOENT/ENOTDIR,
 // a stale entry is served rather than an error (with a warning): a lookup while the server is
 // away is answered from the parent folder's listing of any age, so names in a folder this mount
-// listed or made stay decidable offline.
+// listed or made stay decidable offline. While the remote says its server is away
+// (Remote::server_away), such answers are given without asking it at all.
 //
 // What the mount itself changes (it made, moved, removed or re-uploaded an item) is applied to
 // the listing in memory in place (learned, removed, made_dir): no refetch after each upload, and
@@ -111,6 +112,8 @@ class MetadataSource {
   uint64_t epoch_of(const std::string& path) const;
   void bump_epoch(const std::string& path);
   Result<std::vector<Item>> fetch_all(const std::string& dir);
+  // The item at `path` (or ENOENT) as this mount knows it, of any age; nullopt if it does not know.
+  std::optional<Result<FetchedItem>> known_item(const std::string& path, const std::optional<CachedItem>& cached);
   std::shared_ptr<std::mutex> fetch_lock(const std::string& dir);
 
   Remote& remote_;

@@ -240,9 +240,25 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
   origin_ = origin_of(options_.base_url);
   options_.max_attempts = std::max(1, options_.max_attempts);
+  if (!options_.probe_path.empty()) {
+    // A probe is one try, bounded as a whole, so that a stopped server holds the prober (and an
+    // unmount waiting for it) for seconds, not for the stall bound times the tries.
+    long bound = std::min(5000L, options_.connect_timeout_ms + options_.low_speed_time_s * 1000);
+    reachability_ = std::make_unique<ServerReachability>(
+        [this, bound] {
+          HttpRequest probe;
+          probe.path = options_.probe_path;
+          probe.max_attempts = 1;
+          probe.timeout_ms = bound;
+          probe.accept_codes = {400, 401, 403, 404};  // any answer says the server is there
+          return bool(send(probe));
+        },
+        std::chrono::milliseconds(std::max(10L, options_.probe_interval_ms)));
+  }
 }
 
 HttpClient::~HttpClient() {
+  reachability_.reset();  // its prober sends through this client: stopped before the handles go
   for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
 }
 
@@ -322,6 +338,7 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_limit);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  if (req.timeout_ms > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed in send(), see there
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   Progress progress;
@@ -459,10 +476,11 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
 
   Status last;
   bool lost_answer = false;  // an earlier try may have been done without our hearing of it
-  for (int attempt_no = 1; attempt_no <= options_.max_attempts; ++attempt_no) {
+  const int max_attempts = req.max_attempts > 0 ? req.max_attempts : options_.max_attempts;
+  for (int attempt_no = 1; attempt_no <= max_attempts; ++attempt_no) {
     if (attempt_no > 1) {
       long delay = jittered_backoff(options_, attempt_no - 1);
-      spdlog::warn("{}: {}; try {} of {} in {} ms", what, last.to_string(), attempt_no, options_.max_attempts, delay);
+      spdlog::warn("{}: {}; try {} of {} in {} ms", what, last.to_string(), attempt_no, max_attempts, delay);
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     }
     // Redirects are followed here rather than by libcurl so that the token goes to the API's own
@@ -494,15 +512,17 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
       int err = a.rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
       last = Status(err, a.rc == CURLE_OPERATION_TIMEDOUT ? "the server did not answer in time" : "cannot reach the server",
                     what + " " + loggable(url) + ": " + a.error);
+      if (reachability_ && same_origin(url)) reachability_->failed(last);
       if (!retryable_transport(a.rc)) break;
       lost_answer = lost_answer || may_have_arrived(a.rc);
       continue;
     }
     long code = a.response.code;
+    if (reachability_ && same_origin(url)) reachability_->answered();
     bool accepted = contains(req.accept_codes, code) || (lost_answer && contains(req.accept_codes_after_lost_answer, code));
     if (code < 400 || accepted) return std::move(a.response);
     last = http_error(code, a.response.body, what);
-    if (!retryable_code(code) || attempt_no == options_.max_attempts) break;
+    if (!retryable_code(code) || attempt_no == max_attempts) break;
     // Retry-After (seconds) from a 429/503 is honoured up to the backoff cap.
     if (std::string ra = a.response.header("retry-after"); !ra.empty() && std::isdigit((unsigned char)ra[0])) {
       long ms = std::min(options_.backoff_max_ms, std::atol(ra.c_str()) * 1000);

@@ -19,6 +19,7 @@
 
 #include "core/json_util.h"
 #include "core/result.h"
+#include "net/server_reachability.h"
 
 namespace dlfs {
 
@@ -43,6 +44,11 @@ struct HttpOptions {
   std::string user_pwd;
   std::function<std::vector<std::string>(const struct HttpRequest&, const std::string& url, uint64_t body_size)>
       signer;
+  // When set (an API path such as "/users/me"): a transport failure marks the server away, and
+  // while it is away this path is asked every probe_interval_ms in the background until it answers
+  // (net/server_reachability.h). Off for object stores and one-shot clients.
+  std::string probe_path;
+  long probe_interval_ms = 1000;
 };
 
 // One multipart field: a text value, or the bytes of a local file (streamed).
@@ -72,6 +78,8 @@ struct HttpRequest {
   // The same, only when an earlier try may have reached the server and its answer was lost (a
   // 409 to a retried create, a 404 to a retried delete: the earlier try did it).
   std::vector<long> accept_codes_after_lost_answer;
+  int max_attempts = 0;  // tries of this request; 0: the client's
+  long timeout_ms = 0;   // a bound on each try as a whole; 0: only the stall bound
 };
 
 struct HttpResponse {
@@ -105,6 +113,9 @@ class HttpClient {
   Result<HttpResponse> send(const HttpRequest& request);
   // send() and parse the body as JSON (EIO with the parse error if it is not).
   Result<json> send_json(const HttpRequest& request);
+  // Whether the server is away (a probe_path client whose last try failed at the transport).
+  bool away() const { return reachability_ && reachability_->away(); }
+  std::string away_reason() const { return reachability_ ? reachability_->why() : std::string(); }
 
   // "key=value&..." with both escaped.
   std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
@@ -123,6 +134,8 @@ class HttpClient {
   std::string origin_;  // scheme://host:port of base_url, lower-cased
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL* handles, kept for their live connections
+  // Reset first by the destructor: its prober sends through this client.
+  std::unique_ptr<ServerReachability> reachability_;
 };
 
 }  // namespace dlfs

@@ -54,9 +54,12 @@ class FakeRemote : public Remote {
   void release_reads();
   // How many reads are sleeping in the delay right now.
   int blocked_reads() const { return blocked_reads_.load(); }
+  // What server_away() answers (the calls themselves still work: faults are fail_next's).
+  void set_away(bool away) { away_ = away; }
 
   // Remote
   const Dataset& dataset() const override { return dataset_; }
+  bool server_away() const override { return away_.load(); }
   Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override;
   Result<Item> get(std::string_view path) override;
   Result<Item> get_by_id(std::string_view id) override;
@@ -91,6 +94,7 @@ class FakeRemote : public Remote {
   Dataset dataset_;
   std::array<std::atomic<uint64_t>, kRemoteCallKinds> calls_{};
   std::array<std::pair<int, int>, kRemoteCallKinds> faults_{};  // (remaining, errno)
+  std::atomic<bool> away_{false};
 
   mutable std::mutex mu_;
   std::map<std::string, Stored, std::less<>> items_;  // by path

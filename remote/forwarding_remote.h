@@ -11,6 +11,7 @@ class ForwardingRemote : public Remote {
   explicit ForwardingRemote(Remote& inner) : inner_(inner) {}
 
   const Dataset& dataset() const override { return inner_.dataset(); }
+  bool server_away() const override { return inner_.server_away(); }
   Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
     return inner_.list(dir, after, page_size);
   }

@@ -109,6 +109,7 @@ class HttpRemote : public Remote {
       : http_(std::move(http)), dataset_(std::move(dataset)) {}
 
   const Dataset& dataset() const override { return dataset_; }
+  bool server_away() const override { return http_->away(); }
 
   Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
     json conditions = json::array({{{"dir", dir}}, {{"hidden", false}}});

@@ -38,6 +38,9 @@ class Remote {
 
   // The dataset this remote is bound to (as of opening).
   virtual const Dataset& dataset() const = 0;
+  // The server is known not to answer (its last request failed at the transport and no probe
+  // has had an answer since): whoever has a local answer gives it instead of waiting on a call.
+  virtual bool server_away() const { return false; }
 
   // One page of the visible (non-hidden) files and folders directly in `dir`, sorted by id,
   // starting after the id `after` ("" for the first page). ENOENT if `dir` does not exist,

@@ -412,3 +412,64 @@ TEST_F(MountDlfsdFault, AMountOfAServerThatNeverAnswersFailsWithinTheBound) {
   EXPECT_LT(took, 10);
   EXPECT_FALSE(is_mounted(guard->mountpoint()));
 }
+
+TEST_F(MountDlfsdFault, ACopyGoesOnWhileTheServerIsStopped) {
+  // The issue's user: `cp -r` of 2,000 files into a folder of the mount while dlfsd was
+  // SIGSTOPped (connections accepted, never answered) did 2 files in 11 minutes: every lookup of
+  // a name waited the stall bound times the tries. The mount now learns once that the server is
+  // away and answers what it knows (folders it made or listed, new files and folders spooled)
+  // without waiting on it; a probe learns when it is back, and everything goes up.
+  auto remote = dataset("stopped");
+  ASSERT_TRUE(remote);
+  std::map<std::string, std::string> files;  // relative path -> bytes
+  for (int d = 0; d < 2; ++d)
+    for (int i = 0; i < 100; ++i)
+      files["d" + std::to_string(d) + "/f" + std::to_string(i)] = random_bytes(200 + 37 * size_t(i), uint32_t(d * 7000 + i));
+  for (const auto& [rel, bytes] : files) write_file(work.sub("src/up/" + rel), bytes);
+
+  std::unique_ptr<MountGuard> guard;
+  // dir_ttl=1: the folders' listings are stale within a second, as they are after dir_ttl on any mount.
+  auto m = mount("stopped", "s", "dir_ttl=1,http_timeout=1,http_stall=2,http_retries=2,upload_attempts=500,"
+                 "debug_retry_base_ms=100", guard);
+  ASSERT_TRUE(m.ok()) << m.err << read_file(log_of("s"));
+  const std::string mnt = guard->mountpoint();
+  ASSERT_TRUE(run({"mkdir", mnt + "/made"}).ok());  // while the server answers
+  ASSERT_TRUE(run({"ls", mnt}).ok());                // the root is a folder the mount listed
+  std::this_thread::sleep_for(1500ms);
+
+  server.pause();
+  auto start = Clock::now();
+  int made_exit = Child({"cp", "-r", work.sub("src/up"), mnt + "/made/"}).wait(120s);
+  double made_s = seconds_since(start);
+  auto mkdir_later = run({"mkdir", mnt + "/later"}, 60s);  // a folder made while it is stopped
+  int later_exit = mkdir_later.ok() ? Child({"cp", "-r", work.sub("src/up"), mnt + "/later/"}).wait(120s) : -1;
+  double all_s = seconds_since(start);
+  auto listed = run({"ls", "-R", mnt + "/made"}, 60s);
+  server.resume();
+  std::cout << "[ info ] cp -r of " << files.size() << " files while the server is stopped: " << made_s
+            << " s; a folder made then and the same copy into it: " << all_s - made_s << " s\n";
+  EXPECT_EQ(made_exit, 0) << read_file(log_of("s"));
+  EXPECT_TRUE(mkdir_later.ok()) << mkdir_later.err;
+  EXPECT_EQ(later_exit, 0);
+  // Two stall bounds to learn it is away (and the folders' first stale lookups), then local speed.
+  EXPECT_LT(all_s, 30) << read_file(log_of("s"));
+  EXPECT_TRUE(listed.ok());
+  EXPECT_NE(listed.out.find("f99"), std::string::npos);
+
+  auto sync = run({kDlfsBin, "sync", mnt}, 300s);
+  EXPECT_TRUE(sync.ok()) << sync.out << sync.err << "\nlog:\n" << read_file(log_of("s"));
+  HttpConnection fresh(client_options());
+  auto other = fresh.open("stopped");
+  ASSERT_TRUE(other) << other.status().to_string();
+  std::map<std::string, uint64_t> tree;
+  ASSERT_NO_FATAL_FAILURE(list_tree(**other, "/", tree));
+  EXPECT_EQ(tree.size(), 2 * files.size());
+  int wrong = 0;
+  for (const std::string top : {"/made/up/", "/later/up/"})
+    for (const auto& [rel, bytes] : files) {
+      if (platform_bytes(**other, top + rel) == bytes) continue;
+      if (++wrong <= 5) ADD_FAILURE() << top + rel << " differs or is missing on the platform";
+    }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_TRUE(guard->unmount());
+}

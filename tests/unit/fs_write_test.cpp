@@ -607,3 +607,64 @@ TEST_F(FsWrite, AFileWrittenAgainWhileItUploadsGoesUpAtOnce) {
   auto state = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
   EXPECT_TRUE(state["failed"].empty()) << state.dump();
 }
+
+// A server that stalls (accepts, never answers) cost a stall bound per request: `cp -r` into a
+// folder of the mount did 2 files in 11 minutes. Once the remote says the server is away, names
+// the mount knows (listed folders, folders it made), new files and new folders (nested too) and
+// the quota are answered without a single call; everything goes up once it answers again.
+namespace {
+struct QuotaCounting : ForwardingRemote {
+  using ForwardingRemote::ForwardingRemote;
+  Result<QuotaInfo> quota() override {
+    ++asked;
+    return inner_.quota();
+  }
+  std::atomic<int> asked{0};
+};
+}  // namespace
+
+TEST_F(FsWrite, WhileTheServerIsAwayKnownNamesNewFilesAndFoldersCallNothing) {
+  remote.add_file("/d/a.txt", "a");
+  remote.set_items_quota(1000);
+  options.dir_ttl_ms = 1000;
+  QuotaCounting& counting = mount_over<QuotaCounting>();
+  Ino d = walk("/d")->ino;
+  ASSERT_EQ(names(d), std::vector<std::string>{"a.txt"});
+  auto m = fs->mkdir(kRootIno, "m");  // made on the platform while it answers
+  ASSERT_TRUE(m) << m.status().to_string();
+  put(kRootIno, "first.txt", "1");  // asks the quota
+  ASSERT_GE(counting.asked, 1);
+  clock.advance_ms(60000);  // every listing, item and quota answer is stale now
+
+  remote.set_away(true);
+  remote.reset_calls();
+  counting.asked = 0;
+  EXPECT_TRUE(walk("/d/a.txt"));
+  EXPECT_EQ(walk("/d/none").err(), ENOENT);
+  EXPECT_EQ(names(d), std::vector<std::string>{"a.txt"});
+  EXPECT_EQ(walk("/m/none").err(), ENOENT);
+  put(d, "b.txt", "bee");
+  put(m->ino, "c.txt", "sea");
+  auto sub = fs->mkdir(m->ino, "sub");
+  ASSERT_TRUE(sub) << sub.status().to_string();
+  put(sub->ino, "e.txt", "eee");
+  EXPECT_EQ(fs->mkdir(m->ino, "sub").err(), EEXIST);
+  EXPECT_EQ(names(m->ino), (std::vector<std::string>{"c.txt", "sub"}));
+  EXPECT_EQ(names(sub->ino), std::vector<std::string>{"e.txt"});
+  EXPECT_EQ(remote.total_calls(), 0u);
+  EXPECT_EQ(counting.asked, 0);
+  // A name the mount knows nothing of (a folder never listed) still asks.
+  remote.add_file("/unlisted/x.txt", "x");
+  EXPECT_TRUE(walk("/unlisted/x.txt"));
+  EXPECT_GE(remote.calls(RemoteCall::kGet), 1u);
+
+  // Back: everything goes up.
+  remote.set_away(false);
+  fs->start_uploads();
+  EXPECT_EQ(fs->wait_uploads(10s), 0u);
+  EXPECT_EQ(remote_bytes("/d/b.txt"), "bee");
+  EXPECT_EQ(remote_bytes("/m/c.txt"), "sea");
+  EXPECT_EQ(remote_bytes("/m/sub/e.txt"), "eee");
+  ASSERT_TRUE(remote.item_at("/m/sub"));
+  EXPECT_TRUE(remote.item_at("/m/sub")->is_dir());
+}

@@ -25,6 +25,24 @@ const std::string kItemId = "65f1c0ffee0000000000a001";
 
 std::string item_body() { return item_to_json(make_item(kItemId, "/a/b.bin", 10)).dump(); }
 
+// A TCP socket bound to a port of 127.0.0.1 the kernel picks (listening if asked); -1 on failure.
+// Its port in `port`; the caller closes it.
+int loopback_socket(bool listening, int& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || (listening && ::listen(fd, 16) != 0) ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
 // GET `path` with these options; the answer and how long it took.
 struct Timed {
   Result<HttpResponse> result;
@@ -243,16 +261,10 @@ TEST(HttpClient, ACreateOrDeleteWhoseAnswerWasLostIsDone) {
 // A server whose kernel accepts connections but that never reads or writes a byte (a stopped
 // process): the stall bound covers the wait for the first byte of the answer too.
 TEST(HttpClient, AServerThatNeverAnswersIsBoundedByTheStallTime) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  int fd = loopback_socket(true, port);  // never accepted: the kernel completes the handshakes
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);  // never accepted: the kernel completes the handshakes
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/api/v1");
+  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(port) + "/api/v1");
   o.max_attempts = 2;
   o.low_speed_time_s = 1;
   auto [r, took] = timed_get(o, "/items/x");
@@ -375,4 +387,102 @@ TEST(HttpClient, MalformedJsonIsEioNotAnException) {
   EXPECT_EQ(r.err(), EIO);
   HttpConnection conn(fast_options(server.base()));
   EXPECT_EQ(conn.user(), "");
+}
+
+// A mount's client (probe_path set): a stall or a refused connection marks the server away at
+// once; a probe in the background brings it back as soon as the server answers, without any
+// caller's request. A client without probe_path is never away.
+namespace {
+// While `stalled`: answers nothing for 1.5 s (past the client's 1 s bound), or until the server stops.
+void stall_while(const std::atomic<bool>& stalled, const TestServer& server) {
+  for (int i = 0; i < 150 && stalled && !server.stopping; ++i) std::this_thread::sleep_for(10ms);
+}
+}  // namespace
+
+TEST(HttpClient, AServerThatStallsIsAwayUntilAProbeHasAnAnswer) {
+  std::atomic<bool> stalled{false};
+  std::atomic<int> probes{0};
+  TestServer server;
+  server.svr().Get("/api/v1/items/x", [&stalled, &server](const httplib::Request&, httplib::Response& res) {
+    stall_while(stalled, server);
+    res.set_content(item_body(), "application/json");
+  });
+  server.svr().Get("/api/v1/users/me", [&stalled, &server, &probes](const httplib::Request&, httplib::Response& res) {
+    ++probes;
+    stall_while(stalled, server);
+    res.set_content(R"({"id":"u","email":"u@x"})", "application/json");
+  });
+  server.start();
+  HttpOptions o = fast_options(server.base(), 1);
+  o.probe_path = "/users/me";
+  o.probe_interval_ms = 50;
+  HttpClient http(o);
+  HttpRequest get;
+  get.path = "/items/x";
+  ASSERT_TRUE(http.send(get));
+  EXPECT_FALSE(http.away());
+  EXPECT_EQ(probes, 0);  // nobody probes a server that answers
+
+  stalled = true;
+  EXPECT_EQ(http.send(get).err(), ETIMEDOUT);
+  EXPECT_TRUE(http.away());
+  EXPECT_NE(http.away_reason().find("did not answer in time"), std::string::npos) << http.away_reason();
+  // Still stalled: the probes keep failing and it stays away.
+  for (int i = 0; i < 500 && probes < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GE(probes, 2);
+  EXPECT_TRUE(http.away());
+
+  stalled = false;  // back: a probe has an answer within an interval or two
+  auto start = std::chrono::steady_clock::now();
+  while (http.away() && std::chrono::steady_clock::now() - start < 5s) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(http.away());
+  EXPECT_EQ(http.away_reason(), "");
+  int probes_when_back = probes;
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(probes, probes_when_back);  // and the prober stops
+
+  // An error answer is an answer: the server is there.
+  stalled = true;
+  EXPECT_FALSE(http.send(get));
+  EXPECT_TRUE(http.away());
+  stalled = false;
+  HttpRequest missing;
+  missing.path = "/items/none";
+  EXPECT_EQ(http.send(missing).err(), ENOENT);
+  EXPECT_FALSE(http.away());
+
+  // A client destroyed while its probe waits on a stalled server returns within the probe's bound.
+  stalled = true;
+  auto gone_start = std::chrono::steady_clock::now();
+  {
+    HttpClient other(o);
+    EXPECT_FALSE(other.send(get));
+    EXPECT_TRUE(other.away());
+    std::this_thread::sleep_for(100ms);  // a probe is in flight
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - gone_start, 6s);
+  stalled = false;
+
+  // Without probe_path: never away.
+  HttpOptions plain = fast_options(server.base(), 1);
+  HttpClient no_probe(plain);
+  stalled = true;
+  EXPECT_FALSE(no_probe.send(get));
+  EXPECT_FALSE(no_probe.away());
+  stalled = false;
+}
+
+TEST(HttpClient, ARefusedConnectionMarksTheServerAway) {
+  int port = 0;
+  int fd = loopback_socket(false, port);  // a port nothing listens on
+  ASSERT_GE(fd, 0);
+  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(port) + "/api/v1", 1);
+  o.probe_path = "/users/me";
+  HttpClient http(o);
+  HttpRequest get;
+  get.path = "/items/x";
+  EXPECT_EQ(http.send(get).err(), EIO);
+  EXPECT_TRUE(http.away());
+  EXPECT_NE(http.away_reason().find("cannot reach the server"), std::string::npos) << http.away_reason();
+  ::close(fd);
 }

@@ -143,6 +143,9 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   co.http.low_speed_time_s = o.http_stall_s;
   co.http.max_attempts = int(o.http_retries);
   co.http.ca_file = o.ca_file;
+  // The mount answers from what it knows while the server is away, and learns it is back from
+  // a probe (who the token is: the cheapest call, answered by every API server).
+  co.http.probe_path = "/users/me";
   co.link_allow_private = o.link_allow_private;  // the embedded platform's link fetches too
   co.link_private_hint = "mount with -o link_allow_private to allow it";
   auto conn = connect(src.http ? src.base_url : "", co);
