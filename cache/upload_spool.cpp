@@ -282,9 +282,10 @@ void UploadSpool::keep_record_xattr(const SpoolRecord& record) {
 }
 
 Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_view path,
-                                        std::string_view item_id, bool dir) {
+                                        std::string_view item_id, bool dir, const nlohmann::json& patch) {
   SpoolRecord r;
   r.dir = dir;
+  r.patch = patch;
   r.dataset = dataset;
   r.path = path;
   r.item_id = item_id;
@@ -386,6 +387,11 @@ Status UploadSpool::resize(uint64_t id, uint64_t new_size) {
     room_cv_.notify_all();
     return {};
   }
+  // Past the largest file a dataset can hold: EFBIG at once ("File too large", as POSIX says for a
+  // length past the largest file), not a wait and ENOSPC.
+  if (new_size > kMaxFileBytes)
+    return Status(EFBIG, "a file of " + std::to_string(new_size) + " bytes is larger than a dataset can hold (" +
+                             std::to_string(kMaxFileBytes) + " bytes)");
   auto fits = [&] { return new_size <= sizes_[id] || used_ + (new_size - sizes_[id]) <= options_.max_bytes; };
   if (!fits() && !room_cv_.wait_for(lock, options_.full_wait, fits))
     return Status(ENOSPC, "the upload spool is full (" + std::to_string(options_.max_bytes) +

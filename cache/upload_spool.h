@@ -69,6 +69,9 @@ struct SpoolRecord {
   int64_t updated_ms = 0;
 };
 
+// The largest file a dataset holds: the largest object of the object stores behind it (S3's 5 TiB).
+inline constexpr uint64_t kMaxFileBytes = 5ull << 40;
+
 struct SpoolOptions {
   std::string dir;                                   // created 0700 if missing
   uint64_t max_bytes = 4ull << 30;                   // bound on the spool files' total size
@@ -90,7 +93,7 @@ class UploadSpool {
   // A new record (state kWriting) and its empty spool file, both durable on return.
   // `dir`: a folder to make (its spool file stays empty).
   Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id,
-                             bool dir = false);
+                             bool dir = false, const nlohmann::json& patch = nullptr);
   // The spool file of a record.
   std::string file_path(uint64_t id) const;
 
@@ -110,7 +113,7 @@ class UploadSpool {
   Status sync(const std::vector<uint64_t>& ids);
 
   // Accounts for the spool file of `id` growing to `new_size` (or shrinking). Past max_bytes,
-  // waits up to full_wait for room, then ENOSPC.
+  // waits up to full_wait for room, then ENOSPC; a size past kMaxFileBytes is EFBIG at once.
   Status resize(uint64_t id, uint64_t new_size);
 
   // Removes the record and its file, releasing its bytes.

@@ -13,7 +13,10 @@
 namespace dlfs {
 
 inline constexpr size_t kMaxNameBytes = 255;
-inline constexpr size_t kMaxPathBytes = 4096;
+// A dataset path's bound: what the platform's catalogue can key (LMDB keys are at most 511 bytes:
+// the dataset id, the folder, a NUL and the name). A longer path answered HTTP 500 at every
+// upload, tried again and again; it is refused up front instead (ENAMETOOLONG).
+inline constexpr size_t kMaxPathBytes = 480;
 
 // Checks one path component (a file or folder name).
 Status validate_name(std::string_view name);

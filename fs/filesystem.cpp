@@ -105,8 +105,29 @@ struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, cons
   st.st_gid = options_.gid;
   st.st_blksize = 4096;
   st.st_mtim = st.st_ctim = st.st_atim = to_timespec(item.updated_ms);
+  // What the item keeps (core/posix_attrs.h) over the defaults; thumbnails are the platform's.
+  PosixAttrs kept = kind == NodeKind::kItem && options_.posix_attrs ? posix_attrs(item) : PosixAttrs{};
+  if (kept.uid) st.st_uid = *kept.uid;
+  if (kept.gid) st.st_gid = *kept.gid;
+  auto from_ns = [](int64_t ns) {
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0) rem += 1000000000, --sec;
+    return timespec{time_t(sec), long(rem)};
+  };
+  if (kept.mtime_ns) st.st_mtim = st.st_atim = from_ns(*kept.mtime_ns);
+  if (kept.ctime_ns) st.st_ctim = from_ns(*kept.ctime_ns);
+  if (kept.atime_ns) st.st_atim = from_ns(*kept.atime_ns);
   if (kind == NodeKind::kThumbDir || (kind == NodeKind::kItem && item.is_dir())) {
-    st.st_mode = S_IFDIR | 0755;
+    // A name that came or went here since: mtime and ctime then (POSIX), over what is kept.
+    if (auto changed = kind == NodeKind::kItem ? folder_changed_ns(item.filename) : std::nullopt) {
+      timespec t = from_ns(*changed);
+      auto later = [](const timespec& a, const timespec& b) {
+        return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+      };
+      if (later(t, st.st_mtim)) st.st_mtim = t;
+      if (later(t, st.st_ctim)) st.st_ctim = t;
+    }
+    st.st_mode = S_IFDIR | kept.mode.value_or(0755);
     st.st_nlink = 2;
     return st;
   }
@@ -115,7 +136,7 @@ struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, cons
     st.st_mode = S_IFREG | 0444;
     st.st_size = thumbnail ? off_t(thumbnail->size()) : 0;
   } else {
-    st.st_mode = S_IFREG | 0644;
+    st.st_mode = S_IFREG | kept.mode.value_or(0644);
     uint64_t size = item.size();
     if (item.is_link()) size = link_size(item, false).value_or(0);
     st.st_size = off_t(size);

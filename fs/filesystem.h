@@ -25,6 +25,7 @@
 
 #include "cache/metadata_cache.h"
 #include "cache/upload_spool.h"
+#include "core/posix_attrs.h"
 #include "fs/inode_table.h"
 #include "fs/metadata_source.h"
 #include "fs/path_locks.h"
@@ -59,6 +60,29 @@ struct FsOptions {
   // A link whose size/ETag/Last-Modified preprocessing recorded is revalidated at open (a HEAD)
   // at most this often per URL (fs/filesystem_links.cpp); < 0: never.
   int64_t link_revalidate_ms = 30000;
+  // Modes, owners and times kept on the platform (core/posix_attrs.h): chmod, chown and
+  // utimensat change them. Off (-o no_posix_attrs): they answer EPERM, never a silent success.
+  bool posix_attrs = true;
+};
+
+// Who makes a new file or folder and its permission bits (the umask applied), from the FUSE
+// request; unset: the mount's uid=/gid= and 0644/0755.
+struct NewNode {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<uint32_t> mode;
+};
+
+// What a setattr changes (unset: unchanged), and who asks (unset: trusted, as the kernel with
+// default_permissions has checked).
+struct AttrChange {
+  std::optional<uint64_t> size;
+  std::optional<uint32_t> mode;  // permission bits
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<int64_t> atime_ns, mtime_ns;
+  std::optional<uid_t> caller;
+  bool changes_attrs() const { return mode || uid || gid || atime_ns || mtime_ns; }
 };
 
 // True for the synthetic id of a file not uploaded yet ("spool-<n>").
@@ -81,7 +105,8 @@ struct PendingFile {
   Item item;               // as shown (a new file: a synthetic item with id "spool-<n>")
   Ino parent_ino = 0;      // the folder it was created in (to drop the kernel's entry later)
   uint64_t size = 0;
-  int64_t mtime_ms = 0;
+  int64_t mtime_ns = 0;    // its content's time (or what utimensat set since)
+  int64_t ctime_ns = 0;    // its last change of content or attributes
   UploadState state = UploadState::kWriting;
   std::string error;
   uint32_t attempts = 0;
@@ -167,16 +192,16 @@ class Filesystem {
   void release(uint64_t fh);
 
   // Writing (fs/filesystem_write.cpp).
-  Result<std::pair<Entry, OpenResult>> create(Ino parent, std::string_view name, int flags);
+  Result<std::pair<Entry, OpenResult>> create(Ino parent, std::string_view name, int flags, const NewNode& as = {});
   Result<size_t> write(Ino ino, uint64_t fh, uint64_t offset, std::span<const char> data);
   Status flush(Ino ino, uint64_t fh);
   // Waits until the file's upload is done (or answers its failure).
   Status fsync(Ino ino, uint64_t fh);
   // Waits for every pending upload under the folder (the root: all of them).
   Status fsyncdir(Ino ino);
-  // fh may be 0.
-  Result<Entry> setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size, std::optional<int64_t> mtime_ms);
-  Result<Entry> mkdir(Ino parent, std::string_view name);
+  // fh may be 0. A size truncates; modes, owners and times are kept (fs/filesystem_attrs.cpp).
+  Result<Entry> setattr(Ino ino, uint64_t fh, const AttrChange& change);
+  Result<Entry> mkdir(Ino parent, std::string_view name, const NewNode& as = {});
   // `ln -s URL name`: makes a link item (an http or https URL; anything else EPERM). The entry
   // answered is a symlink's, with no timeouts: the kernel insists that a symlink reply be one,
   // and must look the name up again to see the regular file the link item is.
@@ -337,6 +362,20 @@ class Filesystem {
   Result<Item> remote_patch(const std::string& id, const json& patch);
 
   Result<Item> patch_item(Ino ino, const json& patch);
+
+  // POSIX attributes (fs/filesystem_attrs.cpp).
+  int64_t now_ns() const { return options_.clock->now_ms() * 1000000; }
+  // What a new file or folder keeps: its mode, owner and group.
+  PosixAttrs new_node_attrs(const NewNode& as, bool dir, const Item& parent) const;
+  Status rename_entry(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name, unsigned flags);
+  // A name in folder `dir` (a dataset path) came or went: its mtime and ctime are now.
+  void folder_changed(const std::string& dir);
+  std::optional<int64_t> folder_changed_ns(const std::string& dir);
+  // setattr's truncation (a size).
+  Status truncate_node(Ino ino, const Node& n, std::shared_ptr<PendingFile> p, std::shared_ptr<SpoolFd> fd,
+                       uint64_t size);
+  // setattr's modes, owners and times: kept with a pending file, patched on the platform's item.
+  Status change_attrs(Ino ino, const Node& n, const AttrChange& change);
   // `asked`: InodeTable::mark() taken before (opendir's); 0 for none (no node refreshed then).
   Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino, uint64_t asked = 0);
 
@@ -391,6 +430,10 @@ class Filesystem {
   // This mount made (+1) or removed (-1) an item: the cached counts follow until the next ask,
   // so that a file that just landed is not counted neither pending nor on the platform.
   void quota_counted(int64_t delta);
+  // When a name in a folder last came or went through this mount (ns), by the folder's path: its
+  // mtime and ctime until the platform's own say later (fs/filesystem_attrs.cpp). Bounded.
+  std::mutex folder_times_mu_;
+  std::unordered_map<std::string, int64_t> folder_changed_ns_;
   std::mutex quota_mu_;
   std::optional<QuotaInfo> quota_;
   int64_t quota_at_ms_ = 0;  // 0: ask again (quota_stale)

@@ -147,7 +147,10 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
 
 Result<Item> Filesystem::remote_patch(const std::string& id, const json& patch) {
   for (int attempt = 0;; ++attempt) {  // a merge: trying again after a lost answer is harmless
-    auto patched = remote_.patch(id, patch);
+    // Changes under metadata.system (the POSIX attributes) need the system flag.
+    auto m = patch.find("metadata");
+    bool system = m != patch.end() && m->is_object() && m->contains("system");
+    auto patched = remote_.patch(id, patch, system);
     if (patched || !is_transient_remote_error(patched.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return patched;
     backoff(attempt);
   }
@@ -167,7 +170,7 @@ Result<Item> Filesystem::remote_make_dir(const std::string& path) {
   }
 }
 
-Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
+Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name, const NewNode& as) {
   DLFS_TRY(ensure_writable(options_));
   DLFS_TRY(validate_name(name));
   DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
@@ -176,29 +179,49 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
   auto existing = item_at(path);
   if (existing) return Status(EEXIST, path + " exists");
   if (existing.err() != ENOENT) return existing.status();
+  json posix_patch;  // its mode and owners
+  if (options_.posix_attrs) {
+    DLFS_ASSIGN(Node dir, node(parent));
+    PosixAttrs attrs = new_node_attrs(as, true, *dir.item);
+    attrs.ctime_ns = attrs.mtime_ns = now_ns();
+    posix_patch = {{"metadata", {{"system", {{kPosixKey, posix_json(attrs)}}}}}};
+  }
   // A server known away is not waited on: the folder is spooled at once.
   auto made = remote_.server_away() ? Result<Item>(Status(EHOSTDOWN, "the server is away"))
                                     : remote_make_dir(path);
   if (made) {
+    if (!posix_patch.is_null()) {
+      // A second call: the API makes folders without metadata. Failing, the folder is there with
+      // the defaults (said in the log); the mkdir did happen.
+      auto patched = remote_patch(made->id, posix_patch);
+      if (patched) made = std::move(patched);
+      else spdlog::warn("{}: made, but its mode and owners were not kept: {}", path, patched.status().to_string());
+    }
     source_.made_dir(*made);
+    folder_changed(parent_path(path));
     Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);
     return make_entry(ino, NodeKind::kItem, *made, nullptr);
   }
   if (!is_transient_remote_error(made.err())) return made.status();
-  // The server is away: the folder is journaled and made by an upload worker once it is back.
-  DLFS_ASSIGN(SpoolRecord rec, options_.spool->create(remote_.dataset().id, path, "", /*dir=*/true));
+  // The server is away: the folder is journaled and made by an upload worker once it is back
+  // (its attributes patched right after, as a late patch).
+  DLFS_ASSIGN(SpoolRecord rec, options_.spool->create(remote_.dataset().id, path, "", /*dir=*/true, posix_patch));
   auto p = std::make_shared<PendingFile>();
   p->spool_id = rec.id;
   p->dir = true;
   p->path = path;
   p->parent_ino = parent;
-  p->mtime_ms = options_.clock->now_ms();
+  p->mtime_ns = p->ctime_ns = now_ns();
   p->item.id = "spool-" + std::to_string(rec.id);
   p->item.dataset_id = remote_.dataset().id;
   p->item.set_path(path);
   p->item.type = ItemType::kDir;
-  p->item.created_ms = p->item.updated_ms = p->mtime_ms;
+  p->item.created_ms = p->item.updated_ms = p->mtime_ns / 1000000;
   p->item.creator = p->item.updated_by = options_.user;
+  if (!posix_patch.is_null()) {
+    merge_patch(p->item.metadata, posix_patch["metadata"]);
+    p->late_patch = posix_patch;
+  }
   p->flushed = p->generation;
   p->state = UploadState::kPending;
   Ino ino = inodes_.add_lookup(NodeKind::kItem, p->item, options_.clock->now_ms(), kSetHere);
@@ -210,6 +233,7 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name) {
     enqueue_locked(p, std::chrono::milliseconds(0));
   }
   source_.known_empty(path);
+  folder_changed(parent_path(path));
   spdlog::info("{}: the server is away ({}); the folder is made once it is back", path, made.status().to_string());
   return make_entry(ino, NodeKind::kItem, p->item, nullptr);
 }
@@ -243,6 +267,7 @@ Result<Entry> Filesystem::symlink(std::string_view target, Ino parent, std::stri
   if (!made) return failed(made.status());
   quota_counted(1);
   source_.learned(*made);
+  folder_changed(parent_path(path));
   Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);
   Entry e = make_entry(ino, NodeKind::kItem, *made, nullptr);
   e.attr.st_mode = S_IFLNK | 0777;
@@ -282,6 +307,7 @@ Status Filesystem::rmdir(Ino parent, std::string_view name) {
     DLFS_TRY(remote_remove(dir.id));
   }
   source_.removed(path);
+  folder_changed(parent_path(path));
   return {};
 }
 
@@ -309,11 +335,20 @@ Status Filesystem::unlink(Ino parent, std::string_view name) {
     DLFS_TRY(remote_remove(f.item.id));
   }
   source_.removed(path);
+  folder_changed(parent_path(path));
   return {};
 }
 
 Status Filesystem::rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
                           unsigned flags) {
+  DLFS_TRY(rename_entry(parent, name, new_parent, new_name, flags));
+  for (Ino dir : {parent, new_parent})
+    if (auto n = node(dir)) folder_changed(n->item->filename);
+  return {};
+}
+
+Status Filesystem::rename_entry(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
+                                unsigned flags) {
   DLFS_TRY(ensure_writable(options_));
   if (flags & RENAME_EXCHANGE) return Status(EINVAL, "RENAME_EXCHANGE is not supported");
   DLFS_TRY(validate_name(new_name));

@@ -112,7 +112,7 @@ void Filesystem::resume_journal() {
     p->size = rec.size;
     struct stat st {};
     if (!rec.dir && ::stat(options_.spool->file_path(rec.id).c_str(), &st) == 0) p->size = uint64_t(st.st_size);
-    p->mtime_ms = rec.updated_ms;
+    p->mtime_ns = p->ctime_ns = rec.updated_ms * 1000000;
     if (auto k = known.find(rec.id); k != known.end()) p->item = k->second;
     p->item.id = rec.item_id.empty() ? "spool-" + std::to_string(rec.id) : rec.item_id;
     p->item.dataset_id = rec.dataset;
@@ -124,6 +124,9 @@ void Filesystem::resume_journal() {
       if (auto m = rec.patch.find("metadata"); m != rec.patch.end()) merge_patch(p->item.metadata, *m);
       if (auto d = rec.patch.find("description"); d != rec.patch.end() && d->is_string()) p->item.description = d->get<std::string>();
     }
+    PosixAttrs kept = posix_attrs(p->item);  // times utimensat set before the stop
+    if (kept.mtime_ns) p->mtime_ns = *kept.mtime_ns;
+    if (kept.ctime_ns) p->ctime_ns = std::max(p->ctime_ns, *kept.ctime_ns);
     p->flushed = p->generation;
     p->ino = inodes_.peek_ino(NodeKind::kItem, p->item.id);
     pending_[p->path] = p;
@@ -258,6 +261,7 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
 Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path) {
   std::string base, replace;
   bool verify, overwrite;
+  json posix;  // its mode, owners and times, sent with the bytes
   UploadOptions uo;
   uo.user = options_.user;
   {
@@ -269,6 +273,7 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     overwrite = p->overwrite;
     if (p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
     if (p->item.description) uo.description = p->item.description;
+    if (options_.posix_attrs) posix = posix_json(posix_attrs(shown_item(*p)));
   }
   if (verify && !base.empty()) {
     // Resumed after the mount stopped: is its platform item where the journal says? (A rename
@@ -299,8 +304,10 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     uo.replace_id = replace;
     if (!uo.metadata.is_object()) uo.metadata = json::object();
     uo.metadata["dlfs"] = {{"upload", token}};
+    if (!posix.empty()) uo.metadata["system"] = {{kPosixKey, posix}};
   } else {
-    uo.metadata = nullptr;  // an overwrite keeps the item's metadata (the patches went by id)
+    // An overwrite keeps the item's metadata (the patches went by id); its times are new.
+    uo.metadata = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
   }
   DLFS_ASSIGN(UploadResult up, remote_.upload(file, path, uo));
   if (up.op == UploadOp::kSkipped) {
@@ -313,7 +320,7 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
                                 "status --retry` overwrites theirs, `--discard` drops it");
     if (!same) {  // an earlier try of this file's whose answer was lost, with older bytes
       uo.mode = UploadMode::kOverwrite;
-      uo.metadata = nullptr;
+      uo.metadata = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
       uo.replace_id.clear();
       DLFS_ASSIGN(up, remote_.upload(file, path, uo));
     }
@@ -368,8 +375,10 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
         rec->state = UploadState::kPending;
         rec->item_id = item.id;
         rec->replace_id.clear();
-        // (a patch to send below stays journaled until the platform has it: a mount killed
-        // before then sends it next time)
+        // What went with the upload (the attributes it was created with) leaves the journal; a
+        // patch to send below stays journaled until the platform has it (a mount killed before
+        // then sends it next time). An old attribute kept would undo a chmod made since.
+        rec->patch = late_patch.is_object() && !late_patch.empty() ? late_patch : json();
         (void)options_.spool->update(*rec);
       }
     if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/paths.h"
+#include "core/posix_attrs.h"
 #include "fs/filesystem.h"
 
 namespace dlfs {
@@ -47,9 +48,16 @@ std::shared_ptr<PendingFile> Filesystem::pending_of(Ino ino) {
 
 Item Filesystem::shown_item(const PendingFile& p) const {
   Item item = p.item;
-  if (p.dir) return item;
-  item.system()["size"] = p.size;
-  item.updated_ms = std::max(item.updated_ms, p.mtime_ms);
+  if (!p.dir) {
+    item.system()["size"] = p.size;
+    item.updated_ms = std::max(item.updated_ms, p.mtime_ns / 1000000);
+  }
+  if (options_.posix_attrs) {
+    PosixAttrs times;
+    times.mtime_ns = p.mtime_ns;
+    times.ctime_ns = p.ctime_ns;
+    set_posix_attrs(item, times);
+  }
   return item;
 }
 
@@ -102,7 +110,7 @@ Status Filesystem::truncate_open_file(const std::shared_ptr<PendingFile>& p, uin
   if (::ftruncate(fd->fd, 0) != 0) return Status(errno, "truncating the spool file");
   std::lock_guard lock(write_mu_);
   p->size = 0;
-  p->mtime_ms = options_.clock->now_ms();
+  p->mtime_ns = p->ctime_ns = now_ns();
   ++p->generation;
   return {};
 }
@@ -126,7 +134,10 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
   p->base_id = item.id;
   p->item = item;
   p->item.set_path(path);
-  p->mtime_ms = options_.clock->now_ms();
+  // Its times as shown until its bytes change (now, when it is truncated open).
+  PosixAttrs was = posix_attrs(item);
+  p->mtime_ns = truncate ? now_ns() : was.mtime_ns.value_or(item.updated_ms * 1000000);
+  p->ctime_ns = truncate ? p->mtime_ns : was.ctime_ns.value_or(item.updated_ms * 1000000);
   if (!truncate && item.size() > 0) {
     Status room = spool.resize(rec.id, item.size());
     if (!room) {
@@ -153,7 +164,8 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
   return p;
 }
 
-Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_view name, int flags) {
+Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_view name, int flags,
+                                                         const NewNode& as) {
   DLFS_TRY(ensure_writable(options_));
   DLFS_TRY(validate_name(name));
   Ino existing_ino = 0;
@@ -175,16 +187,25 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
         return Status(EDQUOT, "the dataset is full: no room left in its quota of items (`dlfs quota` tells, "
                               "`dlfs quota set` raises it)");
       UploadSpool& spool = *options_.spool;
-      DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, ""));
+      // Its mode and owners are journaled with it, and go with its upload.
+      std::optional<PosixAttrs> attrs;
+      json patch;
+      if (options_.posix_attrs) {
+        DLFS_ASSIGN(Node dir, node(parent));
+        attrs = new_node_attrs(as, false, *dir.item);
+        patch = {{"metadata", {{"system", {{kPosixKey, posix_json(*attrs)}}}}}};
+      }
+      DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, "", false, patch));
       auto p = std::make_shared<PendingFile>();
       p->spool_id = rec.id;
       p->path = path;
       p->parent_ino = parent;
-      p->mtime_ms = options_.clock->now_ms();
+      p->mtime_ns = p->ctime_ns = now_ns();
       p->item.id = std::string(kSpoolIdPrefix) + std::to_string(rec.id);
       p->item.dataset_id = remote_.dataset().id;
       p->item.set_path(path);
-      p->item.created_ms = p->item.updated_ms = p->mtime_ms;
+      p->item.created_ms = p->item.updated_ms = p->mtime_ns / 1000000;
+      if (attrs) set_posix_attrs(p->item, *attrs);
       p->item.creator = p->item.updated_by = options_.user;
       Item shown = shown_item(*p);  // not shared yet: no lock needed
       Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
@@ -199,6 +220,7 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
         inodes_.forget(ino, 1);
         return fh.status();
       }
+      folder_changed(parent_path(path));
       OpenResult r;
       r.fh = *fh;
       return std::pair{make_entry(ino, NodeKind::kItem, shown, nullptr), r};
@@ -241,7 +263,7 @@ Result<size_t> Filesystem::write(Ino, uint64_t fh, uint64_t offset, std::span<co
   std::lock_guard lock(write_mu_);
   PendingFile& p = *h.pending;
   p.size = std::max(p.size, offset + uint64_t(n));
-  p.mtime_ms = options_.clock->now_ms();
+  p.mtime_ns = p.ctime_ns = now_ns();
   ++p.generation;
   if (p.state != UploadState::kUploading) p.state = UploadState::kWriting;
   return size_t(n);
@@ -380,72 +402,6 @@ void Filesystem::release(uint64_t fh) {
   }
   std::lock_guard lock(write_mu_);
   release_pending_locked(h.pending);
-}
-
-Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, std::optional<uint64_t> size,
-                                  std::optional<int64_t> mtime_ms) {
-  DLFS_ASSIGN(Node n, node(ino));
-  if (n.kind != NodeKind::kItem) {
-    if (size) return Status(EPERM, "thumbnails are read-only");
-    return getattr(ino);
-  }
-  std::shared_ptr<PendingFile> p;
-  std::shared_ptr<SpoolFd> fd;  // ftruncate: the descriptor's file (still there if unlinked since)
-  if (fh) {
-    std::lock_guard lock(handles_mu_);
-    if (auto it = files_.find(fh); it != files_.end() && it->second.writable) {
-      p = it->second.pending;
-      fd = it->second.fd;
-    }
-  }
-  if (!p) p = pending_of(ino);
-  if (size) {
-    if (n.item->is_dir()) return Status(EISDIR, "is a folder");
-    DLFS_TRY(ensure_writable(options_));
-    // A truncate by path is an open, an ftruncate and a close: the handle keeps the pending file
-    // from being dropped under it, and its close queues the upload.
-    uint64_t temp_fh = 0;
-    for (int attempt = 0; !fd; ++attempt) {
-      if (!p) {
-        DLFS_ASSIGN(p, materialize(ino, *size == 0));
-      }
-      Item shown;
-      {
-        std::lock_guard lock(write_mu_);
-        shown = shown_item(*p);
-      }
-      auto opened = add_file_handle(p, shown, true);
-      if (opened) {
-        temp_fh = *opened;
-        std::lock_guard lock(handles_mu_);
-        fd = files_.at(temp_fh).fd;
-      } else if (opened.err() != ENOENT || attempt >= 2) {
-        return opened.status();
-      } else {
-        p = nullptr;  // uploaded and dropped just now: again from the platform's copy
-      }
-    }
-    bool removed;
-    {
-      std::lock_guard lock(write_mu_);
-      removed = p->removed;
-    }
-    Status done = removed ? Status() : options_.spool->resize(p->spool_id, *size);
-    if (done && ::ftruncate(fd->fd, off_t(*size)) != 0) done = Status(errno, "truncating the spool file");
-    if (done) {
-      std::lock_guard lock(write_mu_);
-      p->size = *size;
-      p->mtime_ms = options_.clock->now_ms();
-      ++p->generation;
-    }
-    if (temp_fh) release(temp_fh);
-    DLFS_TRY(done);
-  }
-  if (mtime_ms && p) {
-    std::lock_guard lock(write_mu_);
-    p->mtime_ms = *mtime_ms;
-  }
-  return getattr(ino);
 }
 
 void Filesystem::learned(const Item& item) {

@@ -276,9 +276,15 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   });
 }
 
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info* fi) {
+// Who makes a file or folder, and its permission bits (the kernel applied the umask).
+NewNode new_node(fuse_req_t req, mode_t mode) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return NewNode{ctx->uid, ctx->gid, uint32_t(mode) & kPermissionBits};
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   guarded(req, "create", [&] {
-    auto r = fs_of(req).create(parent, name, fi->flags);
+    auto r = fs_of(req).create(parent, name, fi->flags, new_node(req, mode));
     if (!r) return reply_error(req, "create", r.status());
     fuse_entry_param p = to_fuse(r->first);
     fi->fh = r->second.fh;
@@ -316,27 +322,46 @@ void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   guarded(req, "fsyncdir", [&] { reply_status(req, "fsyncdir", fs_of(req).fsyncdir(ino)); });
 }
 
+int64_t ns_of(const timespec& t) { return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   guarded(req, "setattr", [&] {
-    std::optional<uint64_t> size;
-    std::optional<int64_t> mtime;
-    if (to_set & FUSE_SET_ATTR_SIZE) size = uint64_t(attr->st_size);
-    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    AttrChange change;
+    if (to_set & FUSE_SET_ATTR_SIZE) change.size = uint64_t(attr->st_size);
+    if (to_set & FUSE_SET_ATTR_MODE) change.mode = uint32_t(attr->st_mode) & kPermissionBits;
+    if (to_set & FUSE_SET_ATTR_UID) change.uid = attr->st_uid;
+    if (to_set & FUSE_SET_ATTR_GID) change.gid = attr->st_gid;
+    if (to_set & (FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_ATIME_NOW)) {
       struct timespec now {};
       clock_gettime(CLOCK_REALTIME, &now);
-      mtime = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-    } else if (to_set & FUSE_SET_ATTR_MTIME) {
-      mtime = int64_t(attr->st_mtim.tv_sec) * 1000 + attr->st_mtim.tv_nsec / 1000000;
+      if (to_set & FUSE_SET_ATTR_MTIME_NOW) change.mtime_ns = ns_of(now);
+      if (to_set & FUSE_SET_ATTR_ATIME_NOW) change.atime_ns = ns_of(now);
     }
-    auto e = fs_of(req).setattr(ino, fi ? fi->fh : 0, size, mtime);
+    if ((to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW)) change.mtime_ns = ns_of(attr->st_mtim);
+    if ((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) change.atime_ns = ns_of(attr->st_atim);
+    change.caller = fuse_req_ctx(req)->uid;
+    auto e = fs_of(req).setattr(ino, fi ? fi->fh : 0, change);
     if (!e) return reply_error(req, "setattr", e.status());
     fuse_reply_attr(req, &e->attr, e->attr_timeout);
   });
 }
 
-void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+// A dataset holds files, folders and links to URLs: no device nodes, fifos, sockets or hard links.
+void op_mknod(fuse_req_t req, fuse_ino_t, const char* name, mode_t, dev_t) {
+  guarded(req, "mknod", [&] {
+    reply_error(req, "mknod", Status(EPERM, std::string(name) + ": a dataset cannot hold device nodes, fifos or sockets"));
+  });
+}
+
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char* name) {
+  guarded(req, "link", [&] {
+    reply_error(req, "link", Status(EPERM, std::string(name) + ": a dataset cannot hold hard links"));
+  });
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   guarded(req, "mkdir", [&] {
-    auto e = fs_of(req).mkdir(parent, name);
+    auto e = fs_of(req).mkdir(parent, name, new_node(req, mode));
     if (!e) return reply_error(req, "mkdir", e.status());
     fuse_entry_param p = to_fuse(*e);
     if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
@@ -400,6 +425,8 @@ const fuse_lowlevel_ops kOps = [] {
   ops.fsync = op_fsync;
   ops.fsyncdir = op_fsyncdir;
   ops.setattr = op_setattr;
+  ops.mknod = op_mknod;
+  ops.link = op_link;
   ops.mkdir = op_mkdir;
   ops.symlink = op_symlink;
   ops.rmdir = op_rmdir;

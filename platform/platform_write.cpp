@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/lmdb.h"
 #include "core/paths.h"
+#include "core/posix_attrs.h"
 #include "platform/catalog.h"
 #include "platform/driver.h"
 #include "platform/group_commit.h"
@@ -31,16 +32,14 @@ Status check_upload_options(const UploadOptions& options) {
     auto user = options.metadata.find("user");
     if (user != options.metadata.end() && !user->is_object())
       return Status(EINVAL, "metadata.user must be a JSON object");
+    if (auto sys = options.metadata.find("system"); sys != options.metadata.end() && sys->is_object())
+      if (auto posix = sys->find(kPosixKey); posix != sys->end()) DLFS_TRY(check_posix_json(*posix));
   }
   return {};
 }
 
 // The client's metadata, less what only the platform writes.
-json client_metadata(const UploadOptions& options) {
-  json meta = options.metadata.is_object() ? options.metadata : json::object();
-  meta.erase("system");
-  return meta;
-}
+json client_metadata(const UploadOptions& options) { return client_upload_metadata(options.metadata); }
 
 // A link item is a small JSON file {"type":"link","shebang":"dataloop","metadata":{...}}; the
 // platform keeps its metadata object as metadata.system.shebang (API.md).
@@ -113,8 +112,11 @@ Result<UploadResult> Platform::put_upload_in_txn(LmdbTxn& txn, std::string_view 
     item = *existing;
     DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item.id));
     if (key) old_key = std::move(*key);
-    // A new binary: what was derived from the old one no longer holds.
+    // A new binary: what was derived from the old one no longer holds. Its mode and owners do:
+    // the same file, written again (its times come from the upload, or updatedAt).
+    PosixAttrs kept = kept_by_overwrite(item);
     item.metadata["system"] = json::object();
+    set_posix_attrs(item, kept);
   } else {
     DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), options.user, now).status());
     item.id = new_id();
@@ -248,6 +250,8 @@ Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, b
         return Status(EINVAL, "metadata.user must be an object");
       if (auto s = value.find("system"); s != value.end() && !s->is_object())
         return Status(EINVAL, "metadata.system must be an object");
+      if (auto s = value.find("system"); s != value.end())
+        if (auto posix = s->find(kPosixKey); posix != s->end()) DLFS_TRY(check_posix_json(*posix));
       merge_patch(item.metadata, value);
       item.system();  // keep metadata.system an object
     } else if (key == "description") {

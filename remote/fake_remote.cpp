@@ -1,5 +1,7 @@
 #include "remote/fake_remote.h"
 
+#include "core/posix_attrs.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -7,6 +9,7 @@
 #include "core/ids.h"
 #include "core/json_util.h"
 #include "core/paths.h"
+#include "core/posix_attrs.h"
 
 namespace dlfs {
 
@@ -266,8 +269,7 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
   if (!in) return Status(ENOENT, "cannot read " + local_file);
   std::stringstream bytes;
   bytes << in.rdbuf();
-  json meta = options.metadata.is_object() ? options.metadata : json::object();
-  meta.erase("system");
+  json meta = client_upload_metadata(options.metadata);  // as the platform takes it
   std::lock_guard lock(mu_);
   auto it = items_.find(remote_path);
   if (it != items_.end()) {
@@ -279,8 +281,10 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
     } else {
       s.content = bytes.str();
       s.thumbnail.reset();
+      PosixAttrs kept = kept_by_overwrite(s.item);
       s.item.metadata["system"] = json{{"size", s.content.size()}, {"originalname", s.item.name},
                                        {"mimetype", "application/octet-stream"}};
+      set_posix_attrs(s.item, kept);
       merge_patch(s.item.metadata, meta);
       s.item.system();
       if (options.description) s.item.description = options.description;
@@ -307,6 +311,8 @@ Result<Item> FakeRemote::patch(std::string_view id, const json& patch, bool syst
   if (!s) return Status(ENOENT, "no item " + std::string(id));
   if (auto m = patch.find("metadata"); m != patch.end()) {
     if (m->contains("system") && !system) return Status(EPERM, "metadata.system needs system=true");
+    if (auto sys = m->find("system"); sys != m->end() && sys->is_object())
+      if (auto posix = sys->find(kPosixKey); posix != sys->end()) DLFS_TRY(check_posix_json(*posix));
     merge_patch(s->item.metadata, *m);
   }
   if (auto d = patch.find("description"); d != patch.end())

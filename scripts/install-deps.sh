@@ -30,8 +30,10 @@ demo=(imagemagick libimage-exiftool-perl fonts-dejavu-core attr)
 # The tests also make images and read xattrs; they are built with clang and lld, and the fuzz
 # targets need clang's libFuzzer runtime (only recommended by clang-14, so named here); python3, psmisc and openssl (a
 # self-signed certificate for the https tests) are used by the tests too; the consistency tests
-# run git in a mount.
-tests=(libgtest-dev libgmock-dev clang lld libclang-rt-14-dev python3 psmisc openssl git "${demo[@]}")
+# run git in a mount. pjdfstest (POSIX conformance, tests/pjdfstest) is built with autoconf,
+# automake and make and run by perl's prove; cp -a, tar -xp, make and rsync -a run in a mount.
+tests=(libgtest-dev libgmock-dev clang lld libclang-rt-14-dev python3 psmisc openssl git autoconf automake make
+       perl rsync "${demo[@]}")
 # CPack's DEB generator: dpkg-shlibdeps (dpkg-dev) finds the library dependencies of the ELF
 # files that `file` recognises.
 package=(dpkg-dev file)

@@ -39,6 +39,15 @@ if [ "$fuzz_seconds" -gt 0 ]; then
   # The CSV rows' parser is small: 10 s covers it.
   run_fuzz csv_fuzz "$(( fuzz_seconds < 10 ? fuzz_seconds : 10 ))" -timeout=10 -max_len=65536
 fi
+# pjdfstest (POSIX conformance; the exact commit with its licence in tests/pjdfstest/), built once
+# into build-test/pjdfstest; tests/integration/pjdfstest_test.cpp runs it on mounts.
+pjdfstest_tar=tests/pjdfstest/pjdfstest-85a8aea9e685.tar.gz
+if [ ! -x build-test/pjdfstest/pjdfstest ] || [ "$pjdfstest_tar" -nt build-test/pjdfstest/pjdfstest ]; then
+  rm -rf build-test/pjdfstest
+  tar -xzf "$pjdfstest_tar" -C build-test
+  (cd build-test/pjdfstest && autoreconf -ifs >/dev/null 2>&1 && ./configure >/dev/null && make -s pjdfstest >/dev/null) ||
+    { echo "test.sh: building pjdfstest failed"; exit 1; }
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-test

@@ -117,7 +117,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
           got = errno_of(e.status());
           break;
         }
-        got = errno_of(fs_->setattr(e->ino, 0, size, std::nullopt).status());
+        got = errno_of(fs_->setattr(e->ino, 0, AttrChange{.size = size}).status());
         if (got == 0 && f) {
           std::lock_guard lock(model_mu_);
           f->bytes.resize(size, '\0');
@@ -140,7 +140,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
       } else if (s.kind == kTruncate) {
         uint64_t size = s.b % 3000;
         what = "ftruncate " + h.path + " to " + std::to_string(size);
-        got = errno_of(fs_->setattr(h.ino, h.fh, size, std::nullopt).status());
+        got = errno_of(fs_->setattr(h.ino, h.fh, AttrChange{.size = size}).status());
         std::lock_guard lock(model_mu_);
         h.file->bytes.resize(size, '\0');
       } else if (s.kind == kClose) {

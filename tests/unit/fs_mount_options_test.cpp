@@ -112,6 +112,8 @@ TEST(MountOptions, ValuesAndDefaults) {
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=0.5"})->link_revalidate_ms, 500);
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=never"})->link_revalidate_ms, -1);
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=often"}).err(), EINVAL);
+  EXPECT_FALSE(d->no_posix_attrs);  // kept by default
+  EXPECT_TRUE(parse({"cars", "/mnt", "-o", "no_posix_attrs"})->no_posix_attrs);
 }
 
 TEST(MountOptions, BadOptionsAreClearErrors) {

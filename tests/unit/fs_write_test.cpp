@@ -217,14 +217,14 @@ TEST_F(FsWrite, WritesAtAnyOffsetAndTruncate) {
   std::string x = "XYZ";
   ASSERT_TRUE(fs->write(ino, made->second.fh, 10, std::span<const char>(x.data(), 3)));
   EXPECT_EQ(fs->getattr(ino)->attr.st_size, 13);
-  ASSERT_TRUE(fs->setattr(ino, made->second.fh, 11, std::nullopt));  // ftruncate
+  ASSERT_TRUE(fs->setattr(ino, made->second.fh, AttrChange{.size = 11}));  // ftruncate
   EXPECT_EQ(fs->getattr(ino)->attr.st_size, 11);
   ASSERT_TRUE(fs->fsync(ino, made->second.fh));
   fs->release(made->second.fh);
   EXPECT_EQ(remote_bytes("/sparse.bin"), std::string(10, '\0') + "X");
   // truncate(2) of an uploaded file, with no handle.
   auto e = walk("/sparse.bin");
-  ASSERT_TRUE(fs->setattr(e->ino, 0, 2, std::nullopt));
+  ASSERT_TRUE(fs->setattr(e->ino, 0, AttrChange{.size = 2}));
   ASSERT_TRUE(fs->fsync(e->ino, 0));
   EXPECT_EQ(remote_bytes("/sparse.bin"), std::string(2, '\0'));
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/lmdb.h"
+#include "core/paths.h"
 #include "platform/dql.h"
 #include "platform/platform.h"
 #include "platform_fixture.h"
@@ -446,4 +447,52 @@ TEST_F(PlatformTest, AFailedUploadInACommitGroupUndoesOnlyItself) {
   for (auto& e : fs::recursive_directory_iterator(dir_ / "store" / "blobs")) blobs += e.is_regular_file();
   EXPECT_EQ(blobs, size_t(good.load()) + 1);
   EXPECT_GT(refused.load(), 0);
+}
+
+// A mount keeps modes, owners and times in metadata.system.posix (core/posix_attrs.h): an upload
+// may set them (no other system key), a system patch changes them, bad ones are refused, and an
+// overwrite keeps the mode and owners (the same file written again) but not the old times.
+TEST_F(PlatformTest, PosixAttributesAreTheClientsPartOfSystemMetadata) {
+  json posix = {{"mode", 0600}, {"uid", 1234}, {"gid", 5678}, {"mtime", 1577836800123456789LL}};
+  auto up = put("/p/f.bin", "bytes", with_meta({{"system", {{"posix", posix}, {"size", 99}}}, {"user", {{"k", 1}}}}));
+  EXPECT_EQ(up.item.system()["posix"], posix);
+  EXPECT_EQ(up.item.size(), 5u);  // the platform's own keys stay the platform's
+  EXPECT_EQ(up.item.user()["k"], 1);
+  reopen();
+  auto got = platform_->get_item_by_path(ds_.id, "/p/f.bin");
+  ASSERT_TRUE(got) << got.status().to_string();
+  EXPECT_EQ(got->system()["posix"], posix);
+
+  EXPECT_EQ(platform_->upload_bytes(ds_.id, "x", "/p/bad", with_meta({{"system", {{"posix", {{"mode", 070000}}}}}}))
+                .err(), EINVAL);
+  EXPECT_EQ(platform_->upload_bytes(ds_.id, "x", "/p/bad", with_meta({{"system", {{"posix", {{"colour", 1}}}}}}))
+                .err(), EINVAL);
+  EXPECT_EQ(platform_->patch_item(up.item.id, {{"metadata", {{"system", {{"posix", {{"uid", -1}}}}}}}}, true, "dev@local")
+                .err(), EINVAL);
+  auto patched = platform_->patch_item(up.item.id, {{"metadata", {{"system", {{"posix", {{"mode", 0640}}}}}}}}, true,
+                                       "dev@local");
+  ASSERT_TRUE(patched) << patched.status().to_string();
+  EXPECT_EQ(patched->system()["posix"]["mode"], 0640);
+  EXPECT_EQ(patched->system()["posix"]["uid"], 1234);
+
+  UploadOptions overwrite;
+  overwrite.mode = UploadMode::kOverwrite;
+  auto again = put("/p/f.bin", "new bytes", overwrite);
+  EXPECT_EQ(again.op, UploadOp::kOverwritten);
+  EXPECT_EQ(again.item.system()["posix"], json({{"mode", 0640}, {"uid", 1234}, {"gid", 5678}}));
+}
+
+// The longest path the catalogue keys (LMDB keys are at most 511 bytes) is stored, listed and
+// read; one byte more is ENAMETOOLONG up front. (A 600-byte path answered HTTP 500 at every try.)
+TEST_F(PlatformTest, TheLongestPathWorksAndALongerOneIsRefusedUpFront) {
+  std::string dir = "/" + std::string(200, 'd') + "/" + std::string(200, 'e');
+  std::string path = dir + "/" + std::string(kMaxPathBytes - dir.size() - 1, 'f');
+  ASSERT_EQ(path.size(), kMaxPathBytes);
+  auto up = put(path, "bytes");
+  ASSERT_TRUE(up.item.id.size() > 0);
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{std::string(kMaxPathBytes - dir.size() - 1, 'f')});
+  EXPECT_EQ(read_all(up.item), "bytes");
+  EXPECT_EQ(platform_->upload_bytes(ds_.id, "x", path + "g", {}).err(), ENAMETOOLONG);
+  EXPECT_EQ(platform_->make_dir(ds_.id, dir + "/" + std::string(kMaxPathBytes - dir.size(), 'h'), "dev@local").err(),
+            ENAMETOOLONG);
 }

@@ -107,6 +107,11 @@ TEST(UploadSpool, FullAnswersEnospcAfterAWaitAndRoomWakesWriters) {
   EXPECT_EQ(full.err(), ENOSPC);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
   EXPECT_TRUE(spool->resize(b.id, 200).is_ok());  // exactly fits
+  // Larger than any file a dataset holds: EFBIG at once (pjdfstest truncate/12).
+  auto t1 = std::chrono::steady_clock::now();
+  EXPECT_EQ(spool->resize(b.id, kMaxFileBytes + 1).err(), EFBIG);
+  EXPECT_EQ(spool->resize(b.id, 999999999999999999ull).err(), EFBIG);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 100ms);
   // A writer waiting for room gets it when another entry is released.
   std::thread releaser([&] {
     std::this_thread::sleep_for(50ms);

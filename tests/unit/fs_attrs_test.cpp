@@ -1,0 +1,224 @@
+// The filesystem core's POSIX attributes over a FakeRemote that keeps them as the platform does
+// (metadata.system.posix): the mode and owners a file or folder is made with, chmod, chown and
+// utimensat on pending files and on items the platform has, what a fresh mount sees, who may
+// change what, and the mount that does not keep them (EPERM, never a silent success).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include "core/posix_attrs.h"
+#include "support/fs_fixture.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FsAttrs : public ::testing::Test, public FsFixture {
+ protected:
+  void SetUp() override {
+    SpoolOptions so;
+    so.dir = dir.sub("spool");
+    spool = std::move(UploadSpool::open(so)).value();
+    options.spool = spool.get();
+    options.retry_base_ms = 5;
+    options.preprocess_polls = 0;
+    options.uid = 1000;
+    options.gid = 1000;
+    mount();
+  }
+  void TearDown() override {
+    fs.reset();
+    spool.reset();
+  }
+  Ino put(Ino parent, const std::string& name, const std::string& content, const NewNode& as) {
+    auto made = fs->create(parent, name, O_WRONLY | O_CREAT | O_TRUNC, as);
+    EXPECT_TRUE(made) << made.status().to_string();
+    if (!made) return 0;
+    EXPECT_TRUE(fs->write(made->first.ino, made->second.fh, 0, std::span<const char>(content.data(), content.size())));
+    EXPECT_TRUE(fs->flush(made->first.ino, made->second.fh));
+    fs->release(made->second.fh);
+    return made->first.ino;
+  }
+  struct stat attr_of(const std::string& path) {
+    auto e = walk(path);
+    EXPECT_TRUE(e) << path << ": " << e.status().to_string();
+    return e ? fs->getattr(e->ino)->attr : (struct stat){};
+  }
+  std::unique_ptr<UploadSpool> spool;
+};
+
+constexpr int64_t k2020 = 1577836800LL * 1000000000 + 123456789;  // 2020-01-01, and some ns
+
+TEST_F(FsAttrs, NewFilesAndFoldersKeepTheirModeAndOwnersThroughTheUploadAndARemount) {
+  Ino f = put(kRootIno, "f", "bytes", NewNode{1234, 5678, 0600});
+  auto d = fs->mkdir(kRootIno, "d", NewNode{1234, 5678, 0700});
+  ASSERT_TRUE(d) << d.status().to_string();
+  struct stat st = fs->getattr(f)->attr;
+  EXPECT_EQ(st.st_mode, S_IFREG | 0600);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  EXPECT_EQ(d->attr.st_mode, S_IFDIR | 0700);
+  EXPECT_EQ(d->attr.st_uid, 1234u);
+  fs->start_uploads();
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  // The platform has them (what a second client reads), and a fresh mount shows them.
+  auto on_platform = posix_attrs(*remote.item_at("/f"));
+  EXPECT_EQ(on_platform.mode, 0600u);
+  EXPECT_EQ(on_platform.uid, 1234u);
+  EXPECT_EQ(on_platform.gid, 5678u);
+  EXPECT_TRUE(on_platform.mtime_ns);
+  EXPECT_EQ(posix_attrs(*remote.item_at("/d")).mode, 0700u);
+  int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  unmount();
+  mount();
+  struct stat again = attr_of("/f");
+  EXPECT_EQ(again.st_mode, S_IFREG | 0600);
+  EXPECT_EQ(again.st_uid, 1234u);
+  EXPECT_EQ(int64_t(again.st_mtim.tv_sec) * 1000000000 + again.st_mtim.tv_nsec, mtime);
+  EXPECT_EQ(attr_of("/d").st_mode, S_IFDIR | 0700);
+  // Without a NewNode (no FUSE context): the mount's defaults.
+  Ino plain = put(kRootIno, "plain", "x", {});
+  EXPECT_EQ(fs->getattr(plain)->attr.st_mode, S_IFREG | 0644);
+  EXPECT_EQ(fs->getattr(plain)->attr.st_uid, 1000u);
+}
+
+TEST_F(FsAttrs, ChmodChownAndUtimensatChangePendingFilesAndPlatformItems) {
+  remote.add_file("/old.txt", "on the platform");  // never had attributes: the defaults
+  struct stat st = attr_of("/old.txt");
+  EXPECT_EQ(st.st_mode, S_IFREG | 0644);
+  EXPECT_EQ(st.st_uid, 1000u);
+  Ino old = walk("/old.txt")->ino;
+  Ino fresh = put(kRootIno, "new.txt", "pending", NewNode{1000, 1000, 0644});
+  for (Ino ino : {old, fresh}) {
+    int64_t ctime_before = fs->getattr(ino)->attr.st_ctim.tv_sec;
+    clock.advance_ms(2000);
+    auto changed = fs->setattr(ino, 0, AttrChange{.mode = 0640, .uid = 42, .gid = 43});
+    ASSERT_TRUE(changed) << changed.status().to_string();
+    EXPECT_EQ(changed->attr.st_mode, S_IFREG | 0640);
+    EXPECT_EQ(changed->attr.st_uid, 42u);
+    EXPECT_EQ(changed->attr.st_gid, 43u);
+    EXPECT_GT(changed->attr.st_ctim.tv_sec, ctime_before);
+    auto touched = fs->setattr(ino, 0, AttrChange{.atime_ns = k2020 + 1, .mtime_ns = k2020});
+    ASSERT_TRUE(touched) << touched.status().to_string();
+    EXPECT_EQ(touched->attr.st_mtim.tv_sec, 1577836800);
+    EXPECT_EQ(touched->attr.st_mtim.tv_nsec, 123456789);
+    EXPECT_EQ(touched->attr.st_atim.tv_nsec, 123456790);
+  }
+  EXPECT_EQ(posix_attrs(*remote.item_at("/old.txt")).mode, 0640u);  // patched at once
+  EXPECT_EQ(posix_attrs(*remote.item_at("/old.txt")).mtime_ns, k2020);
+  fs->start_uploads();
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  auto uploaded = posix_attrs(*remote.item_at("/new.txt"));  // kept with it, sent with the upload
+  EXPECT_EQ(uploaded.mode, 0640u);
+  EXPECT_EQ(uploaded.uid, 42u);
+  EXPECT_EQ(uploaded.mtime_ns, k2020);
+  // A write after a utimensat sets mtime again.
+  auto opened = fs->open(fresh, O_WRONLY);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  ASSERT_TRUE(fs->write(fresh, opened->fh, 0, std::span<const char>("x", 1)));
+  EXPECT_GT(fs->getattr(fresh)->attr.st_mtim.tv_sec, 1577836800 + 1000);
+  ASSERT_TRUE(fs->flush(fresh, opened->fh));
+  fs->release(opened->fh);
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_EQ(posix_attrs(*remote.item_at("/new.txt")).mode, 0640u);  // an overwrite keeps the mode
+  EXPECT_GT(*posix_attrs(*remote.item_at("/new.txt")).mtime_ns, k2020);
+}
+
+TEST_F(FsAttrs, OnlyRootGivesAFileAwayAndOnlyTheOwnerChangesItsMode) {
+  Ino f = put(kRootIno, "f", "x", NewNode{1000, 1000, 0644});
+  EXPECT_EQ(fs->setattr(f, 0, AttrChange{.uid = 2000, .caller = 1000}).err(), EPERM);
+  EXPECT_EQ(fs->setattr(f, 0, AttrChange{.mode = 0600, .caller = 2000}).err(), EPERM);
+  EXPECT_EQ(fs->setattr(f, 0, AttrChange{.gid = 2000, .caller = 2000}).err(), EPERM);
+  EXPECT_TRUE(fs->setattr(f, 0, AttrChange{.mode = 0600, .caller = 1000}));
+  EXPECT_TRUE(fs->setattr(f, 0, AttrChange{.uid = 1000, .caller = 1000}));  // to itself: no change
+  EXPECT_TRUE(fs->setattr(f, 0, AttrChange{.uid = 2000, .caller = 0}));
+  EXPECT_EQ(fs->getattr(f)->attr.st_uid, 2000u);
+  EXPECT_EQ(fs->getattr(f)->attr.st_mode, S_IFREG | 0600);
+}
+
+TEST_F(FsAttrs, AFolderWithItsSetGroupIdBitGivesItsGroup) {
+  auto d = fs->mkdir(kRootIno, "shared", NewNode{1000, 777, 02775});
+  ASSERT_TRUE(d);
+  Ino f = put(d->ino, "f", "x", NewNode{1000, 1000, 0644});
+  auto sub = fs->mkdir(d->ino, "sub", NewNode{1000, 1000, 0755});
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(fs->getattr(f)->attr.st_gid, 777u);
+  EXPECT_EQ(sub->attr.st_gid, 777u);
+  EXPECT_EQ(sub->attr.st_mode, S_IFDIR | 02755);
+}
+
+TEST_F(FsAttrs, AMountThatDoesNotKeepThemAnswersEperm) {
+  remote.add_file("/a.txt", "a");
+  options.posix_attrs = false;
+  mount();
+  Ino a = walk("/a.txt")->ino;
+  EXPECT_EQ(fs->setattr(a, 0, AttrChange{.mode = 0600}).err(), EPERM);
+  EXPECT_EQ(fs->setattr(a, 0, AttrChange{.mtime_ns = k2020}).err(), EPERM);
+  EXPECT_EQ(fs->setattr(a, 0, AttrChange{.uid = 1}).err(), EPERM);
+  EXPECT_TRUE(fs->setattr(a, 0, AttrChange{.size = 0}));  // a truncate is not an attribute
+  Ino f = put(kRootIno, "f", "x", NewNode{1234, 1234, 0600});
+  EXPECT_EQ(fs->getattr(f)->attr.st_mode, S_IFREG | 0644);  // what it shows: the defaults
+  EXPECT_EQ(fs->getattr(f)->attr.st_uid, 1000u);
+  fs->start_uploads();
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  EXPECT_TRUE(posix_attrs(*remote.item_at("/f")).empty());
+}
+
+}  // namespace
+
+namespace {
+// What POSIX says a change sets: a write, a truncate and an open(O_TRUNC) set the file's mtime and
+// ctime; a name made or removed in a folder sets the folder's. (open(O_TRUNC) of an uploaded file
+// kept its old mtime: pjdfstest open/00 43-44.)
+TEST_F(FsAttrs, WritesTruncatesAndNamesSetTheTimesPosixSays) {
+  Ino f = put(kRootIno, "f", "bytes", {});
+  auto d = fs->mkdir(kRootIno, "d", {});
+  ASSERT_TRUE(d);
+  fs->start_uploads();
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  auto seconds = [&](Ino ino) { return fs->getattr(ino)->attr.st_mtim.tv_sec; };
+  auto ctime = [&](Ino ino) { return fs->getattr(ino)->attr.st_ctim.tv_sec; };
+  int64_t t0 = seconds(f);
+  clock.advance_ms(5000);
+  auto opened = fs->open(f, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  EXPECT_EQ(fs->getattr(f)->attr.st_size, 0);
+  EXPECT_EQ(seconds(f), t0 + 5);
+  EXPECT_EQ(ctime(f), t0 + 5);
+  fs->release(opened->fh);
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  clock.advance_ms(5000);
+  ASSERT_TRUE(fs->setattr(f, 0, AttrChange{.size = 3}));
+  EXPECT_EQ(seconds(f), t0 + 10);
+  auto now_s = [&] { return clock.now_ms() / 1000; };
+  EXPECT_LT(seconds(d->ino), now_s());
+  clock.advance_ms(5000);
+  put(d->ino, "child", "x", {});
+  EXPECT_EQ(seconds(d->ino), now_s());
+  EXPECT_EQ(ctime(d->ino), now_s());
+  clock.advance_ms(5000);
+  ASSERT_TRUE(fs->unlink(d->ino, "child"));
+  EXPECT_EQ(seconds(d->ino), now_s());
+  EXPECT_LT(seconds(kRootIno), now_s());  // the folder's own folder: no name of it changed
+}
+}  // namespace
+
+namespace {
+// cp -a and tar -xp set a folder's times after filling it: that time stays (the names made in it
+// before must not move it again).
+TEST_F(FsAttrs, AFoldersTimeSetAfterItsNamesChangedStays) {
+  auto d = fs->mkdir(kRootIno, "d", {});
+  ASSERT_TRUE(d);
+  clock.advance_ms(5000);
+  put(d->ino, "child", "x", {});
+  auto set = fs->setattr(d->ino, 0, AttrChange{.mtime_ns = k2020});
+  ASSERT_TRUE(set) << set.status().to_string();
+  EXPECT_EQ(set->attr.st_mtim.tv_sec, 1577836800);
+  EXPECT_EQ(fs->getattr(d->ino)->attr.st_mtim.tv_sec, 1577836800);
+  clock.advance_ms(5000);
+  put(d->ino, "later", "y", {});  // a name made after it moves it again
+  EXPECT_EQ(fs->getattr(d->ino)->attr.st_mtim.tv_sec, clock.now_ms() / 1000);
+}
+}  // namespace
