@@ -16,15 +16,10 @@ namespace {
 
 constexpr std::string_view kThumbnailsDir = ".thumbnails";
 
-struct timespec to_timespec(int64_t ms) {
-  struct timespec ts {};
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_sec -= 1;
-    ts.tv_nsec += 1000000000;
-  }
-  return ts;
+struct timespec timespec_of_ns(int64_t ns) {
+  int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+  if (rem < 0) rem += 1000000000, --sec;
+  return timespec{time_t(sec), long(rem)};
 }
 
 }  // namespace
@@ -104,23 +99,18 @@ struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, cons
   st.st_uid = options_.uid;
   st.st_gid = options_.gid;
   st.st_blksize = 4096;
-  st.st_mtim = st.st_ctim = st.st_atim = to_timespec(item.updated_ms);
+  st.st_mtim = st.st_ctim = st.st_atim = timespec_of_ns(item.updated_ms * 1000000);
   // What the item keeps (core/posix_attrs.h) over the defaults; thumbnails are the platform's.
   PosixAttrs kept = kind == NodeKind::kItem && options_.posix_attrs ? posix_attrs(item) : PosixAttrs{};
   if (kept.uid) st.st_uid = *kept.uid;
   if (kept.gid) st.st_gid = *kept.gid;
-  auto from_ns = [](int64_t ns) {
-    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
-    if (rem < 0) rem += 1000000000, --sec;
-    return timespec{time_t(sec), long(rem)};
-  };
-  if (kept.mtime_ns) st.st_mtim = st.st_atim = from_ns(*kept.mtime_ns);
-  if (kept.ctime_ns) st.st_ctim = from_ns(*kept.ctime_ns);
-  if (kept.atime_ns) st.st_atim = from_ns(*kept.atime_ns);
+  if (kept.mtime_ns) st.st_mtim = st.st_atim = timespec_of_ns(*kept.mtime_ns);
+  if (kept.ctime_ns) st.st_ctim = timespec_of_ns(*kept.ctime_ns);
+  if (kept.atime_ns) st.st_atim = timespec_of_ns(*kept.atime_ns);
   if (kind == NodeKind::kThumbDir || (kind == NodeKind::kItem && item.is_dir())) {
     // A name that came or went here since: mtime and ctime then (POSIX), over what is kept.
     if (auto changed = kind == NodeKind::kItem ? folder_changed_ns(item.filename) : std::nullopt) {
-      timespec t = from_ns(*changed);
+      timespec t = timespec_of_ns(*changed);
       auto later = [](const timespec& a, const timespec& b) {
         return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
       };

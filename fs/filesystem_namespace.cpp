@@ -50,6 +50,11 @@ constexpr int kRemoteTries = 3;
 
 void backoff(int attempt) { std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt)); }
 
+// Whether a namespace call that failed so is worth another try.
+bool worth_another_try(int err, int attempt, const Remote& remote) {
+  return is_transient_remote_error(err) && attempt + 1 < kRemoteTries && !remote.server_away();
+}
+
 }  // namespace
 
 Result<std::string> Filesystem::child_path(Ino parent, std::string_view name) {
@@ -127,7 +132,7 @@ Status Filesystem::remote_remove(const std::string& id) {
     Status s = remote_.remove(id);
     if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
     if (s || s.err() == ENOENT) return {};  // gone, by this try or an earlier one
-    if (!is_transient_remote_error(s.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return s;
+    if (!worth_another_try(s.err(), attempt, remote_)) return s;
     backoff(attempt);
   }
 }
@@ -140,18 +145,18 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
       auto now = remote_.get_by_id(id);
       if (now && now->filename == to) return now;
     }
-    if (!is_transient_remote_error(moved.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return moved.status();
+    if (!worth_another_try(moved.err(), attempt, remote_)) return moved.status();
     backoff(attempt);
   }
 }
 
 Result<Item> Filesystem::remote_patch(const std::string& id, const json& patch) {
+  // Changes under metadata.system (the POSIX attributes) need the system flag.
+  auto m = patch.find("metadata");
+  bool system = m != patch.end() && m->is_object() && m->contains("system");
   for (int attempt = 0;; ++attempt) {  // a merge: trying again after a lost answer is harmless
-    // Changes under metadata.system (the POSIX attributes) need the system flag.
-    auto m = patch.find("metadata");
-    bool system = m != patch.end() && m->is_object() && m->contains("system");
     auto patched = remote_.patch(id, patch, system);
-    if (patched || !is_transient_remote_error(patched.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return patched;
+    if (patched || !worth_another_try(patched.err(), attempt, remote_)) return patched;
     backoff(attempt);
   }
 }
@@ -165,7 +170,7 @@ Result<Item> Filesystem::remote_make_dir(const std::string& path) {
       if (there && there->is_dir()) return there;
       return made.status();
     }
-    if (!is_transient_remote_error(made.err()) || attempt + 1 >= kRemoteTries || remote_.server_away()) return made.status();
+    if (!worth_another_try(made.err(), attempt, remote_)) return made.status();
     backoff(attempt);
   }
 }

@@ -154,12 +154,14 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
   }
 
-  if ((mem || cached) && remote_.server_away()) {  // not waited on: what the mount has, of any age
+  // What the mount has, of any age (mem or cached: one of them is there).
+  auto serve_stale = [&] {
     ++counters_.stale_served;
     if (mem) return Listing{mem, at, false, {}};
     int64_t cached_at = cached->fetched_ms;
     return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
-  }
+  };
+  if ((mem || cached) && remote_.server_away()) return serve_stale();  // not waited on
   ++counters_.listing_fetches;
   epoch = epoch_of(dir);
   auto fetched = fetch_all(dir);
@@ -171,11 +173,8 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     }
     // Offline or failing remote: a stale listing beats an error.
     if (!mem && !cached) return fetched.status();
-    ++counters_.stale_served;
     spdlog::warn("listing {}: {}; serving the cached listing", dir, fetched.status().to_string());
-    if (mem) return Listing{mem, at, false, {}};
-    int64_t cached_at = cached->fetched_ms;
-    return Listing{remember(dir, std::move(cached->items), cached_at, epoch), cached_at, false, {}};
+    return serve_stale();
   }
 
   Listing out;
