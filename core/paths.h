@@ -13,10 +13,11 @@
 namespace dlfs {
 
 inline constexpr size_t kMaxNameBytes = 255;
-// A dataset path's bound: what the platform's catalogue can key (LMDB keys are at most 511 bytes:
-// the dataset id, the folder, a NUL and the name). A longer path answered HTTP 500 at every
-// upload, tried again and again; it is refused up front instead (ENAMETOOLONG).
-inline constexpr size_t kMaxPathBytes = 480;
+// A dataset path's bound. Linux bounds a path *argument* at PATH_MAX (4,095 bytes and its NUL) and
+// checks that itself; a path inside a dataset may be longer, as on a local disk (a relative path
+// from a deep folder, or a mount of a subfolder), up to this. (The platform's catalogue keys a long
+// folder's children by its hash: platform/catalog.cpp.) A longer path is refused up front.
+inline constexpr size_t kMaxPathBytes = 16383;
 
 // Checks one path component (a file or folder name).
 Status validate_name(std::string_view name);

@@ -28,6 +28,11 @@ void PosixAttrs::merge(const PosixAttrs& o) {
   if (o.mtime_ns) mtime_ns = o.mtime_ns;
   if (o.atime_ns) atime_ns = o.atime_ns;
   if (o.ctime_ns) ctime_ns = o.ctime_ns;
+  if (o.symlink) symlink = o.symlink;
+}
+
+bool valid_symlink_target(std::string_view target) {
+  return !target.empty() && target.size() <= kMaxSymlinkBytes && target.find('\0') == std::string_view::npos;
 }
 
 PosixAttrs posix_attrs(const Item& item) {
@@ -42,7 +47,14 @@ PosixAttrs posix_attrs(const Item& item) {
   a.mtime_ns = integer_at<int64_t>(p, "mtime", kMinTime, kMaxTime);
   a.atime_ns = integer_at<int64_t>(p, "atime", kMinTime, kMaxTime);
   a.ctime_ns = integer_at<int64_t>(p, "ctime", kMinTime, kMaxTime);
+  if (auto s = p.find("symlink"); s != p.end() && s->is_string() && valid_symlink_target(s->get_ref<const std::string&>()))
+    a.symlink = s->get<std::string>();
   return a;
+}
+
+std::optional<std::string> symlink_target(const Item& item) {
+  if (item.is_dir()) return std::nullopt;
+  return posix_attrs(item).symlink;
 }
 
 json posix_json(const PosixAttrs& a) {
@@ -53,6 +65,7 @@ json posix_json(const PosixAttrs& a) {
   if (a.mtime_ns) out["mtime"] = *a.mtime_ns;
   if (a.atime_ns) out["atime"] = *a.atime_ns;
   if (a.ctime_ns) out["ctime"] = *a.ctime_ns;
+  if (a.symlink) out["symlink"] = *a.symlink;
   return out;
 }
 
@@ -73,8 +86,12 @@ Status check_posix_json(const json& posix) {
     else if (key == "uid" || key == "gid") ok = integer_at<uint32_t>(posix, key.c_str(), 0, kMaxId).has_value();
     else if (key == "mtime" || key == "atime" || key == "ctime")
       ok = integer_at<int64_t>(posix, key.c_str(), kMinTime, kMaxTime).has_value();
+    else if (key == "symlink") ok = value.is_string() && valid_symlink_target(value.get_ref<const std::string&>());
     else return Status(EINVAL, "metadata.system.posix." + key + " is not a POSIX attribute");
-    if (!ok) return Status(EINVAL, "metadata.system.posix." + key + " is out of range or not an integer");
+    if (!ok)
+      return Status(EINVAL, "metadata.system.posix." + key +
+                                (key == "symlink" ? " must be a target of 1 to 4095 bytes without NUL"
+                                                  : " is out of range or not an integer"));
   }
   return {};
 }
@@ -92,6 +109,7 @@ json client_upload_metadata(const json& metadata) {
 PosixAttrs kept_by_overwrite(const Item& item) {
   PosixAttrs kept = posix_attrs(item);
   kept.mtime_ns = kept.atime_ns = kept.ctime_ns = std::nullopt;
+  kept.symlink = std::nullopt;
   return kept;
 }
 

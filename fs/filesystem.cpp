@@ -16,12 +16,6 @@ namespace {
 
 constexpr std::string_view kThumbnailsDir = ".thumbnails";
 
-struct timespec timespec_of_ns(int64_t ns) {
-  int64_t sec = ns / 1000000000, rem = ns % 1000000000;
-  if (rem < 0) rem += 1000000000, --sec;
-  return timespec{time_t(sec), long(rem)};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Filesystem>> Filesystem::create(Remote& remote, MetadataCache* cache,
@@ -91,48 +85,6 @@ std::optional<std::string> Filesystem::link_error(const std::string& url) {
   auto it = link_errors_.find(url);
   if (it == link_errors_.end()) return std::nullopt;
   return it->second;
-}
-
-struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
-  struct stat st {};
-  st.st_ino = ino;
-  st.st_uid = options_.uid;
-  st.st_gid = options_.gid;
-  st.st_blksize = 4096;
-  st.st_mtim = st.st_ctim = st.st_atim = timespec_of_ns(item.updated_ms * 1000000);
-  // What the item keeps (core/posix_attrs.h) over the defaults; thumbnails are the platform's.
-  PosixAttrs kept = kind == NodeKind::kItem && options_.posix_attrs ? posix_attrs(item) : PosixAttrs{};
-  if (kept.uid) st.st_uid = *kept.uid;
-  if (kept.gid) st.st_gid = *kept.gid;
-  if (kept.mtime_ns) st.st_mtim = st.st_atim = timespec_of_ns(*kept.mtime_ns);
-  if (kept.ctime_ns) st.st_ctim = timespec_of_ns(*kept.ctime_ns);
-  if (kept.atime_ns) st.st_atim = timespec_of_ns(*kept.atime_ns);
-  if (kind == NodeKind::kThumbDir || (kind == NodeKind::kItem && item.is_dir())) {
-    // A name that came or went here since: mtime and ctime then (POSIX), over what is kept.
-    if (auto changed = kind == NodeKind::kItem ? folder_changed_ns(item.filename) : std::nullopt) {
-      timespec t = timespec_of_ns(*changed);
-      auto later = [](const timespec& a, const timespec& b) {
-        return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
-      };
-      if (later(t, st.st_mtim)) st.st_mtim = t;
-      if (later(t, st.st_ctim)) st.st_ctim = t;
-    }
-    st.st_mode = S_IFDIR | kept.mode.value_or(0755);
-    st.st_nlink = 2;
-    return st;
-  }
-  st.st_nlink = 1;
-  if (kind == NodeKind::kThumbFile) {
-    st.st_mode = S_IFREG | 0444;
-    st.st_size = thumbnail ? off_t(thumbnail->size()) : 0;
-  } else {
-    st.st_mode = S_IFREG | kept.mode.value_or(0644);
-    uint64_t size = item.size();
-    if (item.is_link()) size = link_size(item, false).value_or(0);
-    st.st_size = off_t(size);
-  }
-  st.st_blocks = (st.st_size + 511) / 512;
-  return st;
 }
 
 Entry Filesystem::make_entry(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
@@ -228,6 +180,11 @@ Result<Entry> Filesystem::getattr(Ino ino) {
       return e;
     }
     DLFS_ASSIGN(n, node(ino));  // an upload that just ended refreshed it before leaving the spool
+  }
+  if (n.unlinked) {  // still open after an unlink: the kernel asks for its fstat
+    Entry e = make_entry(ino, n.kind, *n.item, nullptr);
+    e.attr.st_nlink = 0;
+    return e;
   }
   if (n.kind == NodeKind::kItem && (is_spool_id(n.item->id) || !source_.is_fresh(n.fetched_ms))) {
     // A new file's node that is no longer pending was unlinked or discarded before it was ever
@@ -391,6 +348,7 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   if (writing) return Status(EROFS, options_.read_only ? "the mount is read-only" : "this mount cannot write");
   bool link_changed = false;
   if (n.kind == NodeKind::kItem && n.item->is_link()) DLFS_TRY(revalidate_link(ino, *n.item, link_changed));
+  if (n.kind == NodeKind::kItem) accessed(*n.item);
   OpenResult r;
   r.keep_cache = inodes_.note_open(ino) && !link_changed;
   r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && !link_size(*n.item, true);

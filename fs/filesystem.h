@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cache/metadata_cache.h"
@@ -63,6 +64,9 @@ struct FsOptions {
   // Modes, owners and times kept on the platform (core/posix_attrs.h): chmod, chown and
   // utimensat change them. Off (-o no_posix_attrs): they answer EPERM, never a silent success.
   bool posix_attrs = true;
+  // Access times as relatime keeps them: a read open sets a file's atime when it is older than
+  // its mtime or ctime, or a day old (a patch sent in the background); off (-o noatime): never.
+  bool atime = true;
 };
 
 // Who makes a new file or folder and its permission bits (the umask applied), from the FUSE
@@ -87,6 +91,8 @@ struct AttrChange {
 
 // True for the synthetic id of a file not uploaded yet ("spool-<n>").
 bool is_spool_id(std::string_view id);
+// /.thumbnails and /.dataloop: the platform's, never made by a mount.
+bool is_reserved(const std::string& path);
 // EROFS with the reason when the mount takes no writes (read-only, or no spool).
 Status ensure_writable(const FsOptions& o);
 
@@ -202,10 +208,14 @@ class Filesystem {
   // fh may be 0. A size truncates; modes, owners and times are kept (fs/filesystem_attrs.cpp).
   Result<Entry> setattr(Ino ino, uint64_t fh, const AttrChange& change);
   Result<Entry> mkdir(Ino parent, std::string_view name, const NewNode& as = {});
-  // `ln -s URL name`: makes a link item (an http or https URL; anything else EPERM). The entry
+  // `ln -s URL name`: makes a link item (an http or https URL; another scheme EPERM). The entry
   // answered is a symlink's, with no timeouts: the kernel insists that a symlink reply be one,
   // and must look the name up again to see the regular file the link item is.
-  Result<Entry> symlink(std::string_view target, Ino parent, std::string_view name);
+  // `ln -s PATH name`: a symlink item, spooled and uploaded as a new file is
+  // (fs/filesystem_symlinks.cpp).
+  Result<Entry> symlink(std::string_view target, Ino parent, std::string_view name, const NewNode& as = {});
+  // A symlink's target (EINVAL for anything else).
+  Result<std::string> readlink(Ino ino);
   Status rmdir(Ino parent, std::string_view name);
   Status unlink(Ino parent, std::string_view name);
   // flags: RENAME_NOREPLACE honoured; RENAME_EXCHANGE answers EINVAL.
@@ -271,6 +281,8 @@ class Filesystem {
     std::string path;  // a poll's: where the item was uploaded
     unsigned polls = 0;
     std::chrono::steady_clock::time_point ready;
+    json access_patch;  // set: an access time to send (item_id's), not a poll
+    bool folder_times = false;  // the changed time of folder `path` to send, not a poll
   };
 
   Result<Node> node(Ino ino) const;
@@ -301,6 +313,12 @@ class Filesystem {
   // The pending file of an existing item, made (its bytes fetched into the spool unless
   // `truncate`) if there is none. Takes the item's path lock.
   Result<std::shared_ptr<PendingFile>> materialize(Ino ino, bool truncate);
+  // A new file's pending entry (a synthetic item "spool-<n>" at `path`), not shown yet.
+  std::shared_ptr<PendingFile> new_pending(uint64_t spool_id, const std::string& path, Ino parent,
+                                           const PosixAttrs* attrs);
+  // Gives it its node and its place among the pending files (queued for upload if `queue`);
+  // answers the item shown.
+  Item publish_pending(const std::shared_ptr<PendingFile>& p, bool queue);
   Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
   // open(O_TRUNC) of a pending file, through the handle just opened.
   Status truncate_open_file(const std::shared_ptr<PendingFile>& p, uint64_t fh);
@@ -334,6 +352,13 @@ class Filesystem {
   void run_poll(Task task);
   void learned(const Item& item);
   Result<Item> item_at(const std::string& path);  // pending or remote
+  void unlinked(const std::string& id);  // the platform's item is deleted or replaced
+  // A read open of a platform item: its access time, as relatime keeps it (fs/filesystem_attrs.cpp).
+  void accessed(const Item& item);
+  void run_access_patch(Task task);
+  void run_folder_times(Task task);
+  Result<Entry> make_link_entry(const std::string& path, std::string_view url);
+  Result<Entry> make_symlink_item(const std::string& path, Ino parent, std::string_view target, const NewNode& as);
 
   // Namespace helpers (fs/filesystem_namespace.cpp).
   // The dataset path of a child of folder `parent`, checked (a dataset folder, a valid name).
@@ -371,6 +396,8 @@ class Filesystem {
   // A name in folder `dir` (a dataset path) came or went: its mtime and ctime are now.
   void folder_changed(const std::string& dir);
   std::optional<int64_t> folder_changed_ns(const std::string& dir);
+  // Access times set by this mount and not yet learned back from the platform, by item id.
+  std::optional<int64_t> shown_atime(const std::string& id);
   // setattr's truncation (a size).
   Status truncate_node(Ino ino, const Node& n, std::shared_ptr<PendingFile> p, std::shared_ptr<SpoolFd> fd,
                        uint64_t size);
@@ -434,6 +461,10 @@ class Filesystem {
   // mtime and ctime until the platform's own say later (fs/filesystem_attrs.cpp). Bounded.
   std::mutex folder_times_mu_;
   std::unordered_map<std::string, int64_t> folder_changed_ns_;
+  std::unordered_set<std::string> folder_times_due_;  // folders with a run_folder_times task queued
+  std::mutex folder_patch_mu_;                        // see run_folder_times
+  std::mutex atimes_mu_;
+  std::unordered_map<std::string, int64_t> atimes_;  // shown_atime()'s
   std::mutex quota_mu_;
   std::optional<QuotaInfo> quota_;
   int64_t quota_at_ms_ = 0;  // 0: ask again (quota_stale)

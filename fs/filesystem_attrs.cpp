@@ -1,12 +1,77 @@
-// The filesystem core's setattr: truncation of a file's bytes, and the POSIX attributes a dataset
-// keeps (core/posix_attrs.h) — chmod, chown and utimensat. A pending file keeps them with itself
+// The filesystem core's attributes: what stat shows (make_attr), and setattr — truncation of a
+// file's bytes, and the POSIX attributes a dataset keeps (core/posix_attrs.h): chmod, chown and
+// utimensat. A pending file keeps them with itself
 // (journaled, sent with its upload); an item on the platform is patched (?system=true). Every
-// change sets ctime; writes set mtime and ctime (fs/filesystem_write.cpp).
+// change sets ctime; writes set mtime and ctime (fs/filesystem_write.cpp); a read open sets atime
+// as relatime does.
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include "fs/filesystem.h"
 
 namespace dlfs {
+
+namespace {
+
+struct timespec timespec_of_ns(int64_t ns) {
+  int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+  if (rem < 0) rem += 1000000000, --sec;
+  return timespec{time_t(sec), long(rem)};
+}
+
+}  // namespace
+
+struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, const std::string* thumbnail) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = options_.uid;
+  st.st_gid = options_.gid;
+  st.st_blksize = 4096;
+  st.st_mtim = st.st_ctim = st.st_atim = timespec_of_ns(item.updated_ms * 1000000);
+  // What the item keeps (core/posix_attrs.h) over the defaults; thumbnails are the platform's.
+  PosixAttrs kept = kind == NodeKind::kItem && options_.posix_attrs ? posix_attrs(item) : PosixAttrs{};
+  if (kept.uid) st.st_uid = *kept.uid;
+  if (kept.gid) st.st_gid = *kept.gid;
+  if (kept.mtime_ns) st.st_mtim = st.st_atim = timespec_of_ns(*kept.mtime_ns);
+  if (kept.ctime_ns) st.st_ctim = timespec_of_ns(*kept.ctime_ns);
+  if (kept.atime_ns) st.st_atim = timespec_of_ns(*kept.atime_ns);
+  if (kind == NodeKind::kItem && options_.atime)
+    if (auto read = shown_atime(item.id); read && (!kept.atime_ns || *read > *kept.atime_ns))
+      st.st_atim = timespec_of_ns(*read);  // read here since; the platform is told in the background
+  if (kind == NodeKind::kThumbDir || (kind == NodeKind::kItem && item.is_dir())) {
+    // A name that came or went here since: mtime and ctime then (POSIX), over what is kept.
+    if (auto changed = kind == NodeKind::kItem ? folder_changed_ns(item.filename) : std::nullopt) {
+      timespec t = timespec_of_ns(*changed);
+      auto later = [](const timespec& a, const timespec& b) {
+        return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+      };
+      if (later(t, st.st_mtim)) st.st_mtim = t;
+      if (later(t, st.st_ctim)) st.st_ctim = t;
+    }
+    st.st_mode = S_IFDIR | kept.mode.value_or(0755);
+    // Its own name, its ".", and each subfolder's "..": as far as the mount knows its listing.
+    st.st_nlink = 2 + (kind == NodeKind::kItem ? source_.known_subfolders(item.filename).value_or(0) : 0);
+    return st;
+  }
+  st.st_nlink = 1;
+  // A symlink is a kind of file, not an attribute: shown as one even with no_posix_attrs.
+  std::optional<std::string> target = kind == NodeKind::kItem ? symlink_target(item) : std::nullopt;
+  if (target) {
+    st.st_mode = S_IFLNK | 0777;
+    st.st_size = off_t(target->size());
+  } else if (kind == NodeKind::kThumbFile) {
+    st.st_mode = S_IFREG | 0444;
+    st.st_size = thumbnail ? off_t(thumbnail->size()) : 0;
+  } else {
+    st.st_mode = S_IFREG | kept.mode.value_or(0644);
+    uint64_t size = item.size();
+    if (item.is_link()) size = link_size(item, false).value_or(0);
+    st.st_size = off_t(size);
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  return st;
+}
 
 PosixAttrs Filesystem::new_node_attrs(const NewNode& as, bool dir, const Item& parent) const {
   PosixAttrs a;
@@ -23,11 +88,48 @@ PosixAttrs Filesystem::new_node_attrs(const NewNode& as, bool dir, const Item& p
   return a;
 }
 
+// A folder's new time goes to the platform this long after its first change, once for all the
+// changes meanwhile (a `cp -r` into it is one patch a second, not one per file).
+constexpr auto kFolderTimesDelay = std::chrono::seconds(1);
+
 void Filesystem::folder_changed(const std::string& dir) {
   if (!options_.posix_attrs) return;
-  std::lock_guard lock(folder_times_mu_);
-  if (folder_changed_ns_.size() >= 100000) folder_changed_ns_.clear();  // (older ones: updatedAt)
-  folder_changed_ns_[dir] = now_ns();
+  bool first;
+  {
+    std::lock_guard lock(folder_times_mu_);
+    if (folder_changed_ns_.size() >= 100000) folder_changed_ns_.clear();  // (older ones: updatedAt)
+    folder_changed_ns_[dir] = now_ns();
+    first = folder_times_due_.insert(dir).second;
+  }
+  if (!first || !options_.spool || options_.read_only) return;
+  std::lock_guard lock(write_mu_);
+  if (!stopping_)
+    push_task_locked(Task{nullptr, {}, dir, 0, std::chrono::steady_clock::now() + kFolderTimesDelay, nullptr, true});
+}
+
+void Filesystem::run_folder_times(Task task) {
+  // Held across the patch, and by a utimensat of a folder's mtime: a time set by hand after the
+  // names changed is never overwritten by this older change (lock order: this, then write_mu_).
+  std::lock_guard guard(folder_patch_mu_);
+  std::optional<int64_t> changed;
+  {
+    std::lock_guard lock(folder_times_mu_);
+    folder_times_due_.erase(task.path);
+    if (auto it = folder_changed_ns_.find(task.path); it != folder_changed_ns_.end()) changed = it->second;
+  }
+  if (!changed || pending_at(task.path)) return;  // set by hand since, or a folder not made yet
+  auto dir = source_.item(task.path);
+  if (!dir || !dir->item.is_dir() || is_spool_id(dir->item.id)) return;
+  PosixAttrs kept = posix_attrs(dir->item);
+  if (kept.mtime_ns >= changed) return;
+  PosixAttrs times;
+  times.mtime_ns = *changed;
+  times.ctime_ns = std::max(*changed, kept.ctime_ns.value_or(0));
+  // One try; its answer is not learned (see run_access_patch): this mount shows the time from
+  // folder_changed_ns_, other mounts and remounts from the platform.
+  auto patched = remote_.patch(dir->item.id, json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, true);
+  if (patched) source_.forget_cached(task.path);  // (a remount asks again)
+  else spdlog::debug("{}: the folder's time not kept: {}", task.path, patched.status().to_string());
 }
 
 std::optional<int64_t> Filesystem::folder_changed_ns(const std::string& dir) {
@@ -137,8 +239,10 @@ Status Filesystem::change_attrs(Ino ino, const Node& n, const AttrChange& change
   delta.atime_ns = change.atime_ns;
   delta.mtime_ns = change.mtime_ns;
   delta.ctime_ns = now_ns();
+  std::unique_lock folder_guard(folder_patch_mu_, std::defer_lock);
   if (change.mtime_ns && shown.is_dir()) {
     // A time set after its names changed is its time (cp -a sets a folder's last).
+    folder_guard.lock();
     std::lock_guard lock(folder_times_mu_);
     folder_changed_ns_.erase(shown.filename);
   }
@@ -149,6 +253,60 @@ Status Filesystem::change_attrs(Ino ino, const Node& n, const AttrChange& change
     p->ctime_ns = *delta.ctime_ns;
   }
   return patch_item(ino, {{"metadata", {{"system", {{kPosixKey, posix_json(delta)}}}}}}).status();
+}
+
+// relatime: an access is recorded only when the last one is older than the last change, or than
+// this. (Reads are most of what a dataset sees: each file costs one patch a day at most.)
+constexpr int64_t kRelatimeNs = 24LL * 3600 * 1000000000;
+
+std::optional<int64_t> Filesystem::shown_atime(const std::string& id) {
+  std::lock_guard lock(atimes_mu_);
+  if (atimes_.empty()) return std::nullopt;
+  auto it = atimes_.find(id);
+  if (it == atimes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Filesystem::accessed(const Item& item) {
+  if (!options_.atime || !options_.posix_attrs || !options_.spool || options_.read_only || is_spool_id(item.id))
+    return;
+  int64_t now = now_ns();
+  PosixAttrs kept = posix_attrs(item);
+  int64_t updated = item.updated_ms * 1000000;
+  int64_t mtime = kept.mtime_ns.value_or(updated), ctime = kept.ctime_ns.value_or(updated);
+  int64_t atime = kept.atime_ns.value_or(mtime);
+  {
+    std::lock_guard lock(atimes_mu_);
+    if (auto it = atimes_.find(item.id); it != atimes_.end()) {
+      if (kept.atime_ns >= it->second) atimes_.erase(it);  // the platform's item has it now
+      else atime = std::max(atime, it->second);
+    }
+    if (atime > mtime && atime > ctime && now - atime < kRelatimeNs) return;
+    if (atimes_.size() >= 100000) return;  // (bounded: the rest are recorded once these are sent)
+    atimes_[item.id] = now;
+  }
+  // The times shown so far go along where the item has none: a patch moves updatedAt, which
+  // stands for them otherwise (and a moved mtime would make `make` rebuild).
+  PosixAttrs times;
+  times.atime_ns = now;
+  if (!kept.mtime_ns) times.mtime_ns = mtime;
+  if (!kept.ctime_ns) times.ctime_ns = ctime;
+  Task task{nullptr, item.id, item.filename, 0, std::chrono::steady_clock::now(),
+            json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, false};
+  std::lock_guard lock(write_mu_);
+  if (!stopping_) push_task_locked(std::move(task));
+}
+
+void Filesystem::run_access_patch(Task task) {
+  // One try, by id (a rename since does not matter): an access time is worth no retries. Its
+  // answer is not learned: it may have been made before a rename, an unlink or a patch of this
+  // mount that landed first, and would put the older state back. The time stays shown from
+  // atimes_ until the platform's item, fetched again, has it.
+  auto patched = remote_.patch(task.item_id, task.access_patch, true);
+  if (patched) return;
+  spdlog::debug("{}: access time not kept: {}", task.path, patched.status().to_string());
+  std::lock_guard lock(atimes_mu_);
+  atimes_.erase(task.item_id);  // tried again at the next open
 }
 
 }  // namespace dlfs

@@ -1,4 +1,5 @@
-// The filesystem core's namespace operations: mkdir, symlink, rmdir, unlink, rename — and the
+// The filesystem core's namespace operations: mkdir, rmdir, unlink, rename (symlink: in
+// fs/filesystem_symlinks.cpp) — and the
 // rule that orders them with creates and the background uploads.
 //
 // THE ORDERING RULE. Everything that changes what a path of the mount is — create (and an open
@@ -35,14 +36,9 @@
 #include "core/paths.h"
 #include "fs/filesystem.h"
 #include "net/link_policy.h"
-#include "remote/link_item.h"
 
 namespace dlfs {
 namespace {
-
-bool is_reserved(const std::string& path) {
-  return path == "/.thumbnails" || is_same_or_under(path, "/.dataloop");
-}
 
 // Tries of a namespace call; none more once the server is known away (the caller answers from
 // what the mount knows, or spools).
@@ -56,6 +52,10 @@ bool worth_another_try(int err, int attempt, const Remote& remote) {
 }
 
 }  // namespace
+
+bool is_reserved(const std::string& path) {
+  return path == "/.thumbnails" || is_same_or_under(path, "/.dataloop");
+}
 
 Result<std::string> Filesystem::child_path(Ino parent, std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ENAMETOOLONG, "name too long");
@@ -127,11 +127,19 @@ Status Filesystem::settle_uncertain_upload(const std::shared_ptr<PendingFile>& p
   return {};
 }
 
+void Filesystem::unlinked(const std::string& id) {
+  // Still open somewhere, its fstat shows no links (and asks no one), as on a local disk.
+  if (auto ino = inodes_.find(NodeKind::kItem, id)) inodes_.mark_unlinked(*ino);
+}
+
 Status Filesystem::remote_remove(const std::string& id) {
   for (int attempt = 0;; ++attempt) {
     Status s = remote_.remove(id);
     if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
-    if (s || s.err() == ENOENT) return {};  // gone, by this try or an earlier one
+    if (s || s.err() == ENOENT) {  // gone, by this try or an earlier one
+      unlinked(id);
+      return {};
+    }
     if (!worth_another_try(s.err(), attempt, remote_)) return s;
     backoff(attempt);
   }
@@ -140,7 +148,10 @@ Status Filesystem::remote_remove(const std::string& id) {
 Result<Item> Filesystem::remote_move(const std::string& id, const std::string& to, const std::string& replace_id) {
   for (int attempt = 0;; ++attempt) {
     auto moved = remote_.move(id, to, replace_id);
-    if (moved) return moved;
+    if (moved) {
+      if (!replace_id.empty()) unlinked(replace_id);
+      return moved;
+    }
     if (moved.err() == EEXIST && attempt > 0) {  // an earlier try whose answer was lost did it?
       auto now = remote_.get_by_id(id);
       if (now && now->filename == to) return now;
@@ -241,45 +252,6 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name, const NewNode
   folder_changed(parent_path(path));
   spdlog::info("{}: the server is away ({}); the folder is made once it is back", path, made.status().to_string());
   return make_entry(ino, NodeKind::kItem, p->item, nullptr);
-}
-
-Result<Entry> Filesystem::symlink(std::string_view target, Ino parent, std::string_view name) {
-  DLFS_TRY(ensure_writable(options_));
-  DLFS_TRY(validate_name(name));
-  DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
-  const std::string& path = locked.paths[0];
-  std::string what = "ln -s " + std::string(target) + " " + mount_path(path);
-  if (Status s = check_link_target(target); !s) {
-    // Only a URL makes sense in a dataset (a local path is this machine's alone): said in the log,
-    // since ln(1) can only print "Operation not permitted".
-    spdlog::warn("{}: refused: {}", what, s.to_string());
-    return s;
-  }
-  if (is_reserved(path)) return Status(EPERM, path + " is reserved");
-  // Made on the platform at once, never spooled: a link is one small request, and one that cannot
-  // be made now is told to ln(1) (EIO while the server is away) rather than failing out of sight.
-  auto failed = [&](const Status& s) {
-    Status out = s.wrap(what);
-    spdlog::warn("{}", out.to_string());
-    return is_transient_remote_error(s.err()) && s.err() != ENOTSUP ? Status(EIO, out.message(), out.cause()) : out;
-  };
-  auto existing = item_at(path);
-  if (existing) return Status(EEXIST, path + " exists");
-  if (existing.err() != ENOENT) return failed(existing.status());
-  if (auto room = room_left(false); room && *room == 0)
-    return Status(EDQUOT, "the dataset is full: no room left in its quota of items");
-  auto made = make_link_item(remote_, LinkItemRequest{path, std::string(target), "", options_.spool->dir()});
-  if (!made) return failed(made.status());
-  quota_counted(1);
-  source_.learned(*made);
-  folder_changed(parent_path(path));
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, *made, options_.clock->now_ms(), kSetHere);
-  Entry e = make_entry(ino, NodeKind::kItem, *made, nullptr);
-  e.attr.st_mode = S_IFLNK | 0777;
-  e.attr.st_size = off_t(target.size());
-  e.attr_timeout = e.entry_timeout = 0;
-  spdlog::info("{}: made a link item", what);
-  return e;
 }
 
 Status Filesystem::rmdir(Ino parent, std::string_view name) {

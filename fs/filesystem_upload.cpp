@@ -58,7 +58,7 @@ bool same_bytes(Remote& remote, const Item& item, const std::string& local_file)
 
 void Filesystem::enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay) {
   p->queued = true;
-  push_task_locked(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay});
+  push_task_locked(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay, nullptr, false});
   write_cv_.notify_all();  // (the state waiters)
 }
 
@@ -200,6 +200,8 @@ void Filesystem::upload_worker() {
     if (!ready_tasks_.empty()) work_cv_.notify_one();  // more for another worker
     lock.unlock();
     if (task.file) run_upload(task.file);
+    else if (!task.access_patch.is_null()) run_access_patch(std::move(task));
+    else if (task.folder_times) run_folder_times(std::move(task));
     else run_poll(std::move(task));
     lock.lock();
   }
@@ -274,6 +276,7 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     if (p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
     if (p->item.description) uo.description = p->item.description;
     if (options_.posix_attrs) posix = posix_json(posix_attrs(shown_item(*p)));
+    else if (auto target = symlink_target(p->item)) posix = {{"symlink", *target}};
   }
   if (verify && !base.empty()) {
     // Resumed after the mount stopped: is its platform item where the journal says? (A rename
@@ -383,7 +386,8 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
       }
     if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)
       push_task_locked(Task{nullptr, item.id, item.filename, 0,
-                            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms)});
+                            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms),
+                            nullptr, false});
     // (waiters are woken below, once the file is learned and its spool entry dropped)
   }
   if (late_patch.is_object() && !late_patch.empty()) {

@@ -70,6 +70,32 @@ Result<Item> Filesystem::item_at(const std::string& path) {
   return f.item;
 }
 
+std::shared_ptr<PendingFile> Filesystem::new_pending(uint64_t spool_id, const std::string& path, Ino parent,
+                                                    const PosixAttrs* attrs) {
+  auto p = std::make_shared<PendingFile>();
+  p->spool_id = spool_id;
+  p->path = path;
+  p->parent_ino = parent;
+  p->mtime_ns = p->ctime_ns = now_ns();
+  p->item.id = std::string(kSpoolIdPrefix) + std::to_string(spool_id);
+  p->item.dataset_id = remote_.dataset().id;
+  p->item.set_path(path);
+  p->item.created_ms = p->item.updated_ms = p->mtime_ns / 1000000;
+  if (attrs) set_posix_attrs(p->item, *attrs);
+  p->item.creator = p->item.updated_by = options_.user;
+  return p;
+}
+
+Item Filesystem::publish_pending(const std::shared_ptr<PendingFile>& p, bool queue) {
+  Item shown = shown_item(*p);  // not shared yet: no lock needed
+  p->ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
+  std::lock_guard lock(write_mu_);
+  pending_[p->path] = p;
+  by_ino_[p->ino] = p;
+  if (queue) enqueue_locked(p, std::chrono::milliseconds(0));
+  return shown;
+}
+
 Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable) {
   {
     // Counted before the spool file is opened: an upload landing now cannot drop it under us.
@@ -125,6 +151,7 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
     return p;
   }
   if (item.is_link()) return Status(EPERM, path + " is a link item; it cannot be edited");
+  if (symlink_target(item)) return Status(ELOOP, path + " is a symlink");
   UploadSpool& spool = *options_.spool;
   DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, item.id));
   auto p = std::make_shared<PendingFile>();
@@ -172,7 +199,7 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
   {
     DLFS_ASSIGN(Locked locked, lock_children({{parent, name}}, false));
     const std::string& path = locked.paths[0];
-    if (path == "/.thumbnails" || is_same_or_under(path, "/.dataloop")) return Status(EPERM, path + " is reserved");
+    if (is_reserved(path)) return Status(EPERM, path + " is reserved");
     uint64_t asked = inodes_.mark();
     auto existing = item_at(path);
     if (existing) {
@@ -196,25 +223,9 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
         patch = {{"metadata", {{"system", {{kPosixKey, posix_json(*attrs)}}}}}};
       }
       DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, "", false, patch));
-      auto p = std::make_shared<PendingFile>();
-      p->spool_id = rec.id;
-      p->path = path;
-      p->parent_ino = parent;
-      p->mtime_ns = p->ctime_ns = now_ns();
-      p->item.id = std::string(kSpoolIdPrefix) + std::to_string(rec.id);
-      p->item.dataset_id = remote_.dataset().id;
-      p->item.set_path(path);
-      p->item.created_ms = p->item.updated_ms = p->mtime_ns / 1000000;
-      if (attrs) set_posix_attrs(p->item, *attrs);
-      p->item.creator = p->item.updated_by = options_.user;
-      Item shown = shown_item(*p);  // not shared yet: no lock needed
-      Ino ino = inodes_.add_lookup(NodeKind::kItem, shown, options_.clock->now_ms(), kSetHere);
-      p->ino = ino;
-      {
-        std::lock_guard lock(write_mu_);
-        pending_[path] = p;
-        by_ino_[ino] = p;
-      }
+      auto p = new_pending(rec.id, path, parent, attrs ? &*attrs : nullptr);
+      Item shown = publish_pending(p, false);
+      Ino ino = p->ino;
       auto fh = add_file_handle(p, shown, true);
       if (!fh) {
         inodes_.forget(ino, 1);

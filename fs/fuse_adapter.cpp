@@ -370,10 +370,19 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
 
 void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
   guarded(req, "symlink", [&] {
-    auto e = fs_of(req).symlink(link, parent, name);
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    auto e = fs_of(req).symlink(link, parent, name, NewNode{ctx->uid, ctx->gid, std::nullopt});
     if (!e) return reply_error(req, "symlink", e.status());
     fuse_entry_param p = to_fuse(*e);
     if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
+  });
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  guarded(req, "readlink", [&] {
+    auto target = fs_of(req).readlink(ino);
+    if (!target) return reply_error(req, "readlink", target.status());
+    fuse_reply_readlink(req, target->c_str());
   });
 }
 
@@ -429,6 +438,7 @@ const fuse_lowlevel_ops kOps = [] {
   ops.link = op_link;
   ops.mkdir = op_mkdir;
   ops.symlink = op_symlink;
+  ops.readlink = op_readlink;
   ops.rmdir = op_rmdir;
   ops.unlink = op_unlink;
   ops.rename = op_rename;

@@ -163,6 +163,11 @@ std::optional<Ino> InodeTable::find(NodeKind kind, std::string_view id) const {
   return it->second;
 }
 
+void InodeTable::mark_unlinked(Ino ino) {
+  std::lock_guard lock(mu_);
+  if (auto it = nodes_.find(ino); it != nodes_.end() && ino != kRootIno) it->second.unlinked = true;
+}
+
 bool InodeTable::note_open(Ino ino) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);

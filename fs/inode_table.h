@@ -42,6 +42,9 @@ struct Node {
   std::optional<std::pair<int64_t, uint64_t>> opened_version;
   // Keys it had before a rebind (a new file's "spool-<n>"): a late lookup by one finds it.
   std::vector<std::string> old_keys;
+  // Deleted on the platform (unlinked or replaced) while the kernel still knows it: an open
+  // file's fstat shows st_nlink 0.
+  bool unlinked = false;
 };
 
 // The number an item id hashes to (before collision probing); never 0 or 1.
@@ -86,6 +89,8 @@ class InodeTable {
   void moved_below(const std::string& from, const std::string& to);
   // The node of an item id, if the kernel knows it.
   std::optional<Ino> find(NodeKind kind, std::string_view id) const;
+  // Marks the node unlinked (see Node::unlinked).
+  void mark_unlinked(Ino ino);
   // Records an open; answers true if the item is unchanged since the previous open.
   bool note_open(Ino ino);
 

@@ -24,7 +24,24 @@ bool MetadataSource::is_fresh(int64_t fetched_ms) const {
 
 void MetadataSource::index_locked(MemListing& mem) {
   mem.by_name.clear();
-  for (size_t i = 0; i < mem.items->size(); ++i) mem.by_name.emplace((*mem.items)[i].name, i);
+  mem.dirs = 0;
+  for (size_t i = 0; i < mem.items->size(); ++i) {
+    mem.by_name.emplace((*mem.items)[i].name, i);
+    mem.dirs += (*mem.items)[i].is_dir();
+  }
+}
+
+std::optional<size_t> MetadataSource::known_subfolders(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  auto it = memory_.find(dir);
+  if (it == memory_.end()) return std::nullopt;
+  const MemListing& mem = *it->second;
+  size_t dirs = mem.dirs;
+  for (const auto& [name, now] : mem.changed) {
+    if (auto was = mem.by_name.find(name); was != mem.by_name.end() && (*mem.items)[was->second].is_dir()) --dirs;
+    if (now && now->is_dir()) ++dirs;
+  }
+  return dirs;
 }
 
 void MetadataSource::drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it) {
@@ -286,6 +303,10 @@ void MetadataSource::forget(const std::string& path) {
       if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
+}
+
+void MetadataSource::forget_cached(const std::string& path) {
+  if (cache_) (void)cache_->forget_item(path);
 }
 
 void MetadataSource::learned(const Item& item) {

@@ -63,6 +63,9 @@ class MetadataSource {
   // Drop what is known of `path`, its parent's listing and (a folder) its own listing, in memory
   // and in the cache: the next look asks the remote (after a change whose outcome is unknown).
   void forget(const std::string& path);
+  // Drops `path` (and its parent's listing) from the persistent cache only: the platform changed
+  // it in a way the mount already shows, and a remount must ask again.
+  void forget_cached(const std::string& path);
   // The mount learned an item's new state (it uploaded, made, moved or patched it): the item
   // replaces what its parent's listing in memory had under its name.
   void learned(const Item& item);
@@ -76,6 +79,9 @@ class MetadataSource {
   void known_empty(const std::string& dir);
 
   bool is_fresh(int64_t fetched_ms) const;
+  // How many folders the listing of `dir` in memory (of any age, with the mount's changes) holds;
+  // nothing when there is none. (A folder's link count: 2 and one per subfolder.)
+  std::optional<size_t> known_subfolders(const std::string& dir);
   const SourceCounters& counters() const { return counters_; }
   const Clock& clock() const { return clock_; }
 
@@ -89,6 +95,7 @@ class MetadataSource {
     std::unordered_map<std::string, std::optional<Item>> changed;
     int64_t fetched_ms = 0;
     uint64_t last_used = 0;
+    size_t dirs = 0;  // folders among `items`
   };
   // A name looked up in a listing kept in memory: nullopt if there is no listing of `dir` (or
   // only a stale one and `fresh_only`); else the item, or nullopt inside for "not there".

@@ -77,6 +77,8 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   }
   if (kernel_option(opt)) {
     if (opt == "ro") o.read_only = true;
+    if (opt == "noatime") o.noatime = true;
+    if (opt == "atime" || opt == "relatime") o.noatime = false;
     o.kernel_options.emplace_back(opt);
   } else if (key == "cache") {
     DLFS_TRY(need_value());

@@ -53,6 +53,7 @@ struct MountOptions {
   std::optional<unsigned> preprocess_workers;
   uint64_t spool_size = 4ull << 30;       // -o spool_size=BYTES[K|M|G]: bound of the upload spool
   bool sync_upload = false;               // -o sync_upload: every close waits for its upload
+  bool noatime = false;                  // -o noatime: reads record no access time (relatime otherwise)
   bool no_posix_attrs = false;            // -o no_posix_attrs: chmod, chown, utimensat answer EPERM
   bool durable_close = false;             // -o durable_close: every close fsyncs its spool file and record
   double unmount_wait = 30;               // -o unmount_wait=SECONDS: wait for uploads at unmount

@@ -1,16 +1,39 @@
 #include "platform/catalog.h"
 
+#include <openssl/sha.h>
+
 #include <cstdlib>
+#include <tuple>
 
 #include "core/paths.h"
 
 namespace dlfs {
 namespace {
 
+// A folder's part of its children's keys: the folder itself, or "#" and its SHA-256 when the
+// key would pass LMDB's 511 bytes (24 for the dataset, the folder, a NUL, up to 255 for the name).
+// A path never starts with '#', so the two kinds never meet; a hashed folder's descendants are not
+// under its prefix, and descendants() walks to them.
+constexpr size_t kPlainDirBytes = 230;
+
+std::string dir_part(std::string_view dir) {
+  if (dir.size() <= kPlainDirBytes) return std::string(dir);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(dir.data()), dir.size(), md);
+  static const char* digits = "0123456789abcdef";
+  std::string out = "#";
+  for (unsigned char b : md) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
+  }
+  return out;
+}
+
 std::string path_key(std::string_view ds, std::string_view dir, std::string_view name) {
+  std::string part = dir_part(dir);
   std::string key;
-  key.reserve(ds.size() + dir.size() + 1 + name.size());
-  key.append(ds).append(dir).push_back('\0');
+  key.reserve(ds.size() + part.size() + 1 + name.size());
+  key.append(ds).append(part).push_back('\0');
   key.append(name);
   return key;
 }
@@ -84,9 +107,30 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
       return Status(EPROTO, "the store in " + dir + " was written by a newer dlfs (catalogue format " +
                                 std::to_string(found) + "); this dlfs reads format " +
                                 std::to_string(kCatalogFormat) + " and will not touch it");
+    if (found < 2) DLFS_TRY(cat->hash_long_dirs(txn));
+    if (found < kCatalogFormat) DLFS_TRY(txn.put(cat->meta_, "format", std::to_string(kCatalogFormat)));
   }
   DLFS_TRY(txn.commit());
   return cat;
+}
+
+Status Catalog::hash_long_dirs(LmdbTxn& txn) const {
+  // Format 1 keyed every child by its folder's whole path (folders up to 479 bytes fit then).
+  std::vector<std::tuple<std::string, std::string, std::string>> moves;
+  DLFS_TRY(txn.scan(paths_, "", [&](std::string_view key, std::string_view value) {
+    if (key.size() < 24) return true;
+    std::string_view rest = key.substr(24);
+    size_t nul = rest.find('\0');
+    if (nul == std::string_view::npos || nul <= kPlainDirBytes) return true;
+    moves.emplace_back(std::string(key), path_key(key.substr(0, 24), rest.substr(0, nul), rest.substr(nul + 1)),
+                       std::string(value));
+    return true;
+  }));
+  for (const auto& [from, to, value] : moves) {
+    DLFS_TRY(txn.del(paths_, from));
+    DLFS_TRY(txn.put(paths_, to, value));
+  }
+  return {};
 }
 
 Result<std::optional<Dataset>> Catalog::dataset(const LmdbTxn& txn, std::string_view id) const {
@@ -185,17 +229,41 @@ Status Catalog::children(const LmdbTxn& txn, std::string_view ds, std::string_vi
 Status Catalog::descendants(const LmdbTxn& txn, std::string_view ds, std::string_view dir,
                             const std::function<bool(const PathEntry&)>& fn) const {
   bool go_on = true;
+  // Folders whose children are keyed by hash: walked after the scans, one level at a time.
+  std::vector<std::string> hashed;
+  auto note_hashed = [&](std::string_view parent, const PathEntry& e) {
+    if (e.type != ItemType::kDir) return;
+    std::string path = parent == "/" ? "/" + e.name : std::string(parent) + "/" + e.name;
+    if (path.size() > kPlainDirBytes) hashed.push_back(std::move(path));
+  };
+  // A scan of plain keys: the parent folder is in the key.
   auto each = [&](std::string_view key, std::string_view value) {
-    go_on = fn(decode_path_entry(key.substr(ds.size()), value));
+    PathEntry e = decode_path_entry(key.substr(ds.size()), value);
+    std::string_view rest = key.substr(ds.size());
+    note_hashed(rest.substr(0, rest.find('\0')), e);
+    go_on = fn(e);
     return go_on;
   };
-  // Below the root: every key "<ds>/…" (the root's own key is "<ds>\0").
-  if (dir == "/") return txn.scan(paths_, std::string(ds) + "/", each);
-  // Direct children ("<ds><dir>\0…"), then deeper ones ("<ds><dir>/…").
-  DLFS_TRY(txn.scan(paths_, path_key(ds, dir, ""), each));
-  if (!go_on) return {};
-  std::string deeper = std::string(ds) + std::string(dir) + "/";
-  return txn.scan(paths_, deeper, each);
+  if (dir.size() > kPlainDirBytes) {
+    hashed.emplace_back(dir);
+  } else if (dir == "/") {
+    // Below the root: every plain key "<ds>/…" (the root's own key is "<ds>\0").
+    DLFS_TRY(txn.scan(paths_, std::string(ds) + "/", each));
+  } else {
+    // Direct children ("<ds><dir>\0…"), then deeper ones ("<ds><dir>/…").
+    DLFS_TRY(txn.scan(paths_, path_key(ds, dir, ""), each));
+    if (go_on) DLFS_TRY(txn.scan(paths_, std::string(ds) + std::string(dir) + "/", each));
+  }
+  while (go_on && !hashed.empty()) {
+    std::string parent = std::move(hashed.back());
+    hashed.pop_back();
+    DLFS_TRY(children(txn, ds, parent, [&](const PathEntry& e) {
+      note_hashed(parent, e);
+      go_on = fn(e);
+      return go_on;
+    }));
+  }
+  return {};
 }
 
 Result<std::vector<Item>> Catalog::descendant_items(const LmdbTxn& txn, std::string_view ds,

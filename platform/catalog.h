@@ -7,7 +7,8 @@
 //   dataset_names  name                          -> dataset id
 //   items          dataset id + item id          -> Item (msgpack of the API JSON); id order
 //   item_datasets  item id                       -> dataset id (GET /items/{id} has no dataset)
-//   paths          dataset id + dir + NUL + name -> item id + type + hidden flag
+//   paths          dataset id + dir + NUL + name -> item id + type + hidden flag (a dir over 230
+//                                                   bytes: "#" + its SHA-256, see catalog.cpp)
 //   blobs          item id                       -> storage key of the item's binary
 //   jobs           item id                       -> preprocessing job (platform/preprocess_queue.h)
 //   drivers        driver id                     -> Driver (msgpack of its JSON, credentials too)
@@ -27,7 +28,9 @@
 
 namespace dlfs {
 
-inline constexpr int kCatalogFormat = 1;
+// 2: the children of a folder whose path is long are keyed by its hash (format 1 stores are
+// rewritten when opened).
+inline constexpr int kCatalogFormat = 2;
 
 // One entry of the paths index.
 struct PathEntry {
@@ -93,6 +96,8 @@ class Catalog {
   const LmdbEnv& env() const { return *env_; }
 
  private:
+  Status hash_long_dirs(LmdbTxn& txn) const;  // format 1 to 2
+
   std::shared_ptr<LmdbEnv> env_;  // shared with other Catalogs of this process on the same store
   MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0, drivers_ = 0;
 };

@@ -131,7 +131,7 @@ Result<UploadResult> Platform::put_upload_in_txn(LmdbTxn& txn, std::string_view 
   sys["originalname"] = item.name;
   sys["size"] = blob.size;
   sys["encoding"] = "7bit";
-  sys["mimetype"] = mimetype_from_name(item.name);
+  sys["mimetype"] = symlink_target(item) ? kSymlinkMimetype : mimetype_from_name(item.name);
   if (shebang) sys["shebang"] = *shebang;
   if (!blob.etag.empty()) sys["etag"] = blob.etag;
   if (system) merge_patch(sys, *system);
@@ -341,6 +341,10 @@ Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new
   };
   if (old.is_dir()) {
     DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, old.dataset_id, old.filename));
+    for (const Item& child : children)  // every path stays within the bound (asked before any moves)
+      if (path.size() + child.filename.size() - old.filename.size() > kMaxPathBytes)
+        return Status(ENAMETOOLONG, "cannot move '" + old.filename + "' to '" + path + "': the path of '" +
+                                        child.filename + "' would pass " + std::to_string(kMaxPathBytes) + " bytes");
     for (const Item& child : children) {
       Item moved = child;
       DLFS_TRY(relocate(moved, child, path + child.filename.substr(old.filename.size())));

@@ -8,6 +8,7 @@
 
 #include "core/ids.h"
 #include "core/paths.h"
+#include "core/posix_attrs.h"
 #include "platform/catalog.h"
 #include "platform/platform.h"
 #include "platform/storage.h"
@@ -237,6 +238,8 @@ Result<Extraction> Preprocessor::extract(const PreprocessJob& job, const std::at
     // Nothing to learn: finish() drops the job.
   } else if (item->is_link()) {
     ex = extract_link(*item, cancel);
+  } else if (symlink_target(*item)) {
+    ex.system["mimetype"] = kSymlinkMimetype;  // its bytes are a path: nothing to extract
   } else {
     auto head = read_blob(job, kMimeHeadBytes);
     if (!head) {

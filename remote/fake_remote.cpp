@@ -286,7 +286,7 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
                                        {"mimetype", "application/octet-stream"}};
       set_posix_attrs(s.item, kept);
       merge_patch(s.item.metadata, meta);
-      s.item.system();
+      if (symlink_target(s.item)) s.item.system()["mimetype"] = kSymlinkMimetype;  // as the platform does
       if (options.description) s.item.description = options.description;
       s.item.updated_ms = next_time_locked();
       return UploadResult{s.item, UploadOp::kOverwritten};
@@ -299,7 +299,7 @@ Result<UploadResult> FakeRemote::upload(const std::string& local_file, std::stri
   (void)add_file_locked(remote_path, bytes.str(), nullptr);
   Stored& s = items_.at(std::string(remote_path));
   merge_patch(s.item.metadata, meta);
-  s.item.system();
+  if (symlink_target(s.item)) s.item.system()["mimetype"] = kSymlinkMimetype;
   if (options.description) s.item.description = options.description;
   return UploadResult{s.item, UploadOp::kCreated};
 }

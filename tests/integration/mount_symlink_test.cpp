@@ -1,7 +1,8 @@
-// Making link items through a real FUSE mount, over both backends: `ln -s URL NAME` makes a link
-// item whose bytes read at once (a regular file, not a symlink, right after ln) and in a fresh
-// mount; `dlfs link` the same; a local path or a file:// URL is refused with EPERM (and a log line),
-// an existing name with EEXIST, a read-only mount with EROFS. The link target is served by
+// ln -s through a real FUSE mount, over both backends: `ln -s URL NAME` makes a link item whose
+// bytes read at once (a regular file, not a symlink, right after ln) and in a fresh mount; `dlfs
+// link` the same; a file:// URL is refused with EPERM (and a log line), an existing name with
+// EEXIST, a read-only mount with EROFS. `ln -s PATH NAME` makes a symlink, which the kernel follows
+// and a second mount reads back. The link target is served by
 // `python3 -m http.server` on 127.0.0.1 (hence -o link_allow_private). Every mount is held by a
 // MountGuard; every wait is bounded.
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -112,23 +114,21 @@ TEST_P(MountSymlink, OtherTargetsExistingNamesAndReadOnlyMountsAreRefused) {
   auto m = mount("mnt", "cache", "link_allow_private");
   ASSERT_TRUE(m);
   std::string dir = m->mountpoint();
-  // A local path, relative or absolute, and a file:// URL: EPERM, nothing made, said in the log.
-  EXPECT_EQ(symlink_err("/etc/passwd", dir + "/local"), EPERM);
-  EXPECT_EQ(symlink_err("cat.jpg", dir + "/relative"), EPERM);
+  // A file:// URL (or another scheme): EPERM, nothing made, said in the log.
   EXPECT_EQ(symlink_err("file:///etc/passwd", dir + "/file-url"), EPERM);
+  EXPECT_EQ(symlink_err("s3://bucket/key", dir + "/s3-url"), EPERM);
   auto ln = run({"ln", "-s", "file:///etc/passwd", dir + "/by-ln"}, 30s);
   EXPECT_FALSE(ln.ok());
   EXPECT_NE(ln.err.find("Operation not permitted"), std::string::npos) << ln.err;
-  for (const char* name : {"/local", "/relative", "/file-url", "/by-ln"}) {
+  for (const char* name : {"/file-url", "/s3-url", "/by-ln"}) {
     struct stat st {};
     EXPECT_NE(::lstat((dir + name).c_str(), &st), 0) << name;
     EXPECT_EQ(on_platform(name).err(), ENOENT) << name;
   }
   std::string log = read_file(dir + ".log");
-  EXPECT_NE(log.find("ln -s /etc/passwd /local: refused: a link item's target must be an http:// or https:// URL"),
+  EXPECT_NE(log.find("ln -s file:///etc/passwd /file-url: refused: a link item's target must be an http:// or https:// URL"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("ln -s file:///etc/passwd /file-url: refused"), std::string::npos) << log;
   // Over an existing file or folder: EEXIST.
   write_file(dir + "/plain.txt", "plain\n");
   ASSERT_TRUE(sync(dir).ok());
@@ -150,7 +150,7 @@ TEST_P(MountSymlink, OtherTargetsExistingNamesAndReadOnlyMountsAreRefused) {
 
 TEST_P(MountSymlink, AnUnreachableServerAnswersEio) {
   if (GetParam() != Backend::kDlfsd) GTEST_SKIP() << "the embedded platform is never unreachable";
-  auto m = mount("mnt", "cache", "link_allow_private,http_retries=1,http_timeout=5");
+  auto m = mount("mnt", "cache", "link_allow_private,http_retries=1,http_timeout=5,unmount_wait=1");
   ASSERT_TRUE(m);
   std::string dir = m->mountpoint();
   // The root listed while the server is up: the kernel's lookup of the new name answers ENOENT
@@ -159,5 +159,59 @@ TEST_P(MountSymlink, AnUnreachableServerAnswersEio) {
   platform->server()->kill();
   EXPECT_EQ(symlink_err(url(), dir + "/away.jpg"), EIO);
   EXPECT_NE(read_file(dir + ".log").find("ln -s " + url() + " /away.jpg"), std::string::npos) << read_file(dir + ".log");
+  // A symlink to a path is spooled as a new file is: made now, uploaded once the server is back.
+  EXPECT_EQ(symlink_err("elsewhere", dir + "/away-link"), 0);
+  EXPECT_EQ(std::filesystem::read_symlink(dir + "/away-link"), "elsewhere");
+  EXPECT_TRUE(m->unmount());
+}
+
+// `ln -s PATH`: a symlink item. The kernel follows it (a relative one to a file of the dataset, an
+// absolute one to this machine's own file); a second mount, fresh, reads it back; mv and rm work.
+TEST_P(MountSymlink, LocalTargetsMakeSymlinksThatASecondMountReads) {
+  auto m = mount("mnt", "cache", "link_allow_private");
+  ASSERT_TRUE(m);
+  std::string dir = m->mountpoint();
+  ASSERT_EQ(::mkdir((dir + "/data").c_str(), 0755), 0);
+  write_file(dir + "/data/plain.txt", "plain\n");
+  write_file(work.sub("local.txt"), "this machine's\n");
+  EXPECT_EQ(symlink_err("plain.txt", dir + "/data/rel"), 0);
+  EXPECT_EQ(symlink_err("data", dir + "/folder-link"), 0);
+  EXPECT_EQ(symlink_err(work.sub("local.txt"), dir + "/abs"), 0);
+  EXPECT_EQ(symlink_err("missing/none", dir + "/dangling"), 0);
+  auto ln = run({"ln", "-s", "../data/plain.txt", dir + "/data/by-ln"}, 30s);
+  EXPECT_TRUE(ln.ok()) << ln.err;
+  auto check = [&](const std::string& at) {
+    struct stat st {};
+    ASSERT_EQ(::lstat((at + "/data/rel").c_str(), &st), 0) << strerror(errno);
+    EXPECT_TRUE(S_ISLNK(st.st_mode)) << std::oct << st.st_mode;
+    EXPECT_EQ(st.st_size, 9);
+    EXPECT_EQ(std::filesystem::read_symlink(at + "/data/rel"), "plain.txt");
+    EXPECT_EQ(read_all(at + "/data/rel").bytes, "plain\n");
+    EXPECT_EQ(read_all(at + "/data/by-ln").bytes, "plain\n");
+    EXPECT_EQ(read_all(at + "/folder-link/plain.txt").bytes, "plain\n");
+    EXPECT_EQ(read_all(at + "/abs").bytes, "this machine's\n");
+    EXPECT_EQ(read_all(at + "/dangling").err, ENOENT);
+    auto ls = run({"ls", "-l", at + "/data"}, 20s);
+    EXPECT_NE(ls.out.find("rel -> plain.txt"), std::string::npos) << ls.out;
+    auto find = run({"find", at, "-type", "l"}, 20s);
+    EXPECT_EQ(std::count(find.out.begin(), find.out.end(), '\n'), 5) << find.out;
+  };
+  check(dir);
+  ASSERT_TRUE(sync(dir).ok());
+  auto item = on_platform("/data/rel");
+  ASSERT_TRUE(item) << item.status().to_string();
+  EXPECT_EQ(item->system()["posix"]["symlink"], "plain.txt");
+  EXPECT_EQ(item->mimetype(), "inode/symlink");
+  auto second = mount("second", "cache-second", "link_allow_private");
+  ASSERT_TRUE(second);
+  check(second->mountpoint());
+  // mv and rm, seen by the second mount.
+  ASSERT_EQ(::rename((dir + "/data/rel").c_str(), (dir + "/data/rel2").c_str()), 0);
+  ASSERT_EQ(::unlink((dir + "/dangling").c_str()), 0);
+  ASSERT_TRUE(sync(dir).ok());
+  EXPECT_EQ(on_platform("/data/rel").err(), ENOENT);
+  EXPECT_EQ(on_platform("/dangling").err(), ENOENT);
+  EXPECT_EQ(std::filesystem::read_symlink(dir + "/data/rel2"), "plain.txt");
+  EXPECT_TRUE(second->unmount());
   EXPECT_TRUE(m->unmount());
 }

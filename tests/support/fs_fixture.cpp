@@ -114,4 +114,14 @@ Result<std::string> FsFixture::cat(Ino ino, size_t chunk) {
   return out;
 }
 
+std::string FsFixture::remote_bytes(const std::string& path) {
+  auto item = remote.item_at(path);
+  if (!item) return "<missing>";
+  std::string out(item->size(), '\0');
+  auto n = remote.read(*item, 0, std::span<char>(out.data(), out.size()));
+  if (!n) return "<error>";
+  out.resize(*n);
+  return out;
+}
+
 }  // namespace dlfs::test

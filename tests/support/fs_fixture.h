@@ -56,6 +56,8 @@ struct FsFixture {
   Result<std::vector<std::string>> list(Ino ino, bool plus = true);
   // Reads a whole file through open/read/release.
   Result<std::string> cat(Ino ino, size_t chunk = 4096);
+  // The bytes the FakeRemote holds at `path` ("<missing>", "<error>").
+  std::string remote_bytes(const std::string& path);
 };
 
 }  // namespace dlfs::test

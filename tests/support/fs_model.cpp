@@ -16,8 +16,8 @@ namespace dlfs::test {
 namespace {
 
 enum Kind : uint8_t { kWriteFile, kOpen, kWrite, kTruncate, kClose, kFsync, kRead, kRename, kUnlink, kMkdir, kRmdir,
-                      kSetXattr, kTick, kKinds };
-constexpr int kWeights[kKinds] = {20, 6, 10, 4, 6, 2, 4, 16, 8, 7, 4, 5, 1};
+                      kSetXattr, kTick, kSymlink, kKinds };
+constexpr int kWeights[kKinds] = {20, 6, 10, 4, 6, 2, 4, 16, 8, 7, 4, 5, 1, 5};
 constexpr const char* kParts[] = {"a", "b", "c", "d", "x"};
 
 std::string pick_path(const std::string& root, uint32_t r) {
@@ -59,6 +59,11 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
     if (!S_ISDIR(e.attr.st_mode)) return Status(ENOTDIR, parent_path(p) + " is a file");
     return e;
   };
+  if (s.kind == kWriteFile || s.kind == kOpen || s.kind == kSetXattr || (s.kind == kTruncate && w.handles.empty())) {
+    // The kernel follows a symlink itself: the core never sees these by a symlink's name.
+    std::lock_guard lock(model_mu_);
+    if (FileRef f = model_.file(path); f && f->symlink) return;
+  }
   switch (s.kind) {
     case kWriteFile:
     case kOpen: {
@@ -219,6 +224,23 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
         std::lock_guard lock(model_mu_);
         f->meta[key] = value;
       }
+      break;
+    }
+    case kSymlink: {
+      std::string target = (s.b % 2 ? "../" : "") + bytes_of(s.b, 1 + s.b % 40);
+      {
+        std::lock_guard lock(model_mu_);
+        want = model_.symlink(path, target);
+      }
+      what = "symlink " + path + " -> " + target;
+      auto dir = parent(path);
+      if (!dir) {
+        got = dir.err();
+        break;
+      }
+      auto made = fs_->symlink(target, dir->ino, base_name(path));
+      got = errno_of(made.status());
+      if (made) held.inos.push_back(made->ino);
       break;
     }
     case kTick:

@@ -1,6 +1,6 @@
 // The reference-model test of the filesystem core (issue 12): random sequences of create,
 // write, truncate, rename (over files and folders, across folders), unlink, mkdir, rmdir,
-// setxattr, fsync, close and read, run from several threads against the `Filesystem` core with
+// symlink, setxattr, fsync, close and read, run from several threads against the `Filesystem` core with
 // its real upload workers and spool, over a platform (FakeRemote or the embedded platform)
 // behind a ChaosRemote that delays, refuses and loses answers. After every step the thread's
 // part of the tree, as the core shows it, must equal an in-memory POSIX model: same names and
@@ -28,6 +28,7 @@ namespace dlfs::test {
 struct ModelFile {
   std::string bytes;
   std::map<std::string, std::string> meta;  // user.meta.<key> -> value
+  bool symlink = false;  // a symbolic link: `bytes` is its target
 };
 using FileRef = std::shared_ptr<ModelFile>;
 
@@ -44,6 +45,7 @@ class ModelTree {
   int rmdir(const std::string& path);
   int unlink(const std::string& path);
   int rename(const std::string& from, const std::string& to);
+  int symlink(const std::string& path, const std::string& target);
   // open(O_CREAT [| O_TRUNC]) of a file: the file, or null with `err`.
   FileRef open_create(const std::string& path, bool truncate, int& err);
   // Everything strictly below `root`: path -> is a folder.

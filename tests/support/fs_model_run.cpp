@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/json_util.h"
+#include "core/posix_attrs.h"
 #include "core/paths.h"
 
 namespace dlfs::test {
@@ -172,10 +173,19 @@ void ModelRun::check(const std::string& root, bool bytes, const std::string& aft
     }
     auto e = resolve(p, held);
     if (!e) return fail("after " + after + ": " + p + ": " + e.status().to_string());
+    if (S_ISLNK(e->attr.st_mode) != f->symlink)
+      return fail("after " + after + ": " + p + (f->symlink ? " is no symlink" : " is a symlink") + "; the model's is " +
+                  (f->symlink ? "one" : "not"));
+    if (f->symlink) {
+      auto target = fs_->readlink(e->ino);
+      if (!target || *target != model_bytes)
+        return fail("after " + after + ": " + p + " links to " + (target ? *target : target.status().to_string()) +
+                    ", the model to " + model_bytes);
+    }
     if (uint64_t(e->attr.st_size) != model_bytes.size())
       return fail("after " + after + ": " + p + " has size " + std::to_string(e->attr.st_size) + ", the model " +
                   std::to_string(model_bytes.size()));
-    if (bytes) {
+    if (bytes && !f->symlink) {
       auto opened = fs_->open(e->ino, O_RDONLY);
       if (!opened) return fail("after " + after + ": open " + p + ": " + opened.status().to_string());
       auto read = read_all(e->ino, opened->fh);
@@ -244,6 +254,9 @@ void ModelRun::check_platform() {
     std::string bytes(item.size(), '\0');
     auto n = inner_->read(item, 0, std::span<char>(bytes.data(), bytes.size()));
     if (!n || bytes.substr(0, *n) != f->bytes) return fail("the platform's " + p + " differs from the model");
+    if (symlink_target(item) != (f->symlink ? std::optional(f->bytes) : std::nullopt))
+      return fail("the platform's " + p + " has system metadata " + item.system().dump() + "; the model's " +
+                  (f->symlink ? "is a symlink to " + f->bytes : std::string("is a file")));
     json user = item.user();
     for (auto& [key, value] : f->meta) {
       const json* v = find_dotted(user, key);

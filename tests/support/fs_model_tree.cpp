@@ -96,6 +96,16 @@ int ModelTree::rename(const std::string& from, const std::string& to) {
   return 0;
 }
 
+int ModelTree::symlink(const std::string& path, const std::string& target) {
+  if (int e = parent_err(*this, path)) return e;
+  if (exists(path)) return EEXIST;
+  auto f = std::make_shared<ModelFile>();
+  f->bytes = target;
+  f->symlink = true;
+  files_[path] = std::move(f);
+  return 0;
+}
+
 FileRef ModelTree::open_create(const std::string& path, bool truncate, int& err) {
   err = parent_err(*this, path);
   if (err) return nullptr;

@@ -6,8 +6,10 @@
 
 #include <fcntl.h>
 
+#include <thread>
+
 #include "core/posix_attrs.h"
-#include "support/fs_fixture.h"
+#include "support/spooled_fs.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
@@ -15,39 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class FsAttrs : public ::testing::Test, public FsFixture {
- protected:
-  void SetUp() override {
-    SpoolOptions so;
-    so.dir = dir.sub("spool");
-    spool = std::move(UploadSpool::open(so)).value();
-    options.spool = spool.get();
-    options.retry_base_ms = 5;
-    options.preprocess_polls = 0;
-    options.uid = 1000;
-    options.gid = 1000;
-    mount();
-  }
-  void TearDown() override {
-    fs.reset();
-    spool.reset();
-  }
-  Ino put(Ino parent, const std::string& name, const std::string& content, const NewNode& as) {
-    auto made = fs->create(parent, name, O_WRONLY | O_CREAT | O_TRUNC, as);
-    EXPECT_TRUE(made) << made.status().to_string();
-    if (!made) return 0;
-    EXPECT_TRUE(fs->write(made->first.ino, made->second.fh, 0, std::span<const char>(content.data(), content.size())));
-    EXPECT_TRUE(fs->flush(made->first.ino, made->second.fh));
-    fs->release(made->second.fh);
-    return made->first.ino;
-  }
-  struct stat attr_of(const std::string& path) {
-    auto e = walk(path);
-    EXPECT_TRUE(e) << path << ": " << e.status().to_string();
-    return e ? fs->getattr(e->ino)->attr : (struct stat){};
-  }
-  std::unique_ptr<UploadSpool> spool;
-};
+class FsAttrs : public SpooledFsTest {};
 
 constexpr int64_t k2020 = 1577836800LL * 1000000000 + 123456789;  // 2020-01-01, and some ns
 
@@ -221,4 +191,126 @@ TEST_F(FsAttrs, AFoldersTimeSetAfterItsNamesChangedStays) {
   put(d->ino, "later", "y", {});  // a name made after it moves it again
   EXPECT_EQ(fs->getattr(d->ino)->attr.st_mtim.tv_sec, clock.now_ms() / 1000);
 }
+}  // namespace
+
+namespace {
+
+// A folder's link count is 2 and one per subfolder (as far as the mount knows its listing), and
+// follows mkdir, rmdir and rename; an open file unlinked (or replaced) shows no links, without
+// answering ENOENT to its fstat.
+TEST_F(FsAttrs, LinkCountsFollowSubfoldersAndUnlinks) {
+  auto a = fs->mkdir(kRootIno, "a", NewNode{});
+  auto b = fs->mkdir(kRootIno, "b", NewNode{});
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(fs->mkdir(a->ino, "sub", NewNode{}));
+  put(a->ino, "file", "x", NewNode{});
+  EXPECT_EQ(fs->getattr(a->ino)->attr.st_nlink, 3u);
+  EXPECT_EQ(fs->getattr(b->ino)->attr.st_nlink, 2u);
+  ASSERT_TRUE(fs->rename(a->ino, "sub", b->ino, "moved", 0));
+  EXPECT_EQ(fs->getattr(a->ino)->attr.st_nlink, 2u);
+  EXPECT_EQ(fs->getattr(b->ino)->attr.st_nlink, 3u);
+  ASSERT_TRUE(fs->rmdir(b->ino, "moved"));
+  EXPECT_EQ(fs->getattr(b->ino)->attr.st_nlink, 2u);
+
+  remote.add_file("/kept.txt", "on the platform");
+  auto e = walk("/kept.txt");
+  ASSERT_TRUE(e);
+  auto opened = fs->open(e->ino, O_RDONLY);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  ASSERT_TRUE(fs->unlink(kRootIno, "kept.txt"));
+  clock.advance_ms(60000);  // (stale: a getattr would otherwise ask the platform, and hear ENOENT)
+  remote.reset_calls();
+  auto after = fs->getattr(e->ino);
+  ASSERT_TRUE(after) << after.status().to_string();
+  EXPECT_EQ(after->attr.st_nlink, 0u);
+  EXPECT_EQ(remote.total_calls(), 0u);
+  fs->release(opened->fh);
+}
+
+}  // namespace
+
+namespace {
+
+// A read open records the access time as relatime does: at once in what stat shows, then on the
+// platform in the background (its mtime kept as shown); again only once the file changed or a
+// day passed. With -o noatime, never.
+TEST_F(FsAttrs, AReadOpenSetsTheAccessTimeAsRelatimeDoes) {
+  Item item = remote.add_file("/seen.txt", "bytes");  // an API client's: no POSIX times of its own
+  fs->start_uploads();
+  auto e = walk("/seen.txt");
+  ASSERT_TRUE(e);
+  const int64_t mtime_before = int64_t(e->attr.st_mtim.tv_sec) * 1000000000 + e->attr.st_mtim.tv_nsec;
+  clock.advance_ms(5000);
+  auto read_open = [&] {
+    auto opened = fs->open(e->ino, O_RDONLY);
+    ASSERT_TRUE(opened) << opened.status().to_string();
+    fs->release(opened->fh);
+  };
+  auto atime_on_platform = [&]() -> std::optional<int64_t> { return posix_attrs(*remote.item_at("/seen.txt")).atime_ns; };
+  auto wait_for_platform = [&](int64_t want) {
+    for (int i = 0; i < 500 && atime_on_platform() != want; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(atime_on_platform(), want);
+  };
+  read_open();
+  const int64_t first = clock.now_ms() * 1000000;
+  EXPECT_EQ(fs->getattr(e->ino)->attr.st_atim.tv_sec, first / 1000000000);
+  wait_for_platform(first);
+  PosixAttrs kept = posix_attrs(*remote.item_at("/seen.txt"));
+  EXPECT_EQ(kept.mtime_ns, mtime_before);  // the patch moved updatedAt; the mtime shown stays
+  auto after = fs->getattr(e->ino);
+  EXPECT_EQ(int64_t(after->attr.st_mtim.tv_sec) * 1000000000 + after->attr.st_mtim.tv_nsec, mtime_before);
+
+  // Within a day and unchanged: nothing more is sent.
+  remote.reset_calls();
+  clock.advance_ms(3600 * 1000);
+  read_open();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(remote.calls(RemoteCall::kPatch), 0u);
+  // A day later: once more.
+  clock.advance_ms(24 * 3600 * 1000);
+  read_open();
+  wait_for_platform(clock.now_ms() * 1000000);
+
+  // -o noatime: reads record nothing.
+  unmount();
+  options.atime = false;
+  mount();
+  fs->start_uploads();
+  remote.reset_calls();
+  clock.advance_ms(48 * 3600 * 1000);
+  e = walk("/seen.txt");
+  read_open();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(remote.calls(RemoteCall::kPatch), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// A name made in a folder moves the folder's mtime here at once, and on the platform a moment
+// later (one patch for many changes), so that a remount and other mounts see it too.
+TEST_F(FsAttrs, AFoldersChangedTimeReachesThePlatform) {
+  auto d = fs->mkdir(kRootIno, "d", NewNode{});
+  ASSERT_TRUE(d);
+  fs->start_uploads();
+  clock.advance_ms(10000);
+  put(d->ino, "f", "x", NewNode{});
+  put(d->ino, "g", "y", NewNode{});
+  const int64_t changed = clock.now_ms() * 1000000;
+  struct stat here = fs->getattr(d->ino)->attr;
+  EXPECT_EQ(int64_t(here.st_mtim.tv_sec) * 1000000000 + here.st_mtim.tv_nsec, changed);
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);
+  auto on_platform = [&] { return posix_attrs(*remote.item_at("/d")).mtime_ns; };
+  for (int i = 0; i < 500 && on_platform() != changed; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(on_platform(), changed);
+  remote.reset_calls();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(remote.calls(RemoteCall::kPatch), 0u);  // one patch for both names
+  unmount();
+  mount();
+  struct stat there = attr_of("/d");
+  EXPECT_EQ(int64_t(there.st_mtim.tv_sec) * 1000000000 + there.st_mtim.tv_nsec, changed);
+}
+
 }  // namespace

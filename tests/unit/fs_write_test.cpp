@@ -58,15 +58,6 @@ class FsWrite : public ::testing::Test, public FsFixture {
   }
   std::mutex synced_mu;
   std::vector<std::string> synced;  // what the spool fsynced (SpoolOptions::on_sync)
-  std::string remote_bytes(const std::string& path) {
-    auto item = remote.item_at(path);
-    if (!item) return "<missing>";
-    std::string out(item->size(), '\0');
-    auto n = remote.read(*item, 0, std::span<char>(out.data(), out.size()));
-    if (!n) return "<error>";
-    out.resize(*n);
-    return out;
-  }
   // create + write + flush + release; answers the inode.
   Ino put(Ino parent, const std::string& name, const std::string& content) {
     auto made = fs->create(parent, name, O_WRONLY | O_CREAT | O_TRUNC);

@@ -411,3 +411,25 @@ TEST_F(QueueTest, StoppingAbandonsAndReleasesTheJobInProgress) {
   EXPECT_EQ(wait({a.id}).done, 1u);
   EXPECT_EQ(platform_->start_preprocessing(1).err(), EBUSY);
 }
+
+// A symlink item (made by ln -s in a mount) keeps its mimetype through preprocessing, even under
+// an image's name: its bytes are a path, nothing to decode or thumbnail.
+TEST_F(QueueTest, ASymlinkItemIsNotDecodedAndStaysInodeSymlink) {
+  ASSERT_TRUE(platform_->start_preprocessing(1));
+  UploadOptions as_symlink;
+  as_symlink.metadata = {{"system", {{"posix", {{"symlink", "../real/a.jpg"}}}}}};
+  Item s = put("/cars/a.jpg", "../real/a.jpg", as_symlink);
+  EXPECT_EQ(s.mimetype(), "inode/symlink");
+  EXPECT_EQ(wait({s.id}).done, 1u);
+  Item got = get(s.id);
+  EXPECT_EQ(got.system()["mimetype"], "inode/symlink");
+  EXPECT_EQ(got.system()["posix"]["symlink"], "../real/a.jpg");
+  EXPECT_FALSE(got.system().contains("thumbnailId"));
+  // Overwritten by a plain upload: a file again (an overwrite keeps mode and owners, not the kind).
+  UploadOptions overwrite;
+  overwrite.mode = UploadMode::kOverwrite;
+  Item file = put("/cars/a.jpg", jpeg_, overwrite);
+  EXPECT_FALSE(file.system()["posix"].contains("symlink")) << file.system().dump();
+  EXPECT_EQ(wait({file.id}).done, 1u);
+  EXPECT_EQ(get(file.id).system()["mimetype"], "image/jpeg");
+}

@@ -219,6 +219,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.max_attempts = o.upload_attempts;
   fo.sync_upload = o.sync_upload;
   fo.posix_attrs = !o.no_posix_attrs;
+  fo.atime = !o.noatime;
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
