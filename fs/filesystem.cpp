@@ -234,6 +234,7 @@ Result<uint64_t> Filesystem::opendir(Ino ino) {
     DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
     handle.items = std::make_shared<const std::vector<Item>>(std::move(items));
     handle.fetched_ms = fetched_ms;
+    accessed(*n.item);  // a listing reads the folder
   } else {
     return Status(ENOTDIR, "not a folder");
   }

@@ -64,8 +64,9 @@ struct FsOptions {
   // Modes, owners and times kept on the platform (core/posix_attrs.h): chmod, chown and
   // utimensat change them. Off (-o no_posix_attrs): they answer EPERM, never a silent success.
   bool posix_attrs = true;
-  // Access times as relatime keeps them: a read open sets a file's atime when it is older than
-  // its mtime or ctime, or a day old (a patch sent in the background); off (-o noatime): never.
+  // Access times as relatime keeps them: a read open (a folder's listing) sets its atime when it
+  // is older than its mtime or ctime, or a day old (a patch sent in the background); off
+  // (-o noatime): never.
   bool atime = true;
 };
 
@@ -353,7 +354,8 @@ class Filesystem {
   void learned(const Item& item);
   Result<Item> item_at(const std::string& path);  // pending or remote
   void unlinked(const std::string& id);  // the platform's item is deleted or replaced
-  // A read open of a platform item: its access time, as relatime keeps it (fs/filesystem_attrs.cpp).
+  // A read open of a platform item, or a listing of a folder: its access time, as relatime keeps
+  // it (fs/filesystem_attrs.cpp).
   void accessed(const Item& item);
   void run_access_patch(Task task);
   void run_folder_times(Task task);

@@ -274,6 +274,12 @@ void Filesystem::accessed(const Item& item) {
   PosixAttrs kept = posix_attrs(item);
   int64_t updated = item.updated_ms * 1000000;
   int64_t mtime = kept.mtime_ns.value_or(updated), ctime = kept.ctime_ns.value_or(updated);
+  bool times_due = false;  // a folder whose changed time is on its way (run_folder_times sends it)
+  if (item.is_dir()) {
+    if (auto changed = folder_changed_ns(item.filename)) mtime = std::max(mtime, *changed), ctime = std::max(ctime, *changed);
+    std::lock_guard lock(folder_times_mu_);
+    times_due = folder_times_due_.count(item.filename) > 0;
+  }
   int64_t atime = kept.atime_ns.value_or(mtime);
   {
     std::lock_guard lock(atimes_mu_);
@@ -289,8 +295,8 @@ void Filesystem::accessed(const Item& item) {
   // stands for them otherwise (and a moved mtime would make `make` rebuild).
   PosixAttrs times;
   times.atime_ns = now;
-  if (!kept.mtime_ns) times.mtime_ns = mtime;
-  if (!kept.ctime_ns) times.ctime_ns = ctime;
+  if (!kept.mtime_ns && !times_due) times.mtime_ns = mtime;
+  if (!kept.ctime_ns && !times_due) times.ctime_ns = ctime;
   Task task{nullptr, item.id, item.filename, 0, std::chrono::steady_clock::now(),
             json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, false};
   std::lock_guard lock(write_mu_);

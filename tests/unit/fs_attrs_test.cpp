@@ -314,3 +314,33 @@ TEST_F(FsAttrs, AFoldersChangedTimeReachesThePlatform) {
 }
 
 }  // namespace
+
+namespace {
+
+// A listing reads a folder: its atime too, as relatime keeps it; a name made in it since makes
+// the next listing record it again, without moving the folder's changed time back.
+TEST_F(FsAttrs, AListingSetsAFoldersAccessTime) {
+  auto d = fs->mkdir(kRootIno, "d", NewNode{});
+  ASSERT_TRUE(d);
+  fs->start_uploads();
+  clock.advance_ms(5000);
+  auto list_and_wait = [&] {
+    ASSERT_TRUE(list(d->ino));
+    const int64_t now = clock.now_ms() * 1000000;
+    EXPECT_EQ(fs->getattr(d->ino)->attr.st_atim.tv_sec, now / 1000000000);
+    auto atime = [&] { return posix_attrs(*remote.item_at("/d")).atime_ns; };
+    for (int i = 0; i < 500 && atime() != now; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(atime(), now);
+  };
+  list_and_wait();
+  clock.advance_ms(5000);
+  put(d->ino, "f", "x", NewNode{});
+  const int64_t changed = clock.now_ms() * 1000000;
+  clock.advance_ms(5000);
+  list_and_wait();
+  auto mtime = [&] { return posix_attrs(*remote.item_at("/d")).mtime_ns; };
+  for (int i = 0; i < 500 && mtime() != changed; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(mtime(), changed);
+}
+
+}  // namespace
