@@ -288,7 +288,9 @@ void Filesystem::accessed(const Item& item) {
       else atime = std::max(atime, it->second);
     }
     if (atime > mtime && atime > ctime && now - atime < kRelatimeNs) return;
-    if (atimes_.size() >= 100000) return;  // (bounded: the rest are recorded once these are sent)
+    // (bounded: the times shown go back to what the platform's items said when fetched, until
+    // they are fetched again; every access is still recorded)
+    if (atimes_.size() >= 100000) atimes_.clear();
     atimes_[item.id] = now;
   }
   // The times shown so far go along where the item has none: a patch moves updatedAt, which
