@@ -352,7 +352,9 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   if (n.kind == NodeKind::kItem) accessed(*n.item);
   OpenResult r;
   r.keep_cache = inodes_.note_open(ino) && !link_changed;
-  r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && !link_size(*n.item, true);
+  // A link whose target changed: the kernel hears of it from the invalidation thread, maybe after
+  // this open's first read, with the old size still cached; this open reads past it directly.
+  r.direct_io = n.kind == NodeKind::kItem && n.item->is_link() && (link_changed || !link_size(*n.item, true));
   std::lock_guard lock(handles_mu_);
   r.fh = next_fh_++;
   files_.emplace(r.fh, FileHandle{n.item, n.thumbnail, nullptr, nullptr, false});

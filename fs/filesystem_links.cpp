@@ -71,14 +71,19 @@ Status Filesystem::revalidate_link(Ino ino, const Item& item, bool& changed) {
     if (st->size) check.size = st->size;
     check.etag = st->etag;
     check.last_modified = st->last_modified;
-    if (changed) {
+    if (changed)
       spdlog::info("link {}: {} changed; size now {}", item.filename, url,
                    check.size ? std::to_string(*check.size) : std::string("unknown"));
-      if (Invalidator* inv = invalidator_.load()) inv->inode_changed(ino);
-    }
   }
-  std::lock_guard lock(links_mu_);
-  link_checks_[url] = check;
+  {
+    std::lock_guard lock(links_mu_);
+    link_checks_[url] = check;
+  }
+  // Told after the new size is stored: the kernel, its attributes dropped, must hear the new size
+  // when it asks again. (The notice is delivered by another thread: the open that saw the change
+  // reads with direct_io meanwhile, fs/filesystem.cpp.)
+  if (changed)
+    if (Invalidator* inv = invalidator_.load()) inv->inode_changed(ino);
   return check.failure;
 }
 
