@@ -51,9 +51,11 @@ Result<std::string> read_at(LinkFetcher& f, const std::string& url, uint64_t off
 // A server of `data` at /data (cpp-httplib answers Range with 206) and /chunked, redirects at /to?url=U and
 // /loop/N (to /loop/N+1) and /chain/N (N redirects, then /data), counting every request.
 struct DataServer {
-  TestServer server;
   std::string data = payload(100000);
   std::atomic<int> hits{0};
+  // Last: destroyed first, its threads joined before the data its handlers send goes (a client
+  // that stopped reading early left a handler writing while ASan saw the data freed).
+  TestServer server;
 
   DataServer() {
     server.svr().set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
