@@ -222,36 +222,21 @@ Result<Entry> Filesystem::mkdir(Ino parent, std::string_view name, const NewNode
   // The server is away: the folder is journaled and made by an upload worker once it is back
   // (its attributes patched right after, as a late patch).
   DLFS_ASSIGN(SpoolRecord rec, options_.spool->create(remote_.dataset().id, path, "", /*dir=*/true, posix_patch));
-  auto p = std::make_shared<PendingFile>();
-  p->spool_id = rec.id;
+  auto p = new_pending(rec.id, path, parent, nullptr);
   p->dir = true;
-  p->path = path;
-  p->parent_ino = parent;
-  p->mtime_ns = p->ctime_ns = now_ns();
-  p->item.id = "spool-" + std::to_string(rec.id);
-  p->item.dataset_id = remote_.dataset().id;
-  p->item.set_path(path);
   p->item.type = ItemType::kDir;
-  p->item.created_ms = p->item.updated_ms = p->mtime_ns / 1000000;
-  p->item.creator = p->item.updated_by = options_.user;
   if (!posix_patch.is_null()) {
     merge_patch(p->item.metadata, posix_patch["metadata"]);
     p->late_patch = posix_patch;
+    if (auto made_at = posix_attrs(p->item).mtime_ns) p->mtime_ns = p->ctime_ns = *made_at;
   }
   p->flushed = p->generation;
   p->state = UploadState::kPending;
-  Ino ino = inodes_.add_lookup(NodeKind::kItem, p->item, options_.clock->now_ms(), kSetHere);
-  p->ino = ino;
-  {
-    std::lock_guard lock(write_mu_);
-    pending_[path] = p;
-    by_ino_[ino] = p;
-    enqueue_locked(p, std::chrono::milliseconds(0));
-  }
+  Item shown = publish_pending(p, true);
   source_.known_empty(path);
   folder_changed(parent_path(path));
   spdlog::info("{}: the server is away ({}); the folder is made once it is back", path, made.status().to_string());
-  return make_entry(ino, NodeKind::kItem, p->item, nullptr);
+  return make_entry(p->ino, NodeKind::kItem, shown, nullptr);
 }
 
 Status Filesystem::rmdir(Ino parent, std::string_view name) {
