@@ -2,14 +2,18 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -27,6 +31,8 @@ using nlohmann::json;
 constexpr const char* kRecordXattr = "user.dlfs.record";
 // The spool's instance id, kept on its files folder.
 constexpr const char* kInstanceXattr = "user.dlfs.instance";
+// Ids reserved from the journal at a time.
+constexpr uint64_t kIdBlock = 64;
 
 std::string key_of(uint64_t id) {
   char buf[17];
@@ -87,6 +93,17 @@ std::optional<SpoolRecord> from_text(std::string_view text) {
 }
 
 
+// The record a spool file's xattr keeps (rebuild_text), pending, with the file's size.
+std::optional<SpoolRecord> record_of_file(const std::string& file) {
+  std::string text(64 * 1024, '\0');
+  ssize_t n = ::getxattr(file.c_str(), kRecordXattr, text.data(), text.size());
+  auto r = n > 0 ? from_text(std::string_view(text.data(), size_t(n))) : std::nullopt;
+  if (!r) return std::nullopt;
+  struct stat st {};
+  r->size = ::stat(file.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+  return r;
+}
+
 }  // namespace
 
 std::string_view to_string(UploadState state) {
@@ -113,9 +130,11 @@ Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& optio
   DLFS_TRY(ensure_private_dir(options.dir + "/files"));
   Status opened = spool->open_journal();
   Result<std::vector<SpoolRecord>> records = opened ? spool->read_records() : Result<std::vector<SpoolRecord>>(opened);
+  bool rebuilt = false;
   if (!records) {
     if (records.err() != EIO) return records.status();  // not a torn journal (EACCES, ENOSPC, ...)
     DLFS_TRY(spool->rebuild_journal(records.status()));
+    rebuilt = true;
     records = spool->read_records();
     if (!records) return records.status();
   }
@@ -132,6 +151,7 @@ Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& optio
     spool->sizes_[r.id] = uint64_t(st.st_size);
     spool->used_ += uint64_t(st.st_size);
   }
+  DLFS_TRY(spool->join_users(*records, rebuilt));
   if (options.journal_sync_period.count() > 0) spool->syncer_ = std::thread([s = spool.get()] { s->journal_syncer(); });
   return spool;
 }
@@ -180,15 +200,11 @@ Status UploadSpool::rebuild_journal(const Status& why) {
     std::string file = entry.path().string();
     uint64_t id = std::strtoull(entry.path().filename().c_str(), nullptr, 16);
     last = std::max(last, id);
-    std::string text(64 * 1024, '\0');
-    ssize_t n = ::getxattr(file.c_str(), kRecordXattr, text.data(), text.size());
-    auto r = n > 0 ? from_text(std::string_view(text.data(), size_t(n))) : std::nullopt;
+    auto r = record_of_file(file);
     if (!r || r->id != id) {
       spdlog::error("upload spool: {} has no readable record; it stays in {} (not uploaded)", file, options_.dir + "/files");
       continue;
     }
-    struct stat st {};
-    r->size = ::stat(file.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
     found[id] = std::move(*r);
   }
   DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
@@ -199,6 +215,59 @@ Status UploadSpool::rebuild_journal(const Status& why) {
   return env_->sync();
 }
 
+Status UploadSpool::join_users(const std::vector<SpoolRecord>& records, bool rebuilt) {
+  std::string lock_path = options_.dir + "/users.lock";
+  users_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (users_fd_ < 0) return Status(errno, "cannot open " + lock_path, strerror(errno));
+  if (::flock(users_fd_, LOCK_EX | LOCK_NB) == 0) {
+    // Alone: a spool file no record names was being written when its process died (its record
+    // was never journaled: nothing was promised of it). After a rebuild such files are kept,
+    // as the rebuild said. Ids continue past every file found.
+    std::unordered_set<uint64_t> named;
+    for (const SpoolRecord& r : records) named.insert(r.id);
+    uint64_t last = 0;
+    std::error_code ec;
+    std::vector<SpoolRecord> found;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.dir + "/files", ec)) {
+      uint64_t id = std::strtoull(entry.path().filename().c_str(), nullptr, 16);
+      last = std::max(last, id);
+      if (rebuilt || named.count(id)) continue;
+      auto r = record_of_file(entry.path().string());
+      if (r && r->id == id) {
+        found.push_back(std::move(*r));
+        continue;
+      }
+      // (its process died inside create(), before it was answered: nothing was promised)
+      spdlog::warn("upload spool: {} names no upload; it is dropped", entry.path().string());
+      std::filesystem::remove(entry.path(), ec);
+    }
+    for (const SpoolRecord& r : records) last = std::max(last, r.id);
+    DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
+    for (const SpoolRecord& r : found) {
+      DLFS_TRY(txn.put(records_, key_of(r.id), to_text(r)));
+      sizes_[r.id] = r.size;
+      used_ += r.size;
+      xattr_texts_[r.id] = rebuild_text(r);
+    }
+    if (!found.empty()) {
+      ++commits_;
+      spdlog::info("upload spool: {} files not journaled when their mount stopped are resumed from their spool "
+                   "files",
+                   found.size());
+    }
+    DLFS_ASSIGN(auto next, txn.get(meta_, "next_id"));
+    uint64_t stored = next ? std::stoull(std::string(*next)) : 1;
+    if (stored <= last) {
+      DLFS_TRY(txn.put(meta_, "next_id", std::to_string(last + 1)));
+      ++commits_;
+    }
+    DLFS_TRY(txn.commit());
+  }
+  // (from exclusive to shared; another process's open may slip in between: it is not alone)
+  if (::flock(users_fd_, LOCK_SH) != 0) return Status(errno, "cannot lock " + lock_path, strerror(errno));
+  return {};
+}
+
 UploadSpool::~UploadSpool() {
   {
     std::lock_guard lock(mu_);
@@ -206,7 +275,16 @@ UploadSpool::~UploadSpool() {
   }
   stop_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
-  if (env_) (void)sync_journal();  // a clean stop leaves a durable journal
+  if (env_) {  // a clean stop leaves every record journaled, and the journal durable
+    std::lock_guard lock(mu_);
+    if (!unjournaled_.empty())
+      if (auto txn = LmdbTxn::begin(*env_, true)) {
+        for (const auto& [id, r] : unjournaled_) (void)txn->put(records_, key_of(id), to_text(r));
+        if (txn->commit()) ++commits_;
+      }
+  }
+  if (env_) (void)sync_journal();
+  if (users_fd_ >= 0) ::close(users_fd_);
 }
 
 void UploadSpool::journal_syncer() {
@@ -243,6 +321,11 @@ void UploadSpool::synced(const std::string& what) const {
 }
 
 Status UploadSpool::sync(const std::vector<uint64_t>& ids) {
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t id : ids)
+      if (auto it = unjournaled_.find(id); it != unjournaled_.end()) DLFS_TRY(put_locked(it->second));
+  }
   for (uint64_t id : ids) {
     std::string file = file_path(id);
     Status s = fsync_file(file);
@@ -264,6 +347,7 @@ Status UploadSpool::put_locked(const SpoolRecord& record) {
   DLFS_TRY(txn.commit());
   ++commits_;
   keep_record_xattr(record);
+  unjournaled_.erase(record.id);  // (last: `record` may be the one kept there)
   return {};
 }
 
@@ -291,30 +375,43 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   r.item_id = item_id;
   r.updated_ms = options_.clock->now_ms();
   std::unique_lock lock(mu_);
-  DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
-  DLFS_ASSIGN(auto next, txn.get(meta_, "next_id"));
-  r.id = next ? std::stoull(std::string(*next)) : 1;
-  DLFS_TRY(txn.put(meta_, "next_id", std::to_string(r.id + 1)));
+  if (next_id_ == reserved_end_) {
+    DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
+    DLFS_ASSIGN(auto next, txn.get(meta_, "next_id"));
+    uint64_t first = next ? std::stoull(std::string(*next)) : 1;
+    DLFS_TRY(txn.put(meta_, "next_id", std::to_string(first + kIdBlock)));
+    DLFS_TRY(txn.commit());
+    ++commits_;
+    next_id_ = first;
+    reserved_end_ = first + kIdBlock;
+  }
+  r.id = next_id_++;
   std::string file = file_path(r.id);
   int fd = ::open(file.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Status(errno, "cannot create spool file " + file);
   ::close(fd);
-  std::string text = to_text(r);
-  DLFS_TRY(txn.put(records_, key_of(r.id), text));
-  DLFS_TRY(txn.commit());
-  ++commits_;
-  keep_record_xattr(r);
-  if (options_.durable_close) {
-    DLFS_TRY(fsync_dir(options_.dir + "/files"));
-    synced(options_.dir + "/files");
-  }
   sizes_[r.id] = 0;
+  if (!options_.durable_close) {
+    // Journaled later (at a sync, a rename, a failure); a SIGKILL meanwhile finds it by its xattr.
+    keep_record_xattr(r);
+    if (xattrs_) {
+      unjournaled_[r.id] = r;
+      return r;
+    }
+  }
+  DLFS_TRY(put_locked(r));
+  DLFS_TRY(fsync_dir(options_.dir + "/files"));
+  synced(options_.dir + "/files");
   lock.unlock();
-  if (options_.durable_close) DLFS_TRY(sync_journal());
+  DLFS_TRY(sync_journal());
   return r;
 }
 
 std::optional<SpoolRecord> UploadSpool::get(uint64_t id) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = unjournaled_.find(id); it != unjournaled_.end()) return it->second;
+  }
   auto txn = LmdbTxn::begin(*env_, false);
   if (!txn) return std::nullopt;
   auto v = txn->get(records_, key_of(id));
@@ -335,11 +432,15 @@ Result<std::vector<SpoolRecord>> UploadSpool::read_records() const {
 }
 
 std::vector<SpoolRecord> UploadSpool::list(std::string_view dataset) const {
+  std::unique_lock lock(mu_);  // (a record journaled meanwhile would be seen twice or not at all)
   auto all = read_records();
   if (!all) {
     spdlog::warn("upload spool: {}", all.status().to_string());
     return {};
   }
+  for (const auto& [id, r] : unjournaled_) all->push_back(r);
+  lock.unlock();
+  std::sort(all->begin(), all->end(), [](const SpoolRecord& a, const SpoolRecord& b) { return a.id < b.id; });
   std::vector<SpoolRecord> out;
   for (auto& r : *all)
     if (dataset.empty() || r.dataset == dataset) out.push_back(std::move(r));
@@ -369,6 +470,17 @@ Status UploadSpool::close_file(uint64_t id) {
   if (options_.durable_close) {
     DLFS_TRY(fsync_file(file));
     synced(file);
+  }
+  {
+    // Not journaled yet: what a SIGKILL must not lose (where the bytes go) is the spool file's
+    // xattr already, and the next open resumes a file it finds so; the state is kept here.
+    std::lock_guard lock(mu_);
+    if (auto it = unjournaled_.find(id); it != unjournaled_.end() && xattrs_ && !options_.durable_close) {
+      it->second.state = UploadState::kPending;
+      it->second.size = uint64_t(st.st_size);
+      it->second.updated_ms = options_.clock->now_ms();
+      return {};
+    }
   }
   auto r = get(id);
   if (!r) return Status(ENOENT, "no journal record " + key_of(id));
@@ -406,12 +518,16 @@ Status UploadSpool::resize(uint64_t id, uint64_t new_size) {
 
 Status UploadSpool::remove(uint64_t id) {
   std::lock_guard lock(mu_);
-  DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
-  DLFS_TRY(txn.del(records_, key_of(id)));
-  DLFS_TRY(txn.commit());
-  ++commits_;
+  // The file first: a file left without its record would be resumed by the next open (from its
+  // xattr), a record left without its file is dropped.
   std::error_code ec;
   std::filesystem::remove(file_path(id), ec);
+  if (unjournaled_.erase(id) == 0) {
+    DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
+    DLFS_TRY(txn.del(records_, key_of(id)));
+    DLFS_TRY(txn.commit());
+    ++commits_;
+  }
   xattr_texts_.erase(id);
   if (auto it = sizes_.find(id); it != sizes_.end()) {
     used_ -= it->second;
@@ -419,6 +535,11 @@ Status UploadSpool::remove(uint64_t id) {
   }
   room_cv_.notify_all();
   return {};
+}
+
+uint64_t UploadSpool::journal_commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
 }
 
 uint64_t UploadSpool::used_bytes() const {

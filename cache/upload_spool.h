@@ -4,9 +4,11 @@
 // the upload state, attempts, the last error and the size. After a crash the records and files
 // are still there: pending() lists what to resume.
 //
-// The promise is the local disk's: once create()/close_file()/update() return, the file and its
-// record survive a crash or SIGKILL of the process (written, in the kernel's page cache; no
-// fsync); once sync() returns they survive a power loss too. A background sync of the journal
+// The promise is the local disk's: once close_file()/update() return, the file and its record
+// survive a crash or SIGKILL of the process (written, in the kernel's page cache; no fsync); once
+// sync() returns they survive a power loss too. A record create() made is kept in memory until
+// there is something to promise (its close, an update, a sync): a file being written when the
+// process dies was promised nothing, and the next open drops its spool file. A background sync of the journal
 // every journal_sync_period bounds what a power loss can take. durable_close makes every close
 // a sync (as before this promise was written). Where each record's bytes go is also kept as an
 // xattr of its spool file, so that a journal a power loss left unreadable is rebuilt from the files.
@@ -17,7 +19,8 @@
 //
 // Thread-safe. One UploadSpool per directory per process (LMDB forbids opening an environment
 // twice in a process); several processes may share a directory (LMDB's locking arbitrates,
-// byte accounting is per process).
+// ids are reserved from the journal in blocks, byte accounting is per process, and the files of
+// records not journaled yet are dropped only by an open that finds no other process there).
 #pragma once
 
 #include <atomic>
@@ -90,7 +93,8 @@ class UploadSpool {
   static Result<std::unique_ptr<UploadSpool>> open(const SpoolOptions& options);
   ~UploadSpool();
 
-  // A new record (state kWriting) and its empty spool file, both durable on return.
+  // A new record (state kWriting) and its empty spool file. The record is journaled at the
+  // first close_file(), update() or sync() naming it (with durable_close: at once, and synced).
   // `dir`: a folder to make (its spool file stays empty).
   Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id,
                              bool dir = false, const nlohmann::json& patch = nullptr);
@@ -125,6 +129,8 @@ class UploadSpool {
   std::string upload_token(uint64_t id) const { return instance_id_ + "-" + std::to_string(id); }
 
   uint64_t used_bytes() const;
+  // Journal commits so far (tests count what a promise costs through it).
+  uint64_t journal_commits() const;
   uint64_t max_bytes() const { return options_.max_bytes; }
   const std::string& dir() const { return options_.dir; }
 
@@ -136,6 +142,8 @@ class UploadSpool {
   Status rebuild_journal(const Status& why);
   Result<std::vector<SpoolRecord>> read_records() const;
   Status put_locked(const SpoolRecord& record);
+  // Takes <dir>/users.lock shared; alone there first, drops the spool files no record names.
+  Status join_users(const std::vector<SpoolRecord>& records, bool rebuilt);
   // Keeps what a rebuild needs of the record as its spool file's xattr, when that changed.
   void keep_record_xattr(const SpoolRecord& record);
   Status sync_journal();
@@ -162,6 +170,12 @@ class UploadSpool {
   std::unordered_map<uint64_t, uint64_t> sizes_;  // by record id
   std::unordered_map<uint64_t, std::string> xattr_texts_;  // each record's xattr as last written
   uint64_t used_ = 0;
+  // Records create() made that are not journaled yet, by id.
+  std::unordered_map<uint64_t, SpoolRecord> unjournaled_;
+  // Ids are handed out from a block reserved in the journal (one commit per kIdBlock creates,
+  // and processes sharing the journal never hand out the same id).
+  uint64_t next_id_ = 0, reserved_end_ = 0;
+  int users_fd_ = -1;  // <dir>/users.lock, flock'ed shared while open
 };
 
 }  // namespace dlfs

@@ -334,6 +334,12 @@ class Filesystem {
   void remove_pending_locked(const std::shared_ptr<PendingFile>& p);
   // Forgets p once nothing needs it (write_mu_ held): no handle open, and removed or uploaded.
   void release_pending_locked(const std::shared_ptr<PendingFile>& p);
+  // Removes the spool entries release_pending_locked() let go. Called without write_mu_.
+  void drop_released_spool();
+  // ... and waits for those other threads are removing: called before a platform item is deleted
+  // or moved, so that a crash right after cannot leave a landed file's entry behind to be
+  // uploaded again by the next mount over what was deleted or moved.
+  void settle_spool_drops();
   void upload_worker();
   void run_upload(const std::shared_ptr<PendingFile>& p);
   // The remote calls of one upload (path lock held): answers the platform's item.
@@ -428,6 +434,11 @@ class Filesystem {
   std::condition_variable write_cv_;  // a state changed (uploads done, tasks queued)
   std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path (not removed ones)
   std::unordered_map<Ino, std::shared_ptr<PendingFile>> by_ino_;           // every pending file, by node
+  // Spool entries of released pending files, removed by drop_released_spool() once write_mu_ is
+  // let go (a journal commit and an unlink, the slowest steps of a landing: every lookup and
+  // write waits for write_mu_), and how many such removals are under way.
+  std::vector<uint64_t> spool_drops_;
+  size_t spool_dropping_ = 0;
   // Tasks ready now, in order, and the ones waiting for their time (retries, preprocessing
   // polls): a worker's pick is O(log n) however many polls wait (a copy of 100,000 files leaves
   // as many polls queued). Workers sleep on work_cv_, so that a queued task wakes one of them

@@ -133,6 +133,7 @@ void Filesystem::unlinked(const std::string& id) {
 }
 
 Status Filesystem::remote_remove(const std::string& id) {
+  settle_spool_drops();
   for (int attempt = 0;; ++attempt) {
     Status s = remote_.remove(id);
     if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
@@ -146,6 +147,7 @@ Status Filesystem::remote_remove(const std::string& id) {
 }
 
 Result<Item> Filesystem::remote_move(const std::string& id, const std::string& to, const std::string& replace_id) {
+  settle_spool_drops();
   for (int attempt = 0;; ++attempt) {
     auto moved = remote_.move(id, to, replace_id);
     if (moved) {

@@ -154,7 +154,8 @@ size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
         ++n;
     return n;
   };
-  write_cv_.wait_for(lock, timeout, [&] { return left() == 0; });
+  // (done when the spool entries of what landed are gone too: `dlfs sync` then finds none)
+  write_cv_.wait_for(lock, timeout, [&] { return left() + spool_drops_.size() + spool_dropping_ == 0; });
   return left();
 }
 
@@ -167,6 +168,7 @@ void Filesystem::stop_uploads() {
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  drop_released_spool();
 }
 
 void Filesystem::upload_worker() {
@@ -203,6 +205,7 @@ void Filesystem::upload_worker() {
     else if (!task.access_patch.is_null()) run_access_patch(std::move(task));
     else if (task.folder_times) run_folder_times(std::move(task));
     else run_poll(std::move(task));
+    drop_released_spool();  // (whatever a task released)
     lock.lock();
   }
 }
@@ -249,12 +252,8 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
     gen = p->flushed;
   }
   if (!patch_only.is_null()) return send_late_patch(p, std::move(patch_only));
-  UploadSpool& spool = *options_.spool;
-  if (auto rec = spool.get(p->spool_id)) {
-    rec->state = UploadState::kUploading;
-    rec->attempts = p->attempts;
-    (void)spool.update(*rec);
-  }
+  // (the journal is not told of the try: a record resumed after a restart is tried whatever its
+  // state said, and a failure journals its attempts and error)
   auto item = upload_to_platform(p, path);
   if (item) landed(p, gen, std::move(*item));
   else upload_failed(p, gen, item.status());
@@ -409,6 +408,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
     release_pending_locked(p);
     write_cv_.notify_all();
   }
+  drop_released_spool();
   if (Invalidator* inv = invalidator_.load()) inv->inode_changed(p->ino);
   spdlog::debug("uploaded {} ({} bytes)", item.filename, item.size());
 }

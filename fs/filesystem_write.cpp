@@ -109,10 +109,13 @@ Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>&
   fd->fd = ::open(file.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd->fd < 0) {
     Status failed(errno, "cannot open spool file " + file);
-    std::lock_guard lock(write_mu_);
-    --p->handles;
-    if (writable) --p->writers;
-    release_pending_locked(p);
+    {
+      std::lock_guard lock(write_mu_);
+      --p->handles;
+      if (writable) --p->writers;
+      release_pending_locked(p);
+    }
+    drop_released_spool();
     return failed;
   }
   std::lock_guard lock(handles_mu_);
@@ -386,8 +389,31 @@ void Filesystem::release_pending_locked(const std::shared_ptr<PendingFile>& p) {
   if (auto it = by_ino_.find(p->ino); it != by_ino_.end() && it->second == p) by_ino_.erase(it);
   if (p->removed) return;
   if (auto it = pending_.find(p->path); it != pending_.end() && it->second == p) pending_.erase(it);
-  (void)options_.spool->remove(p->spool_id);
+  spool_drops_.push_back(p->spool_id);
   write_cv_.notify_all();
+}
+
+void Filesystem::drop_released_spool() {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard lock(write_mu_);
+    if (spool_drops_.empty()) return;
+    ids.swap(spool_drops_);
+    spool_dropping_ += ids.size();
+  }
+  for (uint64_t id : ids) {
+    Status s = options_.spool->remove(id);
+    if (!s) spdlog::warn("spool: dropping entry {} after its upload: {}", id, s.to_string());
+  }
+  std::lock_guard lock(write_mu_);
+  spool_dropping_ -= ids.size();
+  write_cv_.notify_all();
+}
+
+void Filesystem::settle_spool_drops() {
+  drop_released_spool();
+  std::unique_lock lock(write_mu_);
+  write_cv_.wait(lock, [&] { return spool_drops_.empty() && spool_dropping_ == 0; });
 }
 
 void Filesystem::release(uint64_t fh) {
@@ -411,8 +437,11 @@ void Filesystem::release(uint64_t fh) {
     Status s = commit_and_queue(h.pending);
     if (!s) spdlog::error("{}: {}", h.pending->path, s.to_string());
   }
-  std::lock_guard lock(write_mu_);
-  release_pending_locked(h.pending);
+  {
+    std::lock_guard lock(write_mu_);
+    release_pending_locked(h.pending);
+  }
+  drop_released_spool();
 }
 
 void Filesystem::learned(const Item& item) {

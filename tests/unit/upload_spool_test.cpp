@@ -155,7 +155,10 @@ TEST(UploadSpool, SurvivesACrash) {
   EXPECT_EQ(pending[0].state, UploadState::kPending);
   EXPECT_EQ(pending[0].size, 1234u);
   EXPECT_EQ(read_file(spool->file_path(id)), std::string(1234, 'x'));
-  EXPECT_EQ(pending[1].state, UploadState::kWriting);
+  // Never closed, never journaled: found by its spool file's xattr, and resumed as it is.
+  EXPECT_EQ(pending[1].path, "/photos/half.jpg");
+  EXPECT_EQ(pending[1].state, UploadState::kPending);
+  EXPECT_EQ(pending[1].size, 7u);
   EXPECT_EQ(spool->used_bytes(), 1234u + 7u);
   // New ids never reuse old ones.
   auto fresh = spool->create("ds", "/y", "").value();
@@ -348,4 +351,119 @@ TEST(UploadSpool, ARecordWhoseFileIsGoneIsDroppedAtOpen) {
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].id, kept);
   EXPECT_FALSE(spool->get(gone));
+}
+
+// A new file costs the journal nothing until there is something to promise of it: create and
+// close keep its record in memory (where the bytes go is its spool file's xattr), remove drops
+// it without a commit; an update (a rename, a failure) or a sync journals it. Ids are reserved
+// in blocks: one commit for many creates.
+TEST(UploadSpool, NewFilesAreJournaledOnlyWhenSomethingIsPromised) {
+  TempDir dir;
+  auto spool = std::move(UploadSpool::open(opts(dir))).value();
+  if (::setxattr(dir.path().c_str(), "user.probe", "1", 1, 0) != 0)
+    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  (void)spool->create("ds", "/first", "").value();  // (reserves a block of ids)
+  uint64_t before = spool->journal_commits();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto r = spool->create("ds", "/f" + std::to_string(i), "").value();
+    write_file(spool->file_path(r.id), "bytes");
+    ASSERT_TRUE(spool->close_file(r.id));
+    ids.push_back(r.id);
+  }
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(spool->remove(ids[i]));
+  EXPECT_EQ(spool->journal_commits(), before);
+  // Seen by list() and get() all the same, with their state and size.
+  auto got = spool->get(ids[15]);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, UploadState::kPending);
+  EXPECT_EQ(got->size, 5u);
+  EXPECT_EQ(spool->list("ds").size(), 11u);  // /first and the 10 kept
+  EXPECT_FALSE(spool->get(ids[0]));
+  EXPECT_NE(::access(spool->file_path(ids[0]).c_str(), F_OK), 0);
+  // An update journals it; a sync journals those it names.
+  got->path = "/renamed";
+  ASSERT_TRUE(spool->update(*got));
+  EXPECT_EQ(spool->journal_commits(), before + 1);
+  ASSERT_TRUE(spool->sync({ids[16], ids[17]}));
+  EXPECT_EQ(spool->journal_commits(), before + 3);
+  EXPECT_EQ(spool->get(ids[15])->path, "/renamed");
+}
+
+// The promise of a close, kept without a journal commit: a mount killed right after its closes
+// returned loses none of those files (resumed from their spool files' xattrs, pending, with
+// their sizes); a spool file that names no upload (its process died inside create) is dropped.
+TEST(UploadSpool, FilesClosedBeforeASigkillAreResumedFromTheirSpoolFiles) {
+  TempDir dir;
+  SpoolOptions o = opts(dir);
+  ASSERT_TRUE(std::filesystem::create_directories(o.dir));
+  if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
+    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto spool = UploadSpool::open(o);
+    if (!spool) _exit(2);
+    for (int i = 0; i < 50; ++i) {
+      auto r = (*spool)->create("ds", "/copied/f" + std::to_string(i), "");
+      if (!r) _exit(3);
+      write_file((*spool)->file_path(r->id), std::string(size_t(100 + i), 'a' + char(i % 26)));
+      if (!(*spool)->resize(r->id, uint64_t(100 + i)) || !(*spool)->close_file(r->id)) _exit(4);
+    }
+    write_file(o.dir + "/files/00000000000f0000", "made by a create that never answered");
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+
+  auto spool = std::move(UploadSpool::open(o)).value();
+  auto pending = spool->pending("ds");
+  ASSERT_EQ(pending.size(), 50u);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(pending[size_t(i)].path, "/copied/f" + std::to_string(i));
+    EXPECT_EQ(pending[size_t(i)].state, UploadState::kPending);
+    EXPECT_EQ(pending[size_t(i)].size, uint64_t(100 + i));
+    EXPECT_EQ(read_file(spool->file_path(pending[size_t(i)].id)), std::string(size_t(100 + i), 'a' + char(i % 26)));
+  }
+  EXPECT_NE(::access((o.dir + "/files/00000000000f0000").c_str(), F_OK), 0);
+  // Resumed records are journaled now, and new ids pass every file's.
+  auto fresh = spool->create("ds", "/new", "").value();
+  EXPECT_GT(fresh.id, 0xf0000u);
+  spool.reset();
+  auto again = std::move(UploadSpool::open(o)).value();
+  EXPECT_EQ(again->pending("ds").size(), 51u);
+}
+
+// Two processes on one spool folder: one that is not alone there leaves the files it does not
+// know alone (they are another mount's files being written), and ids never collide.
+TEST(UploadSpool, AnOpenThatIsNotAloneLeavesOtherFilesAlone) {
+  TempDir dir;
+  SpoolOptions o = opts(dir);
+  auto first = std::move(UploadSpool::open(o)).value();
+  auto a = first->create("ds", "/a", "").value();
+  write_file(first->file_path(a.id), "being written");
+  std::string stray = o.dir + "/files/00000000000e0000";
+  write_file(stray, "no record, no xattr");
+  // The second one in a child process (LMDB allows one environment per process).
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto second = UploadSpool::open(o);
+    if (!second) _exit(2);
+    if (::access(stray.c_str(), F_OK) != 0) _exit(3);
+    auto b = (*second)->create("ds", "/b", "");
+    if (!b || b->id == a.id) _exit(4);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(read_file(first->file_path(a.id)), "being written");
+  first.reset();
+  // Alone now: the stray file goes.
+  auto alone = std::move(UploadSpool::open(o)).value();
+  EXPECT_NE(::access(stray.c_str(), F_OK), 0);
 }
