@@ -220,9 +220,11 @@ Status UploadSpool::join_users(const std::vector<SpoolRecord>& records, bool reb
   users_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (users_fd_ < 0) return Status(errno, "cannot open " + lock_path, strerror(errno));
   if (::flock(users_fd_, LOCK_EX | LOCK_NB) == 0) {
-    // Alone: a spool file no record names was being written when its process died (its record
-    // was never journaled: nothing was promised of it). After a rebuild such files are kept,
-    // as the rebuild said. Ids continue past every file found.
+    // Alone: a spool file no record names belonged to a process that died before journaling
+    // it. Its xattr says where its bytes go (a file closed, or being written): resumed. Without
+    // one, nothing was promised of it (a create that never answered, an edit's copy not closed
+    // yet): dropped. After a rebuild such files are kept, as the rebuild said. Ids continue past
+    // every file found.
     std::unordered_set<uint64_t> named;
     for (const SpoolRecord& r : records) named.insert(r.id);
     uint64_t last = 0;
@@ -263,8 +265,11 @@ Status UploadSpool::join_users(const std::vector<SpoolRecord>& records, bool reb
     }
     DLFS_TRY(txn.commit());
   }
-  // (from exclusive to shared; another process's open may slip in between: it is not alone)
-  if (::flock(users_fd_, LOCK_SH) != 0) return Status(errno, "cannot lock " + lock_path, strerror(errno));
+  // (from exclusive to shared; another process's open may slip in between: it is not alone. A
+  // disk without flock (some network filesystems) only loses the cleanup of stray files.)
+  if (::flock(users_fd_, LOCK_SH) != 0)
+    spdlog::warn("upload spool: cannot lock {} ({}); files of a stopped mount left there are kept", lock_path,
+                 strerror(errno));
   return {};
 }
 
@@ -366,7 +371,8 @@ void UploadSpool::keep_record_xattr(const SpoolRecord& record) {
 }
 
 Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_view path,
-                                        std::string_view item_id, bool dir, const nlohmann::json& patch) {
+                                        std::string_view item_id, bool dir, const nlohmann::json& patch,
+                                        bool promised) {
   SpoolRecord r;
   r.dir = dir;
   r.patch = patch;
@@ -391,6 +397,10 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
   if (fd < 0) return Status(errno, "cannot create spool file " + file);
   ::close(fd);
   sizes_[r.id] = 0;
+  if (!promised) {  // (no xattr: the next open drops its file)
+    unjournaled_[r.id] = r;
+    return r;
+  }
   if (!options_.durable_close) {
     // Journaled later (at a sync, a rename, a failure); a SIGKILL meanwhile finds it by its xattr.
     keep_record_xattr(r);
@@ -398,6 +408,8 @@ Result<SpoolRecord> UploadSpool::create(std::string_view dataset, std::string_vi
       unjournaled_[r.id] = r;
       return r;
     }
+    DLFS_TRY(put_locked(r));  // a disk without xattrs: the journal keeps that promise (unsynced)
+    return r;
   }
   DLFS_TRY(put_locked(r));
   DLFS_TRY(fsync_dir(options_.dir + "/files"));
@@ -470,6 +482,15 @@ Status UploadSpool::close_file(uint64_t id) {
   if (options_.durable_close) {
     DLFS_TRY(fsync_file(file));
     synced(file);
+    bool fresh;  // (created not promised: its name was not synced either)
+    {
+      std::lock_guard lock(mu_);
+      fresh = unjournaled_.count(id) > 0;
+    }
+    if (fresh) {
+      DLFS_TRY(fsync_dir(options_.dir + "/files"));
+      synced(options_.dir + "/files");
+    }
   }
   {
     // Not journaled yet: what a SIGKILL must not lose (where the bytes go) is the spool file's
@@ -479,7 +500,8 @@ Status UploadSpool::close_file(uint64_t id) {
       it->second.state = UploadState::kPending;
       it->second.size = uint64_t(st.st_size);
       it->second.updated_ms = options_.clock->now_ms();
-      return {};
+      keep_record_xattr(it->second);  // (a record created not promised has none yet)
+      if (xattrs_) return {};
     }
   }
   auto r = get(id);

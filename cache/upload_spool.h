@@ -95,9 +95,12 @@ class UploadSpool {
 
   // A new record (state kWriting) and its empty spool file. The record is journaled at the
   // first close_file(), update() or sync() naming it (with durable_close: at once, and synced).
-  // `dir`: a folder to make (its spool file stays empty).
+  // `dir`: a folder to make (its spool file stays empty). `promised` false: bytes the caller
+  // copies in itself (an edited item's old bytes) — nothing of it survives a crash until its
+  // first close_file(), update() or sync(), so that a crash mid-copy never sends a part of
+  // an item back as the whole.
   Result<SpoolRecord> create(std::string_view dataset, std::string_view path, std::string_view item_id,
-                             bool dir = false, const nlohmann::json& patch = nullptr);
+                             bool dir = false, const nlohmann::json& patch = nullptr, bool promised = true);
   // The spool file of a record.
   std::string file_path(uint64_t id) const;
 

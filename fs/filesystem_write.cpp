@@ -156,7 +156,9 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
   if (item.is_link()) return Status(EPERM, path + " is a link item; it cannot be edited");
   if (symlink_target(item)) return Status(ELOOP, path + " is a symlink");
   UploadSpool& spool = *options_.spool;
-  DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, item.id));
+  // Not promised until closed: a crash while the item's bytes are copied in (or before anything
+  // is written) must not send the copy back over the item, cut short or empty.
+  DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, item.id, false, nullptr, /*promised=*/false));
   auto p = std::make_shared<PendingFile>();
   p->spool_id = rec.id;
   p->ino = ino;

@@ -467,3 +467,41 @@ TEST(UploadSpool, AnOpenThatIsNotAloneLeavesOtherFilesAlone) {
   auto alone = std::move(UploadSpool::open(o)).value();
   EXPECT_NE(::access(stray.c_str(), F_OK), 0);
 }
+
+// Bytes the mount copies in itself (an edited item's old bytes) are promised nothing until the
+// file's first close: a crash mid-copy, or before anything was written, leaves nothing that the
+// next mount would send back over the item (cut short, or empty after an open with O_TRUNC).
+TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
+  TempDir dir;
+  SpoolOptions o = opts(dir);
+  ASSERT_TRUE(std::filesystem::create_directories(o.dir));
+  if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
+    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto spool = UploadSpool::open(o);
+    if (!spool) _exit(2);
+    auto cut = (*spool)->create("ds", "/big.bin", "item-big", false, nullptr, /*promised=*/false);
+    auto empty = (*spool)->create("ds", "/trunc.bin", "item-trunc", false, nullptr, /*promised=*/false);
+    auto edited = (*spool)->create("ds", "/edited.bin", "item-edited", false, nullptr, /*promised=*/false);
+    if (!cut || !empty || !edited) _exit(3);
+    write_file((*spool)->file_path(cut->id), "the first half of ");
+    write_file((*spool)->file_path(edited->id), "old bytes, then the user's");
+    if (!(*spool)->close_file(edited->id)) _exit(4);
+    kill(getpid(), SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  auto spool = std::move(UploadSpool::open(o)).value();
+  auto pending = spool->pending("ds");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].path, "/edited.bin");
+  EXPECT_EQ(pending[0].item_id, "item-edited");
+  EXPECT_EQ(read_file(spool->file_path(pending[0].id)), "old bytes, then the user's");
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(o.dir + "/files")) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);
+}
