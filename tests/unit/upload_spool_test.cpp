@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -51,6 +52,25 @@ struct SyncLog {
     return std::exchange(synced, {});
   }
 };
+
+// Runs `body` on the spool of `o` in a child process that then dies by SIGKILL, no cleanup at
+// all (a mount killed with kill -9). `body` answers 0, or an exit code naming what failed.
+// True once the child was killed as planned.
+bool killed_after(const SpoolOptions& o, const std::function<int(UploadSpool&)>& body) {
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    auto spool = UploadSpool::open(o);
+    if (!spool) _exit(2);
+    if (int failed = body(**spool)) _exit(failed);
+    kill(getpid(), SIGKILL);
+    _exit(9);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return false;
+  EXPECT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  return WIFSIGNALED(status);
+}
 
 }  // namespace
 
@@ -127,25 +147,17 @@ TEST(UploadSpool, FullAnswersEnospcAfterAWaitAndRoomWakesWriters) {
 TEST(UploadSpool, SurvivesACrash) {
   TempDir dir;
   uint64_t id = 0;
-  // The child writes, closes (fsync) and dies without any cleanup.
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto spool = UploadSpool::open(opts(dir));
-    if (!spool) _exit(2);
-    auto r = (*spool)->create("ds", "/photos/x.jpg", "");
-    if (!r) _exit(3);
-    write_file((*spool)->file_path(r->id), std::string(1234, 'x'));
-    if (!(*spool)->resize(r->id, 1234) || !(*spool)->close_file(r->id)) _exit(4);
-    auto w = (*spool)->create("ds", "/photos/half.jpg", "");  // still being written
-    if (!w) _exit(5);
-    write_file((*spool)->file_path(w->id), "partial");
-    kill(getpid(), SIGKILL);
-    _exit(6);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  // The child writes, closes and dies without any cleanup.
+  ASSERT_TRUE(killed_after(opts(dir), [](UploadSpool& spool) {
+    auto r = spool.create("ds", "/photos/x.jpg", "");
+    if (!r) return 3;
+    write_file(spool.file_path(r->id), std::string(1234, 'x'));
+    if (!spool.resize(r->id, 1234) || !spool.close_file(r->id)) return 4;
+    auto w = spool.create("ds", "/photos/half.jpg", "");  // still being written
+    if (!w) return 5;
+    write_file(spool.file_path(w->id), "partial");
+    return 0;
+  }));
 
   auto spool = std::move(UploadSpool::open(opts(dir))).value();
   auto pending = spool->pending("ds");
@@ -399,24 +411,16 @@ TEST(UploadSpool, FilesClosedBeforeASigkillAreResumedFromTheirSpoolFiles) {
   ASSERT_TRUE(std::filesystem::create_directories(o.dir));
   if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
     GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto spool = UploadSpool::open(o);
-    if (!spool) _exit(2);
+  ASSERT_TRUE(killed_after(o, [&](UploadSpool& spool) {
     for (int i = 0; i < 50; ++i) {
-      auto r = (*spool)->create("ds", "/copied/f" + std::to_string(i), "");
-      if (!r) _exit(3);
-      write_file((*spool)->file_path(r->id), std::string(size_t(100 + i), 'a' + char(i % 26)));
-      if (!(*spool)->resize(r->id, uint64_t(100 + i)) || !(*spool)->close_file(r->id)) _exit(4);
+      auto r = spool.create("ds", "/copied/f" + std::to_string(i), "");
+      if (!r) return 3;
+      write_file(spool.file_path(r->id), std::string(size_t(100 + i), 'a' + char(i % 26)));
+      if (!spool.resize(r->id, uint64_t(100 + i)) || !spool.close_file(r->id)) return 4;
     }
     write_file(o.dir + "/files/00000000000f0000", "made by a create that never answered");
-    kill(getpid(), SIGKILL);
-    _exit(5);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+    return 0;
+  }));
 
   auto spool = std::move(UploadSpool::open(o)).value();
   auto pending = spool->pending("ds");
@@ -477,24 +481,15 @@ TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
   ASSERT_TRUE(std::filesystem::create_directories(o.dir));
   if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
     GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto spool = UploadSpool::open(o);
-    if (!spool) _exit(2);
-    auto cut = (*spool)->create("ds", "/big.bin", "item-big", false, nullptr, /*promised=*/false);
-    auto empty = (*spool)->create("ds", "/trunc.bin", "item-trunc", false, nullptr, /*promised=*/false);
-    auto edited = (*spool)->create("ds", "/edited.bin", "item-edited", false, nullptr, /*promised=*/false);
-    if (!cut || !empty || !edited) _exit(3);
-    write_file((*spool)->file_path(cut->id), "the first half of ");
-    write_file((*spool)->file_path(edited->id), "old bytes, then the user's");
-    if (!(*spool)->close_file(edited->id)) _exit(4);
-    kill(getpid(), SIGKILL);
-    _exit(5);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  ASSERT_TRUE(killed_after(o, [](UploadSpool& spool) {
+    auto cut = spool.create("ds", "/big.bin", "item-big", false, nullptr, /*promised=*/false);
+    auto empty = spool.create("ds", "/trunc.bin", "item-trunc", false, nullptr, /*promised=*/false);
+    auto edited = spool.create("ds", "/edited.bin", "item-edited", false, nullptr, /*promised=*/false);
+    if (!cut || !empty || !edited) return 3;
+    write_file(spool.file_path(cut->id), "the first half of ");
+    write_file(spool.file_path(edited->id), "old bytes, then the user's");
+    return spool.close_file(edited->id) ? 0 : 4;
+  }));
   auto spool = std::move(UploadSpool::open(o)).value();
   auto pending = spool->pending("ds");
   ASSERT_EQ(pending.size(), 1u);
