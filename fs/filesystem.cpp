@@ -32,8 +32,8 @@ Result<std::unique_ptr<Filesystem>> Filesystem::create(Remote& remote, MetadataC
 Filesystem::Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links, FsOptions options,
                        const Item& root, int64_t fetched_ms)
     : remote_(remote), links_(links), options_(std::move(options)),
-      source_(remote, cache, *options_.clock, options_.dir_ttl_ms, options_.page_size),
-      inodes_(root, fetched_ms) {}
+      source_(remote, cache, *options_.clock, options_.dir_ttl_ms, options_.page_size, options_.memory_items),
+      inodes_(root, fetched_ms, options_.hot_items) {}
 
 Result<Node> Filesystem::node(Ino ino) const {
   auto n = inodes_.get(ino);
@@ -142,6 +142,9 @@ Result<Entry> Filesystem::lookup(Ino parent, std::string_view name) {
     }
     if (found) return make_entry(found->first, NodeKind::kItem, found->second, nullptr);
   }
+  // A folder made while the server was away, not on the platform yet: what is in it is pending
+  // (its listing in memory says so too, but that one may have been evicted since).
+  if (is_spool_id(dir.item->id)) return Status(ENOENT, "no such file");
   uint64_t asked = inodes_.mark();
   DLFS_ASSIGN(FetchedItem found, source_.item(path));
   if (found.item.is_link()) link_size(found.item, true);
@@ -312,6 +315,7 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
       bool truncated = false;
       if (writing && !p) {
         if (options_.read_only) return Status(EROFS, "the mount is read-only");
+        throttle_new_pending();
         DLFS_ASSIGN(p, materialize(ino, flags & O_TRUNC));
         truncated = true;
       }

@@ -45,10 +45,17 @@ struct FsOptions {
   bool read_only = false;
   size_t page_size = 1000;
   const Clock* clock = &SystemClock::instance();
+  // Memory (bounded whatever the dataset's size): the nodes whose items stay unpacked (see
+  // InodeTable), and the listings' items kept in memory (see MetadataSource).
+  size_t hot_items = InodeTable::kDefaultHotItems;
+  size_t memory_items = MetadataSource::kDefaultMemoryItems;
 
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;
   unsigned upload_workers = 4;       // -o upload_workers=N
+  // -o max_pending=N: a new file (or an edit's copy) waits while this many files wait for their
+  // upload and uploads are landing (0: never waits). See Filesystem::throttle_new_pending.
+  unsigned max_pending = 0;
   bool sync_upload = false;          // -o sync_upload: every close waits for its upload
   unsigned max_attempts = 8;         // transient failures retried this often, then failed
   int64_t retry_base_ms = 500;       // backoff: base * 2^attempt (jittered), capped
@@ -314,6 +321,9 @@ class Filesystem {
   // The pending file of an existing item, made (its bytes fetched into the spool unless
   // `truncate`) if there is none. Takes the item's path lock.
   Result<std::shared_ptr<PendingFile>> materialize(Ino ino, bool truncate);
+  // Backpressure before a new pending file (FsOptions::max_pending). Takes write_mu_: call it
+  // holding no lock.
+  void throttle_new_pending();
   // A new file's pending entry (a synthetic item "spool-<n>" at `path`), not shown yet.
   std::shared_ptr<PendingFile> new_pending(uint64_t spool_id, const std::string& path, Ino parent,
                                            const PosixAttrs* attrs);
@@ -448,6 +458,7 @@ class Filesystem {
   std::condition_variable work_cv_;
   bool stopping_ = false;
   bool resumed_ = false;
+  std::chrono::steady_clock::time_point last_landed_{};  // the last upload's landing
   std::vector<std::thread> workers_;
 
   std::mutex links_mu_;

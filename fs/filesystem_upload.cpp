@@ -74,6 +74,7 @@ void Filesystem::start_uploads() {
   {
     std::lock_guard lock(write_mu_);
     stopping_ = false;
+    last_landed_ = std::chrono::steady_clock::now();  // (the first files wait up to 2 s for a landing)
   }
   for (unsigned i = 0; i < std::max(1u, options_.upload_workers); ++i)
     workers_.emplace_back([this] { upload_worker(); });
@@ -354,6 +355,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
     p->attempts = 0;
     p->error.clear();
     p->uploaded = std::max(p->uploaded, gen);
+    last_landed_ = std::chrono::steady_clock::now();
     late_patch = std::exchange(p->late_patch, json());
     p->item = item;  // (metadata patches wait for the landing: the answer is the newest)
     // The node keeps its number under the platform's id, in the same step as the pending file

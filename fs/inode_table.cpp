@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/item_pack.h"
 #include "core/paths.h"
 
 namespace dlfs {
@@ -28,20 +29,62 @@ std::string InodeTable::key_of(NodeKind kind, std::string_view id) {
   return std::string(id);
 }
 
-InodeTable::InodeTable(const Item& root, int64_t fetched_ms) {
-  Node node;
+InodeTable::InodeTable(const Item& root, int64_t fetched_ms, size_t hot_items) : hot_limit_(std::max<size_t>(hot_items, 1)) {
+  Node& node = nodes_[kRootIno];
   node.ino = kRootIno;
-  node.item = std::make_shared<const Item>(root);
+  set_item_locked(node, std::make_shared<const Item>(root));
   node.fetched_ms = fetched_ms;
   node.nlookup = 1;  // the kernel's own reference, never forgotten
-  nodes_.emplace(kRootIno, std::move(node));
   by_key_.emplace(key_of(NodeKind::kItem, root.id), kRootIno);
+}
+
+void InodeTable::set_item_locked(Node& node, std::shared_ptr<const Item> item) const {
+  node.updated_ms = item->updated_ms;
+  node.size = item->size();
+  node.item = std::move(item);
+  if (!node.packed.empty()) {
+    --packed_count_;
+    std::string().swap(node.packed);
+  }
+  touch_locked(node);
+}
+
+const std::shared_ptr<const Item>& InodeTable::item_locked(Node& node) const {
+  if (!node.item) {
+    auto item = unpack_item(node.packed);
+    // (a packed item of this process always unpacks; should it not, the failure is loud)
+    if (!item) throw std::logic_error("inode table: " + item.status().to_string());
+    set_item_locked(node, std::make_shared<const Item>(std::move(*item)));
+  } else {
+    touch_locked(node);
+  }
+  return node.item;
+}
+
+std::string_view InodeTable::id_locked(const Node& node) const {
+  return node.item ? std::string_view(node.item->id) : packed_item_id(node.packed);
+}
+
+void InodeTable::touch_locked(Node& node) const {
+  if (node.ino == kRootIno) return;  // never packed
+  node.hot_stamp = ++hot_clock_;
+  hot_.emplace_back(node.ino, node.hot_stamp);
+  while (hot_.size() > hot_limit_) {
+    auto [ino, stamp] = hot_.front();
+    hot_.pop_front();
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end() || it->second.hot_stamp != stamp || !it->second.item) continue;  // stale
+    Node& cold = it->second;
+    cold.packed = pack_item(*cold.item);
+    cold.item.reset();
+    ++packed_count_;
+  }
 }
 
 Ino InodeTable::assign_locked(const std::string& key) const {
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
   if (auto it = aliases_.find(key); it != aliases_.end()) return it->second;
-  if (auto it = preferred_.find(key); it != preferred_.end() && !nodes_.count(it->second)) return it->second;
+  if (auto it = preferred_.find(ino_hash(key)); it != preferred_.end() && !nodes_.count(it->second)) return it->second;
   Ino ino = ino_hash(key);
   while (nodes_.count(ino)) ino = ino + 1 < 2 ? 2 : ino + 1;  // collision: probe
   return ino;
@@ -80,7 +123,7 @@ Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, 
   }
   if (inserted || (fetched_ms >= node.fetched_ms && may_set_locked(node, asked))) {
     if (inserted && asked == kSetHere) node.learned_seq = ++seq_;
-    node.item = std::make_shared<const Item>(item);
+    set_item_locked(node, std::make_shared<const Item>(item));
     node.fetched_ms = fetched_ms;
   }
   if (thumbnail) node.thumbnail = std::move(thumbnail);
@@ -101,9 +144,10 @@ void InodeTable::forget(Ino ino, uint64_t n) {
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
   if (node.nlookup == 0) {
-    by_key_.erase(key_of(node.kind, node.item->id));
+    by_key_.erase(key_of(node.kind, id_locked(node)));
     for (const std::string& old : node.old_keys) aliases_.erase(old);
-    nodes_.erase(it);
+    packed_count_ -= !node.packed.empty();
+    nodes_.erase(it);  // (its entries in hot_ are stale now)
   }
 }
 
@@ -111,6 +155,7 @@ std::optional<Node> InodeTable::get(Ino ino) const {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return std::nullopt;
+  item_locked(it->second);
   return it->second;
 }
 
@@ -118,11 +163,11 @@ bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms, uint64_t
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);
   // (another item's state never goes into a node: rebind() moves a node to a new id)
-  if (it == nodes_.end() || fetched_ms < it->second.fetched_ms || it->second.item->id != item.id) return false;
+  if (it == nodes_.end() || fetched_ms < it->second.fetched_ms || id_locked(it->second) != item.id) return false;
   Node& node = it->second;
   if (!may_set_locked(node, asked)) return false;
-  bool changed = node.item->updated_ms != item.updated_ms || node.item->size() != item.size();
-  node.item = std::make_shared<const Item>(item);
+  bool changed = node.updated_ms != item.updated_ms || node.size != item.size();
+  set_item_locked(node, std::make_shared<const Item>(item));
   node.fetched_ms = fetched_ms;
   return changed;
 }
@@ -130,18 +175,18 @@ bool InodeTable::refresh(Ino ino, const Item& item, int64_t fetched_ms, uint64_t
 bool InodeTable::rebind(Ino ino, const Item& item, int64_t fetched_ms) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end() || it->second.item->id != item.id) preferred_[key_of(NodeKind::kItem, item.id)] = ino;
+  if (it == nodes_.end() || id_locked(it->second) != item.id) preferred_[ino_hash(key_of(NodeKind::kItem, item.id))] = ino;
   if (it == nodes_.end()) return false;
   Node& node = it->second;
   node.learned_seq = ++seq_;  // the mount's own upload: a state set here
-  if (node.item->id != item.id) {
-    std::string old_key = key_of(node.kind, node.item->id), new_key = key_of(node.kind, item.id);
+  if (id_locked(node) != item.id) {
+    std::string old_key = key_of(node.kind, id_locked(node)), new_key = key_of(node.kind, item.id);
     if (auto k = by_key_.find(old_key); k != by_key_.end() && k->second == ino) by_key_.erase(k);
     by_key_[new_key] = ino;
     aliases_[old_key] = ino;
     node.old_keys.push_back(std::move(old_key));
   }
-  node.item = std::make_shared<const Item>(item);
+  set_item_locked(node, std::make_shared<const Item>(item));
   node.fetched_ms = std::max(node.fetched_ms, fetched_ms);
   return true;
 }
@@ -149,10 +194,11 @@ bool InodeTable::rebind(Ino ino, const Item& item, int64_t fetched_ms) {
 void InodeTable::moved_below(const std::string& from, const std::string& to) {
   std::lock_guard lock(mu_);
   for (auto& [ino, node] : nodes_) {
-    if (ino == kRootIno || !is_same_or_under(node.item->filename, from)) continue;
-    Item moved = *node.item;
+    std::string_view filename = node.item ? std::string_view(node.item->filename) : packed_item_filename(node.packed);
+    if (ino == kRootIno || !is_same_or_under(filename, from)) continue;
+    Item moved = *item_locked(node);
     moved.set_path(to + moved.filename.substr(from.size()));
-    node.item = std::make_shared<const Item>(std::move(moved));
+    set_item_locked(node, std::make_shared<const Item>(std::move(moved)));
   }
 }
 
@@ -173,7 +219,7 @@ bool InodeTable::note_open(Ino ino) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return false;
   Node& node = it->second;
-  std::pair<int64_t, uint64_t> version{node.item->updated_ms, node.item->size()};
+  std::pair<int64_t, uint64_t> version{node.updated_ms, node.size};
   bool unchanged = node.opened_version == version;
   node.opened_version = version;
   return unchanged;
@@ -182,6 +228,11 @@ bool InodeTable::note_open(Ino ino) {
 size_t InodeTable::size() const {
   std::lock_guard lock(mu_);
   return nodes_.size();
+}
+
+size_t InodeTable::packed() const {
+  std::lock_guard lock(mu_);
+  return packed_count_;
 }
 
 uint64_t InodeTable::lookup_count(Ino ino) const {

@@ -3,6 +3,11 @@
 // On the rare hash collision the later id probes to the next free number (stable as long as
 // the colliding pair is looked up in the same order).
 //
+// Memory: the kernel keeps every inode it was handed until it is short of memory (a `cp -r` of
+// 100,000 files leaves 100,000 nodes), so a node not used lately keeps its item packed
+// (pack_item: ~0.5 KB instead of ~2 KB); the last `hot_items` nodes used hold theirs unpacked.
+// A packed node is unpacked when it is used again (get, refresh, moved_below), a few µs.
+//
 // Lookup counting follows libfuse's passthrough_hp: every reply that hands the kernel an entry
 // (lookup, create, a readdirplus entry other than . and ..) adds one; forget(n) subtracts n; a
 // node whose count reaches 0 is dropped (the root never is). Open handles keep their own copy
@@ -10,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,7 +39,12 @@ enum class NodeKind {
 struct Node {
   Ino ino = 0;
   NodeKind kind = NodeKind::kItem;
-  std::shared_ptr<const Item> item;
+  std::shared_ptr<const Item> item;  // always set in a node get() answers; null while packed
+  std::string packed;                // the item while the node is cold (see above)
+  // The item's (updatedAt, size), packed or not: a refresh compares them without unpacking.
+  int64_t updated_ms = 0;
+  uint64_t size = 0;
+  uint64_t hot_stamp = 0;  // the node's last entry in InodeTable::hot_
   int64_t fetched_ms = 0;                         // when `item` was fetched (freshness)
   uint64_t learned_seq = 0;                       // InodeTable::mark() when the mount last set it
   std::shared_ptr<const std::string> thumbnail;   // kThumbFile: the JPEG bytes
@@ -61,7 +72,8 @@ inline constexpr uint64_t kSetHere = UINT64_MAX;  // `asked` of a state the moun
 class InodeTable {
  public:
   // The root node (number 1) for the mounted folder's item.
-  explicit InodeTable(const Item& root, int64_t fetched_ms);
+  explicit InodeTable(const Item& root, int64_t fetched_ms, size_t hot_items = kDefaultHotItems);
+  static constexpr size_t kDefaultHotItems = 4096;
 
   // The sequence's current number: taken before asking the platform, passed as `asked`.
   uint64_t mark() const;
@@ -74,7 +86,7 @@ class InodeTable {
   // Subtracts n lookups; drops the node at 0.
   void forget(Ino ino, uint64_t n);
 
-  // A copy of the node (its item is shared, immutable).
+  // A copy of the node (its item is shared, immutable, and unpacked).
   std::optional<Node> get(Ino ino) const;
   // Replaces a node's item if it has one (after a refetch asked at `asked`, or kSetHere). Answers
   // true if (updatedAt, size) changed, i.e. the kernel's cached pages for it are stale.
@@ -96,6 +108,8 @@ class InodeTable {
 
   size_t size() const;
   uint64_t lookup_count(Ino ino) const;
+  // How many nodes hold their item packed now.
+  size_t packed() const;
 
  private:
   static std::string key_of(NodeKind kind, std::string_view id);
@@ -104,15 +118,32 @@ class InodeTable {
   // Takes the next number for a state set here, or tells whether an answer asked at `asked` may
   // replace the node's item.
   bool may_set_locked(Node& node, uint64_t asked);
+  // The node shows `item` from now on (unpacked, the most recently used).
+  void set_item_locked(Node& node, std::shared_ptr<const Item> item) const;
+  // The node's item, unpacked if it was packed; the node becomes the most recently used.
+  const std::shared_ptr<const Item>& item_locked(Node& node) const;
+  std::string_view id_locked(const Node& node) const;
+  // Records a use of the node; packs the items of the nodes used least recently beyond hot_limit_.
+  void touch_locked(Node& node) const;
+
+  // The nodes are a cache of the kernel's view: get() unpacks, so they are mutable.
 
   mutable std::mutex mu_;
   uint64_t seq_ = 0;
-  std::unordered_map<Ino, Node> nodes_;
+  mutable std::unordered_map<Ino, Node> nodes_;
+  size_t hot_limit_;
+  // Uses of nodes, oldest first, as (ino, its hot_stamp then): an entry whose node was used
+  // again since (a newer stamp) is stale. Never longer than hot_limit_.
+  mutable std::deque<std::pair<Ino, uint64_t>> hot_;
+  mutable uint64_t hot_clock_ = 0;
+  mutable size_t packed_count_ = 0;
   std::unordered_map<std::string, Ino> by_key_;
   std::unordered_map<std::string, Ino> aliases_;  // old keys of rebound nodes
   // Numbers kept for keys whose node was rebound (or was to be, but the kernel had forgotten it):
-  // a new file's platform id keeps the number its spool id had, for the mount's lifetime.
-  std::unordered_map<std::string, Ino> preferred_;
+  // a new file's platform id keeps the number its spool id had, for the mount's lifetime. Keyed
+  // by the key's 64-bit hash (one per file the mount ever made: kept small); a collision could
+  // only offer a free number to another key, which any number is.
+  std::unordered_map<Ino, Ino> preferred_;
 };
 
 }  // namespace dlfs

@@ -36,6 +36,7 @@ std::optional<size_t> MetadataSource::known_subfolders(const std::string& dir) {
   auto it = memory_.find(dir);
   if (it == memory_.end()) return std::nullopt;
   const MemListing& mem = *it->second;
+  if (!mem.present.empty()) return std::nullopt;
   size_t dirs = mem.dirs;
   for (const auto& [name, now] : mem.changed) {
     if (auto was = mem.by_name.find(name); was != mem.by_name.end() && (*mem.items)[was->second].is_dir()) --dirs;
@@ -44,9 +45,51 @@ std::optional<size_t> MetadataSource::known_subfolders(const std::string& dir) {
   return dirs;
 }
 
+namespace {
+// What a listing in memory counts against the bound: its items, its changes, and itself (so
+// that many empty folders are bounded too).
+size_t weight(size_t items, size_t changes) { return items + changes + 1; }
+}  // namespace
+
 void MetadataSource::drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it) {
-  memory_count_ -= it->second->items->size();
+  memory_count_ -= weight(it->second->items->size(), it->second->changed.size());
   memory_.erase(it);
+}
+
+size_t MetadataSource::items_in_memory() const {
+  std::lock_guard lock(mu_);
+  return memory_count_;
+}
+
+void MetadataSource::evict_locked() {
+  // The least recently used listing first (a linear scan: each eviction frees a whole listing,
+  // so they are rare next to the changes and listings that cause them).
+  while (memory_count_ > memory_items_ && memory_.size() > 1) {
+    auto victim = std::min_element(memory_.begin(), memory_.end(), [](auto& a, auto& b) {
+      return a.second->last_used < b.second->last_used;
+    });
+    drop_locked(victim);
+  }
+}
+
+void MetadataSource::change_locked(MemListing& mem, const std::string& name, std::optional<Item> now) {
+  mem.last_used = ++use_clock_;  // (the folder being written to is the last to go)
+  if (now && memory_count_ >= memory_items_) {
+    evict_locked();
+    if (memory_count_ >= memory_items_) {  // this listing is over the bound alone
+      if (auto it = mem.changed.find(name); it != mem.changed.end()) {
+        mem.changed.erase(it);
+        --memory_count_;
+      }
+      mem.present.insert(name);
+      return;
+    }
+  }
+  mem.present.erase(name);
+  auto [it, inserted] = mem.changed.insert_or_assign(name, std::move(now));
+  if (!inserted) return;
+  ++memory_count_;
+  evict_locked();
 }
 
 std::optional<MetadataSource::MemLookup> MetadataSource::memory_lookup(const std::string& dir, const std::string& name,
@@ -58,6 +101,7 @@ std::optional<MetadataSource::MemLookup> MetadataSource::memory_lookup(const std
   if (fresh_only && !is_fresh(mem.fetched_ms)) return std::nullopt;
   mem.last_used = ++use_clock_;
   MemLookup out{std::nullopt, mem.fetched_ms};
+  if (mem.present.count(name)) return std::nullopt;  // there, its item not kept: ask the cache
   if (auto c = mem.changed.find(name); c != mem.changed.end()) {
     out.item = c->second;
   } else if (auto at = mem.by_name.find(name); at != mem.by_name.end()) {
@@ -72,6 +116,7 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::memory_items(const std:
   if (it == memory_.end()) return nullptr;
   MemListing& mem = *it->second;
   mem.last_used = ++use_clock_;
+  if (!mem.present.empty()) return nullptr;  // some items not kept: refetched whole
   if (!mem.changed.empty()) {
     std::vector<Item> items;
     items.reserve(mem.items->size() + mem.changed.size());
@@ -80,7 +125,8 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::memory_items(const std:
     for (auto& [name, now] : mem.changed)
       if (now) items.push_back(std::move(*now));
     std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
-    memory_count_ += items.size() - mem.items->size();
+    memory_count_ -= weight(mem.items->size(), mem.changed.size());
+    memory_count_ += weight(items.size(), 0);
     mem.items = std::make_shared<const std::vector<Item>>(std::move(items));
     mem.changed.clear();
     index_locked(mem);
@@ -108,16 +154,9 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::remember(const std::str
   index_locked(*mem);
   mem->last_used = ++use_clock_;
   if (auto old = memory_.find(dir); old != memory_.end()) drop_locked(old);
-  memory_count_ += mem->items->size();
+  memory_count_ += weight(mem->items->size(), 0);
   memory_.emplace(dir, mem);
-  // Evict the least recently used listings beyond the bound (a linear scan: evictions are rare
-  // and the map holds at most a few hundred folders).
-  while (memory_count_ > memory_items_ && memory_.size() > 1) {
-    auto victim = std::min_element(memory_.begin(), memory_.end(), [](auto& a, auto& b) {
-      return a.second->last_used < b.second->last_used;
-    });
-    drop_locked(victim);
-  }
+  evict_locked();
   return mem->items;
 }
 
@@ -318,8 +357,9 @@ void MetadataSource::learned(const Item& item) {
     bump_epoch(dir);
     bump_epoch(item.filename);
     if (auto it = memory_.find(dir); it != memory_.end()) {
-      if (is_platform_private(item)) it->second->changed[item.name] = std::nullopt;
-      else it->second->changed[item.name] = item;
+      auto mem = it->second;  // (held while the change evicts others; this one was just used)
+      if (is_platform_private(item)) change_locked(*mem, item.name, std::nullopt);
+      else change_locked(*mem, item.name, item);
     }
   }
   if (cache_ && !item.hidden) (void)cache_->put_item(item);
@@ -331,7 +371,10 @@ void MetadataSource::removed(const std::string& path) {
     std::lock_guard lock(mu_);
     bump_epoch(parent_path(path));
     bump_epoch(path);
-    if (auto it = memory_.find(parent_path(path)); it != memory_.end()) it->second->changed[base_name(path)] = std::nullopt;
+    if (auto it = memory_.find(parent_path(path)); it != memory_.end()) {
+      auto mem = it->second;
+      change_locked(*mem, base_name(path), std::nullopt);
+    }
     for (auto it = memory_.begin(); it != memory_.end();) {
       if (is_same_or_under(it->first, path)) {
         bump_epoch(it->first);

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cache/metadata_cache.h"
@@ -50,8 +51,12 @@ struct SourceCounters {
 class MetadataSource {
  public:
   // ttl_ms < 0: entries never expire. `cache` may be null (memory and remote only).
+  // At most `memory_items` items (listed, or changed by the mount since) are kept in memory, the
+  // least recently used folders' listings going first; one folder's listing is kept whatever
+  // its size, but the items the mount changes in it beyond the bound are not (only their names).
+  static constexpr size_t kDefaultMemoryItems = 8192;
   MetadataSource(Remote& remote, MetadataCache* cache, const Clock& clock, int64_t ttl_ms,
-                 size_t page_size = 1000, size_t memory_items = 200000);
+                 size_t page_size = 1000, size_t memory_items = kDefaultMemoryItems);
 
   // The visible items directly in `dir` (hidden ones and /.dataloop left out).
   Result<Listing> listing(const std::string& dir);
@@ -83,6 +88,8 @@ class MetadataSource {
   // nothing when there is none. (A folder's link count: 2 and one per subfolder.)
   std::optional<size_t> known_subfolders(const std::string& dir);
   const SourceCounters& counters() const { return counters_; }
+  // What the listings in memory count against memory_items (items, changes, listings).
+  size_t items_in_memory() const;
   const Clock& clock() const { return clock_; }
 
  private:
@@ -93,6 +100,10 @@ class MetadataSource {
     // What the mount changed since the fetch, by name: the item now, or nullopt (gone). Folded
     // into `items` by the next listing() (a copy per readdir, not per change).
     std::unordered_map<std::string, std::optional<Item>> changed;
+    // Names the mount made or changed here whose items were not kept, the listing being over
+    // memory_items alone (a copy of 100,000 files into one folder): a lookup of one asks the
+    // cache, a lookup of any other name is still answered here, and the next listing() refetches.
+    std::unordered_set<std::string> present;
     int64_t fetched_ms = 0;
     uint64_t last_used = 0;
     size_t dirs = 0;  // folders among `items`
@@ -107,6 +118,10 @@ class MetadataSource {
   // The listing of `dir` kept in memory, with the mount's changes folded in; null if none.
   std::shared_ptr<const std::vector<Item>> memory_items(const std::string& dir, int64_t* fetched_ms);
   void index_locked(MemListing& mem);
+  // Drops the least recently used listings until at most memory_items_ items are kept.
+  void evict_locked();
+  // Records a change of `name` in a listing (counted against memory_items_).
+  void change_locked(MemListing& mem, const std::string& name, std::optional<Item> now);
   void drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it);
   // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
   // answers the listing either way.
@@ -134,7 +149,7 @@ class MetadataSource {
   mutable std::mutex mu_;  // guards memory_, memory_count_, use_clock_, fetch_locks_, epochs_
   std::array<uint64_t, 64> epochs_{};
   std::unordered_map<std::string, std::shared_ptr<MemListing>> memory_;
-  size_t memory_count_ = 0;
+  size_t memory_count_ = 0;  // items and changes of the listings in memory_
   uint64_t use_clock_ = 0;
   // One refetch per folder at a time: concurrent readers of a stale folder wait for it.
   std::unordered_map<std::string, std::shared_ptr<std::mutex>> fetch_locks_;

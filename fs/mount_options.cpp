@@ -141,6 +141,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "http_retries") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.http_retries, parse_between(key, value, 1, 100, "tries per request"));
+  } else if (key == "max_pending") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.max_pending, parse_between(key, value, 1, 10000000, "files"));
   } else if (key == "spool_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.spool_size, parse_size(value));
@@ -265,7 +268,7 @@ std::string mount_usage(const std::string& program) {
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
-         "spool_size=SIZE,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
+         "spool_size=SIZE,max_pending=N,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
          "link_allow_private,link_allow_file]";
 }
 

@@ -41,6 +41,11 @@ Status ModelRun::make_core(const std::string& cache_name) {
   fo.retry_base_ms = 1;
   fo.retry_max_ms = 4;
   fo.preprocess_polls = 0;
+  if (o_.seed % 2) {  // memory bounds small enough to be hit all the time: packing, evictions
+    fo.hot_items = 2;
+    fo.memory_items = 6;
+    fo.max_pending = 8;
+  }
   auto made = Filesystem::create(*chaos_, cache_.get(), nullptr, fo);
   if (!made) return made.status();
   fs_ = std::move(made).value();

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "core/item_pack.h"
 #include "fs/inode_table.h"
 #include "support/fs_fixture.h"
 
@@ -363,4 +364,95 @@ TEST_F(FsCore, ThumbnailsAnsweredByLookupAndCached) {
   mount();
   EXPECT_EQ(*cat(walk("/.thumbnails/cars/a.jpg")->ino), "\xff\xd8 thumb");
   EXPECT_EQ(remote.calls(RemoteCall::kThumbnail), 0u);
+}
+
+namespace {
+Item rich_item(int n) {
+  Item item;
+  item.id = "65f1c0ffee00000000" + std::to_string(100000 + n);
+  item.dataset_id = "65f1c0ffee0000000000d000";
+  item.set_path("/photos/sub/img-" + std::to_string(n) + ".jpg");
+  item.created_ms = 1796493007128 + n;
+  item.updated_ms = 1796493007999 + n;
+  item.creator = "someone.with.a.long.name@example.com";
+  item.updated_by = "dev@local";
+  item.system()["size"] = 4096 + n;
+  item.system()["mimetype"] = "image/jpeg";
+  item.system()["posix"] = {{"mode", 420}, {"uid", 1000}, {"mtime", 1796493007128000000ll}};
+  item.metadata["user"] = {{"camera", "cam-7"}, {"score", 0.25}, {"tags", {"a", "ü", nullptr}}, {"big", UINT64_MAX}};
+  return item;
+}
+}  // namespace
+
+TEST(ItemPack, EveryFieldComesBackAndThePackIsSmall) {
+  Item rich = rich_item(1);
+  rich.description = "a description";
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  root.set_path("/");
+  Item odd = rich_item(2);  // dir and name set apart from the filename: kept as they were
+  odd.dir = "/elsewhere";
+  odd.name = "other";
+  odd.hidden = true;
+  odd.description = "";
+  for (const Item& item : {rich, root, odd, Item{}}) {
+    std::string packed = pack_item(item);
+    EXPECT_EQ(packed_item_id(packed), item.id);
+    EXPECT_EQ(packed_item_filename(packed), item.filename);
+    auto back = unpack_item(packed);
+    ASSERT_TRUE(back) << back.status().to_string();
+    EXPECT_EQ(*back, item) << item_to_json(item).dump() << "\n" << item_to_json(*back).dump();
+  }
+  EXPECT_LT(pack_item(rich).size(), 500u);
+  EXPECT_FALSE(unpack_item("no separators"));
+  EXPECT_FALSE(unpack_item(std::string("id\0/f\0garbage", 14)));
+}
+
+TEST(InodeTable, NodesNotUsedLatelyKeepTheirItemsPackedAndGiveThemBackWhole) {
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  root.set_path("/");
+  InodeTable table(root, 0, /*hot_items=*/4);
+  std::vector<Ino> inos;
+  for (int n = 0; n < 100; ++n) inos.push_back(table.add_lookup(NodeKind::kItem, rich_item(n), 0, table.mark()));
+  EXPECT_EQ(table.size(), 101u);
+  EXPECT_GE(table.packed(), 95u);
+  for (int n = 0; n < 100; ++n) {
+    auto node = table.get(inos[n]);
+    ASSERT_TRUE(node && node->item);
+    EXPECT_EQ(*node->item, rich_item(n));
+  }
+  // A refresh of a packed node compares without unpacking, and tells a change.
+  ASSERT_GE(table.packed(), 95u);
+  EXPECT_FALSE(table.refresh(inos[0], rich_item(0), 1, table.mark()));
+  Item grown = rich_item(1);
+  grown.system()["size"] = 1;
+  for (int n = 2; n < 10; ++n) table.get(inos[n]);  // (pushes 1 out again)
+  EXPECT_TRUE(table.refresh(inos[1], grown, 1, table.mark()));
+  EXPECT_EQ(table.get(inos[1])->item->size(), 1u);
+  // note_open, rebind, moved_below and forget work on packed nodes as on the others.
+  for (int n = 2; n < 10; ++n) table.get(inos[n]);
+  EXPECT_FALSE(table.note_open(inos[50]));
+  EXPECT_TRUE(table.note_open(inos[50]));
+  Item renamed = rich_item(60);
+  renamed.id = "65f1c0ffee0000000000b060";
+  for (int n = 2; n < 10; ++n) table.get(inos[n]);
+  EXPECT_TRUE(table.rebind(inos[60], renamed, 2));
+  EXPECT_EQ(table.find(NodeKind::kItem, renamed.id), inos[60]);
+  EXPECT_FALSE(table.find(NodeKind::kItem, rich_item(60).id));
+  EXPECT_EQ(table.add_lookup(NodeKind::kItem, rich_item(60), 0, table.mark()), inos[60]);  // the old id: an alias
+  for (int n = 2; n < 10; ++n) table.get(inos[n]);
+  table.moved_below("/photos/sub", "/photos/moved");
+  for (int n : {3, 70, 99}) EXPECT_EQ(table.get(inos[n])->item->filename, "/photos/moved/img-" + std::to_string(n) + ".jpg");
+  for (int n = 2; n < 10; ++n) table.get(inos[n]);
+  size_t packed = table.packed();
+  table.forget(inos[80], 1);
+  EXPECT_FALSE(table.get(inos[80]));
+  EXPECT_FALSE(table.find(NodeKind::kItem, rich_item(80).id));
+  EXPECT_EQ(table.packed(), packed - 1);
+  EXPECT_EQ(table.size(), 100u);
+  // The root is never packed.
+  EXPECT_EQ(table.get(kRootIno)->item->id, root.id);
 }

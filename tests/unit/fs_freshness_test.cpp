@@ -177,3 +177,44 @@ TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
     ASSERT_FALSE(found) << "round " << round << ": a removed item is back";
   }
 }
+
+TEST_F(FsFreshness, ListingsInMemoryStayWithinTheirBoundAndEvictedOnesAreAskedAgain) {
+  mount();
+  MetadataSource source(remote, cache.get(), clock, 30000, 1000, /*memory_items=*/20);
+  for (int d = 0; d < 10; ++d)
+    for (int f = 0; f < 5; ++f) remote.add_file("/d" + std::to_string(d) + "/f" + std::to_string(f), "x");
+  for (int d = 0; d < 10; ++d) {
+    ASSERT_TRUE(source.listing("/d" + std::to_string(d)));
+    EXPECT_LE(source.items_in_memory(), 20u);
+  }
+  // A copy into a new folder: every file learned, the count bounded all along (the changes are
+  // counted, and the oldest listings go).
+  source.made_dir(remote.add_dir("/new"));
+  std::vector<Item> made;
+  for (int f = 0; f < 100; ++f) {
+    made.push_back(remote.add_file("/new/n" + std::to_string(f), "y"));
+    source.learned(made.back());
+    EXPECT_LE(source.items_in_memory(), 20u + 1) << f;  // (the folder written to is kept whole)
+  }
+  // Over the bound alone, the folder still answers a name that is not there without a remote call
+  // (a `cp` asks one per file), and the names it made from the cache.
+  remote.reset_calls();
+  EXPECT_EQ(source.item("/new/not-there").err(), ENOENT);
+  for (int f = 0; f < 100; ++f) EXPECT_EQ(source.item(made[f].filename)->item, made[f]) << f;
+  EXPECT_EQ(remote.total_calls(), 0u);
+  // Removals are counted and bounded too; and what went out of memory is still right.
+  for (int f = 0; f < 50; ++f) {
+    remote.erase(made[f].filename);
+    source.removed(made[f].filename);
+  }
+  for (int f = 0; f < 100; ++f) EXPECT_EQ(bool(source.item(made[f].filename)), f >= 50) << f;
+  auto listed = source.listing("/new");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->items->size(), 50u);
+  for (int d = 0; d < 10; ++d) {
+    auto again = source.listing("/d" + std::to_string(d));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->items->size(), 5u);
+  }
+  EXPECT_LE(source.items_in_memory(), 100u);
+}

@@ -459,19 +459,22 @@ TEST_F(FsWrite, ReadOnlyMountRefusesWrites) {
 
 TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
   auto o = parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o",
-                             "upload_workers=8,spool_size=1G,sync_upload,unmount_wait=5,no_open"});
+                             "upload_workers=8,spool_size=1G,sync_upload,unmount_wait=5,no_open,max_pending=77"});
   ASSERT_TRUE(o) << o.status().to_string();
   EXPECT_EQ(o->upload_workers, 8u);
   EXPECT_EQ(o->spool_size, 1ull << 30);
+  EXPECT_EQ(o->max_pending, 77u);
   EXPECT_TRUE(o->sync_upload);
   EXPECT_EQ(o->unmount_wait, 5);
   EXPECT_FALSE(o->resolved_no_open());  // writes must see every open
   auto d = parse_mount_args({"mount.dlfs", "ds", "/mnt"});
   ASSERT_TRUE(d);
   EXPECT_EQ(d->upload_workers, 4u);
+  EXPECT_EQ(d->max_pending, 1024u);
   EXPECT_FALSE(d->sync_upload);
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "upload_workers=0"}));
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "spool_size=lots"}));
+  EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "max_pending=0"}));
 }
 
 namespace {
@@ -660,4 +663,53 @@ TEST_F(FsWrite, WhileTheServerIsAwayKnownNamesNewFilesAndFoldersCallNothing) {
   EXPECT_EQ(remote_bytes("/m/sub/e.txt"), "eee");
   ASSERT_TRUE(remote.item_at("/m/sub"));
   EXPECT_TRUE(remote.item_at("/m/sub")->is_dir());
+}
+
+// Memory bounded: a copy faster than the uploads kept every file it made pending in memory (a
+// `cp -r` of 100,000 files: over 700 MB). Past max_pending files waiting, a new file waits for
+// uploads to land; never for uploads that do not move.
+namespace {
+class SlowUploadRemote : public ForwardingRemote {
+ public:
+  using ForwardingRemote::ForwardingRemote;
+  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
+                              const UploadOptions& options) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+    if (fail) return Status(EIO, "the test's server fails every upload");
+    return ForwardingRemote::upload(local_file, remote_path, options);
+  }
+  std::atomic<int> delay_ms{10};
+  std::atomic<bool> fail{false};
+};
+}  // namespace
+
+TEST_F(FsWrite, NewFilesWaitForUploadsBeyondMaxPendingButNeverForUploadsThatDoNotMove) {
+  options.max_pending = 5;
+  options.upload_workers = 2;
+  options.max_attempts = 1000000;  // (the failing uploads below keep trying)
+  auto& slow = mount_over<SlowUploadRemote>();
+  fs->start_uploads();
+  size_t most = 0;
+  for (int i = 0; i < 60; ++i) {
+    put(kRootIno, "f" + std::to_string(i), "bytes " + std::to_string(i));
+    auto state = json::parse(*fs->getxattr(kRootIno, "user.dl.uploads"));
+    most = std::max<size_t>(most, state["pending"].get<size_t>() + state["uploading"].get<size_t>() +
+                                      state["writing"].get<size_t>());
+  }
+  // (one over: the file just made, before its own wait could see it)
+  EXPECT_LE(most, 6u);
+  EXPECT_GE(most, 3u);  // (the uploads were behind: the bound was what held them)
+  EXPECT_EQ(fs->wait_uploads(30s), 0u);
+  for (int i = 0; i < 60; ++i) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), "bytes " + std::to_string(i));
+
+  // Every upload failing: nothing lands, and new files stop waiting for landings (2 s) that do
+  // not come.
+  slow.fail = true;
+  slow.delay_ms = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) put(kRootIno, "g" + std::to_string(i), "g");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  slow.fail = false;
+  EXPECT_EQ(fs->wait_uploads(60s), 0u);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(remote_bytes("/g" + std::to_string(i)), "g") << i;
 }
