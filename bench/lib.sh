@@ -25,6 +25,26 @@ bench_mount() {
 
 # secs CMD...: wall seconds of CMD (its output dropped).
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# bench_make_files DIR COUNT SIZE [FOLDERS]: COUNT files of SIZE bytes (fNNNNNN.bin, each a
+# different rotation of one random block: no two alike), in DIR or spread over FOLDERS
+# subfolders of it (dNN/).
+bench_make_files() {
+  python3 - "$1" "$2" "$3" "${4:-0}" <<'PY'
+import os, sys
+d, n, size, folders = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+block = os.urandom(max(1, min(size, 1 << 20)))
+for i in range(n):
+    sub = f"{d}/d{i % folders:02d}" if folders else d
+    if i < max(folders, 1):
+        os.makedirs(sub, exist_ok=True)
+    with open(f"{sub}/f{i:06d}.bin", "wb") as f:
+        left, k = size, i % len(block)
+        while left > 0:
+            chunk = (block[k:] + block[:k])[:left]
+            f.write(chunk)
+            left -= len(chunk)
+PY
+}
 # drop: the page cache, dentries and inodes, so that the next run is cold (root only).
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 

@@ -20,14 +20,7 @@ mnt=$work/mnt
 
 echo "making $N files of $SIZE bytes..."
 mkdir -p "$work/local/files" "$mnt"
-python3 - "$work/local/files" "$N" "$SIZE" <<'PY'
-import os, sys
-d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-block = os.urandom(size)
-for i in range(n):
-    with open(f"{d}/f{i:06d}.bin", "wb") as f:
-        f.write(block[i % 251:] + block[:i % 251])
-PY
+bench_make_files "$work/local/files" "$N" "$SIZE"
 $bin/dlfs dataset create bench >/dev/null
 t0=$(date +%s.%N)
 $bin/dlfs upload --dataset bench --jobs 8 --no-wait "$work/local/files" >/dev/null

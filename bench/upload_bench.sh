@@ -20,16 +20,7 @@ bin=$PWD/build/bin
 bench_work ubench
 
 echo "making $N x $SIZE bytes..."
-python3 - "$work/src/files" "$N" "$SIZE" <<'PY'
-import os, sys
-d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.makedirs(d, exist_ok=True)
-block = os.urandom(min(size, 1 << 20))
-for i in range(n):
-    with open(f"{d}/f{i:05d}.bin", "wb") as f:
-        k = i % 251
-        f.write(((block[k:] + block[:k]) * (size // len(block) + 1))[:size])
-PY
+bench_make_files "$work/src/files" "$N" "$SIZE"
 src=$work/src/files
 
 # timed NAME CMD...: wall seconds of CMD into t_NAME.
@@ -57,7 +48,7 @@ fi
 timed embedded_pp "$bin/dlfs" upload --dataset emb_pp --jobs "$JOBS" "$src"
 "$bin/dlfs" dataset create emb >/dev/null
 timed embedded "$bin/dlfs" upload --dataset emb --jobs "$JOBS" --no-wait "$src"
-"$bin/dlfs" cat emb:/files/f00000.bin | cmp -s - "$src/f00000.bin" || { echo "read-back differs (embedded)" >&2; exit 1; }
+"$bin/dlfs" cat emb:/files/f000000.bin | cmp -s - "$src/f000000.bin" || { echo "read-back differs (embedded)" >&2; exit 1; }
 
 export DLFS_STORE=$work/store_dlfsd
 bench_dlfsd
@@ -66,7 +57,7 @@ http=("$bin/dlfs" --server "$dlfsd_url" --token-file "$dlfsd_token_file")
 timed dlfsd_pp "${http[@]}" upload --dataset viahttp_pp --jobs "$JOBS" "$src"
 "${http[@]}" dataset create viahttp >/dev/null
 timed dlfsd "${http[@]}" upload --dataset viahttp --jobs "$JOBS" --no-wait "$src"
-"${http[@]}" cat viahttp:/files/f00000.bin | cmp -s - "$src/f00000.bin" || { echo "read-back differs (dlfsd)" >&2; exit 1; }
+"${http[@]}" cat viahttp:/files/f000000.bin | cmp -s - "$src/f000000.bin" || { echo "read-back differs (dlfsd)" >&2; exit 1; }
 
 echo "$N x $SIZE B, dlfs upload --jobs $JOBS (cp -r + sync for the local disk and bindfs):"
 printf "  %-12s %9s %9s %9s %8s %9s\n" target files/s MB/s "s" "/local" "/bindfs"

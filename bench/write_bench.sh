@@ -22,24 +22,9 @@ bin=$PWD/build/bin
 . bench/lib.sh
 bench_work wbench
 
-make_files() {  # DIR COUNT SIZE
-  python3 - "$@" <<'PY'
-import os, sys
-d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.makedirs(d, exist_ok=True)
-block = os.urandom(min(size, 1 << 20))
-for i in range(n):
-    with open(f"{d}/f{i:05d}.bin", "wb") as f:
-        left, k = size, i % 251
-        while left > 0:
-            chunk = (block[k:] + block[:k])[:left]
-            f.write(chunk)
-            left -= len(chunk)
-PY
-}
 echo "making $N x $SIZE and $BIG_N x $BIG_SIZE bytes..."
-make_files "$work/src/small" "$N" "$SIZE"
-make_files "$work/src/big" "$BIG_N" "$BIG_SIZE"
+bench_make_files "$work/src/small" "$N" "$SIZE"
+bench_make_files "$work/src/big" "$BIG_N" "$BIG_SIZE"
 $bin/dlfs dataset create bench >/dev/null
 mount_opts="preprocess_workers=0${OPTS:+,$OPTS}"
 
@@ -72,8 +57,8 @@ run() {
   copy "embedded_$kind" "$src" "$work/emb/$kind/$kind" "$bin/dlfs" sync "$work/emb/$kind"
   bench_mount "$dlfsd_url/datasets/bench" "$work/http/$kind" "cache=$work/cache_http_$kind,token_file=$dlfsd_token_file,$mount_opts"
   copy "dlfsd_$kind" "$src" "$work/http/$kind/h$kind" "$bin/dlfs" sync "$work/http/$kind"
-  cmp -s "$src/f00000.bin" "$work/emb/$kind/$kind/f00000.bin" || { echo "read-back differs (embedded)" >&2; exit 1; }
-  cmp -s "$src/f00000.bin" "$work/http/$kind/h$kind/f00000.bin" || { echo "read-back differs (dlfsd)" >&2; exit 1; }
+  cmp -s "$src/f000000.bin" "$work/emb/$kind/$kind/f000000.bin" || { echo "read-back differs (embedded)" >&2; exit 1; }
+  cmp -s "$src/f000000.bin" "$work/http/$kind/h$kind/f000000.bin" || { echo "read-back differs (dlfsd)" >&2; exit 1; }
 }
 
 bench_dlfsd

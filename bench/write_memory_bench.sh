@@ -14,17 +14,7 @@ bin=$PWD/build/bin
 bench_work wmbench
 
 echo "making $N x $SIZE bytes in 100 folders..."
-python3 - "$work/src" "$N" "$SIZE" <<'PY'
-import os, sys
-d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-block = os.urandom(size + 251)
-for i in range(n):
-    sub = f"{d}/d{i % 100:02d}"
-    if i < 100:
-        os.makedirs(sub, exist_ok=True)
-    with open(f"{sub}/f{i:06d}.bin", "wb") as f:
-        f.write(block[i % 251:i % 251 + size])
-PY
+bench_make_files "$work/src" "$N" "$SIZE" 100
 "$bin/dlfs" dataset create mem >/dev/null
 opts="preprocess_workers=0"
 

@@ -28,6 +28,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The spool keeps each new file's record in its file's user xattr: a disk without them (some
+// tmpfs) cannot run the tests that rely on it.
+bool keeps_user_xattrs(const std::string& path) { return ::setxattr(path.c_str(), "user.probe", "1", 1, 0) == 0; }
+constexpr const char* kNoUserXattrs = "the temp folder's disk keeps no user xattrs";
+
 SpoolOptions opts(const TempDir& dir, uint64_t max = 1 << 20) {
   SpoolOptions o;
   o.dir = dir.sub("spool");
@@ -268,8 +273,8 @@ TEST(UploadSpool, AnUnreadableJournalIsRebuiltFromTheSpoolFiles) {
   std::string instance;
   {
     auto spool = std::move(UploadSpool::open(o)).value();
-    if (::setxattr(spool->file_path(spool->create("ds", "/probe", "").value().id).c_str(), "user.probe", "1", 1, 0) != 0)
-      GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+    if (!keeps_user_xattrs(spool->file_path(spool->create("ds", "/probe", "").value().id)))
+      GTEST_SKIP() << kNoUserXattrs << ": " << strerror(errno);
     auto a = spool->create("ds", "/photos/a.jpg", "").value();
     write_file(spool->file_path(a.id), "AAAA");
     ASSERT_TRUE(spool->resize(a.id, 4));
@@ -320,7 +325,7 @@ TEST(UploadSpool, TheRebuildXattrIsWrittenOnlyWhenWhereTheBytesGoChanges) {
   std::string file = spool->file_path(a.id);
   char probe[8];
   if (::getxattr(file.c_str(), "user.dlfs.record", probe, 0) < 0)
-    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+    GTEST_SKIP() << kNoUserXattrs << ": " << strerror(errno);
   write_file(file, "AAAA");
   auto ctime = [&] {
     struct stat st {};
@@ -372,8 +377,7 @@ TEST(UploadSpool, ARecordWhoseFileIsGoneIsDroppedAtOpen) {
 TEST(UploadSpool, NewFilesAreJournaledOnlyWhenSomethingIsPromised) {
   TempDir dir;
   auto spool = std::move(UploadSpool::open(opts(dir))).value();
-  if (::setxattr(dir.path().c_str(), "user.probe", "1", 1, 0) != 0)
-    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  if (!keeps_user_xattrs(dir.path())) GTEST_SKIP() << kNoUserXattrs << ": " << strerror(errno);
   (void)spool->create("ds", "/first", "").value();  // (reserves a block of ids)
   uint64_t before = spool->journal_commits();
   std::vector<uint64_t> ids;
@@ -409,8 +413,7 @@ TEST(UploadSpool, FilesClosedBeforeASigkillAreResumedFromTheirSpoolFiles) {
   TempDir dir;
   SpoolOptions o = opts(dir);
   ASSERT_TRUE(std::filesystem::create_directories(o.dir));
-  if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
-    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  if (!keeps_user_xattrs(o.dir)) GTEST_SKIP() << kNoUserXattrs << ": " << strerror(errno);
   ASSERT_TRUE(killed_after(o, [&](UploadSpool& spool) {
     for (int i = 0; i < 50; ++i) {
       auto r = spool.create("ds", "/copied/f" + std::to_string(i), "");
@@ -479,8 +482,7 @@ TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
   TempDir dir;
   SpoolOptions o = opts(dir);
   ASSERT_TRUE(std::filesystem::create_directories(o.dir));
-  if (::setxattr(o.dir.c_str(), "user.probe", "1", 1, 0) != 0)
-    GTEST_SKIP() << "the temp folder's disk keeps no user xattrs: " << strerror(errno);
+  if (!keeps_user_xattrs(o.dir)) GTEST_SKIP() << kNoUserXattrs << ": " << strerror(errno);
   ASSERT_TRUE(killed_after(o, [](UploadSpool& spool) {
     auto cut = spool.create("ds", "/big.bin", "item-big", false, nullptr, /*promised=*/false);
     auto empty = spool.create("ds", "/trunc.bin", "item-trunc", false, nullptr, /*promised=*/false);
