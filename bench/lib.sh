@@ -48,11 +48,11 @@ PY
 # drop: the page cache, dentries and inodes, so that the next run is cold (root only).
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
-# bench_dlfsd: dlfsd on $DLFS_STORE and a free port of 127.0.0.1; sets $dlfsd_url and
-# $dlfsd_token_file.
+# bench_dlfsd [DLFSD OPTIONS...]: dlfsd on $DLFS_STORE and a free port of 127.0.0.1; sets
+# $dlfsd_url and $dlfsd_token_file.
 bench_dlfsd() {
   local out=$work/dlfsd.out
-  "$bin/dlfsd" --store "$DLFS_STORE" --listen 127.0.0.1:0 --log-level warn >"$out" 2>"$work/dlfsd.log" &
+  "$bin/dlfsd" --store "$DLFS_STORE" --listen 127.0.0.1:0 --log-level warn "$@" >"$out" 2>"$work/dlfsd.log" &
   bench_pids+=("$!")
   for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.1; done
   local port

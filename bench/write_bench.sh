@@ -61,7 +61,9 @@ run() {
   cmp -s "$src/f000000.bin" "$work/http/$kind/h$kind/f000000.bin" || { echo "read-back differs (dlfsd)" >&2; exit 1; }
 }
 
-bench_dlfsd
+# (no preprocessing anywhere during the copies: dlfsd's workers would preprocess every column's
+# uploads, the store being shared, beside the copy being timed)
+bench_dlfsd --preprocess-workers none
 run small "$work/src/small"
 run big "$work/src/big"
 

@@ -145,6 +145,11 @@ class Platform {
   // Writes.
   Result<UploadResult> upload_file(std::string_view dataset_id, const std::string& local_file,
                                    std::string_view remote_path, const UploadOptions& options);
+  // As upload_file, for a file the caller gives away (dlfsd's upload temp file, under the store):
+  // moved into the platform's storage rather than copied. Gone after a success; still there
+  // (the caller's to remove) after a failure or a skip.
+  Result<UploadResult> upload_owned_file(std::string_view dataset_id, const std::string& local_file,
+                                         std::string_view remote_path, const UploadOptions& options);
   Result<UploadResult> upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                     std::string_view remote_path, const UploadOptions& options);
   Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
@@ -192,8 +197,9 @@ class Platform {
   // Binaries by catalogue key: the platform's storage, or a driver's bucket ("@driver/key").
   Result<size_t> read_blob(std::string_view key, uint64_t offset, std::span<char> out);
   // Stores an upload's bytes where the dataset keeps them.
+  // `owned`: the file is the caller's to give away (Storage::adopt_file).
   Result<struct StoredBlob> put_blob(const Dataset& ds, std::string_view path, const std::string* file,
-                                     std::string_view bytes);
+                                     std::string_view bytes, bool owned = false);
   // Forgets a binary no item refers to: the platform's own are deleted, a bucket's object only
   // where its driver allows external deletes.
   void drop_blob(std::string_view key);

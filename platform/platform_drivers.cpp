@@ -90,8 +90,11 @@ Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::s
 }
 
 Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, const std::string* file,
-                                      std::string_view bytes) {
-  if (ds.driver.empty()) return file ? storage_->put_file(*file) : storage_->put_bytes(bytes);
+                                      std::string_view bytes, bool owned) {
+  if (ds.driver.empty()) {
+    if (!file) return storage_->put_bytes(bytes);
+    return owned ? storage_->adopt_file(*file) : storage_->put_file(*file);
+  }
   Driver driver;
   DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));
   std::string key = object_key_for(driver, path);

@@ -201,6 +201,12 @@ Result<UploadResult> Platform::upload_file(std::string_view dataset_id, const st
                 [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}); });
 }
 
+Result<UploadResult> Platform::upload_owned_file(std::string_view dataset_id, const std::string& local_file,
+                                                 std::string_view remote_path, const UploadOptions& options) {
+  return upload(dataset_id, remote_path, options,
+                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}, true); });
+}
+
 Result<UploadResult> Platform::upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                             std::string_view remote_path, const UploadOptions& options) {
   return upload(dataset_id, remote_path, options,

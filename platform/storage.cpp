@@ -89,6 +89,30 @@ Result<StoredBlob> LocalStorage::put_file(const std::string& source) {
   return result;
 }
 
+Result<StoredBlob> LocalStorage::adopt_file(const std::string& source) {
+  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open " + source);
+  struct stat st {};
+  Status s;
+  if (::fstat(fd, &st) != 0) s = errno_status("cannot stat " + source);
+  else if (::fsync(fd) != 0) s = errno_status("cannot fsync storage");
+  ::close(fd);
+  if (!s) return s;
+  std::string key = new_id();
+  std::string final_path = local_path(key);
+  std::error_code ec;
+  fs::create_directories(fs::path(final_path).parent_path(), ec);
+  if (::rename(source.c_str(), final_path.c_str()) != 0) {
+    if (errno == EXDEV) return put_file(source);  // another filesystem: copied
+    return errno_status("cannot publish storage file");
+  }
+  if (Status d = fsync_dir(fs::path(final_path).parent_path()); !d) {
+    ::unlink(final_path.c_str());  // (the caller's file is gone: its upload fails, and is sent again)
+    return d;
+  }
+  return StoredBlob{key, uint64_t(st.st_size)};
+}
+
 Result<StoredBlob> LocalStorage::put_bytes(std::string_view bytes) {
   return put([&](int out) -> Result<uint64_t> {
     DLFS_TRY(write_all(out, bytes.data(), bytes.size()));

@@ -227,7 +227,8 @@ void register_upload_routes(httplib::Server& svr, ApiContext& ctx) {
       options.metadata = std::move(*doc);
     }
     if (form.fields.count("description")) options.description = field(form, "description");
-    auto up = p.upload_file(ds->id, temp.path(), path, options);
+    // (the temp file is moved into the store: its removal below then finds nothing)
+    auto up = p.upload_owned_file(ds->id, temp.path(), path, options);
     if (!up) return send_error(res, up.status());
     res.set_header("x-item-op", std::string(to_string(up->op)));
     send_json(res, item_to_json(up->item, ApiContext::base_url(req)));

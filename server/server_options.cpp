@@ -47,7 +47,10 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     DLFS_ASSIGN(o.workers, parse_uint(key, value, 1024));
     if (o.workers == 0) return Status(EINVAL, "'workers' must be at least 1");
   } else if (key == "preprocess-workers") {
-    DLFS_ASSIGN(o.preprocess_workers, parse_uint(key, value, 256));
+    o.preprocess = value != "none";
+    if (o.preprocess) {
+      DLFS_ASSIGN(o.preprocess_workers, parse_uint(key, value, 256));
+    }
   } else if (key == "max-upload") {
     DLFS_ASSIGN(o.max_upload, parse_size(value));
   } else if (key == "read-timeout") {

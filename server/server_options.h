@@ -19,6 +19,7 @@ struct ServerOptions {
   // alive, so this bounds the concurrent connections served (others wait in the queue).
   unsigned workers = 32;
   unsigned preprocess_workers = 2;        // 0: one per core
+  bool preprocess = true;                 // --preprocess-workers none: no workers (another process runs them)
   uint64_t max_upload = 64ull << 30;      // bytes of one request body
   unsigned read_timeout_s = 60;
   unsigned write_timeout_s = 60;

@@ -88,6 +88,11 @@ TEST(ServerOptions, FlagsOverrideTheConfigFile) {
   test::write_file(dir.sub("dlfsd.conf"), "# comment\nstore = /srv/a\nlisten = 0.0.0.0:9000\nworkers=4\nmax-upload = 2G\n");
   auto o = parse_server_args({"--config", dir.sub("dlfsd.conf"), "--workers", "8", "--preprocess-workers=3"});
   ASSERT_TRUE(o) << o.status().to_string();
+  EXPECT_TRUE(o->preprocess);
+  EXPECT_EQ(o->preprocess_workers, 3u);
+  auto none = parse_server_args({"--store", dir.path(), "--preprocess-workers", "none"});
+  ASSERT_TRUE(none) << none.status().to_string();
+  EXPECT_FALSE(none->preprocess);
   EXPECT_EQ(o->store, "/srv/a");
   EXPECT_EQ(o->host, "0.0.0.0");
   EXPECT_EQ(o->port, 9000);

@@ -557,3 +557,38 @@ TEST_F(PlatformTest, LongPathsWorkAndALongerOneIsRefusedUpFront) {
   EXPECT_EQ(platform_->get_item(up.item.id).err(), ENOENT);
   EXPECT_EQ(platform_->get_dataset(ds_.id)->items_count, 0u);
 }
+
+// dlfsd's upload temp file is moved into the storage rather than copied (no second copy, and no
+// file made and deleted per upload); a skipped upload leaves it to its owner; one on another
+// filesystem is copied.
+TEST_F(PlatformTest, AnOwnedFileIsMovedInAndOneSkippedOrElsewhereIsLeftInPlace) {
+  fs::create_directories(dir_ / "store" / "tmp");
+  std::string owned = (dir_ / "store" / "tmp" / "owned").string();
+  { std::ofstream(owned) << "moved bytes"; }
+  auto r = platform_->upload_owned_file(ds_.id, owned, "/o/a.txt", {});
+  ASSERT_TRUE(r) << r.status().to_string();
+  EXPECT_FALSE(fs::exists(owned));
+  EXPECT_EQ(read_all(r->item), "moved bytes");
+  EXPECT_EQ(r->item.size(), 11u);
+  reopen();  // (and it is the store's now: a reopen's sweep keeps it)
+  EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/o/a.txt")), "moved bytes");
+
+  { std::ofstream(owned) << "skipped"; }
+  auto skipped = platform_->upload_owned_file(ds_.id, owned, "/o/a.txt", {});
+  ASSERT_TRUE(skipped);
+  EXPECT_EQ(skipped->op, UploadOp::kSkipped);
+  EXPECT_TRUE(fs::exists(owned));
+  EXPECT_EQ(read_all(skipped->item), "moved bytes");
+
+  // On another filesystem (tmpfs), a rename cannot move it: copied, the original left.
+  if (fs::exists("/dev/shm")) {
+    std::string shm = "/dev/shm/dlfs-owned-" + std::to_string(getpid());
+    { std::ofstream(shm) << "copied bytes"; }
+    auto copied = platform_->upload_owned_file(ds_.id, shm, "/o/b.txt", {});
+    ASSERT_TRUE(copied) << copied.status().to_string();
+    EXPECT_EQ(read_all(copied->item), "copied bytes");
+    EXPECT_TRUE(fs::exists(shm));
+    fs::remove(shm);
+  }
+  EXPECT_EQ(platform_->upload_owned_file(ds_.id, owned + ".missing", "/o/c.txt", {}).err(), ENOENT);
+}

@@ -18,7 +18,7 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N]
+  dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N|none]
         [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
         [--drain-timeout S] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM]
         [--local-drivers DIR]
@@ -87,8 +87,11 @@ int serve(const dlfs::ServerOptions& options) {
       return 1;
     }
   }
-  if (dlfs::Status s = (*platform)->start_preprocessing(options.preprocess_workers); !s)
+  if (!options.preprocess) {
+    spdlog::info("no preprocessing workers (--preprocess-workers none): uploads stay queued for another process");
+  } else if (dlfs::Status s = (*platform)->start_preprocessing(options.preprocess_workers); !s) {
     spdlog::warn("preprocessing not started: {}", s.to_string());
+  }
 
   int code = 0;
   {
