@@ -55,6 +55,6 @@ measure() {
 echo "cp -r of $N x $SIZE B, then sync:"
 bench_mount mem "$work/emb" "cache=$work/cache_emb,$opts"
 measure embedded "$work/emb" copy
-bench_dlfsd --preprocess-workers none
+bench_dlfsd
 bench_mount "$dlfsd_url/datasets/mem" "$work/http" "cache=$work/cache_http,token_file=$dlfsd_token_file,$opts"
 measure dlfsd "$work/http" copy2
