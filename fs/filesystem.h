@@ -53,8 +53,8 @@ struct FsOptions {
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;
   unsigned upload_workers = 4;       // -o upload_workers=N
-  // -o max_pending=N: a new file (or an edit's copy) waits while this many files wait for their
-  // upload and uploads are landing (0: never waits). See Filesystem::throttle_new_pending.
+  // -o max_pending=N: a new file (or an edit's copy) waits while this many uploads are queued
+  // for a worker and uploads are landing (0: never waits). See Filesystem::throttle_new_pending.
   unsigned max_pending = 0;
   bool sync_upload = false;          // -o sync_upload: every close waits for its upload
   unsigned max_attempts = 8;         // transient failures retried this often, then failed
@@ -454,6 +454,7 @@ class Filesystem {
   // as many polls queued). Workers sleep on work_cv_, so that a queued task wakes one of them
   // and not every waiter of write_cv_.
   std::deque<Task> ready_tasks_;
+  size_t ready_uploads_ = 0;  // uploads among ready_tasks_ (what max_pending bounds)
   std::multimap<std::chrono::steady_clock::time_point, Task> delayed_tasks_;
   std::condition_variable work_cv_;
   bool stopping_ = false;

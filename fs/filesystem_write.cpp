@@ -198,14 +198,16 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
 
 // Like the kernel's throttling of dirty pages: a copy faster than the uploads would otherwise
 // keep every file it made pending in memory (~7 KB each: its item, journal record, queue
-// entry), 100,000 files a gigabyte. Past max_pending files waiting for upload, a new one waits
-// for a landing; the copy then runs at the uploads' pace, and the time until all is on the
-// platform is the same. It never waits on uploads that are not moving (the server away, or no
-// landing for 2 s: every try failing): the spool on disk takes those, as it always did.
+// entry), 100,000 files a gigabyte. Past max_pending uploads queued for a worker, a new file
+// waits for a landing; the copy then runs at the uploads' pace, and the time until all is on
+// the platform is the same. Only queued uploads count: files kept as failed, or open for
+// writing, are not the backlog (and would otherwise make every new file wait). It never waits on
+// uploads that are not moving (the server away, or no landing for 2 s: every try failing): the
+// spool on disk takes those, as it always did.
 void Filesystem::throttle_new_pending() {
   if (options_.max_pending == 0) return;
   std::unique_lock lock(write_mu_);
-  while (pending_.size() >= options_.max_pending && !stopping_) {
+  while (ready_uploads_ >= options_.max_pending && !stopping_) {
     if (std::chrono::steady_clock::now() - last_landed_ > std::chrono::seconds(2) || remote_.server_away()) return;
     write_cv_.wait_for(lock, std::chrono::milliseconds(100));
   }

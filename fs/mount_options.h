@@ -52,7 +52,7 @@ struct MountOptions {
   // one per core)
   std::optional<unsigned> preprocess_workers;
   uint64_t spool_size = 4ull << 30;       // -o spool_size=BYTES[K|M|G]: bound of the upload spool
-  unsigned max_pending = 1024;            // -o max_pending=N: files waiting for upload before new ones wait
+  unsigned max_pending = 1024;            // -o max_pending=N: uploads queued before new files wait
   bool sync_upload = false;               // -o sync_upload: every close waits for its upload
   bool noatime = false;                  // -o noatime: reads record no access time (relatime otherwise)
   bool no_posix_attrs = false;            // -o no_posix_attrs: chmod, chown, utimensat answer EPERM
