@@ -1,5 +1,7 @@
 #include "core/item_pack.h"
 
+#include <optional>
+
 #include "core/paths.h"
 
 namespace dlfs {
@@ -33,23 +35,38 @@ std::string pack_item(const Item& item) {
   return out;
 }
 
-std::string_view packed_item_id(std::string_view packed) { return packed.substr(0, packed.find(kSep)); }
+namespace {
+// A packed item's three parts: its id, its filename and the MessagePack of the rest; nullopt
+// when the separators are missing.
+struct PackedParts {
+  std::string_view id, filename, rest;
+};
+std::optional<PackedParts> split_packed(std::string_view packed) {
+  size_t a = packed.find(kSep);
+  size_t b = a == std::string_view::npos ? a : packed.find(kSep, a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  return PackedParts{packed.substr(0, a), packed.substr(a + 1, b - a - 1), packed.substr(b + 1)};
+}
+}  // namespace
+
+std::string_view packed_item_id(std::string_view packed) {
+  auto parts = split_packed(packed);
+  return parts ? parts->id : std::string_view();
+}
 
 std::string_view packed_item_filename(std::string_view packed) {
-  size_t a = packed.find(kSep);
-  size_t b = packed.find(kSep, a + 1);
-  return packed.substr(a + 1, b - a - 1);
+  auto parts = split_packed(packed);
+  return parts ? parts->filename : std::string_view();
 }
 
 Result<Item> unpack_item(std::string_view packed) try {
-  size_t a = packed.find(kSep);
-  size_t b = a == std::string_view::npos ? a : packed.find(kSep, a + 1);
-  if (b == std::string_view::npos) return Status(EIO, "packed item: no id and filename");
-  json rest = json::from_msgpack(packed.begin() + b + 1, packed.end(), true, false);
+  auto parts = split_packed(packed);
+  if (!parts) return Status(EIO, "packed item: no id and filename");
+  json rest = json::from_msgpack(parts->rest.begin(), parts->rest.end(), true, false);
   if (!rest.is_array() || (rest.size() != 9 && rest.size() != 11)) return Status(EIO, "packed item: not the fields packed");
   Item item;
-  item.id = std::string(packed.substr(0, a));
-  item.set_path(packed.substr(a + 1, b - a - 1));
+  item.id = std::string(parts->id);
+  item.set_path(parts->filename);
   if (rest.size() == 11) {
     item.dir = rest[9].get<std::string>();
     item.name = rest[10].get<std::string>();

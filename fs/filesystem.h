@@ -340,6 +340,7 @@ class Filesystem {
   Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
   void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);
   void push_task_locked(Task task);  // wakes one worker
+  void push_ready_locked(Task task);  // onto ready_tasks_, counted in ready_uploads_ (no wake)
   // Takes p out of the namespace and the journal (write_mu_ held): unlinked or renamed over.
   void remove_pending_locked(const std::shared_ptr<PendingFile>& p);
   // Forgets p once nothing needs it (write_mu_ held): no handle open, and removed or uploaded.

@@ -63,13 +63,14 @@ void Filesystem::enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chro
 }
 
 void Filesystem::push_task_locked(Task task) {
-  if (task.ready <= std::chrono::steady_clock::now()) {
-    ready_uploads_ += task.file != nullptr;
-    ready_tasks_.push_back(std::move(task));
-  } else {
-    delayed_tasks_.emplace(task.ready, std::move(task));
-  }
+  if (task.ready <= std::chrono::steady_clock::now()) push_ready_locked(std::move(task));
+  else delayed_tasks_.emplace(task.ready, std::move(task));
   work_cv_.notify_one();
+}
+
+void Filesystem::push_ready_locked(Task task) {
+  ready_uploads_ += task.file != nullptr;
+  ready_tasks_.push_back(std::move(task));
 }
 
 void Filesystem::start_uploads() {
@@ -183,8 +184,7 @@ void Filesystem::upload_worker() {
     auto now = std::chrono::steady_clock::now();
     // Delayed tasks whose time came go behind those ready already.
     while (!delayed_tasks_.empty() && delayed_tasks_.begin()->first <= now) {
-      ready_uploads_ += delayed_tasks_.begin()->second.file != nullptr;
-      ready_tasks_.push_back(std::move(delayed_tasks_.begin()->second));
+      push_ready_locked(std::move(delayed_tasks_.begin()->second));
       delayed_tasks_.erase(delayed_tasks_.begin());
     }
     if (ready_tasks_.empty()) {
