@@ -26,6 +26,14 @@ struct UploadOptions {
   std::string replace_id;
 };
 
+// One file of a batch upload (Remote::upload_files, Platform::upload_files).
+struct FileUpload {
+  std::string local_file;
+  std::string remote_path;
+  UploadOptions options;
+  bool owned = false;  // the file is the uploader's to give away (moved into the store, not copied)
+};
+
 // API header x-item-op.
 enum class UploadOp { kCreated, kOverwritten, kSkipped };
 std::string_view to_string(UploadOp op);

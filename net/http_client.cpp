@@ -453,7 +453,10 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
     char* location = nullptr;
     if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) a.redirect_url = location;
   }
-  for (const auto& f : files) a.response.uploaded += f->pos;
+  for (const auto& f : files) {
+    a.response.uploaded += f->pos;
+    if (!req.multipart.empty()) a.response.uploaded_parts.push_back(f->pos);
+  }
   a.response.body = std::move(w.body);
   a.response.received = w.filled;
   a.sink_full = w.sink_full;

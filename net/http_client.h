@@ -88,6 +88,7 @@ struct HttpResponse {
   size_t received = 0;                        // bytes written into the sink
   std::map<std::string, std::string> headers;  // names lower-cased, the final answer's
   uint64_t uploaded = 0;                      // file bytes sent (multipart file fields)
+  std::vector<uint64_t> uploaded_parts;       // the same, per multipart file field, in order
   std::string header(const std::string& lower_name) const;
 };
 

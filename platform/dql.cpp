@@ -475,6 +475,19 @@ std::optional<std::string> DqlQuery::pinned_string(std::string_view field) const
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> DqlQuery::pinned_ids() const {
+  for (const auto& c : compiled_->root.conds) {
+    if (c.op != Op::kIn || c.field != "id") continue;
+    std::vector<std::string> ids;
+    for (const Pattern& p : c.values) {
+      if (!p.value.is_string() || p.wildcard) return std::nullopt;
+      ids.push_back(p.value.get<std::string>());
+    }
+    return ids;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> DqlQuery::id_after() const { return id_after_; }
 
 std::optional<DqlListing> DqlQuery::listing() const {

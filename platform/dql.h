@@ -69,6 +69,9 @@ class DqlQuery {
   // recursively) pins it by equality ({"f": v} or {"f": {"$eq": v}}) to a plain string without
   // '*'. Never from under "$or".
   std::optional<std::string> pinned_string(std::string_view field) const;
+  // Planning hint: the ids every match is one of, when the top-level AND has {"id": {"$in":
+  // [...]}} of plain strings without '*' (a mount asking after the items it uploaded).
+  std::optional<std::vector<std::string>> pinned_ids() const;
   // The keyset cursor: the largest string X given as {"id": {"$gt": X}} in the top-level AND.
   std::optional<std::string> id_after() const;
   // The query when it is only a folder listing: the filter is {"dir": D} (D a plain string),

@@ -1,13 +1,14 @@
 #include "platform/group_commit.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "platform/catalog.h"
 
 namespace dlfs {
 
-Status GroupCommit::run(const Catalog& catalog, const Work& work) {
-  Pending me{&work, {}, false};
+Status GroupCommit::run(const Catalog& catalog, const Work& work, bool sync_store_first) {
+  Pending me{&work, sync_store_first, {}, false};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
   cv_.wait(lock, [&] { return me.done || !leading_; });
@@ -17,10 +18,18 @@ Status GroupCommit::run(const Catalog& catalog, const Work& work) {
   leading_ = true;
   std::vector<Pending*> batch;
   batch.swap(queue_);
+  const bool sync = sync_store_ && std::any_of(batch.begin(), batch.end(), [](Pending* p) { return p->sync_store_first; });
+  if (sync) ++store_syncs_;
   lock.unlock();
+  // (begun after every member stored its bytes: they queued after storing them)
+  const Status synced = sync ? sync_store_() : Status();
   Status committed = [&]() -> Status {
     DLFS_ASSIGN(LmdbTxn txn, catalog.write());
     for (Pending* p : batch) {
+      if (p->sync_store_first && !synced) {
+        p->status = synced;
+        continue;
+      }
       auto child = LmdbTxn::begin_nested(txn);
       if (!child) {
         p->status = child.status();
@@ -43,6 +52,11 @@ Status GroupCommit::run(const Catalog& catalog, const Work& work) {
   leading_ = false;
   cv_.notify_all();
   return me.status;
+}
+
+uint64_t GroupCommit::store_syncs() const {
+  std::lock_guard lock(mu_);
+  return store_syncs_;
 }
 
 }  // namespace dlfs

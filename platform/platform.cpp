@@ -37,10 +37,10 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   auto catalog = Catalog::open(options.store_dir + "/catalog");
   if (!catalog) return catalog.status().wrap("cannot open the store " + options.store_dir);
   p->catalog_ = std::move(*catalog);
-  p->commits_ = std::make_unique<GroupCommit>();
-  auto storage = LocalStorage::open(options.store_dir);
+  auto storage = LocalStorage::open(options.store_dir, options.sync_store);
   if (!storage) return storage.status();
   p->storage_ = std::move(*storage);
+  p->commits_ = std::make_unique<GroupCommit>([s = p->storage_.get()] { return s->sync(); });
   if (!p->options_.open_store) p->options_.open_store = open_driver_store;
   p->options_.link_policy.allow_file = false;  // a store's links are shared: never its own files
   p->commands_ = std::make_unique<Commands>();
@@ -224,6 +224,14 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
     if (normal && *normal == *filename) {
       DLFS_ASSIGN(auto item, catalog_->item_at(txn, dataset_id, *filename));
       if (item) consider(std::move(*item));
+    }
+  } else if (auto ids = q.pinned_ids()) {
+    // By id (a mount asking after its uploads' preprocessing): each looked up, no scan.
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    for (const auto& id : *ids) {
+      DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+      if (item && item->dataset_id == dataset_id) consider(std::move(*item));
     }
   } else if (auto dir = q.pinned_string("dir")) {
     // Keyset paging through a folder: what is at or before the cursor cannot match, so it is

@@ -43,6 +43,9 @@ struct PlatformOptions {
   LinkPolicy link_policy = {};
   // Fetches link targets (a libcurl one with link_policy when unset; tests give fakes).
   std::shared_ptr<LinkFetcher> link_fetcher = nullptr;
+  // Makes the store's filesystem durable (syncfs(2) when unset): the seam through which tests
+  // see that uploads' bytes are synced, and before their commit.
+  std::function<int(int fd)> sync_store = nullptr;
 };
 
 // A dataset's quota of items from its record (0: none). Quotas: QuotaInfo (core/requests.h),
@@ -152,6 +155,10 @@ class Platform {
                                          std::string_view remote_path, const UploadOptions& options);
   Result<UploadResult> upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                     std::string_view remote_path, const UploadOptions& options);
+  // Many files at once: their bytes stored, one store sync and one catalogue commit for them all
+  // (each in a nested transaction of its own: one refused does not undo the others). One answer
+  // per upload, in order; each as upload_file's (or upload_owned_file's) would be.
+  std::vector<Result<UploadResult>> upload_files(std::string_view dataset_id, std::span<const FileUpload> uploads);
   Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
   // A `filename` in the patch moves the item; `replace_id` as in move_item.
   Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
@@ -194,9 +201,16 @@ class Platform {
   using PutBlob = std::function<Result<struct StoredBlob>(const Dataset&, const std::string& path)>;
   Result<UploadResult> upload(std::string_view dataset_id, std::string_view remote_path,
                               const UploadOptions& options, const PutBlob& put, const json* system = nullptr);
+  // An upload's steps (platform_write.cpp): checked and its bytes stored; committed (inside a
+  // catalogue transaction); the binaries it no longer needs dropped.
+  struct StagedUpload;
+  void stage_upload(std::string_view dataset_id, std::string_view remote_path, const PutBlob& put, StagedUpload& up);
+  Status commit_staged(LmdbTxn& txn, std::string_view dataset_id, StagedUpload& up);
+  void finish_upload(StagedUpload& up);
   // Binaries by catalogue key: the platform's storage, or a driver's bucket ("@driver/key").
   Result<size_t> read_blob(std::string_view key, uint64_t offset, std::span<char> out);
-  // Stores an upload's bytes where the dataset keeps them.
+  // Stores an upload's bytes where the dataset keeps them: in a bucket, durable when this returns;
+  // in the platform's storage, once storage_->sync() has run (the upload's group commit does).
   // `owned`: the file is the caller's to give away (Storage::adopt_file).
   Result<struct StoredBlob> put_blob(const Dataset& ds, std::string_view path, const std::string* file,
                                      std::string_view bytes, bool owned = false);

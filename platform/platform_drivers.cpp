@@ -91,9 +91,9 @@ Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::s
 
 Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, const std::string* file,
                                       std::string_view bytes, bool owned) {
-  if (ds.driver.empty()) {
-    if (!file) return storage_->put_bytes(bytes);
-    return owned ? storage_->adopt_file(*file) : storage_->put_file(*file);
+  if (ds.driver.empty()) {  // (durable at the upload's commit: Platform::upload)
+    if (!file) return storage_->put_bytes(bytes, Durable::kAtSync);
+    return owned ? storage_->adopt_file(*file, Durable::kAtSync) : storage_->put_file(*file, Durable::kAtSync);
   }
   Driver driver;
   DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));

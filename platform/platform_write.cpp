@@ -1,7 +1,7 @@
 // The embedded platform: everything that writes — uploads, folders, patches, moves, deletes.
 //
-// Order of an upload, for crash safety: the bytes go to storage first (temp file, fsync,
-// rename), then one LMDB transaction commits the item. A crash before the commit leaves at
+// Order of an upload, for crash safety: the bytes go to storage first (temp file, rename, then a
+// store sync shared by the commit group), then one LMDB transaction commits the item. A crash before the commit leaves at
 // most an unreferenced binary, never an item without its bytes; an overwrite deletes the old
 // binary only after the commit that stopped referring to it.
 #include <spdlog/spdlog.h>
@@ -146,53 +146,129 @@ Result<UploadResult> Platform::put_upload_in_txn(LmdbTxn& txn, std::string_view 
   return UploadResult{std::move(item), op};
 }
 
-Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_view remote_path,
-                                      const UploadOptions& options, const PutBlob& put, const json* system) {
-  DLFS_ASSIGN(std::string path, normalize_path(remote_path));
-  if (path == "/") return Status(EISDIR, "cannot upload onto the root folder; give a file path");
-  DLFS_TRY(check_upload_options(options));
-  Dataset dataset;
-  {
-    // Skip early, before copying any bytes.
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
-    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
-    if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "'");
-    DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, path));
-    if (existing && existing->is_dir()) return Status(EISDIR, "'" + path + "' is a folder");
-    if (existing && options.mode == UploadMode::kSkip && !replaces(*existing, options))
-      return UploadResult{std::move(*existing), UploadOp::kSkipped};
-    dataset = std::move(*ds);
-  }
-
-  DLFS_ASSIGN(StoredBlob blob, put(dataset, path));
+struct Platform::StagedUpload {
+  const UploadOptions* options = nullptr;
+  const json* system = nullptr;
+  std::string path;
+  bool staged = false;  // bytes stored, to be committed
+  StoredBlob blob;
   std::optional<json> shebang;
-  bool json_name = path.size() > 5 && path.ends_with(".json");
-  if (blob.size > 0 && blob.size <= (json_name ? kMaxLinkJsonBytes : kMaxNamedLinkJsonBytes)) {
-    std::string bytes(blob.size, '\0');
-    auto n = read_blob(blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
-    if (n) shebang = link_shebang(std::string_view(bytes.data(), *n));
-  }
-
-  std::string old_key;
+  Result<UploadResult> result = Status(EIO, "the upload was not committed");
+  std::string old_key;                     // an overwritten item's binary
   std::vector<std::string> replaced_keys;  // the binaries of an item replaced (replace_id)
-  // Runs inside a group commit (group_commit.h): concurrent uploads share one catalogue commit.
-  Result<UploadResult> committed = Status(EIO, "the upload was not committed");
-  Status group = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
-    replaced_keys.clear();
-    committed = put_upload_in_txn(txn, dataset_id, path, options, blob, shebang, system, old_key, replaced_keys);
-    return committed.status();
-  });
-  if (!group) committed = group;
-  if (!committed || committed->op == UploadOp::kSkipped) {
+
+  // Bytes in the platform's storage are made durable by the commit group's store sync, before
+  // the commit names them (a bucket's were when put returned; an inline key has no bytes elsewhere).
+  bool needs_store_sync() const {
+    return staged && !parse_external_blob_key(blob.key) && !parse_inline_blob_key(blob.key);
+  }
+};
+
+void Platform::stage_upload(std::string_view dataset_id, std::string_view remote_path, const PutBlob& put,
+                            StagedUpload& up) {
+  up.result = [&]() -> Result<UploadResult> {
+    DLFS_ASSIGN(up.path, normalize_path(remote_path));
+    if (up.path == "/") return Status(EISDIR, "cannot upload onto the root folder; give a file path");
+    DLFS_TRY(check_upload_options(*up.options));
+    Dataset dataset;
+    {
+      // Skip early, before copying any bytes.
+      DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+      DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+      if (!ds) return Status(ENOENT, "no dataset '" + std::string(dataset_id) + "'");
+      DLFS_ASSIGN(auto existing, catalog_->item_at(txn, dataset_id, up.path));
+      if (existing && existing->is_dir()) return Status(EISDIR, "'" + up.path + "' is a folder");
+      if (existing && up.options->mode == UploadMode::kSkip && !replaces(*existing, *up.options))
+        return UploadResult{std::move(*existing), UploadOp::kSkipped};
+      dataset = std::move(*ds);
+    }
+    DLFS_ASSIGN(up.blob, put(dataset, up.path));
+    up.staged = true;
+    bool json_name = up.path.size() > 5 && up.path.ends_with(".json");
+    if (up.blob.size > 0 && up.blob.size <= (json_name ? kMaxLinkJsonBytes : kMaxNamedLinkJsonBytes)) {
+      std::string bytes(up.blob.size, '\0');
+      auto n = read_blob(up.blob.key, 0, std::span<char>(bytes.data(), bytes.size()));
+      if (n) up.shebang = link_shebang(std::string_view(bytes.data(), *n));
+    }
+    return Status(EIO, "the upload was not committed");
+  }();
+}
+
+Status Platform::commit_staged(LmdbTxn& txn, std::string_view dataset_id, StagedUpload& up) {
+  up.replaced_keys.clear();
+  up.old_key.clear();
+  up.result = put_upload_in_txn(txn, dataset_id, up.path, *up.options, up.blob, up.shebang, up.system, up.old_key,
+                                up.replaced_keys);
+  return up.result.status();
+}
+
+void Platform::finish_upload(StagedUpload& up) {
+  if (!up.staged) return;
+  if (!up.result || up.result->op == UploadOp::kSkipped) {
     // Never referenced. A bucket's object stays: it may have been there before (and the next sync
     // indexes it).
-    if (!parse_external_blob_key(blob.key)) drop_blob(blob.key);
-    return committed;
+    if (!parse_external_blob_key(up.blob.key)) drop_blob(up.blob.key);
+    return;
   }
-  if (!old_key.empty() && old_key != blob.key) drop_blob(old_key);
-  remove_blobs(replaced_keys);
-  preprocessor_->notify();
-  return committed;
+  if (!up.old_key.empty() && up.old_key != up.blob.key) drop_blob(up.old_key);
+  remove_blobs(up.replaced_keys);
+}
+
+Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_view remote_path,
+                                      const UploadOptions& options, const PutBlob& put, const json* system) {
+  StagedUpload up;
+  up.options = &options;
+  up.system = system;
+  stage_upload(dataset_id, remote_path, put, up);
+  if (!up.staged) return std::move(up.result);
+  // Runs inside a group commit (group_commit.h): concurrent uploads share one catalogue commit.
+  Status group = commits_->run(
+      *catalog_, [&](LmdbTxn& txn) { return commit_staged(txn, dataset_id, up); }, up.needs_store_sync());
+  if (!group) up.result = group;
+  finish_upload(up);
+  if (up.result && up.result->op != UploadOp::kSkipped) preprocessor_->notify();
+  return std::move(up.result);
+}
+
+std::vector<Result<UploadResult>> Platform::upload_files(std::string_view dataset_id,
+                                                         std::span<const FileUpload> uploads) {
+  std::vector<StagedUpload> ups(uploads.size());
+  bool any_staged = false, sync = false;
+  for (size_t i = 0; i < uploads.size(); ++i) {
+    const FileUpload& f = uploads[i];
+    ups[i].options = &f.options;
+    stage_upload(dataset_id, f.remote_path, [&](const Dataset& ds, const std::string& path) {
+      return put_blob(ds, path, &f.local_file, {}, f.owned);
+    }, ups[i]);
+    any_staged |= ups[i].staged;
+    sync |= ups[i].needs_store_sync();
+  }
+  if (any_staged) {
+    Status group = commits_->run(
+        *catalog_,
+        [&](LmdbTxn& txn) -> Status {
+          for (StagedUpload& up : ups) {
+            if (!up.staged) continue;
+            DLFS_ASSIGN(LmdbTxn child, LmdbTxn::begin_nested(txn));
+            if (commit_staged(child, dataset_id, up))  // (else its writes are undone: the child aborts)
+              if (Status c = child.commit(); !c) up.result = c;
+          }
+          return {};
+        },
+        sync);
+    bool notify = false;
+    for (StagedUpload& up : ups) {
+      if (!up.staged) continue;
+      if (!group) up.result = group;
+      finish_upload(up);
+      notify |= up.result && up.result->op != UploadOp::kSkipped;
+    }
+    if (notify) preprocessor_->notify();
+  }
+  std::vector<Result<UploadResult>> out;
+  out.reserve(ups.size());
+  for (StagedUpload& up : ups) out.push_back(std::move(up.result));
+  return out;
 }
 
 Result<UploadResult> Platform::upload_file(std::string_view dataset_id, const std::string& local_file,

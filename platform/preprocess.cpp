@@ -297,16 +297,25 @@ Status Preprocessor::run_batch(const std::vector<PreprocessJob>& jobs, const std
 
 Status Preprocessor::finish(const std::vector<Finished>& done) {
   const Catalog& cat = *p_.catalog_;
-  // Thumbnails are stored (and synced) first: the commit below names them.
+  // Thumbnails are stored, then synced together, first: the commit below names them.
   std::vector<std::optional<StoredBlob>> thumbs(done.size());
   std::vector<bool> kept(done.size(), false);
   Status first;
   for (size_t i = 0; i < done.size(); ++i) {
     if (done[i].ex.thumbnail.empty()) continue;
-    auto b = p_.storage_->put_bytes(done[i].ex.thumbnail);
+    auto b = p_.storage_->put_bytes(done[i].ex.thumbnail, Durable::kAtSync);
     if (b) thumbs[i] = std::move(*b);
     else if (first) first = b.status();
   }
+  if (std::any_of(thumbs.begin(), thumbs.end(), [](const auto& t) { return t.has_value(); }))
+    if (Status synced = p_.storage_->sync(); !synced) {
+      for (auto& t : thumbs)
+        if (t) {
+          (void)p_.storage_->remove(t->key);
+          t.reset();  // (its job is tried again later, as when its thumbnail could not be stored)
+        }
+      if (first) first = synced;
+    }
   std::vector<std::string> dead_keys;
   Status s = [&]() -> Status {
     DLFS_ASSIGN(LmdbTxn txn, cat.write());

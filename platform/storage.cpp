@@ -34,12 +34,13 @@ Status errno_status(const std::string& what) { return Status(errno, what, strerr
 
 }  // namespace
 
-Result<std::unique_ptr<LocalStorage>> LocalStorage::open(const std::string& dir) {
+Result<std::unique_ptr<LocalStorage>> LocalStorage::open(const std::string& dir, GroupSync::SyncFn sync_fn) {
   std::error_code ec;
   fs::create_directories(dir + "/blobs", ec);
   fs::create_directories(dir + "/tmp", ec);
   if (ec) return Status(ec.value(), "cannot create storage folders in " + dir, ec.message());
-  std::unique_ptr<LocalStorage> storage(new LocalStorage(dir));
+  DLFS_ASSIGN(auto group_sync, GroupSync::open(dir + "/blobs", std::move(sync_fn)));
+  std::unique_ptr<LocalStorage> storage(new LocalStorage(dir, std::move(group_sync)));
   storage->clean_stale_temps();
   return storage;
 }
@@ -57,14 +58,13 @@ void LocalStorage::clean_stale_temps() {
 }
 
 template <typename Fill>
-Result<StoredBlob> LocalStorage::put(Fill&& fill) {
+Result<StoredBlob> LocalStorage::put(Fill&& fill, Durable durable) {
   std::string key = new_id();
   std::string tmp = dir_ + "/tmp/" + std::to_string(getpid()) + "-" + key;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return errno_status("cannot create a temp file in storage");
   Result<uint64_t> size = fill(fd);
   Status s = size.status();
-  if (s && ::fsync(fd) != 0) s = errno_status("cannot fsync storage");
   if (::close(fd) != 0 && s) s = errno_status("cannot close storage file");
   std::string final_path = local_path(key);
   if (s) {
@@ -72,7 +72,12 @@ Result<StoredBlob> LocalStorage::put(Fill&& fill) {
     fs::create_directories(fs::path(final_path).parent_path(), ec);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) s = errno_status("cannot publish storage file");
   }
-  if (s) s = fsync_dir(fs::path(final_path).parent_path());
+  // Published before it is durable: nothing refers to the key until the caller commits it, which
+  // it does only once the bytes are durable (a crash in between leaves an unreferenced file, as
+  // a crash between a durable rename and the commit always did). The bytes, the file and its
+  // folder entry are made durable together, with every other upload's under way (group_sync.h):
+  // here, or (kAtSync) by the caller's sync() before its commit.
+  if (s && durable == Durable::kNow) s = group_sync_->sync();
   if (!s) {
     ::unlink(tmp.c_str());
     ::unlink(final_path.c_str());
@@ -81,21 +86,20 @@ Result<StoredBlob> LocalStorage::put(Fill&& fill) {
   return StoredBlob{key, *size};
 }
 
-Result<StoredBlob> LocalStorage::put_file(const std::string& source) {
+Result<StoredBlob> LocalStorage::put_file(const std::string& source, Durable durable) {
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return errno_status("cannot open " + source);
-  auto result = put([&](int out) { return copy_fd(in, out); });
+  auto result = put([&](int out) { return copy_fd(in, out); }, durable);
   ::close(in);
   return result;
 }
 
-Result<StoredBlob> LocalStorage::adopt_file(const std::string& source) {
+Result<StoredBlob> LocalStorage::adopt_file(const std::string& source, Durable durable) {
   int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("cannot open " + source);
   struct stat st {};
   Status s;
   if (::fstat(fd, &st) != 0) s = errno_status("cannot stat " + source);
-  else if (::fsync(fd) != 0) s = errno_status("cannot fsync storage");
   ::close(fd);
   if (!s) return s;
   std::string key = new_id();
@@ -103,21 +107,23 @@ Result<StoredBlob> LocalStorage::adopt_file(const std::string& source) {
   std::error_code ec;
   fs::create_directories(fs::path(final_path).parent_path(), ec);
   if (::rename(source.c_str(), final_path.c_str()) != 0) {
-    if (errno == EXDEV) return put_file(source);  // another filesystem: copied
+    if (errno == EXDEV) return put_file(source, durable);  // another filesystem: copied
     return errno_status("cannot publish storage file");
   }
-  if (Status d = fsync_dir(fs::path(final_path).parent_path()); !d) {
+  if (Status d = durable == Durable::kNow ? group_sync_->sync() : Status(); !d) {  // (as put's: published, then durable)
     ::unlink(final_path.c_str());  // (the caller's file is gone: its upload fails, and is sent again)
     return d;
   }
   return StoredBlob{key, uint64_t(st.st_size)};
 }
 
-Result<StoredBlob> LocalStorage::put_bytes(std::string_view bytes) {
-  return put([&](int out) -> Result<uint64_t> {
-    DLFS_TRY(write_all(out, bytes.data(), bytes.size()));
-    return uint64_t(bytes.size());
-  });
+Result<StoredBlob> LocalStorage::put_bytes(std::string_view bytes, Durable durable) {
+  return put(
+      [&](int out) -> Result<uint64_t> {
+        DLFS_TRY(write_all(out, bytes.data(), bytes.size()));
+        return uint64_t(bytes.size());
+      },
+      durable);
 }
 
 Result<size_t> LocalStorage::read(std::string_view key, uint64_t offset, std::span<char> out) {

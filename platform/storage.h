@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/group_sync.h"
 #include "core/result.h"
 
 namespace dlfs {
@@ -26,15 +27,23 @@ std::string inline_blob_key(std::string_view bytes);
 // The bytes of an inline key; nullopt for any other key.
 std::optional<std::string_view> parse_inline_blob_key(std::string_view key);
 
+// When a put's bytes must be durable: when it returns, or once the caller's later sync() has
+// returned (before the catalogue commit that names them: the commit's group syncs once for all).
+enum class Durable { kNow, kAtSync };
+
 class Storage {
  public:
   virtual ~Storage() = default;
-  // Copies a local file into storage; the bytes are durable when this returns.
-  virtual Result<StoredBlob> put_file(const std::string& local_path) = 0;
+  // Copies a local file into storage.
+  virtual Result<StoredBlob> put_file(const std::string& local_path, Durable durable) = 0;
   // As put_file, for a file the caller gives away (dlfsd's upload temp file): moved in where it
   // can be (it is gone from `local_path` after a success), else copied.
-  virtual Result<StoredBlob> adopt_file(const std::string& local_path) { return put_file(local_path); }
-  virtual Result<StoredBlob> put_bytes(std::string_view bytes) = 0;
+  virtual Result<StoredBlob> adopt_file(const std::string& local_path, Durable durable) {
+    return put_file(local_path, durable);
+  }
+  virtual Result<StoredBlob> put_bytes(std::string_view bytes, Durable durable) = 0;
+  // Makes every put made before this call durable (those made with Durable::kAtSync).
+  virtual Status sync() = 0;
   // Reads up to out.size() bytes from `offset`; 0 at or past the end.
   virtual Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) = 0;
   // A local file holding the bytes, when the driver has one (lets readers use pread directly).
@@ -42,29 +51,35 @@ class Storage {
   virtual Status remove(std::string_view key) = 0;
 };
 
-// Binaries as files under <dir>/blobs/<xx>/<key>, written to <dir>/tmp first, fsynced and
-// renamed, so no partial file is ever visible under blobs/.
+// Binaries as files under <dir>/blobs/<xx>/<key>, written to <dir>/tmp first and renamed, so no
+// partial file is ever visible under blobs/; then made durable by a sync shared with the
+// other uploads under way (core/group_sync.h).
 class LocalStorage : public Storage {
  public:
-  static Result<std::unique_ptr<LocalStorage>> open(const std::string& dir);
+  // `sync_fn`: the filesystem sync's seam for tests (default syncfs(2)).
+  static Result<std::unique_ptr<LocalStorage>> open(const std::string& dir, GroupSync::SyncFn sync_fn = {});
 
-  Result<StoredBlob> put_file(const std::string& local_path) override;
+  Result<StoredBlob> put_file(const std::string& local_path, Durable durable) override;
   // Renamed into blobs/ when on the same filesystem: no second copy, and no temp file made and
   // deleted per upload (on ext4, each deleted inode slows the next allocations for a while).
-  Result<StoredBlob> adopt_file(const std::string& local_path) override;
-  Result<StoredBlob> put_bytes(std::string_view bytes) override;
+  Result<StoredBlob> adopt_file(const std::string& local_path, Durable durable) override;
+  Result<StoredBlob> put_bytes(std::string_view bytes, Durable durable) override;
+  Status sync() override { return group_sync_->sync(); }
+  uint64_t syncs() const { return group_sync_->syncs(); }
   Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) override;
   std::string local_path(std::string_view key) const override;
   Status remove(std::string_view key) override;
 
  private:
-  explicit LocalStorage(std::string dir) : dir_(std::move(dir)) {}
+  LocalStorage(std::string dir, std::unique_ptr<GroupSync> group_sync)
+      : dir_(std::move(dir)), group_sync_(std::move(group_sync)) {}
   // Writes through `fill` (which writes into the open fd) to a temp file, then publishes it.
   template <typename Fill>
-  Result<StoredBlob> put(Fill&& fill);
+  Result<StoredBlob> put(Fill&& fill, Durable durable);
   // Removes temp files left by processes that are gone (a crash mid-upload).
   void clean_stale_temps();
   std::string dir_;
+  std::unique_ptr<GroupSync> group_sync_;
 };
 
 }  // namespace dlfs

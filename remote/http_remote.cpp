@@ -1,6 +1,7 @@
 #include "remote/http_remote.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -229,6 +230,21 @@ class HttpRemote : public Remote {
     }
   }
 
+  std::vector<Result<UploadResult>> upload_files(std::span<const FileUpload> files) override {
+    if (files.size() < 2 || !batches_.load()) return Remote::upload_files(files);
+    auto sent = send_batch(files);
+    if (sent) return std::move(*sent);
+    if (sent.err() == ENOENT) {
+      // A server without dlfsd's batch route, or the dataset is gone: the single uploads tell.
+      auto out = Remote::upload_files(files);
+      if (out.front() || out.front().err() != ENOENT) {
+        if (batches_.exchange(false)) spdlog::info("the server takes no batch uploads; uploading one file per request");
+      }
+      return out;
+    }
+    return std::vector<Result<UploadResult>>(files.size(), sent.status());
+  }
+
   Result<Item> patch(std::string_view id, const json& patch, bool system) override {
     std::string path = "/items/" + http_->escape(id) + (system ? "?system=true" : "");
     DLFS_ASSIGN(HttpRequest req, json_request("PATCH", path, patch));
@@ -279,8 +295,74 @@ class HttpRemote : public Remote {
     return parse_item_page(doc);
   }
 
+  // POST /datasets/{id}/items/batch (server/routes_upload_batch.cpp): one request for many files.
+  // An error of the request as a whole is answered as such (ENOENT: no such route, or dataset).
+  Result<std::vector<Result<UploadResult>>> send_batch(std::span<const FileUpload> files) {
+    std::vector<Result<UploadResult>> out(files.size(), Status(EIO, "not sent"));
+    std::vector<size_t> sent;  // the files in the request, by index
+    HttpRequest req;
+    req.method = "POST";
+    req.path = "/datasets/" + dataset_.id + "/items/batch";
+    for (size_t i = 0; i < files.size(); ++i) {
+      const FileUpload& f = files[i];
+      std::string meta;
+      if (f.options.metadata.is_object() && !f.options.metadata.empty()) {
+        auto dumped = dump_body(f.options.metadata);
+        if (!dumped) {
+          out[i] = dumped.status();
+          continue;
+        }
+        meta = std::move(*dumped);
+      }
+      bool skip = f.options.mode == UploadMode::kSkip;
+      req.multipart.push_back({"path", f.remote_path, "", "", kTextPart});
+      req.multipart.push_back({"mode", skip ? "skip" : "overwrite", "", "", kTextPart});
+      if (skip && !f.options.replace_id.empty()) req.multipart.push_back({"replace", f.options.replace_id, "", "", kTextPart});
+      if (!meta.empty()) req.multipart.push_back({"metadata", meta, "", "", kTextPart});
+      if (f.options.description) req.multipart.push_back({"description", *f.options.description, "", "", kTextPart});
+      req.multipart.push_back({"file", "", f.local_file, base_name(f.remote_path), mimetype_for(f.remote_path)});
+      sent.push_back(i);
+    }
+    if (sent.empty()) return out;
+    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    Result<json> doc = parse_json(r.body);
+    if (!doc || !doc->is_array() || doc->size() != sent.size() || r.uploaded_parts.size() != sent.size())
+      return Status(EIO, "the server's answer to a batch upload is not one entry per file");
+    for (size_t k = 0; k < sent.size(); ++k) {
+      const json& e = (*doc)[k];
+      const FileUpload& f = files[sent[k]];
+      if (auto code = e.find("status"); code != e.end() && code->is_number_integer()) {
+        out[sent[k]] = http_error(code->get<long>(), e.value("error", json::object()).dump(), "batch upload of " + f.remote_path);
+        continue;
+      }
+      auto item = e.contains("item") ? parse_item(e["item"]) : Result<Item>(Status(EIO, "a batch answer without its item"));
+      if (!item) {
+        out[sent[k]] = item.status();
+        continue;
+      }
+      std::string op = e.value("op", "");
+      UploadResult result{std::move(*item), UploadOp::kCreated};
+      if (op == "skipped") result.op = UploadOp::kSkipped;
+      else if (op == "overwrite" || op == "overwritten") result.op = UploadOp::kOverwritten;
+      if (result.op != UploadOp::kSkipped && result.item.size() != r.uploaded_parts[k]) {
+        // As a single upload's (API.md): a size other than what was sent is corruption; the item
+        // goes, and the caller's retry sends the file again.
+        Status bad(EIO, "upload of '" + f.remote_path + "' arrived with " + std::to_string(result.item.size()) +
+                            " bytes of " + std::to_string(r.uploaded_parts[k]) + " sent");
+        spdlog::warn("{}; deleting it", bad.message());
+        if (Status removed = remove(result.item.id); !removed)
+          spdlog::warn("cannot delete the corrupt item {}: {}", result.item.id, removed.to_string());
+        out[sent[k]] = bad;
+        continue;
+      }
+      out[sent[k]] = std::move(result);
+    }
+    return out;
+  }
+
   std::shared_ptr<HttpClient> http_;
   Dataset dataset_;
+  std::atomic<bool> batches_{true};  // the server takes batch uploads (until it answers it does not)
 };
 
 }  // namespace

@@ -47,6 +47,12 @@ class LocalRemote : public Remote {
     return platform_->upload_file(dataset_.id, local_file, remote_path, opts);
   }
 
+  std::vector<Result<UploadResult>> upload_files(std::span<const FileUpload> files) override {
+    std::vector<FileUpload> mine(files.begin(), files.end());
+    for (FileUpload& f : mine) f.options.user = user_;
+    return platform_->upload_files(dataset_.id, mine);
+  }
+
   Result<Item> patch(std::string_view id, const json& patch, bool system) override {
     DLFS_TRY(get_by_id(id).status());
     return platform_->patch_item(id, patch, system, user_);

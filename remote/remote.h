@@ -61,6 +61,15 @@ class Remote {
   // Uploads a local file to `remote_path` (missing parent folders are made).
   virtual Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
                                       const UploadOptions& options) = 0;
+  // Many files at once (a batch: on the platform, one sync and one commit for all; over HTTP,
+  // one request where the server takes batches). One answer per file, in order, each as
+  // upload()'s would be. `owned` files are never moved by a remote in another process.
+  virtual std::vector<Result<UploadResult>> upload_files(std::span<const FileUpload> files) {
+    std::vector<Result<UploadResult>> out;
+    out.reserve(files.size());
+    for (const FileUpload& f : files) out.push_back(upload(f.local_file, f.remote_path, f.options));
+    return out;
+  }
   // Partial update (merge rules in API.md). `system` allows metadata.system changes.
   virtual Result<Item> patch(std::string_view id, const json& patch, bool system = false) = 0;
   // Moves/renames an item (a folder with everything in it). EEXIST if the target exists, unless

@@ -37,7 +37,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
     // Only uploads stream their body to disk; every other body is read into memory, so a
     // declared length beyond what a JSON request needs is refused before it is read.
     constexpr uint64_t kMaxJsonBody = 64 << 20;
-    bool upload = req.method == "POST" && req.path.ends_with("/items");
+    bool upload = req.method == "POST" && (req.path.ends_with("/items") || req.path.ends_with("/items/batch"));
     if (!upload && req.get_header_value<uint64_t>("Content-Length") > kMaxJsonBody) {
       send_error(res, 413, "request body too large (at most 64 MiB outside uploads)");
       return httplib::Server::HandlerResponse::Handled;
@@ -60,6 +60,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   register_dataset_routes(svr, *ctx_);
   register_item_routes(svr, *ctx_);
   register_upload_routes(svr, *ctx_);
+  register_batch_upload_routes(svr, *ctx_);
   register_driver_routes(svr, *ctx_);
 }
 

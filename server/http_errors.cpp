@@ -35,11 +35,15 @@ void send_error(httplib::Response& res, int http_status, std::string_view messag
   send_json(res, json{{"message", message}}, http_status);
 }
 
-void send_error(httplib::Response& res, const Status& status) {
+json error_body(const Status& status) {
   json body{{"message", status.to_string()}};
   // A full quota is a 403 like a refusal, told apart by its reason (clients answer EDQUOT).
   if (status.err() == EDQUOT) body["reason"] = "quota";
-  send_json(res, body, http_status_for(status.err()));
+  return body;
+}
+
+void send_error(httplib::Response& res, const Status& status) {
+  send_json(res, error_body(status), http_status_for(status.err()));
 }
 
 }  // namespace dlfs

@@ -19,6 +19,8 @@ int http_status_for(int err);
 
 void send_json(httplib::Response& res, const json& body, int status = 200);
 void send_error(httplib::Response& res, const Status& status);
+// The body send_error answers for `status` ({"message"}, and "reason" for a full quota).
+json error_body(const Status& status);
 void send_error(httplib::Response& res, int http_status, std::string_view message);
 
 }  // namespace dlfs

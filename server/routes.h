@@ -15,6 +15,8 @@ void register_driver_routes(httplib::Server& server, ApiContext& ctx);
 void register_item_routes(httplib::Server& server, ApiContext& ctx);
 // Streaming multipart uploads, and making folders.
 void register_upload_routes(httplib::Server& server, ApiContext& ctx);
+// dlfs's extension: many small uploads in one request (POST /datasets/{id}/items/batch).
+void register_batch_upload_routes(httplib::Server& server, ApiContext& ctx);
 
 // {"totalItemsCount","totalPagesCount","hasNextPage","items"}
 json paged_answer(json items, uint64_t total, size_t page_size, bool has_next);

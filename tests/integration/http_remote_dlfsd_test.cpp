@@ -162,6 +162,63 @@ TEST_F(HttpDlfsd, UploadGetReadPatchMoveRemove) {
   EXPECT_EQ(remote->get("/x/y").err(), ENOENT);
 }
 
+// Many files in one request (dlfsd's batch route): each file's outcome its own, what was
+// stored seen by a second client with its exact bytes.
+TEST_F(HttpDlfsd, ABatchUploadAnswersEachFile) {
+  auto remote = dataset("batch");
+  ASSERT_TRUE(remote);
+  ASSERT_TRUE(remote->make_dir("/dir"));
+  write_file(work.sub("old"), "old bytes");
+  ASSERT_TRUE(remote->upload(work.sub("old"), "/old", UploadOptions{}));
+  ASSERT_TRUE(remote->upload(work.sub("old"), "/kept", UploadOptions{}));
+  std::vector<FileUpload> files;
+  std::vector<std::string> bytes;
+  for (int i = 0; i < 40; ++i) {
+    bytes.push_back(random_bytes(1000 + size_t(i) * 997, uint32_t(i)));
+    write_file(work.sub("f" + std::to_string(i)), bytes.back());
+    UploadOptions o;
+    if (i == 3) o.metadata = {{"user", {{"n", 3}}}};
+    files.push_back({work.sub("f" + std::to_string(i)), "/b/f" + std::to_string(i), o, false});
+  }
+  UploadOptions over;
+  over.mode = UploadMode::kOverwrite;
+  files.push_back({work.sub("f0"), "/dir", {}, false});    // a folder there
+  files.push_back({work.sub("f1"), "/old", over, false});  // overwritten
+  files.push_back({work.sub("f2"), "/kept", {}, false});   // skipped
+  auto r = remote->upload_files(files);
+  ASSERT_EQ(r.size(), files.size());
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(r[size_t(i)]) << i << ": " << r[size_t(i)].status().to_string();
+    EXPECT_EQ(r[size_t(i)]->op, UploadOp::kCreated);
+  }
+  EXPECT_EQ(r[3]->item.user()["n"], 3);
+  EXPECT_EQ(r[40].err(), EINVAL) << r[40].status().to_string();  // (EISDIR answers 400)
+  EXPECT_NE(r[40].status().message().find("folder"), std::string::npos) << r[40].status().message();
+  ASSERT_TRUE(r[41]) << r[41].status().to_string();
+  EXPECT_EQ(r[41]->op, UploadOp::kOverwritten);
+  ASSERT_TRUE(r[42]);
+  EXPECT_EQ(r[42]->op, UploadOp::kSkipped);
+
+  HttpOptions o;
+  o.base_url = server.base_url();
+  o.token = server.token();
+  HttpConnection second(o);
+  auto other = second.open("batch");
+  ASSERT_TRUE(other) << other.status().to_string();
+  for (int i = 0; i < 40; i += 7) {
+    auto item = (*other)->get("/b/f" + std::to_string(i));
+    ASSERT_TRUE(item) << item.status().to_string();
+    std::string buf(item->size(), '?');
+    auto n = (*other)->read(*item, 0, std::span<char>(buf));
+    ASSERT_TRUE(n);
+    EXPECT_TRUE(buf == bytes[size_t(i)]) << i;
+  }
+  auto old = (*other)->get("/old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->size(), bytes[1].size());
+  EXPECT_EQ((*other)->get("/kept")->size(), 9u);
+}
+
 TEST_F(HttpDlfsd, ListingPagesOver1200Items) {
   auto remote = dataset("many");
   ASSERT_TRUE(remote);

@@ -152,6 +152,102 @@ TEST_F(HttpRemoteTest, SizeMismatchDeletesAndRetriesOnceThenEio) {
   EXPECT_EQ(deletes, 2);
 }
 
+// dlfsd's batch route (server/routes_upload_batch.cpp): per file path, mode, replace, metadata,
+// description, file; one answer entry per file, an error entry where that file was refused, and
+// the size check of a single upload per file.
+TEST_F(HttpRemoteTest, ABatchSendsEachFilesFieldsAndReadsEachOutcome) {
+  serve_dataset(server);
+  std::vector<Part> parts;
+  int deletes = 0;
+  server.svr().Post(kItems + "/batch", [&](const httplib::Request&, httplib::Response& res,
+                                          const httplib::ContentReader& reader) {
+    std::lock_guard lock(mu);
+    parts = read_parts(reader);
+    std::vector<uint64_t> sizes;
+    for (const auto& p : parts)
+      if (p.name == "file") sizes.push_back(p.content.size());
+    json answer = json::array();
+    answer.push_back({{"op", "created"}, {"item", item_to_json(make_item("65f1c0ffee0000000000b001", "/a", sizes[0]))}});
+    answer.push_back({{"status", 409}, {"error", {{"message", "'/b' is taken"}}}});
+    answer.push_back({{"op", "created"}, {"item", item_to_json(make_item("65f1c0ffee0000000000b003", "/c", sizes[2] - 1))}});
+    answer.push_back({{"status", 403}, {"error", {{"message", "quota of items is full"}, {"reason", "quota"}}}});
+    res.set_content(answer.dump(), "application/json");
+  });
+  server.svr().Delete(R"(/api/v1/items/([0-9a-f]{24}))", [&](const httplib::Request& req, httplib::Response&) {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(req.matches[1].str(), "65f1c0ffee0000000000b003");
+    ++deletes;
+  });
+  open();
+  for (const char* n : {"a", "b", "c", "d"}) write_file(dir.sub(n), std::string(100, n[0]));
+  UploadOptions meta;
+  meta.metadata = {{"user", {{"k", 1}}}};
+  meta.description = "about a";
+  UploadOptions over;
+  over.mode = UploadMode::kOverwrite;
+  UploadOptions replacing;
+  replacing.replace_id = "65f1c0ffee0000000000c000";
+  std::vector<FileUpload> files{{dir.sub("a"), "/a", meta, false},
+                                {dir.sub("b"), "/b", {}, false},
+                                {dir.sub("c"), "/c", over, false},
+                                {dir.sub("d"), "/d", replacing, false}};
+  auto r = remote->upload_files(files);
+  ASSERT_EQ(r.size(), 4u);
+  ASSERT_TRUE(r[0]) << r[0].status().to_string();
+  EXPECT_EQ(r[0]->op, UploadOp::kCreated);
+  EXPECT_EQ(r[1].err(), EEXIST);
+  EXPECT_NE(r[1].status().message().find("is taken"), std::string::npos);
+  EXPECT_EQ(r[2].err(), EIO) << "a size other than what was sent is corruption";
+  EXPECT_EQ(deletes, 1);
+  EXPECT_EQ(r[3].err(), EDQUOT);
+  std::vector<std::string> names, values;
+  for (const auto& p : parts) {
+    names.push_back(p.name);
+    values.push_back(p.name == "file" ? p.filename : p.content);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"path", "mode", "metadata", "description", "file",  //
+                                             "path", "mode", "file",                             //
+                                             "path", "mode", "file",                             //
+                                             "path", "mode", "replace", "file"}));
+  EXPECT_EQ(values, (std::vector<std::string>{"/a", "skip", R"({"user":{"k":1}})", "about a", "a",  //
+                                              "/b", "skip", "b",                                    //
+                                              "/c", "overwrite", "c",                               //
+                                              "/d", "skip", "65f1c0ffee0000000000c000", "d"}));
+}
+
+TEST_F(HttpRemoteTest, ABatchToAServerWithoutTheRouteIsSentOneFilePerRequest) {
+  serve_dataset(server);
+  int batches = 0, singles = 0;
+  server.svr().Post(kItems + "/batch", [&](const httplib::Request&, httplib::Response& res,
+                                          const httplib::ContentReader& reader) {
+    std::lock_guard lock(mu);
+    (void)read_parts(reader);
+    ++batches;
+    res.status = 404;  // what a server without the route answers
+  });
+  server.svr().Post(kItems, [&](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& reader) {
+    std::lock_guard lock(mu);
+    auto parts = read_parts(reader);
+    ++singles;
+    res.set_header("x-item-op", "created");
+    res.set_content(item_to_json(make_item("65f1c0ffee0000000000a00" + std::to_string(singles), parts.at(1).content,
+                                           parts.back().content.size()))
+                        .dump(),
+                    "application/json");
+  });
+  open();
+  write_file(dir.sub("x"), "xx");
+  std::vector<FileUpload> files{{dir.sub("x"), "/x1", {}, false}, {dir.sub("x"), "/x2", {}, false}};
+  for (int round = 0; round < 2; ++round) {
+    auto r = remote->upload_files(files);
+    ASSERT_EQ(r.size(), 2u);
+    for (auto& one : r) ASSERT_TRUE(one) << one.status().to_string();
+    EXPECT_EQ(r[1]->item.filename, "/x2");
+  }
+  EXPECT_EQ(batches, 1) << "the batch route is not tried again once the server said it has none";
+  EXPECT_EQ(singles, 4);
+}
+
 TEST_F(HttpRemoteTest, UploadOfAMissingFileIsAClearError) {
   serve_dataset(server);
   open();

@@ -169,6 +169,30 @@ TEST_F(PlatformTest, QueryFiltersWildcardsBulkUpdateAndDelete) {
   EXPECT_TRUE(names_in("/").empty());
 }
 
+// What a mount asks after its uploads' preprocessing: {"id": {"$in": [...]}} answers exactly
+// those items of this dataset (each looked up by id: an item of another dataset, a missing id
+// and duplicates are not answers), with the other conditions still applied.
+TEST_F(PlatformTest, QueryByIdsAnswersThoseItemsOfTheDataset) {
+  auto a = put("/x/a.jpg", "a");
+  auto b = put("/x/b.jpg", "b");
+  put("/x/c.jpg", "c");
+  auto other = platform_->create_dataset("other", "dev@local");
+  ASSERT_TRUE(other);
+  auto theirs = platform_->upload_bytes(other->id, "t", "/t.jpg", {});
+  ASSERT_TRUE(theirs);
+  json ids = {b.item.id, a.item.id, theirs->item.id, "65f1c0ffee0000000000dead", a.item.id};
+  auto out = platform_->query(ds_.id, {{"filter", {{"$and", {{{"id", {{"$in", ids}}}}}}}}});
+  ASSERT_TRUE(out) << out.status().to_string();
+  ASSERT_EQ(out->page.items.size(), 2u);
+  EXPECT_EQ(out->page.items[0].id, std::min(a.item.id, b.item.id));
+  EXPECT_EQ(out->page.total, 2u);
+  auto named = platform_->query(ds_.id, {{"filter", {{"id", {{"$in", ids}}}, {"name", "b.jpg"}}}});
+  ASSERT_TRUE(named) << named.status().to_string();
+  ASSERT_EQ(named->page.items.size(), 1u);
+  EXPECT_EQ(named->page.items[0].filename, "/x/b.jpg");
+  EXPECT_EQ(platform_->query(ds_.id, {{"filter", {{"id", {{"$in", "x"}}}}}}).err(), EINVAL);
+}
+
 TEST_F(PlatformTest, HiddenItemsAreNotListed) {
   put("/.dataloop/thumbnails/t.jpg", "thumb");
   put("/visible.jpg", "v");

@@ -15,6 +15,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Batches of small files: at most this many files, of at most kBatchFileMax bytes each and
+// kBatchBytes in all (a batch is one request to dlfsd: a failure resends at most this much).
+constexpr size_t kBatchFiles = 32;
+constexpr uint64_t kBatchFileMax = 1 << 20;
+constexpr uint64_t kBatchBytes = 8 << 20;
+
 struct Job {
   std::string local;
   std::string remote;
@@ -126,7 +132,7 @@ Status cmd_upload(const Globals& g, const Args& args) {
     preprocessing.emplace(*conn, wait.workers);
     DLFS_TRY(preprocessing->started());
   }
-  std::atomic<size_t> next{0};
+  size_t next = 0;  // (under next_mu)
   std::atomic<uint64_t> created{0}, overwritten{0}, skipped{0}, sent_bytes{0};
   std::mutex failures_mu;
   std::vector<std::string> failures;
@@ -135,23 +141,50 @@ Status cmd_upload(const Globals& g, const Args& args) {
     Progress progress("uploading", plan.files.size(), plan.bytes);
     std::vector<std::thread> workers;
     int n = std::min<int>(jobs, int(std::max<size_t>(1, plan.files.size())));
+    std::mutex next_mu;
+    // The next files for a worker: small ones in a batch (one request, and on the platform one
+    // sync and one commit, for all of them), a large one alone.
+    auto claim = [&](std::vector<FileUpload>& batch, std::vector<const Job*>& jobs_of) {
+      batch.clear();
+      jobs_of.clear();
+      std::lock_guard lock(next_mu);
+      uint64_t bytes = 0;
+      while (next < plan.files.size() && batch.size() < kBatchFiles) {
+        const Job& job = plan.files[next];
+        bool small = job.size <= kBatchFileMax;
+        if (!batch.empty() && (!small || bytes + job.size > kBatchBytes)) break;
+        batch.push_back(FileUpload{job.local, job.remote, options, false});
+        jobs_of.push_back(&job);
+        bytes += job.size;
+        ++next;
+        if (!small) break;
+      }
+      return !batch.empty();
+    };
     for (int w = 0; w < n; ++w)
       workers.emplace_back([&] {
-        for (size_t i; (i = next++) < plan.files.size();) {
-          const Job& job = plan.files[i];
-          auto r = remote->upload(job.local, job.remote, options);
-          if (!r) {
-            std::lock_guard lock(failures_mu);
-            failures.push_back(job.local + " -> " + job.remote + ": " + r.status().to_string());
-          } else if (r->op == UploadOp::kSkipped) {
-            ++skipped;
-          } else {
-            ++(r->op == UploadOp::kCreated ? created : overwritten);
-            sent_bytes += r->item.size();
-            std::lock_guard lock(failures_mu);
-            uploaded_ids.push_back(r->item.id);
+        std::vector<FileUpload> batch;
+        std::vector<const Job*> jobs_of;
+        while (claim(batch, jobs_of)) {
+          std::vector<Result<UploadResult>> results;
+          if (batch.size() == 1) results.push_back(remote->upload(batch[0].local_file, batch[0].remote_path, options));
+          else results = remote->upload_files(batch);
+          for (size_t k = 0; k < batch.size(); ++k) {
+            const Job& job = *jobs_of[k];
+            auto& r = results[k];
+            if (!r) {
+              std::lock_guard lock(failures_mu);
+              failures.push_back(job.local + " -> " + job.remote + ": " + r.status().to_string());
+            } else if (r->op == UploadOp::kSkipped) {
+              ++skipped;
+            } else {
+              ++(r->op == UploadOp::kCreated ? created : overwritten);
+              sent_bytes += r->item.size();
+              std::lock_guard lock(failures_mu);
+              uploaded_ids.push_back(r->item.id);
+            }
+            progress.add(1, job.size);
           }
-          progress.add(1, job.size);
         }
       });
     for (auto& w : workers) w.join();
