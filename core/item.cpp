@@ -37,6 +37,13 @@ uint64_t Item::size() const {
   return it->is_number_unsigned() ? it->get<uint64_t>() : uint64_t(std::max<int64_t>(0, it->get<int64_t>()));
 }
 
+bool Item::preprocessing() const {
+  auto it = system().find("preprocessPhase");
+  if (it == system().end() || !it->is_string()) return false;
+  const std::string& phase = it->get_ref<const std::string&>();
+  return phase == "pending" || phase == "running";
+}
+
 std::string Item::mimetype() const {
   const json& s = system();
   auto it = s.find("mimetype");

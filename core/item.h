@@ -41,6 +41,9 @@ struct Item {
   std::string mimetype() const;
   // A link item: a JSON pointer to a URL (metadata.system.shebang.linkInfo).
   bool is_link() const;
+  // metadata.system.preprocessPhase is "pending" or "running": the platform's preprocessing of it
+  // is still to come.
+  bool preprocessing() const;
   std::string link_url() const;
   std::string link_mimetype() const;
   const json& system() const;

@@ -35,6 +35,11 @@
 
 namespace dlfs {
 
+// The block size files report (st_blksize), which tools size their buffers by, and the largest
+// write the kernel sends in one request (libfuse's buffer holds at most 1 MiB of data).
+inline constexpr unsigned kIoBlockSize = 1 << 20;
+inline constexpr unsigned kMaxWrite = 1 << 20;
+
 struct FsOptions {
   std::string root = "/";  // the remote folder shown at the mount's root
   uid_t uid = 0;
@@ -53,6 +58,9 @@ struct FsOptions {
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;
   unsigned upload_workers = 4;       // -o upload_workers=N
+  // -o upload_batch=N: a worker sends up to N small files queued together in one remote call
+  // (on the platform: one sync and commit; over HTTP: one request). 1: one file per call.
+  unsigned upload_batch = 32;
   // -o max_pending=N: a new file (or an edit's copy) waits while this many uploads are queued
   // for a worker and uploads are landing (0: never waits). See Filesystem::throttle_new_pending.
   unsigned max_pending = 0;
@@ -284,10 +292,9 @@ class Filesystem {
     bool writable = false;
   };
   struct Task {
-    std::shared_ptr<PendingFile> file;  // an upload, or (null) a preprocess poll of item_id
+    std::shared_ptr<PendingFile> file;  // an upload, or (null) a poll of the preprocessing awaited
     std::string item_id;
-    std::string path;  // a poll's: where the item was uploaded
-    unsigned polls = 0;
+    std::string path;
     std::chrono::steady_clock::time_point ready;
     json access_patch;  // set: an access time to send (item_id's), not a poll
     bool folder_times = false;  // the changed time of folder `path` to send, not a poll
@@ -355,6 +362,28 @@ class Filesystem {
   void run_upload(const std::shared_ptr<PendingFile>& p);
   // The remote calls of one upload (path lock held): answers the platform's item.
   Result<Item> upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path);
+  // What one upload of a file sends (path lock held; not for folders, nor a resumed file whose
+  // place is to be verified first).
+  struct UploadPlan {
+    std::string file;  // its spool file
+    std::string path;
+    UploadOptions options;
+    std::string token;  // names this spool's upload in the item
+    json posix;         // {"system":{"posix":…}} or null: what an overwrite sends as metadata
+    uint64_t expect = 0;
+    bool create_only = false;
+  };
+  UploadPlan plan_upload(const std::shared_ptr<PendingFile>& p, const std::string& path);
+  // The platform's answer to a plan, checked (a skip that is this file's own, a conflict, the size).
+  Result<Item> settle_upload(const std::shared_ptr<PendingFile>& p, UploadPlan& plan, Result<UploadResult> answer);
+  // Several small files in one remote call (fs/filesystem_upload_batch.cpp). batchable_locked:
+  // whether a queued upload may go in a batch (write_mu_ held).
+  bool batchable_locked(const PendingFile& p) const;
+  // A batch's files are at most this large each, and together (a batch is resent whole when its
+  // answer is lost).
+  static constexpr uint64_t kBatchFileMax = 1 << 20;
+  static constexpr uint64_t kBatchBytes = 8 << 20;
+  void run_upload_batch(std::vector<std::shared_ptr<PendingFile>> files);
   void landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Item item);
   // A metadata patch set before the first upload and sent after it landed failed: kept with the
   // file (and journaled), sent again by send_late_patch from the upload queue.
@@ -367,7 +396,11 @@ class Filesystem {
   // retry_max_ms, with jitter.
   int64_t retry_delay_ms(uint32_t attempts) const;
   void upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t gen, const Status& failure);
-  void run_poll(Task task);
+  // Preprocessing of uploaded items, learned by polling them together (fs/filesystem_preprocess_poll.cpp):
+  // an item whose upload landed with its phase pending is awaited (write_mu_ held); one poll
+  // task at a time asks the platform after the awaited items that are due, by id, in one query.
+  void await_preprocess_locked(const Item& item);
+  void run_poll();
   void learned(const Item& item);
   Result<Item> item_at(const std::string& path);  // pending or remote
   void unlinked(const std::string& id);  // the platform's item is deleted or replaced
@@ -457,6 +490,13 @@ class Filesystem {
   std::deque<Task> ready_tasks_;
   size_t ready_uploads_ = 0;  // uploads among ready_tasks_ (what max_pending bounds)
   std::multimap<std::chrono::steady_clock::time_point, Task> delayed_tasks_;
+  struct AwaitedPreprocess {
+    std::string path;  // where it landed
+    unsigned polls = 0;
+    std::chrono::steady_clock::time_point due;
+  };
+  std::map<std::string, AwaitedPreprocess> awaited_;  // by item id (write_mu_)
+  bool poll_queued_ = false;  // a poll task is queued or running (write_mu_)
   std::condition_variable work_cv_;
   bool stopping_ = false;
   bool resumed_ = false;

@@ -27,7 +27,9 @@ struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, cons
   st.st_ino = ino;
   st.st_uid = options_.uid;
   st.st_gid = options_.gid;
-  st.st_blksize = 4096;
+  // The I/O size tools take for buffers (cp, Python's open): large, so that a big file moves in
+  // few FUSE requests (fuse_adapter.cpp sets max_write to match).
+  st.st_blksize = kIoBlockSize;
   st.st_mtim = st.st_ctim = st.st_atim = timespec_of_ns(item.updated_ms * 1000000);
   // What the item keeps (core/posix_attrs.h) over the defaults; thumbnails are the platform's.
   PosixAttrs kept = kind == NodeKind::kItem && options_.posix_attrs ? posix_attrs(item) : PosixAttrs{};
@@ -104,7 +106,7 @@ void Filesystem::folder_changed(const std::string& dir) {
   if (!first || !options_.spool || options_.read_only) return;
   std::lock_guard lock(write_mu_);
   if (!stopping_)
-    push_task_locked(Task{nullptr, {}, dir, 0, std::chrono::steady_clock::now() + kFolderTimesDelay, nullptr, true});
+    push_task_locked(Task{nullptr, {}, dir, std::chrono::steady_clock::now() + kFolderTimesDelay, nullptr, true});
 }
 
 void Filesystem::run_folder_times(Task task) {
@@ -299,7 +301,7 @@ void Filesystem::accessed(const Item& item) {
   times.atime_ns = now;
   if (!kept.mtime_ns && !times_due) times.mtime_ns = mtime;
   if (!kept.ctime_ns && !times_due) times.ctime_ns = ctime;
-  Task task{nullptr, item.id, item.filename, 0, std::chrono::steady_clock::now(),
+  Task task{nullptr, item.id, item.filename, std::chrono::steady_clock::now(),
             json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, false};
   std::lock_guard lock(write_mu_);
   if (!stopping_) push_task_locked(std::move(task));

@@ -28,12 +28,6 @@ constexpr std::string_view kConflict = "conflict: ";
 // How often idle upload workers look again whether a server known away is back.
 constexpr std::chrono::milliseconds kAwayRecheck{200};
 
-bool phase_pending(const Item& item) {
-  auto it = item.system().find("preprocessPhase");
-  std::string phase = it != item.system().end() && it->is_string() ? it->get<std::string>() : "";
-  return phase == "pending" || phase == "running";
-}
-
 // True if the platform's file has exactly the bytes of the local file (an upload whose answer
 // was lost made it, or someone made the same file): then it is this file's upload.
 bool same_bytes(Remote& remote, const Item& item, const std::string& local_file) {
@@ -58,7 +52,7 @@ bool same_bytes(Remote& remote, const Item& item, const std::string& local_file)
 
 void Filesystem::enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay) {
   p->queued = true;
-  push_task_locked(Task{p, {}, {}, 0, std::chrono::steady_clock::now() + delay, nullptr, false});
+  push_task_locked(Task{p, {}, {}, std::chrono::steady_clock::now() + delay, nullptr, false});
   write_cv_.notify_all();  // (the state waiters)
 }
 
@@ -206,12 +200,27 @@ void Filesystem::upload_worker() {
     Task task = std::move(ready_tasks_.front());
     ready_tasks_.pop_front();
     ready_uploads_ -= task.file != nullptr;
+    // Small files queued one after another go together (fs/filesystem_upload_batch.cpp).
+    std::vector<std::shared_ptr<PendingFile>> batch;
+    if (task.file && options_.upload_batch > 1 && batchable_locked(*task.file)) {
+      batch.push_back(task.file);
+      uint64_t bytes = task.file->size;
+      while (batch.size() < options_.upload_batch && !ready_tasks_.empty() && ready_tasks_.front().file &&
+             batchable_locked(*ready_tasks_.front().file) &&
+             bytes + ready_tasks_.front().file->size <= kBatchBytes) {
+        bytes += ready_tasks_.front().file->size;
+        batch.push_back(std::move(ready_tasks_.front().file));
+        ready_tasks_.pop_front();
+        --ready_uploads_;
+      }
+    }
     if (!ready_tasks_.empty()) work_cv_.notify_one();  // more for another worker
     lock.unlock();
-    if (task.file) run_upload(task.file);
+    if (batch.size() > 1) run_upload_batch(std::move(batch));
+    else if (task.file) run_upload(task.file);
     else if (!task.access_patch.is_null()) run_access_patch(std::move(task));
     else if (task.folder_times) run_folder_times(std::move(task));
-    else run_poll(std::move(task));
+    else run_poll();
     drop_released_spool();  // (whatever a task released)
     lock.lock();
   }
@@ -268,21 +277,13 @@ void Filesystem::run_upload(const std::shared_ptr<PendingFile>& p) {
 
 Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& p, const std::string& path) {
   std::string base, replace;
-  bool verify, overwrite;
-  json posix;  // its mode, owners and times, sent with the bytes
-  UploadOptions uo;
-  uo.user = options_.user;
+  bool verify;
   {
     std::lock_guard lock(write_mu_);
     if (p->dir) return remote_make_dir(path);
     base = p->base_id;
     replace = p->replace_id;
     verify = p->verify_place;
-    overwrite = p->overwrite;
-    if (p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
-    if (p->item.description) uo.description = p->item.description;
-    if (options_.posix_attrs) posix = posix_json(posix_attrs(shown_item(*p)));
-    else if (auto target = symlink_target(p->item)) posix = {{"symlink", *target}};
   }
   if (verify && !base.empty()) {
     // Resumed after the mount stopped: is its platform item where the journal says? (A rename
@@ -299,39 +300,67 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     p->base_id = base;
     p->verify_place = false;
   }
-  std::string file = options_.spool->file_path(p->spool_id);
-  uint64_t expect = 0;
+  UploadPlan plan = plan_upload(p, path);
+  return settle_upload(p, plan, remote_.upload(plan.file, path, plan.options));
+}
+
+Filesystem::UploadPlan Filesystem::plan_upload(const std::shared_ptr<PendingFile>& p, const std::string& path) {
+  UploadPlan plan;
+  plan.path = path;
+  std::string base;
+  bool overwrite;
+  json posix;  // its mode, owners and times, sent with the bytes
+  UploadOptions& uo = plan.options;
+  uo.user = options_.user;
+  {
+    std::lock_guard lock(write_mu_);
+    base = p->base_id;
+    uo.replace_id = p->replace_id;
+    overwrite = p->overwrite;
+    if (p->item.metadata.contains("user")) uo.metadata = {{"user", p->item.user()}};
+    if (p->item.description) uo.description = p->item.description;
+    if (options_.posix_attrs) posix = posix_json(posix_attrs(shown_item(*p)));
+    else if (auto target = symlink_target(p->item)) posix = {{"symlink", *target}};
+  }
+  plan.file = options_.spool->file_path(p->spool_id);
   struct stat st {};
-  if (::stat(file.c_str(), &st) == 0) expect = uint64_t(st.st_size);
+  if (::stat(plan.file.c_str(), &st) == 0) plan.expect = uint64_t(st.st_size);
   // Never on the platform: create-only, so that nothing someone else made is overwritten.
-  bool create_only = base.empty() && !overwrite;
-  uo.mode = create_only ? UploadMode::kSkip : UploadMode::kOverwrite;
-  std::string token = options_.spool->upload_token(p->spool_id);
-  if (create_only) {
+  plan.create_only = base.empty() && !overwrite;
+  uo.mode = plan.create_only ? UploadMode::kSkip : UploadMode::kOverwrite;
+  plan.token = options_.spool->upload_token(p->spool_id);
+  plan.posix = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
+  if (plan.create_only) {
     // The upload is named in the item (metadata.dlfs.upload), so that a try whose answer was
     // lost is known as this file's own when the next one finds it there.
-    uo.replace_id = replace;
     if (!uo.metadata.is_object()) uo.metadata = json::object();
-    uo.metadata["dlfs"] = {{"upload", token}};
+    uo.metadata["dlfs"] = {{"upload", plan.token}};
     if (!posix.empty()) uo.metadata["system"] = {{kPosixKey, posix}};
   } else {
     // An overwrite keeps the item's metadata (the patches went by id); its times are new.
-    uo.metadata = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
+    uo.replace_id.clear();
+    uo.metadata = plan.posix;
   }
-  DLFS_ASSIGN(UploadResult up, remote_.upload(file, path, uo));
+  return plan;
+}
+
+Result<Item> Filesystem::settle_upload(const std::shared_ptr<PendingFile>& p, UploadPlan& plan,
+                                       Result<UploadResult> answer) {
+  DLFS_ASSIGN(UploadResult up, std::move(answer));
+  UploadOptions& uo = plan.options;
   if (up.op == UploadOp::kSkipped) {
     const json* t = find_dotted(up.item.metadata, "dlfs.upload");
-    bool named_ours = t && t->is_string() && t->get<std::string>() == token;
-    bool same = same_bytes(remote_, up.item, file);
+    bool named_ours = t && t->is_string() && t->get<std::string>() == plan.token;
+    bool same = same_bytes(remote_, up.item, plan.file);
     if (!named_ours && !same)
-      return Status(EEXIST, std::string(kConflict) + "someone else made " + mount_path(path) +
+      return Status(EEXIST, std::string(kConflict) + "someone else made " + mount_path(plan.path) +
                                 " on the platform while this mount had it pending; this mount's copy is kept: `dlfs "
                                 "status --retry` overwrites theirs, `--discard` drops it");
     if (!same) {  // an earlier try of this file's whose answer was lost, with older bytes
       uo.mode = UploadMode::kOverwrite;
-      uo.metadata = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
+      uo.metadata = plan.posix;
       uo.replace_id.clear();
-      DLFS_ASSIGN(up, remote_.upload(file, path, uo));
+      DLFS_ASSIGN(up, remote_.upload(plan.file, plan.path, uo));
     }
   }
   {
@@ -343,9 +372,9 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     p->base_id = up.item.id;
     p->replace_id.clear();
   }
-  if (up.item.size() != expect)
+  if (up.item.size() != plan.expect)
     return Status(EIO, "size check failed: the platform has " + std::to_string(up.item.size()) + " bytes, the spool " +
-                           std::to_string(expect));
+                           std::to_string(plan.expect));
   return std::move(up.item);
 }
 
@@ -391,10 +420,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
         rec->patch = late_patch.is_object() && !late_patch.empty() ? late_patch : json();
         (void)options_.spool->update(*rec);
       }
-    if (!p->dir && phase_pending(item) && options_.preprocess_polls > 0)
-      push_task_locked(Task{nullptr, item.id, item.filename, 0,
-                            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.preprocess_poll_ms),
-                            nullptr, false});
+    if (!p->dir && item.preprocessing() && options_.preprocess_polls > 0) await_preprocess_locked(item);
     // (waiters are woken below, once the file is learned and its spool entry dropped)
   }
   if (late_patch.is_object() && !late_patch.empty()) {
@@ -480,26 +506,6 @@ void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t g
     p->state = UploadState::kFailed;
     write_cv_.notify_all();
   }
-}
-
-void Filesystem::run_poll(Task task) {
-  auto guard = path_locks_.lock(task.path);
-  auto got = remote_.get_by_id(task.item_id);
-  if (!got || got->filename != task.path) return;  // gone or moved: whoever did it knows
-  if (phase_pending(*got) && ++task.polls < options_.preprocess_polls) {
-    // Backing off: a copy of many files leaves a poll per file while the platform's
-    // preprocessing catches up, and each asks the platform (every 500 ms, they cost a third of
-    // an upload's CPU on the embedded platform).
-    task.ready = std::chrono::steady_clock::now() +
-                 std::chrono::milliseconds(options_.preprocess_poll_ms << std::min(task.polls, 3u));
-    std::lock_guard lock(write_mu_);
-    if (!stopping_) push_task_locked(std::move(task));
-    return;
-  }
-  if (pending_at(got->filename)) return;  // written again since: its own upload will tell
-  learned(*got);
-  Invalidator* inv = invalidator_.load();
-  if (auto ino = inodes_.find(NodeKind::kItem, got->id); ino && inv) inv->inode_changed(*ino);
 }
 
 std::string Filesystem::mount_path(const std::string& path) const {

@@ -128,7 +128,12 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   // open(O_TRUNC) arrives as one open with O_TRUNC: an overwrite never fetches the old bytes.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
-  spdlog::debug("fuse init: proto {}.{}, no_open={}", conn->proto_major, conn->proto_minor, impl.options.no_open);
+  // Writes of up to 1 MiB per request (the most libfuse's buffer takes): with st_blksize 1 MiB
+  // (make_attr), cp and buffered writers send a large file in a eighth of the round trips of
+  // 128 KiB ones, and each write request also costs the kernel's security.capability getxattr.
+  conn->max_write = kMaxWrite;
+  spdlog::debug("fuse init: proto {}.{}, no_open={}, max_write={}", conn->proto_major, conn->proto_minor,
+                impl.options.no_open, conn->max_write);
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -124,6 +124,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "upload_workers") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.upload_workers, parse_between(key, value, 1, 256));
+  } else if (key == "upload_batch") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.upload_batch, parse_between(key, value, 1, 1000));
   } else if (key == "preprocess_workers") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.preprocess_workers, parse_between(key, value, 0, 256));
@@ -267,7 +270,7 @@ std::string mount_usage(const std::string& program) {
   return "usage: " + program +
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
-         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,preprocess_workers=N,"
+         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
          "spool_size=SIZE,max_pending=N,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
          "link_allow_private,link_allow_file]";
 }

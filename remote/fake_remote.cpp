@@ -208,7 +208,8 @@ Result<Item> FakeRemote::get_by_id(std::string_view id) {
   return Status(ENOENT, "no item " + std::string(id));
 }
 
-// Only equality conditions on top-level fields inside "$and" (what the mount sends).
+// Only conditions on top-level fields inside "$and", by equality or {"$in": [...]} (what the
+// mount sends).
 Result<ItemPage> FakeRemote::query(const json& dql) {
   DLFS_TRY(enter(RemoteCall::kQuery));
   std::vector<std::pair<std::string, json>> conds;
@@ -222,7 +223,12 @@ Result<ItemPage> FakeRemote::query(const json& dql) {
     json doc = item_to_json(s.item);
     bool match = std::all_of(conds.begin(), conds.end(), [&](auto& c) {
       auto it = doc.find(c.first);
-      return it != doc.end() && *it == c.second;
+      if (it == doc.end()) return false;
+      if (c.second.is_object() && c.second.contains("$in")) {
+        const json& in = c.second["$in"];
+        return in.is_array() && std::find(in.begin(), in.end(), *it) != in.end();
+      }
+      return *it == c.second;
     });
     if (match) page.items.push_back(s.item);
   }

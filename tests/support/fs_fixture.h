@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "cache/metadata_cache.h"
@@ -26,13 +27,30 @@ class FakeLinkFetcher : public LinkFetcher {
   Result<uint64_t> fetch_all(std::string_view url, const Sink& sink) override;
 };
 
-// Records what the core asked the kernel to forget.
+// Records what the core asked the kernel to forget (upload workers tell it from several threads).
 class RecordingInvalidator : public Invalidator {
  public:
-  std::vector<Ino> inodes;
-  std::vector<std::pair<Ino, std::string>> entries;
-  void inode_changed(Ino ino) override { inodes.push_back(ino); }
-  void entry_gone(Ino parent, const std::string& name) override { entries.emplace_back(parent, name); }
+  std::vector<Ino> inodes() const {
+    std::lock_guard lock(mu_);
+    return inodes_;
+  }
+  std::vector<std::pair<Ino, std::string>> entries() const {
+    std::lock_guard lock(mu_);
+    return entries_;
+  }
+  void inode_changed(Ino ino) override {
+    std::lock_guard lock(mu_);
+    inodes_.push_back(ino);
+  }
+  void entry_gone(Ino parent, const std::string& name) override {
+    std::lock_guard lock(mu_);
+    entries_.emplace_back(parent, name);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Ino> inodes_;
+  std::vector<std::pair<Ino, std::string>> entries_;
 };
 
 struct FsFixture {

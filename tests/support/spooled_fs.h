@@ -1,5 +1,6 @@
 // A filesystem core that writes (a real UploadSpool in the fixture's temp dir) over a FakeRemote,
-// for the unit tests of attributes and symlinks: uploads are started by the test itself.
+// for the unit tests of attributes, symlinks, batched uploads and preprocessing polls: uploads are
+// started by the test itself.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,14 +26,17 @@ class SpooledFsTest : public ::testing::Test, public FsFixture {
     options.preprocess_polls = 0;
     options.uid = 1000;
     options.gid = 1000;
+    configure();
     mount();
   }
+  // A test's own options or backend (FsFixture::backend), set before the mount.
+  virtual void configure() {}
   void TearDown() override {
     fs.reset();
     spool.reset();
   }
   // create + write + flush + release; answers the inode.
-  Ino put(Ino parent, const std::string& name, const std::string& content, const NewNode& as) {
+  Ino put(Ino parent, const std::string& name, const std::string& content, const NewNode& as = {}) {
     auto made = fs->create(parent, name, O_WRONLY | O_CREAT | O_TRUNC, as);
     EXPECT_TRUE(made) << made.status().to_string();
     if (!made) return 0;

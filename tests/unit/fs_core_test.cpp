@@ -285,7 +285,7 @@ TEST_F(FsCore, KeepCacheOnlyWhenUnchangedSinceLastOpen) {
   remote.rewrite_file("/f", "two!");
   clock.advance_ms(1500);
   EXPECT_EQ(fs->getattr(f)->attr.st_size, 4);
-  EXPECT_EQ(invalidator.inodes, std::vector<Ino>{f});
+  EXPECT_EQ(invalidator.inodes(), std::vector<Ino>{f});
   auto third = *fs->open(f, O_RDONLY);
   EXPECT_FALSE(third.keep_cache);
   std::string buf(10, '\0');

@@ -63,9 +63,9 @@ TEST_F(FsFreshness, ExpiredListingIsRefetchedAndChangesInvalidateTheKernel) {
   EXPECT_EQ(remote.calls(RemoteCall::kList), 1u);
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()),
             (std::set<std::string>{".", "..", "keep", "changing", "new"}));
-  EXPECT_EQ(invalidator.inodes, std::vector<Ino>{changing_ino});
-  ASSERT_EQ(invalidator.entries.size(), 1u);
-  EXPECT_EQ(invalidator.entries[0], std::make_pair(d, std::string("gone")));
+  EXPECT_EQ(invalidator.inodes(), std::vector<Ino>{changing_ino});
+  ASSERT_EQ(invalidator.entries().size(), 1u);
+  EXPECT_EQ(invalidator.entries()[0], std::make_pair(d, std::string("gone")));
   EXPECT_EQ(fs->getattr(changing_ino)->attr.st_size, 9);
   EXPECT_EQ(*cat(changing_ino), "version 2");
   (void)gone_ino;

@@ -75,7 +75,8 @@ TEST_F(FsLinkRevalidate, AChangedTargetShowsItsNewSizeAndDropsTheKernelCache) {
   // reads past it directly)
   EXPECT_TRUE(r->direct_io);
   fs->release(r->fh);
-  EXPECT_NE(std::find(invalidator.inodes.begin(), invalidator.inodes.end(), e->ino), invalidator.inodes.end());
+  auto inodes = invalidator.inodes();
+  EXPECT_NE(std::find(inodes.begin(), inodes.end(), e->ino), inodes.end());
   auto st = fs->getattr(e->ino);
   ASSERT_TRUE(st);
   EXPECT_EQ(st->attr.st_size, 1500);

@@ -686,6 +686,7 @@ class SlowUploadRemote : public ForwardingRemote {
 TEST_F(FsWrite, NewFilesWaitForUploadsBeyondMaxPendingButNeverForUploadsThatDoNotMove) {
   options.max_pending = 5;
   options.upload_workers = 2;
+  options.upload_batch = 1;  // (one file in flight per worker: the bound below is exact)
   options.max_attempts = 1000000;  // (the failing uploads below keep trying)
   auto& slow = mount_over<SlowUploadRemote>();
   fs->start_uploads();

@@ -216,6 +216,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.spool = spool.get();
   fo.user = (*conn)->user();
   fo.upload_workers = o.upload_workers;
+  fo.upload_batch = o.upload_batch;
   fo.max_pending = o.max_pending;
   fo.max_attempts = o.upload_attempts;
   fo.sync_upload = o.sync_upload;
