@@ -19,7 +19,6 @@ Status GroupCommit::run(const Catalog& catalog, const Work& work, bool sync_stor
   std::vector<Pending*> batch;
   batch.swap(queue_);
   const bool sync = sync_store_ && std::any_of(batch.begin(), batch.end(), [](Pending* p) { return p->sync_store_first; });
-  if (sync) ++store_syncs_;
   lock.unlock();
   // (begun after every member stored its bytes: they queued after storing them)
   const Status synced = sync ? sync_store_() : Status();
@@ -52,11 +51,6 @@ Status GroupCommit::run(const Catalog& catalog, const Work& work, bool sync_stor
   leading_ = false;
   cv_.notify_all();
   return me.status;
-}
-
-uint64_t GroupCommit::store_syncs() const {
-  std::lock_guard lock(mu_);
-  return store_syncs_;
 }
 
 }  // namespace dlfs

@@ -29,8 +29,6 @@ class GroupCommit {
   // to every piece of its group. `sync_store_first`: the store is synced before `work` runs (its
   // failure is answered, and `work` does not run).
   Status run(const Catalog& catalog, const Work& work, bool sync_store_first = false);
-  // Store syncs run by group leaders so far.
-  uint64_t store_syncs() const;
 
  private:
   struct Pending {
@@ -40,8 +38,7 @@ class GroupCommit {
     bool done = false;
   };
   std::function<Status()> sync_store_;
-  mutable std::mutex mu_;
-  uint64_t store_syncs_ = 0;  // under mu_
+  std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Pending*> queue_;
   bool leading_ = false;

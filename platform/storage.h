@@ -65,7 +65,6 @@ class LocalStorage : public Storage {
   Result<StoredBlob> adopt_file(const std::string& local_path, Durable durable) override;
   Result<StoredBlob> put_bytes(std::string_view bytes, Durable durable) override;
   Status sync() override { return group_sync_->sync(); }
-  uint64_t syncs() const { return group_sync_->syncs(); }
   Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) override;
   std::string local_path(std::string_view key) const override;
   Status remove(std::string_view key) override;

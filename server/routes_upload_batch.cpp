@@ -40,12 +40,17 @@ struct BatchForm {
   Status failure;
 };
 
-bool read_batch(const Req& req, const httplib::ContentReader& reader, uint64_t max_body, const std::string& store,
-                BatchForm& form) {
+bool read_batch(const httplib::ContentReader& reader, uint64_t max_body, const std::string& store, BatchForm& form) {
   std::string current;
   size_t field_bytes = 0;
   return reader(
       [&](const httplib::MultipartFormData& part) {
+        // A file part ends where the next part begins: closed at once (a batch holds one
+        // descriptor at a time, not one per file).
+        if (current == "file") {
+          form.failure = form.entries.back().file->close();
+          if (!form.failure) return false;
+        }
         current = part.name;
         if (current == "path") {
           if (form.entries.size() == kMaxUploads) {
@@ -88,7 +93,6 @@ bool read_batch(const Req& req, const httplib::ContentReader& reader, uint64_t m
         e.fields[current].append(data, n);
         return true;
       });
-  (void)req;
 }
 
 std::string field(const BatchEntry& e, const std::string& key) {
@@ -136,7 +140,7 @@ void register_batch_upload_routes(httplib::Server& svr, ApiContext& ctx) {
       return send_error(res, 400, "a batch upload is a multipart/form-data body");
     }
     BatchForm form;
-    bool ok = read_batch(req, reader, ctx.options.max_upload, p.store_dir(), form);
+    bool ok = read_batch(reader, ctx.options.max_upload, p.store_dir(), form);
     if (form.too_large)
       return send_error(res, 413, "the batch is larger than this server's limit of " +
                                       std::to_string(ctx.options.max_upload) + " bytes");

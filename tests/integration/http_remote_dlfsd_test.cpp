@@ -4,6 +4,7 @@
 // with a token file. Until the dlfsd branch (tests/support/dlfsd_process.h) is merged, one test
 // says it is skipped.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -217,6 +218,39 @@ TEST_F(HttpDlfsd, ABatchUploadAnswersEachFile) {
   ASSERT_TRUE(old);
   EXPECT_EQ(old->size(), bytes[1].size());
   EXPECT_EQ((*other)->get("/kept")->size(), 9u);
+}
+
+// A batch holds one descriptor at a time on the server: each file part is closed where the next
+// part begins. (It held one per file until the batch was read: 300 files against a limit of 128
+// descriptors failed with EMFILE.)
+TEST(HttpDlfsdBatch, ABatchOfManyFilesFitsFewDescriptors) {
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  struct rlimit low = old;
+  low.rlim_cur = 128;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto server = std::make_unique<DlfsdProcess>();  // (inherits the low limit)
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_TRUE(server->ok()) << server->error();
+  HttpOptions o;
+  o.base_url = server->base_url();
+  o.token = server->token();
+  HttpConnection conn(o);
+  ASSERT_TRUE(conn.create_dataset("many"));
+  auto remote = conn.open("many");
+  ASSERT_TRUE(remote) << remote.status().to_string();
+  TempDir work("dlfs-http-batch-fds");
+  std::vector<FileUpload> files;
+  for (int i = 0; i < 300; ++i) {
+    write_file(work.sub("f" + std::to_string(i)), "file " + std::to_string(i));
+    files.push_back({work.sub("f" + std::to_string(i)), "/m/f" + std::to_string(i), {}, false});
+  }
+  auto r = (*remote)->upload_files(files);
+  ASSERT_EQ(r.size(), files.size());
+  for (size_t i = 0; i < r.size(); ++i) ASSERT_TRUE(r[i]) << i << ": " << r[i].status().to_string();
+  auto listing = (*remote)->list("/m", "", 1000);
+  ASSERT_TRUE(listing);
+  EXPECT_EQ(listing->items.size(), 300u);
 }
 
 TEST_F(HttpDlfsd, ListingPagesOver1200Items) {
