@@ -43,6 +43,9 @@ void Filesystem::run_poll() {
   }
   std::map<std::string, Item> got;
   bool answered = true;
+  // What the mount sets on a node after this (a landing, a patch, a truncate) is newer than the
+  // answer: the answer is then not taken (InodeTable::mark, as a lookup's refetch).
+  const uint64_t asked = inodes_.mark();
   if (!due.empty()) {
     json ids = json::array();
     for (const auto& [id, path] : due) ids.push_back(id);
@@ -82,16 +85,16 @@ void Filesystem::run_poll() {
     }
   }
   for (auto& [item, path] : done) {
-    // Under its path's lock, as an upload's landing: a rename or unlink of it by this mount
-    // happened before (then its node no longer shows it there: the answer may be older than
-    // that, and must not bring it back) or waits for this.
+    // Under its path's lock, as an upload's landing: a rename, unlink, upload or patch of it by
+    // this mount happened before (then its node no longer shows it there, or was set since the
+    // query: the answer is older than that, and must not undo it) or waits for this.
     auto guard = path_locks_.lock(path);
     if (item.filename != path) continue;  // moved by someone else: whoever did it knows
     if (pending_at(path)) continue;       // written again since: its own upload will tell
     auto ino = inodes_.find(NodeKind::kItem, item.id);
     if (!ino) continue;  // the kernel forgot it: its next lookup asks anyway
     auto node = inodes_.get(*ino);
-    if (!node || node->unlinked || node->item->filename != path) continue;
+    if (!node || node->unlinked || node->item->filename != path || node->learned_seq > asked) continue;
     learned(item);
     if (Invalidator* inv = invalidator_.load()) inv->inode_changed(*ino);
   }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <optional>
 #include <mutex>
 #include <map>
 #include <set>
@@ -32,13 +34,37 @@ class PreprocessingRemote : public ForwardingRemote {
     fake_.put_item(up.item);
     return up;
   }
-  // Query answers give this item the old path (an answer fetched before a move, seen after it).
+  // Query answers give this item the old path (an answer fetched before a move, seen after it),
+  // or are this old item (an answer fetched before a later upload); a held query waits for
+  // release() after it was asked.
   Result<ItemPage> query(const json& dql) override {
     DLFS_ASSIGN(ItemPage page, ForwardingRemote::query(dql));
-    std::lock_guard lock(mu_);
-    for (Item& item : page.items)
+    std::unique_lock lock(mu_);
+    if (hold_) {
+      hold_ = false;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, 10s, [&] { return released_; });
+    }
+    for (Item& item : page.items) {
       if (auto s = stale_.find(item.id); s != stale_.end()) item.set_path(s->second);
+      if (old_item_ && old_item_->id == item.id) item = *old_item_;
+    }
     return page;
+  }
+  void hold_next_query(std::optional<Item> answer_with) {
+    std::lock_guard lock(mu_);
+    hold_ = true;
+    old_item_ = std::move(answer_with);
+  }
+  bool wait_held() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
   }
   void answer_stale(const std::string& id, const std::string& old_path) {
     std::lock_guard lock(mu_);
@@ -58,6 +84,9 @@ class PreprocessingRemote : public ForwardingRemote {
  private:
   FakeRemote& fake_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false, held_ = false, released_ = false;
+  std::optional<Item> old_item_;
   std::map<std::string, std::string> stale_;
 };
 
@@ -120,6 +149,27 @@ TEST_F(FsPreprocessPoll, AnAnswerOlderThanARenameDoesNotBringTheOldNameBack) {
   auto b = walk("/b.jpg");
   ASSERT_TRUE(b);
   EXPECT_EQ(b->ino, a);
+}
+
+// The mount's own later change (here: the file written again and uploaded) is newer than a poll
+// answer asked before it: the answer must not take the file back to its old size.
+TEST_F(FsPreprocessPoll, AnAnswerOlderThanTheNextUploadIsNotTaken) {
+  fs->start_uploads();
+  Ino a = put("a.jpg", "aaa");
+  ASSERT_EQ(fs->wait_uploads(10s), 0u);
+  auto old = remote.item_at("/a.jpg");
+  ASSERT_TRUE(old);
+  old->metadata["system"]["preprocessPhase"] = "done";
+  preprocessing->hold_next_query(*old);
+  ASSERT_TRUE(preprocessing->wait_held());  // a poll asked, its answer the 3-byte version
+  ASSERT_EQ(put("a.jpg", "bbbbbb"), a);
+  ASSERT_EQ(fs->wait_uploads(10s), 0u);
+  preprocessing->release();
+  std::this_thread::sleep_for(300ms);  // (the answer taken in, or not)
+  auto st = fs->getattr(a);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->attr.st_size, 6) << "a poll's answer older than the upload took the file back";
+  EXPECT_EQ(remote_bytes("/a.jpg"), "bbbbbb");
 }
 
 TEST_F(FsPreprocessPoll, PollsStopAfterTheirCount) {
