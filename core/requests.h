@@ -26,6 +26,13 @@ struct UploadOptions {
   std::string replace_id;
 };
 
+// Batches of small files (dlfs upload, the mount's upload workers): at most kBatchFiles files,
+// of at most kBatchFileMax bytes each and kBatchBytes in all (a batch is one request to dlfsd,
+// resent whole when its answer is lost).
+inline constexpr size_t kBatchFiles = 32;
+inline constexpr uint64_t kBatchFileMax = 1 << 20;
+inline constexpr uint64_t kBatchBytes = 8 << 20;
+
 // One file of a batch upload (Remote::upload_files, Platform::upload_files).
 struct FileUpload {
   std::string local_file;

@@ -60,7 +60,7 @@ struct FsOptions {
   unsigned upload_workers = 4;       // -o upload_workers=N
   // -o upload_batch=N: a worker sends up to N small files queued together in one remote call
   // (on the platform: one sync and commit; over HTTP: one request). 1: one file per call.
-  unsigned upload_batch = 32;
+  unsigned upload_batch = unsigned(kBatchFiles);
   // -o max_pending=N: a new file (or an edit's copy) waits while this many uploads are queued
   // for a worker and uploads are landing (0: never waits). See Filesystem::throttle_new_pending.
   unsigned max_pending = 0;
@@ -379,10 +379,7 @@ class Filesystem {
   // Several small files in one remote call (fs/filesystem_upload_batch.cpp). batchable_locked:
   // whether a queued upload may go in a batch (write_mu_ held).
   bool batchable_locked(const PendingFile& p) const;
-  // A batch's files are at most this large each, and together (a batch is resent whole when its
-  // answer is lost).
-  static constexpr uint64_t kBatchFileMax = 1 << 20;
-  static constexpr uint64_t kBatchBytes = 8 << 20;
+  // (a batch's files: at most kBatchFileMax bytes each and kBatchBytes together, core/requests.h)
   void run_upload_batch(std::vector<std::shared_ptr<PendingFile>> files);
   void landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Item item);
   // A metadata patch set before the first upload and sent after it landed failed: kept with the

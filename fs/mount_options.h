@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/requests.h"
 #include "core/result.h"
 
 namespace dlfs {
@@ -47,7 +48,7 @@ struct MountOptions {
 
   // Writing.
   unsigned upload_workers = 4;            // -o upload_workers=N: uploads in parallel
-  unsigned upload_batch = 32;             // -o upload_batch=N: small files sent together
+  unsigned upload_batch = unsigned(kBatchFiles);  // -o upload_batch=N: small files sent together
   unsigned upload_attempts = 8;           // -o upload_attempts=N: tries of a transient failure
   // -o preprocess_workers=N: the embedded platform's preprocessing workers (0: none; default:
   // one per core)

@@ -22,7 +22,6 @@ namespace {
 using Req = httplib::Request;
 using Res = httplib::Response;
 
-constexpr size_t kMaxFieldBytes = 1 << 20;  // the text fields (metadata JSON, path, ...) together
 
 // What was read of a request body, and why reading stopped early.
 struct UploadForm {

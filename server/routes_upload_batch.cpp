@@ -26,7 +26,6 @@ using Req = httplib::Request;
 using Res = httplib::Response;
 
 constexpr size_t kMaxUploads = 1000;
-constexpr size_t kMaxBatchFieldBytes = 1 << 20;  // all text fields of the request together
 
 struct BatchEntry {
   std::map<std::string, std::string> fields;
@@ -86,7 +85,7 @@ bool read_batch(const httplib::ContentReader& reader, uint64_t max_body, const s
           return form.failure.is_ok();
         }
         field_bytes += n;
-        if (field_bytes > kMaxBatchFieldBytes) {
+        if (field_bytes > kMaxFieldBytes) {
           form.failure = Status(EINVAL, "the batch's text fields are larger than 1 MiB together");
           return false;
         }

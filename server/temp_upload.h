@@ -13,6 +13,9 @@
 
 namespace dlfs {
 
+// The most an upload request's text fields (path, metadata JSON, ...) may hold together.
+inline constexpr size_t kMaxFieldBytes = 1 << 20;
+
 // The file part on its way in: a temp file under <store>/tmp named "<pid>-upload-<id>", so the
 // platform's start-up sweep removes it if dlfsd dies mid-upload. Removed when this goes.
 class TempUpload {

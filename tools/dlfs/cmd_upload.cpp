@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Batches of small files: at most this many files, of at most kBatchFileMax bytes each and
-// kBatchBytes in all (a batch is one request to dlfsd: a failure resends at most this much).
-constexpr size_t kBatchFiles = 32;
-constexpr uint64_t kBatchFileMax = 1 << 20;
-constexpr uint64_t kBatchBytes = 8 << 20;
-
 struct Job {
   std::string local;
   std::string remote;
