@@ -128,6 +128,7 @@ Result<std::unique_ptr<UploadSpool>> UploadSpool::open(const SpoolOptions& optio
   std::unique_ptr<UploadSpool> spool(new UploadSpool(options));
   DLFS_TRY(ensure_private_dir(options.dir));
   DLFS_TRY(ensure_private_dir(options.dir + "/files"));
+  DLFS_TRY(ensure_private_dir(options.dir + "/unshare"));
   Status opened = spool->open_journal();
   Result<std::vector<SpoolRecord>> records = opened ? spool->read_records() : Result<std::vector<SpoolRecord>>(opened);
   bool rebuilt = false;
@@ -244,6 +245,9 @@ Status UploadSpool::join_users(const std::vector<SpoolRecord>& records, bool reb
       std::filesystem::remove(entry.path(), ec);
     }
     for (const SpoolRecord& r : records) last = std::max(last, r.id);
+    // (copies a process died making: their spool files still have their bytes)
+    for (const auto& entry : std::filesystem::directory_iterator(options_.dir + "/unshare", ec))
+      std::filesystem::remove(entry.path(), ec);
     DLFS_ASSIGN(auto txn, LmdbTxn::begin(*env_, true));
     for (const SpoolRecord& r : found) {
       DLFS_TRY(txn.put(records_, key_of(r.id), to_text(r)));
@@ -557,6 +561,42 @@ Status UploadSpool::remove(uint64_t id) {
   }
   room_cv_.notify_all();
   return {};
+}
+
+Status UploadSpool::unshare(uint64_t id) {
+  std::string file = file_path(id);
+  std::string temp = options_.dir + "/unshare/" + key_of(id);
+  int in = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status(errno, "cannot open spool file " + file, strerror(errno));
+  int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0) {
+    Status s(errno, "cannot create " + temp, strerror(errno));
+    ::close(in);
+    return s;
+  }
+  // The copy is durable before it takes the name: the bytes it replaces may have been synced
+  // (a power loss must not leave less than was promised).
+  Status s = copy_fd(in, out).status();
+  ::close(in);
+  if (s && ::fdatasync(out) != 0) s = Status(errno, "cannot sync " + temp, strerror(errno));
+  if (s) {
+    // Under mu_: the record's xattr is written under it (it goes on the copy, and any later one
+    // lands on the copy), and remove() deletes the file under it (a file removed meanwhile is
+    // not brought back).
+    std::lock_guard lock(mu_);
+    if (::access(file.c_str(), F_OK) != 0) {
+      s = Status(ENOENT, "spool file " + file + " was removed");
+    } else {
+      auto text = xattr_texts_.find(id);
+      if (xattrs_ && text != xattr_texts_.end() && !text->second.empty())
+        (void)::fsetxattr(out, kRecordXattr, text->second.data(), text->second.size(), 0);
+      if (::fsync(out) != 0 || ::rename(temp.c_str(), file.c_str()) != 0)
+        s = Status(errno, "cannot replace spool file " + file, strerror(errno));
+    }
+  }
+  ::close(out);
+  if (!s) ::unlink(temp.c_str());
+  return s;
 }
 
 uint64_t UploadSpool::journal_commits() const {

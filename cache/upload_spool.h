@@ -123,6 +123,12 @@ class UploadSpool {
   // waits up to full_wait for room, then ENOSPC; a size past kMaxFileBytes is EFBIG at once.
   Status resize(uint64_t id, uint64_t new_size);
 
+  // Gives the spool file of `id` an inode of its own with the same bytes (and record xattr),
+  // durable before it takes the file's name: the old inode was hard-linked by the platform's
+  // storage (an upload, UploadOptions::linkable) and is never written again. Descriptors open on
+  // the old inode keep it. ENOENT if the file was removed.
+  Status unshare(uint64_t id);
+
   // Removes the record and its file, releasing its bytes.
   Status remove(uint64_t id);
 

@@ -24,6 +24,12 @@ struct UploadOptions {
   // deleted in the same transaction as the new item is made (API: ?replace=<id>). Any other item
   // there makes the upload skip, as without it. A rename over a file not uploaded yet needs this.
   std::string replace_id;
+  // The local file's bytes are never written again (its uploader copies it first if it would):
+  // the embedded platform may hard-link it into its storage instead of copying it (Take::kLink).
+  bool linkable = false;
+  // Names this upload across its tries and restarts (the mount's spool record): a server taking
+  // large files in parts resumes the session of the same key and bytes instead of starting over.
+  std::string resume_key;
 };
 
 // Batches of small files (dlfs upload, the mount's upload workers): at most kBatchFiles files,

@@ -401,6 +401,28 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
   return filled;
 }
 
+Status Filesystem::reopen_if_unfrozen(uint64_t fh, FileHandle& handle) {
+  uint64_t epoch;
+  {
+    std::lock_guard lock(write_mu_);
+    epoch = handle.pending->file_epoch;
+  }
+  if (epoch == handle.epoch) return {};
+  // The spool file has a new inode (unfreeze): what a writer wrote since is only there.
+  auto fd = std::make_shared<SpoolFd>();
+  std::string file = options_.spool->file_path(handle.pending->spool_id);
+  fd->fd = ::open(file.c_str(), (handle.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd->fd < 0) return Status(errno, "cannot open spool file " + file);
+  handle.fd = fd;
+  handle.epoch = epoch;
+  std::lock_guard lock(handles_mu_);
+  if (auto it = files_.find(fh); it != files_.end() && it->second.epoch < epoch) {
+    it->second.fd = std::move(fd);
+    it->second.epoch = epoch;
+  }
+  return {};
+}
+
 Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
   ++counters_.reads;
   FileHandle handle;
@@ -421,6 +443,7 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
       if (fd->fd >= 0) handle.fd = fd;
     }
   }
+  if (handle.fd && handle.pending && fh != 0) DLFS_TRY(reopen_if_unfrozen(fh, handle));
   if (handle.fd) {
     ssize_t n = ::pread(handle.fd->fd, out.data(), out.size(), off_t(offset));
     if (n < 0) return Status(errno, "reading the spool file");

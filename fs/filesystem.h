@@ -147,6 +147,11 @@ struct PendingFile {
   // Never uploaded as far as this mount knows, but a try may have made its item (its answer was
   // lost, or the mount stopped): before it is unlinked or renamed, the platform is asked.
   bool maybe_on_platform = false;
+  // Its spool file's inode may be the platform's stored binary too (an upload took it by hard
+  // link, Remote::links_from): before anything writes it again, unfreeze() gives the spool file
+  // an inode of its own, and bumps file_epoch (readers' descriptors on the old one reopen).
+  bool frozen = false;
+  uint64_t file_epoch = 0;
   // Metadata patched before the item was on the platform: it goes with the upload, and is sent
   // again once the upload lands, in case the upload had already left (merging twice is harmless).
   json late_patch;
@@ -290,6 +295,7 @@ class Filesystem {
     std::shared_ptr<PendingFile> pending;          // opened for writing, or reading a pending file
     std::shared_ptr<SpoolFd> fd;
     bool writable = false;
+    uint64_t epoch = 0;  // the pending file's file_epoch when fd was opened
   };
   struct Task {
     std::shared_ptr<PendingFile> file;  // an upload, or (null) a poll of the preprocessing awaited
@@ -337,13 +343,21 @@ class Filesystem {
   // Gives it its node and its place among the pending files (queued for upload if `queue`);
   // answers the item shown.
   Item publish_pending(const std::shared_ptr<PendingFile>& p, bool queue);
+  // A writer's handle unfreezes the file first.
   Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
+  // Gives a frozen pending file's spool file an inode of its own (UploadSpool::unshare). The
+  // caller counts itself a writer first: no upload freezes the file again meanwhile.
+  Status unfreeze(const std::shared_ptr<PendingFile>& p);
+  // A read handle's descriptor, opened again when its pending file was unfrozen since.
+  Status reopen_if_unfrozen(uint64_t fh, FileHandle& handle);
   // open(O_TRUNC) of a pending file, through the handle just opened.
   Status truncate_open_file(const std::shared_ptr<PendingFile>& p, uint64_t fh);
   Item shown_item(const PendingFile& p) const;  // call with write_mu_ held
   std::string mount_path(const std::string& path) const;  // a dataset path as the mount shows it
   std::vector<std::shared_ptr<PendingFile>> failed_at_locked(std::string_view which) const;
-  Status commit_and_queue(const std::shared_ptr<PendingFile>& p);
+  // `closing`: a FLUSH (a close(2)) — its handle is let go by the RELEASE that follows, and the
+  // upload waits a moment for it when it could take the spool file by link (writers == 0).
+  Status commit_and_queue(const std::shared_ptr<PendingFile>& p, bool closing = false);
   Status wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t generation);
   void enqueue_locked(const std::shared_ptr<PendingFile>& p, std::chrono::milliseconds delay);
   void push_task_locked(Task task);  // wakes one worker
@@ -365,7 +379,8 @@ class Filesystem {
   // What one upload of a file sends (path lock held; not for folders, nor a resumed file whose
   // place is to be verified first).
   struct UploadPlan {
-    std::string file;  // its spool file
+    std::string file;  // its spool file (or /proc/self/fd/N of `source`)
+    std::shared_ptr<SpoolFd> source;  // set: the spool file's inode, frozen, offered for a link
     std::string path;
     UploadOptions options;
     std::string token;  // names this spool's upload in the item
@@ -472,6 +487,10 @@ class Filesystem {
   // write_mu_.
   PathLocks path_locks_;
   std::mutex write_mu_;  // guards pending_, by_ino_, the tasks, stopping_ and every PendingFile
+  // Uploads offer their spool files to the platform's storage by hard link (links_from): set
+  // at the first start_uploads(). unfreeze_mu_ orders unfreezes (before write_mu_).
+  bool link_uploads_ = false;
+  std::mutex unfreeze_mu_;
   std::condition_variable write_cv_;  // a state changed (uploads done, tasks queued)
   std::unordered_map<std::string, std::shared_ptr<PendingFile>> pending_;  // by path (not removed ones)
   std::unordered_map<Ino, std::shared_ptr<PendingFile>> by_ino_;           // every pending file, by node

@@ -75,6 +75,8 @@ void Filesystem::start_uploads() {
     stopping_ = false;
     last_landed_ = std::chrono::steady_clock::now();  // (the first files wait up to 2 s for a landing)
   }
+  // (a link names the spool file by its descriptor: /proc/self/fd/N)
+  link_uploads_ = remote_.links_from(options_.spool->dir() + "/files") && ::access("/proc/self/fd", F_OK) == 0;
   for (unsigned i = 0; i < std::max(1u, options_.upload_workers); ++i)
     workers_.emplace_back([this] { upload_worker(); });
 }
@@ -111,7 +113,10 @@ void Filesystem::resume_journal() {
     p->maybe_on_platform = rec.item_id.empty() && !rec.dir;  // the mount may have stopped mid-upload
     p->size = rec.size;
     struct stat st {};
-    if (!rec.dir && ::stat(options_.spool->file_path(rec.id).c_str(), &st) == 0) p->size = uint64_t(st.st_size);
+    if (!rec.dir && ::stat(options_.spool->file_path(rec.id).c_str(), &st) == 0) {
+      p->size = uint64_t(st.st_size);
+      p->frozen = st.st_nlink > 1;  // an upload before the restart linked it into the platform's storage
+    }
     p->mtime_ns = p->ctime_ns = rec.updated_ms * 1000000;
     if (auto k = known.find(rec.id); k != known.end()) p->item = k->second;
     p->item.id = rec.item_id.empty() ? "spool-" + std::to_string(rec.id) : rec.item_id;
@@ -321,14 +326,28 @@ Filesystem::UploadPlan Filesystem::plan_upload(const std::shared_ptr<PendingFile
     if (p->item.description) uo.description = p->item.description;
     if (options_.posix_attrs) posix = posix_json(posix_attrs(shown_item(*p)));
     else if (auto target = symlink_target(p->item)) posix = {{"symlink", *target}};
+    plan.file = options_.spool->file_path(p->spool_id);
+    // No writer has it open: the platform's storage may take its inode by hard link (no second
+    // copy of the bytes). It is frozen from now on (a writer's open copies it first), and offered
+    // by descriptor: an unfreeze that gives the name a new inode cannot send that one instead.
+    if (link_uploads_ && p->writers == 0 && !p->dir) {
+      auto source = std::make_shared<SpoolFd>();
+      source->fd = ::open(plan.file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (source->fd >= 0) {
+        p->frozen = true;
+        plan.source = std::move(source);
+      }
+    }
   }
-  plan.file = options_.spool->file_path(p->spool_id);
   struct stat st {};
-  if (::stat(plan.file.c_str(), &st) == 0) plan.expect = uint64_t(st.st_size);
+  if (plan.source) plan.file = "/proc/self/fd/" + std::to_string(plan.source->fd);
+  if ((plan.source ? ::fstat(plan.source->fd, &st) : ::stat(plan.file.c_str(), &st)) == 0) plan.expect = uint64_t(st.st_size);
+  uo.linkable = plan.source != nullptr;
   // Never on the platform: create-only, so that nothing someone else made is overwritten.
   plan.create_only = base.empty() && !overwrite;
   uo.mode = plan.create_only ? UploadMode::kSkip : UploadMode::kOverwrite;
   plan.token = options_.spool->upload_token(p->spool_id);
+  uo.resume_key = plan.token;  // (a large file's upload in parts resumes after a restart)
   plan.posix = posix.empty() ? json() : json{{"system", {{kPosixKey, posix}}}};
   if (plan.create_only) {
     // The upload is named in the item (metadata.dlfs.upload), so that a try whose answer was

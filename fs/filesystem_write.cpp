@@ -97,18 +97,27 @@ Item Filesystem::publish_pending(const std::shared_ptr<PendingFile>& p, bool que
 }
 
 Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable) {
+  bool frozen;
   {
     // Counted before the spool file is opened: an upload landing now cannot drop it under us.
     std::lock_guard lock(write_mu_);
     if (p->released) return Status(ENOENT, p->path + " was uploaded and left the spool just now");
     ++p->handles;
     if (writable) ++p->writers;
+    frozen = writable && p->frozen;
+  }
+  Status unfrozen = frozen ? unfreeze(p) : Status();
+  uint64_t epoch;
+  {
+    // (read before the open: a reader's descriptor is never older than its epoch says)
+    std::lock_guard lock(write_mu_);
+    epoch = p->file_epoch;
   }
   auto fd = std::make_shared<SpoolFd>();
   std::string file = options_.spool->file_path(p->spool_id);
-  fd->fd = ::open(file.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (unfrozen) fd->fd = ::open(file.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd->fd < 0) {
-    Status failed(errno, "cannot open spool file " + file);
+    Status failed = unfrozen ? Status(errno, "cannot open spool file " + file) : unfrozen;
     {
       std::lock_guard lock(write_mu_);
       --p->handles;
@@ -120,8 +129,23 @@ Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>&
   }
   std::lock_guard lock(handles_mu_);
   uint64_t fh = next_fh_++;
-  files_.emplace(fh, FileHandle{std::make_shared<const Item>(shown), nullptr, p, fd, writable});
+  files_.emplace(fh, FileHandle{std::make_shared<const Item>(shown), nullptr, p, fd, writable, epoch});
   return fh;
+}
+
+Status Filesystem::unfreeze(const std::shared_ptr<PendingFile>& p) {
+  std::lock_guard order(unfreeze_mu_);
+  {
+    std::lock_guard lock(write_mu_);
+    if (!p->frozen) return {};  // (another writer's open did it)
+  }
+  // The copy runs without write_mu_: no upload freezes the file meanwhile (the caller counts as
+  // a writer), and none of its bytes change (nothing writes a frozen file).
+  DLFS_TRY(options_.spool->unshare(p->spool_id));
+  std::lock_guard lock(write_mu_);
+  p->frozen = false;
+  ++p->file_epoch;
+  return {};
 }
 
 Status Filesystem::truncate_open_file(const std::shared_ptr<PendingFile>& p, uint64_t fh) {
@@ -303,7 +327,12 @@ Result<size_t> Filesystem::write(Ino, uint64_t fh, uint64_t offset, std::span<co
   return size_t(n);
 }
 
-Status Filesystem::commit_and_queue(const std::shared_ptr<PendingFile>& p) {
+// How long an upload queued by a close waits for the RELEASE of the closing handle (sent by the
+// kernel right after the close returns): with no writer left, the platform takes the spool file
+// by link instead of copying it (plan_upload).
+constexpr std::chrono::milliseconds kReleaseWait{20};
+
+Status Filesystem::commit_and_queue(const std::shared_ptr<PendingFile>& p, bool closing) {
   uint64_t gen;
   {
     std::lock_guard lock(write_mu_);
@@ -316,7 +345,9 @@ Status Filesystem::commit_and_queue(const std::shared_ptr<PendingFile>& p) {
   p->flushed = std::max(p->flushed, gen);
   if (p->state != UploadState::kUploading) p->state = UploadState::kPending;
   p->attempts = 0;
-  if (!p->queued && p->state != UploadState::kUploading) enqueue_locked(p, std::chrono::milliseconds(0));
+  bool await_release = closing && link_uploads_ && p->writers > 0 && !options_.sync_upload;
+  if (!p->queued && p->state != UploadState::kUploading)
+    enqueue_locked(p, await_release ? kReleaseWait : std::chrono::milliseconds(0));
   return {};
 }
 
@@ -340,7 +371,7 @@ Status Filesystem::flush(Ino, uint64_t fh) {
     h = it->second;
   }
   if (!h.writable || !h.pending) return {};
-  DLFS_TRY(commit_and_queue(h.pending));
+  DLFS_TRY(commit_and_queue(h.pending, /*closing=*/true));
   if (!options_.sync_upload) return {};
   uint64_t gen;
   {

@@ -157,7 +157,8 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
 // A multipart file field read from an open descriptor; counts what was read.
 struct FileSource {
   int fd = -1;
-  uint64_t size = 0;
+  uint64_t base = 0;  // the file's offset of the body's first byte
+  uint64_t size = 0;  // the body's
   uint64_t pos = 0;
   ~FileSource() {
     if (fd >= 0) close(fd);
@@ -169,7 +170,7 @@ size_t on_file_read(char* buffer, size_t size, size_t nitems, void* arg) {
   size_t want = size_t(std::min<uint64_t>(size * nitems, src->size - src->pos));
   ssize_t n;
   do {
-    n = pread(src->fd, buffer, want, off_t(src->pos));
+    n = pread(src->fd, buffer, want, off_t(src->base + src->pos));
   } while (n < 0 && errno == EINTR);
   if (n < 0) return CURL_READFUNC_ABORT;
   src->pos += uint64_t(n);
@@ -372,6 +373,9 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   if (!req.upload_path.empty()) {
     auto src = open_source(req.upload_path);
     if (src->fd >= 0) {
+      // A range of the file (a part of a parted upload): its reads start at upload_offset.
+      src->base = std::min(req.upload_offset, src->size);
+      src->size = std::min(src->size - src->base, req.upload_length.value_or(UINT64_MAX));
       curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_file_read);
       curl_easy_setopt(curl, CURLOPT_READDATA, src.get());

@@ -49,6 +49,11 @@ struct HttpOptions {
   // (net/server_reachability.h). Off for object stores and one-shot clients.
   std::string probe_path;
   long probe_interval_ms = 1000;
+  // Uploads to dlfsd (HttpRemote): a file of at least parted_upload_min bytes goes in parts of
+  // upload_part_size, upload_parallel at once, resumable (server/routes_upload_session.cpp).
+  uint64_t parted_upload_min = 64ull << 20;
+  uint64_t upload_part_size = 8ull << 20;
+  unsigned upload_parallel = 4;
 };
 
 // One multipart field: a text value, or the bytes of a local file (streamed).
@@ -68,6 +73,8 @@ struct HttpRequest {
   std::string content_type;
   std::vector<MultipartField> multipart;  // a multipart/form-data body instead of `body`
   std::string upload_path;  // the body is this local file's bytes, streamed (PUT to an object store)
+  uint64_t upload_offset = 0;                     // ... from this offset
+  std::optional<uint64_t> upload_length;          // ... this many (else to its end)
   // Ranged download: "Range: bytes=offset-(offset+sink.size()-1)", the body written into `sink`.
   // A 200 answer (range ignored) has its first `range_offset` bytes skipped.
   std::span<char> sink;

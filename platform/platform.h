@@ -20,6 +20,7 @@
 #include "core/result.h"
 #include "net/link_fetcher.h"
 #include "net/link_policy.h"
+#include "platform/storage.h"
 
 namespace dlfs {
 
@@ -31,7 +32,6 @@ struct Command;
 struct Driver;
 class LmdbTxn;
 class Preprocessor;
-class Storage;
 
 struct PlatformOptions {
   std::string store_dir;
@@ -159,6 +159,8 @@ class Platform {
   // (each in a nested transaction of its own: one refused does not undo the others). One answer
   // per upload, in order; each as upload_file's (or upload_owned_file's) would be.
   std::vector<Result<UploadResult>> upload_files(std::string_view dataset_id, std::span<const FileUpload> uploads);
+  // Whether the platform's own storage takes a file of `dir` by hard link (Take::kLink).
+  bool storage_links_from(const std::string& dir) const;
   Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
   // A `filename` in the patch moves the item; `replace_id` as in move_item.
   Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
@@ -211,9 +213,9 @@ class Platform {
   Result<size_t> read_blob(std::string_view key, uint64_t offset, std::span<char> out);
   // Stores an upload's bytes where the dataset keeps them: in a bucket, durable when this returns;
   // in the platform's storage, once storage_->sync() has run (the upload's group commit does).
-  // `owned`: the file is the caller's to give away (Storage::adopt_file).
+  // `take`: how the platform's storage takes the file (a bucket always reads it).
   Result<struct StoredBlob> put_blob(const Dataset& ds, std::string_view path, const std::string* file,
-                                     std::string_view bytes, bool owned = false);
+                                     std::string_view bytes, Take take = Take::kCopy);
   // Forgets a binary no item refers to: the platform's own are deleted, a bucket's object only
   // where its driver allows external deletes.
   void drop_blob(std::string_view key);
@@ -261,3 +263,4 @@ class Platform {
 bool counts_as_dataset_item(const Item& item);
 
 }  // namespace dlfs
+

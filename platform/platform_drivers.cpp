@@ -90,10 +90,15 @@ Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::s
 }
 
 Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, const std::string* file,
-                                      std::string_view bytes, bool owned) {
+                                      std::string_view bytes, Take take) {
   if (ds.driver.empty()) {  // (durable at the upload's commit: Platform::upload)
     if (!file) return storage_->put_bytes(bytes, Durable::kAtSync);
-    return owned ? storage_->adopt_file(*file, Durable::kAtSync) : storage_->put_file(*file, Durable::kAtSync);
+    switch (take) {
+      case Take::kMove: return storage_->adopt_file(*file, Durable::kAtSync);
+      case Take::kLink: return storage_->link_file(*file, Durable::kAtSync);
+      case Take::kCopy: break;
+    }
+    return storage_->put_file(*file, Durable::kAtSync);
   }
   Driver driver;
   DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));

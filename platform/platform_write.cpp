@@ -238,7 +238,7 @@ std::vector<Result<UploadResult>> Platform::upload_files(std::string_view datase
     const FileUpload& f = uploads[i];
     ups[i].options = &f.options;
     stage_upload(dataset_id, f.remote_path, [&](const Dataset& ds, const std::string& path) {
-      return put_blob(ds, path, &f.local_file, {}, f.owned);
+      return put_blob(ds, path, &f.local_file, {}, f.owned ? Take::kMove : f.options.linkable ? Take::kLink : Take::kCopy);
     }, ups[i]);
     any_staged |= ups[i].staged;
     sync |= ups[i].needs_store_sync();
@@ -274,14 +274,18 @@ std::vector<Result<UploadResult>> Platform::upload_files(std::string_view datase
 Result<UploadResult> Platform::upload_file(std::string_view dataset_id, const std::string& local_file,
                                            std::string_view remote_path, const UploadOptions& options) {
   return upload(dataset_id, remote_path, options,
-                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}); });
+                [&](const Dataset& ds, const std::string& path) {
+                  return put_blob(ds, path, &local_file, {}, options.linkable ? Take::kLink : Take::kCopy);
+                });
 }
 
 Result<UploadResult> Platform::upload_owned_file(std::string_view dataset_id, const std::string& local_file,
                                                  std::string_view remote_path, const UploadOptions& options) {
   return upload(dataset_id, remote_path, options,
-                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}, true); });
+                [&](const Dataset& ds, const std::string& path) { return put_blob(ds, path, &local_file, {}, Take::kMove); });
 }
+
+bool Platform::storage_links_from(const std::string& dir) const { return storage_->links_from(dir); }
 
 Result<UploadResult> Platform::upload_bytes(std::string_view dataset_id, std::string_view bytes,
                                             std::string_view remote_path, const UploadOptions& options) {

@@ -117,6 +117,41 @@ Result<StoredBlob> LocalStorage::adopt_file(const std::string& source, Durable d
   return StoredBlob{key, uint64_t(st.st_size)};
 }
 
+Result<StoredBlob> LocalStorage::link_file(const std::string& source, Durable durable) {
+  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno_status("cannot open " + source);
+  struct stat st {};
+  if (::fstat(in, &st) != 0) {
+    Status s = errno_status("cannot stat " + source);
+    ::close(in);
+    return s;
+  }
+  std::string key = new_id();
+  std::string final_path = local_path(key);
+  std::error_code ec;
+  fs::create_directories(fs::path(final_path).parent_path(), ec);
+  // AT_SYMLINK_FOLLOW: a /proc/self/fd/N source names the descriptor's inode. That inode may have
+  // lost its last name since it was opened (ENOENT: the uploader broke the link before it was
+  // made), or live on another filesystem (EXDEV): then its bytes are copied from the descriptor.
+  if (::linkat(AT_FDCWD, source.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    auto copied = put([&](int out) { return copy_fd(in, out); }, durable);
+    ::close(in);
+    return copied;
+  }
+  ::close(in);
+  if (Status d = durable == Durable::kNow ? group_sync_->sync() : Status(); !d) {
+    ::unlink(final_path.c_str());
+    return d;
+  }
+  return StoredBlob{key, uint64_t(st.st_size)};
+}
+
+bool LocalStorage::links_from(const std::string& dir) const {
+  struct stat mine {}, theirs {};
+  return ::stat((dir_ + "/blobs").c_str(), &mine) == 0 && ::stat(dir.c_str(), &theirs) == 0 &&
+         mine.st_dev == theirs.st_dev;
+}
+
 Result<StoredBlob> LocalStorage::put_bytes(std::string_view bytes, Durable durable) {
   return put(
       [&](int out) -> Result<uint64_t> {

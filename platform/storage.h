@@ -31,6 +31,11 @@ std::optional<std::string_view> parse_inline_blob_key(std::string_view key);
 // returned (before the catalogue commit that names them: the commit's group syncs once for all).
 enum class Durable { kNow, kAtSync };
 
+// How a put takes a local file: copied; moved in (the caller gives the file away); or linked in
+// (the caller promises never to write the file's bytes again, and breaks the link by copying
+// before it would: the mount's spool file of an upload, fs/filesystem_upload.cpp).
+enum class Take { kCopy, kMove, kLink };
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -40,6 +45,17 @@ class Storage {
   // can be (it is gone from `local_path` after a success), else copied.
   virtual Result<StoredBlob> adopt_file(const std::string& local_path, Durable durable) {
     return put_file(local_path, durable);
+  }
+  // As put_file, for a file whose bytes never change again: hard-linked in where it can be (the
+  // same inode, no second copy; `local_path` may be /proc/self/fd/N, the inode of a descriptor),
+  // else copied.
+  virtual Result<StoredBlob> link_file(const std::string& local_path, Durable durable) {
+    return put_file(local_path, durable);
+  }
+  // Whether link_file of a file in `dir` links it rather than copies it.
+  virtual bool links_from(const std::string& dir) const {
+    (void)dir;
+    return false;
   }
   virtual Result<StoredBlob> put_bytes(std::string_view bytes, Durable durable) = 0;
   // Makes every put made before this call durable (those made with Durable::kAtSync).
@@ -63,6 +79,10 @@ class LocalStorage : public Storage {
   // Renamed into blobs/ when on the same filesystem: no second copy, and no temp file made and
   // deleted per upload (on ext4, each deleted inode slows the next allocations for a while).
   Result<StoredBlob> adopt_file(const std::string& local_path, Durable durable) override;
+  // A hard link when on the same filesystem (and the inode still has a name): the bytes are
+  // written to the disk once, and made durable by the same sync as a copy's.
+  Result<StoredBlob> link_file(const std::string& local_path, Durable durable) override;
+  bool links_from(const std::string& dir) const override;
   Result<StoredBlob> put_bytes(std::string_view bytes, Durable durable) override;
   Status sync() override { return group_sync_->sync(); }
   Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) override;

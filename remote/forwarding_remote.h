@@ -26,6 +26,7 @@ class ForwardingRemote : public Remote {
                               const UploadOptions& options) override {
     return inner_.upload(local_file, remote_path, options);
   }
+  bool links_from(const std::string& dir) override { return inner_.links_from(dir); }
   Result<Item> patch(std::string_view id, const json& patch, bool system) override {
     return inner_.patch(id, patch, system);
   }

@@ -1,5 +1,7 @@
 #include "remote/http_remote.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -10,6 +12,7 @@
 
 #include "core/ids.h"
 #include "core/paths.h"
+#include "remote/http_parted_upload.h"
 
 namespace dlfs {
 namespace {
@@ -210,8 +213,19 @@ class HttpRemote : public Remote {
     if (options.description) req.multipart.push_back({"description", *options.description, "", "", kTextPart});
     req.multipart.push_back({"file", "", local_file, base_name(remote_path), mimetype_for(remote_path)});
 
+    struct stat st {};
+    bool parted = parts_.load() && ::stat(local_file.c_str(), &st) == 0 &&
+                  uint64_t(st.st_size) >= http_->options().parted_upload_min;
     for (int round = 1;; ++round) {
-      DLFS_ASSIGN(HttpResponse r, http_->send(req));
+      Result<HttpResponse> sent = parted ? upload_in_parts(*http_, dataset_.id, local_file, remote_path, options)
+                                         : http_->send(req);
+      if (parted && !sent && sent.err() == ENOENT) {
+        // A server without dlfsd's upload sessions, or the dataset is gone: the single upload tells.
+        if (parts_.exchange(false)) spdlog::info("the server takes no uploads in parts; sending large files whole");
+        parted = false;
+        sent = http_->send(req);
+      }
+      DLFS_ASSIGN(HttpResponse r, std::move(sent));
       Result<json> doc = parse_json(r.body);
       if (!doc) return Status(EIO, "the server's answer to an upload is not JSON", doc.status().cause());
       DLFS_ASSIGN(Item item, parse_item(*doc));
@@ -363,6 +377,7 @@ class HttpRemote : public Remote {
   std::shared_ptr<HttpClient> http_;
   Dataset dataset_;
   std::atomic<bool> batches_{true};  // the server takes batch uploads (until it answers it does not)
+  std::atomic<bool> parts_{true};    // ... and uploads in parts
 };
 
 }  // namespace

@@ -53,6 +53,10 @@ class LocalRemote : public Remote {
     return platform_->upload_files(dataset_.id, mine);
   }
 
+  bool links_from(const std::string& dir) override {
+    return dataset_.driver.empty() && platform_->storage_links_from(dir);
+  }
+
   Result<Item> patch(std::string_view id, const json& patch, bool system) override {
     DLFS_TRY(get_by_id(id).status());
     return platform_->patch_item(id, patch, system, user_);

@@ -70,6 +70,13 @@ class Remote {
     for (const FileUpload& f : files) out.push_back(upload(f.local_file, f.remote_path, f.options));
     return out;
   }
+  // Whether an upload of a file in `dir` marked UploadOptions::linkable is taken by a hard link
+  // (the embedded platform's own storage, on dir's filesystem). Its uploader must then never
+  // write that file in place again: it copies it to a new inode first.
+  virtual bool links_from(const std::string& dir) {
+    (void)dir;
+    return false;
+  }
   // Partial update (merge rules in API.md). `system` allows metadata.system changes.
   virtual Result<Item> patch(std::string_view id, const json& patch, bool system = false) = 0;
   // Moves/renames an item (a folder with everything in it). EEXIST if the target exists, unless

@@ -37,7 +37,8 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
     // Only uploads stream their body to disk; every other body is read into memory, so a
     // declared length beyond what a JSON request needs is refused before it is read.
     constexpr uint64_t kMaxJsonBody = 64 << 20;
-    bool upload = req.method == "POST" && (req.path.ends_with("/items") || req.path.ends_with("/items/batch"));
+    bool upload = (req.method == "POST" && (req.path.ends_with("/items") || req.path.ends_with("/items/batch"))) ||
+                  (req.method == "PUT" && req.path.find("/parts/") != std::string::npos);
     if (!upload && req.get_header_value<uint64_t>("Content-Length") > kMaxJsonBody) {
       send_error(res, 413, "request body too large (at most 64 MiB outside uploads)");
       return httplib::Server::HandlerResponse::Handled;
@@ -61,6 +62,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   register_item_routes(svr, *ctx_);
   register_upload_routes(svr, *ctx_);
   register_batch_upload_routes(svr, *ctx_);
+  register_upload_session_routes(svr, *ctx_);
   register_driver_routes(svr, *ctx_);
 }
 

@@ -17,6 +17,8 @@ void register_item_routes(httplib::Server& server, ApiContext& ctx);
 void register_upload_routes(httplib::Server& server, ApiContext& ctx);
 // dlfs's extension: many small uploads in one request (POST /datasets/{id}/items/batch).
 void register_batch_upload_routes(httplib::Server& server, ApiContext& ctx);
+// dlfs's extension: uploads in parts, resumable (/datasets/{id}/uploads, /uploads/{uid}...).
+void register_upload_session_routes(httplib::Server& server, ApiContext& ctx);
 
 // {"totalItemsCount","totalPagesCount","hasNextPage","items"}
 json paged_answer(json items, uint64_t total, size_t page_size, bool has_next);

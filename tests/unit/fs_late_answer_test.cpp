@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -16,6 +17,7 @@
 
 #include "remote/forwarding_remote.h"
 #include "support/fs_fixture.h"
+#include "support/gate.h"
 
 using namespace dlfs;
 using namespace dlfs::test;
@@ -262,32 +264,20 @@ namespace {
 // The first upload is made on the platform but its answer is lost, after the test lets it go.
 class LostFirstUpload : public ForwardingRemote {
  public:
-  explicit LostFirstUpload(Remote& inner) : ForwardingRemote(inner) {}
+  explicit LostFirstUpload(Remote& inner) : ForwardingRemote(inner) { gate_.arm(); }
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
                               const UploadOptions& options) override {
     auto made = inner_.upload(local_file, remote_path, options);
-    std::unique_lock lock(mu_);
-    if (lost_) return made;
-    lost_ = true;
-    held_ = true;
-    cv_.notify_all();
-    cv_.wait_for(lock, 10s, [&] { return released_; });
+    if (lost_.exchange(true)) return made;
+    gate_.pass();
     return Status(ETIMEDOUT, "the answer was lost");
   }
-  bool wait_held() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return held_; });
-  }
-  void release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  bool wait_held() { return gate_.wait_held(); }
+  void release() { gate_.release(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool lost_ = false, held_ = false, released_ = false;
+  std::atomic<bool> lost_{false};
+  Gate gate_;
 };
 
 class FsLatePatch : public SpooledFsTest {

@@ -18,6 +18,8 @@
 #include "fs/mount_options.h"
 #include "remote/forwarding_remote.h"
 #include "support/fs_fixture.h"
+#include "support/gate.h"
+#include "support/held_upload_remote.h"
 #include "support/process.h"
 
 using namespace dlfs;
@@ -90,40 +92,6 @@ class FsWrite : public ::testing::Test, public FsFixture {
 
   std::unique_ptr<UploadSpool> spool;
   std::unique_ptr<Remote> wrapper;
-};
-
-// Holds one call of a test remote until released (every wait bounded): arm() it, and the next
-// call that passes it waits there; wait_held() says whether one did.
-class Gate {
- public:
-  void arm() {
-    std::lock_guard lock(mu_);
-    armed_ = true;
-  }
-  void pass() {
-    std::unique_lock lock(mu_);
-    if (!armed_) return;
-    armed_ = false;
-    held_ = true;
-    cv_.notify_all();
-    cv_.wait_for(lock, 10s, [&] { return released_; });
-  }
-  bool wait_held() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return held_; });
-  }
-  void release() {
-    {
-      std::lock_guard lock(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false, held_ = false, released_ = false;
 };
 
 }  // namespace
@@ -556,22 +524,6 @@ TEST_F(FsWrite, FailedUploadsCanBeRetriedOrDiscardedEvenAfterARemount) {
   EXPECT_EQ(fs->setxattr(kRootIno, "user.dl.discard", "*", 0).err(), ENOENT);
 }
 
-namespace {
-
-// An upload held after the core has measured the spool file: a file that is written again
-// while its upload is in flight.
-class HeldUploadRemote : public ForwardingRemote {
- public:
-  using ForwardingRemote::ForwardingRemote;
-  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
-                              const UploadOptions& options) override {
-    gate.pass();
-    return ForwardingRemote::upload(local_file, remote_path, options);
-  }
-  Gate gate;
-};
-
-}  // namespace
 
 // A regression (`echo hi > f; dlfs sync` taking 20 s now and then): the shell's first close of
 // the new, empty file queued an upload; the write landed while it was in flight, so the

@@ -4,6 +4,10 @@
 // sync and one commit for many files, each file's outcome its own).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -266,4 +270,47 @@ TEST_F(PlatformSyncTest, TwoFilesOfOneBatchAtOnePathMeetAsInOrder) {
   EXPECT_EQ(r[2]->op, UploadOp::kOverwritten);
   EXPECT_EQ(read_all(*platform_->get_item_by_path(ds_.id, "/same")), "third");
   EXPECT_EQ(blob_files(), 1u);
+}
+
+// Take::kLink (the mount's spool files): the stored binary is the file's inode — one copy of the
+// bytes — made durable by the store's sync before the commit, as a copy is.
+TEST_F(PlatformSyncTest, ALinkableUploadIsTheFilesInodeSyncedBeforeItsCommit) {
+  std::string file = file_with("spooled", "spooled bytes");
+  bool item_seen_at_sync = true;
+  on_sync_ = [&] { item_seen_at_sync = platform_->get_item_by_path(ds_.id, "/l.bin").is_ok(); };
+  UploadOptions o;
+  o.linkable = true;
+  auto up = platform_->upload_file(ds_.id, file, "/l.bin", o);
+  ASSERT_TRUE(up) << up.status().to_string();
+  EXPECT_EQ(syncs_.load(), 1);
+  EXPECT_FALSE(item_seen_at_sync);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u) << "copied, not linked";
+  EXPECT_EQ(read_all(up->item), "spooled bytes");
+  // In a batch too; and without the flag, a copy.
+  std::string other = file_with("other", "other bytes");
+  FileUpload files[] = {{other, "/b1.bin", o, false}, {other, "/b2.bin", {}, false}};
+  auto answers = platform_->upload_files(ds_.id, files);
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[0] && answers[1]);
+  ASSERT_EQ(::stat(other.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_EQ(read_all(answers[1]->item), "other bytes");
+}
+
+// The mount offers a spool file by descriptor (/proc/self/fd/N): when the file lost its name
+// meanwhile (a writer gave the spool file a new inode), the descriptor's bytes are copied.
+TEST_F(PlatformSyncTest, ALinkableUploadOfADescriptorWithoutANameIsCopied) {
+  std::string file = file_with("gone", "the uploaded bytes");
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::unlink(file.c_str()), 0);
+  UploadOptions o;
+  o.linkable = true;
+  auto up = platform_->upload_file(ds_.id, "/proc/self/fd/" + std::to_string(fd), "/g.bin", o);
+  ::close(fd);
+  ASSERT_TRUE(up) << up.status().to_string();
+  EXPECT_EQ(up->item.size(), 18u);
+  EXPECT_EQ(read_all(up->item), "the uploaded bytes");
 }

@@ -502,3 +502,42 @@ TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
   for (const auto& e : std::filesystem::directory_iterator(o.dir + "/files")) files += e.is_regular_file();
   EXPECT_EQ(files, 1u);
 }
+
+// unshare: the spool file gets an inode of its own, with its bytes and its record xattr, while
+// a descriptor (or a hard link: the platform's stored binary) keeps the old one; a file removed
+// meanwhile is not brought back; a copy a crash left half-made goes at the next open.
+TEST(UploadSpool, UnshareGivesTheFileANewInodeWithItsBytesAndRecord) {
+  TempDir dir;
+  SpoolOptions o = opts(dir);
+  auto spool = std::move(UploadSpool::open(o)).value();
+  auto a = spool->create("ds", "/a.jpg", "item-a").value();
+  std::string file = spool->file_path(a.id);
+  write_file(file, "AAAA");
+  ASSERT_TRUE(spool->close_file(a.id));
+  std::string linked = dir.sub("linked");
+  ASSERT_EQ(::link(file.c_str(), linked.c_str()), 0);
+  ASSERT_TRUE(spool->unshare(a.id));
+  struct stat was {}, now {};
+  ASSERT_EQ(::stat(linked.c_str(), &was), 0);
+  ASSERT_EQ(::stat(file.c_str(), &now), 0);
+  EXPECT_NE(was.st_ino, now.st_ino);
+  EXPECT_EQ(now.st_nlink, 1u);
+  EXPECT_EQ(was.st_nlink, 1u);
+  write_file(file, "BBBB");
+  EXPECT_EQ(read_file(linked), "AAAA");
+  char probe[8];
+  if (::getxattr(linked.c_str(), "user.dlfs.record", probe, 0) >= 0) {
+    std::string kept(4096, '\0');
+    ssize_t n = ::getxattr(file.c_str(), "user.dlfs.record", kept.data(), kept.size());
+    ASSERT_GT(n, 0) << "the record's xattr did not go with the copy";
+    EXPECT_NE(kept.substr(0, size_t(n)).find("item-a"), std::string::npos);
+  }
+  ASSERT_TRUE(spool->remove(a.id));
+  EXPECT_EQ(spool->unshare(a.id).err(), ENOENT);
+  EXPECT_NE(::access(file.c_str(), F_OK), 0);
+  // A half-made copy of a crashed process: gone at the next open (when alone).
+  write_file(o.dir + "/unshare/0000000000000042", "half");
+  spool.reset();
+  spool = std::move(UploadSpool::open(o)).value();
+  EXPECT_TRUE(std::filesystem::is_empty(o.dir + "/unshare"));
+}

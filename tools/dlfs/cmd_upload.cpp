@@ -148,6 +148,9 @@ Status cmd_upload(const Globals& g, const Args& args) {
         bool small = job.size <= kBatchFileMax;
         if (!batch.empty() && (!small || bytes + job.size > kBatchBytes)) break;
         batch.push_back(FileUpload{job.local, job.remote, options, false});
+        // A large file goes in parts to dlfsd: named so that `dlfs upload` run again after an
+        // interruption sends only the parts the server lacks.
+        if (!small) batch.back().options.resume_key = "dlfs-upload:" + std::filesystem::absolute(job.local).string() + ":" + job.remote;
         jobs_of.push_back(&job);
         bytes += job.size;
         ++next;
@@ -161,7 +164,7 @@ Status cmd_upload(const Globals& g, const Args& args) {
         std::vector<const Job*> jobs_of;
         while (claim(batch, jobs_of)) {
           std::vector<Result<UploadResult>> results;
-          if (batch.size() == 1) results.push_back(remote->upload(batch[0].local_file, batch[0].remote_path, options));
+          if (batch.size() == 1) results.push_back(remote->upload(batch[0].local_file, batch[0].remote_path, batch[0].options));
           else results = remote->upload_files(batch);
           for (size_t k = 0; k < batch.size(); ++k) {
             const Job& job = *jobs_of[k];

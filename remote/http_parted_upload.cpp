@@ -1,0 +1,92 @@
+#include "remote/http_parted_upload.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dlfs {
+
+Result<HttpResponse> upload_in_parts(HttpClient& http, const std::string& dataset_id, const std::string& local_file,
+                                     std::string_view remote_path, const UploadOptions& options) {
+  struct stat st {};
+  if (::stat(local_file.c_str(), &st) != 0) return Status(errno, "cannot stat " + local_file);
+  uint64_t size = uint64_t(st.st_size);
+  const HttpOptions& ho = http.options();
+  json body = {{"path", remote_path},
+               {"size", size},
+               {"partSize", ho.upload_part_size},
+               {"mode", options.mode == UploadMode::kSkip ? "skip" : "overwrite"}};
+  // The key names these bytes too (size and modification time): a file written since is a new
+  // upload, never completed with parts of its older bytes.
+  if (!options.resume_key.empty())
+    body["key"] = options.resume_key + ":" + std::to_string(size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+                  std::to_string(st.st_mtim.tv_nsec);
+  if (options.mode == UploadMode::kSkip && !options.replace_id.empty()) body["replace"] = options.replace_id;
+  if (options.metadata.is_object() && !options.metadata.empty()) body["metadata"] = options.metadata;
+  if (options.description) body["description"] = *options.description;
+  HttpRequest open;
+  open.method = "POST";
+  open.path = "/datasets/" + dataset_id + "/uploads";
+  try {
+    open.body = body.dump();
+  } catch (const json::exception& e) {
+    return Status(EINVAL, "a name or value is not valid UTF-8, which the HTTP API cannot carry", e.what());
+  }
+  open.content_type = "application/json";
+  DLFS_ASSIGN(json session, http.send_json(open));
+  std::string id = session.value("id", "");
+  uint64_t part_size = session.value("partSize", uint64_t(0));
+  uint64_t parts = session.value("parts", uint64_t(0));
+  if (id.empty() || part_size == 0 || parts == 0 || (parts - 1) * part_size > size)
+    return Status(EIO, "the server's answer to an upload session is not one");
+  std::vector<bool> have(parts, false);
+  if (auto r = session.find("received"); r != session.end() && r->is_array())
+    for (const auto& n : *r)
+      if (n.is_number_unsigned() && n.get<uint64_t>() < parts) have[n.get<uint64_t>()] = true;
+  std::vector<uint64_t> todo;
+  for (uint64_t n = 0; n < parts; ++n)
+    if (!have[n]) todo.push_back(n);
+
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;
+  auto send_parts = [&] {
+    for (size_t i = next++; i < todo.size(); i = next++) {
+      {
+        std::lock_guard lock(mu);
+        if (!first) return;  // (a part failed: the others stop; the session keeps what came)
+      }
+      uint64_t n = todo[i];
+      HttpRequest put;
+      put.method = "PUT";
+      put.path = "/uploads/" + id + "/parts/" + std::to_string(n);
+      put.upload_path = local_file;
+      put.upload_offset = n * part_size;
+      put.upload_length = std::min(part_size, size - n * part_size);
+      put.content_type = "application/octet-stream";
+      auto sent = http.send(put);
+      if (!sent) {
+        std::lock_guard lock(mu);
+        if (first) first = sent.status().wrap("part " + std::to_string(n) + " of " + std::string(remote_path));
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned t = 1; t < std::min<size_t>(std::max(1u, ho.upload_parallel), todo.size()); ++t)
+    helpers.emplace_back(send_parts);
+  send_parts();
+  for (auto& t : helpers) t.join();
+  if (!first) return first;
+
+  HttpRequest complete;
+  complete.method = "POST";
+  complete.path = "/uploads/" + id + "/complete";
+  DLFS_ASSIGN(HttpResponse r, http.send(complete));
+  r.uploaded = size;
+  return r;
+}
+
+}  // namespace dlfs
