@@ -27,6 +27,20 @@ Status write_all(int fd, const char* data, size_t size) {
   return {};
 }
 
+Status pwrite_all(int fd, uint64_t offset, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, data, size, off_t(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("cannot write");
+    }
+    data += n;
+    size -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return {};
+}
+
 Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out) {
   size_t done = 0;
   while (done < out.size()) {

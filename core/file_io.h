@@ -12,6 +12,8 @@ namespace dlfs {
 
 // Writes all of `data` to `fd`.
 Status write_all(int fd, const char* data, size_t size);
+// Writes all of `data` to `fd` at `offset`.
+Status pwrite_all(int fd, uint64_t offset, const char* data, size_t size);
 // Reads into `out` from `offset` until it is full or the file ends; answers the bytes read.
 Result<size_t> pread_full(int fd, uint64_t offset, std::span<char> out);
 // Copies the rest of `in` to `out`; answers the bytes copied.

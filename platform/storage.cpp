@@ -94,30 +94,8 @@ Result<StoredBlob> LocalStorage::put_file(const std::string& source, Durable dur
   return result;
 }
 
-Result<StoredBlob> LocalStorage::adopt_file(const std::string& source, Durable durable) {
-  int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_status("cannot open " + source);
-  struct stat st {};
-  Status s;
-  if (::fstat(fd, &st) != 0) s = errno_status("cannot stat " + source);
-  ::close(fd);
-  if (!s) return s;
-  std::string key = new_id();
-  std::string final_path = local_path(key);
-  std::error_code ec;
-  fs::create_directories(fs::path(final_path).parent_path(), ec);
-  if (::rename(source.c_str(), final_path.c_str()) != 0) {
-    if (errno == EXDEV) return put_file(source, durable);  // another filesystem: copied
-    return errno_status("cannot publish storage file");
-  }
-  if (Status d = durable == Durable::kNow ? group_sync_->sync() : Status(); !d) {  // (as put's: published, then durable)
-    ::unlink(final_path.c_str());  // (the caller's file is gone: its upload fails, and is sent again)
-    return d;
-  }
-  return StoredBlob{key, uint64_t(st.st_size)};
-}
-
-Result<StoredBlob> LocalStorage::link_file(const std::string& source, Durable durable) {
+template <typename Place>
+Result<StoredBlob> LocalStorage::place(const std::string& source, Durable durable, Place&& place_at, bool copy_on_any) {
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return errno_status("cannot open " + source);
   struct stat st {};
@@ -130,20 +108,41 @@ Result<StoredBlob> LocalStorage::link_file(const std::string& source, Durable du
   std::string final_path = local_path(key);
   std::error_code ec;
   fs::create_directories(fs::path(final_path).parent_path(), ec);
-  // AT_SYMLINK_FOLLOW: a /proc/self/fd/N source names the descriptor's inode. That inode may have
-  // lost its last name since it was opened (ENOENT: the uploader broke the link before it was
-  // made), or live on another filesystem (EXDEV): then its bytes are copied from the descriptor.
-  if (::linkat(AT_FDCWD, source.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+  if (place_at(final_path) != 0) {
+    if (!copy_on_any && errno != EXDEV) {
+      Status s = errno_status("cannot publish storage file");
+      ::close(in);
+      return s;
+    }
     auto copied = put([&](int out) { return copy_fd(in, out); }, durable);
     ::close(in);
     return copied;
   }
   ::close(in);
-  if (Status d = durable == Durable::kNow ? group_sync_->sync() : Status(); !d) {
-    ::unlink(final_path.c_str());
+  if (Status d = durable == Durable::kNow ? group_sync_->sync() : Status(); !d) {  // (as put's: published, then durable)
+    ::unlink(final_path.c_str());  // (an adopted file is gone: its upload fails, and is sent again)
     return d;
   }
   return StoredBlob{key, uint64_t(st.st_size)};
+}
+
+Result<StoredBlob> LocalStorage::adopt_file(const std::string& source, Durable durable) {
+  // Another filesystem (EXDEV): copied.
+  return place(
+      source, durable, [&](const std::string& final_path) { return ::rename(source.c_str(), final_path.c_str()); },
+      /*copy_on_any=*/false);
+}
+
+Result<StoredBlob> LocalStorage::link_file(const std::string& source, Durable durable) {
+  // AT_SYMLINK_FOLLOW: a /proc/self/fd/N source names the descriptor's inode. That inode may have
+  // lost its last name since it was opened (ENOENT: the uploader broke the link before it was
+  // made), or live on another filesystem (EXDEV): then its bytes are copied from the descriptor.
+  return place(
+      source, durable,
+      [&](const std::string& final_path) {
+        return ::linkat(AT_FDCWD, source.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW);
+      },
+      /*copy_on_any=*/true);
 }
 
 bool LocalStorage::links_from(const std::string& dir) const {

@@ -95,6 +95,11 @@ class LocalStorage : public Storage {
   // Writes through `fill` (which writes into the open fd) to a temp file, then publishes it.
   template <typename Fill>
   Result<StoredBlob> put(Fill&& fill, Durable durable);
+  // Gives `source`'s inode a new key by `place_at(final_path)` (a rename or a link: no copy;
+  // answers 0, or -1 with errno); where it cannot (EXDEV, or with `copy_on_any` any error), the
+  // bytes are copied from the file opened before. Durable as put's.
+  template <typename Place>
+  Result<StoredBlob> place(const std::string& source, Durable durable, Place&& place_at, bool copy_on_any);
   // Removes temp files left by processes that are gone (a crash mid-upload).
   void clean_stale_temps();
   std::string dir_;

@@ -1,5 +1,7 @@
 #include "remote/http_parted_upload.h"
 
+#include "remote/http_json.h"
+
 #include <sys/stat.h>
 
 #include <atomic>
@@ -27,15 +29,7 @@ Result<HttpResponse> upload_in_parts(HttpClient& http, const std::string& datase
   if (options.mode == UploadMode::kSkip && !options.replace_id.empty()) body["replace"] = options.replace_id;
   if (options.metadata.is_object() && !options.metadata.empty()) body["metadata"] = options.metadata;
   if (options.description) body["description"] = *options.description;
-  HttpRequest open;
-  open.method = "POST";
-  open.path = "/datasets/" + dataset_id + "/uploads";
-  try {
-    open.body = body.dump();
-  } catch (const json::exception& e) {
-    return Status(EINVAL, "a name or value is not valid UTF-8, which the HTTP API cannot carry", e.what());
-  }
-  open.content_type = "application/json";
+  DLFS_ASSIGN(HttpRequest open, json_request("POST", "/datasets/" + dataset_id + "/uploads", body));
   DLFS_ASSIGN(json session, http.send_json(open));
   std::string id = session.value("id", "");
   uint64_t part_size = session.value("partSize", uint64_t(0));

@@ -12,6 +12,7 @@
 
 #include "core/ids.h"
 #include "core/paths.h"
+#include "remote/http_json.h"
 #include "remote/http_parted_upload.h"
 
 namespace dlfs {
@@ -20,24 +21,6 @@ namespace {
 constexpr size_t kMaxPageSize = 1000;  // API.md: pageSize is at most 1000
 const char* const kUserQuery = "user_query: true";  // API.md: with an underscore, keep it
 const char* const kTextPart = "text/plain; charset=utf-8";
-
-// A JSON body; names that are not UTF-8 cannot be sent as JSON (dump() would throw).
-Result<std::string> dump_body(const json& doc) {
-  try {
-    return doc.dump();
-  } catch (const json::exception& e) {
-    return Status(EINVAL, "a name or value is not valid UTF-8, which the HTTP API cannot carry", e.what());
-  }
-}
-
-Result<HttpRequest> json_request(std::string method, std::string path, const json& body) {
-  HttpRequest req;
-  req.method = std::move(method);
-  req.path = std::move(path);
-  DLFS_ASSIGN(req.body, dump_body(body));
-  req.content_type = "application/json";
-  return req;
-}
 
 Result<HttpRequest> query_request(std::string path, const json& dql) {
   DLFS_ASSIGN(HttpRequest req, json_request("POST", std::move(path), dql));

@@ -14,10 +14,10 @@
 // opening a session with the same key, dataset, path, size and partSize gets the one it has.
 #include <unistd.h>
 
-#include <cstring>
 
 #include <memory>
 
+#include "core/file_io.h"
 #include "server/routes.h"
 #include "server/upload_sessions.h"
 
@@ -107,17 +107,11 @@ void register_upload_session_routes(httplib::Server& svr, ApiContext& ctx) {
                                                   " bytes");
                       return true;
                     }
-                    while (size > 0) {
-                      ssize_t w = ::pwrite(fd, data, size, off_t(offset + wrote));
-                      if (w < 0 && errno == EINTR) continue;
-                      if (w < 0) {
-                        failed = Status(errno, "cannot write the upload session file", strerror(errno));
-                        return true;
-                      }
-                      data += w;
-                      size -= size_t(w);
-                      wrote += uint64_t(w);
+                    if (Status w = pwrite_all(fd, offset + wrote, data, size); !w) {
+                      failed = Status(w.err(), "cannot write the upload session file", w.cause());
+                      return true;
                     }
+                    wrote += size;
                     return true;
                   });
                   if (!failed) return failed;

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <optional>
 #include <mutex>
 #include <map>
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "remote/forwarding_remote.h"
+#include "support/gate.h"
 #include "support/spooled_fs.h"
 #include "support/process.h"
 
@@ -39,13 +39,8 @@ class PreprocessingRemote : public ForwardingRemote {
   // release() after it was asked.
   Result<ItemPage> query(const json& dql) override {
     DLFS_ASSIGN(ItemPage page, ForwardingRemote::query(dql));
-    std::unique_lock lock(mu_);
-    if (hold_) {
-      hold_ = false;
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait_for(lock, 10s, [&] { return released_; });
-    }
+    gate_.pass();
+    std::lock_guard lock(mu_);
     for (Item& item : page.items) {
       if (auto s = stale_.find(item.id); s != stale_.end()) item.set_path(s->second);
       if (old_item_ && old_item_->id == item.id) item = *old_item_;
@@ -53,19 +48,14 @@ class PreprocessingRemote : public ForwardingRemote {
     return page;
   }
   void hold_next_query(std::optional<Item> answer_with) {
-    std::lock_guard lock(mu_);
-    hold_ = true;
-    old_item_ = std::move(answer_with);
+    {
+      std::lock_guard lock(mu_);
+      old_item_ = std::move(answer_with);
+    }
+    gate_.arm();
   }
-  bool wait_held() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] { return held_; });
-  }
-  void release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
+  bool wait_held() { return gate_.wait_held(); }
+  void release() { gate_.release(); }
   void answer_stale(const std::string& id, const std::string& old_path) {
     std::lock_guard lock(mu_);
     stale_[id] = old_path;
@@ -83,9 +73,8 @@ class PreprocessingRemote : public ForwardingRemote {
 
  private:
   FakeRemote& fake_;
+  Gate gate_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool hold_ = false, held_ = false, released_ = false;
   std::optional<Item> old_item_;
   std::map<std::string, std::string> stale_;
 };

@@ -5,11 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
-#include "remote/forwarding_remote.h"
+#include "support/held_upload_remote.h"
 #include "support/spooled_fs.h"
 
 using namespace dlfs;
@@ -20,42 +19,17 @@ namespace {
 
 // Holds the first single upload until released (so that files queue behind it), and records the
 // size of every batch sent.
-class BatchRecordingRemote : public ForwardingRemote {
+class BatchRecordingRemote : public HeldUploadRemote {
  public:
-  using ForwardingRemote::ForwardingRemote;
-  Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,
-                              const UploadOptions& options) override {
-    {
-      std::unique_lock lock(mu);
-      if (hold) {
-        hold = false;
-        held = true;
-        cv.notify_all();
-        cv.wait_for(lock, 10s, [&] { return released; });
-      }
-    }
-    return ForwardingRemote::upload(local_file, remote_path, options);
-  }
+  explicit BatchRecordingRemote(Remote& inner) : HeldUploadRemote(inner) { gate.arm(); }
   std::vector<Result<UploadResult>> upload_files(std::span<const FileUpload> files) override {
     {
       std::lock_guard lock(mu);
       batches.push_back(files.size());
       for (const FileUpload& f : files) batch_paths.push_back(f.remote_path);
     }
-    return Remote::upload_files(files);  // (each through upload() above: faults apply)
+    return Remote::upload_files(files);  // (each through upload(): the gate and faults apply)
   }
-  bool wait_held() {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, 10s, [&] { return held; });
-  }
-  void release() {
-    std::lock_guard lock(mu);
-    released = true;
-    cv.notify_all();
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool hold = true, held = false, released = false;
   std::vector<size_t> batches;
   std::vector<std::string> batch_paths;
 };
@@ -78,9 +52,9 @@ class FsUploadBatch : public SpooledFsTest {
 TEST_F(FsUploadBatch, SmallFilesQueuedTogetherGoInOneCallAndEachLands) {
   fs->start_uploads();
   put(kRootIno, "first", "held");
-  ASSERT_TRUE(recording->wait_held());
+  ASSERT_TRUE(recording->gate.wait_held());
   for (int i = 0; i < 40; ++i) put(kRootIno, "f" + std::to_string(i), bytes_of(i));
-  recording->release();
+  recording->gate.release();
   EXPECT_EQ(fs->wait_uploads(10s), 0u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), bytes_of(i)) << i;
   EXPECT_EQ(remote_bytes("/first"), "held");
@@ -99,11 +73,11 @@ TEST_F(FsUploadBatch, SmallFilesQueuedTogetherGoInOneCallAndEachLands) {
 TEST_F(FsUploadBatch, AFileThatFailsInABatchIsRetriedWhileTheOthersLand) {
   fs->start_uploads();
   put(kRootIno, "first", "held");
-  ASSERT_TRUE(recording->wait_held());
+  ASSERT_TRUE(recording->gate.wait_held());
   for (int i = 0; i < 10; ++i) put(kRootIno, "f" + std::to_string(i), bytes_of(i));
   // The held upload passes, then the batch's first two uploads fail (transient) and are retried.
   remote.fail_next(RemoteCall::kUpload, 3, EIO);
-  recording->release();
+  recording->gate.release();
   EXPECT_EQ(fs->wait_uploads(10s), 0u);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), bytes_of(i)) << i;
   EXPECT_EQ(remote_bytes("/first"), "held");
@@ -114,11 +88,11 @@ TEST_F(FsUploadBatch, AFileRenamedWhileQueuedGoesUpAtItsNewName) {
   options.upload_batch = 32;
   fs->start_uploads();
   put(kRootIno, "first", "held");
-  ASSERT_TRUE(recording->wait_held());
+  ASSERT_TRUE(recording->gate.wait_held());
   for (int i = 0; i < 6; ++i) put(kRootIno, "f" + std::to_string(i), bytes_of(i));
   ASSERT_TRUE(fs->rename(kRootIno, "f2", kRootIno, "renamed", 0));
   ASSERT_TRUE(fs->unlink(kRootIno, "f4"));
-  recording->release();
+  recording->gate.release();
   EXPECT_EQ(fs->wait_uploads(10s), 0u);
   EXPECT_EQ(remote_bytes("/renamed"), bytes_of(2));
   EXPECT_EQ(remote_bytes("/f2"), "<missing>");
@@ -132,9 +106,9 @@ TEST_F(FsUploadBatch, UploadBatchOneSendsOneFilePerCall) {
   mount();
   fs->start_uploads();
   put(kRootIno, "first", "held");
-  ASSERT_TRUE(recording->wait_held());
+  ASSERT_TRUE(recording->gate.wait_held());
   for (int i = 0; i < 5; ++i) put(kRootIno, "f" + std::to_string(i), bytes_of(i));
-  recording->release();
+  recording->gate.release();
   EXPECT_EQ(fs->wait_uploads(10s), 0u);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), bytes_of(i)) << i;
   std::lock_guard lock(recording->mu);
