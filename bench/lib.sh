@@ -8,12 +8,57 @@ bench_work() {
   export DLFS_STORE=$work/store
   bench_mounts=() bench_pids=()
   trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM HUP
 }
+# (Every mount in bench_mounts is unmounted and every process in bench_pids killed, whichever way
+# the script ends: trapped INT/TERM/HUP exit too, so that the EXIT trap runs.)
 bench_cleanup() {
   local m p
-  for m in "${bench_mounts[@]}"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"; done
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done  # (set -e: one gone already must not stop the cleanup)
+  set +e  # (one gone already must not stop the cleanup)
+  for m in "${bench_mounts[@]}"; do bench_mounted "$m" && fusermount3 -u -z "$m"; done
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${bench_pids[@]}"; do bench_wait_exit "$p" 5 || kill -9 "$p" 2>/dev/null; done
   rm -rf "$work"
+}
+# bench_mounted DIR: whether DIR is a mount point now (from /proc/mounts: never touches the
+# filesystem, so a mount whose daemon hangs or died cannot block it).
+bench_mounted() { awk -v d="$1" '$2 == d { found = 1 } END { exit !found }' /proc/mounts; }
+# bench_wait_mounted DIR PID [SECONDS]: until DIR is mounted (true), or PID (the mounting process,
+# "" if none) exited or SECONDS (default 30) went by (false).
+bench_wait_mounted() {
+  local i
+  for i in $(seq $((${3:-30} * 10))); do
+    bench_mounted "$1" && return 0
+    [ -z "$2" ] || kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+# bench_wait_exit PID [SECONDS]: until PID exited (true) or SECONDS (default 10) went by (false).
+bench_wait_exit() {
+  local i
+  for i in $(seq $((${2:-10} * 10))); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+# bench_unmount DIR [PID]: fusermount3 -u DIR if mounted (retried while busy, then lazily), and
+# until PID (the FUSE daemon, when known) exited, bounded; PID then leaves bench_pids (the cleanup
+# must never signal a number the system may have given another process since).
+bench_unmount() {
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    bench_mounted "$1" || break
+    fusermount3 -u "$1" 2>/dev/null && break
+    [ "$i" = 10 ] && fusermount3 -u -z "$1"
+    sleep 0.5
+  done
+  [ -n "${2:-}" ] || return 0
+  bench_wait_exit "$2" 10 || { kill "$2" 2>/dev/null; bench_wait_exit "$2" 5; } || return 0
+  local keep=() p
+  for p in "${bench_pids[@]}"; do [ "$p" = "$2" ] || keep+=("$p"); done
+  bench_pids=("${keep[@]}")
 }
 
 # bench_mount SOURCE MOUNTPOINT OPTIONS: mount.dlfs, remembered for the cleanup.
@@ -23,8 +68,8 @@ bench_mount() {
   bench_mounts+=("$2")  # (the daemon exits when unmounted)
 }
 
-# secs CMD...: wall seconds of CMD (its output dropped).
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# secs CMD...: wall seconds of CMD (its output dropped); fails, printing nothing, if CMD fails.
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null || return; e=$(date +%s.%N); echo "$e - $s" | bc; }
 # bench_make_files DIR COUNT SIZE [FOLDERS]: COUNT files of SIZE bytes (fNNNNNN.bin, each a
 # different rotation of one random block: no two alike), in DIR or spread over FOLDERS
 # subfolders of it (dNN/).
@@ -61,4 +106,53 @@ bench_dlfsd() {
   dlfsd_url=http://127.0.0.1:$port/api/v1
   dlfsd_token_file=$work/token
   "$bin/dlfsd" token --store "$DLFS_STORE" --email bench@local >"$dlfsd_token_file"
+}
+
+# bench_apt COMMAND:PACKAGE...: apt-get installs (quietly, bounded) each PACKAGE whose COMMAND is
+# missing, as root on Debian; never fails (a peer left missing is a column of "—").
+bench_apt() {
+  local p
+  for p in "$@"; do
+    command -v "${p%%:*}" >/dev/null && continue
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+      echo "${p%%:*} is missing (apt-get install ${p#*:}); its column: —" >&2
+      continue
+    fi
+    echo "installing ${p#*:}..."
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends "${p#*:}" \
+      >"$work/apt.log" 2>&1 && continue
+    if [ -z "${bench_apt_updated:-}" ]; then  # (package lists missing or stale: once, then again)
+      bench_apt_updated=1
+      timeout 900 apt-get update -qq >>"$work/apt.log" 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends "${p#*:}" \
+        >>"$work/apt.log" 2>&1 && continue
+    fi
+    echo "could not install ${p#*:} (its column: —): $(tail -n 3 "$work/apt.log")" >&2
+  done
+}
+
+# bench_s3rver BUCKET: the S3 emulator the tests use (s3rver, tests/emulators: installed by
+# scripts/install-deps.sh --test) on a free port of 127.0.0.1 with an empty BUCKET, its data under
+# $work/s3rver; sets $s3_url. Its account: S3RVER, key and secret alike.
+bench_s3rver() {
+  local em=$PWD/tests/emulators port pid i
+  if [ ! -f "$em/node_modules/s3rver/bin/s3rver.js" ] || ! command -v node >/dev/null; then
+    echo "s3rver is missing (scripts/install-deps.sh --test)" >&2
+    return 1
+  fi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/s3rver"
+  # (as the tests start it, see tests/support/s3_emulator.cpp; --silent: no log line per request)
+  node --openssl-legacy-provider -r "$em/s3rver-fixes.js" "$em/node_modules/s3rver/bin/s3rver.js" \
+    --directory "$work/s3rver" --address 127.0.0.1 --port "$port" --silent --configure-bucket "$1" \
+    >"$work/s3rver.log" 2>&1 &
+  pid=$!
+  bench_pids+=("$pid")
+  for i in $(seq 300); do  # (it creates the bucket before it listens)
+    (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { s3_url=http://127.0.0.1:$port; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "s3rver did not start: $(cat "$work/s3rver.log")" >&2
+  return 1
 }

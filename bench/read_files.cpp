@@ -28,8 +28,12 @@ int main(int argc, char** argv) {
     perror(dir.c_str());
     return 1;
   }
-  while (dirent* e = readdir(d))
-    if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) files.push_back(dir + "/" + e->d_name);
+  while (dirent* e = readdir(d)) {
+    std::string path = dir + "/" + e->d_name;
+    struct stat st;  // (some filesystems, s3fs among them, tell no entry's type: ask)
+    bool file = e->d_type == DT_REG || (e->d_type == DT_UNKNOWN && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode));
+    if (file) files.push_back(path);
+  }
   closedir(d);
 
   std::atomic<size_t> next{0};

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <random>
 
+#include <openssl/sha.h>
 #include <unistd.h>
 
 namespace dlfs {
@@ -64,6 +65,20 @@ bool is_valid_id(std::string_view id) {
 uint32_t id_seconds(std::string_view id) {
   if (!is_valid_id(id)) return 0;
   return uint32_t(std::stoul(std::string(id.substr(0, 8)), nullptr, 16));
+}
+
+std::string sha256_hex(std::string_view bytes, size_t hex_digits) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : md) {
+    if (out.size() >= hex_digits) break;
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
+  }
+  out.resize(std::min(out.size(), hex_digits));
+  return out;
 }
 
 }  // namespace dlfs

@@ -13,5 +13,8 @@ std::string new_id();
 bool is_valid_id(std::string_view id);
 // The seconds part of an id (its creation time).
 uint32_t id_seconds(std::string_view id);
+// The first `hex_digits` (<= 64) lowercase hex digits of the SHA-256 of `bytes`: a name for
+// something by its content (a data cache file, a version of an item's bytes).
+std::string sha256_hex(std::string_view bytes, size_t hex_digits = 64);
 
 }  // namespace dlfs

@@ -18,6 +18,8 @@ class DelayedRemote : public ForwardingRemote {
   void abort_waits();
 
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override;
+  // Every read goes through read() and its wait.
+  Result<int> open_local(const Item&) override { return Status(ENOTSUP, "reads are delayed"); }
 
  private:
   std::chrono::milliseconds delay_;

@@ -1,6 +1,7 @@
 #include "fs/filesystem.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -423,8 +424,34 @@ Status Filesystem::reopen_if_unfrozen(uint64_t fh, FileHandle& handle) {
   return {};
 }
 
-Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
-  ++counters_.reads;
+std::shared_ptr<Filesystem::SpoolFd> Filesystem::open_local(const std::shared_ptr<const Item>& item) {
+  if (!item || item->is_dir() || item->is_link()) return nullptr;
+  auto out = std::make_shared<SpoolFd>();
+  if (!no_local_files_.load(std::memory_order_relaxed)) {
+    Result<int> fd = remote_.open_local(*item);
+    if (fd) {
+      out->fd = *fd;
+      return out;
+    }
+    if (fd.err() != ENOTSUP) return nullptr;  // (read() asks the remote, and answers its error if any)
+    no_local_files_ = true;
+  }
+  DataCache* cache = options_.data_cache;
+  if (!cache || !cache->keeps(item->size())) return nullptr;
+  Result<int> fd = cache->get(*item, [&](uint64_t offset, std::span<char> into) {
+    ++counters_.remote_reads;
+    return remote_.read(*item, offset, into);
+  });
+  if (!fd) {
+    ++counters_.data_cache_errors;
+    spdlog::debug("data cache: {}: {}", item->filename, fd.status().to_string());
+    return nullptr;
+  }
+  out->fd = *fd;
+  return out;
+}
+
+Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh) {
   FileHandle handle;
   if (fh != 0) {
     std::lock_guard lock(handles_mu_);
@@ -440,13 +467,72 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
     if (auto p = pending_of(ino)) {
       auto fd = std::make_shared<SpoolFd>();
       fd->fd = ::open(options_.spool->file_path(p->spool_id).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd->fd >= 0) handle.fd = fd;
+      if (fd->fd >= 0) {
+        handle.fd = fd;
+        return handle;
+      }
     }
   }
   if (handle.fd && handle.pending && fh != 0) DLFS_TRY(reopen_if_unfrozen(fh, handle));
+  if (handle.fd || handle.thumbnail || handle.pending || !handle.item || handle.remote_reads) return handle;
+  // A platform item: its stored binary's descriptor, opened once per handle (before, every read
+  // of 128 KiB looked the blob up in the catalogue and opened and closed it).
+  if (fh == 0) {
+    std::lock_guard lock(handles_mu_);
+    if (auto it = local_fds_.find(ino); it != local_fds_.end() && it->second.item == handle.item) {
+      handle.fd = it->second.fd;
+      return handle;
+    }
+  }
+  auto fd = open_local(handle.item);
+  std::lock_guard lock(handles_mu_);
+  if (!fd) {  // (not asked again for this handle)
+    if (auto it = files_.find(fh); fh != 0 && it != files_.end()) it->second.remote_reads = true;
+    return handle;
+  }
+  handle.fd = fd;
+  if (fh != 0) {
+    if (auto it = files_.find(fh); it != files_.end() && !it->second.fd) it->second.fd = fd;
+  } else {
+    constexpr size_t kMaxLocalFds = 256;  // (well under any descriptor limit)
+    if (local_fds_.size() >= kMaxLocalFds) local_fds_.erase(local_fds_.begin());
+    local_fds_[ino] = LocalFd{handle.item, fd};
+  }
+  return handle;
+}
+
+std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(uint64_t fh, const FileHandle& handle) {
+  // Smaller items are one request (or the data cache's whole fetch) anyway.
+  constexpr uint64_t kReadAheadFrom = 8 << 20;
+  const Item* item = handle.item.get();
+  if (fh == 0 || handle.pending || !item || item->is_link() || item->size() < kReadAheadFrom) return nullptr;
+  if (handle.read_ahead) return handle.read_ahead;
+  std::call_once(read_ahead_made_, [&] {
+    // 4 fetches at once; at most 32 parts of 4 MiB (128 MiB) for every reader together.
+    read_ahead_pool_ = std::make_unique<ReadAheadPool>(4, 32);
+  });
+  std::lock_guard lock(handles_mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return nullptr;
+  if (!it->second.read_ahead) {
+    std::shared_ptr<const Item> held = handle.item;
+    it->second.read_ahead = std::make_shared<ReadAhead>(
+        item->size(),
+        [this, held](uint64_t offset, std::span<char> out) -> Result<size_t> {
+          ++counters_.remote_reads;
+          return remote_.read(*held, offset, out);
+        },
+        *read_ahead_pool_);
+  }
+  return it->second.read_ahead;
+}
+
+Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
+  ++counters_.reads;
+  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
   if (handle.fd) {
     ssize_t n = ::pread(handle.fd->fd, out.data(), out.size(), off_t(offset));
-    if (n < 0) return Status(errno, "reading the spool file");
+    if (n < 0) return Status(errno, handle.pending ? "reading the spool file" : "reading the stored binary");
     counters_.bytes_read += uint64_t(n);
     return size_t(n);
   }
@@ -458,9 +544,30 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
     counters_.bytes_read += n;
     return n;
   }
+  if (auto ahead = read_ahead_of(fh, handle)) {
+    if (std::optional<size_t> n = ahead->read(offset, out)) {
+      counters_.bytes_read += *n;
+      return *n;
+    }
+  }
   DLFS_ASSIGN(size_t n, read_item(*handle.item, offset, out));
   counters_.bytes_read += n;
   return n;
+}
+
+Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint64_t offset, size_t size) {
+  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
+  LocalRead out;
+  if (!handle.fd) return out;
+  ++counters_.reads;
+  struct stat st;
+  if (::fstat(handle.fd->fd, &st) != 0) return Status(errno, "cannot stat the file read");
+  uint64_t end = uint64_t(st.st_size);
+  out.fd = std::move(handle.fd);
+  out.offset = offset;
+  out.size = offset >= end ? 0 : size_t(std::min<uint64_t>(size, end - offset));
+  counters_.bytes_read += out.size;
+  return out;
 }
 
 std::optional<QuotaInfo> Filesystem::quota_now() {
@@ -570,6 +677,17 @@ Result<std::string> Filesystem::listxattr(Ino ino) {
   return out;
 }
 
+json Filesystem::data_cache_json() const {
+  const DataCache* cache = options_.data_cache;
+  if (!cache) return nullptr;
+  const auto& c = cache->counters();
+  auto [files, bytes] = cache->usage();
+  return json{{"hits", c.hits.load()},     {"misses", c.misses.load()},       {"fills", c.fills.load()},
+              {"fill_bytes", c.fill_bytes.load()}, {"evictions", c.evictions.load()},
+              {"evicted_bytes", c.evicted_bytes.load()}, {"errors", counters_.data_cache_errors.load()},
+              {"files", files}, {"bytes", bytes}};
+}
+
 json Filesystem::stats_json() const {
   const auto& c = counters_;
   const auto& s = source_.counters();
@@ -583,6 +701,7 @@ json Filesystem::stats_json() const {
       {"ops", {{"lookup", c.lookups.load()}, {"getattr", c.getattrs.load()}, {"readdir", c.readdirs.load()},
                {"open", c.opens.load()}, {"read", c.reads.load()}, {"bytes_read", c.bytes_read.load()},
                {"getxattr", c.xattr_gets.load()}}},
+      {"data_cache", data_cache_json()},
       {"inodes", inodes_.size()},
   };
 }

@@ -24,7 +24,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cache/data_cache.h"
 #include "cache/metadata_cache.h"
+#include "fs/read_ahead.h"
 #include "cache/upload_spool.h"
 #include "core/posix_attrs.h"
 #include "fs/inode_table.h"
@@ -54,6 +56,9 @@ struct FsOptions {
   // InodeTable), and the listings' items kept in memory (see MetadataSource).
   size_t hot_items = InodeTable::kDefaultHotItems;
   size_t memory_items = MetadataSource::kDefaultMemoryItems;
+  // Items' bytes kept on local disk (a remote platform's: the embedded one's are local files
+  // already). Null: every read of a cold page asks the remote.
+  DataCache* data_cache = nullptr;
 
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;
@@ -189,6 +194,7 @@ class Invalidator {
 struct FsCounters {
   std::atomic<uint64_t> lookups{0}, getattrs{0}, readdirs{0}, opens{0}, reads{0}, bytes_read{0};
   std::atomic<uint64_t> remote_reads{0}, link_reads{0}, link_heads{0}, xattr_gets{0};
+  std::atomic<uint64_t> data_cache_errors{0};  // fetches into the data cache that failed (then read directly)
 };
 
 class Filesystem {
@@ -216,6 +222,20 @@ class Filesystem {
   // Fills `out` from `offset` (short only at the end). fh 0 (no open: the kernel skipped it)
   // reads the node's current item.
   Result<size_t> read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out);
+  // An open descriptor (a spool file, a stored binary), closed with its last holder.
+  struct SpoolFd {
+    int fd = -1;
+    ~SpoolFd();
+  };
+  // A read whose bytes are in a local file: `size` bytes of `fd` from `offset` (clipped at the
+  // file's end), for the kernel to take by splice with no copy through this process. No fd:
+  // the bytes are elsewhere, read() them.
+  struct LocalRead {
+    std::shared_ptr<SpoolFd> fd;
+    uint64_t offset = 0;
+    size_t size = 0;
+  };
+  Result<LocalRead> read_local(Ino ino, uint64_t fh, uint64_t offset, size_t size);
   void release(uint64_t fh);
 
   // Writing (fs/filesystem_write.cpp).
@@ -273,6 +293,7 @@ class Filesystem {
   const InodeTable& inodes() const { return inodes_; }
   // Counters as one JSON object (for -o stats=FILE).
   json stats_json() const;
+  json data_cache_json() const;  // null without a data cache
 
  private:
   Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links, FsOptions options,
@@ -285,10 +306,6 @@ class Filesystem {
     int64_t fetched_ms = 0;
     uint64_t asked = 0;  // InodeTable::mark() before the listing was asked
   };
-  struct SpoolFd {
-    int fd = -1;
-    ~SpoolFd();
-  };
   struct FileHandle {
     std::shared_ptr<const Item> item;
     std::shared_ptr<const std::string> thumbnail;  // for thumbnail files
@@ -296,6 +313,8 @@ class Filesystem {
     std::shared_ptr<SpoolFd> fd;
     bool writable = false;
     uint64_t epoch = 0;  // the pending file's file_epoch when fd was opened
+    bool remote_reads = false;  // no local file for it (none, or the data cache failed): read the remote
+    std::shared_ptr<ReadAhead> read_ahead = nullptr;  // a large remote item read sequentially
   };
   struct Task {
     std::shared_ptr<PendingFile> file;  // an upload, or (null) a poll of the preprocessing awaited
@@ -322,6 +341,15 @@ class Filesystem {
   // `ino` dropped), a gone one answers EIO (fs/filesystem_links.cpp).
   Status revalidate_link(Ino ino, const Item& item, bool& changed);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
+  // The handle a read of (ino, fh) reads through, with a descriptor of its local file where
+  // there is one (opened at the first read and kept with the handle, or for fh 0 in
+  // local_fds_).
+  Result<FileHandle> read_handle(Ino ino, uint64_t fh);
+  // A descriptor of the bytes of a platform item in a local file: its stored binary
+  // (Remote::open_local), else the data cache's copy (fetched now on a miss); or null.
+  std::shared_ptr<SpoolFd> open_local(const std::shared_ptr<const Item>& item);
+  // The handle's read-ahead of a large remote item (made at its first read), or null.
+  std::shared_ptr<ReadAhead> read_ahead_of(uint64_t fh, const FileHandle& handle);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
   // What a node shows now (its pending file's state, or the node's item) when a platform answer
@@ -478,10 +506,23 @@ class Filesystem {
   std::atomic<Invalidator*> invalidator_{nullptr};  // set by the adapter around its loop
   FsCounters counters_;
 
+  // Fetches ahead of sequential readers of large remote items (made at the first: an embedded
+  // mount never starts its threads). Before files_: its handles' read-aheads go first.
+  std::once_flag read_ahead_made_;
+  std::unique_ptr<ReadAheadPool> read_ahead_pool_;
+
   std::mutex handles_mu_;
   uint64_t next_fh_ = 1;
   std::unordered_map<uint64_t, DirHandle> dirs_;
   std::unordered_map<uint64_t, FileHandle> files_;
+  // Reads with fh 0 (-o ro: no opens): descriptors of items' stored binaries by inode, each
+  // with the item it is of (a refreshed node has a new Item: the descriptor is then not used).
+  struct LocalFd {
+    std::shared_ptr<const Item> item;
+    std::shared_ptr<SpoolFd> fd;
+  };
+  std::unordered_map<Ino, LocalFd> local_fds_;  // (guarded by handles_mu_; bounded)
+  std::atomic<bool> no_local_files_{false};     // the remote has none: do not ask again
 
   // The ordering rule and lock order: fs/filesystem_namespace.cpp. Path locks come first, then
   // write_mu_.

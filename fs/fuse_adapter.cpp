@@ -3,6 +3,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include <condition_variable>
@@ -11,8 +12,11 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "fs/mountinfo.h"
 
 namespace dlfs {
 
@@ -74,9 +78,11 @@ class QueuedInvalidator : public Invalidator {
 struct FuseMount::Impl {
   Filesystem* fs = nullptr;
   FuseOptions options;
+  std::string mountpoint;
   fuse_session* se = nullptr;
   bool mounted = false;
   std::unique_ptr<QueuedInvalidator> invalidator;
+  std::once_flag after_init;
 };
 
 namespace {
@@ -84,9 +90,27 @@ namespace {
 FuseMount::Impl& impl_of(fuse_req_t req) { return *static_cast<FuseMount::Impl*>(fuse_req_userdata(req)); }
 Filesystem& fs_of(fuse_req_t req) { return *impl_of(req).fs; }
 
+// The kernel's readahead for this mount (its bdi's read_ahead_kb): set once INIT is answered
+// (the kernel takes the smaller of the bdi's and INIT's then, and INIT's cannot pass its own
+// 128 KiB), i.e. at the first request after it, before most files are opened (a file keeps the
+// readahead it was opened with). Only root may; others keep the kernel's.
+void set_read_ahead(const FuseMount::Impl& impl) {
+  if (impl.options.read_ahead_kb == 0) return;
+  std::string dev = mount_device(impl.mountpoint);
+  if (dev.empty()) return;
+  std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  FILE* f = std::fopen(path.c_str(), "w");
+  bool ok = f && std::fprintf(f, "%u\n", impl.options.read_ahead_kb) > 0;
+  if (f && std::fclose(f) != 0) ok = false;
+  if (ok) spdlog::debug("readahead {} KiB ({})", impl.options.read_ahead_kb, path);
+  else spdlog::debug("cannot set the readahead in {}: {}", path, std::strerror(errno));
+}
+
 // Runs a handler body; any exception becomes EIO (none may unwind into libfuse).
 template <typename F>
 void guarded(fuse_req_t req, const char* op, F&& body) {
+  auto& impl = *static_cast<FuseMount::Impl*>(fuse_req_userdata(req));
+  std::call_once(impl.after_init, [&] { set_read_ahead(impl); });
   try {
     body();
   } catch (const std::exception& e) {
@@ -125,6 +149,8 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  // Reads answered from a local file are spliced into the reply (op_read).
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
   // open(O_TRUNC) arrives as one open with O_TRUNC: an overwrite never fetches the old bytes.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
@@ -238,10 +264,27 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   guarded(req, "read", [&] {
-    std::unique_ptr<char[]> buf(new char[size]);
-    auto n = fs_of(req).read(ino, fi->fh, uint64_t(off), std::span<char>(buf.get(), size));
+    // Bytes in a local file (a stored binary, a spool file) go to the kernel by descriptor:
+    // libfuse splices them into /dev/fuse, no copy through this process (it reads them into its
+    // own buffer instead where splicing is refused).
+    auto local = fs_of(req).read_local(ino, fi->fh, uint64_t(off), size);
+    if (!local) return reply_error(req, "read", local.status());
+    if (local->fd) {
+      fuse_bufvec bytes = FUSE_BUFVEC_INIT(local->size);
+      bytes.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+      bytes.buf[0].fd = local->fd->fd;
+      bytes.buf[0].pos = off_t(local->offset);
+      int r = fuse_reply_data(req, &bytes, FUSE_BUF_SPLICE_MOVE);
+      if (r < 0 && r != -ENOENT) spdlog::debug("read: replying from the local file: {}", std::strerror(-r));
+      return;
+    }
+    // (One buffer per thread, kept: a new 128 KiB one per read is an mmap of fresh pages that
+    // the kernel zeroes every time, which costs more than the read here.)
+    thread_local std::vector<char> buf;
+    if (buf.size() < size) buf.resize(size);
+    auto n = fs_of(req).read(ino, fi->fh, uint64_t(off), std::span<char>(buf.data(), size));
     if (!n) return reply_error(req, "read", n.status());
-    fuse_reply_buf(req, buf.get(), *n);
+    fuse_reply_buf(req, buf.data(), *n);
   });
 }
 
@@ -461,6 +504,7 @@ Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem& fs, const std::s
   auto impl = std::make_unique<Impl>();
   impl->fs = &fs;
   impl->options = options;
+  impl->mountpoint = mountpoint;
   std::string opts = "fsname=" + options.fsname + ",subtype=dlfs";
   for (auto& o : options.kernel_options) opts += "," + o;
   std::vector<std::string> argv = {"mount.dlfs", "-o", opts};

@@ -20,6 +20,10 @@ struct FuseOptions {
   double negative_timeout = 1;    // seconds a missing name stays cached (0: not at all)
   unsigned max_threads = 16;
   bool trace = false;             // libfuse's own request trace on stderr
+  // The kernel's readahead (KiB) for sequential reads: 512 KiB requests, each still spliced
+  // (libfuse's pipe cannot grow past 1 MiB without CAP_SYS_RESOURCE; a larger request falls
+  // back to a copy through a fresh buffer). 0: the kernel's default (128 KiB).
+  unsigned read_ahead_kb = 512;
 };
 
 class FuseMount {

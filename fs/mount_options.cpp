@@ -87,6 +87,20 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "cache_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.cache_size, parse_size(value));
+  } else if (key == "data_cache") {
+    DLFS_TRY(need_value());
+    if (value == "off" || value == "none") o.no_data_cache = true;
+    else o.data_cache_dir = value;
+  } else if (key == "read_ahead") {
+    DLFS_TRY(need_value());
+    unsigned kb = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), kb);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || kb > (1u << 20))
+      return Status(EINVAL, "read_ahead= takes a number of KiB (0 for the kernel's)");
+    o.read_ahead_kb = unsigned(kb);
+  } else if (key == "data_cache_size") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.data_cache_size, parse_size(value));
   } else if (key == "debug" && !has_value) {
     o.debug = true;
   } else if (key == "dir_ttl") {
@@ -268,7 +282,7 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
 
 std::string mount_usage(const std::string& program) {
   return "usage: " + program +
-         " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,"
+         " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,data_cache=DIR|off,data_cache_size=SIZE,read_ahead=KB,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
          "spool_size=SIZE,max_pending=N,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"

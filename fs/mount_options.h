@@ -28,6 +28,11 @@ struct MountOptions {
   std::string cache_dir;  // -o cache=DIR (default: default_cache_dir())
   bool no_cache = false;  // -o cache=none
   uint64_t cache_size = 1ull << 30;  // -o cache_size=BYTES[K|M|G]
+  // The data cache of a remote platform's bytes (cache/data_cache.h): -o data_cache=DIR|off
+  // (default <cache dir>/data), -o data_cache_size=BYTES[K|M|G].
+  std::string data_cache_dir;
+  bool no_data_cache = false;
+  uint64_t data_cache_size = 4ull << 30;
   std::string log_file;    // -o log=FILE
   std::string stats_file;  // -o stats=FILE: counters as JSON, written at unmount
 
@@ -39,6 +44,7 @@ struct MountOptions {
   bool read_only = false;
   std::optional<bool> no_open;  // -o no_open[=0|1]; default: on for ro mounts
   unsigned max_threads = 16;    // -o max_threads=N
+  unsigned read_ahead_kb = 512;  // -o read_ahead=KB (0: the kernel's; FuseOptions::read_ahead_kb)
   uint64_t debug_read_delay_ms = 0;  // -o debug_read_delay_ms=N (tests: a stalled server)
 
   // The HTTP client of a URL SOURCE (ignored for embedded sources).

@@ -34,4 +34,16 @@ bool is_mount_point(const std::string& dir) {
   return false;
 }
 
+std::string mount_device(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point;
+    fields >> id >> parent >> devno >> root >> point;
+    if (unescape_mountinfo(point) == dir) found = devno;  // (the last one: mounted over the others)
+  }
+  return found;
+}
+
 }  // namespace dlfs

@@ -288,16 +288,24 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
   return out;
 }
 
-Result<size_t> Platform::read(const Item& item, uint64_t offset, std::span<char> out) {
+Result<std::string> Platform::blob_key_of(const Item& item) {
   if (item.is_dir()) return Status(EISDIR, "'" + item.filename + "' is a folder");
-  std::string key;
-  {
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
-    DLFS_ASSIGN(auto k, catalog_->blob_key(txn, item.id));
-    if (!k) return Status(ENOENT, "item '" + item.filename + "' has no stored binary");
-    key = std::move(*k);
-  }
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto k, catalog_->blob_key(txn, item.id));
+  if (!k) return Status(ENOENT, "item '" + item.filename + "' has no stored binary");
+  return std::move(*k);
+}
+
+Result<size_t> Platform::read(const Item& item, uint64_t offset, std::span<char> out) {
+  DLFS_ASSIGN(std::string key, blob_key_of(item));
   return read_blob(key, offset, out);
+}
+
+Result<int> Platform::open_binary(const Item& item) {
+  DLFS_ASSIGN(std::string key, blob_key_of(item));
+  if (parse_inline_blob_key(key) || parse_external_blob_key(key))
+    return Status(ENODATA, "the binary of '" + item.filename + "' is not a local file");
+  return storage_->open_read(key);
 }
 
 Result<std::string> Platform::thumbnail(const Item& item) {

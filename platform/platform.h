@@ -142,6 +142,9 @@ class Platform {
   // A DQL query (API.md), with bulk update/delete when the body asks for them.
   Result<QueryOutcome> query(std::string_view dataset_id, const json& body, std::string_view user = "dev@local");
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out);
+  // A read-only descriptor of the item's stored binary where it is a local file of the store
+  // (Storage::open_read); ENODATA where it is not (inline, in a driver's bucket).
+  Result<int> open_binary(const Item& item);
   // The item's thumbnail bytes (ENOENT when it has none).
   Result<std::string> thumbnail(const Item& item);
 
@@ -211,6 +214,8 @@ class Platform {
   void finish_upload(StagedUpload& up);
   // Binaries by catalogue key: the platform's storage, or a driver's bucket ("@driver/key").
   Result<size_t> read_blob(std::string_view key, uint64_t offset, std::span<char> out);
+  // The catalogue's key of the item's stored binary (EISDIR for a folder, ENOENT for none).
+  Result<std::string> blob_key_of(const Item& item);
   // Stores an upload's bytes where the dataset keeps them: in a bucket, durable when this returns;
   // in the platform's storage, once storage_->sync() has run (the upload's group commit does).
   // `take`: how the platform's storage takes the file (a bucket always reads it).

@@ -133,7 +133,9 @@ Result<UploadResult> Platform::put_upload_in_txn(LmdbTxn& txn, std::string_view 
   sys["encoding"] = "7bit";
   sys["mimetype"] = symlink_target(item) ? kSymlinkMimetype : mimetype_from_name(item.name);
   if (shebang) sys["shebang"] = *shebang;
-  if (!blob.etag.empty()) sys["etag"] = blob.etag;
+  // The version of the bytes (readers' caches key on it: it changes with them and only with
+  // them): a bucket's ETag, else a name made from the stored binary's key, new at every upload.
+  sys["etag"] = blob.etag.empty() ? sha256_hex(blob.key, 32) : blob.etag;
   if (system) merge_patch(sys, *system);
   if (!item.hidden) sys["preprocessPhase"] = "pending";  // queued below, in this transaction
   if (options.description) item.description = options.description;

@@ -170,6 +170,13 @@ Result<size_t> LocalStorage::read(std::string_view key, uint64_t offset, std::sp
   return n;
 }
 
+Result<int> LocalStorage::open_read(std::string_view key) {
+  std::string path = local_path(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open the stored binary " + std::string(key));
+  return fd;
+}
+
 std::string LocalStorage::local_path(std::string_view key) const {
   // Spread over 256 folders by the id's last two hex digits (its counter: they vary fastest).
   std::string k(key);

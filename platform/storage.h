@@ -64,6 +64,14 @@ class Storage {
   virtual Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) = 0;
   // A local file holding the bytes, when the driver has one (lets readers use pread directly).
   virtual std::string local_path(std::string_view key) const = 0;
+  // A read-only descriptor of the stored bytes (the caller closes it), where they are in a local
+  // file: a reader then reads, or splices to the kernel, without a call per read. ENOTSUP where
+  // they are not. A blob's bytes never change (an update stores a new one), so an open
+  // descriptor reads one version to the end, as an open file on a local disk does.
+  virtual Result<int> open_read(std::string_view key) {
+    (void)key;
+    return Status(ENOTSUP, "this storage keeps no local files");
+  }
   virtual Status remove(std::string_view key) = 0;
 };
 
@@ -87,6 +95,7 @@ class LocalStorage : public Storage {
   Status sync() override { return group_sync_->sync(); }
   Result<size_t> read(std::string_view key, uint64_t offset, std::span<char> out) override;
   std::string local_path(std::string_view key) const override;
+  Result<int> open_read(std::string_view key) override;
   Status remove(std::string_view key) override;
 
  private:

@@ -38,6 +38,11 @@ class LocalRemote : public Remote {
     return platform_->read(item, offset, out);
   }
 
+  Result<int> open_local(const Item& item) override {
+    if (!dataset_.driver.empty()) return Status(ENOTSUP, "the binaries are in the driver's bucket");
+    return platform_->open_binary(item);
+  }
+
   Result<std::string> thumbnail(const Item& item) override { return platform_->thumbnail(item); }
 
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,

@@ -55,6 +55,14 @@ class Remote {
   // Reads up to out.size() bytes of the item's stored binary from `offset`; answers the count
   // (0 at or past the end). For a link item that is the link's JSON, not the target.
   virtual Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) = 0;
+  // A read-only descriptor of a local file holding the item's stored binary (the caller closes
+  // it), when the remote keeps it so: the embedded platform's own storage. Its bytes never change
+  // while open (an update stores a new file). ENOTSUP: this remote never has one (no need to ask
+  // again); another error: not for this item. read() always works.
+  virtual Result<int> open_local(const Item& item) {
+    (void)item;
+    return Status(ENOTSUP, "no local file");
+  }
   // The item's thumbnail (JPEG bytes); ENOENT when the platform has none and cannot make one.
   virtual Result<std::string> thumbnail(const Item& item) = 0;
 

@@ -1,5 +1,6 @@
 // The embedded platform's operations, each with its bad inputs (queries: platform_query_test).
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <filesystem>
@@ -385,17 +386,29 @@ TEST_F(PlatformTest, KilledMidUploadLeavesNoItemWithoutItsBytes) {
   std::string store = (dir_ / "store").string();
   std::string ds = ds_.id;
   for (int round = 0; round < 5; ++round) {
+    int started[2];
+    ASSERT_EQ(pipe(started), 0);
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      close(started[0]);
       auto p = Platform::open(PlatformOptions{store});
       if (!p) _exit(1);
       std::string bytes(256 * 1024, char('a' + round));
       UploadOptions over;
       over.mode = UploadMode::kOverwrite;
-      for (int i = 0;; ++i) (void)(*p)->upload_bytes(ds, bytes, "/crash/r" + std::to_string(round) + "-" + std::to_string(i % 20), over);
+      for (int i = 0;; ++i) {
+        (void)(*p)->upload_bytes(ds, bytes, "/crash/r" + std::to_string(round) + "-" + std::to_string(i % 20), over);
+        if (i == 0) (void)!write(started[1], "x", 1);  // (one upload done: a loaded machine is slow to get here)
+      }
     }
-    usleep(useconds_t(50000 + round * 37000));  // let it get somewhere, then pull the plug
+    close(started[1]);
+    char c;
+    pollfd wait_for{started[0], POLLIN, 0};
+    ASSERT_EQ(poll(&wait_for, 1, 30000), 1) << "the child made no upload in 30 s";
+    ASSERT_EQ(read(started[0], &c, 1), 1);
+    close(started[0]);
+    usleep(useconds_t(20000 + round * 37000));  // let it get further, then pull the plug
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);

@@ -58,7 +58,10 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
                                  only with --link-allow-private (embedded; dlfsd has its own)
   meta get DATASET:/path         the item's metadata, as JSON
   meta set DATASET:/path JSON    merge JSON into metadata.user (null deletes a key)
-  cache stat | clear [DATASET]   the mount's local cache
+  cache stat | clear [DATASET]   the mounts' local caches (listings, items, thumbnails; data)
+  cache warm DATASET[:/folder] [--jobs N] [--size SIZE]
+                                 fetch every file of a server's (or a bucket's) dataset into
+                                 the data cache mounts read from, with progress
   sync MOUNTPOINT                wait until every file written to a mount is uploaded; prints
                                  the uploads that failed (exit status 1 if any did)
   status MOUNTPOINT [--json] [--retry PATH|all] [--discard PATH|all]

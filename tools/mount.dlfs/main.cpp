@@ -22,6 +22,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cache/data_cache.h"
 #include "cache/metadata_cache.h"
 #include "cache/upload_spool.h"
 #include "core/dirs.h"
@@ -182,6 +183,21 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     if (c) cache = std::move(c).value();
     else spdlog::warn("running without a metadata cache: {}", c.status().to_string());
   }
+  // The data cache, where the bytes are not local files already (a server's, a bucket's).
+  std::unique_ptr<DataCache> data_cache;
+  if (!o.no_data_cache && (src.http || !remote->dataset().driver.empty())) {
+    DataCacheOptions dco;
+    dco.dir = o.data_cache_dir.empty() ? o.cache_dir + "/data" : o.data_cache_dir;
+    dco.space = cache_key(source, remote->dataset().id);
+    dco.max_bytes = o.data_cache_size;
+    // Items up to this size are fetched whole at their first read; a larger one is read in
+    // ranges as asked (a `head` of a video must not fetch all of it).
+    dco.max_file_bytes = std::min<uint64_t>(o.data_cache_size / 8, 16ull << 20);
+    Status dir_ok = ensure_private_dir(o.cache_dir);
+    auto dc = dir_ok ? DataCache::open(dco) : Result<std::unique_ptr<DataCache>>(dir_ok);
+    if (dc) data_cache = std::move(dc).value();
+    else spdlog::warn("running without a data cache: {}", dc.status().to_string());
+  }
   LinkPolicy link_policy;
   link_policy.allow_private = o.link_allow_private;
   link_policy.allow_file = o.link_allow_file;
@@ -223,6 +239,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.posix_attrs = !o.no_posix_attrs;
   fo.atime = !o.noatime;
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
+  fo.data_cache = data_cache.get();
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
 
@@ -232,6 +249,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fuse.no_open = o.resolved_no_open();
   fuse.negative_timeout = o.resolved_negative_timeout();
   fuse.max_threads = o.max_threads;
+  fuse.read_ahead_kb = o.read_ahead_kb;
   fuse.trace = o.debug && o.foreground;
   auto mounted = FuseMount::mount(**fs, mountpoint, fuse);
   if (!mounted) return fail(mounted.status());

@@ -1,0 +1,135 @@
+// Reads through real mounts, on both backends: the embedded platform's bytes come from its
+// stored files (no remote reads at all); dlfsd's are kept in the data cache, so that a second
+// pass after a remount reads them with no remote call — and a changed item is read anew.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/mounted_dataset.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+using namespace std::chrono_literals;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+class MountRead : public MountedDatasetTest {
+ protected:
+  // Uploads through a client of the platform (not the mount): what a mount reads cold.
+  void put(const std::string& rel, const std::string& bytes) {
+    std::string local = work.sub("src/" + rel);
+    write_file(local, bytes);
+    if (!remote) remote = std::move(platform->connection()->open(dataset)).value();
+    auto up = remote->upload(local, "/" + rel, UploadOptions{.mode = UploadMode::kOverwrite});
+    ASSERT_TRUE(up) << up.status().to_string();
+  }
+  // cmp of every file against its source; the mount's counters (stats=FILE, written at unmount).
+  json read_all_and_unmount(const std::string& cache_name, const std::vector<std::string>& files,
+                            const std::string& extra = "") {
+    std::string stats = work.sub("stats.json");
+    stdfs::remove(stats);
+    auto m = mount("mnt", cache_name, "stats=" + stats + extra);
+    if (!m) return nullptr;
+    for (const std::string& f : files) {
+      auto cmp = run({"cmp", work.sub("src/" + f), m->mountpoint() + "/" + f}, 60s);
+      EXPECT_TRUE(cmp.ok()) << f << ": " << cmp.out << cmp.err;
+    }
+    EXPECT_TRUE(m->unmount());
+    std::ifstream in(stats);
+    return json::parse(in, nullptr, false);
+  }
+  void TearDown() override { remote.reset(); }
+  std::unique_ptr<Remote> remote;
+};
+
+TEST_P(MountRead, ASecondPassAfterARemountReadsNothingFromTheServer) {
+  std::vector<std::string> files;
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "d/f" + std::to_string(i) + ".bin";
+    put(name, random_bytes(size_t(i) * 37'000 + 1, uint32_t(i)));
+    files.push_back(name);
+  }
+  put("big.bin", random_bytes(20 << 20, 99));  // over the whole-file fetch (16 MiB): read in ranges
+  files.push_back("big.bin");
+
+  json cold = read_all_and_unmount("cache", files);
+  ASSERT_TRUE(cold.is_object()) << cold;
+  if (GetParam() == Backend::kEmbedded) {
+    // Every byte from the stored files, by descriptor; no data cache (nothing to keep).
+    EXPECT_EQ(cold["remote"]["read"], 0) << cold.dump();
+    EXPECT_TRUE(cold["data_cache"].is_null()) << cold.dump();
+    return;
+  }
+  EXPECT_EQ(cold["data_cache"]["misses"], 12) << cold.dump();
+  EXPECT_EQ(cold["data_cache"]["files"], 12) << cold.dump();
+  EXPECT_GT(cold["remote"]["read"].get<int>(), 12) << cold.dump();  // (and big.bin's ranges)
+
+  json warm = read_all_and_unmount("cache", files);  // a remount: new process, same cache folder
+  ASSERT_TRUE(warm.is_object()) << warm;
+  EXPECT_EQ(warm["data_cache"]["hits"], 12) << warm.dump();
+  EXPECT_EQ(warm["data_cache"]["misses"], 0) << warm.dump();
+  // Only big.bin, not kept, asked the server.
+  EXPECT_EQ(warm["remote"]["read"], cold["remote"]["read"].get<int>() - 12) << warm.dump();
+
+  // One file changed on the server: once the mount knows (its cached listing expired: dir_ttl=0
+  // here), it is read anew, the others still from the cache.
+  put("d/f3.bin", random_bytes(3 * 37'000 + 1, 1234));
+  json changed = read_all_and_unmount("cache", files, ",dir_ttl=0");
+  ASSERT_TRUE(changed.is_object()) << changed;
+  EXPECT_EQ(changed["data_cache"]["misses"], 1) << changed.dump();
+  EXPECT_EQ(changed["data_cache"]["hits"], 11) << changed.dump();
+}
+
+TEST_P(MountRead, CacheWarmFillsTheDataCacheAMountThenReads) {
+  std::vector<std::string> files;
+  for (int i = 0; i < 6; ++i) {
+    files.push_back("d/e/f" + std::to_string(i) + ".bin");
+    put(files.back(), random_bytes(50'000 + size_t(i), uint32_t(i)));
+  }
+  put("other/skip.bin", random_bytes(1000, 7));  // not under the folder warmed
+  auto warmed = dlfs({"cache", "warm", dataset + ":/d", "--cache", work.sub("cache")});
+  ASSERT_TRUE(warmed.ok()) << warmed.out << warmed.err;
+  if (GetParam() == Backend::kEmbedded) {
+    EXPECT_NE(warmed.out.find("local files already"), std::string::npos) << warmed.out;
+    return;
+  }
+  EXPECT_NE(warmed.out.find("6 files fetched"), std::string::npos) << warmed.out;
+  auto again = dlfs({"cache", "warm", dataset + ":/d", "--cache", work.sub("cache")});
+  EXPECT_NE(again.out.find("0 files fetched"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("6 already kept"), std::string::npos) << again.out;
+
+  json s = read_all_and_unmount("cache", files);
+  ASSERT_TRUE(s.is_object()) << s;
+  EXPECT_EQ(s["data_cache"]["hits"], 6) << s.dump();
+  EXPECT_EQ(s["data_cache"]["misses"], 0) << s.dump();
+  EXPECT_EQ(s["remote"]["read"], 0) << s.dump();
+
+  auto stat = dlfs({"cache", "stat", "--cache", work.sub("cache")});
+  ASSERT_TRUE(stat.ok()) << stat.err;
+  // The warm's 6 misses and 6 hits, the mount's 6 hits.
+  EXPECT_NE(stat.out.find("6 files  12 hits  6 misses  hit rate 66%"), std::string::npos) << stat.out;
+  auto cleared = dlfs({"cache", "clear", dataset, "--cache", work.sub("cache")});
+  ASSERT_TRUE(cleared.ok()) << cleared.err;
+  EXPECT_TRUE(stdfs::is_empty(work.sub("cache/data")) ||
+              std::distance(stdfs::directory_iterator(work.sub("cache/data")), {}) == 1)  // (tmp/)
+      << dlfs({"cache", "stat", "--cache", work.sub("cache")}).out;
+}
+
+TEST_P(MountRead, DataCacheOffReadsTheServer) {
+  put("a.bin", random_bytes(100'000, 1));
+  std::string stats = work.sub("stats.json");
+  auto m = mount("mnt", "cache", "stats=" + stats + ",data_cache=off");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(run({"cmp", work.sub("src/a.bin"), m->mountpoint() + "/a.bin"}, 60s).ok());
+  EXPECT_TRUE(m->unmount());
+  std::ifstream in(stats);
+  json s = json::parse(in, nullptr, false);
+  EXPECT_TRUE(s["data_cache"].is_null()) << s.dump();
+  EXPECT_FALSE(stdfs::exists(work.sub("cache/data"))) << "made a data cache anyway";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MountRead, kBackends, backend_name);
+
+}  // namespace

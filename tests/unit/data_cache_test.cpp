@@ -1,0 +1,239 @@
+// The data cache (cache/data_cache.h): what it answers is the item's bytes, read back through
+// its descriptors; a changed item is never answered from an older copy; the bound holds, least
+// recently used first, across caches sharing one folder; a crash's leftovers are never served.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "cache/data_cache.h"
+#include "core/clock.h"
+#include "core/file_io.h"
+#include "support/temp_dir.h"
+
+using namespace dlfs;
+using namespace dlfs::test;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+Item item_of(const std::string& id, uint64_t size, int64_t updated_ms = 1000) {
+  Item item;
+  item.id = id;
+  item.filename = "/" + id;
+  item.updated_ms = updated_ms;
+  item.metadata["system"] = {{"size", size}};
+  return item;
+}
+
+// A remote's bytes by item id, counting the reads.
+struct Source {
+  std::map<std::string, std::string> bytes;
+  std::atomic<int> reads{0};
+  DataCache::ReadFn reader(const std::string& id) {
+    return [this, id](uint64_t offset, std::span<char> out) -> Result<size_t> {
+      ++reads;
+      const std::string& b = bytes.at(id);
+      if (offset >= b.size()) return size_t(0);
+      size_t n = std::min(out.size(), size_t(b.size() - offset));
+      std::copy_n(b.data() + offset, n, out.data());
+      return n;
+    };
+  }
+};
+
+std::string all_of(int fd) {
+  std::string out(1 << 22, '\0');
+  auto n = pread_full(fd, 0, std::span<char>(out.data(), out.size()));
+  ::close(fd);
+  if (!n) return "<" + n.status().to_string() + ">";
+  out.resize(*n);
+  return out;
+}
+
+class DataCacheTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DataCache> open(uint64_t max_bytes = 1 << 20, std::string space = "s1") {
+    DataCacheOptions o;
+    o.dir = dir.sub("data");
+    o.space = std::move(space);
+    o.max_bytes = max_bytes;
+    o.max_file_bytes = max_bytes / 2;
+    o.clock = &clock;
+    o.min_free = 0;
+    auto c = DataCache::open(o);
+    EXPECT_TRUE(c) << c.status().to_string();
+    return c ? std::move(c).value() : nullptr;
+  }
+  std::string get(DataCache& c, const Item& item) {
+    auto fd = c.get(item, src.reader(item.id));
+    if (!fd) return "<" + fd.status().to_string() + ">";
+    return all_of(*fd);
+  }
+
+  TempDir dir{"dlfs-datacache"};
+  FakeClock clock{1'000'000};
+  Source src;
+};
+
+TEST_F(DataCacheTest, AMissFetchesTheItemOnceThenHitsReadNothingAcrossReopens) {
+  src.bytes["a"] = random_bytes(300'000, 1);
+  Item a = item_of("a", 300'000);
+  {
+    auto c = open();
+    EXPECT_EQ(get(*c, a), src.bytes["a"]);
+    int after_fill = src.reads;
+    EXPECT_GT(after_fill, 0);
+    EXPECT_EQ(get(*c, a), src.bytes["a"]);
+    EXPECT_EQ(src.reads, after_fill);
+    EXPECT_EQ(c->counters().hits, 1u);
+    EXPECT_EQ(c->counters().misses, 1u);
+  }
+  src.reads = 0;
+  auto again = open();  // a remount
+  EXPECT_EQ(again->usage(), std::make_pair(uint64_t(1), uint64_t(300'000)));
+  int fd = again->lookup(a);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(all_of(fd), src.bytes["a"]);
+  EXPECT_EQ(get(*again, a), src.bytes["a"]);
+  EXPECT_EQ(src.reads, 0);
+}
+
+TEST_F(DataCacheTest, AChangedItemIsFetchedAgainNeverAnsweredFromTheOlderCopy) {
+  auto c = open();
+  src.bytes["a"] = std::string(1000, 'x');
+  EXPECT_EQ(get(*c, item_of("a", 1000, 1000)), std::string(1000, 'x'));
+  src.bytes["a"] = std::string(1000, 'y');  // same size, updated later
+  EXPECT_EQ(c->lookup(item_of("a", 1000, 2000)), -1);
+  EXPECT_EQ(get(*c, item_of("a", 1000, 2000)), std::string(1000, 'y'));
+  src.bytes["a"] = std::string(500, 'z');  // same time, another size
+  EXPECT_EQ(get(*c, item_of("a", 500, 2000)), std::string(500, 'z'));
+}
+
+TEST_F(DataCacheTest, BytesShorterThanTheItemAreNotKept) {
+  auto c = open();
+  src.bytes["a"] = std::string(100, 'x');
+  auto fd = c->get(item_of("a", 200), src.reader("a"));  // the item grew... no: shrank on the server
+  ASSERT_FALSE(fd);
+  EXPECT_EQ(fd.err(), ESTALE);
+  EXPECT_EQ(c->lookup(item_of("a", 200)), -1);
+  EXPECT_TRUE(stdfs::is_empty(dir.sub("data/tmp")));
+  EXPECT_EQ(c->usage().first, 0u);
+}
+
+TEST_F(DataCacheTest, AFetchErrorIsAnsweredAndLeavesNothing) {
+  auto c = open();
+  auto fd = c->get(item_of("a", 100), [](uint64_t, std::span<char>) -> Result<size_t> {
+    return Status(ETIMEDOUT, "the server did not answer");
+  });
+  ASSERT_FALSE(fd);
+  EXPECT_EQ(fd.err(), ETIMEDOUT);
+  EXPECT_TRUE(stdfs::is_empty(dir.sub("data/tmp")));
+}
+
+TEST_F(DataCacheTest, ACopyOfTheWrongSizeIsDroppedAndFetchedAgain) {
+  auto c = open();
+  src.bytes["a"] = random_bytes(4096, 2);
+  Item a = item_of("a", 4096);
+  ASSERT_EQ(get(*c, a), src.bytes["a"]);
+  // What a power cut can leave: the name, without all of its bytes.
+  ASSERT_EQ(::truncate(c->path_of(a).c_str(), 100), 0);
+  auto reopened = open();
+  EXPECT_EQ(reopened->lookup(a), -1);
+  EXPECT_FALSE(stdfs::exists(c->path_of(a)));
+  EXPECT_EQ(get(*reopened, a), src.bytes["a"]);
+}
+
+TEST_F(DataCacheTest, TooLargeItemsAreRefused) {
+  auto c = open(1 << 20);
+  EXPECT_FALSE(c->keeps((1 << 19) + 1));
+  auto fd = c->get(item_of("a", (1 << 19) + 1), src.reader("a"));
+  ASSERT_FALSE(fd);
+  EXPECT_EQ(fd.err(), EFBIG);
+}
+
+TEST_F(DataCacheTest, TheBoundEvictsTheLeastRecentlyUsedFirst) {
+  auto c = open(1000);  // files of 300: three fit
+  for (std::string id : {"a", "b", "c", "d"}) src.bytes[id] = std::string(300, id[0]);
+  for (std::string id : {"a", "b", "c"}) {
+    ASSERT_EQ(get(*c, item_of(id, 300)), src.bytes[id]);
+    clock.advance_ms(1000);
+  }
+  int fd = c->lookup(item_of("a", 300));  // a is now the most recent
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  clock.advance_ms(1000);
+  ASSERT_EQ(get(*c, item_of("d", 300)), src.bytes["d"]);  // 1,200 > 1,000: b goes (to <= 900 with d)
+  EXPECT_EQ(c->lookup(item_of("b", 300)), -1);
+  for (std::string id : {"a", "c", "d"}) {
+    int kept = c->lookup(item_of(id, 300));
+    EXPECT_GE(kept, 0) << id;
+    if (kept >= 0) ::close(kept);
+  }
+  EXPECT_LE(c->usage().second, 1000u);
+  EXPECT_EQ(c->counters().evictions, 1u);
+}
+
+TEST_F(DataCacheTest, ADescriptorOfAnEvictedFileStillReadsItsBytes) {
+  auto c = open(1000);
+  for (std::string id : {"a", "b", "c", "d"}) src.bytes[id] = std::string(300, id[0]);
+  auto held = c->get(item_of("a", 300), src.reader("a"));
+  ASSERT_TRUE(held);
+  for (std::string id : {"b", "c", "d"}) {
+    clock.advance_ms(1000);
+    ASSERT_EQ(get(*c, item_of(id, 300)), src.bytes[id]);
+  }
+  EXPECT_EQ(c->lookup(item_of("a", 300)), -1);  // evicted
+  EXPECT_EQ(all_of(*held), std::string(300, 'a'));
+}
+
+TEST_F(DataCacheTest, CachesSharingAFolderKeepTheBoundTogether) {
+  auto one = open(1000, "s1");
+  auto two = open(1000, "s2");
+  for (std::string id : {"a", "b", "c", "d"}) src.bytes[id] = std::string(300, id[0]);
+  ASSERT_EQ(get(*one, item_of("a", 300)), src.bytes["a"]);
+  clock.advance_ms(1000);
+  ASSERT_EQ(get(*one, item_of("b", 300)), src.bytes["b"]);
+  clock.advance_ms(1000);
+  ASSERT_EQ(get(*two, item_of("c", 300)), src.bytes["c"]);
+  clock.advance_ms(1000);
+  ASSERT_EQ(get(*two, item_of("d", 300)), src.bytes["d"]);  // two sees one's files when it evicts
+  uint64_t on_disk = 0;
+  for (auto& e : stdfs::recursive_directory_iterator(dir.sub("data")))
+    if (e.is_regular_file()) on_disk += e.file_size();
+  EXPECT_LE(on_disk, 1000u);
+  EXPECT_EQ(one->lookup(item_of("a", 300)), -1);  // the oldest, one's own
+}
+
+TEST_F(DataCacheTest, ManyThreadsAskingForOneItemFetchItOnce) {
+  auto c = open(16 << 20);
+  src.bytes["a"] = random_bytes(2 << 20, 3);
+  Item a = item_of("a", 2 << 20);
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      if (get(*c, a) == src.bytes["a"]) ++right;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(right, 8);
+  EXPECT_EQ(c->counters().fills, 1u);
+  EXPECT_EQ(src.reads, 1);  // (2 MiB: one read of up to 4 MiB)
+}
+
+TEST_F(DataCacheTest, TempFilesOfAGoneProcessAreSweptAtOpen) {
+  auto c = open();
+  std::string stale = dir.sub("data/tmp/999999999.0");  // (no such pid)
+  write_file(stale, "half");
+  std::string mine = dir.sub("data/tmp/" + std::to_string(::getpid()) + ".77");
+  write_file(mine, "in use");
+  auto again = open();
+  EXPECT_FALSE(stdfs::exists(stale));
+  EXPECT_TRUE(stdfs::exists(mine));
+}
+
+}  // namespace
