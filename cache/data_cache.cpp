@@ -50,6 +50,16 @@ void stamp_use(int fd, int64_t ms) {
 
 }  // namespace
 
+DataCacheOptions mount_data_cache(const std::string& cache_dir, std::string_view source, std::string_view dataset_id,
+                                  uint64_t max_bytes) {
+  DataCacheOptions o;
+  o.dir = cache_dir + "/data";
+  o.space = cache_key(source, dataset_id);
+  o.max_bytes = max_bytes;
+  o.max_file_bytes = std::min<uint64_t>(max_bytes / 8, 16ull << 20);
+  return o;
+}
+
 DataCache::DataCache(DataCacheOptions options) : options_(std::move(options)) {
   max_file_ = options_.max_file_bytes ? options_.max_file_bytes : options_.max_bytes / 8;
 }

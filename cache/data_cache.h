@@ -43,6 +43,13 @@ struct DataCacheOptions {
   const Clock* clock = &SystemClock::instance();
 };
 
+// What a mount of `source` (a server's API URL, or a store's canonical path) and dataset opens:
+// <cache_dir>/data, the space cache_key(source, dataset_id), items up to min(max_bytes / 8,
+// 16 MiB) fetched whole (a larger one is read in ranges as asked: a `head` of a video must not
+// fetch all of it). `dlfs cache warm` fills the same.
+DataCacheOptions mount_data_cache(const std::string& cache_dir, std::string_view source, std::string_view dataset_id,
+                                  uint64_t max_bytes);
+
 struct DataCacheCounters {
   std::atomic<uint64_t> hits{0}, misses{0}, fills{0}, fill_bytes{0}, evictions{0}, evicted_bytes{0};
 };

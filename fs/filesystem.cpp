@@ -366,6 +366,19 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   return r;
 }
 
+bool Filesystem::timed_out_just_now(const Item& item) {
+  std::lock_guard lock(timeouts_mu_);
+  auto it = read_timeouts_.find(item.id);
+  return it != read_timeouts_.end() && options_.clock->now_ms() - it->second < kTimeoutMemoryMs;
+}
+
+void Filesystem::note_timeout(const Item& item) {
+  int64_t now = options_.clock->now_ms();
+  std::lock_guard lock(timeouts_mu_);
+  std::erase_if(read_timeouts_, [&](const auto& e) { return now - e.second >= kTimeoutMemoryMs; });
+  read_timeouts_[item.id] = now;
+}
+
 Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::span<char> out) {
   size_t filled = 0;
   bool link = item.is_link();
@@ -376,24 +389,13 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
   } else if (!links_) {
     return Status(ENOTSUP, "links are not supported by this mount");
   }
-  constexpr int64_t kTimeoutMemoryMs = 250;  // the kernel's retry comes at once
-  {
-    std::lock_guard lock(timeouts_mu_);
-    auto it = read_timeouts_.find(item.id);
-    if (it != read_timeouts_.end() && options_.clock->now_ms() - it->second < kTimeoutMemoryMs)
-      return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item.filename + " (a moment ago)");
-  }
+  if (timed_out_just_now(item)) return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item.filename + " (a moment ago)");
   while (filled < out.size()) {
     Result<size_t> n = link ? (++counters_.link_reads, links_->read(item.link_url(), offset + filled, out.subspan(filled)))
                             : (++counters_.remote_reads, remote_.read(item, offset + filled, out.subspan(filled)));
     if (link && (!n || filled == 0)) note_link_result(item, n.status());
     if (!n) {
-      if (n.err() == ETIMEDOUT) {
-        int64_t now = options_.clock->now_ms();
-        std::lock_guard lock(timeouts_mu_);
-        std::erase_if(read_timeouts_, [&](const auto& e) { return now - e.second >= kTimeoutMemoryMs; });
-        read_timeouts_[item.id] = now;
-      }
+      if (n.err() == ETIMEDOUT) note_timeout(item);
       return n.status().wrap("reading " + item.filename);
     }
     if (*n == 0) break;
@@ -424,8 +426,8 @@ Status Filesystem::reopen_if_unfrozen(uint64_t fh, FileHandle& handle) {
   return {};
 }
 
-std::shared_ptr<Filesystem::SpoolFd> Filesystem::open_local(const std::shared_ptr<const Item>& item) {
-  if (!item || item->is_dir() || item->is_link()) return nullptr;
+Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::shared_ptr<const Item>& item) {
+  if (!item || item->is_dir() || item->is_link()) return std::shared_ptr<SpoolFd>();
   auto out = std::make_shared<SpoolFd>();
   if (!no_local_files_.load(std::memory_order_relaxed)) {
     Result<int> fd = remote_.open_local(*item);
@@ -433,11 +435,16 @@ std::shared_ptr<Filesystem::SpoolFd> Filesystem::open_local(const std::shared_pt
       out->fd = *fd;
       return out;
     }
-    if (fd.err() != ENOTSUP) return nullptr;  // (read() asks the remote, and answers its error if any)
+    if (fd.err() != ENOTSUP) return std::shared_ptr<SpoolFd>();  // (read() asks the remote, and answers its error if any)
     no_local_files_ = true;
   }
   DataCache* cache = options_.data_cache;
-  if (!cache || !cache->keeps(item->size())) return nullptr;
+  if (!cache || !cache->keeps(item->size())) return std::shared_ptr<SpoolFd>();
+  // A server that just timed out is not waited for again (the kernel retries a failed read at
+  // once), and a fetch that fails on the server is answered as a read's failure would be: not
+  // followed by a direct read that would wait as long again.
+  if (timed_out_just_now(*item))
+    return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item->filename + " (a moment ago)");
   Result<int> fd = cache->get(*item, [&](uint64_t offset, std::span<char> into) {
     ++counters_.remote_reads;
     return remote_.read(*item, offset, into);
@@ -445,7 +452,9 @@ std::shared_ptr<Filesystem::SpoolFd> Filesystem::open_local(const std::shared_pt
   if (!fd) {
     ++counters_.data_cache_errors;
     spdlog::debug("data cache: {}: {}", item->filename, fd.status().to_string());
-    return nullptr;
+    if (fd.err() == ETIMEDOUT) note_timeout(*item);
+    if (is_transient_remote_error(fd.err()) && fd.err() != ESTALE) return fd.status().wrap("reading " + item->filename);
+    return std::shared_ptr<SpoolFd>();  // (too large, no room, changed meanwhile: read the remote directly)
   }
   out->fd = *fd;
   return out;
@@ -484,7 +493,7 @@ Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh) {
       return handle;
     }
   }
-  auto fd = open_local(handle.item);
+  DLFS_ASSIGN(std::shared_ptr<SpoolFd> fd, open_local(handle.item));
   std::lock_guard lock(handles_mu_);
   if (!fd) {  // (not asked again for this handle)
     if (auto it = files_.find(fh); fh != 0 && it != files_.end()) it->second.remote_reads = true;

@@ -347,7 +347,13 @@ class Filesystem {
   Result<FileHandle> read_handle(Ino ino, uint64_t fh);
   // A descriptor of the bytes of a platform item in a local file: its stored binary
   // (Remote::open_local), else the data cache's copy (fetched now on a miss); or null.
-  std::shared_ptr<SpoolFd> open_local(const std::shared_ptr<const Item>& item);
+  // Null where there is none; an error where fetching it into the data cache failed on the
+  // server (answered as the read's).
+  Result<std::shared_ptr<SpoolFd>> open_local(const std::shared_ptr<const Item>& item);
+  // A read of the item timed out in the last kTimeoutMemoryMs (the kernel's retry comes at once).
+  static constexpr int64_t kTimeoutMemoryMs = 250;
+  bool timed_out_just_now(const Item& item);
+  void note_timeout(const Item& item);
   // The handle's read-ahead of a large remote item (made at its first read), or null.
   std::shared_ptr<ReadAhead> read_ahead_of(uint64_t fh, const FileHandle& handle);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.

@@ -103,6 +103,8 @@ std::optional<size_t> ReadAhead::read(uint64_t offset, std::span<char> out) {
   // Reads come from several threads: the kernel's next one may arrive before the one before it.
   uint64_t slack = 2 * std::max<uint64_t>(out.size(), 128 << 10);
   bool follows = last_end_ != UINT64_MAX && offset + slack >= last_end_ && offset <= last_end_ + slack;
+  if (streaming_ && !in_parts && follows && !parts_.empty() && offset < parts_.front()->offset)
+    return std::nullopt;  // a read lagging behind the parts (another thread's, late): directly
   if (!streaming_ || !in_parts) {
     if (streaming_ && !follows) drop_locked();  // a seek
     if (!follows || offset >= size_) {

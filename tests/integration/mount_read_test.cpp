@@ -70,8 +70,10 @@ TEST_P(MountRead, ASecondPassAfterARemountReadsNothingFromTheServer) {
   ASSERT_TRUE(warm.is_object()) << warm;
   EXPECT_EQ(warm["data_cache"]["hits"], 12) << warm.dump();
   EXPECT_EQ(warm["data_cache"]["misses"], 0) << warm.dump();
-  // Only big.bin, not kept, asked the server.
-  EXPECT_EQ(warm["remote"]["read"], cold["remote"]["read"].get<int>() - 12) << warm.dump();
+  // Only big.bin, not kept, asked the server: in 4 MiB parts fetched ahead (how many reads came
+  // before they started depends on the kernel's timing).
+  EXPECT_GT(warm["remote"]["read"].get<int>(), 0) << warm.dump();
+  EXPECT_LE(warm["remote"]["read"].get<int>(), 12) << warm.dump();
 
   // One file changed on the server: once the mount knows (its cached listing expired: dir_ttl=0
   // here), it is read anew, the others still from the cache.

@@ -131,23 +131,30 @@ TEST_F(FsDataCache, LargeItemsAreReadInRangesAsAsked) {
   EXPECT_EQ(data_cache->usage().first, 0u);
 }
 
-TEST_F(FsDataCache, AFailedFetchIsAnsweredThenTheRemoteIsReadDirectly) {
+TEST_F(FsDataCache, AFetchThatFailsOnTheServerIsTheReadsErrorOnceAndNotWaitedForTwice) {
   remote.add_file("/f", random_bytes(5000, 1));
   open_data_cache();
   mount();
   Ino f = walk("/f")->ino;
-  remote.fail_next(RemoteCall::kRead, 1, EIO);
   auto opened = *fs->open(f, O_RDONLY);
-  auto failed = read_as_kernel(*fs, f, opened.fh, 0, 4096);
-  // The fetch's failure: this handle reads the remote from now on, which answers.
-  EXPECT_EQ(*failed, random_bytes(5000, 1).substr(0, 4096));
-  EXPECT_EQ(*read_as_kernel(*fs, f, opened.fh, 4096, 4096), random_bytes(5000, 1).substr(4096));
-  fs->release(opened.fh);
-  EXPECT_EQ(fs->stats_json()["data_cache"]["errors"], 1);
-  remote.reset_calls();
-  EXPECT_EQ(*cat_as_kernel(*fs, f), random_bytes(5000, 1));  // a new handle: fetched into the cache now
+  remote.fail_next(RemoteCall::kRead, 1, EIO);
+  EXPECT_EQ(read_as_kernel(*fs, f, opened.fh, 0, 4096).err(), EIO);  // (not followed by a direct read)
   EXPECT_EQ(remote.calls(RemoteCall::kRead), 1u);
+  EXPECT_EQ(*read_as_kernel(*fs, f, opened.fh, 0, 5000), random_bytes(5000, 1));  // fetched now
+  EXPECT_EQ(fs->stats_json()["data_cache"]["errors"], 1);
   EXPECT_EQ(data_cache->usage().first, 1u);
+  fs->release(opened.fh);
+
+  // A timeout: the kernel's retry, at once, is answered without asking again.
+  remote.add_file("/g", random_bytes(5000, 2));
+  Ino g = walk("/g")->ino;
+  remote.fail_next(RemoteCall::kRead, 1, ETIMEDOUT);
+  remote.reset_calls();
+  EXPECT_EQ(cat_as_kernel(*fs, g).err(), ETIMEDOUT);
+  EXPECT_EQ(cat_as_kernel(*fs, g).err(), ETIMEDOUT);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), 1u);
+  clock.advance_ms(250);
+  EXPECT_EQ(*cat_as_kernel(*fs, g), random_bytes(5000, 2));
 }
 
 // Large remote items read from start to end: fetched ahead in 4 MiB parts.
@@ -192,6 +199,22 @@ TEST_F(FsReadAhead, SequentialReadsAreFetchedAheadInPartsRandomOnesAreNot) {
   for (uint64_t off : {30ull << 20, 1ull << 20, 20ull << 20, 5ull << 20, 39ull << 20})
     EXPECT_EQ(*read(off, 4096), data.substr(off, 4096));
   EXPECT_EQ(remote.calls(RemoteCall::kRead), 5u);
+  fs->release(fh);
+}
+
+TEST_F(FsReadAhead, AReadArrivingLateIsReadDirectlyWithoutStartingOver) {
+  open_big(40 << 20, 8);
+  const size_t step = 512 << 10;
+  // (Parts start where streaming did, at the second read: 0.5 MiB, 4.5, 8.5, 12.5, ...)
+  for (uint64_t off = 0; off < (13u << 20); off += step) ASSERT_EQ(*read(off, step), data.substr(off, step));
+  uint64_t calls = remote.calls(RemoteCall::kRead);
+  // The kernel's readahead runs on several threads: a read of the part just left behind (its
+  // buffer given back) comes last.
+  EXPECT_EQ(*read(12 << 20, step), data.substr(12 << 20, step));
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), calls + 1);  // directly, and the parts stay
+  for (uint64_t off = 13u << 20; off < (20u << 20); off += step) ASSERT_EQ(*read(off, step), data.substr(off, step));
+  // Fetched ahead already (the window is 8 parts by now): hardly a part more asked.
+  EXPECT_LE(remote.calls(RemoteCall::kRead), calls + 2);
   fs->release(fh);
 }
 

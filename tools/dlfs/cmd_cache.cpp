@@ -101,11 +101,7 @@ Status warm(const Globals& g, const Args& args) {
     std::error_code ec;
     source = std::filesystem::weakly_canonical(g.store, ec).string();
   }
-  DataCacheOptions o;
-  o.dir = data_dir(g);
-  o.space = cache_key(source, remote->dataset().id);
-  o.max_bytes = size;
-  o.max_file_bytes = std::min<uint64_t>(size / 8, 16ull << 20);
+  DataCacheOptions o = mount_data_cache(g.cache_dir, source, remote->dataset().id, size);
   DLFS_TRY(ensure_private_dir(g.cache_dir));
   DLFS_ASSIGN(auto cache, DataCache::open(o));
 

@@ -186,13 +186,8 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   // The data cache, where the bytes are not local files already (a server's, a bucket's).
   std::unique_ptr<DataCache> data_cache;
   if (!o.no_data_cache && (src.http || !remote->dataset().driver.empty())) {
-    DataCacheOptions dco;
-    dco.dir = o.data_cache_dir.empty() ? o.cache_dir + "/data" : o.data_cache_dir;
-    dco.space = cache_key(source, remote->dataset().id);
-    dco.max_bytes = o.data_cache_size;
-    // Items up to this size are fetched whole at their first read; a larger one is read in
-    // ranges as asked (a `head` of a video must not fetch all of it).
-    dco.max_file_bytes = std::min<uint64_t>(o.data_cache_size / 8, 16ull << 20);
+    DataCacheOptions dco = mount_data_cache(o.cache_dir, source, remote->dataset().id, o.data_cache_size);
+    if (!o.data_cache_dir.empty()) dco.dir = o.data_cache_dir;
     Status dir_ok = ensure_private_dir(o.cache_dir);
     auto dc = dir_ok ? DataCache::open(dco) : Result<std::unique_ptr<DataCache>>(dir_ok);
     if (dc) data_cache = std::move(dc).value();
