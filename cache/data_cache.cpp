@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -48,6 +49,33 @@ void stamp_use(int fd, int64_t ms) {
   ::futimens(fd, times);
 }
 
+// Calls `f` with the path and stat of every kept file of one space (<space_dir>/<xx>/<name>).
+void for_each_kept(const std::string& space_dir, const std::function<void(std::string path, const struct stat&)>& f) {
+  for (const std::string& shard : entries_of(space_dir)) {
+    if (shard.size() != 2) continue;  // (stats.json)
+    std::string hdir = space_dir + "/" + shard;
+    for (const std::string& name : entries_of(hdir)) {
+      std::string path = hdir + "/" + name;
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) f(std::move(path), st);
+    }
+  }
+}
+
+// The counters summed in a space's stats.json (an object, empty when there is none yet).
+json read_stats(int fd) {
+  std::string text(4096, '\0');
+  auto n = pread_full(fd, 0, std::span<char>(text.data(), text.size()));
+  text.resize(n ? *n : 0);
+  json stats = json::parse(text, nullptr, false);
+  return stats.is_object() ? stats : json::object();
+}
+
+uint64_t count_of(const json& stats, const char* name) {
+  auto it = stats.find(name);
+  return it != stats.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 }  // namespace
 
 DataCacheOptions mount_data_cache(const std::string& cache_dir, std::string_view source, std::string_view dataset_id,
@@ -82,16 +110,9 @@ void DataCache::flush_stats() {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return;
   ::flock(fd, LOCK_EX);
-  std::string text(4096, '\0');
-  auto n = pread_full(fd, 0, std::span<char>(text.data(), text.size()));
-  text.resize(n ? *n : 0);
-  json stats = json::parse(text, nullptr, false);
-  if (!stats.is_object()) stats = json::object();
+  json stats = read_stats(fd);
   static const char* names[4] = {"hits", "misses", "fills", "fill_bytes"};
-  for (int i = 0; i < 4; ++i) {
-    const json& v = stats[names[i]];
-    stats[names[i]] = (v.is_number_unsigned() ? v.get<uint64_t>() : 0) + delta[i];
-  }
+  for (int i = 0; i < 4; ++i) stats[names[i]] = count_of(stats, names[i]) + delta[i];
   std::string out = stats.dump();
   if (pwrite_all(fd, 0, out.data(), out.size()) && ::ftruncate(fd, off_t(out.size())) == 0)
     std::copy(now, now + 4, flushed_);
@@ -140,21 +161,13 @@ void DataCache::scan() {
   }
   for (const std::string& space : entries_of(options_.dir)) {
     if (space == "tmp") continue;
-    std::string sdir = options_.dir + "/" + space;
-    for (const std::string& shard : entries_of(sdir)) {
-      if (shard.size() != 2) continue;  // (stats.json)
-      std::string hdir = sdir + "/" + shard;
-      for (const std::string& name : entries_of(hdir)) {
-        std::string path = hdir + "/" + name;
-        struct stat st;
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        Entry e;
-        e.size = uint64_t(st.st_size);
-        e.used_ms = e.stamped_ms = mtime_ms(st);
-        total += e.size;
-        index.emplace(std::move(path), e);
-      }
-    }
+    for_each_kept(options_.dir + "/" + space, [&](std::string path, const struct stat& st) {
+      Entry e;
+      e.size = uint64_t(st.st_size);
+      e.used_ms = e.stamped_ms = mtime_ms(st);
+      total += e.size;
+      index.emplace(std::move(path), e);
+    });
   }
   std::lock_guard lock(mu_);
   // What this process used since its last scan is newer than what the files say.
@@ -363,31 +376,17 @@ std::vector<DataSpaceInfo> list_data_spaces(const std::string& dir) {
     if (::stat(sdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     DataSpaceInfo info;
     info.key = space;
-    for (const std::string& shard : entries_of(sdir)) {
-      if (shard.size() != 2) continue;
-      for (const std::string& name : entries_of(sdir + "/" + shard)) {
-        if (::stat((sdir + "/" + shard + "/" + name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        ++info.files;
-        info.bytes += uint64_t(st.st_size);
-      }
-    }
-    std::string text;
+    for_each_kept(sdir, [&](std::string, const struct stat& kept) {
+      ++info.files;
+      info.bytes += uint64_t(kept.st_size);
+    });
     int fd = ::open((sdir + "/stats.json").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      text.resize(4096);
-      auto n = pread_full(fd, 0, std::span<char>(text.data(), text.size()));
-      text.resize(n ? *n : 0);
-      ::close(fd);
-    }
-    json stats = json::parse(text, nullptr, false);
-    auto count = [&](const char* name) -> uint64_t {
-      if (!stats.is_object() || !stats.contains(name) || !stats[name].is_number_unsigned()) return 0;
-      return stats[name].get<uint64_t>();
-    };
-    info.hits = count("hits");
-    info.misses = count("misses");
-    info.fills = count("fills");
-    info.fill_bytes = count("fill_bytes");
+    json stats = fd >= 0 ? read_stats(fd) : json::object();
+    if (fd >= 0) ::close(fd);
+    info.hits = count_of(stats, "hits");
+    info.misses = count_of(stats, "misses");
+    info.fills = count_of(stats, "fills");
+    info.fill_bytes = count_of(stats, "fill_bytes");
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });

@@ -366,10 +366,11 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   return r;
 }
 
-bool Filesystem::timed_out_just_now(const Item& item) {
+Status Filesystem::timed_out_just_now(const Item& item) {
   std::lock_guard lock(timeouts_mu_);
   auto it = read_timeouts_.find(item.id);
-  return it != read_timeouts_.end() && options_.clock->now_ms() - it->second < kTimeoutMemoryMs;
+  if (it == read_timeouts_.end() || options_.clock->now_ms() - it->second >= kTimeoutMemoryMs) return {};
+  return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item.filename + " (a moment ago)");
 }
 
 void Filesystem::note_timeout(const Item& item) {
@@ -389,7 +390,7 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
   } else if (!links_) {
     return Status(ENOTSUP, "links are not supported by this mount");
   }
-  if (timed_out_just_now(item)) return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item.filename + " (a moment ago)");
+  DLFS_TRY(timed_out_just_now(item));
   while (filled < out.size()) {
     Result<size_t> n = link ? (++counters_.link_reads, links_->read(item.link_url(), offset + filled, out.subspan(filled)))
                             : (++counters_.remote_reads, remote_.read(item, offset + filled, out.subspan(filled)));
@@ -443,8 +444,7 @@ Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::s
   // A server that just timed out is not waited for again (the kernel retries a failed read at
   // once), and a fetch that fails on the server is answered as a read's failure would be: not
   // followed by a direct read that would wait as long again.
-  if (timed_out_just_now(*item))
-    return Status(ETIMEDOUT, "the server did not answer in time", "reading " + item->filename + " (a moment ago)");
+  DLFS_TRY(timed_out_just_now(*item));
   Result<int> fd = cache->get(*item, [&](uint64_t offset, std::span<char> into) {
     ++counters_.remote_reads;
     return remote_.read(*item, offset, into);
@@ -539,6 +539,10 @@ std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(uint64_t fh, const FileHand
 Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
   ++counters_.reads;
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
+  return read_through(handle, fh, offset, out);
+}
+
+Result<size_t> Filesystem::read_through(const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out) {
   if (handle.fd) {
     ssize_t n = ::pread(handle.fd->fd, out.data(), out.size(), off_t(offset));
     if (n < 0) return Status(errno, handle.pending ? "reading the spool file" : "reading the stored binary");
@@ -564,11 +568,15 @@ Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span
   return n;
 }
 
-Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint64_t offset, size_t size) {
+Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint64_t offset, std::span<char> buf) {
+  ++counters_.reads;
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
   LocalRead out;
-  if (!handle.fd) return out;
-  ++counters_.reads;
+  if (!handle.fd) {  // (elsewhere: read into buf, through the handle just looked up)
+    DLFS_ASSIGN(out.size, read_through(handle, fh, offset, buf));
+    return out;
+  }
+  size_t size = buf.size();
   struct stat st;
   if (::fstat(handle.fd->fd, &st) != 0) return Status(errno, "cannot stat the file read");
   uint64_t end = uint64_t(st.st_size);

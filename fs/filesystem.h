@@ -227,15 +227,16 @@ class Filesystem {
     int fd = -1;
     ~SpoolFd();
   };
-  // A read whose bytes are in a local file: `size` bytes of `fd` from `offset` (clipped at the
-  // file's end), for the kernel to take by splice with no copy through this process. No fd:
-  // the bytes are elsewhere, read() them.
+  // A read of up to buf.size() bytes for the kernel. Where they are in a local file: `size`
+  // bytes of `fd` from `offset` (clipped at the file's end), for the kernel to take by splice
+  // with no copy through this process, and buf untouched. No fd: the bytes are elsewhere, and
+  // read() put `size` of them in buf.
   struct LocalRead {
     std::shared_ptr<SpoolFd> fd;
     uint64_t offset = 0;
     size_t size = 0;
   };
-  Result<LocalRead> read_local(Ino ino, uint64_t fh, uint64_t offset, size_t size);
+  Result<LocalRead> read_local(Ino ino, uint64_t fh, uint64_t offset, std::span<char> buf);
   void release(uint64_t fh);
 
   // Writing (fs/filesystem_write.cpp).
@@ -350,10 +351,13 @@ class Filesystem {
   // Null where there is none; an error where fetching it into the data cache failed on the
   // server (answered as the read's).
   Result<std::shared_ptr<SpoolFd>> open_local(const std::shared_ptr<const Item>& item);
-  // A read of the item timed out in the last kTimeoutMemoryMs (the kernel's retry comes at once).
+  // ETIMEDOUT where a read of the item timed out in the last kTimeoutMemoryMs (the kernel's
+  // retry comes at once: it is not waited for twice); ok otherwise.
   static constexpr int64_t kTimeoutMemoryMs = 250;
-  bool timed_out_just_now(const Item& item);
+  Status timed_out_just_now(const Item& item);
   void note_timeout(const Item& item);
+  // read() past the handle's lookup (read_handle).
+  Result<size_t> read_through(const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out);
   // The handle's read-ahead of a large remote item (made at its first read), or null.
   std::shared_ptr<ReadAhead> read_ahead_of(uint64_t fh, const FileHandle& handle);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.

@@ -267,24 +267,19 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     // Bytes in a local file (a stored binary, a spool file) go to the kernel by descriptor:
     // libfuse splices them into /dev/fuse, no copy through this process (it reads them into its
     // own buffer instead where splicing is refused).
-    auto local = fs_of(req).read_local(ino, fi->fh, uint64_t(off), size);
-    if (!local) return reply_error(req, "read", local.status());
-    if (local->fd) {
-      fuse_bufvec bytes = FUSE_BUFVEC_INIT(local->size);
-      bytes.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-      bytes.buf[0].fd = local->fd->fd;
-      bytes.buf[0].pos = off_t(local->offset);
-      int r = fuse_reply_data(req, &bytes, FUSE_BUF_SPLICE_MOVE);
-      if (r < 0 && r != -ENOENT) spdlog::debug("read: replying from the local file: {}", std::strerror(-r));
-      return;
-    }
-    // (One buffer per thread, kept: a new 128 KiB one per read is an mmap of fresh pages that
-    // the kernel zeroes every time, which costs more than the read here.)
+    // (One buffer per thread, kept, for bytes that are not: a new 128 KiB one per read is an
+    // mmap of fresh pages that the kernel zeroes every time, which costs more than the read.)
     thread_local std::vector<char> buf;
     if (buf.size() < size) buf.resize(size);
-    auto n = fs_of(req).read(ino, fi->fh, uint64_t(off), std::span<char>(buf.data(), size));
-    if (!n) return reply_error(req, "read", n.status());
-    fuse_reply_buf(req, buf.data(), *n);
+    auto local = fs_of(req).read_local(ino, fi->fh, uint64_t(off), std::span<char>(buf.data(), size));
+    if (!local) return reply_error(req, "read", local.status());
+    if (!local->fd) return (void)fuse_reply_buf(req, buf.data(), local->size);
+    fuse_bufvec bytes = FUSE_BUFVEC_INIT(local->size);
+    bytes.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    bytes.buf[0].fd = local->fd->fd;
+    bytes.buf[0].pos = off_t(local->offset);
+    int r = fuse_reply_data(req, &bytes, FUSE_BUF_SPLICE_MOVE);
+    if (r < 0 && r != -ENOENT) spdlog::debug("read: replying from the local file: {}", std::strerror(-r));
   });
 }
 

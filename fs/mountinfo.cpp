@@ -22,17 +22,7 @@ std::string unescape_mountinfo(const std::string& s) {
 
 }  // namespace
 
-bool is_mount_point(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, point;
-    fields >> id >> parent >> devno >> root >> point;
-    if (unescape_mountinfo(point) == dir) return true;
-  }
-  return false;
-}
+bool is_mount_point(const std::string& dir) { return !mount_device(dir).empty(); }
 
 std::string mount_device(const std::string& dir) {
   std::ifstream in("/proc/self/mountinfo");

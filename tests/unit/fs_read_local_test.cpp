@@ -17,20 +17,17 @@ using namespace dlfs::test;
 namespace {
 
 // What the kernel gets for a read: the descriptor's bytes where read_local answers one, else
-// read()'s. `local` tells which it was.
+// the bytes it read into the buffer. `local` tells which it was.
 Result<std::string> read_as_kernel(Filesystem& fs, Ino ino, uint64_t fh, uint64_t offset, size_t size,
                                    bool* local = nullptr) {
-  DLFS_ASSIGN(auto lr, fs.read_local(ino, fh, offset, size));
-  if (local) *local = bool(lr.fd);
   std::string out(size, '\0');
+  DLFS_ASSIGN(auto lr, fs.read_local(ino, fh, offset, std::span<char>(out.data(), out.size())));
+  if (local) *local = bool(lr.fd);
   if (lr.fd) {
     ssize_t n = ::pread(lr.fd->fd, out.data(), lr.size, off_t(lr.offset));
     if (n < 0 || size_t(n) != lr.size) return Status(EIO, "short pread");
-    out.resize(lr.size);
-    return out;
   }
-  DLFS_ASSIGN(size_t n, fs.read(ino, fh, offset, std::span<char>(out.data(), out.size())));
-  out.resize(n);
+  out.resize(lr.size);
   return out;
 }
 
