@@ -229,6 +229,25 @@ Result<int> DataCache::get(const Item& item, const ReadFn& read) {
   std::string path = path_of(item);
   int fd = open_kept(path, size, true);
   if (fd >= 0) return fd;
+  return fill(item, path, read, false);
+}
+
+Result<bool> DataCache::prefetch(const Item& item, const ReadFn& read) {
+  uint64_t size = item.size();
+  if (!keeps(size)) return false;
+  flush_stats_every_while();
+  std::string path = path_of(item);
+  int fd = open_kept(path, size, false);  // (another mount's too: the index may not know it yet)
+  if (fd < 0) {
+    DLFS_ASSIGN(fd, fill(item, path, read, true));
+  }
+  if (fd < 0) return false;  // another thread is fetching it
+  ::close(fd);
+  return true;
+}
+
+Result<int> DataCache::fill(const Item& item, const std::string& path, const ReadFn& read, bool ahead) {
+  uint64_t size = item.size();
   std::shared_ptr<Fill> fill;
   bool mine = false;
   {
@@ -239,18 +258,29 @@ Result<int> DataCache::get(const Item& item, const ReadFn& read) {
       fills_.emplace(path, fill);
       mine = true;
     } else {
+      if (ahead) return -1;
       fill = it->second;
       fill_done_.wait(lock, [&] { return fill->done; });
     }
   }
   if (!mine) {  // another thread fetched it: open our own descriptor
     if (!fill->fd) return fill->fd.status();
-    fd = open_kept(path, size, false);
+    int fd = open_kept(path, size, false);
     if (fd >= 0) return fd;
     return Status(ENOENT, "the data cache lost the file just fetched");
   }
-  ++counters_.misses;
-  Result<int> got = fetch(item, path, read);
+  // (Kept just now by a fill that ended between our look and taking the slot: not fetched twice.)
+  int kept = open_kept(path, size, false);
+  Result<int> got = kept;
+  if (kept < 0) {
+    ++(ahead ? counters_.prefetches : counters_.misses);
+    got = fetch(item, path, read);
+  } else if (ahead) {
+    ::close(kept);
+    got = -1;  // (not brought by this prefetch)
+  } else {
+    ++counters_.hits;
+  }
   std::lock_guard lock(mu_);
   fill->fd = got ? Result<int>(0) : Result<int>(got.status());
   fill->done = true;

@@ -52,6 +52,7 @@ DataCacheOptions mount_data_cache(const std::string& cache_dir, std::string_view
 
 struct DataCacheCounters {
   std::atomic<uint64_t> hits{0}, misses{0}, fills{0}, fill_bytes{0}, evictions{0}, evicted_bytes{0};
+  std::atomic<uint64_t> prefetches{0};  // fills made ahead of any read (prefetch()), not misses
 };
 
 class DataCache {
@@ -72,8 +73,12 @@ class DataCache {
   // ENOSPC when keeping it would leave too little free space, ESTALE when the remote's bytes
   // were not the item's size (the item changed meanwhile). The caller then reads the remote.
   Result<int> get(const Item& item, const ReadFn& read);
-  // Only a hit: the descriptor, or -1 (counted as neither hit nor miss).
+  // Only a hit (counted as one): the descriptor, or -1 (not counted as a miss).
   int lookup(const Item& item);
+  // Fetches the item whole ahead of any read (a folder's next files, fs/folder_prefetch.h):
+  // answers true when it brought bytes, false when they are kept already, being fetched by
+  // another thread, or the item is not kept at all. Counts neither a hit nor a miss.
+  Result<bool> prefetch(const Item& item, const ReadFn& read);
 
   const DataCacheCounters& counters() const { return counters_; }
   // Adds this process's counts since the last call to <dir>/<space>/stats.json (for `dlfs cache
@@ -101,6 +106,9 @@ class DataCache {
   // processes no longer running.
   void scan();
   int open_kept(const std::string& path, uint64_t size, bool count);
+  // A miss: fetches the item once however many threads ask (they wait for the first), or with
+  // `ahead` (a prefetch) answers -1 at once when another thread is fetching it.
+  Result<int> fill(const Item& item, const std::string& path, const ReadFn& read, bool ahead);
   Result<int> fetch(const Item& item, const std::string& path, const ReadFn& read);
   // Evicts least recently used files until `incoming` more bytes fit.
   void make_room(uint64_t incoming);

@@ -34,7 +34,12 @@ Filesystem::Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links,
                        const Item& root, int64_t fetched_ms)
     : remote_(remote), links_(links), options_(std::move(options)),
       source_(remote, cache, *options_.clock, options_.dir_ttl_ms, options_.page_size, options_.memory_items),
-      inodes_(root, fetched_ms, options_.hot_items) {}
+      inodes_(root, fetched_ms, options_.hot_items) {
+  if (options_.data_cache && options_.prefetch > 0)
+    prefetch_ = std::make_unique<FolderPrefetch>(
+        FolderPrefetchOptions{.threads = options_.prefetch},
+        [this](const std::string& folder, const std::string& name) { return prefetch_one(folder, name); });
+}
 
 Result<Node> Filesystem::node(Ino ino) const {
   auto n = inodes_.get(ino);
@@ -236,6 +241,7 @@ Result<uint64_t> Filesystem::opendir(Ino ino) {
   } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
     int64_t fetched_ms = 0;
     DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
+    prefetch_listed(*n.item, items);
     handle.items = std::make_shared<const std::vector<Item>>(std::move(items));
     handle.fetched_ms = fetched_ms;
     accessed(*n.item);  // a listing reads the folder
@@ -344,6 +350,7 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
       }
       OpenResult r;
       r.fh = *fh;
+      r.noflush = !writing;
       return r;
     }
     if (is_spool_id(n.item->id)) {  // a new file's node: now the uploaded item
@@ -354,8 +361,12 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
   if (writing) return Status(EROFS, options_.read_only ? "the mount is read-only" : "this mount cannot write");
   bool link_changed = false;
   if (n.kind == NodeKind::kItem && n.item->is_link()) DLFS_TRY(revalidate_link(ino, *n.item, link_changed));
-  if (n.kind == NodeKind::kItem) accessed(*n.item);
+  if (n.kind == NodeKind::kItem) {
+    accessed(*n.item);
+    prefetch_opened(*n.item);
+  }
   OpenResult r;
+  r.noflush = true;  // (read only: see above)
   r.keep_cache = inodes_.note_open(ino) && !link_changed;
   // A link whose target changed: the kernel hears of it from the invalidation thread, maybe after
   // this open's first read, with the old size still cached; this open reads past it directly.
@@ -702,7 +713,7 @@ json Filesystem::data_cache_json() const {
   return json{{"hits", c.hits.load()},     {"misses", c.misses.load()},       {"fills", c.fills.load()},
               {"fill_bytes", c.fill_bytes.load()}, {"evictions", c.evictions.load()},
               {"evicted_bytes", c.evicted_bytes.load()}, {"errors", counters_.data_cache_errors.load()},
-              {"files", files}, {"bytes", bytes}};
+              {"prefetches", c.prefetches.load()}, {"files", files}, {"bytes", bytes}};
 }
 
 json Filesystem::stats_json() const {
@@ -717,7 +728,7 @@ json Filesystem::stats_json() const {
       {"items", {{"cache_hits", s.item_cache_hits.load()}, {"negative_hits", s.negative_hits.load()}}},
       {"ops", {{"lookup", c.lookups.load()}, {"getattr", c.getattrs.load()}, {"readdir", c.readdirs.load()},
                {"open", c.opens.load()}, {"read", c.reads.load()}, {"bytes_read", c.bytes_read.load()},
-               {"getxattr", c.xattr_gets.load()}}},
+               {"getxattr", c.xattr_gets.load()}, {"flush", c.flushes.load()}}},
       {"data_cache", data_cache_json()},
       {"inodes", inodes_.size()},
   };

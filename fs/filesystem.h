@@ -26,6 +26,7 @@
 
 #include "cache/data_cache.h"
 #include "cache/metadata_cache.h"
+#include "fs/folder_prefetch.h"
 #include "fs/read_ahead.h"
 #include "cache/upload_spool.h"
 #include "core/posix_attrs.h"
@@ -59,6 +60,9 @@ struct FsOptions {
   // Items' bytes kept on local disk (a remote platform's: the embedded one's are local files
   // already). Null: every read of a cold page asks the remote.
   DataCache* data_cache = nullptr;
+  // -o prefetch=N: a folder's files opened in listing order are fetched into the data cache
+  // ahead of the readers, N at once (fs/folder_prefetch.h); 0: off. Only with a data cache.
+  unsigned prefetch = 8;
 
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;
@@ -174,6 +178,7 @@ struct OpenResult {
   uint64_t fh = 0;
   bool keep_cache = false;  // the item is unchanged since the last open: keep the kernel's pages
   bool direct_io = false;   // size unknown (a link whose server does not tell): read to EOF
+  bool noflush = false;     // opened for reading only: a close has nothing to flush (no request)
 };
 
 struct DirEntry {
@@ -195,6 +200,7 @@ struct FsCounters {
   std::atomic<uint64_t> lookups{0}, getattrs{0}, readdirs{0}, opens{0}, reads{0}, bytes_read{0};
   std::atomic<uint64_t> remote_reads{0}, link_reads{0}, link_heads{0}, xattr_gets{0};
   std::atomic<uint64_t> data_cache_errors{0};  // fetches into the data cache that failed (then read directly)
+  std::atomic<uint64_t> flushes{0};
 };
 
 class Filesystem {
@@ -360,6 +366,11 @@ class Filesystem {
   Result<size_t> read_through(const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out);
   // The handle's read-ahead of a large remote item (made at its first read), or null.
   std::shared_ptr<ReadAhead> read_ahead_of(uint64_t fh, const FileHandle& handle);
+  // Dataset-aware prefetch (fs/filesystem_prefetch.cpp): a folder's listing and opens told to
+  // prefetch_, and its fetch of one file into the data cache.
+  void prefetch_listed(const Item& dir, const std::vector<Item>& items);
+  void prefetch_opened(const Item& item);
+  bool prefetch_one(const std::string& folder, const std::string& name);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
   // What a node shows now (its pending file's state, or the node's item) when a platform answer
@@ -606,6 +617,9 @@ class Filesystem {
   // readahead again, which would wait out the whole timeout a second time.
   std::mutex timeouts_mu_;
   std::unordered_map<std::string, int64_t> read_timeouts_;
+
+  // Last: its threads use everything above, and are stopped (joined) first.
+  std::unique_ptr<FolderPrefetch> prefetch_;
 };
 
 }  // namespace dlfs

@@ -32,7 +32,10 @@ Filesystem::SpoolFd::~SpoolFd() {
   if (fd >= 0) ::close(fd);
 }
 
-Filesystem::~Filesystem() { stop_uploads(); }
+Filesystem::~Filesystem() {
+  prefetch_.reset();  // (its threads read through the remote and the sources)
+  stop_uploads();
+}
 
 std::shared_ptr<PendingFile> Filesystem::pending_at(const std::string& path) {
   std::lock_guard lock(write_mu_);
@@ -363,6 +366,7 @@ Status Filesystem::wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t
 }
 
 Status Filesystem::flush(Ino, uint64_t fh) {
+  ++counters_.flushes;
   FileHandle h;
   {
     std::lock_guard lock(handles_mu_);

@@ -258,6 +258,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->fh = r->fh;
     fi->keep_cache = r->keep_cache;
     fi->direct_io = r->direct_io;
+    fi->noflush = r->noflush;  // (a read-only close then costs no request: the kernel skips FLUSH)
     if (fuse_reply_open(req, fi) == -ENOENT) fs_of(req).release(r->fh);
   });
 }

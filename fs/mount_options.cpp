@@ -135,6 +135,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "max_threads") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.max_threads, parse_between(key, value, 1, 1024));
+  } else if (key == "prefetch") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.prefetch, parse_between(key, value, 0, 64));
   } else if (key == "upload_workers") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.upload_workers, parse_between(key, value, 1, 256));
@@ -282,7 +285,7 @@ Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {
 
 std::string mount_usage(const std::string& program) {
   return "usage: " + program +
-         " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,data_cache=DIR|off,data_cache_size=SIZE,read_ahead=KB,"
+         " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,data_cache=DIR|off,data_cache_size=SIZE,read_ahead=KB,prefetch=N,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
          "spool_size=SIZE,max_pending=N,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"

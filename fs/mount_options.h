@@ -45,6 +45,7 @@ struct MountOptions {
   std::optional<bool> no_open;  // -o no_open[=0|1]; default: on for ro mounts
   unsigned max_threads = 16;    // -o max_threads=N
   unsigned read_ahead_kb = 512;  // -o read_ahead=KB (0: the kernel's; FuseOptions::read_ahead_kb)
+  unsigned prefetch = 8;         // -o prefetch=N: a walked folder's files fetched N at once (0: off)
   uint64_t debug_read_delay_ms = 0;  // -o debug_read_delay_ms=N (tests: a stalled server)
 
   // The HTTP client of a URL SOURCE (ignored for embedded sources).

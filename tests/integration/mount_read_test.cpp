@@ -132,6 +132,34 @@ TEST_P(MountRead, DataCacheOffReadsTheServer) {
   EXPECT_FALSE(stdfs::exists(work.sub("cache/data"))) << "made a data cache anyway";
 }
 
+TEST_P(MountRead, AFolderListedThenReadInOrderIsPrefetchedAndReadOnlyClosesSendNoFlush) {
+  std::vector<std::string> files;
+  for (int i = 0; i < 40; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "w/f%02d.bin", i);
+    files.push_back(name);
+    put(name, random_bytes(30'000 + size_t(i), uint32_t(i)));
+  }
+  std::string stats = work.sub("stats.json");
+  auto m = mount("mnt", "cache", "stats=" + stats);
+  ASSERT_TRUE(m);
+  auto ls = run({"ls", m->mountpoint() + "/w"}, 60s);
+  ASSERT_TRUE(ls.ok()) << ls.err;
+  for (const std::string& f : files) {  // one reader, in the listing's order (ls sorts as it does)
+    auto cmp = run({"cmp", work.sub("src/" + f), m->mountpoint() + "/" + f}, 60s);
+    EXPECT_TRUE(cmp.ok()) << f << ": " << cmp.out << cmp.err;
+  }
+  ASSERT_TRUE(m->unmount());
+  std::ifstream in(stats);
+  json s = json::parse(in, nullptr, false);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["ops"]["flush"], 0) << s.dump();  // (the kernel sent no FLUSH at cmp's closes)
+  if (GetParam() == Backend::kEmbedded) return;  // (local files: nothing to fetch ahead)
+  // Every file fetched once: by its reader (a miss) or ahead of it (a prefetch) — most ahead.
+  EXPECT_EQ(s["data_cache"]["misses"].get<int>() + s["data_cache"]["prefetches"].get<int>(), 40) << s.dump();
+  EXPECT_GE(s["data_cache"]["prefetches"].get<int>(), 20) << s.dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MountRead, kBackends, backend_name);
 
 }  // namespace

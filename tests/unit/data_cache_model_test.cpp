@@ -91,7 +91,7 @@ std::string run(uint32_t seed, int steps) {
         int op = int(rng() % 100);
         int i = int(rng() % kItems);
         clock.advance_ms(int64_t(rng() % 50));
-        if (op < 70) {  // read the current version through a cache
+        if (op < 70) {  // read (or prefetch) the current version through a cache
           std::shared_lock alive(running);
           int v;
           {
@@ -104,7 +104,7 @@ std::string run(uint32_t seed, int steps) {
             cache = caches[rng() % caches.size()];
           }
           Item item = remote.item_of(i, v);
-          auto fd = cache->get(item, [&](uint64_t offset, std::span<char> out) -> Result<size_t> {
+          auto read = [&](uint64_t offset, std::span<char> out) -> Result<size_t> {
             if (rng() % 20 == 0) return Status(EIO, "the remote failed");
             // What the remote answers now: a newer version may have replaced it meanwhile.
             int now;
@@ -117,7 +117,12 @@ std::string run(uint32_t seed, int steps) {
             size_t n = std::min(out.size(), size_t(b.size() - offset));
             std::copy_n(b.data() + offset, n, out.data());
             return n;
-          });
+          };
+          if (op >= 60) {  // fetched ahead of any read (a folder's prefetch): checked at the next read
+            (void)cache->prefetch(item, read);
+            continue;
+          }
+          auto fd = cache->get(item, read);
           if (!fd) continue;  // (an error is answered: the caller reads the remote itself)
           std::string got = read_fd(*fd);
           std::string want = Remote::bytes_of(i, v);

@@ -235,6 +235,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.atime = !o.noatime;
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   fo.data_cache = data_cache.get();
+  fo.prefetch = o.prefetch;
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
 

@@ -1,0 +1,128 @@
+#include "fs/folder_prefetch.h"
+
+#include <algorithm>
+
+namespace dlfs {
+
+FolderPrefetch::FolderPrefetch(FolderPrefetchOptions options, Fetch fetch)
+    : options_(options), fetch_(std::move(fetch)) {}
+
+FolderPrefetch::~FolderPrefetch() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void FolderPrefetch::listed(const std::string& folder, std::vector<std::string> names) {
+  if (options_.threads == 0) return;
+  std::lock_guard lock(mu_);
+  auto same = std::find_if(folders_.begin(), folders_.end(), [&](const auto& f) { return f->path == folder; });
+  if (names.size() < options_.min_files) {
+    if (same != folders_.end()) folders_.erase(same);
+    return;
+  }
+  if (same != folders_.end() && (*same)->names == names) {  // listed again, unchanged: the walk goes on
+    folders_.splice(folders_.begin(), folders_, same);
+    return;
+  }
+  if (same != folders_.end()) folders_.erase(same);
+  auto f = std::make_shared<Folder>();
+  f->path = folder;
+  f->names = std::move(names);
+  f->recent_max = std::clamp<size_t>(f->names.size() / 16, 4, kRecent);
+  f->index.reserve(f->names.size());
+  for (uint32_t i = 0; i < f->names.size(); ++i) f->index.emplace(f->names[i], i);
+  folders_.push_front(std::move(f));
+  while (folders_.size() > options_.folders) folders_.pop_back();
+}
+
+bool FolderPrefetch::near_recent(const Folder& f, uint32_t i) const {
+  for (size_t d = 1; d <= kNear; ++d) {
+    if (i >= d && f.recent_set.count(uint32_t(i - d))) return true;
+    if (f.recent_set.count(uint32_t(i + d))) return true;  // (readers in parallel: a later file first)
+  }
+  return false;
+}
+
+void FolderPrefetch::note_recent(Folder& f, uint32_t i) {
+  f.recent.push_back(i);
+  f.recent_set.insert(i);
+  if (f.recent.size() > f.recent_max) {
+    f.recent_set.erase(f.recent_set.find(f.recent.front()));
+    f.recent.pop_front();
+  }
+}
+
+void FolderPrefetch::opened(std::string_view folder, std::string_view name) {
+  if (options_.threads == 0) return;
+  std::unique_lock lock(mu_);
+  auto fit = std::find_if(folders_.begin(), folders_.end(), [&](const auto& f) { return f->path == folder; });
+  if (fit == folders_.end()) return;
+  Folder& f = **fit;
+  auto it = f.index.find(name);
+  if (it == f.index.end()) return;
+  uint32_t i = it->second;
+  // A jump further than a walk's readers spread (a new epoch from the top, another part of the
+  // folder): a new walk from here.
+  int64_t spread = int64_t(options_.ahead) + int64_t(kRecent);
+  if (f.high >= 0 && (int64_t(i) > f.high + spread || int64_t(i) < f.high - spread)) {
+    f.high = f.queued_to = i;
+    f.score = 0;
+    f.walking = false;
+  }
+  bool in_order = near_recent(f, i);
+  note_recent(f, i);
+  f.score = in_order ? std::min(f.score + 1, kScoreMax) : std::max(f.score - 3, 0);
+  f.high = std::max<int64_t>(f.high, i);
+  if (f.score < kScoreWalk) return;
+  if (!f.walking) {
+    f.walking = true;
+    ++stats_.walks;
+  }
+  int64_t to = std::min<int64_t>(f.high + int64_t(options_.ahead), int64_t(f.names.size()) - 1);
+  int64_t from = std::max(f.queued_to, f.high) + 1;
+  bool added = false;
+  for (int64_t j = from; j <= to && queue_.size() < options_.max_queued; ++j) {
+    queue_.push_back(Job{*fit, uint32_t(j)});
+    f.queued_to = j;
+    ++stats_.queued;
+    added = true;
+  }
+  if (!added) return;
+  if (threads_.empty())
+    for (unsigned t = 0; t < options_.threads; ++t) threads_.emplace_back([this] { work(); });
+  lock.unlock();
+  cv_.notify_all();
+}
+
+void FolderPrefetch::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      // Far behind the walk (its readers opened it, and fetched it themselves): not worth a look.
+      if (int64_t(job.index) + int64_t(kRecent) < job.folder->high) continue;
+    }
+    // (names never change once listed: read without the lock)
+    bool brought = fetch_(job.folder->path, job.folder->names[job.index]);
+    if (brought) {
+      std::lock_guard lock(mu_);
+      ++stats_.fetched;
+    }
+  }
+}
+
+FolderPrefetchStats FolderPrefetch::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace dlfs

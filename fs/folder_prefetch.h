@@ -1,0 +1,98 @@
+// Dataset-aware prefetch: when the files of a folder are opened in its listing's order — by one
+// reader, or by several walking it together as DataLoader workers or `cp -r` do — the next
+// files' bytes are fetched (into the data cache) on a pool of threads before anyone opens them,
+// a fixed number of files ahead of the furthest open. Random opens (a shuffled epoch) never
+// start it: an open counts as "in order" when a file within two places of it in the listing
+// was opened among the last few dozen opens; a score rises by one for each in-order open, falls
+// by three for any other, and the folder is walked while it stays high. ("A few dozen": a 16th
+// of the folder, 4 to 48, so that in a small folder a random file is not near one by chance.)
+// A far jump (a new epoch from the first file) starts the walk over.
+//
+// The folder's order is the one its last listing (opendir) showed; only its names are kept, for
+// a few folders. Bounded: `ahead` files per walk, a queue of at most `max_queued` fetches;
+// the fetch itself bounds its memory (the data cache streams to disk).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace dlfs {
+
+struct FolderPrefetchOptions {
+  unsigned threads = 8;      // fetches at once
+  size_t ahead = 64;         // files fetched ahead of the furthest open
+  size_t folders = 4;        // listings remembered (the most recently listed)
+  size_t min_files = 8;      // smaller folders are not worth it
+  size_t max_queued = 512;   // fetches waiting, for every folder together
+};
+
+struct FolderPrefetchStats {
+  uint64_t walks = 0;      // times a folder was seen walked in order
+  uint64_t queued = 0;     // fetches asked for
+  uint64_t fetched = 0;    // fetches that brought bytes (not there already)
+};
+
+class FolderPrefetch {
+ public:
+  // Fetches one file of a folder (folder path, name); answers whether it brought bytes (false:
+  // kept already, not a file, not kept at all, or failed). Runs on the pool's threads.
+  using Fetch = std::function<bool(const std::string& folder, const std::string& name)>;
+
+  FolderPrefetch(FolderPrefetchOptions options, Fetch fetch);
+  ~FolderPrefetch();  // drops what is queued, waits for the fetches under way
+
+  // A listing of `folder` (its entries' names, in the order readdir hands them out).
+  void listed(const std::string& folder, std::vector<std::string> names);
+  // A file of `folder` opened for reading.
+  void opened(std::string_view folder, std::string_view name);
+
+  FolderPrefetchStats stats() const;
+
+ private:
+  static constexpr size_t kRecent = 48;  // opens remembered per folder, at most
+  static constexpr size_t kNear = 2;     // places either side that count as in order
+  static constexpr int kScoreMax = 16, kScoreWalk = 6;
+
+  struct Folder {
+    std::string path;
+    std::vector<std::string> names;
+    std::unordered_map<std::string_view, uint32_t> index;  // views into names
+    size_t recent_max = kRecent;
+    std::deque<uint32_t> recent;
+    std::unordered_multiset<uint32_t> recent_set;
+    int score = 0;
+    int64_t high = -1;       // the furthest index opened in this walk
+    int64_t queued_to = -1;  // the furthest index queued in this walk
+    bool walking = false;
+  };
+  struct Job {
+    std::shared_ptr<Folder> folder;
+    uint32_t index;
+  };
+
+  bool near_recent(const Folder& f, uint32_t i) const;
+  void note_recent(Folder& f, uint32_t i);
+  void work();
+
+  const FolderPrefetchOptions options_;
+  const Fetch fetch_;
+  mutable std::mutex mu_;  // everything below
+  std::condition_variable cv_;
+  std::list<std::shared_ptr<Folder>> folders_;  // most recently listed first
+  std::deque<Job> queue_;
+  FolderPrefetchStats stats_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;  // started at the first walk
+};
+
+}  // namespace dlfs

@@ -1,0 +1,191 @@
+// The walk detector and pool of fs/folder_prefetch.h: in-order opens (one reader, or several
+// interleaved) fetch the next files ahead; shuffled opens fetch nothing; a jump starts over.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "fs/folder_prefetch.h"
+
+using namespace dlfs;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> names_of(size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back("f" + std::to_string(100000 + i) + ".jpg");
+  return out;
+}
+
+// Records the fetches (folder/name), each answered at once unless `hold` is set.
+struct Recorder {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::multiset<std::string> fetched;
+  bool hold = false;
+  int running = 0;
+  bool fetch(const std::string& folder, const std::string& name) {
+    std::unique_lock lock(mu);
+    fetched.insert(folder + "/" + name);
+    ++running;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    --running;
+    return true;
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return fetched.size();
+  }
+  // Waits (bounded) until `n` fetches were made; answers the count.
+  size_t wait_for(size_t n) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 10s, [&] { return fetched.size() >= n; });
+    return fetched.size();
+  }
+};
+
+FolderPrefetchOptions small(size_t ahead = 16) {
+  FolderPrefetchOptions o;
+  o.threads = 3;
+  o.ahead = ahead;
+  return o;
+}
+
+TEST(FolderPrefetch, OneReaderInListingOrderFetchesTheNextFilesAheadOnce) {
+  Recorder rec;
+  auto names = names_of(200);
+  {
+    FolderPrefetch p(small(16), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+    p.listed("/d", names);
+    // Walked from the 7th open on (index 6): every file up to the furthest open + 16, fetched
+    // once. (The reader waits for the fetches queued by each open: one slower than its fetches.)
+    for (size_t i = 0; i < 100; ++i) {
+      p.opened("/d", names[i]);
+      if (i >= 6) ASSERT_EQ(rec.wait_for(i + 16 - 6), i + 16 - 6) << i;
+    }
+    size_t want = 100 + 16 - 7;
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(rec.count(), want);
+    EXPECT_EQ(p.stats().walks, 1u);
+    EXPECT_EQ(p.stats().queued, want);
+  }
+  for (size_t i = 7; i < 116; ++i) EXPECT_EQ(rec.fetched.count("/d/" + names[i]), 1u) << i;
+  EXPECT_EQ(rec.fetched.count("/d/" + names[116]), 0u);
+}
+
+TEST(FolderPrefetch, ShuffledOpensFetchNothing) {
+  Recorder rec;
+  auto names = names_of(2000);
+  FolderPrefetch p(small(64), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  p.listed("/train", names);
+  std::vector<size_t> order(names.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (uint32_t seed = 1; seed <= 5; ++seed) {  // five shuffled epochs
+    std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    for (size_t i : order) p.opened("/train", names[i]);
+  }
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(p.stats().queued, 0u);
+  EXPECT_EQ(rec.count(), 0u);
+}
+
+TEST(FolderPrefetch, SeveralReadersWalkingTogetherAreAWalk) {
+  // DataLoader-like: 4 workers, each reading its own batch of 8 in order, batches handed out in
+  // order; the workers' opens interleave.
+  Recorder rec;
+  auto names = names_of(400);
+  FolderPrefetch p(small(32), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  p.listed("/d", names);
+  std::atomic<size_t> next_batch{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      for (;;) {
+        size_t b = next_batch.fetch_add(1);
+        if (b * 8 >= 200) return;
+        for (size_t i = b * 8; i < b * 8 + 8; ++i) p.opened("/d", names[i]);
+      }
+    });
+  for (auto& t : workers) t.join();
+  EXPECT_GE(p.stats().walks, 1u);
+  // Ahead of the furthest open (199): files past it were fetched before anyone opened them.
+  EXPECT_GE(rec.wait_for(1), 1u);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(rec.fetched.count("/d/" + names[200 + 31]), 1u);
+  EXPECT_EQ(rec.fetched.count("/d/" + names[200 + 32]), 0u);
+}
+
+TEST(FolderPrefetch, ANewEpochFromTheTopStartsTheWalkOver) {
+  Recorder rec;
+  auto names = names_of(300);
+  FolderPrefetch p(small(8), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  p.listed("/d", names);
+  for (size_t i = 0; i < 300; ++i) {
+    p.opened("/d", names[i]);
+    if (i >= 6) ASSERT_EQ(rec.wait_for(std::min<size_t>(i + 8, 299) - 6), std::min<size_t>(i + 8, 299) - 6);
+  }
+  // Epoch 2, walked again from its 7th open (index 6): up to 19 + 8 fetched a second time.
+  for (size_t i = 0; i < 20; ++i) {
+    p.opened("/d", names[i]);
+    if (i >= 6) ASSERT_EQ(rec.wait_for(293 + i + 8 - 6), 293 + i + 8 - 6);
+  }
+  size_t want = (300 - 7) + (27 - 6);
+  EXPECT_EQ(rec.count(), want);
+  EXPECT_EQ(p.stats().walks, 2u);
+  EXPECT_EQ(rec.fetched.count("/d/" + names[27]), 2u);
+  EXPECT_EQ(rec.fetched.count("/d/" + names[28]), 1u);
+}
+
+TEST(FolderPrefetch, OnlyListedFoldersOfEnoughFilesAndListedNamesCount) {
+  Recorder rec;
+  FolderPrefetchOptions o = small();
+  o.min_files = 8;
+  FolderPrefetch p(o, [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  auto names = names_of(100);
+  for (size_t i = 0; i < 50; ++i) p.opened("/never-listed", names[i]);
+  p.listed("/few", names_of(7));
+  for (auto& n : names_of(7)) p.opened("/few", n);
+  p.listed("/d", names);
+  for (size_t i = 0; i < 50; ++i) p.opened("/d", "other" + std::to_string(i));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(p.stats().queued, 0u);
+  // A listing that changed is a new order; the same listing again keeps the walk.
+  p.listed("/d", names);
+  for (size_t i = 0; i < 10; ++i) p.opened("/d", names[i]);
+  p.listed("/d", names);
+  for (size_t i = 10; i < 12; ++i) p.opened("/d", names[i]);
+  EXPECT_EQ(p.stats().walks, 1u);
+  EXPECT_EQ(rec.wait_for(11 + 16 - 6), 11u + 16 - 6);
+}
+
+TEST(FolderPrefetch, ClosingDropsWhatIsQueuedAndWaitsOnlyForFetchesUnderWay) {
+  Recorder rec;
+  rec.hold = true;
+  auto names = names_of(1000);
+  auto p = std::make_unique<FolderPrefetch>(small(500), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  p->listed("/d", names);
+  for (size_t i = 0; i < 10; ++i) p->opened("/d", names[i]);
+  {
+    std::unique_lock lock(rec.mu);
+    rec.cv.wait_for(lock, 10s, [&] { return rec.running == 3; });  // every thread in a fetch
+  }
+  std::thread release([&] {
+    std::this_thread::sleep_for(100ms);
+    std::lock_guard lock(rec.mu);
+    rec.hold = false;
+    rec.cv.notify_all();
+  });
+  p.reset();
+  release.join();
+  EXPECT_EQ(rec.count(), 3u);  // only the 3 under way
+}
+
+}  // namespace
