@@ -240,9 +240,8 @@ Result<uint64_t> Filesystem::opendir(Ino ino) {
     handle.items = std::make_shared<const std::vector<Item>>();
   } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
     int64_t fetched_ms = 0;
-    DLFS_ASSIGN(auto items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
-    prefetch_listed(*n.item, items);
-    handle.items = std::make_shared<const std::vector<Item>>(std::move(items));
+    DLFS_ASSIGN(handle.items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
+    prefetch_listed(*n.item, *handle.items);
     handle.fetched_ms = fetched_ms;
     accessed(*n.item);  // a listing reads the folder
   } else {

@@ -517,7 +517,9 @@ class Filesystem {
   // setattr's modes, owners and times: kept with a pending file, patched on the platform's item.
   Status change_attrs(Ino ino, const Node& n, const AttrChange& change);
   // `asked`: InodeTable::mark() taken before (opendir's); 0 for none (no node refreshed then).
-  Result<std::vector<Item>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino, uint64_t asked = 0);
+  // (Shared with the listing's cache when nothing is pending in the folder.)
+  Result<std::shared_ptr<const std::vector<Item>>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino,
+                                                                 uint64_t asked = 0);
 
   Remote& remote_;
   LinkFetcher* links_;

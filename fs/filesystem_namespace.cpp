@@ -258,7 +258,7 @@ Status Filesystem::rmdir(Ino parent, std::string_view name) {
     dir = f.item;
   }
   DLFS_ASSIGN(auto items, merged_listing(dir, nullptr, 0));
-  if (!items.empty()) return Status(ENOTEMPTY, path + " is not empty");
+  if (!items->empty()) return Status(ENOTEMPTY, path + " is not empty");
   if (p) {
     // Made while the server was away, not made on the platform yet (or made there since by a
     // file's upload, then emptied): the journal record goes, and the platform's folder if any.
@@ -363,7 +363,7 @@ Status Filesystem::rename_entry(Ino parent, std::string_view name, Ino new_paren
     if (!tgt_dir && src_dir) return Status(ENOTDIR, to + " is not a folder");
     if (tgt_dir) {
       DLFS_ASSIGN(auto items, merged_listing(tgt_item, nullptr, 0));
-      if (!items.empty()) return Status(ENOTEMPTY, to + " is not empty");
+      if (!items->empty()) return Status(ENOTEMPTY, to + " is not empty");
     }
   }
 

@@ -505,7 +505,8 @@ void Filesystem::learned(const Item& item) {
     inodes_.refresh(*ino, item, options_.clock->now_ms(), kSetHere);
 }
 
-Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino, uint64_t asked) {
+Result<std::shared_ptr<const std::vector<Item>>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms,
+                                                                          Ino ino, uint64_t asked) {
   // The pending files are taken before the remote listing too: a file whose upload ends while
   // the listing is fetched may be missing from both the listing (asked before its commit) and
   // pending_ (dropped after it); the early snapshot still has it.
@@ -515,16 +516,25 @@ Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* f
     for (auto& [path, p] : pending_)
       if (parent_path(path) == dir.filename) before.push_back(p);
   }
-  std::vector<Item> items;
+  std::shared_ptr<const std::vector<Item>> listed;
   auto listing = source_.listing(dir.filename);
   if (listing) {
     apply_listing(ino, *listing, asked);
     if (fetched_ms) *fetched_ms = listing->fetched_ms;
-    items = *listing->items;
+    listed = listing->items;
   } else if (!is_spool_id(dir.id)) {  // a folder made offline may be nowhere on the platform yet
     return listing.status();
+  } else {
+    listed = std::make_shared<const std::vector<Item>>();
   }
   std::lock_guard lock(write_mu_);
+  // Nothing pending here (the common case, and a folder of 100,000 items): the listing itself,
+  // shared, not copied.
+  bool pending_here = !before.empty();
+  for (auto it = pending_.begin(); !pending_here && it != pending_.end(); ++it)
+    pending_here = parent_path(it->first) == dir.filename;
+  if (!pending_here) return listed;
+  std::vector<Item> items = *listed;
   // A pending file is what its path is, whatever the platform has there.
   auto merge = [&](const PendingFile& p, bool shadow) {
     if (p.removed || parent_path(p.path) != dir.filename) return;  // unlinked or moved since
@@ -537,7 +547,7 @@ Result<std::vector<Item>> Filesystem::merged_listing(const Item& dir, int64_t* f
   // Uploaded and forgotten during the fetch: shown unless the listing has the name already.
   for (auto& p : before)
     if (auto now = pending_.find(p->path); now == pending_.end() || now->second != p) merge(*p, false);
-  return items;
+  return std::make_shared<const std::vector<Item>>(std::move(items));
 }
 
 }  // namespace dlfs
