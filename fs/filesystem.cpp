@@ -520,39 +520,59 @@ Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh) {
   return handle;
 }
 
-std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(uint64_t fh, const FileHandle& handle) {
+std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(Ino ino, uint64_t fh, const FileHandle& handle) {
   // Smaller items are one request (or the data cache's whole fetch) anyway.
   constexpr uint64_t kReadAheadFrom = 8 << 20;
   const Item* item = handle.item.get();
-  if (fh == 0 || handle.pending || !item || item->is_link() || item->size() < kReadAheadFrom) return nullptr;
+  if (handle.pending || !item || item->is_link() || item->size() < kReadAheadFrom) return nullptr;
   if (handle.read_ahead) return handle.read_ahead;
   std::call_once(read_ahead_made_, [&] {
     // 4 fetches at once; at most 32 parts of 4 MiB (128 MiB) for every reader together.
     read_ahead_pool_ = std::make_unique<ReadAheadPool>(4, 32);
   });
-  std::lock_guard lock(handles_mu_);
-  auto it = files_.find(fh);
-  if (it == files_.end()) return nullptr;
-  if (!it->second.read_ahead) {
+  auto make = [&] {
     std::shared_ptr<const Item> held = handle.item;
-    it->second.read_ahead = std::make_shared<ReadAhead>(
+    return std::make_shared<ReadAhead>(
         item->size(),
         [this, held](uint64_t offset, std::span<char> out) -> Result<size_t> {
           ++counters_.remote_reads;
           return remote_.read(*held, offset, out);
         },
         *read_ahead_pool_);
+  };
+  std::lock_guard lock(handles_mu_);
+  if (fh == 0) {
+    // -o ro (no opens: no handle to keep it in): by inode, a few at a time. One not read for a
+    // while goes (its parts back to the pool), so that readers that stopped halfway do not
+    // hold the budget.
+    constexpr size_t kMaxReaders = 8;
+    constexpr int64_t kIdleMs = 5000;
+    int64_t now = options_.clock->now_ms();
+    std::erase_if(ro_read_aheads_, [&](const auto& e) { return e.first != ino && now - e.second.used_ms > kIdleMs; });
+    if (ro_read_aheads_.size() >= kMaxReaders && !ro_read_aheads_.count(ino)) {
+      auto oldest = std::min_element(ro_read_aheads_.begin(), ro_read_aheads_.end(),
+                                     [](const auto& a, const auto& b) { return a.second.used_ms < b.second.used_ms; });
+      ro_read_aheads_.erase(oldest);
+    }
+    RoReadAhead& e = ro_read_aheads_[ino];
+    if (!e.ahead || e.item != handle.item) e = RoReadAhead{handle.item, make(), now};  // (a changed item: anew)
+    e.used_ms = now;
+    return e.ahead;
   }
+  auto it = files_.find(fh);
+  if (it == files_.end()) return nullptr;
+  if (!it->second.read_ahead) it->second.read_ahead = make();
   return it->second.read_ahead;
 }
 
 Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
   ++counters_.reads;
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
-  return read_through(handle, fh, offset, out);
+  return read_through(ino, handle, fh, offset, out);
 }
 
-Result<size_t> Filesystem::read_through(const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out) {
+Result<size_t> Filesystem::read_through(Ino ino, const FileHandle& handle, uint64_t fh, uint64_t offset,
+                                        std::span<char> out) {
   if (handle.fd) {
     ssize_t n = ::pread(handle.fd->fd, out.data(), out.size(), off_t(offset));
     if (n < 0) return Status(errno, handle.pending ? "reading the spool file" : "reading the stored binary");
@@ -567,7 +587,7 @@ Result<size_t> Filesystem::read_through(const FileHandle& handle, uint64_t fh, u
     counters_.bytes_read += n;
     return n;
   }
-  if (auto ahead = read_ahead_of(fh, handle)) {
+  if (auto ahead = read_ahead_of(ino, fh, handle)) {
     if (std::optional<size_t> n = ahead->read(offset, out)) {
       counters_.bytes_read += *n;
       return *n;
@@ -583,7 +603,7 @@ Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint6
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
   LocalRead out;
   if (!handle.fd) {  // (elsewhere: read into buf, through the handle just looked up)
-    DLFS_ASSIGN(out.size, read_through(handle, fh, offset, buf));
+    DLFS_ASSIGN(out.size, read_through(ino, handle, fh, offset, buf));
     return out;
   }
   size_t size = buf.size();

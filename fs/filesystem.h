@@ -363,9 +363,10 @@ class Filesystem {
   Status timed_out_just_now(const Item& item);
   void note_timeout(const Item& item);
   // read() past the handle's lookup (read_handle).
-  Result<size_t> read_through(const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out);
-  // The handle's read-ahead of a large remote item (made at its first read), or null.
-  std::shared_ptr<ReadAhead> read_ahead_of(uint64_t fh, const FileHandle& handle);
+  Result<size_t> read_through(Ino ino, const FileHandle& handle, uint64_t fh, uint64_t offset, std::span<char> out);
+  // The handle's read-ahead of a large remote item (made at its first read), or null. With fh 0
+  // (-o ro: no opens), the inode's (see ro_read_aheads_).
+  std::shared_ptr<ReadAhead> read_ahead_of(Ino ino, uint64_t fh, const FileHandle& handle);
   // Dataset-aware prefetch (fs/filesystem_prefetch.cpp): a folder's listing and opens told to
   // prefetch_, and its fetch of one file into the data cache.
   void prefetch_listed(const Item& dir, const std::vector<Item>& items);
@@ -545,6 +546,14 @@ class Filesystem {
     std::shared_ptr<SpoolFd> fd;
   };
   std::unordered_map<Ino, LocalFd> local_fds_;  // (guarded by handles_mu_; bounded)
+  // Reads with fh 0 of large remote items: their read-aheads by inode (guarded by handles_mu_;
+  // bounded, idle ones dropped: see read_ahead_of).
+  struct RoReadAhead {
+    std::shared_ptr<const Item> item;
+    std::shared_ptr<ReadAhead> ahead;
+    int64_t used_ms = 0;
+  };
+  std::unordered_map<Ino, RoReadAhead> ro_read_aheads_;
   std::atomic<bool> no_local_files_{false};     // the remote has none: do not ask again
 
   // The ordering rule and lock order: fs/filesystem_namespace.cpp. Path locks come first, then

@@ -252,6 +252,40 @@ TEST_F(FsReadAhead, ClosingNeverWaitsForTheFetchesUnderWay) {
   remote.release_reads();
 }
 
+TEST_F(FsReadAhead, ReadsWithoutAnOpenHandleAreFetchedAheadToo) {
+  // -o ro answers open with ENOSYS: the kernel reads with fh 0.
+  open_big(40 << 20, 9);
+  fs->release(fh);
+  fh = 0;
+  remote.reset_calls();
+  std::string all;
+  for (uint64_t off = 0; off < data.size(); off += 512 << 10) all += *read(off, 512 << 10);
+  EXPECT_TRUE(all == data);
+  EXPECT_LE(remote.calls(RemoteCall::kRead), 12u);  // (not 80)
+
+  // A reader that stopped halfway is dropped once idle: a new pass starts over, correctly.
+  remote.reset_calls();
+  EXPECT_EQ(*read(0, 512 << 10), data.substr(0, 512 << 10));
+  EXPECT_EQ(*read(512 << 10, 512 << 10), data.substr(512 << 10, 512 << 10));
+  clock.advance_ms(6000);
+  remote.add_file("/other", random_bytes(9 << 20, 10));  // another inode's first read drops it
+  Ino other = walk("/other")->ino;
+  std::string buf(4096, '\0');
+  ASSERT_TRUE(fs->read(other, 0, 0, std::span<char>(buf.data(), buf.size())));
+  all.clear();
+  for (uint64_t off = 0; off < data.size(); off += 512 << 10) all += *read(off, 512 << 10);
+  EXPECT_TRUE(all == data);
+
+  // The item changed (a new Item for the inode): its bytes are read.
+  remote.rewrite_file("/big", random_bytes(40 << 20, 11));
+  clock.advance_ms(60000);
+  ASSERT_TRUE(fs->getattr(big));
+  std::string fresh = random_bytes(40 << 20, 11);
+  all.clear();
+  for (uint64_t off = 0; off < fresh.size(); off += 512 << 10) all += *read(off, 512 << 10);
+  EXPECT_TRUE(all == fresh);
+}
+
 // The embedded platform: every read is of its stored binary's descriptor, no read() calls.
 class FsEmbeddedRead : public ::testing::Test {
  protected:
