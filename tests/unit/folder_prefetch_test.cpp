@@ -99,27 +99,46 @@ TEST(FolderPrefetch, ShuffledOpensFetchNothing) {
 
 TEST(FolderPrefetch, SeveralReadersWalkingTogetherAreAWalk) {
   // DataLoader-like: 4 workers, each reading its own batch of 8 in order, batches handed out in
-  // order; the workers' opens interleave.
+  // order and at most 4 outstanding (the DataLoader hands out a batch when the oldest is taken in
+  // order, so no worker falls further behind); the workers' opens interleave.
   Recorder rec;
   auto names = names_of(400);
   FolderPrefetch p(small(32), [&](auto& f, auto& n) { return rec.fetch(f, n); });
   p.listed("/d", names);
-  std::atomic<size_t> next_batch{0};
+  constexpr size_t kBatches = 25, kOutstanding = 4;
+  std::mutex bm;
+  std::condition_variable bcv;
+  std::vector<bool> done(kBatches);
+  size_t done_below = 0;  // every batch before this one is read
+  size_t next_batch = 0;
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w)
     workers.emplace_back([&] {
       for (;;) {
-        size_t b = next_batch.fetch_add(1);
-        if (b * 8 >= 200) return;
+        size_t b;
+        {
+          std::unique_lock lock(bm);
+          if (!bcv.wait_for(lock, 10s, [&] { return next_batch < done_below + kOutstanding; })) return;
+          b = next_batch++;
+        }
+        if (b >= kBatches) return;
         for (size_t i = b * 8; i < b * 8 + 8; ++i) p.opened("/d", names[i]);
+        std::lock_guard lock(bm);
+        done[b] = true;
+        while (done_below < kBatches && done[done_below]) ++done_below;
+        bcv.notify_all();
       }
     });
   for (auto& t : workers) t.join();
-  EXPECT_GE(p.stats().walks, 1u);
+  EXPECT_EQ(p.stats().walks, 1u);
   // Ahead of the furthest open (199): files past it were fetched before anyone opened them.
-  EXPECT_GE(rec.wait_for(1), 1u);
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(rec.fetched.count("/d/" + names[200 + 31]), 1u);
+  {
+    std::unique_lock lock(rec.mu);
+    rec.cv.wait_for(lock, 10s, [&] { return rec.fetched.count("/d/" + names[200 + 31]) > 0; });
+  }
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.fetched.count("/d/" + names[200 + 31]), 1u) << p.stats().queued;
   EXPECT_EQ(rec.fetched.count("/d/" + names[200 + 32]), 0u);
 }
 
