@@ -68,19 +68,6 @@ Status validate_dataset_name(std::string_view name) {
 
 Status no_dataset(std::string_view id) { return Status(ENOENT, "no dataset '" + std::string(id) + "'"); }
 
-// The ids of folder `dir`'s children that `keep` accepts, in id order. The index is in name
-// order and pages are in id order (the API's keyset paging); no item is decoded here.
-Result<std::vector<std::string>> child_ids(const Catalog& catalog, const LmdbTxn& txn, std::string_view ds,
-                                           std::string_view dir, const std::function<bool(const PathEntry&)>& keep) {
-  std::vector<std::string> ids;
-  DLFS_TRY(catalog.children(txn, ds, dir, [&](const PathEntry& e) {
-    if (keep(e)) ids.push_back(e.id);
-    return true;
-  }));
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
 // The page of `ids` (in id order) from ids[first]; only the page's items are decoded.
 Result<ItemPage> page_of(const Catalog& catalog, const LmdbTxn& txn, const std::vector<std::string>& ids,
                          uint64_t first, size_t page_size) {
@@ -187,10 +174,10 @@ Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_vie
   if (!folder) return Status(ENOENT, "no folder '" + normal + "' in dataset '" + ds->name + "'");
   if (folder->type != ItemType::kDir) return Status(ENOTDIR, "'" + normal + "' is a file, not a folder");
 
-  DLFS_ASSIGN(auto ids, child_ids(*catalog_, txn, dataset_id, normal,
-                                  [&](const PathEntry& e) { return include_hidden || !e.hidden; }));
-  auto from = std::upper_bound(ids.begin(), ids.end(), after);  // after "": from the first
-  return page_of(*catalog_, txn, ids, uint64_t(from - ids.begin()), page_size);
+  DLFS_ASSIGN(auto ids, folder_ids_.of(*catalog_, txn, dataset_id, normal,
+                                        include_hidden ? FolderIds::Hidden::kAll : FolderIds::Hidden::kVisible));
+  auto from = std::upper_bound(ids->begin(), ids->end(), after);  // after "": from the first
+  return page_of(*catalog_, txn, *ids, uint64_t(from - ids->begin()), page_size);
 }
 
 Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& body, std::string_view user) {
@@ -203,13 +190,16 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
   if (auto listing = q.listing()) {
     // A folder listing (what a mount pages with): the path index holds every field the filter
     // looks at, so the matches are counted there and only the page's items are decoded.
-    std::vector<std::string> ids;
-    if (validate_path(listing->dir)) {
-      DLFS_ASSIGN(ids, child_ids(*catalog_, txn, dataset_id, listing->dir, [&](const PathEntry& e) {
-        return (!listing->hidden || e.hidden == *listing->hidden) && (!listing->after || e.id > *listing->after);
-      }));
-    }
-    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, ids, uint64_t(q.page()) * q.page_size(), q.page_size()));
+    if (!validate_path(listing->dir)) return QueryOutcome{};
+    auto hidden = !listing->hidden ? FolderIds::Hidden::kAll
+                  : *listing->hidden ? FolderIds::Hidden::kHiddenOnly
+                                     : FolderIds::Hidden::kVisible;
+    DLFS_ASSIGN(auto all, folder_ids_.of(*catalog_, txn, dataset_id, listing->dir, hidden));
+    // The matches are the ids after the cursor: a page is found by binary search, not a walk.
+    auto from = listing->after ? std::upper_bound(all->begin(), all->end(), *listing->after) : all->begin();
+    uint64_t first = uint64_t(from - all->begin()) + uint64_t(q.page()) * q.page_size();
+    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *all, first, q.page_size()));
+    page.total = uint64_t(all->end() - from);
     return QueryOutcome{std::move(page), 0};
   }
 
@@ -237,14 +227,12 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
     // Keyset paging through a folder: what is at or before the cursor cannot match, so it is
     // not decoded (decoding is the cost: the folder's ids come from the path index).
     std::optional<std::string> after = q.id_after();
-    std::vector<std::string> ids;
     if (validate_path(*dir)) {
-      DLFS_ASSIGN(ids, child_ids(*catalog_, txn, dataset_id, *dir,
-                                 [&](const PathEntry& e) { return !after || e.id > *after; }));
-    }
-    for (const auto& id : ids) {
-      DLFS_ASSIGN(auto item, catalog_->item(txn, id));
-      if (item) consider(std::move(*item));
+      DLFS_ASSIGN(auto ids, folder_ids_.of(*catalog_, txn, dataset_id, *dir, FolderIds::Hidden::kAll, !writes));
+      for (auto it = after ? std::upper_bound(ids->begin(), ids->end(), *after) : ids->begin(); it != ids->end(); ++it) {
+        DLFS_ASSIGN(auto item, catalog_->item(txn, *it));
+        if (item) consider(std::move(*item));
+      }
     }
   } else {
     DLFS_TRY(catalog_->scan_items(txn, dataset_id, q.id_after().value_or(""), [&](const Item& item) {

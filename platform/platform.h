@@ -20,6 +20,7 @@
 #include "core/result.h"
 #include "net/link_fetcher.h"
 #include "net/link_policy.h"
+#include "platform/folder_ids.h"
 #include "platform/storage.h"
 
 namespace dlfs {
@@ -195,6 +196,8 @@ class Platform {
   Preprocessor& preprocessor() { return *preprocessor_; }
 
   const std::string& store_dir() const { return options_.store_dir; }
+  // How many times a folder's children were gathered and sorted for a listing (tests).
+  uint64_t folder_id_sorts() const { return folder_ids_.sorts(); }
   // The fetcher of link targets (PlatformOptions::link_fetcher) and its policy.
   LinkFetcher& link_fetcher();
   const LinkPolicy& link_policy() const { return options_.link_policy; }
@@ -258,6 +261,7 @@ class Platform {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<GroupCommit> commits_;  // uploads share catalogue commits
   std::unique_ptr<Storage> storage_;
+  FolderIds folder_ids_;  // a folder's ids in id order, for the pages after the first
   std::mutex stores_mu_;
   std::map<std::string, std::shared_ptr<ObjectStore>, std::less<>> stores_;  // by driver id, opened on use
   std::unique_ptr<Commands> commands_;          // its threads use the above: stop before them
