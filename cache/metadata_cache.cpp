@@ -14,12 +14,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/item_pack.h"
 #include "core/paths.h"
 
 // On-disk layout (one LMDB environment, named databases):
 //   meta      "version" -> kCacheFormatVersion as decimal text; "max_bytes" -> decimal text
-//   listings  dir path  -> record whose payload is u32 count, then per item u32 length + msgpack
-//   items     item path -> record whose payload is the item's msgpack (item_to_json)
+//   listings  dir path  -> record whose payload is u32 count, then per item u32 length, u8 flags
+//                          (1: a folder) and the packed item (core/item_pack.h)
+//   items     item path -> record whose payload is the packed item
 //   thumbs    item id   -> record whose payload is the JPEG bytes
 //   access    kind + key                    -> u64 big-endian last-access ms
 //   lru       u64 big-endian ms + kind + key -> "" (so a cursor walks entries oldest first)
@@ -327,23 +329,12 @@ struct MetadataCache::Impl {
 
 namespace {
 
-void append_item(std::string& out, const Item& item) {
-  size_t at = out.size();
-  out.append(4, '\0');
-  json::to_msgpack(item_to_json(item), out);
-  put_le<uint32_t>(out.data() + at, uint32_t(out.size() - at - 4));
-}
+constexpr uint8_t kFolderFlag = 1;
 
 std::optional<Item> decode_item(std::string_view bytes) {
-  try {
-    json doc = json::from_msgpack(bytes.begin(), bytes.end(), true, false);
-    if (doc.is_discarded()) return std::nullopt;
-    Result<Item> item = item_from_json(doc);
-    if (!item) return std::nullopt;
-    return std::move(item).value();
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  auto item = unpack_item(bytes);
+  if (!item) return std::nullopt;
+  return std::move(item).value();
 }
 
 }  // namespace
@@ -415,20 +406,27 @@ Result<std::unique_ptr<MetadataCache>> MetadataCache::open(const CacheOptions& o
 const std::string& MetadataCache::path() const { return impl_->path; }
 
 Status MetadataCache::put_listing(std::string_view dir, const std::vector<Item>& items) {
+  return put_listing(dir, PackedItems(items));
+}
+
+Status MetadataCache::put_listing(std::string_view dir, const PackedItems& items) {
   if (dir.empty()) return Status(EINVAL, "cache: empty folder path");
   std::string payload;
-  std::vector<std::pair<size_t, size_t>> slices;  // each item's msgpack within payload
-  try {
+  std::vector<std::pair<size_t, size_t>> slices;  // each packed item within payload
+  size_t bytes = 4;
+  for (size_t i = 0; i < items.size(); ++i) bytes += 5 + items.packed(i).size();
+  payload.reserve(bytes);
+  payload.append(4, '\0');
+  put_le<uint32_t>(payload.data(), uint32_t(items.size()));
+  slices.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string_view packed = items.packed(i);
+    size_t at = payload.size();
     payload.append(4, '\0');
-    put_le<uint32_t>(payload.data(), uint32_t(items.size()));
-    slices.reserve(items.size());
-    for (const Item& item : items) {
-      size_t start = payload.size() + 4;
-      append_item(payload, item);
-      slices.emplace_back(start, payload.size() - start);
-    }
-  } catch (const std::exception& e) {
-    return Status(EINVAL, "cache: cannot encode the listing of " + std::string(dir), e.what());
+    put_le<uint32_t>(payload.data() + at, uint32_t(packed.size() + 1));
+    payload.push_back(char(items.is_dir(i) ? kFolderFlag : 0));
+    slices.emplace_back(payload.size(), packed.size());
+    payload.append(packed);
   }
   int64_t now = impl_->clock->now_ms();
   uint64_t limit = impl_->max_bytes / 4;
@@ -436,10 +434,10 @@ Status MetadataCache::put_listing(std::string_view dir, const std::vector<Item>&
   Status s = impl_->write("store a listing", [&](MDB_txn* txn) {
     int rc = fits ? impl_->put_entry(txn, kListing, dir, now, payload) : impl_->erase_entry(txn, kListing, dir);
     for (size_t i = 0; i < items.size() && rc == 0; ++i) {
-      std::string_view bytes = std::string_view(payload).substr(slices[i].first, slices[i].second);
-      const std::string& path = items[i].filename;
-      if (!path.empty() && record_size(path, bytes.size()) <= limit)
-        rc = impl_->put_entry(txn, kItem, path, now, bytes);
+      std::string_view packed = std::string_view(payload).substr(slices[i].first, slices[i].second);
+      std::string_view path = packed_item_filename(packed);
+      if (!path.empty() && record_size(path, packed.size()) <= limit)
+        rc = impl_->put_entry(txn, kItem, path, now, packed);
     }
     return rc;
   });
@@ -452,15 +450,15 @@ std::optional<CachedListing> MetadataCache::get_listing(std::string_view dir) {
   auto stamp = impl_->read(kListing, dir, [&](std::string_view p) {
     if (p.size() < 4) return false;
     uint32_t count = get_le<uint32_t>(p.data());
-    if (count > p.size() / 4) return false;
+    if (count > p.size() / 5) return false;
     out.items.reserve(count);
     for (size_t at = 4; count-- > 0;) {
       if (p.size() - at < 4) return false;
       size_t len = get_le<uint32_t>(p.data() + at);
-      if (p.size() - at - 4 < len) return false;
-      auto item = decode_item(p.substr(at + 4, len));
-      if (!item) return false;
-      out.items.push_back(std::move(*item));
+      if (len < 1 || p.size() - at - 4 < len) return false;
+      uint8_t flags = uint8_t(p[at + 4]);
+      // (the record's checksum vouches for the bytes: they are kept packed, not decoded)
+      if (!out.items.add_packed(std::string(p.substr(at + 5, len - 1)), flags & kFolderFlag)) return false;
       at += 4 + len;
     }
     return true;
@@ -472,12 +470,7 @@ std::optional<CachedListing> MetadataCache::get_listing(std::string_view dir) {
 
 Status MetadataCache::put_item(const Item& item) {
   if (item.filename.empty()) return Status(EINVAL, "cache: item without a path");
-  std::string payload;
-  try {
-    json::to_msgpack(item_to_json(item), payload);
-  } catch (const std::exception& e) {
-    return Status(EINVAL, "cache: cannot encode item " + item.filename, e.what());
-  }
+  std::string payload = pack_item(item);
   if (record_size(item.filename, payload.size()) > impl_->max_bytes / 4)
     return Status(EFBIG, "cache: item " + item.filename + " is too large to cache");
   int64_t now = impl_->clock->now_ms();

@@ -21,13 +21,14 @@
 
 #include "core/clock.h"
 #include "core/item.h"
+#include "core/packed_items.h"
 #include "core/result.h"
 
 namespace dlfs {
 
 // Bump when the on-disk layout of any value changes: an environment of another version is
 // discarded on open.
-inline constexpr uint32_t kCacheFormatVersion = 1;
+inline constexpr uint32_t kCacheFormatVersion = 2;  // 2: items packed (core/item_pack.h)
 
 // A filesystem-safe environment name for one dataset of one source (store dir or server URL):
 // "<dataset_id>-<8 hex digits of a hash of source>". Characters of dataset_id outside
@@ -49,7 +50,7 @@ struct CacheOptions {
 };
 
 struct CachedListing {
-  std::vector<Item> items;
+  PackedItems items;
   int64_t fetched_ms;
 };
 
@@ -77,6 +78,7 @@ class MetadataCache {
   // Stores the complete listing of `dir`, and each item by its path, all with one stamp.
   // A listing too large for the cache (over max_bytes / 4) is not stored (EFBIG) but its items
   // still are.
+  Status put_listing(std::string_view dir, const PackedItems& items);
   Status put_listing(std::string_view dir, const std::vector<Item>& items);
   std::optional<CachedListing> get_listing(std::string_view dir);
   // Keyed by item.filename. Does not update the parent folder's listing: a caller that learns

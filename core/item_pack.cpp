@@ -59,6 +59,13 @@ std::string_view packed_item_filename(std::string_view packed) {
   return parts ? parts->filename : std::string_view();
 }
 
+bool packed_item_keeps_name(std::string_view packed) {
+  auto parts = split_packed(packed);
+  // The rest is a MessagePack array of 9 fields, or 11 with dir and name: its first byte is a
+  // "fixarray" header holding the count (0x90 | n).
+  return !parts || parts->rest.empty() || uint8_t(parts->rest[0]) != (0x90 | 9);
+}
+
 Result<Item> unpack_item(std::string_view packed) try {
   auto parts = split_packed(packed);
   if (!parts) return Status(EIO, "packed item: no id and filename");

@@ -18,5 +18,8 @@ Result<Item> unpack_item(std::string_view packed);
 // The id and filename of a packed item.
 std::string_view packed_item_id(std::string_view packed);
 std::string_view packed_item_filename(std::string_view packed);
+// Whether the item's dir and name are packed apart from its filename (they are not the
+// filename's parts): then only unpacking tells its name.
+bool packed_item_keeps_name(std::string_view packed);
 
 }  // namespace dlfs

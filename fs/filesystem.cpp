@@ -224,9 +224,12 @@ Result<Entry> Filesystem::getattr(Ino ino) {
 void Filesystem::apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked) {
   if (!listing.refetched) return;
   Invalidator* inv = invalidator_.load();
-  for (const Item& item : *listing.items) {
-    auto ino = inodes_.find(NodeKind::kItem, item.id);
-    if (ino && inodes_.refresh(*ino, item, listing.fetched_ms, asked) && inv) inv->inode_changed(*ino);
+  const PackedItems& items = *listing.items;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto ino = inodes_.find(NodeKind::kItem, items.id(i));
+    if (!ino) continue;  // (unpacked only for the nodes the kernel knows)
+    auto item = items.item(i);
+    if (item && inodes_.refresh(*ino, *item, listing.fetched_ms, asked) && inv) inv->inode_changed(*ino);
   }
   if (inv)
     for (const Item& gone : listing.removed) inv->entry_gone(dir_ino, gone.name);
@@ -237,7 +240,7 @@ Result<uint64_t> Filesystem::opendir(Ino ino) {
   DirHandle handle{ino, n.kind, nullptr, n.fetched_ms, inodes_.mark()};
   if (n.kind == NodeKind::kThumbDir) {
     // Thumbnails are answered by lookup only; listing them would fetch one per item.
-    handle.items = std::make_shared<const std::vector<Item>>();
+    handle.items = std::make_shared<const PackedItems>();
   } else if (n.kind == NodeKind::kItem && n.item->is_dir()) {
     int64_t fetched_ms = 0;
     DLFS_ASSIGN(handle.items, merged_listing(*n.item, &fetched_ms, ino, handle.asked));
@@ -272,21 +275,25 @@ Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
       if (!add(dot)) break;
       continue;
     }
-    const Item& item = items[size_t(off - 2)];
-    DirEntry de{item.name, {}, off + 1};
-    if (plus && is_spool_id(item.id)) {
+    size_t at = size_t(off - 2);
+    DirEntry de{items.name(at), {}, off + 1};
+    if (plus && is_spool_id(items.id(at))) {
       // A new file when the listing was taken: it may have been uploaded since, its node rebound
       // to the platform's id (and forgotten): looked up afresh, so that no node is made under
       // the spool id again. Gone since (unlinked): left out.
-      auto looked = lookup(ino, item.name);
+      auto looked = lookup(ino, std::string(de.name));
       if (!looked) continue;
       de.entry = *looked;
       if (!add(de)) {
         inodes_.forget(looked->ino, 1);
         break;
       }
-    } else if (plus) {
-      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms, handle.asked);
+      continue;
+    }
+    DLFS_ASSIGN(Item item, items.item(at));
+    if (plus) {
+      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms, handle.asked, 1, nullptr,
+                                     items.shared_packed(at));
       // (what the mount knows now, should it be newer than the listing: see InodeTable)
       auto now = current_item(child, item);
       de.entry = make_entry(child, NodeKind::kItem, now ? *now : item, nullptr);

@@ -309,7 +309,7 @@ class Filesystem {
   struct DirHandle {
     Ino ino;
     NodeKind kind;
-    std::shared_ptr<const std::vector<Item>> items;  // snapshot taken at opendir
+    std::shared_ptr<const PackedItems> items;  // snapshot taken at opendir
     int64_t fetched_ms = 0;
     uint64_t asked = 0;  // InodeTable::mark() before the listing was asked
   };
@@ -369,7 +369,7 @@ class Filesystem {
   std::shared_ptr<ReadAhead> read_ahead_of(Ino ino, uint64_t fh, const FileHandle& handle);
   // Dataset-aware prefetch (fs/filesystem_prefetch.cpp): a folder's listing and opens told to
   // prefetch_, and its fetch of one file into the data cache.
-  void prefetch_listed(const Item& dir, const std::vector<Item>& items);
+  void prefetch_listed(const Item& dir, const PackedItems& items);
   void prefetch_opened(const Item& item);
   bool prefetch_one(const std::string& folder, const std::string& name);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
@@ -519,7 +519,7 @@ class Filesystem {
   Status change_attrs(Ino ino, const Node& n, const AttrChange& change);
   // `asked`: InodeTable::mark() taken before (opendir's); 0 for none (no node refreshed then).
   // (Shared with the listing's cache when nothing is pending in the folder.)
-  Result<std::shared_ptr<const std::vector<Item>>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino,
+  Result<std::shared_ptr<const PackedItems>> merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino,
                                                                  uint64_t asked = 0);
 
   Remote& remote_;

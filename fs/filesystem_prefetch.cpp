@@ -7,11 +7,11 @@
 
 namespace dlfs {
 
-void Filesystem::prefetch_listed(const Item& dir, const std::vector<Item>& items) {
+void Filesystem::prefetch_listed(const Item& dir, const PackedItems& items) {
   if (!prefetch_) return;
   std::vector<std::string> names;
   names.reserve(items.size());
-  for (const Item& item : items) names.push_back(item.name);
+  for (size_t i = 0; i < items.size(); ++i) names.emplace_back(items.name(i));
   prefetch_->listed(dir.filename, std::move(names));
 }
 

@@ -505,8 +505,8 @@ void Filesystem::learned(const Item& item) {
     inodes_.refresh(*ino, item, options_.clock->now_ms(), kSetHere);
 }
 
-Result<std::shared_ptr<const std::vector<Item>>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms,
-                                                                          Ino ino, uint64_t asked) {
+Result<std::shared_ptr<const PackedItems>> Filesystem::merged_listing(const Item& dir, int64_t* fetched_ms, Ino ino,
+                                                                    uint64_t asked) {
   // The pending files are taken before the remote listing too: a file whose upload ends while
   // the listing is fetched may be missing from both the listing (asked before its commit) and
   // pending_ (dropped after it); the early snapshot still has it.
@@ -516,7 +516,7 @@ Result<std::shared_ptr<const std::vector<Item>>> Filesystem::merged_listing(cons
     for (auto& [path, p] : pending_)
       if (parent_path(path) == dir.filename) before.push_back(p);
   }
-  std::shared_ptr<const std::vector<Item>> listed;
+  std::shared_ptr<const PackedItems> listed;
   auto listing = source_.listing(dir.filename);
   if (listing) {
     apply_listing(ino, *listing, asked);
@@ -525,7 +525,7 @@ Result<std::shared_ptr<const std::vector<Item>>> Filesystem::merged_listing(cons
   } else if (!is_spool_id(dir.id)) {  // a folder made offline may be nowhere on the platform yet
     return listing.status();
   } else {
-    listed = std::make_shared<const std::vector<Item>>();
+    listed = std::make_shared<const PackedItems>();
   }
   std::lock_guard lock(write_mu_);
   // Nothing pending here (the common case, and a folder of 100,000 items): the listing itself,
@@ -534,20 +534,38 @@ Result<std::shared_ptr<const std::vector<Item>>> Filesystem::merged_listing(cons
   for (auto it = pending_.begin(); !pending_here && it != pending_.end(); ++it)
     pending_here = parent_path(it->first) == dir.filename;
   if (!pending_here) return listed;
-  std::vector<Item> items = *listed;
-  // A pending file is what its path is, whatever the platform has there.
+  // A pending file is what its path is, whatever the platform has there: it takes the place of
+  // the listing's entry of its name, or comes after the listing's entries.
+  std::unordered_map<std::string_view, size_t> listed_at;
+  listed_at.reserve(listed->size());
+  for (size_t i = 0; i < listed->size(); ++i) listed_at.emplace(listed->name(i), i);
+  std::unordered_map<size_t, Item> replaced;
+  std::vector<Item> added;
+  std::unordered_map<std::string, size_t> added_at;
   auto merge = [&](const PendingFile& p, bool shadow) {
     if (p.removed || parent_path(p.path) != dir.filename) return;  // unlinked or moved since
-    auto it = std::find_if(items.begin(), items.end(), [&](const Item& i) { return i.name == p.item.name; });
-    if (it == items.end()) items.push_back(shown_item(p));
-    else if (shadow) *it = shown_item(p);
+    if (auto it = listed_at.find(p.item.name); it != listed_at.end()) {
+      if (shadow) replaced.insert_or_assign(it->second, shown_item(p));
+    } else if (auto a = added_at.find(p.item.name); a != added_at.end()) {
+      if (shadow) added[a->second] = shown_item(p);
+    } else {
+      added_at.emplace(p.item.name, added.size());
+      added.push_back(shown_item(p));
+    }
   };
   for (auto& [path, p] : pending_)
     if (parent_path(path) == dir.filename) merge(*p, true);
   // Uploaded and forgotten during the fetch: shown unless the listing has the name already.
   for (auto& p : before)
     if (auto now = pending_.find(p->path); now == pending_.end() || now->second != p) merge(*p, false);
-  return std::make_shared<const std::vector<Item>>(std::move(items));
+  auto items = std::make_shared<PackedItems>();
+  items->reserve(listed->size() + added.size());
+  for (size_t i = 0; i < listed->size(); ++i) {
+    if (auto r = replaced.find(i); r != replaced.end()) items->add(r->second);
+    else items->add_from(*listed, i);
+  }
+  for (const Item& a : added) items->add(a);
+  return std::shared_ptr<const PackedItems>(std::move(items));
 }
 
 }  // namespace dlfs

@@ -38,23 +38,23 @@ InodeTable::InodeTable(const Item& root, int64_t fetched_ms, size_t hot_items) :
   by_key_.emplace(key_of(NodeKind::kItem, root.id), kRootIno);
 }
 
-void InodeTable::set_item_locked(Node& node, std::shared_ptr<const Item> item) const {
+void InodeTable::set_item_locked(Node& node, std::shared_ptr<const Item> item,
+                                 std::shared_ptr<const std::string> packed) const {
+  if (!node.item && node.packed) --packed_count_;  // it was cold
   node.updated_ms = item->updated_ms;
   node.size = item->size();
   node.item = std::move(item);
-  if (!node.packed.empty()) {
-    --packed_count_;
-    std::string().swap(node.packed);
-  }
+  node.packed = std::move(packed);
   touch_locked(node);
 }
 
 const std::shared_ptr<const Item>& InodeTable::item_locked(Node& node) const {
   if (!node.item) {
-    auto item = unpack_item(node.packed);
+    auto item = unpack_item(*node.packed);
     // (a packed item of this process always unpacks; should it not, the failure is loud)
     if (!item) throw std::logic_error("inode table: " + item.status().to_string());
-    set_item_locked(node, std::make_shared<const Item>(std::move(*item)));
+    auto packed = node.packed;  // (still this item's: kept for its next cold spell)
+    set_item_locked(node, std::make_shared<const Item>(std::move(*item)), std::move(packed));
   } else {
     touch_locked(node);
   }
@@ -62,7 +62,7 @@ const std::shared_ptr<const Item>& InodeTable::item_locked(Node& node) const {
 }
 
 std::string_view InodeTable::id_locked(const Node& node) const {
-  return node.item ? std::string_view(node.item->id) : packed_item_id(node.packed);
+  return node.item ? std::string_view(node.item->id) : packed_item_id(*node.packed);
 }
 
 void InodeTable::touch_locked(Node& node) const {
@@ -75,7 +75,7 @@ void InodeTable::touch_locked(Node& node) const {
     auto it = nodes_.find(ino);
     if (it == nodes_.end() || it->second.hot_stamp != stamp || !it->second.item) continue;  // stale
     Node& cold = it->second;
-    cold.packed = pack_item(*cold.item);
+    if (!cold.packed) cold.packed = std::make_shared<const std::string>(pack_item(*cold.item));
     cold.item.reset();
     ++packed_count_;
   }
@@ -104,7 +104,7 @@ bool InodeTable::may_set_locked(Node& node, uint64_t asked) {
 }
 
 Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count,
-                           std::shared_ptr<const std::string> thumbnail) {
+                           std::shared_ptr<const std::string> thumbnail, std::shared_ptr<const std::string> packed) {
   std::string key = key_of(kind, item.id);
   std::lock_guard lock(mu_);
   if (auto alias = aliases_.find(key); alias != aliases_.end()) {
@@ -123,7 +123,7 @@ Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, 
   }
   if (inserted || (fetched_ms >= node.fetched_ms && may_set_locked(node, asked))) {
     if (inserted && asked == kSetHere) node.learned_seq = ++seq_;
-    set_item_locked(node, std::make_shared<const Item>(item));
+    set_item_locked(node, std::make_shared<const Item>(item), std::move(packed));
     node.fetched_ms = fetched_ms;
   }
   if (thumbnail) node.thumbnail = std::move(thumbnail);
@@ -146,7 +146,7 @@ void InodeTable::forget(Ino ino, uint64_t n) {
   if (node.nlookup == 0) {
     by_key_.erase(key_of(node.kind, id_locked(node)));
     for (const std::string& old : node.old_keys) aliases_.erase(old);
-    packed_count_ -= !node.packed.empty();
+    packed_count_ -= !node.item && node.packed;
     nodes_.erase(it);  // (its entries in hot_ are stale now)
   }
 }
@@ -194,7 +194,7 @@ bool InodeTable::rebind(Ino ino, const Item& item, int64_t fetched_ms) {
 void InodeTable::moved_below(const std::string& from, const std::string& to) {
   std::lock_guard lock(mu_);
   for (auto& [ino, node] : nodes_) {
-    std::string_view filename = node.item ? std::string_view(node.item->filename) : packed_item_filename(node.packed);
+    std::string_view filename = node.item ? std::string_view(node.item->filename) : packed_item_filename(*node.packed);
     if (ino == kRootIno || !is_same_or_under(filename, from)) continue;
     Item moved = *item_locked(node);
     moved.set_path(to + moved.filename.substr(from.size()));

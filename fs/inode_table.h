@@ -40,7 +40,9 @@ struct Node {
   Ino ino = 0;
   NodeKind kind = NodeKind::kItem;
   std::shared_ptr<const Item> item;  // always set in a node get() answers; null while packed
-  std::string packed;                // the item while the node is cold (see above)
+  // The item packed: set while the node is cold (see above), and kept while it is hot when it
+  // came packed (a listing's bytes, shared with it) so that it need not be packed again.
+  std::shared_ptr<const std::string> packed;
   // The item's (updatedAt, size), packed or not: a refresh compares them without unpacking.
   int64_t updated_ms = 0;
   uint64_t size = 0;
@@ -79,8 +81,10 @@ class InodeTable {
   uint64_t mark() const;
   // Adds the node for (kind, item) or refreshes its item (see kSetHere), and counts `count`
   // lookups. Answers its number.
+  // `packed`, when given, is pack_item(item) (a listing's bytes): kept instead of packing again.
   Ino add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count = 1,
-                 std::shared_ptr<const std::string> thumbnail = nullptr);
+                 std::shared_ptr<const std::string> thumbnail = nullptr,
+                 std::shared_ptr<const std::string> packed = nullptr);
   // The number (kind, id) has or would get, without adding anything (plain readdir).
   Ino peek_ino(NodeKind kind, std::string_view id) const;
   // Subtracts n lookups; drops the node at 0.
@@ -119,7 +123,9 @@ class InodeTable {
   // replace the node's item.
   bool may_set_locked(Node& node, uint64_t asked);
   // The node shows `item` from now on (unpacked, the most recently used).
-  void set_item_locked(Node& node, std::shared_ptr<const Item> item) const;
+  // `packed`: the item's packed form if known.
+  void set_item_locked(Node& node, std::shared_ptr<const Item> item,
+                       std::shared_ptr<const std::string> packed = nullptr) const;
   // The node's item, unpacked if it was packed; the node becomes the most recently used.
   const std::shared_ptr<const Item>& item_locked(Node& node) const;
   std::string_view id_locked(const Node& node) const;

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/item_pack.h"
 #include "core/paths.h"
 
 namespace dlfs {
@@ -25,9 +26,10 @@ bool MetadataSource::is_fresh(int64_t fetched_ms) const {
 void MetadataSource::index_locked(MemListing& mem) {
   mem.by_name.clear();
   mem.dirs = 0;
+  mem.by_name.reserve(mem.items->size());
   for (size_t i = 0; i < mem.items->size(); ++i) {
-    mem.by_name.emplace((*mem.items)[i].name, i);
-    mem.dirs += (*mem.items)[i].is_dir();
+    mem.by_name.emplace(mem.items->name(i), i);
+    mem.dirs += mem.items->is_dir(i);
   }
 }
 
@@ -39,7 +41,7 @@ std::optional<size_t> MetadataSource::known_subfolders(const std::string& dir) {
   if (!mem.present.empty()) return std::nullopt;
   size_t dirs = mem.dirs;
   for (const auto& [name, now] : mem.changed) {
-    if (auto was = mem.by_name.find(name); was != mem.by_name.end() && (*mem.items)[was->second].is_dir()) --dirs;
+    if (auto was = mem.by_name.find(name); was != mem.by_name.end() && mem.items->is_dir(was->second)) --dirs;
     if (now && now->is_dir()) ++dirs;
   }
   return dirs;
@@ -105,12 +107,14 @@ std::optional<MetadataSource::MemLookup> MetadataSource::memory_lookup(const std
   if (auto c = mem.changed.find(name); c != mem.changed.end()) {
     out.item = c->second;
   } else if (auto at = mem.by_name.find(name); at != mem.by_name.end()) {
-    out.item = (*mem.items)[at->second];
+    auto item = mem.items->item(at->second);
+    if (!item) return std::nullopt;  // (not unpacked: as if not kept, the cache is asked)
+    out.item = std::move(item).value();
   }
   return out;
 }
 
-std::shared_ptr<const std::vector<Item>> MetadataSource::memory_items(const std::string& dir, int64_t* fetched_ms) {
+std::shared_ptr<const PackedItems> MetadataSource::memory_items(const std::string& dir, int64_t* fetched_ms) {
   std::lock_guard lock(mu_);
   auto it = memory_.find(dir);
   if (it == memory_.end()) return nullptr;
@@ -118,16 +122,23 @@ std::shared_ptr<const std::vector<Item>> MetadataSource::memory_items(const std:
   mem.last_used = ++use_clock_;
   if (!mem.present.empty()) return nullptr;  // some items not kept: refetched whole
   if (!mem.changed.empty()) {
-    std::vector<Item> items;
-    items.reserve(mem.items->size() + mem.changed.size());
-    for (const Item& item : *mem.items)
-      if (!mem.changed.count(item.name)) items.push_back(item);
+    // The unchanged entries as they are packed, and the changed ones packed, in id order.
+    PackedItems now_packed;
     for (auto& [name, now] : mem.changed)
-      if (now) items.push_back(std::move(*now));
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
+      if (now) now_packed.add(*now);
+    std::vector<std::pair<const PackedItems*, size_t>> order;
+    order.reserve(mem.items->size() + now_packed.size());
+    for (size_t i = 0; i < mem.items->size(); ++i)
+      if (!mem.changed.count(std::string(mem.items->name(i)))) order.emplace_back(mem.items.get(), i);
+    for (size_t i = 0; i < now_packed.size(); ++i) order.emplace_back(&now_packed, i);
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first->id(a.second) < b.first->id(b.second); });
+    PackedItems items;
+    items.reserve(order.size());
+    for (auto [from, i] : order) items.add_from(*from, i);
     memory_count_ -= weight(mem.items->size(), mem.changed.size());
     memory_count_ += weight(items.size(), 0);
-    mem.items = std::make_shared<const std::vector<Item>>(std::move(items));
+    mem.items = std::make_shared<const PackedItems>(std::move(items));
     mem.changed.clear();
     index_locked(mem);
   }
@@ -144,10 +155,10 @@ void MetadataSource::bump_epoch(const std::string& path) {
   ++epochs_[std::hash<std::string>{}(path) % epochs_.size()];  // mu_ held
 }
 
-std::shared_ptr<const std::vector<Item>> MetadataSource::remember(const std::string& dir, std::vector<Item> items,
-                                                                  int64_t fetched_ms, std::optional<uint64_t> epoch) {
+std::shared_ptr<const PackedItems> MetadataSource::remember(const std::string& dir, PackedItems items, int64_t fetched_ms,
+                                                            std::optional<uint64_t> epoch) {
   auto mem = std::make_shared<MemListing>();
-  mem->items = std::make_shared<const std::vector<Item>>(std::move(items));
+  mem->items = std::make_shared<const PackedItems>(std::move(items));
   mem->fetched_ms = fetched_ms;
   std::lock_guard lock(mu_);
   if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return mem->items;  // raced a change
@@ -171,14 +182,15 @@ std::shared_ptr<std::mutex> MetadataSource::fetch_lock(const std::string& dir) {
   return m;
 }
 
-Result<std::vector<Item>> MetadataSource::fetch_all(const std::string& dir) {
-  std::vector<Item> items;
+Result<PackedItems> MetadataSource::fetch_all(const std::string& dir) {
+  PackedItems items;
   std::string after;
   for (;;) {
     ++counters_.remote_list_pages;
     DLFS_ASSIGN(ItemPage page, remote_.list(dir, after, page_size_));
+    if (page.total > items.size() && page.total < (1u << 24)) items.reserve(size_t(page.total));
     for (auto& item : page.items)
-      if (!is_platform_private(item)) items.push_back(std::move(item));
+      if (!is_platform_private(item)) items.add(item);
     if (!page.has_next()) break;
     after = page.next_after;
   }
@@ -236,19 +248,22 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   Listing out;
   out.refetched = true;
   out.fetched_ms = clock_.now_ms();
-  const std::vector<Item>* previous = mem ? mem.get() : cached ? &cached->items : nullptr;
+  const PackedItems* previous = mem ? mem.get() : cached ? &cached->items : nullptr;
   if (previous) {
     std::unordered_set<std::string_view> now_ids;
-    for (auto& item : *fetched) now_ids.insert(item.id);
-    for (auto& old : *previous)
-      if (!now_ids.count(old.id)) out.removed.push_back(old);
+    now_ids.reserve(fetched->size());
+    for (size_t i = 0; i < fetched->size(); ++i) now_ids.insert(fetched->id(i));
+    for (size_t i = 0; i < previous->size(); ++i)
+      if (!now_ids.count(previous->id(i)))
+        if (auto old = previous->item(i)) out.removed.push_back(std::move(old).value());
   }
   if (cache_ && epoch_of(dir) == epoch) {
     Status s = cache_->put_listing(dir, *fetched);
     if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
     if (epoch_of(dir) != epoch) {  // changed while storing: the listing and the items it stored go
       (void)cache_->forget_listing(dir);
-      for (const Item& item : *fetched) (void)cache_->forget_item(item.filename);
+      for (size_t i = 0; i < fetched->size(); ++i)
+        (void)cache_->forget_item(packed_item_filename(fetched->packed(i)));
     }
   }
   // An answer that raced with a change is still this call's answer, but is not kept (and so
@@ -319,9 +334,14 @@ std::optional<Result<FetchedItem>> MetadataSource::known_item(const std::string&
   } else if (cached) {
     stale = FetchedItem{cached->item, cached->fetched_ms};
   } else if (auto listing = cache_ ? cache_->get_listing(dir) : std::nullopt) {
-    auto it = std::find_if(listing->items.begin(), listing->items.end(), [&](const Item& i) { return i.name == name; });
-    if (it == listing->items.end()) absent = true;
-    else stale = FetchedItem{*it, listing->fetched_ms};
+    absent = true;
+    for (size_t i = 0; i < listing->items.size() && absent; ++i) {
+      if (listing->items.name(i) != name) continue;
+      absent = false;
+      auto item = listing->items.item(i);
+      if (!item) return std::nullopt;
+      stale = FetchedItem{std::move(item).value(), listing->fetched_ms};
+    }
   }
   if (!stale && !absent) return std::nullopt;
   if (absent || is_platform_private(stale->item)) return Result<FetchedItem>(Status(ENOENT, "no such file: " + path));
@@ -392,7 +412,7 @@ void MetadataSource::made_dir(const Item& dir) {
   known_empty(dir.filename);
 }
 
-void MetadataSource::known_empty(const std::string& dir) { remember(dir, {}, clock_.now_ms()); }
+void MetadataSource::known_empty(const std::string& dir) { remember(dir, PackedItems(), clock_.now_ms()); }
 
 Result<std::string> MetadataSource::thumbnail(const Item& item) {
   // Keyed by the thumbnail's own id when known, so a new thumbnail is never shadowed by an old.

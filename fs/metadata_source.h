@@ -29,8 +29,9 @@
 
 namespace dlfs {
 
+// A folder's listing: its items packed (a listing of 100,000 is ~55 MB so), unpacked as used.
 struct Listing {
-  std::shared_ptr<const std::vector<Item>> items;
+  std::shared_ptr<const PackedItems> items;
   int64_t fetched_ms = 0;
   bool refetched = false;      // this call went to the remote
   std::vector<Item> removed;   // on a refetch: items of the previous listing that are gone
@@ -95,7 +96,7 @@ class MetadataSource {
  private:
   // Read and changed only under mu_.
   struct MemListing {
-    std::shared_ptr<const std::vector<Item>> items;
+    std::shared_ptr<const PackedItems> items;
     std::unordered_map<std::string_view, size_t> by_name;  // views into *items
     // What the mount changed since the fetch, by name: the item now, or nullopt (gone). Folded
     // into `items` by the next listing() (a copy per readdir, not per change).
@@ -116,7 +117,7 @@ class MetadataSource {
   };
   std::optional<MemLookup> memory_lookup(const std::string& dir, const std::string& name, bool fresh_only);
   // The listing of `dir` kept in memory, with the mount's changes folded in; null if none.
-  std::shared_ptr<const std::vector<Item>> memory_items(const std::string& dir, int64_t* fetched_ms);
+  std::shared_ptr<const PackedItems> memory_items(const std::string& dir, int64_t* fetched_ms);
   void index_locked(MemListing& mem);
   // Drops the least recently used listings until at most memory_items_ items are kept.
   void evict_locked();
@@ -125,15 +126,16 @@ class MetadataSource {
   void drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it);
   // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
   // answers the listing either way.
-  std::shared_ptr<const std::vector<Item>> remember(const std::string& dir, std::vector<Item> items, int64_t fetched_ms,
-                                                    std::optional<uint64_t> epoch = std::nullopt);
+  std::shared_ptr<const PackedItems> remember(const std::string& dir, PackedItems items, int64_t fetched_ms,
+                                              std::optional<uint64_t> epoch = std::nullopt);
   // Change epochs, hashed by path into a few buckets (bounded memory): forget() bumps the bucket
   // of a path and of its parent. A fetch reads its bucket before asking the remote and keeps
   // the answer only if the bucket did not move meanwhile, so an answer that raced with an
   // upload never shadows the upload's result.
   uint64_t epoch_of(const std::string& path) const;
   void bump_epoch(const std::string& path);
-  Result<std::vector<Item>> fetch_all(const std::string& dir);
+  // Every visible item of `dir`, packed page by page (the Items of one page at a time).
+  Result<PackedItems> fetch_all(const std::string& dir);
   // The item at `path` (or ENOENT) as this mount knows it, of any age; nullopt if it does not know.
   std::optional<Result<FetchedItem>> known_item(const std::string& path, const std::optional<CachedItem>& cached);
   std::shared_ptr<std::mutex> fetch_lock(const std::string& dir);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/item_pack.h"
+#include "core/packed_items.h"
 #include "fs/inode_table.h"
 #include "support/fs_fixture.h"
 
@@ -407,6 +408,46 @@ TEST(ItemPack, EveryFieldComesBackAndThePackIsSmall) {
   EXPECT_LT(pack_item(rich).size(), 500u);
   EXPECT_FALSE(unpack_item("no separators"));
   EXPECT_FALSE(unpack_item(std::string("id\0/f\0garbage", 14)));
+}
+
+// A listing kept packed: names, ids and kinds without unpacking, each item back whole; bytes
+// read back from the cache (add_packed) answer the same, a name of its own included.
+TEST(PackedItems, NamesIdsAndKindsWithoutUnpackingAndEveryItemBackWhole) {
+  Item rich = rich_item(1);
+  Item root;
+  root.id = "65f1c0ffee0000000000a000";
+  root.type = ItemType::kDir;
+  root.set_path("/");
+  Item folder = rich_item(3);
+  folder.type = ItemType::kDir;
+  folder.set_path("/photos/sub/folder");
+  Item odd = rich_item(2);
+  odd.dir = "/elsewhere";
+  odd.name = "other";
+  std::vector<Item> items = {rich, root, folder, odd};
+  PackedItems packed(items);
+  PackedItems read_back;
+  for (size_t i = 0; i < packed.size(); ++i)
+    ASSERT_TRUE(read_back.add_packed(std::string(packed.packed(i)), packed.is_dir(i)));
+  for (const PackedItems* p : {&packed, &read_back}) {
+    ASSERT_EQ(p->size(), 4u);
+    EXPECT_EQ(p->name(0), "img-1.jpg");
+    EXPECT_EQ(p->name(1), "");
+    EXPECT_EQ(p->name(2), "folder");
+    EXPECT_EQ(p->name(3), "other");
+    for (size_t i = 0; i < items.size(); ++i) {
+      EXPECT_EQ(p->id(i), items[i].id);
+      EXPECT_EQ(p->is_dir(i), items[i].is_dir());
+      EXPECT_EQ(p->item(i).value(), items[i]);
+    }
+    EXPECT_EQ(p->items().value(), items);
+  }
+  PackedItems some;
+  some.add_from(packed, 3);
+  some.add(folder);
+  EXPECT_EQ(some.items().value(), (std::vector<Item>{odd, folder}));
+  EXPECT_EQ(some.add_packed("not a packed item", false).err(), EIO);
+  EXPECT_EQ(some.size(), 2u);
 }
 
 TEST(InodeTable, NodesNotUsedLatelyKeepTheirItemsPackedAndGiveThemBackWhole) {
