@@ -397,6 +397,14 @@ void Filesystem::note_timeout(const Item& item) {
   read_timeouts_[item.id] = now;
 }
 
+void Filesystem::version_gone(const Item& item) {
+  // The platform holds another version of the item's bytes than the one being read (replaced
+  // meanwhile): the item as it is now is learned, so that the next open reads that version.
+  auto now = remote_.get(item.filename);
+  if (now && now->id == item.id && now->system().value("etag", json()) != item.system().value("etag", json()))
+    learned(*now);
+}
+
 Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::span<char> out) {
   size_t filled = 0;
   bool link = item.is_link();
@@ -414,6 +422,7 @@ Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::spa
     if (link && (!n || filled == 0)) note_link_result(item, n.status());
     if (!n) {
       if (n.err() == ETIMEDOUT) note_timeout(item);
+      if (n.err() == ESTALE && !link) version_gone(item);
       return n.status().wrap("reading " + item.filename);
     }
     if (*n == 0) break;

@@ -469,6 +469,8 @@ class Filesystem {
   // A read open of a platform item, or a listing of a folder: its access time, as relatime keeps
   // it (fs/filesystem_attrs.cpp).
   void accessed(const Item& item);
+  // A read found the item's bytes replaced on the platform (ESTALE): its new state is learned.
+  void version_gone(const Item& item);
   void run_access_patch(Task task);
   void run_folder_times(Task task);
   Result<Entry> make_link_entry(const std::string& path, std::string_view url);

@@ -146,6 +146,22 @@ class Platform {
   // A read-only descriptor of the item's stored binary where it is a local file of the store
   // (Storage::open_read); ENODATA where it is not (inline, in a driver's bucket).
   Result<int> open_binary(const Item& item);
+  // One version of an item and its bytes: the catalogue's item and its binary's key as one
+  // snapshot saw them, the binary opened where it is a local file of the store (`fd`, closed
+  // with the object). A reader of several ranges (dlfsd's stream route) reads them all from one
+  // version, whatever uploads replace the item meanwhile (a binary's bytes never change: an
+  // update stores a new one).
+  struct ItemBinary {
+    Item item;
+    std::string key;
+    int fd = -1;
+    ItemBinary() = default;
+    ItemBinary(const ItemBinary&) = delete;
+    ItemBinary& operator=(const ItemBinary&) = delete;
+    ~ItemBinary();
+  };
+  Result<std::unique_ptr<ItemBinary>> open_item_binary(std::string_view id);
+  Result<size_t> read_binary(const ItemBinary& binary, uint64_t offset, std::span<char> out);
   // The item's thumbnail bytes (ENOENT when it has none).
   Result<std::string> thumbnail(const Item& item);
 

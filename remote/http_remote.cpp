@@ -155,9 +155,16 @@ class HttpRemote : public Remote {
     req.sink = out;
     req.ranged = true;
     req.range_offset = offset;
-    req.accept_codes = {416};  // a range at or past the end
+    // The version this reader has (the platform's etag): a part of another version — the item
+    // replaced between two reads of one file — is refused (412), never mixed in.
+    auto etag = item.system().find("etag");
+    if (etag != item.system().end() && etag->is_string())
+      req.headers.push_back("If-Match: \"" + etag->get<std::string>() + "\"");
+    req.accept_codes = {416, 412};  // a range at or past the end; another version
     DLFS_ASSIGN(HttpResponse r, http_->send(req));
     if (r.code == 416) return size_t(0);
+    if (r.code == 412)
+      return Status(ESTALE, "'" + item.filename + "' was replaced on the platform while it was read: open it again");
     if (r.code == 206) {
       uint64_t start = 0, total = 0;
       if (parse_content_range(r.header("content-range"), start, total) && start != offset)

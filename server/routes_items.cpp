@@ -16,10 +16,25 @@ using Res = httplib::Response;
 
 constexpr size_t kStreamChunk = 256 * 1024;
 
-// Streams [first, first+length) of the item from storage, a chunk at a time: never the whole
-// file in memory.
-void stream_item(ApiContext& ctx, const Req& req, Res& res, const Item& item) {
+// The version of an item's bytes (the platform's etag), quoted as an HTTP entity tag.
+std::string entity_tag(const Item& item) {
+  auto found = item.system().find("etag");
+  return found != item.system().end() && found->is_string() ? "\"" + found->get<std::string>() + "\"" : "";
+}
+
+// Streams [first, first+length) of one version of the item, a chunk at a time: never the whole
+// file in memory, and never bytes of two versions (an upload replacing it mid-stream).
+void stream_item(ApiContext& ctx, const Req& req, Res& res, std::shared_ptr<Platform::ItemBinary> binary) {
+  const Item& item = binary->item;
   uint64_t size = item.size();
+  std::string etag = entity_tag(item);
+  if (!etag.empty()) res.set_header("ETag", etag);
+  // If-Match: the version a reader started on (a ranged reader asks for its parts one by one);
+  // another version answers 412, never a part of it.
+  std::string if_match = req.get_header_value("If-Match");
+  if (!if_match.empty() && if_match != "*" && if_match != etag)
+    return send_error(res, 412, "'" + item.filename + "' changed since: its bytes are now version " +
+                                    (etag.empty() ? "(none)" : etag) + ", not " + if_match);
   ByteRange range = resolve_range(req.get_header_value("Range"), size);
   res.set_header("Accept-Ranges", "bytes");
   if (range.kind == ByteRange::kUnsatisfiable) {
@@ -44,8 +59,8 @@ void stream_item(ApiContext& ctx, const Req& req, Res& res, const Item& item) {
   auto buf = std::make_shared<std::vector<char>>(size_t(std::min<uint64_t>(length, kStreamChunk)));
   res.set_content_provider(
       size_t(length), type,
-      [&platform, item, first, hold, buf](size_t offset, size_t want, httplib::DataSink& sink) {
-        auto n = platform.read(item, first + offset, std::span<char>(buf->data(), std::min(want, buf->size())));
+      [&platform, binary, first, hold, buf](size_t offset, size_t want, httplib::DataSink& sink) {
+        auto n = platform.read_binary(*binary, first + offset, std::span<char>(buf->data(), std::min(want, buf->size())));
         if (!n || *n == 0) return false;  // storage failed or the file shrank: end the connection
         return sink.write(buf->data(), *n);
       });
@@ -85,10 +100,11 @@ void register_item_routes(httplib::Server& svr, ApiContext& ctx) {
   }));
 
   svr.Get(item_id + "/stream", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
-    auto item = p.get_item(req.matches[1].str());
-    if (!item) return send_error(res, item.status());
-    if (item->is_dir()) return send_error(res, 400, "'" + item->filename + "' is a folder: it has no bytes");
-    stream_item(ctx, req, res, *item);
+    auto binary = p.open_item_binary(req.matches[1].str());
+    if (!binary) return send_error(res, binary.status());
+    const Item& item = (*binary)->item;
+    if (item.is_dir()) return send_error(res, 400, "'" + item.filename + "' is a folder: it has no bytes");
+    stream_item(ctx, req, res, std::shared_ptr<Platform::ItemBinary>(std::move(*binary)));
   }));
 
   svr.Get(item_id + "/thumbnail", ctx.wrap([&](const Req& req, Res& res, const Caller&) {

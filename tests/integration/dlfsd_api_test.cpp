@@ -356,6 +356,27 @@ TEST_F(DlfsdApi, RangedDownloads) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   EXPECT_TRUE(body_of(r).contains("message"));
+  // The bytes' version is the ETag (the item's etag); If-Match with another version answers 412
+  // (a reader of ranges never gets a part of the file that replaced the one it started on).
+  std::string etag = "\"" + body_of(http->Get(P("/items/" + id)))["metadata"]["system"]["etag"].get<std::string>() + "\"";
+  r = http->Get(P("/items/" + id + "/stream"), {{"Range", "bytes=0-9"}, {"If-Match", etag}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(r->get_header_value("ETag"), etag);
+  EXPECT_EQ(r->body, bytes.substr(0, 10));
+  std::string replaced = random_bytes(1'000'000, 3);
+  auto over = upload(ds, "/r.bin", replaced, "overwrite");
+  ASSERT_TRUE(over && over->status == 200) << (over ? over->body : "no answer");
+  ASSERT_EQ(body_of(over)["id"], id);  // (the same item, new bytes)
+  r = http->Get(P("/items/" + id + "/stream"), {{"Range", "bytes=10-19"}, {"If-Match", etag}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 412) << r->body;
+  EXPECT_TRUE(body_of(r).contains("message"));
+  r = http->Get(P("/items/" + id + "/stream"), {{"Range", "bytes=10-19"}, {"If-Match", "*"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  EXPECT_NE(r->get_header_value("ETag"), etag);
+  EXPECT_EQ(r->body, replaced.substr(10, 10));
   // An empty file read from 0 answers empty, not 416.
   std::string empty = upload_ok(ds, "/empty.bin", "")["id"];
   r = http->Get(P("/items/" + empty + "/stream"), {{"Range", "bytes=0-"}});

@@ -3,6 +3,11 @@
 // pass after a remount reads them with no remote call — and a changed item is read anew.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <csignal>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -158,6 +163,72 @@ TEST_P(MountRead, AFolderListedThenReadInOrderIsPrefetchedAndReadOnlyClosesSendN
   // Every file fetched once: by its reader (a miss) or ahead of it (a prefetch) — most ahead.
   EXPECT_EQ(s["data_cache"]["misses"].get<int>() + s["data_cache"]["prefetches"].get<int>(), 40) << s.dump();
   EXPECT_GE(s["data_cache"]["prefetches"].get<int>(), 20) << s.dump();
+}
+
+// A file replaced on the platform while a reader is halfway through it: the reader never gets a
+// mix of the two versions. On the embedded platform its open descriptor keeps reading the version
+// it opened (as a local disk's does); through dlfsd its next ranged read is refused (If-Match:
+// ESTALE, "stale file handle") and the mount learns the new version, which the next open reads.
+TEST_P(MountRead, AFileReplacedMidReadIsNeverReadMixed) {
+  std::string v1 = random_bytes(48 << 20, 41), v2 = random_bytes(48 << 20, 42);
+  put("big.bin", v1);
+  auto m = mount("mnt", "cache", "dir_ttl=0");
+  ASSERT_TRUE(m);
+  std::string file = m->mountpoint() + "/big.bin";
+  std::string v2_local = work.sub("src/v2.bin");
+  write_file(v2_local, v2);
+  // Reads 1 MiB at 0, has the file replaced (through the platform's client: the test writes a
+  // marker and waits for it to be gone), then 1 MiB at 40 MiB; prints what that read got.
+  std::string marker = work.sub("replace-now");
+  std::string script = R"(
+import errno, os, sys, time
+f, marker = sys.argv[1], sys.argv[2]
+fd = os.open(f, os.O_RDONLY)
+first = os.pread(fd, 1 << 20, 0)
+open(marker, "w").close()
+while os.path.exists(marker): time.sleep(0.02)
+try:
+    later = os.pread(fd, 1 << 20, 40 << 20)
+    print("read", len(first), len(later))
+    sys.stdout.flush()
+    os.write(3, first + later)
+except OSError as e:
+    print("error", errno.errorcode.get(e.errno, e.errno))
+)";
+  std::string out_file = work.sub("got.bin"), log = work.sub("reader.out");
+  pid_t child = fork();  // (between fork and exec: only calls that allocate nothing)
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int out = ::open(out_file.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    ::dup2(out, 3);
+    int lfd = ::open(log.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    ::dup2(lfd, 1);
+    ::dup2(lfd, 2);
+    ::execlp("python3", "python3", "-c", script.c_str(), file.c_str(), marker.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 1500 && !stdfs::exists(marker); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(stdfs::exists(marker)) << "the reader did not start";
+  put("big.bin", v2);
+  stdfs::remove(marker);
+  int status = 0;
+  for (int i = 0; i < 3000 && ::waitpid(child, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(20ms);
+  if (::waitpid(child, &status, WNOHANG) == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "the reader did not finish";
+  }
+  std::string said = read_file(log);
+  if (GetParam() == Backend::kEmbedded) {
+    ASSERT_EQ(said, "read 1048576 1048576\n");
+    EXPECT_TRUE(read_file(out_file) == v1.substr(0, 1 << 20) + v1.substr(40 << 20, 1 << 20)) << "not the first version's bytes";
+  } else {
+    EXPECT_EQ(said, "error ESTALE\n");
+  }
+  // A new open reads the new version, whole.
+  auto cmp = run({"cmp", v2_local, file}, 60s);
+  EXPECT_TRUE(cmp.ok()) << cmp.out << cmp.err;
+  EXPECT_TRUE(m->unmount());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MountRead, kBackends, backend_name);
