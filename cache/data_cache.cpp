@@ -141,8 +141,7 @@ std::string DataCache::path_of(const Item& item) const {
   // a stale answer).
   std::string version = item.id;
   version.push_back('\0');
-  auto found = item.system().find("etag");
-  std::string etag = found != item.system().end() && found->is_string() ? found->get<std::string>() : "";
+  std::string etag = item.etag();
   version += etag.empty() ? "t" + std::to_string(item.updated_ms) : "e" + etag;
   version.push_back('\0');
   version += std::to_string(item.size());

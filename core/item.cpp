@@ -50,6 +50,12 @@ std::string Item::mimetype() const {
   return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+std::string Item::etag() const {
+  const json& s = system();
+  auto it = s.find("etag");
+  return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 static const json* link_info(const Item& item) {
   const json* info = find_dotted(item.system(), "shebang.linkInfo");
   return info && info->is_object() ? info : nullptr;

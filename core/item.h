@@ -39,6 +39,9 @@ struct Item {
   uint64_t size() const;
   // metadata.system.mimetype ("" when unknown).
   std::string mimetype() const;
+  // metadata.system.etag: the version of the item's bytes, changed with them only ("" when
+  // unknown).
+  std::string etag() const;
   // A link item: a JSON pointer to a URL (metadata.system.shebang.linkInfo).
   bool is_link() const;
   // metadata.system.preprocessPhase is "pending" or "running": the platform's preprocessing of it

@@ -401,8 +401,7 @@ void Filesystem::version_gone(const Item& item) {
   // The platform holds another version of the item's bytes than the one being read (replaced
   // meanwhile): the item as it is now is learned, so that the next open reads that version.
   auto now = remote_.get(item.filename);
-  if (now && now->id == item.id && now->system().value("etag", json()) != item.system().value("etag", json()))
-    learned(*now);
+  if (now && now->id == item.id && now->etag() != item.etag()) learned(*now);
 }
 
 Result<size_t> Filesystem::read_item(const Item& item, uint64_t offset, std::span<char> out) {

@@ -30,12 +30,13 @@ class FolderIds {
   // another write may commit under that id instead).
   Result<std::shared_ptr<const Ids>> of(const Catalog& catalog, const LmdbTxn& txn, std::string_view ds,
                                         std::string_view dir, Hidden hidden, bool read_txn = true);
+  // How many times a folder's ids were gathered and sorted (tests).
   uint64_t sorts() const;
 
-  static Result<std::shared_ptr<Ids>> gather(const Catalog& catalog, const LmdbTxn& txn, std::string_view ds,
-                                             std::string_view dir, Hidden hidden);  // how many times a folder's ids were gathered and sorted (tests)
-
  private:
+  static Result<std::shared_ptr<Ids>> gather(const Catalog& catalog, const LmdbTxn& txn, std::string_view ds,
+                                             std::string_view dir, Hidden hidden);
+
   struct Entry {
     uint64_t snapshot = 0;
     std::string ds, dir;

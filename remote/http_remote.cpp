@@ -157,9 +157,7 @@ class HttpRemote : public Remote {
     req.range_offset = offset;
     // The version this reader has (the platform's etag): a part of another version — the item
     // replaced between two reads of one file — is refused (412), never mixed in.
-    auto etag = item.system().find("etag");
-    if (etag != item.system().end() && etag->is_string())
-      req.headers.push_back("If-Match: \"" + etag->get<std::string>() + "\"");
+    if (std::string etag = item.etag(); !etag.empty()) req.headers.push_back("If-Match: \"" + etag + "\"");
     req.accept_codes = {416, 412};  // a range at or past the end; another version
     DLFS_ASSIGN(HttpResponse r, http_->send(req));
     if (r.code == 416) return size_t(0);

@@ -18,8 +18,8 @@ constexpr size_t kStreamChunk = 256 * 1024;
 
 // The version of an item's bytes (the platform's etag), quoted as an HTTP entity tag.
 std::string entity_tag(const Item& item) {
-  auto found = item.system().find("etag");
-  return found != item.system().end() && found->is_string() ? "\"" + found->get<std::string>() + "\"" : "";
+  std::string etag = item.etag();
+  return etag.empty() ? etag : "\"" + etag + "\"";
 }
 
 // Streams [first, first+length) of one version of the item, a chunk at a time: never the whole
