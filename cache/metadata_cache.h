@@ -75,15 +75,18 @@ class MetadataCache {
   MetadataCache(const MetadataCache&) = delete;
   MetadataCache& operator=(const MetadataCache&) = delete;
 
-  // Stores the complete listing of `dir`, and each item by its path, all with one stamp.
-  // A listing too large for the cache (over max_bytes / 4) is not stored (EFBIG) but its items
-  // still are.
+  // Stores the complete listing of `dir`, then each item by its path (in several transactions),
+  // all with one stamp. A listing too large for the cache (over max_bytes / 4) is not stored
+  // (EFBIG) but its items still are.
   Status put_listing(std::string_view dir, const PackedItems& items);
   Status put_listing(std::string_view dir, const std::vector<Item>& items);
   std::optional<CachedListing> get_listing(std::string_view dir);
   // Keyed by item.filename. Does not update the parent folder's listing: a caller that learns
   // of a new, moved or deleted item calls forget_item / forget_listing.
   Status put_item(const Item& item);
+  // An item the mount changed: its record replaced and its parent's listing (which lacks the
+  // change) dropped, in one transaction.
+  Status put_changed_item(const Item& item);
   std::optional<CachedItem> get_item(std::string_view path);
   // Drops the item, its parent folder's listing and, for a folder, its own listing and every
   // item and listing cached below it (a folder moved or removed).
@@ -105,6 +108,7 @@ class MetadataCache {
  private:
   struct Impl;
   explicit MetadataCache(std::unique_ptr<Impl> impl);
+  Status put_item(const Item& item, bool forget_parent_listing);
   std::unique_ptr<Impl> impl_;
 };
 

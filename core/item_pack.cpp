@@ -16,14 +16,20 @@ namespace {
 constexpr char kSep = '\0';  // ids and paths never hold a NUL
 }
 
-std::string pack_item(const Item& item) {
-  json rest = json::array({item.dataset_id, item.type == ItemType::kDir, item.hidden, item.created_ms,
-                           item.updated_ms, item.creator, item.updated_by,
-                           item.description ? json(*item.description) : json(nullptr), item.metadata});
+std::string pack_item(const Item& item) { return pack_item(Item(item)); }
+
+std::string pack_item(Item&& item) {
+  // (the item's strings and metadata tree are moved into the array, not copied: a listing of
+  // 100,000 items packs each one)
+  bool keeps_name = item.dir != parent_path(item.filename) || item.name != base_name(item.filename);
+  json description = item.description ? json(std::move(*item.description)) : json(nullptr);
+  json rest = json::array({std::move(item.dataset_id), item.type == ItemType::kDir, item.hidden, item.created_ms,
+                           item.updated_ms, std::move(item.creator), std::move(item.updated_by),
+                           std::move(description), std::move(item.metadata)});
   // dir and name are the filename's parts, unless someone set them otherwise: kept then.
-  if (item.dir != parent_path(item.filename) || item.name != base_name(item.filename)) {
-    rest.push_back(item.dir);
-    rest.push_back(item.name);
+  if (keeps_name) {
+    rest.push_back(std::move(item.dir));
+    rest.push_back(std::move(item.name));
   }
   std::string out;
   out.reserve(item.id.size() + item.filename.size() + 400);

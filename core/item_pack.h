@@ -14,6 +14,7 @@ namespace dlfs {
 
 // The item's id and filename first (NUL-terminated, readable without unpacking), then the rest.
 std::string pack_item(const Item& item);
+std::string pack_item(Item&& item);  // (the item is left in a moved-from state)
 Result<Item> unpack_item(std::string_view packed);
 // The id and filename of a packed item.
 std::string_view packed_item_id(std::string_view packed);

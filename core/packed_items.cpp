@@ -10,12 +10,15 @@ PackedItems::PackedItems(const std::vector<Item>& items) {
   for (const Item& item : items) add(item);
 }
 
-void PackedItems::add(const Item& item) {
-  Entry e{std::make_shared<const std::string>(pack_item(item)), {}, item.is_dir(), false};
+void PackedItems::add(const Item& item) { add(Item(item)); }
+
+void PackedItems::add(Item&& item) {
+  Entry e{{}, {}, item.is_dir(), false};
   if (item.name != base_name(item.filename)) {
     e.name = item.name;
     e.own_name = true;
   }
+  e.packed = std::make_shared<const std::string>(pack_item(std::move(item)));
   entries_.push_back(std::move(e));
 }
 

@@ -22,6 +22,7 @@ class PackedItems {
 
   void reserve(size_t n) { entries_.reserve(n); }
   void add(const Item& item);
+  void add(Item&& item);  // (moved from: its metadata is not copied)
   // An item packed by pack_item, of a folder (`dir`) or not; EIO when it is not a packed item.
   Status add_packed(std::string packed, bool dir);
   // Entry `i` of `from`, as it is (no unpacking).

@@ -17,7 +17,21 @@ bool is_platform_private(const Item& item) {
 MetadataSource::MetadataSource(Remote& remote, MetadataCache* cache, const Clock& clock,
                                int64_t ttl_ms, size_t page_size, size_t memory_items)
     : remote_(remote), cache_(cache), clock_(clock), ttl_ms_(ttl_ms), page_size_(page_size),
-      memory_items_(memory_items) {}
+      memory_items_(memory_items) {
+  if (cache_)
+    writer_ = std::make_unique<ListingWriter>(
+        *cache_, [this](const std::string& dir, uint64_t epoch) { return epoch_of(dir) == epoch; });
+}
+
+MetadataSource::~MetadataSource() = default;
+
+void MetadataSource::flush_cache_writes() {
+  if (writer_) writer_->flush();
+}
+
+void MetadataSource::hold_cache_writes(bool hold) {
+  if (writer_) writer_->hold(hold);
+}
 
 bool MetadataSource::is_fresh(int64_t fetched_ms) const {
   return ttl_ms_ < 0 || clock_.now_ms() - fetched_ms < ttl_ms_;
@@ -190,7 +204,7 @@ Result<PackedItems> MetadataSource::fetch_all(const std::string& dir) {
     DLFS_ASSIGN(ItemPage page, remote_.list(dir, after, page_size_));
     if (page.total > items.size() && page.total < (1u << 24)) items.reserve(size_t(page.total));
     for (auto& item : page.items)
-      if (!is_platform_private(item)) items.add(item);
+      if (!is_platform_private(item)) items.add(std::move(item));
     if (!page.has_next()) break;
     after = page.next_after;
   }
@@ -257,18 +271,10 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
       if (!now_ids.count(previous->id(i)))
         if (auto old = previous->item(i)) out.removed.push_back(std::move(old).value());
   }
-  if (cache_ && epoch_of(dir) == epoch) {
-    Status s = cache_->put_listing(dir, *fetched);
-    if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", dir, s.to_string());
-    if (epoch_of(dir) != epoch) {  // changed while storing: the listing and the items it stored go
-      (void)cache_->forget_listing(dir);
-      for (size_t i = 0; i < fetched->size(); ++i)
-        (void)cache_->forget_item(packed_item_filename(fetched->packed(i)));
-    }
-  }
   // An answer that raced with a change is still this call's answer, but is not kept (and so
-  // does not count as fresh for the next caller).
+  // does not count as fresh for the next caller), nor stored.
   out.items = remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
+  if (writer_ && epoch_of(dir) == epoch) writer_->store(dir, out.items, epoch);
   return out;
 }
 
@@ -348,10 +354,13 @@ std::optional<Result<FetchedItem>> MetadataSource::known_item(const std::string&
   return Result<FetchedItem>(std::move(*stale));
 }
 
-// Lock order of a change: the cache's old entries go first, then the epochs are bumped. A
-// listing read from the cache between the two is taken under the old epoch and not kept; one
-// read after the bump finds the cache without the old entry (the other order let a listing read
-// from the cache just after the bump go into memory without the change).
+// Order of a change: the cache's old entries go, then the epochs are bumped, then the cache's
+// entries go again. A listing read from the cache between the first two is taken under the old
+// epoch and not kept; one read after the bump finds the cache without the old entry (bumping
+// first let a listing read from the cache just after the bump go into memory without the
+// change). A listing the writer stored after the first went and checked before the bump (its
+// checks all passed) goes with the second; one it stores after the second sees the bump in its
+// last check and takes itself out.
 
 void MetadataSource::forget(const std::string& path) {
   if (cache_) (void)cache_->forget_item(path);
@@ -362,6 +371,8 @@ void MetadataSource::forget(const std::string& path) {
       if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
+  if (change_hook_) change_hook_();
+  if (cache_) (void)cache_->forget_item(path);
 }
 
 void MetadataSource::forget_cached(const std::string& path) {
@@ -372,6 +383,7 @@ void MetadataSource::learned(const Item& item) {
   std::string dir = parent_path(item.filename);
   // The cached listing of the parent would miss it: the one in memory has it.
   if (cache_) (void)cache_->forget_listing(dir);
+  if (change_hook_) change_hook_();
   {
     std::lock_guard lock(mu_);
     bump_epoch(dir);
@@ -382,11 +394,14 @@ void MetadataSource::learned(const Item& item) {
       else change_locked(*mem, item.name, item);
     }
   }
-  if (cache_ && !item.hidden) (void)cache_->put_item(item);
+  if (!cache_) return;
+  if (item.hidden) (void)cache_->forget_listing(dir);
+  else (void)cache_->put_changed_item(item);
 }
 
 void MetadataSource::removed(const std::string& path) {
   if (cache_) (void)cache_->forget_item(path);  // its parent's listing and its own go too
+  if (change_hook_) change_hook_();
   {
     std::lock_guard lock(mu_);
     bump_epoch(parent_path(path));
@@ -405,6 +420,7 @@ void MetadataSource::removed(const std::string& path) {
       }
     }
   }
+  if (cache_) (void)cache_->forget_item(path);
 }
 
 void MetadataSource::made_dir(const Item& dir) {

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -25,6 +26,7 @@
 
 #include "cache/metadata_cache.h"
 #include "core/clock.h"
+#include "fs/listing_writer.h"
 #include "remote/remote.h"
 
 namespace dlfs {
@@ -58,6 +60,15 @@ class MetadataSource {
   static constexpr size_t kDefaultMemoryItems = 8192;
   MetadataSource(Remote& remote, MetadataCache* cache, const Clock& clock, int64_t ttl_ms,
                  size_t page_size = 1000, size_t memory_items = kDefaultMemoryItems);
+  ~MetadataSource();  // stores the listings still queued for the cache
+
+  // Returns once the listings fetched so far are in the cache (they are stored in the
+  // background: see ListingWriter).
+  void flush_cache_writes();
+  // For tests: while held, fetched listings wait to be stored.
+  void hold_cache_writes(bool hold);
+  // For tests: called in every change between the cache's entries going and the epochs' bump.
+  void set_change_hook_for_tests(std::function<void()> hook) { change_hook_ = std::move(hook); }
 
   // The visible items directly in `dir` (hidden ones and /.dataloop left out).
   Result<Listing> listing(const std::string& dir);
@@ -155,6 +166,9 @@ class MetadataSource {
   uint64_t use_clock_ = 0;
   // One refetch per folder at a time: concurrent readers of a stale folder wait for it.
   std::unordered_map<std::string, std::shared_ptr<std::mutex>> fetch_locks_;
+  std::function<void()> change_hook_;
+  // Last: it asks epoch_of() until it is gone, so it goes first.
+  std::unique_ptr<ListingWriter> writer_;
 };
 
 // True for names the mount never shows: the platform's own folder at the dataset root.

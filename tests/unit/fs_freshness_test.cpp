@@ -178,6 +178,44 @@ TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
   }
 }
 
+// Listings are stored in the cache in the background. One stored between a change's dropping
+// of the cached entries and its epoch bump passes both of the writer's checks; it must not keep
+// the old state for a remount (found by the core model, FakePlatform seed 1001, 6 items in
+// memory: listings read back from the cache all the time).
+TEST_F(FsFreshness, AListingStoredInTheBackgroundNeverHidesAChangeMadeMeanwhile) {
+  mount();  // (opens the cache)
+  for (bool removal : {false, true}) {
+    SCOPED_TRACE(removal ? "a removal" : "a new item");
+    std::string dir = removal ? "/gone" : "/new";
+    remote.add_file(dir + "/a", "a");
+    Item c;
+    if (removal) c = remote.add_file(dir + "/c", "c");
+    {
+      MetadataSource source(remote, cache.get(), clock, 30000);
+      source.hold_cache_writes(true);
+      ASSERT_TRUE(source.listing(dir));  // fetched; waits to be stored
+      // The change reaches the platform, then the mount; the listing is stored in between the
+      // change's two steps.
+      source.set_change_hook_for_tests([&] { source.flush_cache_writes(); });
+      if (removal) {
+        ASSERT_TRUE(remote.remove(c.id));
+        source.removed(dir + "/c");
+      } else {
+        c = remote.add_file(dir + "/c", "c");
+        source.learned(c);
+      }
+    }
+    // A remount: what the cache answers has the change.
+    MetadataSource again(remote, cache.get(), clock, 30000);
+    auto listing = again.listing(dir);
+    ASSERT_TRUE(listing) << listing.status().to_string();
+    bool listed = false;
+    for (size_t i = 0; i < listing->items->size(); ++i) listed |= listing->items->name(i) == "c";
+    EXPECT_EQ(listed, !removal);
+    EXPECT_EQ(again.item(dir + "/c").is_ok(), !removal);
+  }
+}
+
 TEST_F(FsFreshness, ListingsInMemoryStayWithinTheirBoundAndEvictedOnesAreAskedAgain) {
   mount();
   MetadataSource source(remote, cache.get(), clock, 30000, 1000, /*memory_items=*/20);
