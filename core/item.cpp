@@ -143,7 +143,9 @@ Status get_time(const json& doc, const char* key, int64_t& out) {
 
 }  // namespace
 
-Result<Item> item_from_json(const json& doc) {
+namespace {
+// Every field of an item but its metadata.
+Result<Item> item_fields_from_json(const json& doc) {
   if (!doc.is_object()) return Status(EINVAL, "an item must be a JSON object");
   Item item;
   DLFS_TRY(get_string(doc, "id", item.id));
@@ -161,9 +163,26 @@ Result<Item> item_from_json(const json& doc) {
   DLFS_TRY(get_string(doc, "updatedBy", item.updated_by, false));
   if (auto it = doc.find("description"); it != doc.end() && it->is_string())
     item.description = it->get<std::string>();
-  if (auto it = doc.find("metadata"); it != doc.end() && it->is_object()) item.metadata = *it;
+  return item;
+}
+
+void ensure_system(Item& item) {
   if (!item.metadata.contains("system") || !item.metadata["system"].is_object())
     item.metadata["system"] = json::object();
+}
+}  // namespace
+
+Result<Item> item_from_json(const json& doc) {
+  DLFS_ASSIGN(Item item, item_fields_from_json(doc));
+  if (auto it = doc.find("metadata"); it != doc.end() && it->is_object()) item.metadata = *it;
+  ensure_system(item);
+  return item;
+}
+
+Result<Item> item_from_json(json&& doc) {
+  DLFS_ASSIGN(Item item, item_fields_from_json(doc));
+  if (auto it = doc.find("metadata"); it != doc.end() && it->is_object()) item.metadata = std::move(*it);
+  ensure_system(item);
   return item;
 }
 

@@ -63,6 +63,7 @@ struct Item {
 // The API's JSON. With a base URL (ending in /api/v1), the self-URLs are added too.
 json item_to_json(const Item& item, std::string_view base_url = {});
 Result<Item> item_from_json(const json& doc);
+Result<Item> item_from_json(json&& doc);  // (its metadata moved out of `doc`, not copied)
 
 struct Dataset {
   std::string id;

@@ -77,7 +77,7 @@ std::string encode_item(const Item& item) {
 
 Result<Item> decode_item(std::string_view bytes) {
   DLFS_ASSIGN(json doc, decode_msgpack(bytes));
-  return item_from_json(doc);
+  return item_from_json(std::move(doc));
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {

@@ -294,7 +294,7 @@ class HttpRemote : public Remote {
   Result<ItemPage> run_query(const json& dql) {
     DLFS_ASSIGN(HttpRequest req, query_request("/datasets/" + dataset_.id + "/query", dql));
     DLFS_ASSIGN(json doc, http_->send_json(req));
-    return parse_item_page(doc);
+    return parse_item_page(std::move(doc));
   }
 
   // POST /datasets/{id}/items/batch (server/routes_upload_batch.cpp): one request for many files.
@@ -370,12 +370,16 @@ class HttpRemote : public Remote {
 
 }  // namespace
 
-Result<ItemPage> parse_item_page(const json& doc) {
-  DLFS_ASSIGN(const json* items, page_items(doc));
+Result<ItemPage> parse_item_page(json&& doc) {
+  DLFS_TRY(page_items(doc).status());
   ItemPage page;
-  for (const auto& d : *items) {
-    DLFS_ASSIGN(Item item, parse_item(d));
-    page.items.push_back(std::move(item));
+  json& items = doc["items"];
+  page.items.reserve(items.size());
+  for (auto& d : items) {
+    // (each item's metadata moved out of the page, not copied: 1,000 items a page)
+    Result<Item> item = item_from_json(std::move(d));
+    if (!item) return Status(EIO, "the server answered a malformed item", item.status().to_string());
+    page.items.push_back(std::move(item).value());
   }
   if (auto it = doc.find("totalItemsCount"); it != doc.end() && it->is_number_unsigned())
     page.total = it->get<uint64_t>();

@@ -45,6 +45,6 @@ class HttpConnection : public Connection {
 };
 
 // Parses a paged answer ({"totalItemsCount","hasNextPage","items":[...]}) of items.
-Result<ItemPage> parse_item_page(const json& doc);
+Result<ItemPage> parse_item_page(json&& doc);
 
 }  // namespace dlfs

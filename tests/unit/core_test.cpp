@@ -102,6 +102,13 @@ TEST(Time, Iso8601RoundTrip) {
   EXPECT_EQ(*parse_iso8601("2024-01-01T00:00:00Z"), 1704067200000);
   EXPECT_EQ(parse_iso8601("2024-01-01 00:00:00").err(), EINVAL);
   EXPECT_EQ(parse_iso8601("yesterday").err(), EINVAL);
+  EXPECT_EQ(*parse_iso8601("1969-12-31T23:59:59.5Z"), -500);
+  EXPECT_EQ(*parse_iso8601("2024-02-29T12:34:56.789123Z"), 1709210096789);
+  EXPECT_EQ(*parse_iso8601(format_iso8601(1767225600001)), 1767225600001);
+  for (const char* wrong : {"2024-02-30T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
+                            "2024-01-01T00:00:00", "2024-01-01T00:00:00Zx", "2024-1-01T00:00:00Z",
+                            "-024-01-01T00:00:00Z", "2024-01-01T00:00:0Z", ""})
+    EXPECT_EQ(parse_iso8601(wrong).err(), EINVAL) << wrong;
 }
 
 TEST(Json, MergePatchRules) {
