@@ -60,6 +60,12 @@ bool erase_dotted(json& doc, std::string_view dotted) {
   return parent->erase(key) > 0;
 }
 
+std::string string_field(const json& doc, std::string_view key, std::string_view fallback) {
+  if (!doc.is_object()) return std::string(fallback);
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 Result<json> parse_json(std::string_view text) {
   try {
     return json::parse(text);

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "core/file_io.h"
+#include "core/json_util.h"
 #include "core/lmdb.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
@@ -247,7 +248,7 @@ class CsvImporter {
   // action upload: the URL's bytes, fetched through the platform's link guard.
   Result<CsvRowOutcome> import_fetched(const CsvRow& row) {
     DLFS_ASSIGN(auto there, existing(row, [&](const Item& item) -> Result<bool> {
-                  return !item.is_link() && item.system().value("sourceUrl", std::string()) == row.url;
+                  return !item.is_link() && string_field(item.system(), "sourceUrl") == row.url;
                 }));
     if (there) return *there;
     DLFS_TRY(check_scheme(p_.link_policy(), row.url));

@@ -246,7 +246,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     auto it = known.find(path);
     bool same = it != known.end() && it->second.object_key == object.key &&
                 it->second.item.size() == object.size &&
-                it->second.item.system().value("etag", std::string()) == object.etag;
+                it->second.item.etag() == object.etag;
     if (same) {
       ++report.unchanged;
     } else {

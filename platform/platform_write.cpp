@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 #include "core/lmdb.h"
 #include "core/paths.h"
 #include "core/posix_attrs.h"
@@ -45,7 +46,7 @@ json client_metadata(const UploadOptions& options) { return client_upload_metada
 // platform keeps its metadata object as metadata.system.shebang (API.md).
 std::optional<json> link_shebang(std::string_view bytes) {
   json doc = json::parse(bytes, nullptr, false);
-  if (!doc.is_object() || doc.value("type", "") != "link" || doc.value("shebang", "") != "dataloop") return {};
+  if (!doc.is_object() || string_field(doc, "type") != "link" || string_field(doc, "shebang") != "dataloop") return {};
   auto meta = doc.find("metadata");
   if (meta == doc.end() || !meta->is_object()) return {};
   return *meta;

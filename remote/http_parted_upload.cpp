@@ -1,4 +1,5 @@
 #include "remote/http_parted_upload.h"
+#include "core/json_util.h"
 
 #include "remote/http_json.h"
 
@@ -31,7 +32,7 @@ Result<HttpResponse> upload_in_parts(HttpClient& http, const std::string& datase
   if (options.description) body["description"] = *options.description;
   DLFS_ASSIGN(HttpRequest open, json_request("POST", "/datasets/" + dataset_id + "/uploads", body));
   DLFS_ASSIGN(json session, http.send_json(open));
-  std::string id = session.value("id", "");
+  std::string id = string_field(session, "id");
   uint64_t part_size = session.value("partSize", uint64_t(0));
   uint64_t parts = session.value("parts", uint64_t(0));
   if (id.empty() || part_size == 0 || parts == 0 || (parts - 1) * part_size > size)

@@ -1,4 +1,5 @@
 #include "remote/http_remote.h"
+#include "core/json_util.h"
 
 #include <sys/stat.h>
 
@@ -342,7 +343,7 @@ class HttpRemote : public Remote {
         out[sent[k]] = item.status();
         continue;
       }
-      std::string op = e.value("op", "");
+      std::string op = string_field(e, "op");
       UploadResult result{std::move(*item), UploadOp::kCreated};
       if (op == "skipped") result.op = UploadOp::kSkipped;
       else if (op == "overwrite" || op == "overwritten") result.op = UploadOp::kOverwritten;
@@ -485,7 +486,7 @@ Result<json> HttpConnection::wait_command(const json& started, std::string_view 
   poll.path = "/commands/" + command["id"].get<std::string>();
   // Each poll is bounded by the client's timeouts and retries; the job itself may take long.
   for (;;) {
-    const std::string status = command.value("status", "");
+    const std::string status = string_field(command, "status");
     const json report = command.value("report", json::object());
     if (progress) progress(command.value("progress", 0), report);
     if (status == "success") return report;

@@ -1,4 +1,5 @@
 #include "server/jwt.h"
+#include "core/json_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -76,7 +77,7 @@ Result<TokenClaims> jwt_verify(std::string_view secret, std::string_view token, 
   auto header = base64url_decode(token.substr(0, dot1));
   if (!header) return bad_token("malformed header");
   json h = json::parse(*header, nullptr, false);
-  if (!h.is_object() || h.value("alg", "") != "HS256") return bad_token("algorithm must be HS256");
+  if (!h.is_object() || string_field(h, "alg") != "HS256") return bad_token("algorithm must be HS256");
   auto sig = base64url_decode(token.substr(dot2 + 1));
   if (!sig) return bad_token("malformed signature");
   std::string expected = hmac_sha256(secret, token.substr(0, dot2));

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "core/file_io.h"
+#include "core/json_util.h"
 #include "server/routes.h"
 #include "server/upload_sessions.h"
 
@@ -53,11 +54,11 @@ Result<UploadSessionRequest> session_request(const json& body, std::string datas
   r.part_size = part_size->get<uint64_t>();
   if (r.size > max_upload)
     return Status(EFBIG, "the upload is larger than this server's limit of " + std::to_string(max_upload) + " bytes");
-  r.key = body.value("key", "");
-  std::string mode = body.value("mode", "skip");
+  r.key = string_field(body, "key");
+  std::string mode = string_field(body, "mode", "skip");
   if (mode != "skip" && mode != "overwrite") return Status(EINVAL, "mode must be skip or overwrite, not '" + mode + "'");
   r.options.mode = mode == "overwrite" ? UploadMode::kOverwrite : UploadMode::kSkip;
-  r.options.replace_id = body.value("replace", "");
+  r.options.replace_id = string_field(body, "replace");
   if (auto meta = body.find("metadata"); meta != body.end() && !meta->is_null()) r.options.metadata = *meta;
   if (auto d = body.find("description"); d != body.end() && d->is_string()) r.options.description = d->get<std::string>();
   r.options.user = caller.email;

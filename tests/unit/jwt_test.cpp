@@ -66,6 +66,12 @@ TEST(Jwt, MalformedTokensAndOtherAlgorithmsAreRefused) {
   std::string token = make_token(kSecret, "ann@example.com", 1, kNow);
   std::string payload = token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
   EXPECT_FALSE(jwt_verify(kSecret, base64url_encode(R"({"alg":"none"})") + "." + payload + ".", kNow));
+  // A header whose alg is not a string (it threw: a 500 for anyone, before any signature check).
+  for (const char* header : {R"({"alg":5})", R"({"alg":["HS256"]})", R"({"alg":null})"}) {
+    auto r = jwt_verify(kSecret, base64url_encode(header) + "." + payload + ".", kNow);
+    ASSERT_FALSE(r) << header;
+    EXPECT_EQ(r.err(), EACCES) << header;
+  }
   // A signed token without an email claim.
   EXPECT_FALSE(jwt_verify(kSecret, jwt_sign(kSecret, json{{"exp", kNow + 100}}), kNow));
 }

@@ -185,6 +185,27 @@ TEST_F(PlatformDriversTest, SyncAddsChangedAndRemovesToMatchTheBucket) {
   EXPECT_EQ(got->items_count, 4u);
 }
 
+// metadata.system can be patched (?system=true) into any shape: an etag that is not a string
+// made the sync throw (nlohmann's value() refuses a default of another type) instead of
+// treating the item as changed.
+TEST_F(PlatformDriversTest, SyncMendsAnEtagThatIsNotAString) {
+  Dataset ds = driver_dataset("team/cars");
+  write_file(bucket() + "/team/cars/a.txt", "a");
+  ASSERT_TRUE(platform_->sync_dataset(ds.id, "dev@local"));
+  auto item = platform_->get_item_by_path(ds.id, "/a.txt");
+  ASSERT_TRUE(item) << item.status().to_string();
+  std::string etag = item->etag();
+  ASSERT_FALSE(etag.empty());
+  ASSERT_TRUE(platform_->patch_item(item->id, {{"metadata", {{"system", {{"etag", 7}}}}}}, true, "dev@local"));
+  auto synced = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(synced) << synced.status().to_string();
+  EXPECT_EQ(synced->updated, 1u);
+  auto mended = platform_->get_item_by_path(ds.id, "/a.txt");
+  ASSERT_TRUE(mended);
+  EXPECT_EQ(mended->etag(), etag);
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/a.txt", "a"}}));
+}
+
 TEST_F(PlatformDriversTest, SyncPastTheQuotaSkipsWhatDoesNotFitAndRemovalsMakeRoomFirst) {
   Dataset ds = driver_dataset("q");
   ASSERT_TRUE(platform_->set_dataset_quota(ds.id, 2));

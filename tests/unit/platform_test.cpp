@@ -280,6 +280,15 @@ TEST_F(PlatformTest, LinkItemsKeepTheirShebang) {
   EXPECT_TRUE(named.item.is_link());
   EXPECT_EQ(named.item.link_url(), "https://example.com/a.jpg");
   EXPECT_FALSE(put("/links/plain.txt", "{\"type\":\"link\"}").item.is_link());
+  // Any small JSON file is looked at: fields of other types make it a plain file (they threw,
+  // failing the upload of e.g. a config.json with "type": 3).
+  int n = 0;
+  for (std::string odd : {R"({"type":3})", R"({"type":"link","shebang":["dataloop"]})", R"([1,2])", R"({"type":null})"}) {
+    auto r = platform_->upload_bytes(ds_.id, odd, "/links/odd-" + std::to_string(++n) + ".json", {});
+    ASSERT_TRUE(r) << odd << ": " << r.status().to_string();
+    EXPECT_FALSE(r->item.is_link()) << odd;
+    EXPECT_EQ(read_all(r->item), odd);
+  }
 }
 
 TEST_F(PlatformTest, SurvivesReopenAndCleansUnfinishedUploads) {

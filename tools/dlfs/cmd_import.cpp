@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tools/dlfs/cli.h"
+#include "core/json_util.h"
 
 namespace dlfs::cli {
 namespace {
@@ -14,7 +15,7 @@ const char* kImportUsage = "dlfs import csv FILE --dataset NAME [--to /folder] [
 
 void print_report(const std::string& dataset, const json& report) {
   printf("imported %s into %s:%s: %llu rows, %llu created, %llu updated, %llu unchanged, %llu failed\n",
-         report.value("file", std::string()).c_str(), dataset.c_str(), report.value("folder", std::string()).c_str(),
+         string_field(report, "file").c_str(), dataset.c_str(), string_field(report, "folder").c_str(),
          (unsigned long long)report.value("rows", 0), (unsigned long long)report.value("created", 0),
          (unsigned long long)report.value("updated", 0), (unsigned long long)report.value("unchanged", 0),
          (unsigned long long)report.value("failed", 0));
@@ -23,7 +24,7 @@ void print_report(const std::string& dataset, const json& report) {
   for (const json& e : report.value("errors", json::array()))
     if (e.is_object())
       fprintf(stderr, "line %llu: %s\n", (unsigned long long)e.value("line", 0),
-              e.value("reason", std::string()).c_str());
+              string_field(e, "reason").c_str());
 }
 
 }  // namespace

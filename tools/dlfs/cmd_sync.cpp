@@ -59,7 +59,7 @@ std::string summary(const json& state) {
 
 void print_failed(const json& state, FILE* out) {
   for (const json& f : state.value("failed", json::array()))
-    fprintf(out, "failed: %s: %s\n", f.value("path", "?").c_str(), f.value("error", "").c_str());
+    fprintf(out, "failed: %s: %s\n", string_field(f, "path", "?").c_str(), string_field(f, "error").c_str());
 }
 
 // A path as the mount names it ("/a/b.jpg"), from a path on this machine under the mountpoint,
