@@ -364,6 +364,7 @@ std::optional<Result<FetchedItem>> MetadataSource::known_item(const std::string&
 
 void MetadataSource::forget(const std::string& path) {
   if (cache_) (void)cache_->forget_item(path);
+  if (change_hook_) change_hook_();
   {
     std::lock_guard lock(mu_);
     for (const std::string& dir : {parent_path(path), path}) {
@@ -371,7 +372,6 @@ void MetadataSource::forget(const std::string& path) {
       if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
-  if (change_hook_) change_hook_();
   if (cache_) (void)cache_->forget_item(path);
 }
 

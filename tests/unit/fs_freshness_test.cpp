@@ -184,9 +184,10 @@ TEST_F(FsFreshness, AListingReadFromTheCacheNeverHidesAnItemLearnedMeanwhile) {
 // memory: listings read back from the cache all the time).
 TEST_F(FsFreshness, AListingStoredInTheBackgroundNeverHidesAChangeMadeMeanwhile) {
   mount();  // (opens the cache)
-  for (bool removal : {false, true}) {
-    SCOPED_TRACE(removal ? "a removal" : "a new item");
-    std::string dir = removal ? "/gone" : "/new";
+  for (std::string change : {"learned", "removed", "forgotten"}) {
+    SCOPED_TRACE(change);
+    bool removal = change == "removed";
+    std::string dir = "/" + change;
     remote.add_file(dir + "/a", "a");
     Item c;
     if (removal) c = remote.add_file(dir + "/c", "c");
@@ -200,9 +201,12 @@ TEST_F(FsFreshness, AListingStoredInTheBackgroundNeverHidesAChangeMadeMeanwhile)
       if (removal) {
         ASSERT_TRUE(remote.remove(c.id));
         source.removed(dir + "/c");
-      } else {
+      } else if (change == "learned") {
         c = remote.add_file(dir + "/c", "c");
         source.learned(c);
+      } else {  // a change whose outcome the mount does not know (an answer lost)
+        c = remote.add_file(dir + "/c", "c");
+        source.forget(dir + "/c");
       }
     }
     // A remount: what the cache answers has the change.
