@@ -44,17 +44,9 @@ bool Item::preprocessing() const {
   return phase == "pending" || phase == "running";
 }
 
-std::string Item::mimetype() const {
-  const json& s = system();
-  auto it = s.find("mimetype");
-  return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+std::string Item::mimetype() const { return string_field(system(), "mimetype"); }
 
-std::string Item::etag() const {
-  const json& s = system();
-  auto it = s.find("etag");
-  return it != s.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+std::string Item::etag() const { return string_field(system(), "etag"); }
 
 static const json* link_info(const Item& item) {
   const json* info = find_dotted(item.system(), "shebang.linkInfo");

@@ -1,6 +1,6 @@
 #include "remote/http_parted_upload.h"
-#include "core/json_util.h"
 
+#include "core/json_util.h"
 #include "remote/http_json.h"
 
 #include <sys/stat.h>

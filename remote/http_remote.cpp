@@ -1,5 +1,4 @@
 #include "remote/http_remote.h"
-#include "core/json_util.h"
 
 #include <sys/stat.h>
 
@@ -12,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 #include "core/paths.h"
 #include "remote/http_json.h"
 #include "remote/http_parted_upload.h"
@@ -39,11 +39,13 @@ Result<QuotaInfo> get_quota(HttpClient& http, const std::string& dataset_id) {
   return QuotaInfo::from_json(*doc);
 }
 
-Result<Item> parse_item(const json& doc) {
-  Result<Item> item = item_from_json(doc);
+Result<Item> malformed_item_is_eio(Result<Item> item) {
   if (!item) return Status(EIO, "the server answered a malformed item", item.status().to_string());
   return item;
 }
+Result<Item> parse_item(const json& doc) { return malformed_item_is_eio(item_from_json(doc)); }
+// (its metadata moved out of `doc`, not copied)
+Result<Item> parse_item(json&& doc) { return malformed_item_is_eio(item_from_json(std::move(doc))); }
 
 Result<Dataset> parse_dataset(const json& doc) {
   Result<Dataset> ds = dataset_from_json(doc);
@@ -376,11 +378,9 @@ Result<ItemPage> parse_item_page(json&& doc) {
   ItemPage page;
   json& items = doc["items"];
   page.items.reserve(items.size());
-  for (auto& d : items) {
-    // (each item's metadata moved out of the page, not copied: 1,000 items a page)
-    Result<Item> item = item_from_json(std::move(d));
-    if (!item) return Status(EIO, "the server answered a malformed item", item.status().to_string());
-    page.items.push_back(std::move(item).value());
+  for (auto& d : items) {  // (each item moved out of the page: 1,000 items a page)
+    DLFS_ASSIGN(Item item, parse_item(std::move(d)));
+    page.items.push_back(std::move(item));
   }
   if (auto it = doc.find("totalItemsCount"); it != doc.end() && it->is_number_unsigned())
     page.total = it->get<uint64_t>();

@@ -1,5 +1,4 @@
 #include "server/jwt.h"
-#include "core/json_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 
 namespace dlfs {
 

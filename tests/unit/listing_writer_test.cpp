@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -14,9 +13,9 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "fs/listing_writer.h"
+#include "support/temp_dir.h"
 
 using namespace dlfs;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -38,27 +37,20 @@ std::shared_ptr<const PackedItems> listing_of(const std::string& dir, int n, con
 class ListingWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/dlfs-listing-writer-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     CacheOptions o;
-    o.dir = root_ + "/cache";
+    o.dir = dir_.sub("cache");
     o.key = "ds1-0badcafe";
     o.clock = &clock_;
     auto opened = MetadataCache::open(o);
     ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
     cache_ = std::move(opened).value();
   }
-  void TearDown() override {
-    cache_.reset();
-    fs::remove_all(root_);
-  }
   size_t cached_count(const std::string& dir) {
     auto got = cache_->get_listing(dir);
     return got ? got->items.size() : 0;
   }
 
-  std::string root_;
+  test::TempDir dir_{"dlfs-listing-writer"};  // (first: the cache goes before it)
   FakeClock clock_;
   std::unique_ptr<MetadataCache> cache_;
 };

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "tools/dlfs/cli.h"
 #include "core/json_util.h"
+#include "tools/dlfs/cli.h"
 
 namespace dlfs::cli {
 namespace {
