@@ -299,7 +299,12 @@ Result<Item> Filesystem::upload_to_platform(const std::shared_ptr<PendingFile>& 
     } else if (!at) {
       return at.status();
     } else if (at->filename != path) {
-      DLFS_TRY(remote_move(base, path, replace).status());
+      auto moved = remote_move(base, path, replace);
+      // An object in a bucket that may not move (EXDEV): the bytes go up as a new file here and
+      // the item stays where it was (a rename journaled just before the mount stopped; a live one
+      // is refused, and `mv` copies).
+      if (!moved && moved.err() == EXDEV) base.clear();
+      else if (!moved) return moved.status();
     }
     std::lock_guard lock(write_mu_);
     p->base_id = base;

@@ -13,6 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_util.h"
+
 namespace dlfs {
 namespace {
 
@@ -222,8 +224,13 @@ Status http_error(long code, std::string_view body, std::string_view what) {
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
   if (message.empty()) message = "the server answered HTTP " + std::to_string(code);
   int err = errno_for_http_status(code);
-  // dlfsd answers a full quota of items with 403 and {"reason": "quota"} (server/http_errors.cpp).
-  if (code == 403 && doc && doc->is_object() && doc->contains("reason") && (*doc)["reason"] == "quota") err = EDQUOT;
+  // dlfsd answers a full quota of items with 403 and {"reason": "quota"}, a move its bucket's
+  // object cannot follow with {"reason": "external-item"} (server/http_errors.cpp).
+  if (code == 403 && doc && doc->is_object()) {
+    std::string reason = string_field(*doc, "reason");
+    if (reason == "quota") err = EDQUOT;
+    if (reason == "external-item") err = EXDEV;
+  }
   return Status(err, message, "HTTP " + std::to_string(code) + " on " + std::string(what));
 }
 

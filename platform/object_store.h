@@ -32,6 +32,9 @@ class ObjectStore {
   // Writes (or replaces) the object; it is whole and durable in the store when this returns.
   virtual Result<ObjectInfo> put_file(std::string_view key, const std::string& local_path) = 0;
   virtual Result<ObjectInfo> put_bytes(std::string_view key, std::string_view bytes) = 0;
+  // Copies object `from` to `to` in the store itself (no byte passes through this machine),
+  // replacing what `to` held; whole and durable when this returns. ENOENT without `from`.
+  virtual Result<ObjectInfo> copy(std::string_view from, std::string_view to) = 0;
   // Removing an object that is not there is not an error.
   virtual Status remove(std::string_view key) = 0;
   // Every object whose key starts with `prefix`, in key order; `fn` answers false to stop.

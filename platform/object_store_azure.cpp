@@ -1,12 +1,16 @@
 // The Azure Blob object store (platform/object_store_azure.h). Blob REST API calls: Get Blob
-// Properties (HEAD), Get Blob with a Range, Put Blob, Delete Blob, List Blobs, Create Container.
+// Properties (HEAD), Get Blob with a Range, Put Blob, Copy Blob, Delete Blob, List Blobs,
+// Create Container.
 #include "platform/object_store_azure.h"
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include <pugixml.hpp>
 
@@ -19,6 +23,14 @@ namespace {
 // Put Blob stores a block blob in one request up to 5000 MiB (x-ms-version 2019-12-12 and
 // later); beyond that a blob has to be put as blocks (Put Block + Put Block List).
 constexpr uint64_t kMaxSinglePut = 5000ull * 1024 * 1024;
+
+// How long a copy Azure does in the background is waited for (a large blob's, between accounts).
+constexpr int kMaxCopyWaitMs = 30 * 60 * 1000;
+
+// The blob service's URL: the configured endpoint (Azurite, a sovereign cloud) or Azure's.
+std::string service_url(const AzureStoreConfig& config) {
+  return config.endpoint.empty() ? "https://" + config.account + ".blob.core.windows.net" : config.endpoint;
+}
 
 // 4xx answers come back as responses: their XML names the error (HttpClient reads JSON).
 const std::vector<long> kClientErrors = {400, 401, 403, 404, 405, 409, 411, 412, 413, 416};
@@ -78,6 +90,33 @@ class AzureStore : public ObjectStore {
     req.body = std::string(bytes);
     DLFS_ASSIGN(HttpResponse r, send(req, key));
     return put_info(key, r, bytes.size());
+  }
+
+  // Copy Blob: the source named by its URL (with the SAS when that is the credential; within one
+  // account the request's own signature covers it). Azure may answer "pending" and copy in the
+  // background: then the destination's properties are polled until the copy ends.
+  Result<ObjectInfo> copy(std::string_view from, std::string_view to) override {
+    DLFS_TRY(check_object_key(from));
+    DLFS_TRY(check_object_key(to));
+    HttpRequest req = request("PUT", blob_path(to));
+    std::string source = service_url(config_) + blob_path(from);
+    if (!config_.sas.empty()) source += "?" + config_.sas;
+    req.headers.push_back("x-ms-copy-source: " + source);
+    req.body = std::string();
+    req.content_type = "application/octet-stream";
+    DLFS_ASSIGN(HttpResponse r, send(req, from));
+    std::string status = r.header("x-ms-copy-status");
+    for (int waited_ms = 0, step = 50; status == "pending"; waited_ms += step, step = std::min(step * 2, 2000)) {
+      if (waited_ms > kMaxCopyWaitMs)
+        return Status(ETIMEDOUT, "Azure's copy of '" + std::string(from) + "' to '" + std::string(to) +
+                                     "' did not finish in " + std::to_string(kMaxCopyWaitMs / 1000) + " s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(step));
+      DLFS_ASSIGN(HttpResponse props, send(request("HEAD", blob_path(to)), to));
+      status = props.header("x-ms-copy-status");
+    }
+    if (!status.empty() && status != "success")
+      return Status(EIO, "Azure's copy of '" + std::string(from) + "' to '" + std::string(to) + "' ended " + status);
+    return head(to);
   }
 
   Status remove(std::string_view key) override {
@@ -212,7 +251,7 @@ Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
   if (config.key.empty() && config.sas.empty())
     return Status(EINVAL, "an Azure store needs the account key or a SAS token");
   HttpOptions o;
-  o.base_url = config.endpoint.empty() ? "https://" + config.account + ".blob.core.windows.net" : config.endpoint;
+  o.base_url = service_url(config);
   o.ca_file = config.ca_file;
   o.connect_timeout_ms = config.connect_timeout_ms;
   o.low_speed_time_s = config.stall_timeout_s;

@@ -59,6 +59,15 @@ class LocalFolderStore : public ObjectStore {
     });
   }
 
+  Result<ObjectInfo> copy(std::string_view from, std::string_view to) override {
+    DLFS_TRY(check_object_key(from));
+    int in = ::open(local_path(from).c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return errno_status("no object '" + std::string(from) + "'");
+    auto r = put(to, [&](int out) { return copy_fd(in, out); });
+    ::close(in);
+    return r;
+  }
+
   Status remove(std::string_view key) override {
     DLFS_TRY(check_object_key(key));
     if (::unlink(local_path(key).c_str()) != 0 && errno != ENOENT)

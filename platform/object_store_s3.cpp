@@ -127,6 +127,31 @@ class S3Store : public ObjectStore {
     return head(key);
   }
 
+  // CopyObject: a PUT naming the source in x-amz-copy-source. S3 copies up to 5 GiB in one call
+  // (larger objects need UploadPartCopy), and may answer 200 with an <Error> in the body when the
+  // copy fails after it started.
+  Result<ObjectInfo> copy(std::string_view from, std::string_view to) override {
+    DLFS_TRY(check_object_key(from));
+    DLFS_TRY(check_object_key(to));
+    DLFS_ASSIGN(ObjectInfo source, head(from));
+    if (source.size > kMaxS3SinglePut)
+      return Status(EFBIG, "object '" + std::string(from) + "' is larger than the 5 GiB S3 copies in one call");
+    HttpRequest req;
+    req.method = "PUT";
+    req.path = object_path(to);
+    req.headers.push_back("x-amz-copy-source: /" + config_.bucket + object_path(from));
+    req.body = std::string();
+    req.content_type = "application/octet-stream";
+    DLFS_ASSIGN(HttpResponse r, call(req, from));
+    pugi::xml_document doc;
+    if (doc.load_buffer(r.body.data(), r.body.size()) && doc.child("Error")) {
+      S3ErrorText e = parse_error(r.body);
+      return Status(EIO, "the S3 store failed to copy object '" + std::string(from) + "' to '" + std::string(to) +
+                             "': " + e.message, "HTTP 200 " + e.code + " on PUT (copy)");
+    }
+    return head(to);
+  }
+
   Status remove(std::string_view key) override {
     DLFS_TRY(check_object_key(key));
     HttpRequest req;

@@ -187,6 +187,8 @@ class Platform {
                           std::string_view replace_id = {});
   // `replace_id`: the item that may be at `new_path` and goes in the same transaction (a file
   // replaced by a file, an empty folder by a folder); anything else there is EEXIST.
+  // An item whose binary is an object in a driver's bucket moves with its object (platform_move.cpp):
+  // where the driver may delete objects; EXDEV elsewhere, and for a folder holding such items.
   Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user,
                          std::string_view replace_id = {});
   Status delete_item(std::string_view id);
@@ -249,11 +251,23 @@ class Platform {
   // Deletes an item (a folder with everything below it) inside `txn`; the storage keys to
   // remove once committed are appended to `blob_keys`; answers how many file items went.
   Result<uint64_t> erase_tree(LmdbTxn& txn, const Item& item, std::vector<std::string>& blob_keys);
+  // A move of a bucket's object that goes with its item's move (platform_move.cpp).
+  struct ObjectMove;
   Result<Item> apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,
-                           std::string_view replace_id, std::vector<std::string>& blob_keys);
-  // `replace_id` and `blob_keys` as in move_item / erase_tree.
+                           std::string_view replace_id, std::vector<std::string>& blob_keys,
+                           const ObjectMove* object_move = nullptr);
+  // `replace_id` and `blob_keys` as in move_item / erase_tree; `object_move` the object copied
+  // for this move (a file in a bucket moves only with it, or where its key stays the same).
   Result<Item> move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user,
-                           std::string_view replace_id, std::vector<std::string>& blob_keys);
+                           std::string_view replace_id, std::vector<std::string>& blob_keys,
+                           const ObjectMove* object_move = nullptr);
+  // Runs `change` (a move of item `id` to `new_path`, if any) in a write transaction, with the
+  // item's object copied to its new key first when it has one, and the binaries it frees dropped.
+  using MoveInTxn = std::function<Result<Item>(LmdbTxn&, std::vector<std::string>& blob_keys, const ObjectMove*)>;
+  Result<Item> write_moving(std::string_view id, std::optional<std::string_view> new_path, const MoveInTxn& change);
+  Result<std::optional<ObjectMove>> object_move_for(std::string_view id, std::string_view new_path);
+  // Whether a file whose binary is `blob_key` may be at `path` in this transaction (EXDEV, EBUSY).
+  Status check_object_stays(LmdbTxn& txn, const Item& file, std::string_view path, const ObjectMove* object_move);
   // Erases `target` (found at a path something moves or uploads to) if it is `replace_id` and
   // may be replaced by an item of type `by` (a folder only when empty); EEXIST otherwise.
   Status replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
@@ -286,6 +300,8 @@ class Platform {
 
 // Whether a file item counts in Dataset::items_count.
 bool counts_as_dataset_item(const Item& item);
+// Whether an item at `path` is hidden: under /.dataloop, where the platform keeps what it makes.
+bool is_hidden_path(std::string_view path);
 
 }  // namespace dlfs
 

@@ -1,4 +1,5 @@
-// The embedded platform: everything that writes — uploads, folders, patches, moves, deletes.
+// The embedded platform: everything that writes — uploads, folders, patches, deletes (moves:
+// platform_move.cpp).
 //
 // Order of an upload, for crash safety: the bytes go to storage first (temp file, rename, then a
 // store sync shared by the commit group), then one LMDB transaction commits the item. A crash before the commit leaves at
@@ -21,10 +22,6 @@
 
 namespace dlfs {
 namespace {
-
-constexpr std::string_view kHiddenRoot = "/.dataloop";
-
-bool is_hidden_path(std::string_view path) { return is_same_or_under(path, kHiddenRoot); }
 
 Status check_upload_options(const UploadOptions& options) {
   if (!options.metadata.is_null() && !options.metadata.is_object())
@@ -65,6 +62,8 @@ bool replaces(const Item& existing, const UploadOptions& options) {
 }
 
 }  // namespace
+
+bool is_hidden_path(std::string_view path) { return is_same_or_under(path, "/.dataloop"); }
 
 Result<Item> Platform::ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
                                   int64_t now) {
@@ -310,21 +309,21 @@ Result<Item> Platform::make_dir(std::string_view dataset_id, std::string_view pa
 
 Result<Item> Platform::patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
                                   std::string_view replace_id) {
-  std::vector<std::string> blob_keys;
-  Item patched;
-  {
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  // A move (a "filename", which needs the system flag) may take the item's object with it.
+  std::optional<std::string_view> new_path;
+  if (auto f = patch.is_object() ? patch.find("filename") : patch.end(); system && f != patch.end() && f->is_string())
+    new_path = f->get_ref<const std::string&>();
+  return write_moving(id, new_path, [&](LmdbTxn& txn, std::vector<std::string>& blob_keys,
+                                        const ObjectMove* object_move) -> Result<Item> {
     DLFS_ASSIGN(auto item, catalog_->item(txn, id));
     if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
-    DLFS_ASSIGN(patched, apply_patch(txn, std::move(*item), patch, system, user, replace_id, blob_keys));
-    DLFS_TRY(txn.commit());
-  }
-  remove_blobs(blob_keys);
-  return patched;
+    return apply_patch(txn, std::move(*item), patch, system, user, replace_id, blob_keys, object_move);
+  });
 }
 
 Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,
-                                   std::string_view replace_id, std::vector<std::string>& blob_keys) {
+                                   std::string_view replace_id, std::vector<std::string>& blob_keys,
+                                   const ObjectMove* object_move) {
   if (!patch.is_object()) return Status(EINVAL, "a patch must be a JSON object");
   std::optional<std::string> new_path;
   Item before = item;
@@ -358,89 +357,10 @@ Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, b
   item.updated_ms = options_.clock->now_ms();
   item.updated_by = std::string(user);
   if (new_path) {
-    DLFS_ASSIGN(item, move_in_txn(txn, std::move(item), *new_path, user, replace_id, blob_keys));
+    DLFS_ASSIGN(item, move_in_txn(txn, std::move(item), *new_path, user, replace_id, blob_keys, object_move));
   } else {
     DLFS_TRY(catalog_->put_item(txn, item, &before));
   }
-  return item;
-}
-
-Result<Item> Platform::move_item(std::string_view id, std::string_view new_path, std::string_view user,
-                                 std::string_view replace_id) {
-  std::vector<std::string> blob_keys;
-  Item moved;
-  {
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
-    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
-    if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
-    item->updated_ms = options_.clock->now_ms();
-    item->updated_by = std::string(user);
-    DLFS_ASSIGN(moved, move_in_txn(txn, std::move(*item), new_path, user, replace_id, blob_keys));
-    DLFS_TRY(txn.commit());
-  }
-  remove_blobs(blob_keys);
-  return moved;
-}
-
-Status Platform::replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
-                                std::vector<std::string>& blob_keys) {
-  if (replace_id.empty() || target.id != replace_id)
-    return Status(EEXIST, "'" + target.filename + "' already exists");
-  if (target.is_dir() != (by == ItemType::kDir))
-    return target.is_dir() ? Status(EISDIR, "'" + target.filename + "' is a folder; a file cannot replace it")
-                           : Status(ENOTDIR, "'" + target.filename + "' is a file; a folder cannot replace it");
-  if (target.is_dir()) {
-    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, target.dataset_id, target.filename));
-    if (!children.empty()) return Status(ENOTEMPTY, "folder '" + target.filename + "' is not empty");
-  }
-  DLFS_ASSIGN(uint64_t files, erase_tree(txn, target, blob_keys));
-  return add_to_count(txn, target.dataset_id, -int64_t(files));
-}
-
-Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user,
-                                   std::string_view replace_id, std::vector<std::string>& blob_keys) {
-  DLFS_ASSIGN(std::string path, normalize_path(new_path));
-  DLFS_ASSIGN(auto stored, catalog_->item(txn, item.id));
-  if (!stored) return Status(ENOENT, "no item with id '" + item.id + "'");
-  const Item old = std::move(*stored);
-  if (old.filename == "/") return Status(EBUSY, "the root folder of a dataset cannot be moved");
-  if (path == old.filename) {
-    DLFS_TRY(catalog_->put_item(txn, item, &old));
-    return item;
-  }
-  if (old.is_dir() && is_same_or_under(path, old.filename))
-    return Status(EINVAL, "cannot move folder '" + old.filename + "' into itself ('" + path + "')");
-  DLFS_ASSIGN(auto target, catalog_->item_at(txn, old.dataset_id, path));
-  if (target) {
-    Status replaced = replace_in_txn(txn, *target, replace_id, old.type, blob_keys);
-    if (replaced.err() == EEXIST)
-      return Status(EEXIST, "cannot move '" + old.filename + "' to '" + path + "': it already exists");
-    DLFS_TRY(replaced);
-  }
-  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, old.dataset_id));
-  if (!ds) return Status(ENOENT, "no dataset '" + old.dataset_id + "'");
-  DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), user, item.updated_ms).status());
-
-  int64_t count_delta = 0;
-  auto relocate = [&](Item& moved, const Item& was, const std::string& to) -> Status {
-    moved.set_path(to);
-    moved.hidden = is_hidden_path(to);
-    count_delta += int64_t(counts_as_dataset_item(moved)) - int64_t(counts_as_dataset_item(was));
-    return catalog_->put_item(txn, moved, &was);
-  };
-  if (old.is_dir()) {
-    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, old.dataset_id, old.filename));
-    for (const Item& child : children)  // every path stays within the bound (asked before any moves)
-      if (path.size() + child.filename.size() - old.filename.size() > kMaxPathBytes)
-        return Status(ENAMETOOLONG, "cannot move '" + old.filename + "' to '" + path + "': the path of '" +
-                                        child.filename + "' would pass " + std::to_string(kMaxPathBytes) + " bytes");
-    for (const Item& child : children) {
-      Item moved = child;
-      DLFS_TRY(relocate(moved, child, path + child.filename.substr(old.filename.size())));
-    }
-  }
-  DLFS_TRY(relocate(item, old, path));
-  DLFS_TRY(add_to_count(txn, old.dataset_id, count_delta));
   return item;
 }
 

@@ -19,6 +19,7 @@ int http_status_for(int err) {
     case ENOTDIR: return 400;
     case EFBIG: return 413;
     case EDQUOT: return 403;  // a quota of items is full: the body says so (send_error)
+    case EXDEV: return 403;   // a move a bucket's object cannot follow: the body says so
     case ETIMEDOUT: return 408;
     case ENOSYS: return 501;
     default: return 500;
@@ -37,8 +38,10 @@ void send_error(httplib::Response& res, int http_status, std::string_view messag
 
 json error_body(const Status& status) {
   json body{{"message", status.to_string()}};
-  // A full quota is a 403 like a refusal, told apart by its reason (clients answer EDQUOT).
+  // A full quota, or a move of an item in a bucket that cannot move its object, is a 403 like a
+  // refusal, told apart by its reason (clients answer EDQUOT, EXDEV).
   if (status.err() == EDQUOT) body["reason"] = "quota";
+  if (status.err() == EXDEV) body["reason"] = "external-item";
   return body;
 }
 

@@ -292,6 +292,10 @@ TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
   EXPECT_EQ(keys(*store, "sas/"), (std::vector<std::string>{"sas/a b", "sas/b", "sas/c+d", "sas/é"}));
   EXPECT_TRUE(store->remove("sas/b").is_ok());
   EXPECT_EQ(store->head("sas/b").status().err(), ENOENT);
+  // A copy names its source by URL: with the SAS as the credential.
+  auto copied = store->copy("sas/a b", "sas/copied");
+  ASSERT_TRUE(copied) << copied.status().to_string();
+  EXPECT_EQ(read_all(*store, "sas/copied", 7), "sas/a b");
   // A forged signature.
   c.sas = "sv=" + version + "&ss=b&srt=sco&sp=rwdlac&se=" + expiry + "&spr=https,http&sig=AAAA" + escaped.substr(4);
   auto forged = open(c);
@@ -306,6 +310,12 @@ TEST_F(AzureStoreTest, ContractBasics) {
   ASSERT_TRUE(create_azure_container(c));
   TempDir scratch;
   check_object_store_basics(*open(c), scratch.path());
+}
+
+TEST_F(AzureStoreTest, ContractCopy) {
+  AzureStoreConfig c = azurite_->config("contract-copy");
+  ASSERT_TRUE(create_azure_container(c));
+  check_object_store_copy(*open(c));
 }
 
 TEST_F(AzureStoreTest, ContractListing) {

@@ -82,6 +82,61 @@ TEST_P(MountDriver, ADatasetOnABucketReadsTakesCpAndShowsWhatSyncFinds) {
   EXPECT_TRUE(m->unmount());
 }
 
+// mv in a mount of a bucket's dataset: where the driver may delete objects, the object moves with
+// the file (a fresh mount and the bucket agree); where it may not, rename(2) is EXDEV and `mv`
+// copies the file and deletes the item, as between two filesystems (the old object stays: the
+// bucket is the user's).
+TEST_P(MountDriver, MvMovesTheObjectOrIsExdevWhereTheDriverMayNotDelete) {
+  std::string bucket = work.sub("bucket");
+  write_file(bucket + "/owned/raw/a.txt", "alpha");
+  write_file(bucket + "/theirs/raw/a.txt", "alpha, theirs");
+  {
+    auto p = open_store();
+    ASSERT_TRUE(p);
+    for (bool may_delete : {true, false}) {
+      std::string name = may_delete ? "owned" : "theirs";
+      auto driver = p->create_driver({{"name", name}, {"type", "local"}, {"bucketName", bucket}, {"path", name},
+                                      {"allowExternalDelete", may_delete}}, "t");
+      ASSERT_TRUE(driver) << driver.status().to_string();
+      auto ds = p->create_dataset(name, "t", driver->id);
+      ASSERT_TRUE(ds) << ds.status().to_string();
+      ASSERT_TRUE(p->sync_dataset(ds->id, "t"));
+    }
+  }
+  dataset = "owned";
+  auto owned = mount("o", "cache-o");
+  ASSERT_TRUE(owned);
+  std::string mnt = owned->mountpoint();
+  auto mv = run({"mv", mnt + "/raw/a.txt", mnt + "/raw/b.txt"}, 30s);
+  ASSERT_TRUE(mv.ok()) << mv.err;
+  EXPECT_FALSE(std::filesystem::exists(bucket + "/owned/raw/a.txt"));
+  EXPECT_EQ(read_file(bucket + "/owned/raw/b.txt"), "alpha");
+  EXPECT_EQ(run({"cat", mnt + "/raw/b.txt"}, 30s).out, "alpha");
+  auto fresh = mount("o2", "cache-o2");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(run({"ls", fresh->mountpoint() + "/raw"}, 30s).out, "b.txt\n");
+  EXPECT_EQ(run({"cat", fresh->mountpoint() + "/raw/b.txt"}, 30s).out, "alpha");
+  EXPECT_TRUE(fresh->unmount());
+  EXPECT_TRUE(owned->unmount());
+
+  dataset = "theirs";
+  auto theirs = mount("t", "cache-t");
+  ASSERT_TRUE(theirs);
+  mnt = theirs->mountpoint();
+  auto rename = run({"python3", "-c", "import os, sys; os.rename(sys.argv[1], sys.argv[2])", mnt + "/raw/a.txt",
+                     mnt + "/raw/b.txt"}, 30s);
+  EXPECT_FALSE(rename.ok());
+  EXPECT_NE(rename.err.find("Errno 18"), std::string::npos) << "rename(2) is not EXDEV: " << rename.err;
+  mv = run({"mv", mnt + "/raw/a.txt", mnt + "/raw/b.txt"}, 30s);
+  ASSERT_TRUE(mv.ok()) << mv.err;
+  EXPECT_EQ(run({"ls", mnt + "/raw"}, 30s).out, "b.txt\n");
+  auto synced = sync(mnt);
+  ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
+  EXPECT_EQ(read_file(bucket + "/theirs/raw/b.txt"), "alpha, theirs");
+  EXPECT_EQ(read_file(bucket + "/theirs/raw/a.txt"), "alpha, theirs") << "an object the driver may not delete went";
+  EXPECT_TRUE(theirs->unmount());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MountDriver, kBackends, backend_name);
 
 }  // namespace dlfs::test

@@ -85,6 +85,14 @@ TEST(S3StoreContractTest, Basics) {
   check_object_store_basics(*store, scratch.path());
 }
 
+TEST(S3StoreContractTest, Copy) {
+  S3Emulator emulator;
+  ASSERT_EQ(emulator.start(), "");
+  auto store = open_store(emulator.config());
+  ASSERT_TRUE(store);
+  check_object_store_copy(*store);
+}
+
 TEST(S3StoreContractTest, ListingOverSeveralPages) {
   S3Emulator emulator;
   ASSERT_EQ(emulator.start(), "");

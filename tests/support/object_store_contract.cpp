@@ -140,4 +140,29 @@ void check_object_store_listing(ObjectStore& store, size_t count) {
   EXPECT_EQ(seen, 3u) << "list() went on after fn answered false";
 }
 
+void check_object_store_copy(ObjectStore& store) {
+  std::string bytes = random_bytes(300 * 1024 + 7, 11);
+  ASSERT_TRUE(store.put_bytes("copy/from dir/a.bin", bytes));
+  auto copied = store.copy("copy/from dir/a.bin", "copy/to/b c.bin");
+  ASSERT_TRUE(copied) << copied.status().to_string();
+  EXPECT_EQ(copied->key, "copy/to/b c.bin");
+  EXPECT_EQ(copied->size, bytes.size());
+  EXPECT_TRUE(read_all(store, "copy/to/b c.bin", bytes.size()) == bytes) << "the copy's bytes differ";
+  EXPECT_TRUE(read_all(store, "copy/from dir/a.bin", bytes.size()) == bytes) << "the source changed";
+  auto head = store.head("copy/to/b c.bin");
+  ASSERT_TRUE(head) << head.status().to_string();
+  EXPECT_EQ(head->etag, copied->etag);
+
+  // Over an object: replaced.
+  ASSERT_TRUE(store.put_bytes("copy/small", "small"));
+  auto over = store.copy("copy/small", "copy/to/b c.bin");
+  ASSERT_TRUE(over) << over.status().to_string();
+  EXPECT_EQ(over->size, 5u);
+  EXPECT_EQ(read_all(store, "copy/to/b c.bin", 5), "small");
+
+  EXPECT_EQ(store.copy("copy/missing", "copy/made").err(), ENOENT);
+  EXPECT_EQ(store.head("copy/made").err(), ENOENT);
+  EXPECT_EQ(store.copy("copy/small", "/abs").err(), EINVAL);
+}
+
 }  // namespace dlfs::test

@@ -19,4 +19,8 @@ void check_object_store_basics(ObjectStore& store, const std::string& scratch, s
 // store pages).
 void check_object_store_listing(ObjectStore& store, size_t count = 30);
 
+// copy(): the bytes at the new key (names with a space too), the source kept, a copy over an
+// object replacing it, ENOENT for a missing source (and nothing made).
+void check_object_store_copy(ObjectStore& store);
+
 }  // namespace dlfs::test

@@ -32,6 +32,8 @@ TEST_F(LocalFolderStoreTest, Basics) { check_object_store_basics(*store_, scratc
 
 TEST_F(LocalFolderStoreTest, Listing) { check_object_store_listing(*store_); }
 
+TEST_F(LocalFolderStoreTest, Copy) { check_object_store_copy(*store_); }
+
 TEST_F(LocalFolderStoreTest, ObjectsArePlainFilesAndTempFilesAreNotListed) {
   ASSERT_TRUE(store_->put_bytes("a/b.txt", "bytes"));
   EXPECT_EQ(read_file(bucket_.sub("root/a/b.txt")), "bytes");

@@ -252,3 +252,92 @@ TEST_F(PlatformDriversTest, SyncRunsAsACommand) {
   EXPECT_EQ(failed->status, "failed");
   EXPECT_NE(failed->error, "");
 }
+
+// An item whose bytes are an object in the bucket moves with its object where the driver may
+// delete objects: the object is at the key of the new path (bytes, etag), the old key is gone,
+// and a sync afterwards changes nothing. Moved over another item, that item's object (at the
+// same key) is replaced, not deleted after the commit. A folder holding such objects is EXDEV.
+TEST_F(PlatformDriversTest, AMoveTakesTheItemsObjectWithItWhereTheDriverMayDelete) {
+  Dataset ds = driver_dataset("team/cars", /*external_delete=*/true);
+  auto a = platform_->upload_bytes(ds.id, "alpha bytes", "/raw/a.txt", {});
+  auto b = platform_->upload_bytes(ds.id, "bravo", "/raw/b.txt", {});
+  ASSERT_TRUE(a && b);
+  const std::string root = bucket() + "/team/cars";
+
+  auto moved = platform_->move_item(a->item.id, "/done/a2.txt", "dev@local");
+  ASSERT_TRUE(moved) << moved.status().to_string();
+  EXPECT_EQ(moved->filename, "/done/a2.txt");
+  EXPECT_FALSE(fs::exists(root + "/raw/a.txt"));
+  EXPECT_EQ(read_file(root + "/done/a2.txt"), "alpha bytes");
+  EXPECT_EQ(read_all(*moved), "alpha bytes");
+  EXPECT_NE(moved->etag(), a->item.etag()) << "the etag is the new object's";
+
+  // The sync finds each item at its object: nothing added, nothing removed.
+  auto sync = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(sync) << sync.status().to_string();
+  EXPECT_EQ(sync->unchanged, 2u);
+  EXPECT_EQ(sync->added + sync->updated + sync->removed, 0u);
+
+  // Renamed over b (rename(2) over an existing file): b's object is replaced by a's bytes.
+  auto over = platform_->move_item(moved->id, "/raw/b.txt", "dev@local", b->item.id);
+  ASSERT_TRUE(over) << over.status().to_string();
+  EXPECT_EQ(read_file(root + "/raw/b.txt"), "alpha bytes") << "the replaced target's delete took the moved object";
+  EXPECT_FALSE(fs::exists(root + "/done/a2.txt"));
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/raw/b.txt", "alpha bytes"}}));
+
+  // Refused moves leave the bucket alone: onto an item without replace_id, into a file.
+  auto c = platform_->upload_bytes(ds.id, "charlie", "/raw/c.txt", {});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(platform_->move_item(c->item.id, "/raw/b.txt", "dev@local").err(), EEXIST);
+  EXPECT_EQ(platform_->move_item(c->item.id, "/raw/b.txt/x", "dev@local").err(), ENOTDIR);
+  EXPECT_EQ(read_file(root + "/raw/b.txt"), "alpha bytes");
+  EXPECT_EQ(read_file(root + "/raw/c.txt"), "charlie");
+
+  // A PATCH of filename (the API's move) moves the object too.
+  auto patched = platform_->patch_item(c->item.id, {{"filename", "/raw/charlie.txt"}}, true, "dev@local");
+  ASSERT_TRUE(patched) << patched.status().to_string();
+  EXPECT_EQ(read_file(root + "/raw/charlie.txt"), "charlie");
+  EXPECT_FALSE(fs::exists(root + "/raw/c.txt"));
+
+  // A folder of objects does not move (EXDEV: `mv` copies); an empty folder does.
+  auto raw = platform_->get_item_by_path(ds.id, "/raw");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(platform_->move_item(raw->id, "/cooked", "dev@local").err(), EXDEV);
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/raw/b.txt", "alpha bytes"},
+                                                              {"/raw/charlie.txt", "charlie"}}));
+  ASSERT_TRUE(platform_->make_dir(ds.id, "/empty", "dev@local"));
+  auto empty = platform_->get_item_by_path(ds.id, "/empty");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(platform_->move_item(empty->id, "/emptied", "dev@local"));
+}
+
+// Where the driver may not delete objects, moving an item in the bucket is refused (EXDEV, with
+// why): the object stays at its key and the item where it was, so a sync keeps both in step. The
+// issue's case: the item moved, the object not, and a later delete in the bucket dropped the
+// moved item in the next sync.
+TEST_F(PlatformDriversTest, AMoveOfAnItemInABucketThatMayNotDeleteIsRefused) {
+  Dataset ds = driver_dataset("team/cars", /*external_delete=*/false);
+  auto a = platform_->upload_bytes(ds.id, "alpha", "/raw/a.txt", {});
+  ASSERT_TRUE(a);
+  auto moved = platform_->move_item(a->item.id, "/raw/b.txt", "dev@local");
+  ASSERT_EQ(moved.err(), EXDEV);
+  EXPECT_NE(moved.status().to_string().find("may not delete objects"), std::string::npos) << moved.status().to_string();
+  EXPECT_EQ(platform_->patch_item(a->item.id, {{"filename", "/b.txt"}}, true, "dev@local").err(), EXDEV);
+  EXPECT_EQ(read_file(bucket() + "/team/cars/raw/a.txt"), "alpha");
+  EXPECT_FALSE(fs::exists(bucket() + "/team/cars/raw/b.txt"));
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/raw/a.txt", "alpha"}}));
+
+  // Metadata patches and moves of items outside the bucket (a folder with none) still work.
+  EXPECT_TRUE(platform_->patch_item(a->item.id, {{"description", "kept"}}, false, "dev@local"));
+  ASSERT_TRUE(platform_->make_dir(ds.id, "/empty", "dev@local"));
+  auto empty = platform_->get_item_by_path(ds.id, "/empty");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(platform_->move_item(empty->id, "/emptied", "dev@local"));
+
+  // The object deleted in the bucket: the sync drops the item, adds nothing.
+  fs::remove(bucket() + "/team/cars/raw/a.txt");
+  auto sync = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->removed, 1u);
+  EXPECT_TRUE(files_of(ds).empty());
+}

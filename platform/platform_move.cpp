@@ -1,0 +1,229 @@
+// The embedded platform: moves. An item moves in one catalogue transaction (a folder with
+// everything below it; the target it replaces goes in the same one).
+//
+// ITEMS IN A BUCKET. A driver dataset's file lives at the object key of its path: a sync matches
+// items to objects by key, and the bucket is the user's own tree of files. So a move takes the
+// object with it, where the driver may delete objects: the object is copied to its new key first
+// (in the store, outside the transaction: it is a network call), the transaction moves the item
+// and points it at the copy, and the old object is deleted only after the commit. A crash in
+// between leaves one extra object (a sync shows it as an item), never an item without its bytes.
+// A move the transaction would refuse is tried first and rolled back, so that a refused move
+// never writes to the bucket. Where the driver may not delete objects (the seed: items linked to
+// an external source cannot be moved), and for a folder that holds such files, a move is EXDEV:
+// `mv` and rsync then copy and delete, as between two filesystems.
+//
+// Not covered: an upload to the old path that stores its object between the copy and the delete
+// loses it (as with a delete racing an upload there; the platform has no lock per object key).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/lmdb.h"
+#include "core/paths.h"
+#include "platform/catalog.h"
+#include "platform/driver.h"
+#include "platform/object_store.h"
+#include "platform/platform.h"
+
+namespace dlfs {
+
+struct Platform::ObjectMove {
+  std::string from_blob, to_blob;      // the catalogue's keys, "@driver/key"
+  std::string from_object, to_object;  // the store's keys
+  std::string etag;                    // the item's etag when its object was copied
+  ObjectInfo copied;                   // (empty until the copy is made)
+  std::shared_ptr<ObjectStore> store;
+};
+
+namespace {
+
+Status cannot_move_object(const Item& item, const Driver& driver) {
+  return Status(EXDEV, "'" + item.filename + "' is an object in the bucket of storage driver '" + driver.name +
+                           "', which may not delete objects: moving it would leave the object at its old key. "
+                           "Copy it instead, or allow deletes on the driver");
+}
+
+}  // namespace
+
+Result<Item> Platform::move_item(std::string_view id, std::string_view new_path, std::string_view user,
+                                 std::string_view replace_id) {
+  return write_moving(id, new_path, [&](LmdbTxn& txn, std::vector<std::string>& blob_keys,
+                                        const ObjectMove* object_move) -> Result<Item> {
+    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+    if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+    item->updated_ms = options_.clock->now_ms();
+    item->updated_by = std::string(user);
+    return move_in_txn(txn, std::move(*item), new_path, user, replace_id, blob_keys, object_move);
+  });
+}
+
+Result<std::optional<Platform::ObjectMove>> Platform::object_move_for(std::string_view id, std::string_view new_path) {
+  std::optional<ObjectMove> none;
+  auto path = normalize_path(new_path);
+  if (!path) return none;  // (the transaction says why)
+  std::optional<ExternalBlob> external;
+  std::string blob, etag;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+    DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+    if (!item || !item->is_file() || item->filename == *path) return none;
+    DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item->id));
+    if (key) external = parse_external_blob_key(*key);
+    if (!external) return none;
+    blob = std::move(*key);
+    etag = item->etag();
+  }
+  Driver driver;
+  auto store = driver_store(external->driver_id, &driver);
+  if (!store && store.err() == ENOENT) return none;  // its driver is gone: nothing to keep in step
+  if (!store) return store.status();
+  ObjectMove move;
+  move.to_object = object_key_for(driver, *path);
+  if (move.to_object == external->object_key) return none;
+  if (!driver.allow_external_delete) return none;  // (the transaction refuses it: EXDEV)
+  move.from_blob = std::move(blob);
+  move.to_blob = external_blob_key(driver.id, move.to_object);
+  move.from_object = external->object_key;
+  move.etag = std::move(etag);
+  move.store = std::move(*store);
+  return std::optional<ObjectMove>(std::move(move));
+}
+
+Result<Item> Platform::write_moving(std::string_view id, std::optional<std::string_view> new_path,
+                                    const MoveInTxn& change) {
+  std::optional<ObjectMove> object_move;
+  if (new_path) {
+    DLFS_ASSIGN(object_move, object_move_for(id, *new_path));
+  }
+  if (object_move) {
+    {  // the dry run: a move the transaction refuses leaves the bucket as it is
+      DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+      std::vector<std::string> unused;
+      DLFS_TRY(change(txn, unused, &*object_move).status());
+    }  // (aborted)
+    auto copied = object_move->store->copy(object_move->from_object, object_move->to_object);
+    if (!copied)
+      return copied.status().wrap("cannot move object '" + object_move->from_object + "' to '" +
+                                  object_move->to_object + "' in the driver's bucket");
+    object_move->copied = std::move(*copied);
+  }
+  std::vector<std::string> blob_keys;
+  Item done;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+    auto changed = change(txn, blob_keys, object_move ? &*object_move : nullptr);
+    Status s = changed.status();
+    if (s) s = txn.commit();
+    if (!s) {
+      if (object_move)
+        spdlog::warn("a move of object '{}' was not committed: its copy '{}' stays in the bucket ({})",
+                     object_move->from_object, object_move->to_object, s.to_string());
+      return s;
+    }
+    done = std::move(*changed);
+  }
+  if (object_move) {
+    // A target replaced at the new key had its object overwritten by the copy: that one stays.
+    std::erase(blob_keys, object_move->to_blob);
+    blob_keys.push_back(object_move->from_blob);
+  }
+  remove_blobs(blob_keys);
+  return done;
+}
+
+Status Platform::check_object_stays(LmdbTxn& txn, const Item& file, std::string_view path,
+                                    const ObjectMove* object_move) {
+  DLFS_ASSIGN(auto key, catalog_->blob_key(txn, file.id));
+  auto external = key ? parse_external_blob_key(*key) : std::nullopt;
+  if (!external) return {};
+  DLFS_ASSIGN(auto doc, catalog_->driver(txn, external->driver_id));
+  if (!doc) return {};  // its driver is gone: nothing to keep in step
+  DLFS_ASSIGN(Driver driver, driver_from_json(*doc));
+  std::string to = object_key_for(driver, path);
+  if (to == external->object_key) return {};
+  if (!driver.allow_external_delete) return cannot_move_object(file, driver);
+  if (object_move && object_move->from_blob == *key && object_move->to_object == to &&
+      object_move->etag == file.etag())
+    return {};
+  return Status(EBUSY, "'" + file.filename + "' changed while its object was copied to its new key: try again");
+}
+
+Status Platform::replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
+                                std::vector<std::string>& blob_keys) {
+  if (replace_id.empty() || target.id != replace_id)
+    return Status(EEXIST, "'" + target.filename + "' already exists");
+  if (target.is_dir() != (by == ItemType::kDir))
+    return target.is_dir() ? Status(EISDIR, "'" + target.filename + "' is a folder; a file cannot replace it")
+                           : Status(ENOTDIR, "'" + target.filename + "' is a file; a folder cannot replace it");
+  if (target.is_dir()) {
+    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, target.dataset_id, target.filename));
+    if (!children.empty()) return Status(ENOTEMPTY, "folder '" + target.filename + "' is not empty");
+  }
+  DLFS_ASSIGN(uint64_t files, erase_tree(txn, target, blob_keys));
+  return add_to_count(txn, target.dataset_id, -int64_t(files));
+}
+
+Result<Item> Platform::move_in_txn(LmdbTxn& txn, Item item, std::string_view new_path, std::string_view user,
+                                   std::string_view replace_id, std::vector<std::string>& blob_keys,
+                                   const ObjectMove* object_move) {
+  DLFS_ASSIGN(std::string path, normalize_path(new_path));
+  DLFS_ASSIGN(auto stored, catalog_->item(txn, item.id));
+  if (!stored) return Status(ENOENT, "no item with id '" + item.id + "'");
+  const Item old = std::move(*stored);
+  if (old.filename == "/") return Status(EBUSY, "the root folder of a dataset cannot be moved");
+  if (path == old.filename) {
+    DLFS_TRY(catalog_->put_item(txn, item, &old));
+    return item;
+  }
+  if (old.is_dir() && is_same_or_under(path, old.filename))
+    return Status(EINVAL, "cannot move folder '" + old.filename + "' into itself ('" + path + "')");
+  DLFS_ASSIGN(auto target, catalog_->item_at(txn, old.dataset_id, path));
+  if (target) {
+    Status replaced = replace_in_txn(txn, *target, replace_id, old.type, blob_keys);
+    if (replaced.err() == EEXIST)
+      return Status(EEXIST, "cannot move '" + old.filename + "' to '" + path + "': it already exists");
+    DLFS_TRY(replaced);
+  }
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, old.dataset_id));
+  if (!ds) return Status(ENOENT, "no dataset '" + old.dataset_id + "'");
+  DLFS_TRY(ensure_dir(txn, *ds, parent_path(path), user, item.updated_ms).status());
+
+  int64_t count_delta = 0;
+  auto relocate = [&](Item& moved, const Item& was, const std::string& to) -> Status {
+    moved.set_path(to);
+    moved.hidden = is_hidden_path(to);
+    count_delta += int64_t(counts_as_dataset_item(moved)) - int64_t(counts_as_dataset_item(was));
+    return catalog_->put_item(txn, moved, &was);
+  };
+  if (old.is_dir()) {
+    DLFS_ASSIGN(auto children, catalog_->descendant_items(txn, old.dataset_id, old.filename));
+    for (const Item& child : children) {  // every path stays within the bound (asked before any moves)
+      std::string to = path + child.filename.substr(old.filename.size());
+      if (to.size() > kMaxPathBytes)
+        return Status(ENAMETOOLONG, "cannot move '" + old.filename + "' to '" + path + "': the path of '" +
+                                        child.filename + "' would pass " + std::to_string(kMaxPathBytes) + " bytes");
+      // A folder's objects do not move with it (one by one, a crash would split it): EXDEV.
+      if (!child.is_file()) continue;
+      Status stays = check_object_stays(txn, child, to, nullptr);
+      if (stays.err() == EXDEV || stays.err() == EBUSY)
+        return Status(EXDEV, "cannot move folder '" + old.filename + "' with the objects of a bucket in it ('" +
+                                 child.filename + "'): move its files one by one, or copy it");
+      DLFS_TRY(stays);
+    }
+    for (const Item& child : children) {
+      Item moved = child;
+      DLFS_TRY(relocate(moved, child, path + child.filename.substr(old.filename.size())));
+    }
+  } else {
+    DLFS_TRY(check_object_stays(txn, old, path, object_move));
+    if (object_move) {
+      DLFS_TRY(catalog_->put_blob_key(txn, item.id, object_move->to_blob));
+      if (!object_move->copied.etag.empty()) item.system()["etag"] = object_move->copied.etag;
+    }
+  }
+  DLFS_TRY(relocate(item, old, path));
+  DLFS_TRY(add_to_count(txn, old.dataset_id, count_delta));
+  return item;
+}
+
+}  // namespace dlfs
