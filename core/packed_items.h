@@ -5,6 +5,7 @@
 // it, valid while it lives.
 #pragma once
 
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@ class PackedItems {
   Status add_packed(std::string packed, bool dir);
   // Entry `i` of `from`, as it is (no unpacking).
   void add_from(const PackedItems& from, size_t i) { entries_.push_back(from.entries_[i]); }
+  // Every entry of `from`, after these.
+  void append(PackedItems&& from) {
+    entries_.insert(entries_.end(), std::make_move_iterator(from.entries_.begin()),
+                    std::make_move_iterator(from.entries_.end()));
+  }
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }

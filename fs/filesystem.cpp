@@ -290,9 +290,12 @@ Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
       }
       continue;
     }
-    DLFS_ASSIGN(Item item, items.item(at));
+    DLFS_ASSIGN(Item unpacked, items.item(at));
     if (plus) {
-      Ino child = inodes_.add_lookup(NodeKind::kItem, item, handle.fetched_ms, handle.asked, 1, nullptr,
+      // Shared with the node, not copied into it.
+      auto shared = std::make_shared<const Item>(std::move(unpacked));
+      const Item& item = *shared;
+      Ino child = inodes_.add_lookup(NodeKind::kItem, shared, handle.fetched_ms, handle.asked, 1, nullptr,
                                      items.shared_packed(at));
       // (what the mount knows now, should it be newer than the listing: see InodeTable)
       auto now = current_item(child, item);
@@ -302,9 +305,9 @@ Status Filesystem::readdir(Ino ino, uint64_t fh, off_t offset, bool plus,
         break;
       }
     } else {
-      Ino child = inodes_.peek_ino(NodeKind::kItem, item.id);
+      Ino child = inodes_.peek_ino(NodeKind::kItem, unpacked.id);
       de.entry.ino = child;
-      de.entry.attr = make_attr(child, NodeKind::kItem, item, nullptr);
+      de.entry.attr = make_attr(child, NodeKind::kItem, unpacked, nullptr);
       if (!add(de)) break;
     }
   }

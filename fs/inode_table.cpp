@@ -103,9 +103,10 @@ bool InodeTable::may_set_locked(Node& node, uint64_t asked) {
   return node.learned_seq <= asked;
 }
 
-Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count,
-                           std::shared_ptr<const std::string> thumbnail, std::shared_ptr<const std::string> packed) {
-  std::string key = key_of(kind, item.id);
+Ino InodeTable::add_lookup(NodeKind kind, std::shared_ptr<const Item> item, int64_t fetched_ms, uint64_t asked,
+                           uint64_t count, std::shared_ptr<const std::string> thumbnail,
+                           std::shared_ptr<const std::string> packed) {
+  std::string key = key_of(kind, item->id);
   std::lock_guard lock(mu_);
   if (auto alias = aliases_.find(key); alias != aliases_.end()) {
     if (auto it = nodes_.find(alias->second); it != nodes_.end()) {
@@ -123,7 +124,7 @@ Ino InodeTable::add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, 
   }
   if (inserted || (fetched_ms >= node.fetched_ms && may_set_locked(node, asked))) {
     if (inserted && asked == kSetHere) node.learned_seq = ++seq_;
-    set_item_locked(node, std::make_shared<const Item>(item), std::move(packed));
+    set_item_locked(node, std::move(item), std::move(packed));
     node.fetched_ms = fetched_ms;
   }
   if (thumbnail) node.thumbnail = std::move(thumbnail);

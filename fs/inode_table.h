@@ -84,6 +84,13 @@ class InodeTable {
   // `packed`, when given, is pack_item(item) (a listing's bytes): kept instead of packing again.
   Ino add_lookup(NodeKind kind, const Item& item, int64_t fetched_ms, uint64_t asked, uint64_t count = 1,
                  std::shared_ptr<const std::string> thumbnail = nullptr,
+                 std::shared_ptr<const std::string> packed = nullptr) {
+    return add_lookup(kind, std::make_shared<const Item>(item), fetched_ms, asked, count, std::move(thumbnail),
+                      std::move(packed));
+  }
+  // The same with the item already shared (a readdirplus entry's: no copy of its metadata).
+  Ino add_lookup(NodeKind kind, std::shared_ptr<const Item> item, int64_t fetched_ms, uint64_t asked,
+                 uint64_t count = 1, std::shared_ptr<const std::string> thumbnail = nullptr,
                  std::shared_ptr<const std::string> packed = nullptr);
   // The number (kind, id) has or would get, without adding anything (plain readdir).
   Ino peek_ino(NodeKind kind, std::string_view id) const;

@@ -7,6 +7,7 @@
 
 #include "core/item_pack.h"
 #include "core/paths.h"
+#include "fs/listing_fetch.h"
 
 namespace dlfs {
 
@@ -197,18 +198,12 @@ std::shared_ptr<std::mutex> MetadataSource::fetch_lock(const std::string& dir) {
 }
 
 Result<PackedItems> MetadataSource::fetch_all(const std::string& dir) {
-  PackedItems items;
-  std::string after;
-  for (;;) {
-    ++counters_.remote_list_pages;
-    DLFS_ASSIGN(ItemPage page, remote_.list(dir, after, page_size_));
-    if (page.total > items.size() && page.total < (1u << 24)) items.reserve(size_t(page.total));
-    for (auto& item : page.items)
-      if (!is_platform_private(item)) items.add(std::move(item));
-    if (!page.has_next()) break;
-    after = page.next_after;
-  }
-  return items;
+  ListingFetch how;
+  how.page_size = page_size_;
+  how.streams = listing_streams_;
+  how.keep = [](const Item& item) { return !is_platform_private(item); };
+  how.pages = &counters_.remote_list_pages;
+  return fetch_listing(remote_, dir, how);
 }
 
 Result<Listing> MetadataSource::listing(const std::string& dir) {

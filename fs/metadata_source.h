@@ -13,8 +13,9 @@
 // an offline mount still knows the names it made.
 #pragma once
 
-#include <atomic>
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -67,6 +68,9 @@ class MetadataSource {
   void flush_cache_writes();
   // For tests: while held, fetched listings wait to be stored.
   void hold_cache_writes(bool hold);
+  // How many range walks a large folder's listing is fetched with (fs/listing_fetch.h).
+  static constexpr size_t kDefaultListingStreams = 3;
+  void set_listing_streams(size_t streams) { listing_streams_ = std::max<size_t>(streams, 1); }
   // For tests: called in every change between the cache's entries going and the epochs' bump.
   void set_change_hook_for_tests(std::function<void()> hook) { change_hook_ = std::move(hook); }
 
@@ -157,6 +161,7 @@ class MetadataSource {
   int64_t ttl_ms_;
   size_t page_size_;
   size_t memory_items_;
+  size_t listing_streams_ = kDefaultListingStreams;
   SourceCounters counters_;
 
   mutable std::mutex mu_;  // guards memory_, memory_count_, use_clock_, fetch_locks_, epochs_

@@ -497,12 +497,15 @@ std::optional<DqlListing> DqlQuery::listing() const {
   std::optional<std::string> dir;
   DqlListing l;
   for (const auto& c : root.conds) {
-    if (c.op != Op::kEq && c.op != Op::kGt) return std::nullopt;
+    if (c.op != Op::kEq && c.op != Op::kGt && c.op != Op::kLte) return std::nullopt;
     const Pattern& p = c.values[0];
     if (c.op == Op::kEq && c.field == "dir" && !dir && p.value.is_string() && !p.wildcard) {
       dir = p.value.get<std::string>();
     } else if (c.op == Op::kEq && c.field == "hidden" && !l.hidden && p.value.is_boolean()) {
       l.hidden = p.value.get<bool>();
+    } else if (c.op == Op::kLte && c.field == "id" && p.value.is_string()) {
+      const std::string& until = p.value.get_ref<const std::string&>();
+      if (!l.until || until < *l.until) l.until = until;
     } else if (c.op != Op::kGt || c.field != "id" || !p.value.is_string()) {
       return std::nullopt;  // (a string "id" $gt is the cursor, id_after_)
     }

@@ -36,6 +36,7 @@ struct DqlListing {
   std::string dir;
   std::optional<bool> hidden;       // {"hidden": b}, when given
   std::optional<std::string> after;  // the largest {"id": {"$gt": X}}, when given
+  std::optional<std::string> until;  // the smallest {"id": {"$lte": X}}, when given (a range's end)
 };
 
 class DqlQuery {
@@ -75,8 +76,9 @@ class DqlQuery {
   // The keyset cursor: the largest string X given as {"id": {"$gt": X}} in the top-level AND.
   std::optional<std::string> id_after() const;
   // The query when it is only a folder listing: the filter is {"dir": D} (D a plain string),
-  // optionally {"hidden": true|false} and {"id": {"$gt": X}} with X a string, all ANDed; the
-  // sort is id ascending; no update or delete. The path index alone answers such a query.
+  // optionally {"hidden": true|false}, {"id": {"$gt": X}} and {"id": {"$lte": Y}} with X, Y
+  // strings, all ANDed; the sort is id ascending; no update or delete. The path index alone
+  // answers such a query.
   std::optional<DqlListing> listing() const;
 
   int64_t page() const { return page_; }

@@ -71,16 +71,17 @@ Status validate_dataset_name(std::string_view name) {
 Status no_dataset(std::string_view id) { return Status(ENOENT, "no dataset '" + std::string(id) + "'"); }
 
 // The page of `ids` (in id order) from ids[first]; only the page's items are decoded.
+// The items of ids[first, end), at most `page_size` of them; `total` the count of the range.
 Result<ItemPage> page_of(const Catalog& catalog, const LmdbTxn& txn, const std::vector<std::string>& ids,
-                         uint64_t first, size_t page_size) {
+                         uint64_t first, uint64_t end, size_t page_size) {
   ItemPage page;
-  page.total = ids.size();
+  end = std::min<uint64_t>(end, ids.size());
   uint64_t i = first;
-  for (; i < ids.size() && page.items.size() < page_size; ++i) {
+  for (; i < end && page.items.size() < page_size; ++i) {
     DLFS_ASSIGN(auto item, catalog.item(txn, ids[i]));
     if (item) page.items.push_back(std::move(*item));
   }
-  if (i < ids.size() && !page.items.empty()) page.next_after = page.items.back().id;
+  if (i < end && !page.items.empty()) page.next_after = page.items.back().id;
   return page;
 }
 
@@ -166,7 +167,7 @@ Result<Item> Platform::get_item_by_path(std::string_view dataset_id, std::string
 }
 
 Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_view dir, std::string_view after,
-                                    size_t page_size, bool include_hidden) {
+                                    size_t page_size, bool include_hidden, std::string_view until) {
   DLFS_ASSIGN(std::string normal, normalize_path(dir));
   if (page_size == 0) return Status(EINVAL, "page size must be at least 1");
   DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
@@ -179,7 +180,11 @@ Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_vie
   DLFS_ASSIGN(auto ids, folder_ids_.of(*catalog_, txn, dataset_id, normal,
                                         include_hidden ? FolderIds::Hidden::kAll : FolderIds::Hidden::kVisible));
   auto from = std::upper_bound(ids->begin(), ids->end(), after);  // after "": from the first
-  return page_of(*catalog_, txn, *ids, uint64_t(from - ids->begin()), page_size);
+  auto to = until.empty() ? ids->end() : std::upper_bound(from, ids->end(), until);
+  DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *ids, uint64_t(from - ids->begin()),
+                                     uint64_t(to - ids->begin()), page_size));
+  page.total = until.empty() ? ids->size() : uint64_t(to - from);  // (a range: what is in it)
+  return page;
 }
 
 Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& body, std::string_view user) {
@@ -197,11 +202,13 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
                   : *listing->hidden ? FolderIds::Hidden::kHiddenOnly
                                      : FolderIds::Hidden::kVisible;
     DLFS_ASSIGN(auto all, folder_ids_.of(*catalog_, txn, dataset_id, listing->dir, hidden));
-    // The matches are the ids after the cursor: a page is found by binary search, not a walk.
+    // The matches are the ids after the cursor (up to a range's end): a page is found by binary
+    // search, not a walk.
     auto from = listing->after ? std::upper_bound(all->begin(), all->end(), *listing->after) : all->begin();
+    auto to = listing->until ? std::upper_bound(from, all->end(), *listing->until) : all->end();
     uint64_t first = uint64_t(from - all->begin()) + uint64_t(q.page()) * q.page_size();
-    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *all, first, q.page_size()));
-    page.total = uint64_t(all->end() - from);
+    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *all, first, uint64_t(to - all->begin()), q.page_size()));
+    page.total = uint64_t(to - from);
     return QueryOutcome{std::move(page), 0};
   }
 

@@ -137,9 +137,10 @@ class Platform {
   // Reads.
   Result<Item> get_item(std::string_view id);
   Result<Item> get_item_by_path(std::string_view dataset_id, std::string_view path);
-  // The children of a folder in id order, after the id `after`; hidden ones only if asked.
+  // The children of a folder in id order, after the id `after` (and up to `until`, when given);
+  // hidden ones only if asked.
   Result<ItemPage> list_dir(std::string_view dataset_id, std::string_view dir, std::string_view after,
-                            size_t page_size, bool include_hidden = false);
+                            size_t page_size, bool include_hidden = false, std::string_view until = {});
   // A DQL query (API.md), with bulk update/delete when the body asks for them.
   Result<QueryOutcome> query(std::string_view dataset_id, const json& body, std::string_view user = "dev@local");
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out);

@@ -173,9 +173,7 @@ FakeRemote::Stored* FakeRemote::find_by_id_locked(std::string_view id) {
   return nullptr;
 }
 
-Result<ItemPage> FakeRemote::list(std::string_view dir, std::string_view after, size_t page_size) {
-  DLFS_TRY(enter(RemoteCall::kList));
-  std::lock_guard lock(mu_);
+Result<std::vector<const Item*>> FakeRemote::children_locked(std::string_view dir) {
   auto d = items_.find(dir);
   if (d == items_.end()) return Status(ENOENT, "no folder " + std::string(dir));
   if (!d->second.item.is_dir()) return Status(ENOTDIR, std::string(dir) + " is not a folder");
@@ -183,14 +181,30 @@ Result<ItemPage> FakeRemote::list(std::string_view dir, std::string_view after, 
   for (auto& [path, s] : items_)
     if (path != "/" && s.item.dir == dir && !s.item.hidden) children.push_back(&s.item);
   std::sort(children.begin(), children.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  return children;
+}
+
+// As the platform's: the first page counts the folder, a range's page what is left of the range.
+Result<ItemPage> FakeRemote::list_range(std::string_view dir, std::string_view after, std::string_view until,
+                                        size_t page_size) {
+  DLFS_TRY(enter(RemoteCall::kList));
+  std::lock_guard lock(mu_);
+  DLFS_ASSIGN(auto children, children_locked(dir));
+  auto by_id = [](std::string_view a, const Item* b) { return a < b->id; };
+  auto it = after.empty() ? children.begin() : std::upper_bound(children.begin(), children.end(), after, by_id);
+  auto end = until.empty() ? children.end() : std::upper_bound(it, children.end(), until, by_id);
   ItemPage page;
-  page.total = children.size();
-  auto it = std::upper_bound(children.begin(), children.end(), after,
-                             [](std::string_view a, const Item* b) { return a < b->id; });
-  if (after.empty()) it = children.begin();
-  for (; it != children.end() && page.items.size() < page_size; ++it) page.items.push_back(**it);
-  if (it != children.end() && !page.items.empty()) page.next_after = page.items.back().id;
+  page.total = until.empty() ? children.size() : size_t(end - it);
+  for (; it != end && page.items.size() < page_size; ++it) page.items.push_back(**it);
+  if (it != end && !page.items.empty()) page.next_after = page.items.back().id;
   return page;
+}
+
+Result<std::string> FakeRemote::listing_id_at(std::string_view dir, uint64_t offset) {
+  DLFS_TRY(enter(RemoteCall::kQuery));
+  std::lock_guard lock(mu_);
+  DLFS_ASSIGN(auto children, children_locked(dir));
+  return offset < children.size() ? children[offset]->id : std::string();
 }
 
 Result<Item> FakeRemote::get(std::string_view path) {

@@ -60,7 +60,9 @@ class FakeRemote : public Remote {
   // Remote
   const Dataset& dataset() const override { return dataset_; }
   bool server_away() const override { return away_.load(); }
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override;
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override;
+  Result<std::string> listing_id_at(std::string_view dir, uint64_t offset) override;
   Result<Item> get(std::string_view path) override;
   Result<Item> get_by_id(std::string_view id) override;
   Result<ItemPage> query(const json& dql) override;
@@ -89,6 +91,8 @@ class FakeRemote : public Remote {
   uint64_t file_items_locked() const;
   void ensure_parents_locked(std::string_view path);
   Stored* find_by_id_locked(std::string_view id);
+  // The visible children of folder `dir` in id order (ENOENT, ENOTDIR).
+  Result<std::vector<const Item*>> children_locked(std::string_view dir);
   int64_t next_time_locked() { return ++clock_ms_; }
 
   Dataset dataset_;

@@ -12,8 +12,12 @@ class ForwardingRemote : public Remote {
 
   const Dataset& dataset() const override { return inner_.dataset(); }
   bool server_away() const override { return inner_.server_away(); }
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    return inner_.list(dir, after, page_size);
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    return inner_.list_range(dir, after, until, page_size);
+  }
+  Result<std::string> listing_id_at(std::string_view dir, uint64_t offset) override {
+    return inner_.listing_id_at(dir, offset);
   }
   Result<Item> get(std::string_view path) override { return inner_.get(path); }
   Result<Item> get_by_id(std::string_view id) override { return inner_.get_by_id(id); }

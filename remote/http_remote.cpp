@@ -101,9 +101,11 @@ class HttpRemote : public Remote {
   const Dataset& dataset() const override { return dataset_; }
   bool server_away() const override { return http_->away(); }
 
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
     json conditions = json::array({{{"dir", dir}}, {{"hidden", false}}});
     if (!after.empty()) conditions.push_back({{"id", {{"$gt", after}}}});
+    if (!until.empty()) conditions.push_back({{"id", {{"$lte", until}}}});
     json dql = {{"filter", {{"$and", conditions}}},
                 {"sort", {{"id", "ascending"}}},
                 {"page", 0},

@@ -16,8 +16,9 @@ class LocalRemote : public Remote {
 
   const Dataset& dataset() const override { return dataset_; }
 
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    return platform_->list_dir(dataset_.id, dir, after, page_size, /*include_hidden=*/false);
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    return platform_->list_dir(dataset_.id, dir, after, page_size, /*include_hidden=*/false, until);
   }
 
   Result<Item> get(std::string_view path) override { return platform_->get_item_by_path(dataset_.id, path); }

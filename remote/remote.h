@@ -44,8 +44,17 @@ class Remote {
 
   // One page of the visible (non-hidden) files and folders directly in `dir`, sorted by id,
   // starting after the id `after` ("" for the first page). ENOENT if `dir` does not exist,
-  // ENOTDIR if it is a file.
-  virtual Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) = 0;
+  // ENOTDIR if it is a file. The first page's `total` counts the whole folder.
+  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) {
+    return list_range(dir, after, {}, page_size);
+  }
+  // As list(), of the ids in (after, until] only ("" for no end): one of several walks of a
+  // large folder at once (fs/metadata_source.cpp). `total` counts the range from `after` on.
+  virtual Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                                      size_t page_size) = 0;
+  // The id at `offset` (from 0) of list()'s order, "" past the end: where such walks split. By
+  // default one DQL query of a page of one item (the platform finds it by binary search).
+  virtual Result<std::string> listing_id_at(std::string_view dir, uint64_t offset);
   // The item at a path (hidden ones included). ENOENT if there is none.
   virtual Result<Item> get(std::string_view path) = 0;
   virtual Result<Item> get_by_id(std::string_view id) = 0;

@@ -283,6 +283,38 @@ TEST_F(HttpDlfsd, ListingPagesOver1200Items) {
   } while (!after.empty() && pages < 10);
   EXPECT_EQ(names.size(), 1200u);
   EXPECT_EQ(pages, 3);
+
+  // Where several walks split (the id at an offset, by a one-item page of the query) and the
+  // ranges they walk ({"id": {"$lte": end}}): the same 1,200 items, each once.
+  std::vector<std::string> ids;
+  for (std::string at;;) {
+    auto page = remote->list("/many", at, 1000);
+    ASSERT_TRUE(page);
+    for (const auto& item : page->items) ids.push_back(item.id);
+    if (!page->has_next()) break;
+    at = page->next_after;
+  }
+  ASSERT_EQ(ids.size(), 1200u);
+  for (uint64_t offset : {0u, 1u, 599u, 1199u}) {
+    auto id = remote->listing_id_at("/many", offset);
+    ASSERT_TRUE(id) << id.status().to_string();
+    EXPECT_EQ(*id, ids[offset]) << "offset " << offset;
+  }
+  EXPECT_EQ(*remote->listing_id_at("/many", 1200), "");
+  std::vector<std::string> walked;
+  const std::string mid = ids[699];
+  for (auto [from, to] : {std::pair<std::string, std::string>{ids[99], mid}, {mid, ""}}) {
+    std::string at = from;
+    do {
+      auto page = remote->list_range("/many", at, to, 250);
+      ASSERT_TRUE(page) << page.status().to_string();
+      if (at == ids[99]) EXPECT_EQ(page->total, 600u);  // what is left of the range
+      for (const auto& item : page->items) walked.push_back(item.id);
+      at = page->next_after;
+    } while (!at.empty());
+  }
+  ASSERT_EQ(walked.size(), 1100u);
+  for (size_t i = 0; i < walked.size(); ++i) ASSERT_EQ(walked[i], ids[100 + i]) << i;
 }
 
 TEST_F(HttpDlfsd, ThumbnailOfAnImage) {

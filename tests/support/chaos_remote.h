@@ -35,8 +35,12 @@ class ChaosRemote : public ForwardingRemote {
   // Off: every call goes straight through (the final checks).
   void set_enabled(bool on) { enabled_ = on; }
 
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    return answer([&] { return inner_.list(dir, after, page_size); });
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    return answer([&] { return inner_.list_range(dir, after, until, page_size); });
+  }
+  Result<std::string> listing_id_at(std::string_view dir, uint64_t offset) override {
+    return answer([&] { return inner_.listing_id_at(dir, offset); });
   }
   Result<Item> get(std::string_view path) override {
     return answer([&] { return inner_.get(path); });

@@ -444,11 +444,18 @@ TEST(DqlHints, FolderListingShape) {
   EXPECT_EQ(bare->hidden, std::nullopt);
   EXPECT_EQ(bare->after, std::nullopt);
   EXPECT_EQ(filter({{"dir", "/f"}, {"hidden", true}}).listing()->hidden, true);
+  EXPECT_EQ(bare->until, std::nullopt);
+  // A range of one of several walks: {"id": {"$lte": X}}, the smallest X its end.
+  auto range = query(json::parse(R"({"filter":{"$and":[{"dir":"/f"},{"id":{"$gt":"a2"}},{"id":{"$lte":"c7"}},
+      {"id":{"$lte":"b5"}}]}})")).listing();
+  ASSERT_TRUE(range);
+  EXPECT_EQ(range->after, "a2");
+  EXPECT_EQ(range->until, "b5");
 
   // Anything more, or other than that, is not a listing.
   for (const char* f : {R"({})", R"({"hidden":false})", R"({"dir":"/f*"})", R"({"dir":"/f","type":"file"})",
                         R"({"dir":"/f","hidden":"false"})", R"({"dir":"/f","id":{"$gt":5}})",
-                        R"({"dir":"/f","id":{"$gte":"a"}})", R"({"dir":{"$eq":"/f","$ne":"/g"}})",
+                        R"({"dir":"/f","id":{"$gte":"a"}})", R"({"dir":"/f","id":{"$lte":5}})", R"({"dir":{"$eq":"/f","$ne":"/g"}})",
                         R"({"$and":[{"dir":"/f"},{"dir":"/g"}]})", R"({"dir":"/f","name":{"$exists":true}})",
                         R"({"$and":[{"dir":"/f"},{"hidden":true},{"hidden":false}]})",
                         R"({"dir":"/f","$or":[{"hidden":false}]})"})

@@ -31,8 +31,9 @@ class LateAnswers : public ForwardingRemote {
  public:
   explicit LateAnswers(Remote& inner) : ForwardingRemote(inner) {}
 
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    auto answer = inner_.list(dir, after, page_size);
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    auto answer = inner_.list_range(dir, after, until, page_size);
     hold(hold_lists_);
     return answer;
   }

@@ -452,8 +452,9 @@ namespace {
 class HeldListRemote : public ForwardingRemote {
  public:
   using ForwardingRemote::ForwardingRemote;
-  Result<ItemPage> list(std::string_view dir, std::string_view after, size_t page_size) override {
-    auto page = ForwardingRemote::list(dir, after, page_size);  // asked before the upload ends
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    auto page = ForwardingRemote::list_range(dir, after, until, page_size);  // asked before the upload ends
     gate.pass();
     return page;
   }

@@ -1,0 +1,75 @@
+#include "fs/listing_fetch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace dlfs {
+namespace {
+
+// One walk of the ids in (after, until] ("" until: to the end), page by page, into `out`.
+Status walk(Remote& remote, const std::string& dir, std::string after, const std::string& until,
+            const ListingFetch& how, PackedItems& out) {
+  for (;;) {
+    if (how.pages) ++*how.pages;
+    DLFS_ASSIGN(ItemPage page, remote.list_range(dir, after, until, how.page_size));
+    for (auto& item : page.items)
+      if (!how.keep || how.keep(item)) out.add(std::move(item));
+    if (!page.has_next()) return {};
+    after = std::move(page.next_after);
+  }
+}
+
+}  // namespace
+
+Result<PackedItems> fetch_listing(Remote& remote, const std::string& dir, const ListingFetch& how) {
+  PackedItems items;
+  if (how.pages) ++*how.pages;
+  DLFS_ASSIGN(ItemPage first, remote.list(dir, "", how.page_size));
+  const uint64_t listed = first.items.size();
+  if (first.total > listed && first.total < (1u << 24)) items.reserve(size_t(first.total));
+  for (auto& item : first.items)
+    if (!how.keep || how.keep(item)) items.add(std::move(item));
+  if (!first.has_next()) return items;
+
+  // The ids at the ends of the ranges: walk r covers (bounds[r], bounds[r + 1]], the last to the
+  // end (""). Range r of `rest` items after the first page ends at offset listed + (r+1)·rest/k − 1.
+  const uint64_t rest = first.total > listed ? first.total - listed : 0;
+  const uint64_t k = std::min<uint64_t>(how.streams, rest / std::max<size_t>(how.page_size, 1));
+  std::vector<std::string> bounds{first.next_after};
+  for (uint64_t r = 1; r < k; ++r) {
+    auto id = remote.listing_id_at(dir, listed + r * rest / k - 1);
+    if (!id) {  // fewer walks, not a failed listing (the walks will say if the remote is away)
+      spdlog::debug("listing {}: no split point at range {}: {}", dir, r, id.status().to_string());
+      break;
+    }
+    // Out of order (the folder changed between the asks): left out, the ranges stay disjoint.
+    if (!id->empty() && *id > bounds.back()) bounds.push_back(std::move(*id));
+  }
+  bounds.push_back("");
+
+  const size_t ranges = bounds.size() - 1;
+  std::vector<PackedItems> parts(ranges);
+  std::vector<Status> results(ranges);
+  std::vector<std::thread> walkers;
+  size_t inline_from = ranges;  // ranges walked on this thread (all but the first get a thread)
+  for (size_t r = 1; r < ranges; ++r) {
+    try {
+      walkers.emplace_back([&, r] { results[r] = walk(remote, dir, bounds[r], bounds[r + 1], how, parts[r]); });
+    } catch (const std::system_error& e) {  // no thread to be had: this one walks the rest
+      spdlog::warn("listing {}: walking {} ranges in one thread ({})", dir, ranges - r, e.what());
+      inline_from = r;
+      break;
+    }
+  }
+  results[0] = walk(remote, dir, bounds[0], bounds[1], how, parts[0]);
+  for (size_t r = inline_from; r < ranges; ++r) results[r] = walk(remote, dir, bounds[r], bounds[r + 1], how, parts[r]);
+  for (auto& t : walkers) t.join();
+  for (const Status& s : results) DLFS_TRY(s);
+  for (auto& part : parts) items.append(std::move(part));
+  return items;
+}
+
+}  // namespace dlfs
