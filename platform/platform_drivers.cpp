@@ -22,15 +22,63 @@ json SyncReport::to_json() const {
           {"removed", removed},     {"unchanged", unchanged}, {"skipped", skipped}};
 }
 
+namespace {
+
+// The seed's permission test of a new driver: List, Put, Get — and Delete where the driver may
+// delete — each tried on the bucket (a test object under the prefix's /.dataloop, which no sync
+// takes for an item), so that credentials short of one fail now, saying which, and not at the
+// first upload. Answers EACCES naming every missing permission.
+Status check_driver_permissions(ObjectStore& store, const Driver& d) {
+  std::vector<std::string> missing;
+  auto lacks = [&](const char* what, const Status& why) {
+    missing.push_back(std::string(what) + " (" + why.message() + ")");
+  };
+  std::string some_object;
+  Status listed = store.list(object_key_for(d, "/"), [&](const ObjectInfo& o) {
+    some_object = o.key;
+    return false;
+  });
+  // A bucket that is not there, or a store that does not answer, is no question of permissions.
+  if (!listed && listed.err() != EACCES && listed.err() != EPERM) return listed.wrap("the driver's bucket does not answer");
+  if (!listed) lacks("List", listed);
+  std::string test_key = object_key_for(d, "/.dataloop/permission-test-" + new_id());
+  const std::string test_bytes = "dlfs: a storage driver's permission test; safe to delete";
+  auto put = store.put_bytes(test_key, test_bytes);
+  if (!put) {
+    if (put.err() != EACCES && put.err() != EPERM) return put.status().wrap("the driver's permission test failed");
+    lacks("Put", put.status());
+  }
+  // Get: the test object, or else one the listing found.
+  std::string get_key = put ? test_key : some_object;
+  if (!get_key.empty()) {
+    char byte;
+    auto got = store.read(get_key, 0, std::span<char>(&byte, 1));
+    if (!got && (got.err() == EACCES || got.err() == EPERM)) lacks("Get", got.status());
+    else if (!got) return got.status().wrap("the driver's permission test failed");
+  }
+  if (put) {
+    Status removed = store.remove(test_key);
+    if (!removed && d.allow_external_delete) lacks("Delete (the driver allows external deletes)", removed);
+    else if (!removed) spdlog::info("driver '{}': the permission test object {} stays (no Delete)", d.name, test_key);
+  }
+  if (missing.empty()) return {};
+  std::string text;
+  for (const auto& m : missing) text += (text.empty() ? "" : "; ") + m;
+  return Status(EACCES, "the credentials of driver '" + d.name + "' lack permissions on bucket '" + d.bucket +
+                            "': " + text);
+}
+
+}  // namespace
+
 Result<Driver> Platform::create_driver(const json& body, std::string_view creator) {
   DLFS_ASSIGN(Driver d, driver_from_request(body));
   d.id = new_id();
   d.creator = std::string(creator);
   d.created_ms = options_.clock->now_ms();
-  // The bucket must answer before anything depends on it: a typo fails here, not at the first upload.
+  // The bucket must answer, with every permission the driver needs, before anything depends on
+  // it: a typo or read-only credentials fail here, not at the first upload.
   DLFS_ASSIGN(auto store, options_.open_store(d));
-  DLFS_TRY(store->list(object_key_for(d, "/"), [](const ObjectInfo&) { return false; })
-               .wrap("the driver's bucket does not answer"));
+  DLFS_TRY(check_driver_permissions(*store, d));
   {
     DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
     DLFS_TRY(catalog_->put_driver(txn, d.id, driver_to_json(d, true)));

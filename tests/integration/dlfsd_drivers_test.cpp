@@ -226,6 +226,44 @@ TEST_F(DlfsdDrivers, S3DriverKeepsBytesInTheBucketAndPreprocessesWhatSyncFinds) 
   EXPECT_TRUE((*direct)->head("team/cam/p.jpg"));
 }
 
+// The seed's permission test: a driver whose credentials cannot Put (a read-only SAS), or cannot
+// Delete where it allows external deletes, is refused at once, saying which permission is missing.
+TEST_F(DlfsdDrivers, ADriverWhoseCredentialsLackAPermissionIsRefusedSayingWhich) {
+  Azurite azure;
+  ASSERT_TRUE(azure.ok()) << azure.error();
+  auto driver = [&](const std::string& permissions, bool external_delete, int want) {
+    return post("/drivers", {{"name", "az-" + permissions}, {"type", "azureblob"}, {"containerName", "test"},
+                             {"endpoint", azure.endpoint()},
+                             {"credentials", {{"account", kAzureAccount}, {"sas", azurite_account_sas(permissions)}}},
+                             {"allowExternalDelete", external_delete}},
+                want);
+  };
+  json read_only = driver("rl", false, 403);
+  std::string message = read_only.value("message", "");
+  EXPECT_NE(message.find("lack permissions"), std::string::npos) << message;
+  EXPECT_NE(message.find("Put"), std::string::npos) << message;
+  EXPECT_EQ(message.find("List"), std::string::npos) << message;
+  json no_delete = driver("rwlac", true, 403);
+  EXPECT_NE(no_delete.value("message", "").find("Delete"), std::string::npos) << no_delete.dump();
+  EXPECT_EQ(no_delete.value("message", "").find("Put"), std::string::npos) << no_delete.dump();
+  // Without external deletes, Delete is not needed: accepted.
+  json ok = driver("rwlac", false, 200);
+  EXPECT_TRUE(ok.contains("id")) << ok.dump();
+  json all = driver("rwdlac", true, 200);
+  EXPECT_TRUE(all.contains("id")) << all.dump();
+  // The test objects of the two that could not delete stay, under .dataloop (no sync takes it);
+  // the one that could delete left nothing.
+  auto direct = open_azure_store(azure.config());
+  ASSERT_TRUE(direct);
+  std::vector<std::string> left;
+  ASSERT_TRUE((*direct)->list("", [&](const ObjectInfo& o) {
+    left.push_back(o.key);
+    return true;
+  }));
+  EXPECT_EQ(left.size(), 2u);
+  for (const auto& k : left) EXPECT_EQ(k.rfind(".dataloop/permission-test-", 0), 0u) << k;
+}
+
 TEST_F(DlfsdDrivers, AzureDriverSyncsReadsAndKeepsUploadsInTheContainer) {
   Azurite azure;
   ASSERT_TRUE(azure.ok()) << azure.error();

@@ -10,7 +10,20 @@
 #include <chrono>
 #include <filesystem>
 
+#include "platform/azure_shared_key.h"
+
 namespace dlfs::test {
+
+std::string azurite_account_sas(const std::string& permissions) {
+  auto key = AzureSharedKey::make(kAzureAccount, kAzureKey);
+  if (!key) return {};
+  const std::string version = "2021-08-06", expiry = "2099-01-01T00:00:00Z";
+  std::string sig = key->signature(kAzureAccount + "\n" + permissions + "\nb\nsco\n\n" + expiry +
+                                   "\n\nhttps,http\n" + version + "\n\n");
+  std::string escaped;
+  for (char ch : sig) escaped += ch == '+' ? "%2B" : ch == '/' ? "%2F" : ch == '=' ? "%3D" : std::string(1, ch);
+  return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions + "&se=" + expiry + "&spr=https,http&sig=" + escaped;
+}
 namespace {
 
 using namespace std::chrono_literals;

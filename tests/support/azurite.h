@@ -15,6 +15,10 @@ inline const std::string kAzureAccount = "devstoreaccount1";
 inline const std::string kAzureKey =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+// An account SAS of Azurite's account for the blob service, with `permissions` ("rwdlac": read,
+// write, delete, list, add, create), as the query string without its '?'.
+std::string azurite_account_sas(const std::string& permissions);
+
 class Azurite {
  public:
   Azurite();
