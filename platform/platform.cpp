@@ -21,6 +21,7 @@
 #include "platform/dql.h"
 #include "platform/preprocess.h"
 #include "platform/storage.h"
+#include "platform/sync_watch.h"
 
 namespace dlfs {
 
@@ -409,12 +410,16 @@ Result<QuotaInfo> Platform::quota(std::string_view dataset_id) {
 }
 
 Status Platform::set_dataset_quota(std::string_view dataset_id, uint64_t items) {
+  return set_dataset_count(dataset_id, "itemsQuota", items);
+}
+
+Status Platform::set_dataset_count(std::string_view dataset_id, const std::string& key, uint64_t value) {
   DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
   if (!ds) return no_dataset(dataset_id);
   json& sys = ds->metadata["system"];
-  if (items) sys["itemsQuota"] = items;
-  else sys.erase("itemsQuota");
+  if (value) sys[key] = value;
+  else sys.erase(key);
   ds->updated_ms = options_.clock->now_ms();
   DLFS_TRY(catalog_->put_dataset(txn, *ds));
   return txn.commit();

@@ -33,6 +33,7 @@ struct Command;
 struct Driver;
 class LmdbTxn;
 class Preprocessor;
+class SyncWatcher;
 
 struct PlatformOptions {
   std::string store_dir;
@@ -52,6 +53,8 @@ struct PlatformOptions {
 // A dataset's quota of items from its record (0: none). Quotas: QuotaInfo (core/requests.h),
 // counted in the catalogue with the items; what would go past one is refused with EDQUOT.
 uint64_t dataset_items_quota(const Dataset& ds);
+// A driver's dataset's sync interval in seconds (0: not watched; platform/sync_watch.h).
+uint64_t dataset_sync_interval(const Dataset& ds);
 
 // What a sync with a storage driver did (Platform::sync_dataset).
 struct SyncReport {
@@ -120,6 +123,12 @@ class Platform {
   // The same as a Command (API: POST /datasets/{id}/sync), running in the background.
   Result<Command> start_sync(std::string_view dataset_id, std::string_view user);
   Commands& commands() { return *commands_; }
+  // Watched upstream sync (platform/sync_watch.h): the dataset's interval (0: not watched; EINVAL
+  // for a dataset without a driver), and the watcher, started by the process that serves the
+  // store (dlfsd) and stopped with the platform.
+  Status set_sync_interval(std::string_view dataset_id, uint64_t seconds);
+  void watch_syncs(std::chrono::milliseconds tick = std::chrono::seconds(1));
+  const Clock& clock() const { return *options_.clock; }
   // CSV bulk import (platform/csv_rows.h): each row of the file becomes an item of `folder`
   // (made if missing) — a link item, or one holding the row's image_bytes or the bytes fetched
   // from its URL through the link guard. Each item is committed whole; a row whose item is there
@@ -274,6 +283,8 @@ class Platform {
   Status replace_in_txn(LmdbTxn& txn, const Item& target, std::string_view replace_id, ItemType by,
                         std::vector<std::string>& blob_keys);
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
+  // Sets metadata.system.<key> of a dataset's record to `value` (0 takes it out).
+  Status set_dataset_count(std::string_view dataset_id, const std::string& key, uint64_t value);
   // EDQUOT (saying which quota, and how to raise it) when `items` more would not fit.
   Status check_room(LmdbTxn& txn, const Dataset& ds, uint64_t items);
   // The item an upload makes or overwrites at `path`, written inside `txn` (upload(), and the CSV
@@ -296,7 +307,8 @@ class Platform {
   std::mutex stores_mu_;
   std::map<std::string, std::shared_ptr<ObjectStore>, std::less<>> stores_;  // by driver id, opened on use
   std::unique_ptr<Commands> commands_;          // its threads use the above: stop before them
-  std::unique_ptr<Preprocessor> preprocessor_;  // declared last: its workers stop first
+  std::unique_ptr<Preprocessor> preprocessor_;  // its workers stop before the commands'
+  std::unique_ptr<SyncWatcher> watcher_;        // declared last: stops first, starting no more
 };
 
 // Whether a file item counts in Dataset::items_count.

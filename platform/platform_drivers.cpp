@@ -14,6 +14,7 @@
 #include "platform/driver.h"
 #include "platform/platform.h"
 #include "platform/storage.h"
+#include "platform/sync_watch.h"
 
 namespace dlfs {
 
@@ -314,6 +315,22 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
   }
   if (progress) progress(report, 100);
   return report;
+}
+
+uint64_t dataset_sync_interval(const Dataset& ds) {
+  auto sys = ds.metadata.find("system");
+  if (sys == ds.metadata.end() || !sys->is_object()) return 0;
+  auto it = sys->find("syncIntervalSeconds");
+  return it != sys->end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+Status Platform::set_sync_interval(std::string_view dataset_id, uint64_t seconds) {
+  DLFS_TRY(driver_dataset(*this, dataset_id).status());
+  return set_dataset_count(dataset_id, "syncIntervalSeconds", seconds);
+}
+
+void Platform::watch_syncs(std::chrono::milliseconds tick) {
+  if (!watcher_) watcher_ = std::make_unique<SyncWatcher>(*this, tick);
 }
 
 Result<Command> Platform::start_sync(std::string_view dataset_id, std::string_view user) {

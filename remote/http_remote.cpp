@@ -404,6 +404,12 @@ Status HttpConnection::set_quota(std::string_view name_or_id, uint64_t items) {
   return client_->send_json(req).status();
 }
 
+Status HttpConnection::set_sync_interval(std::string_view name_or_id, uint64_t seconds) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  DLFS_ASSIGN(HttpRequest req, json_request("PUT", "/datasets/" + ds.id + "/watch", json{{"intervalSeconds", seconds}}));
+  return client_->send_json(req).status();
+}
+
 HttpConnection::HttpConnection(HttpOptions options) : client_(std::make_shared<HttpClient>(std::move(options))) {}
 
 HttpConnection::~HttpConnection() = default;

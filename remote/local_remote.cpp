@@ -145,6 +145,11 @@ Status LocalConnection::set_quota(std::string_view name_or_id, uint64_t items) {
   return platform_->set_dataset_quota(ds.id, items);
 }
 
+Status LocalConnection::set_sync_interval(std::string_view name_or_id, uint64_t seconds) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  return platform_->set_sync_interval(ds.id, seconds);
+}
+
 Result<Dataset> LocalConnection::find_dataset(std::string_view name_or_id) {
   return platform_->find_dataset(name_or_id);
 }

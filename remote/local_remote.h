@@ -35,6 +35,7 @@ class LocalConnection : public Connection {
                           const SyncProgress& progress = {}) override;
   Result<QuotaInfo> quota(std::string_view name_or_id) override;
   Status set_quota(std::string_view name_or_id, uint64_t items) override;
+  Status set_sync_interval(std::string_view name_or_id, uint64_t seconds) override;
   Result<Dataset> find_dataset(std::string_view name_or_id) override;
   Status delete_dataset(std::string_view name_or_id) override;
   Result<std::unique_ptr<Remote>> open(std::string_view name_or_id) override;

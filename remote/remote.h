@@ -131,6 +131,9 @@ class Connection {
   // (SyncReport::to_json: listed, added, updated, removed, unchanged, skipped).
   using SyncProgress = std::function<void(int percent, const json& report)>;
   virtual Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) = 0;
+  // Watched upstream sync (platform/sync_watch.h): synced again every `seconds` by the server
+  // that watches (dlfsd); 0 stops it.
+  virtual Status set_sync_interval(std::string_view name_or_id, uint64_t seconds) = 0;
   // CSV bulk import (platform/csv_import.h): the rows of the local file `csv_file` become items of
   // a folder named after it (its name less .csv) under `to`, and waits until done (on a server:
   // the file is sent, then its command polled). Answers the report (CsvImportReport::to_json:

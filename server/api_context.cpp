@@ -120,6 +120,14 @@ Result<json> ApiContext::json_body(const httplib::Request& req) {
   return parse_json(req.body);
 }
 
+Result<uint64_t> ApiContext::count_body(const httplib::Request& req, const std::string& key, std::string_view shape) {
+  DLFS_ASSIGN(json body, json_body(req));
+  auto value = body.is_object() ? body.find(key) : body.end();
+  if (value == body.end() || !(value->is_null() || value->is_number_unsigned()))
+    return Status(EINVAL, "the body must be " + std::string(shape));
+  return value->is_null() ? uint64_t(0) : value->get<uint64_t>();
+}
+
 Result<Dataset> ApiContext::writable_dataset(std::string_view dataset_id) {
   DLFS_ASSIGN(Dataset ds, platform.get_dataset(dataset_id));
   if (ds.readonly) return Status(EACCES, "dataset '" + ds.name + "' is read-only");

@@ -48,6 +48,8 @@ class ApiContext {
   static std::string base_url(const httplib::Request& req);
   // The request body as JSON (EINVAL with the parse error).
   static Result<json> json_body(const httplib::Request& req);
+  // A body {"<key>": N}: N a whole number, null read as 0 (EINVAL saying `shape` otherwise).
+  static Result<uint64_t> count_body(const httplib::Request& req, const std::string& key, std::string_view shape);
 
   // Reads and drops a request body, so that an answer given before reading reaches a client
   // still sending (httplib needs the multipart form of the reader for a multipart body).

@@ -137,12 +137,9 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
   svr.Put(ds_id + "/quota", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
     auto ds = ctx.writable_dataset(req.matches[1].str());
     if (!ds) return send_error(res, ds.status());
-    auto body = ApiContext::json_body(req);
-    if (!body) return send_error(res, body.status());
-    auto items = body->is_object() ? body->find("items") : body->end();
-    if (items == body->end() || !(items->is_null() || items->is_number_unsigned()))
-      return send_error(res, 400, "the body must be {\"items\": N} (or null for no quota)");
-    Status s = p.set_dataset_quota(ds->id, items->is_null() ? 0 : items->get<uint64_t>());
+    auto items = ApiContext::count_body(req, "items", "{\"items\": N} (or null for no quota)");
+    if (!items) return send_error(res, items.status());
+    Status s = p.set_dataset_quota(ds->id, *items);
     if (!s) return send_error(res, s);
     auto q = p.quota(ds->id);
     if (!q) return send_error(res, q.status());

@@ -81,6 +81,19 @@ void register_driver_routes(httplib::Server& svr, ApiContext& ctx) {
     if (!command) return send_error(res, command.status());
     send_json(res, command_to_json(*command, ApiContext::base_url(req)));
   }));
+  // Watched upstream sync: {"intervalSeconds": N} (0 or null: not watched). Answers the dataset.
+  svr.Put(ds_id + "/watch", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
+    auto ds = ctx.writable_dataset(req.matches[1].str());
+    if (!ds) return send_error(res, ds.status());
+    auto interval = ApiContext::count_body(req, "intervalSeconds",
+                                           "{\"intervalSeconds\": N}, N a whole number of seconds (0: not watched)");
+    if (!interval) return send_error(res, interval.status());
+    Status set = p.set_sync_interval(ds->id, *interval);
+    if (!set) return send_error(res, set);
+    auto now = p.get_dataset(ds->id);
+    if (!now) return send_error(res, now.status());
+    send_json(res, dataset_to_json(*now, ApiContext::base_url(req)));
+  }));
   svr.Get(R"(/api/v1/commands/([^/]+))", ctx.wrap([&](const Req& req, Res& res, const Caller&) {
     auto command = p.commands().get(req.matches[1].str());
     if (!command) return send_error(res, 404, "no command '" + req.matches[1].str() + "'");

@@ -63,6 +63,16 @@ TEST_P(CliDrivers, DriverCreateDatasetOnItSyncAndRead) {
   EXPECT_EQ(plain.exit_code, 1);
   EXPECT_NE(plain.err.find("no storage driver"), std::string::npos) << plain.err;
   EXPECT_EQ(dlfs({"dataset", "create", "x", "--driver", "ffffffffffffffffffffffff"}).exit_code, 1);
+
+  // Watched: the interval is kept (in the dataset's record, for the server that watches).
+  EXPECT_NE(ok({"dataset", "watch", "photos", "30"}).find("every 30 s"), std::string::npos);
+  EXPECT_NE(ok({"dataset", "watch", "photos", "off"}).find("not watched"), std::string::npos);
+  auto unwatchable = dlfs({"dataset", "watch", dataset, "30"});
+  EXPECT_EQ(unwatchable.exit_code, 1);
+  EXPECT_NE(unwatchable.err.find("no storage driver"), std::string::npos) << unwatchable.err;
+  auto soon = dlfs({"dataset", "watch", "photos", "soon"});
+  EXPECT_EQ(soon.exit_code, 1);
+  EXPECT_NE(soon.err.find("number of seconds"), std::string::npos) << soon.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CliDrivers, kBackends, backend_name);

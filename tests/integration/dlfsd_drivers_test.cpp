@@ -264,6 +264,32 @@ TEST_F(DlfsdDrivers, ADriverWhoseCredentialsLackAPermissionIsRefusedSayingWhich)
   for (const auto& k : left) EXPECT_EQ(k.rfind(".dataloop/permission-test-", 0), 0u) << k;
 }
 
+// dlfsd watches: a dataset given a sync interval (PUT /datasets/{id}/watch) shows an object put
+// in its bucket as an item with nobody asking for a sync; the interval is in the dataset's
+// metadata.system, and a bad body or a dataset without a driver is refused.
+TEST_F(DlfsdDrivers, AWatchedDatasetShowsNewObjectsWithoutAnyoneSyncing) {
+  json driver = post("/drivers", {{"name", "nfs"}, {"type", "local"}, {"bucketName", bucket()}, {"path", "w"}});
+  std::string id = post("/datasets", {{"name", "watched"}, {"driver", driver["id"]}}).value("id", "");
+  std::string plain = post("/datasets", {{"name", "plain"}}).value("id", "");
+  auto put_watch = [&](const std::string& ds, const json& body, int want) {
+    auto r = http_->Put(P("/datasets/" + ds + "/watch"), body.dump(), "application/json");
+    EXPECT_TRUE(r) << "no answer";
+    if (!r) return json();
+    EXPECT_EQ(r->status, want) << r->body;
+    return body_of(r);
+  };
+  put_watch(plain, {{"intervalSeconds", 1}}, 400);
+  put_watch(id, {{"intervalSeconds", "soon"}}, 400);
+  json ds = put_watch(id, {{"intervalSeconds", 1}}, 200);
+  EXPECT_EQ(ds["metadata"]["system"]["syncIntervalSeconds"], 1) << ds.dump();
+  write_file(bucket() + "/w/cam/1.jpg", "one");
+  EXPECT_TRUE(wait_until([&] { return files(id).count("/cam/1.jpg") == 1; }, 15s)) << "no watched sync found it";
+  write_file(bucket() + "/w/cam/2.jpg", "two");
+  EXPECT_TRUE(wait_until([&] { return files(id).count("/cam/2.jpg") == 1; }, 15s));
+  ds = put_watch(id, {{"intervalSeconds", 0}}, 200);
+  EXPECT_FALSE(ds["metadata"]["system"].contains("syncIntervalSeconds")) << ds.dump();
+}
+
 TEST_F(DlfsdDrivers, AzureDriverSyncsReadsAndKeepsUploadsInTheContainer) {
   Azurite azure;
   ASSERT_TRUE(azure.ok()) << azure.error();

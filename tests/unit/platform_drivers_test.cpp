@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "platform/commands.h"
 #include "platform/driver.h"
@@ -436,4 +437,33 @@ TEST_F(PlatformDriversTest, AMoveOfAnItemInABucketThatMayNotDeleteIsRefused) {
   ASSERT_TRUE(sync);
   EXPECT_EQ(sync->removed, 1u);
   EXPECT_TRUE(files_of(ds).empty());
+}
+
+// Watched upstream sync: a dataset with a sync interval is synced again on it by the watcher, so
+// an object put in the bucket becomes an item without anyone asking; unwatched, it does not.
+TEST_F(PlatformDriversTest, AWatchedDatasetIsSyncedAgainOnItsInterval) {
+  Dataset plain = *platform_->create_dataset("plain", "dev@local");
+  EXPECT_EQ(platform_->set_sync_interval(plain.id, 1).err(), EINVAL);
+  Dataset ds = driver_dataset("cams");
+  write_file(bucket() + "/cams/a.txt", "a");
+  ASSERT_TRUE(platform_->set_sync_interval(ds.id, 1));
+  EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 1u);
+  platform_->watch_syncs(std::chrono::milliseconds(50));
+  auto shows = [&](const std::string& path, std::chrono::milliseconds within) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      if (files_of(ds).count(path)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(shows("/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
+  write_file(bucket() + "/cams/b.txt", "b");
+  EXPECT_TRUE(shows("/b.txt", std::chrono::seconds(10))) << "no sync an interval later";
+
+  ASSERT_TRUE(platform_->set_sync_interval(ds.id, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // (a sync started just before ends)
+  write_file(bucket() + "/cams/c.txt", "c");
+  EXPECT_FALSE(shows("/c.txt", std::chrono::milliseconds(2500))) << "synced although no longer watched";
+  EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 0u);
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -13,7 +14,8 @@
 namespace dlfs::cli {
 namespace {
 
-constexpr const char* kDatasetUsage = "dlfs dataset create NAME [--driver ID] | list | delete NAME | sync NAME";
+constexpr const char* kDatasetUsage =
+    "dlfs dataset create NAME [--driver ID] | list | delete NAME | sync NAME | watch NAME SECONDS|off";
 
 Status dataset_sync(Connection& conn, const std::string& name) {
   bool tty = isatty(STDERR_FILENO);
@@ -76,6 +78,20 @@ Status cmd_dataset(const Globals& g, const Args& args) {
     return {};
   }
   if (verb == "sync" && args.size() == 2) return dataset_sync(*conn, args[1]);
+  if (verb == "watch" && args.size() == 3) {
+    uint64_t seconds = 0;
+    if (args[2] != "off") {
+      char* end = nullptr;
+      seconds = std::strtoull(args[2].c_str(), &end, 10);
+      if (args[2].empty() || *end || seconds == 0)
+        return Status(EINVAL, "an interval is a number of seconds, or 'off', not '" + args[2] + "'");
+    }
+    DLFS_TRY(conn->set_sync_interval(args[1], seconds));
+    if (seconds) printf("%s is synced with its bucket every %llu s by the server that watches (dlfsd)\n",
+                        args[1].c_str(), (unsigned long long)seconds);
+    else printf("%s is not watched\n", args[1].c_str());
+    return {};
+  }
   return usage_error(kDatasetUsage);
 }
 

@@ -22,6 +22,7 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
   dataset delete NAME            delete a dataset and everything in it
   dataset sync NAME              make a driver's dataset match its bucket: new objects become
                                  items (preprocessed), changed ones are redone, gone ones go
+  dataset watch NAME SECONDS|off sync it again every SECONDS (dlfsd does, while it runs)
   driver create --json FILE|-    make a storage driver from its JSON, e.g. {"name":"cams",
                                  "type":"s3","bucketName":"b","path":"cams","region":"eu-west-1",
                                  "credentials":{"key":"AKIA...","secret":"..."}}; "type":"azureblob"

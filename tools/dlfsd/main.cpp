@@ -93,6 +93,9 @@ int serve(const dlfs::ServerOptions& options) {
     spdlog::warn("preprocessing not started: {}", s.to_string());
   }
 
+  // Driver datasets with a sync interval are synced again on it (platform/sync_watch.h).
+  (*platform)->watch_syncs();
+
   int code = 0;
   {
     dlfs::ApiServer server(**platform, *secret, options);
