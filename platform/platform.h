@@ -253,8 +253,12 @@ class Platform {
   Result<struct StoredBlob> put_blob(const Dataset& ds, std::string_view path, const std::string* file,
                                      std::string_view bytes, Take take = Take::kCopy);
   // Forgets a binary no item refers to: the platform's own are deleted, a bucket's object only
-  // where its driver allows external deletes.
+  // where its driver allows external deletes or the platform made it (under /.dataloop).
   void drop_blob(std::string_view key);
+  // Stores a file the platform makes for a dataset (a thumbnail) at `path` (under /.dataloop): in
+  // its driver's bucket, durable when this returns; else in the platform's storage, durable once
+  // storage_->sync() has run.
+  Result<struct StoredBlob> put_generated(std::string_view dataset_id, std::string_view path, std::string_view bytes);
   // Makes `path` and any missing parents as folders; answers the folder at `path`.
   Result<Item> ensure_dir(LmdbTxn& txn, const Dataset& ds, std::string_view path, std::string_view user,
                           int64_t now);

@@ -156,6 +156,16 @@ Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, 
   return StoredBlob{external_blob_key(driver.id, key), o.size, o.etag};
 }
 
+Result<StoredBlob> Platform::put_generated(std::string_view dataset_id, std::string_view path, std::string_view bytes) {
+  DLFS_ASSIGN(Dataset ds, get_dataset(dataset_id));
+  if (ds.driver.empty()) return storage_->put_bytes(bytes, Durable::kAtSync);
+  Driver driver;
+  DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));
+  std::string key = object_key_for(driver, path);
+  DLFS_ASSIGN(ObjectInfo o, store->put_bytes(key, bytes));
+  return StoredBlob{external_blob_key(driver.id, key), o.size, o.etag};
+}
+
 void Platform::drop_blob(std::string_view key) {
   if (parse_inline_blob_key(key)) return;
   auto external = parse_external_blob_key(key);
@@ -165,7 +175,11 @@ void Platform::drop_blob(std::string_view key) {
   }
   Driver driver;
   auto store = driver_store(external->driver_id, &driver);
-  if (!store || !driver.allow_external_delete) return;  // the bucket is the user's: kept
+  if (!store) return;
+  // The bucket is the user's: its objects are kept, unless the driver allows deletes — but what
+  // the platform made there (under /.dataloop) is the platform's to delete.
+  bool generated = external->object_key.starts_with(object_key_for(driver, "/.dataloop/"));
+  if (!driver.allow_external_delete && !generated) return;
   Status s = (*store)->remove(external->object_key);
   if (!s) spdlog::warn("cannot delete object {} of driver {}: {}", external->object_key, driver.id, s.to_string());
 }
@@ -238,10 +252,11 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
   std::set<std::string> listed_keys;
   std::string prefix = dd.driver.path.empty() ? "" : dd.driver.path + "/";
   DLFS_TRY(dd.store->list(prefix, [&](const ObjectInfo& o) {
+    auto path = item_path_for(dd.driver, o.key);
+    if (path && is_same_or_under(*path, "/.dataloop")) return true;  // what the platform made there
     ++report.listed;
     listed_keys.insert(o.key);
-    auto path = item_path_for(dd.driver, o.key);
-    if (!path || is_same_or_under(*path, "/.dataloop"))
+    if (!path)
       report.skipped.push_back(o.key + ": not a name an item can have");
     else
       objects.emplace(std::move(*path), o);

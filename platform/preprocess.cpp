@@ -10,6 +10,7 @@
 #include "core/paths.h"
 #include "core/posix_attrs.h"
 #include "platform/catalog.h"
+#include "platform/driver.h"
 #include "platform/platform.h"
 #include "platform/storage.h"
 
@@ -298,20 +299,25 @@ Status Preprocessor::run_batch(const std::vector<PreprocessJob>& jobs, const std
 Status Preprocessor::finish(const std::vector<Finished>& done) {
   const Catalog& cat = *p_.catalog_;
   // Thumbnails are stored, then synced together, first: the commit below names them.
+  // A driver's dataset keeps them in its bucket, under /.dataloop (the seed's place for what the
+  // platform makes), durable once put; the platform's storage syncs its own once for all.
   std::vector<std::optional<StoredBlob>> thumbs(done.size());
   std::vector<bool> kept(done.size(), false);
   Status first;
+  bool internal = false;
   for (size_t i = 0; i < done.size(); ++i) {
     if (done[i].ex.thumbnail.empty()) continue;
-    auto b = p_.storage_->put_bytes(done[i].ex.thumbnail, Durable::kAtSync);
+    auto b = p_.put_generated(done[i].job->dataset_id, "/.dataloop/thumbnails/" + new_id() + ".jpg",
+                              done[i].ex.thumbnail);
     if (b) thumbs[i] = std::move(*b);
     else if (first) first = b.status();
+    internal = internal || (b && !parse_external_blob_key(b->key));
   }
-  if (std::any_of(thumbs.begin(), thumbs.end(), [](const auto& t) { return t.has_value(); }))
+  if (internal)
     if (Status synced = p_.storage_->sync(); !synced) {
       for (auto& t : thumbs)
-        if (t) {
-          (void)p_.storage_->remove(t->key);
+        if (t && !parse_external_blob_key(t->key)) {
+          p_.drop_blob(t->key);
           t.reset();  // (its job is tried again later, as when its thumbnail could not be stored)
         }
       if (first) first = synced;
@@ -336,7 +342,7 @@ Status Preprocessor::finish(const std::vector<Finished>& done) {
     return txn.commit();
   }();
   for (size_t i = 0; i < done.size(); ++i)
-    if (thumbs[i] && (!s || !kept[i])) (void)p_.storage_->remove(thumbs[i]->key);
+    if (thumbs[i] && (!s || !kept[i])) p_.drop_blob(thumbs[i]->key);
   if (!s) return s;
   for (size_t i = 0; i < done.size(); ++i)
     if (kept[i]) ++processed_;

@@ -10,6 +10,7 @@
 #include "platform/commands.h"
 #include "platform/driver.h"
 #include "platform/platform.h"
+#include "preprocess_fixtures.h"
 #include "support/read_item.h"
 #include "support/temp_dir.h"
 
@@ -466,4 +467,47 @@ TEST_F(PlatformDriversTest, AWatchedDatasetIsSyncedAgainOnItsInterval) {
   write_file(bucket() + "/cams/c.txt", "c");
   EXPECT_FALSE(shows("/c.txt", std::chrono::milliseconds(2500))) << "synced although no longer watched";
   EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 0u);
+}
+
+// What the platform makes for a driver's dataset (a thumbnail) is kept in the bucket under
+// <path>/.dataloop, as the seed does, not in the platform's storage; it is read back through
+// the platform, left out of syncs, and deleted with its item even where the driver may not delete
+// the user's objects (it is the platform's).
+TEST_F(PlatformDriversTest, ThumbnailsOfADriversDatasetAreKeptInItsBucketUnderDataloop) {
+  Dataset ds = driver_dataset("cams", /*external_delete=*/false);
+  std::string jpeg = slurp(make_picture(dir_, "a.jpg", 320, 240));
+  auto up = platform_->upload_bytes(ds.id, jpeg, "/day1/a.jpg", {});
+  ASSERT_TRUE(up) << up.status().to_string();
+  auto done = platform_->preprocess_now(up->item.id);
+  ASSERT_TRUE(done) << done.status().to_string();
+  EXPECT_EQ(done->system().value("preprocessPhase", ""), "done") << done->system().dump();
+  std::vector<fs::path> thumbs;
+  if (fs::exists(bucket() + "/cams/.dataloop/thumbnails"))
+    for (const auto& e : fs::directory_iterator(bucket() + "/cams/.dataloop/thumbnails")) thumbs.push_back(e.path());
+  ASSERT_EQ(thumbs.size(), 1u) << "no thumbnail in the bucket";
+  std::string in_bucket = read_file(thumbs[0].string());
+  EXPECT_EQ(in_bucket.substr(0, 2), "\xff\xd8") << "not a JPEG";
+  auto via_platform = platform_->thumbnail(*done);
+  ASSERT_TRUE(via_platform) << via_platform.status().to_string();
+  EXPECT_EQ(*via_platform, in_bucket);
+  // Preprocessed again (an overwrite): the new thumbnail replaces the old one in the bucket.
+  UploadOptions overwrite;
+  overwrite.mode = UploadMode::kOverwrite;
+  auto again = platform_->upload_bytes(ds.id, slurp(make_picture(dir_, "b.jpg", 200, 100)), "/day1/a.jpg", overwrite);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(platform_->preprocess_now(again->item.id));
+  thumbs.clear();
+  for (const auto& e : fs::directory_iterator(bucket() + "/cams/.dataloop/thumbnails")) thumbs.push_back(e.path());
+  ASSERT_EQ(thumbs.size(), 1u);
+  EXPECT_NE(read_file(thumbs[0].string()), in_bucket);
+  // A sync leaves it alone; deleting the item deletes it (not the user's object).
+  auto sync = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->added, 0u);
+  EXPECT_EQ(sync->listed, 1u);
+  EXPECT_TRUE(sync->skipped.empty()) << "the platform's own objects reported as skipped";
+  EXPECT_EQ(files_of(ds).size(), 1u);
+  ASSERT_TRUE(platform_->delete_item(again->item.id));
+  EXPECT_FALSE(fs::exists(thumbs[0]));
+  EXPECT_TRUE(fs::exists(bucket() + "/cams/day1/a.jpg"));
 }
