@@ -83,7 +83,7 @@ Result<Item> decode_item(std::string_view bytes) {
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   LmdbEnv::Options options;
   options.dir = dir;
-  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs", "drivers"};
+  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs", "drivers", "commands"};
   DLFS_ASSIGN(auto env, LmdbEnv::open_shared(options));
   std::unique_ptr<Catalog> cat(new Catalog());
   cat->env_ = std::move(env);
@@ -96,6 +96,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   cat->blobs_ = cat->env_->dbi("blobs");
   cat->jobs_ = cat->env_->dbi("jobs");
   cat->drivers_ = cat->env_->dbi("drivers");
+  cat->commands_ = cat->env_->dbi("commands");
 
   DLFS_ASSIGN(LmdbTxn txn, cat->write());
   DLFS_ASSIGN(auto format, txn.get(cat->meta_, "format"));
@@ -322,10 +323,10 @@ Result<std::optional<json>> Catalog::driver(const LmdbTxn& txn, std::string_view
   return std::optional<json>(std::move(doc));
 }
 
-Result<std::vector<json>> Catalog::drivers(const LmdbTxn& txn) const {
+Result<std::vector<json>> Catalog::records(const LmdbTxn& txn, MDB_dbi dbi) const {
   std::vector<json> out;
   Status inner;
-  DLFS_TRY(txn.scan(drivers_, "", [&](std::string_view, std::string_view value) {
+  DLFS_TRY(txn.scan(dbi, "", [&](std::string_view, std::string_view value) {
     auto doc = decode_msgpack(value);
     if (!doc) inner = doc.status();
     else out.push_back(std::move(*doc));
@@ -335,10 +336,24 @@ Result<std::vector<json>> Catalog::drivers(const LmdbTxn& txn) const {
   return out;
 }
 
-Status Catalog::put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const {
-  std::vector<uint8_t> bytes = json::to_msgpack(driver);
-  return txn.put(drivers_, id, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+Status Catalog::put_record(LmdbTxn& txn, MDB_dbi dbi, std::string_view id, const json& doc) const {
+  std::vector<uint8_t> bytes = json::to_msgpack(doc);
+  return txn.put(dbi, id, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
+
+Result<std::vector<json>> Catalog::drivers(const LmdbTxn& txn) const { return records(txn, drivers_); }
+
+Status Catalog::put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const {
+  return put_record(txn, drivers_, id, driver);
+}
+
+Result<std::vector<json>> Catalog::commands(const LmdbTxn& txn) const { return records(txn, commands_); }
+
+Status Catalog::put_command(LmdbTxn& txn, std::string_view id, const json& command) const {
+  return put_record(txn, commands_, id, command);
+}
+
+Status Catalog::erase_command(LmdbTxn& txn, std::string_view id) const { return txn.del(commands_, id).status(); }
 
 Result<uint64_t> Catalog::store_items_quota(const LmdbTxn& txn) const {
   DLFS_ASSIGN(auto text, txn.get(meta_, "items_quota"));

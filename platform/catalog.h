@@ -86,6 +86,11 @@ class Catalog {
   Result<std::vector<json>> drivers(const LmdbTxn& txn) const;
   Status put_driver(LmdbTxn& txn, std::string_view id, const json& driver) const;
 
+  // Commands (platform/commands.h), kept across restarts.
+  Result<std::vector<json>> commands(const LmdbTxn& txn) const;
+  Status put_command(LmdbTxn& txn, std::string_view id, const json& command) const;
+  Status erase_command(LmdbTxn& txn, std::string_view id) const;
+
   // The store's quota of items (file items of every dataset); 0 for none.
   Result<uint64_t> store_items_quota(const LmdbTxn& txn) const;
   Status put_store_items_quota(LmdbTxn& txn, uint64_t quota) const;
@@ -99,7 +104,11 @@ class Catalog {
   Status hash_long_dirs(LmdbTxn& txn) const;  // format 1 to 2
 
   std::shared_ptr<LmdbEnv> env_;  // shared with other Catalogs of this process on the same store
-  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0, jobs_ = 0, drivers_ = 0;
+  MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0,
+          jobs_ = 0, drivers_ = 0, commands_ = 0;
+  // A table of msgpack'd JSON records by id (drivers, commands): all of them; one put.
+  Result<std::vector<json>> records(const LmdbTxn& txn, MDB_dbi dbi) const;
+  Status put_record(LmdbTxn& txn, MDB_dbi dbi, std::string_view id, const json& doc) const;
 };
 
 std::string encode_item(const Item& item);

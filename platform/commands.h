@@ -1,7 +1,9 @@
 // Commands: the platform's asynchronous jobs (API.md's Command), such as a dataset's sync with
 // its storage driver. Each runs on a thread of its own; its status and progress are kept in
-// memory, so a command is known until the process ends (a client polling GET /commands/{id}
-// across a dlfsd restart gets 404, and starts the job again: every job here is idempotent).
+// memory and, given a CommandLog, in the catalogue: a server that restarts (recover()) knows the
+// commands it had, runs again those its stopped process left unfinished (every job here is
+// idempotent) or fails them saying why, so a client polling GET /commands/{id} across the restart
+// sees the job end.
 #pragma once
 
 #include <chrono>
@@ -29,11 +31,23 @@ struct Command {
   std::string error;               // why it failed
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  int64_t owner_pid = 0;  // the process running it (not in the API's answer)
 
   bool finished() const { return status == "success" || status == "failed"; }
 };
 
 json command_to_json(const Command& command, std::string_view base_url = {});
+// The catalogue's record of a command (the API's fields and its owner), and back.
+json command_record(const Command& command);
+Result<Command> command_from_record(const json& record);
+
+// Where commands are kept across restarts: written at every change of status, and of progress
+// at most once a second; erased when forgotten.
+struct CommandLog {
+  std::function<Status(const Command&)> put;
+  std::function<Status(const std::string& id)> erase;
+  std::function<Result<std::vector<Command>>()> load;
+};
 
 // What a running command may tell: its progress and report so far, and whether to stop.
 class CommandContext {
@@ -45,7 +59,7 @@ class CommandContext {
 
 class Commands {
  public:
-  Commands() = default;
+  explicit Commands(CommandLog log = {}) : log_(std::move(log)) {}
   ~Commands();  // asks running commands to stop and joins them
   Commands(const Commands&) = delete;
   Commands& operator=(const Commands&) = delete;
@@ -57,9 +71,18 @@ class Commands {
   // Waits until the command has finished or `timeout` passes; answers it as it then is.
   std::optional<Command> wait(const std::string& id, std::chrono::milliseconds timeout) const;
 
+  // The commands the log has from before: finished ones are known again (for a day); unfinished
+  // ones whose process is gone run again as `resume` says (the job, under the same id) or, when it
+  // answers none, are failed saying so. Unfinished ones of a process still running are left to it.
+  using Job = std::function<Result<json>(CommandContext&)>;
+  Status recover(const std::function<Job(const Command&)>& resume);
+
  private:
   class Context;
   void update(const std::string& id, const std::function<void(Command&)>& change);
+  // Runs `job` as command `id` (in memory already) on a thread of its own. Called with mu_ held.
+  void launch_locked(const std::string& id, const std::string& type, Job job);
+  void persist(const Command& command);
 
   // Joins the threads of finished commands and forgets commands finished over a day ago, so that
   // a long-running server does not keep them all. Called with mu_ held; answers the threads to
@@ -70,7 +93,9 @@ class Commands {
   mutable std::condition_variable changed_;
   std::map<std::string, Command> commands_;
   std::map<std::string, std::thread> threads_;  // by command id, until reaped
+  std::map<std::string, int64_t> persisted_ms_;  // when each command was last written to the log
   bool stopping_ = false;
+  CommandLog log_;
 };
 
 }  // namespace dlfs

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,7 +47,31 @@ Result<std::unique_ptr<Platform>> Platform::open(const PlatformOptions& options)
   p->commits_ = std::make_unique<GroupCommit>([s = p->storage_.get()] { return s->sync(); });
   if (!p->options_.open_store) p->options_.open_store = open_driver_store;
   p->options_.link_policy.allow_file = false;  // a store's links are shared: never its own files
-  p->commands_ = std::make_unique<Commands>();
+  // Commands are kept in the catalogue (a server's restart knows them: recover_commands()).
+  CommandLog log;
+  Catalog* cat = p->catalog_.get();
+  log.put = [cat](const Command& c) -> Status {
+    DLFS_ASSIGN(LmdbTxn txn, cat->write());
+    DLFS_TRY(cat->put_command(txn, c.id, command_record(c)));
+    return txn.commit();
+  };
+  log.erase = [cat](const std::string& id) -> Status {
+    DLFS_ASSIGN(LmdbTxn txn, cat->write());
+    DLFS_TRY(cat->erase_command(txn, id));
+    return txn.commit();
+  };
+  log.load = [cat]() -> Result<std::vector<Command>> {
+    DLFS_ASSIGN(LmdbTxn txn, cat->read());
+    DLFS_ASSIGN(auto records, cat->commands(txn));
+    std::vector<Command> out;
+    for (const json& r : records) {
+      auto c = command_from_record(r);
+      if (c) out.push_back(std::move(*c));
+      else spdlog::warn("a command's record is unreadable: {}", c.status().to_string());
+    }
+    return out;
+  };
+  p->commands_ = std::make_unique<Commands>(std::move(log));
   p->preprocessor_ = std::make_unique<Preprocessor>(*p);
   return p;
 }

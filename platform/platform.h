@@ -26,6 +26,7 @@
 namespace dlfs {
 
 class Catalog;
+class CommandContext;
 class Commands;
 class GroupCommit;
 class ObjectStore;
@@ -122,6 +123,9 @@ class Platform {
                                   const std::function<void(const SyncReport&, int percent)>& progress = {});
   // The same as a Command (API: POST /datasets/{id}/sync), running in the background.
   Result<Command> start_sync(std::string_view dataset_id, std::string_view user);
+  // The commands a stopped server left (platform/commands.h): syncs run again, the others failed
+  // saying why. Called by the process that serves the store (dlfsd) once open.
+  Status recover_commands();
   Commands& commands() { return *commands_; }
   // Watched upstream sync (platform/sync_watch.h): the dataset's interval (0: not watched; EINVAL
   // for a dataset without a driver), and the watcher, started by the process that serves the
@@ -289,6 +293,8 @@ class Platform {
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
   // Sets metadata.system.<key> of a dataset's record to `value` (0 takes it out).
   Status set_dataset_count(std::string_view dataset_id, const std::string& key, uint64_t value);
+  // A sync of the dataset as a command's job.
+  std::function<Result<json>(CommandContext&)> sync_job(std::string dataset_id, std::string user);
   // EDQUOT (saying which quota, and how to raise it) when `items` more would not fit.
   Status check_room(LmdbTxn& txn, const Dataset& ds, uint64_t items);
   // The item an upload makes or overwrites at `path`, written inside `txn` (upload(), and the CSV

@@ -348,15 +348,29 @@ void Platform::watch_syncs(std::chrono::milliseconds tick) {
   if (!watcher_) watcher_ = std::make_unique<SyncWatcher>(*this, tick);
 }
 
-Result<Command> Platform::start_sync(std::string_view dataset_id, std::string_view user) {
-  DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
-  json spec = {{"datasetId", dd.dataset.id}, {"driverId", dd.driver.id}};
-  return commands_->start("sync", spec, [this, id = dd.dataset.id, who = std::string(user)](CommandContext& ctx)
-                                            -> Result<json> {
+Commands::Job Platform::sync_job(std::string dataset_id, std::string user) {
+  return [this, id = std::move(dataset_id), who = std::move(user)](CommandContext& ctx) -> Result<json> {
     DLFS_ASSIGN(SyncReport r, sync_dataset(id, who, [&](const SyncReport& so_far, int percent) {
                   ctx.progress(percent, so_far.to_json());
                 }));
     return r.to_json();
+  };
+}
+
+Result<Command> Platform::start_sync(std::string_view dataset_id, std::string_view user) {
+  DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
+  json spec = {{"datasetId", dd.dataset.id}, {"driverId", dd.driver.id}, {"user", user}};
+  return commands_->start("sync", spec, sync_job(dd.dataset.id, std::string(user)));
+}
+
+Status Platform::recover_commands() {
+  // A sync is run again (it is idempotent); anything else (a CSV import, whose file was in the
+  // stopped process's temp folder) is failed, saying so.
+  return commands_->recover([this](const Command& c) -> Commands::Job {
+    if (c.type != "sync") return {};
+    std::string dataset_id = string_field(c.spec, "datasetId");
+    if (dataset_id.empty() || !get_dataset(dataset_id)) return {};
+    return sync_job(dataset_id, string_field(c.spec, "user", "dlfsd (resumed)"));
   });
 }
 

@@ -2,11 +2,15 @@
 // dataset keeps its uploads in the bucket, imports index objects already there, a sync makes
 // the dataset match the bucket (new, changed, gone), as a call and as a command.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "core/clock.h"
+#include "platform/catalog.h"
 #include "platform/commands.h"
 #include "platform/driver.h"
 #include "platform/platform.h"
@@ -510,4 +514,50 @@ TEST_F(PlatformDriversTest, ThumbnailsOfADriversDatasetAreKeptInItsBucketUnderDa
   ASSERT_TRUE(platform_->delete_item(again->item.id));
   EXPECT_FALSE(fs::exists(thumbs[0]));
   EXPECT_TRUE(fs::exists(bucket() + "/cams/day1/a.jpg"));
+}
+
+// A sync a stopped server left in progress (its record in the catalogue, its process gone) runs
+// again when the store is served anew (recover_commands), under the same id, to the end.
+TEST_F(PlatformDriversTest, ASyncLeftUnfinishedByAStoppedServerRunsAgainAfterARestart) {
+  Dataset ds = driver_dataset("cams");
+  for (int i = 0; i < 5; ++i) write_file(bucket() + "/cams/f" + std::to_string(i) + ".txt", "x");
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  Command left;
+  left.id = "0123456789abcdef01234567";
+  left.type = "sync";
+  left.status = "in-progress";
+  left.progress = 30;
+  left.spec = {{"datasetId", ds.id}, {"driverId", driver_.id}, {"user", "dev@local"}};
+  left.created_ms = left.updated_ms = SystemClock::instance().now_ms();
+  left.owner_pid = gone;
+  {
+    auto cat = Catalog::open(dir_.sub("store") + "/catalog");
+    ASSERT_TRUE(cat) << cat.status().to_string();
+    auto txn = (*cat)->write();
+    ASSERT_TRUE(txn);
+    ASSERT_TRUE((*cat)->put_command(*txn, left.id, command_record(left)));
+    ASSERT_TRUE(txn->commit());
+  }
+  platform_.reset();
+  auto p = Platform::open(PlatformOptions{dir_.sub("store")});
+  ASSERT_TRUE(p) << p.status().to_string();
+  platform_ = std::move(*p);
+  EXPECT_FALSE(platform_->commands().get(left.id)) << "known before the recovery";
+  ASSERT_TRUE(platform_->recover_commands());
+  auto done = platform_->commands().wait(left.id, std::chrono::seconds(30));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, "success") << done->error;
+  EXPECT_EQ(done->report["added"], 5) << done->report.dump();
+  EXPECT_EQ(files_of(ds).size(), 5u);
+  // Known again after one more restart, as it ended.
+  platform_.reset();
+  auto reopened = Platform::open(PlatformOptions{dir_.sub("store")});
+  ASSERT_TRUE(reopened);
+  platform_ = std::move(*reopened);
+  ASSERT_TRUE(platform_->recover_commands());
+  auto again = platform_->commands().get(left.id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, "success");
 }

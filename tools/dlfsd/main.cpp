@@ -93,7 +93,10 @@ int serve(const dlfs::ServerOptions& options) {
     spdlog::warn("preprocessing not started: {}", s.to_string());
   }
 
-  // Driver datasets with a sync interval are synced again on it (platform/sync_watch.h).
+  // Commands a stopped dlfsd left unfinished run again (syncs) or fail saying why; then driver
+  // datasets with a sync interval are synced again on it (platform/sync_watch.h).
+  if (dlfs::Status s = (*platform)->recover_commands(); !s)
+    spdlog::warn("the commands of the last run are not known: {}", s.to_string());
   (*platform)->watch_syncs();
 
   int code = 0;
