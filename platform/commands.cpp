@@ -34,7 +34,7 @@ Result<Command> command_from_record(const json& doc) {
   c.type = string_field(doc, "type");
   c.status = string_field(doc, "status");
   if (c.id.empty() || c.type.empty() || c.status.empty()) return Status(EIO, "a command's record lacks its id, type or status");
-  c.progress = doc.value("progress", 0);
+  if (auto it = doc.find("progress"); it != doc.end() && it->is_number_integer()) c.progress = it->get<int>();
   if (auto it = doc.find("spec"); it != doc.end()) c.spec = *it;
   if (auto it = doc.find("report"); it != doc.end()) c.report = *it;
   c.error = string_field(doc, "error");

@@ -19,11 +19,6 @@ SyncWatcher::~SyncWatcher() {
   thread_.join();
 }
 
-uint64_t SyncWatcher::started() const {
-  std::lock_guard lock(mu_);
-  return started_;
-}
-
 void SyncWatcher::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -54,8 +49,6 @@ void SyncWatcher::look() {
       w.last_start_ms = now;  // a failure to start is tried again an interval later, not every tick
       if (command) {
         w.command_id = command->id;
-        std::lock_guard lock(mu_);
-        ++started_;
       } else {
         spdlog::warn("watched sync of dataset '{}': {}", ds.name, command.status().to_string());
       }

@@ -23,9 +23,6 @@ class SyncWatcher {
   SyncWatcher(Platform& platform, std::chrono::milliseconds tick);
   ~SyncWatcher();  // stops looking; syncs under way go on as commands
 
-  // How many syncs this watcher started (tests).
-  uint64_t started() const;
-
  private:
   void run();
   void look();
@@ -39,7 +36,6 @@ class SyncWatcher {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  uint64_t started_ = 0;
   std::map<std::string, Watched> watched_;  // by dataset id (only the watcher's thread)
   std::thread thread_;
 };
