@@ -53,19 +53,20 @@ Result<PackedItems> fetch_listing(Remote& remote, const std::string& dir, const 
   const size_t ranges = bounds.size() - 1;
   std::vector<PackedItems> parts(ranges);
   std::vector<Status> results(ranges);
+  auto walk_range = [&](size_t r) { results[r] = walk(remote, dir, bounds[r], bounds[r + 1], how, parts[r]); };
   std::vector<std::thread> walkers;
   size_t inline_from = ranges;  // ranges walked on this thread (all but the first get a thread)
   for (size_t r = 1; r < ranges; ++r) {
     try {
-      walkers.emplace_back([&, r] { results[r] = walk(remote, dir, bounds[r], bounds[r + 1], how, parts[r]); });
+      walkers.emplace_back(walk_range, r);
     } catch (const std::system_error& e) {  // no thread to be had: this one walks the rest
       spdlog::warn("listing {}: walking {} ranges in one thread ({})", dir, ranges - r, e.what());
       inline_from = r;
       break;
     }
   }
-  results[0] = walk(remote, dir, bounds[0], bounds[1], how, parts[0]);
-  for (size_t r = inline_from; r < ranges; ++r) results[r] = walk(remote, dir, bounds[r], bounds[r + 1], how, parts[r]);
+  walk_range(0);
+  for (size_t r = inline_from; r < ranges; ++r) walk_range(r);
   for (auto& t : walkers) t.join();
   for (const Status& s : results) DLFS_TRY(s);
   for (auto& part : parts) items.append(std::move(part));

@@ -158,12 +158,7 @@ Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, 
 
 Result<StoredBlob> Platform::put_generated(std::string_view dataset_id, std::string_view path, std::string_view bytes) {
   DLFS_ASSIGN(Dataset ds, get_dataset(dataset_id));
-  if (ds.driver.empty()) return storage_->put_bytes(bytes, Durable::kAtSync);
-  Driver driver;
-  DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));
-  std::string key = object_key_for(driver, path);
-  DLFS_ASSIGN(ObjectInfo o, store->put_bytes(key, bytes));
-  return StoredBlob{external_blob_key(driver.id, key), o.size, o.etag};
+  return put_blob(ds, path, nullptr, bytes);
 }
 
 void Platform::drop_blob(std::string_view key) {
@@ -253,7 +248,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
   std::string prefix = dd.driver.path.empty() ? "" : dd.driver.path + "/";
   DLFS_TRY(dd.store->list(prefix, [&](const ObjectInfo& o) {
     auto path = item_path_for(dd.driver, o.key);
-    if (path && is_same_or_under(*path, "/.dataloop")) return true;  // what the platform made there
+    if (path && is_hidden_path(*path)) return true;  // what the platform made there (/.dataloop)
     ++report.listed;
     listed_keys.insert(o.key);
     if (!path)
