@@ -1,5 +1,6 @@
 // The S3 object store (platform/object_store_s3.h). Requests are signed by libcurl (SigV4);
-// the REST calls used: HEAD/GET (ranged)/PUT/DELETE on an object, ListObjectsV2 on the bucket.
+// the REST calls used: HEAD/GET (ranged)/PUT/DELETE on an object, ListObjectsV2 on the bucket,
+// and the multipart calls of platform/s3_multipart.h for large files and copies.
 #include "platform/object_store_s3.h"
 
 #include <curl/curl.h>
@@ -13,6 +14,7 @@
 
 #include "core/clock.h"
 #include "net/http_client.h"
+#include "platform/s3_multipart.h"
 
 namespace dlfs {
 namespace {
@@ -61,7 +63,7 @@ S3ErrorText parse_error(std::string_view body) {
   return out;
 }
 
-class S3Store : public ObjectStore {
+class S3Store : public ObjectStore, private S3Calls {
  public:
   S3Store(S3StoreConfig config, HttpOptions options, bool virtual_hosted)
       : config_(std::move(config)), http_(std::move(options)), virtual_hosted_(virtual_hosted) {}
@@ -103,9 +105,12 @@ class S3Store : public ObjectStore {
     DLFS_TRY(check_object_key(key));
     struct stat st {};
     if (::stat(local_file.c_str(), &st) != 0) return Status(errno, "cannot open " + local_file, strerror(errno));
-    // One PUT takes at most 5 GiB (S3's limit; larger objects need a multipart upload).
-    if (uint64_t(st.st_size) > kMaxS3SinglePut)
-      return Status(EFBIG, "'" + local_file + "' is larger than the 5 GiB an S3 store takes in one upload");
+    // One PUT takes at most 5 GiB (S3's limit); large files go in parts, several at once.
+    uint64_t size = uint64_t(st.st_size);
+    if (size >= config_.multipart_threshold || size > kMaxS3SinglePut) {
+      DLFS_TRY(s3_multipart_put(*this, key, local_file, size, upload_plan()));
+      return head(key);
+    }
     HttpRequest req;
     req.method = "PUT";
     req.path = object_path(key);
@@ -128,14 +133,18 @@ class S3Store : public ObjectStore {
   }
 
   // CopyObject: a PUT naming the source in x-amz-copy-source. S3 copies up to 5 GiB in one call
-  // (larger objects need UploadPartCopy), and may answer 200 with an <Error> in the body when the
-  // copy fails after it started.
+  // (larger objects go as UploadPartCopy parts), and may answer 200 with an <Error> in the body
+  // when the copy fails after it started.
   Result<ObjectInfo> copy(std::string_view from, std::string_view to) override {
     DLFS_TRY(check_object_key(from));
     DLFS_TRY(check_object_key(to));
     DLFS_ASSIGN(ObjectInfo source, head(from));
-    if (source.size > kMaxS3SinglePut)
-      return Status(EFBIG, "object '" + std::string(from) + "' is larger than the 5 GiB S3 copies in one call");
+    if (source.size > std::min(config_.single_copy_max, kMaxS3SinglePut)) {
+      S3PartPlan plan = upload_plan();
+      plan.part_size = config_.copy_part_size;
+      DLFS_TRY(s3_multipart_copy(*this, from, to, source.size, plan));
+      return head(to);
+    }
     HttpRequest req;
     req.method = "PUT";
     req.path = object_path(to);
@@ -197,10 +206,23 @@ class S3Store : public ObjectStore {
   }
 
  private:
+  S3PartPlan upload_plan() const {
+    S3PartPlan plan;
+    plan.part_size = config_.part_size;
+    plan.parallel = config_.upload_parallel;
+    plan.before_part = config_.before_part_for_test;
+    return plan;
+  }
+
+  // S3Calls (the multipart calls' view of the store).
+  const std::string& bucket_name() const override { return config_.bucket; }
+  std::string escape(std::string_view text) override { return http_.escape(text); }
+  std::string bucket_path(const std::string& query) override { return (virtual_hosted_ ? "/?" : "?") + query; }
+
   // "/KEY" below the bucket's URL, each '/'-separated part escaped: a space, '+', '%' or a
   // non-ASCII byte as %XX. SigV4 signs the path as sent, so it must already be in S3's canonical
   // form (RFC 3986 unreserved characters kept, which is what curl_easy_escape keeps).
-  std::string object_path(std::string_view key) { return http_.escape_path(key); }
+  std::string object_path(std::string_view key) override { return http_.escape_path(key); }
 
   // A ListObjectsV2 request. libcurl 7.88 signs the query string as sent (it neither sorts nor
   // re-encodes it), so the parameters go in SigV4's canonical order: by name, values escaped.
@@ -211,12 +233,12 @@ class S3Store : public ObjectStore {
     if (config_.list_page_size > 0) q += "&max-keys=" + std::to_string(config_.list_page_size);
     if (!prefix.empty()) q += "&prefix=" + http_.escape(prefix);
     // Virtual-hosted: the bucket is the host, the path "/". Path-style: base_url ends in /BUCKET.
-    return (virtual_hosted_ ? "/?" : "?") + q;
+    return bucket_path(q);
   }
 
   // send() with the S3 specifics: the payload-hash header, and 4xx answers read as S3 errors.
   // `key` names the object for messages ("" for the bucket).
-  Result<HttpResponse> call(HttpRequest req, std::string_view key) {
+  Result<HttpResponse> call(HttpRequest req, std::string_view key) override {
     std::string subject = key.empty() ? "bucket '" + config_.bucket + "'" : "object '" + std::string(key) + "'";
     std::string what = req.method + " s3://" + config_.bucket + "/" + std::string(key);
     std::vector<long> wanted = req.accept_codes;

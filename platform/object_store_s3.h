@@ -2,6 +2,8 @@
 // store (MinIO, Ceph, an emulator), over net/http_client.h with libcurl's AWS SigV4 signing.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +25,17 @@ struct S3StoreConfig {
   int max_attempts = 4;
   // Keys per ListObjectsV2 page; 0 = the store's default (S3: 1000). Tests page with fewer.
   int list_page_size = 0;
+  // Files of at least multipart_threshold bytes (and all over 5 GiB) upload as a multipart
+  // upload: parts of part_size (grown so a file needs at most 10,000; S3 wants at least 5 MiB),
+  // upload_parallel at once, resumed from an upload of the key left unfinished
+  // (platform/s3_multipart.h). Objects over single_copy_max (S3: 5 GiB) copy in copy_part_size parts.
+  uint64_t multipart_threshold = 64ull << 20;
+  uint64_t part_size = 16ull << 20;
+  unsigned upload_parallel = 4;
+  uint64_t single_copy_max = 5ull << 30;
+  uint64_t copy_part_size = 1ull << 30;
+  // Tests: called before each part is sent; an error fails the part (an upload dying part-way).
+  std::function<Status(int part_number)> before_part_for_test;
 };
 
 // Checks the configuration only (no request is sent): a bad bucket or credentials show at the

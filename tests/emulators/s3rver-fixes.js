@@ -16,3 +16,88 @@ FilesystemStore.prototype.getObject = async function (bucket, key, options) {
   }
   return object;
 };
+
+// Multipart calls S3 has and s3rver 3.7.1 lacks (it has Initiate, Upload Part and Complete):
+// ListMultipartUploads, ListParts, AbortMultipartUpload and UploadPartCopy, served from the
+// store's own upload folders (<bucket>/._S3rver_uploads/<uploadId>/{key,metadata,N,N.md5}) by a
+// middleware run after the vhost one (so paths are /bucket/key) and before s3rver's router.
+const fs = require('fs-extra');
+const path = require('path');
+const S3Error = require('s3rver/lib/models/error');
+
+function uploadsDir(store, bucket) {
+  return store.getResourcePath(bucket, undefined, 'uploads');
+}
+
+async function uploadOf(store, bucket, uploadId) {
+  const dir = path.join(uploadsDir(store, bucket), path.basename(uploadId));
+  try {
+    const key = (await fs.readFile(path.join(dir, 'key'))).toString();
+    return { dir, key, initiated: (await fs.stat(path.join(dir, 'key'))).mtime };
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId });
+  }
+}
+
+async function multipartExtras(ctx, next) {
+  const [, bucket, ...rest] = ctx.path.split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  const q = ctx.query;
+  const store = ctx.store;
+  if (!bucket || !(await store.getBucket(bucket))) return next();
+  if (ctx.method === 'GET' && !key && 'uploads' in q) {
+    const dir = uploadsDir(store, bucket);
+    const ids = (await fs.pathExists(dir)) ? await fs.readdir(dir) : [];
+    const uploads = [];
+    for (const id of ids.sort()) {
+      const u = await uploadOf(store, bucket, id).catch(() => null);
+      if (u && u.key.startsWith(q.prefix || ''))
+        uploads.push({ Key: u.key, UploadId: id, Initiated: u.initiated.toISOString() });
+    }
+    uploads.sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : a.Initiated < b.Initiated ? -1 : 1));
+    ctx.body = { ListMultipartUploadsResult: { Bucket: bucket, Prefix: q.prefix || '', IsTruncated: false, Upload: uploads } };
+    return;
+  }
+  if (!key || !('uploadId' in q)) return next();
+  if (ctx.method === 'GET') {
+    const u = await uploadOf(store, bucket, q.uploadId);
+    const parts = [];
+    for (const name of await fs.readdir(u.dir)) {
+      if (!/^\d+$/.test(name) || !(await fs.pathExists(path.join(u.dir, name + '.md5')))) continue;
+      const md5 = (await fs.readFile(path.join(u.dir, name + '.md5'))).toString();
+      const st = await fs.stat(path.join(u.dir, name));
+      parts.push({ PartNumber: Number(name), ETag: JSON.stringify(md5), Size: st.size, LastModified: st.mtime.toISOString() });
+    }
+    parts.sort((a, b) => a.PartNumber - b.PartNumber);
+    ctx.body = { ListPartsResult: { Bucket: bucket, Key: u.key, UploadId: q.uploadId, IsTruncated: false, Part: parts } };
+    return;
+  }
+  if (ctx.method === 'DELETE') {
+    const u = await uploadOf(store, bucket, q.uploadId);
+    await fs.remove(u.dir);
+    ctx.status = 204;
+    return;
+  }
+  if (ctx.method === 'PUT' && 'x-amz-copy-source' in ctx.headers) {
+    await uploadOf(store, bucket, q.uploadId);
+    let source = decodeURIComponent(ctx.headers['x-amz-copy-source']);
+    source = source.startsWith('/') ? source.slice(1) : source;
+    const [srcBucket, ...srcKey] = source.split('/');
+    const range = /^bytes=(\d+)-(\d+)$/.exec(ctx.headers['x-amz-copy-source-range'] || '');
+    const object = await store.getObject(srcBucket, srcKey.join('/'),
+      range ? { start: Number(range[1]), end: Number(range[2]) } : undefined);
+    if (!object) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: srcKey.join('/') });
+    const { md5 } = await store.putPart(bucket, q.uploadId, q.partNumber, object.content);
+    ctx.body = { CopyPartResult: { ETag: JSON.stringify(md5), LastModified: new Date().toISOString() } };
+    return;
+  }
+  return next();
+}
+
+const vhostPath = require.resolve('s3rver/lib/middleware/vhost');
+const vhost = require(vhostPath);
+require.cache[vhostPath].exports = options => {
+  const middleware = vhost(options);
+  return (ctx, next) => middleware(ctx, () => multipartExtras(ctx, next));
+};

@@ -6,8 +6,10 @@
 #include <filesystem>
 
 #include "platform/driver.h"
+#include "platform/object_store_s3.h"
 #include "platform/platform.h"
 #include "support/mounted_dataset.h"
+#include "support/s3_emulator.h"
 
 namespace dlfs::test {
 namespace {
@@ -135,6 +137,54 @@ TEST_P(MountDriver, MvMovesTheObjectOrIsExdevWhereTheDriverMayNotDelete) {
   EXPECT_EQ(read_file(bucket + "/theirs/raw/b.txt"), "alpha, theirs");
   EXPECT_EQ(read_file(bucket + "/theirs/raw/a.txt"), "alpha, theirs") << "an object the driver may not delete went";
   EXPECT_TRUE(theirs->unmount());
+}
+
+// A file over the S3 store's multipart threshold (64 MiB: 5 parts of 16 MiB, sent 4 at once) cp'd
+// into a mount of a dataset on an S3 bucket: whole in the bucket, and the same through a fresh
+// mount. (6 GiB files take the same path, in 384 parts.)
+TEST_P(MountDriver, AFileOverTheMultipartThresholdLandsWholeInAnS3Bucket) {
+  S3Emulator s3;
+  ASSERT_EQ(s3.start(), "");
+  {
+    auto p = open_store();
+    ASSERT_TRUE(p);
+    auto driver = p->create_driver({{"name", "s3"}, {"type", "s3"}, {"bucketName", kS3Bucket}, {"path", "team"},
+                                    {"endpoint", s3.endpoint()}, {"credentials", {{"key", kS3Login}, {"secret", kS3Login}}}},
+                                   "t");
+    ASSERT_TRUE(driver) << driver.status().to_string();
+    ASSERT_TRUE(p->create_dataset("ons3", "t", driver->id));
+  }
+  const size_t size = (70u << 20) + 12345;
+  std::string bytes = random_bytes(size, 13);
+  write_file(work.sub("big.bin"), bytes);
+  dataset = "ons3";
+  auto m = mount("m", "cache-m");
+  ASSERT_TRUE(m);
+  auto cp = run({"cp", work.sub("big.bin"), m->mountpoint() + "/big.bin"}, 120s);
+  ASSERT_TRUE(cp.ok()) << cp.err;
+  auto synced = sync(m->mountpoint());
+  ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
+  EXPECT_TRUE(m->unmount());
+
+  auto store = open_s3_store(s3.config());
+  ASSERT_TRUE(store);
+  auto head = (*store)->head("team/big.bin");
+  ASSERT_TRUE(head) << head.status().to_string();
+  EXPECT_EQ(head->size, size);
+  std::string back(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    auto n = (*store)->read("team/big.bin", got, std::span<char>(back.data() + got, std::min<size_t>(size - got, 8u << 20)));
+    ASSERT_TRUE(n && *n > 0) << (n ? "short object" : n.status().to_string());
+    got += *n;
+  }
+  EXPECT_TRUE(back == bytes) << "the bucket's object differs from the file cp'd in";
+  EXPECT_NE(s3.log().find("Stored part 5 of"), std::string::npos) << "not uploaded in parts";
+  EXPECT_EQ(s3.log().find("Stored part 6 of"), std::string::npos);
+  auto fresh = mount("f", "cache-f");
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(read_file(fresh->mountpoint() + "/big.bin") == bytes) << "a fresh mount reads other bytes";
+  EXPECT_TRUE(fresh->unmount());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MountDriver, kBackends, backend_name);

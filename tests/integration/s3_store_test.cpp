@@ -272,15 +272,6 @@ TEST_F(S3StoreTest, BadKeysAndBadConfigurationsAreRefused) {
   EXPECT_EQ(open_s3_store(c).err(), EINVAL);
 }
 
-TEST_F(S3StoreTest, AFileOverFiveGibIsRefusedBeforeAnyByteIsSent) {
-  TempDir tmp;
-  write_file(tmp.sub("huge"), "");
-  ASSERT_EQ(::truncate(tmp.sub("huge").c_str(), (off_t(5) << 30) + 1), 0);  // sparse
-  auto put = store_->put_file("huge/x", tmp.sub("huge"));
-  EXPECT_EQ(put.err(), EFBIG) << put.status().to_string();
-  EXPECT_EQ(store_->head("huge/x").err(), ENOENT);
-}
-
 TEST_F(S3StoreTest, AnUnknownAccessKeyIsEaccesWithTheStoresMessage) {
   S3StoreConfig c = emulator_->config();
   c.access_key = "NOT-A-KEY";

@@ -40,6 +40,8 @@ std::string S3Emulator::start() {
   return port_ > 0 ? "" : "no port in s3rver's log:\n" + log;
 }
 
+std::string S3Emulator::log() const { return read_file(log_path()); }
+
 S3StoreConfig S3Emulator::config() const {
   S3StoreConfig c;
   c.endpoint = endpoint();

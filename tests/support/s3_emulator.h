@@ -22,6 +22,8 @@ class S3Emulator {
   void stop() { child_.kill_now(); }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   S3StoreConfig config() const;
+  // What s3rver logged (one line per call it served: "Stored part 3 of <upload id> ...").
+  std::string log() const;
 
  private:
   std::string log_path() const { return dir_.sub("s3rver.log"); }
