@@ -1,19 +1,24 @@
 // The Azure Blob object store (platform/object_store_azure.h). Blob REST API calls: Get Blob
-// Properties (HEAD), Get Blob with a Range, Put Blob, Copy Blob, Delete Blob, List Blobs,
-// Create Container.
+// Properties (HEAD), Get Blob with a Range, Put Blob, Put Block, Get Block List, Put Block List,
+// Copy Blob, Delete Blob, List Blobs, Create Container.
 #include "platform/object_store_azure.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <thread>
 
 #include <pugixml.hpp>
 
+#include "core/base64.h"
+#include "core/parallel_each.h"
 #include "net/http_client.h"
 #include "platform/azure_shared_key.h"
 
@@ -21,8 +26,44 @@ namespace dlfs {
 namespace {
 
 // Put Blob stores a block blob in one request up to 5000 MiB (x-ms-version 2019-12-12 and
-// later); beyond that a blob has to be put as blocks (Put Block + Put Block List).
-constexpr uint64_t kMaxSinglePut = 5000ull * 1024 * 1024;
+// later); beyond that a blob has to be put as blocks (Put Block + Put Block List): at most
+// 50,000 committed blocks of at most 4000 MiB each.
+constexpr uint64_t kMaxSinglePut = 5000ull << 20;
+constexpr uint64_t kMaxBlocks = 50000;
+constexpr uint64_t kMaxBlockSize = 4000ull << 20;
+
+// A file cut into blocks; its size and modification time name the bytes the blocks carry.
+struct BlockPlan {
+  uint64_t file_size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t block_size = 0;
+  uint64_t count = 0;
+  uint64_t offset(uint64_t index) const { return index * block_size; }
+  uint64_t length(uint64_t index) const { return std::min(block_size, file_size - offset(index)); }
+};
+
+// The configured block size, grown (in whole MiB) when the file would need more than kMaxBlocks.
+BlockPlan plan_blocks(const struct stat& st, uint64_t configured_block_size) {
+  BlockPlan plan;
+  plan.file_size = uint64_t(st.st_size);
+  plan.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  uint64_t needed = (plan.file_size + kMaxBlocks - 1) / kMaxBlocks;
+  needed = (needed + (1u << 20) - 1) >> 20 << 20;
+  plan.block_size = std::max(configured_block_size, needed);
+  plan.count = (plan.file_size + plan.block_size - 1) / plan.block_size;
+  return plan;
+}
+
+// A block's id: base64 of a fixed-width text (54 bytes: no '=' padding), so that every id has
+// the same length, which Azure requires of a blob's blocks, and the same for the same file
+// (size, mtime), block size and index: an upload taken up again finds the blocks an earlier
+// attempt that died left uncommitted. Decoded: "dlfs SIZE MTIME_NS BLOCK_SIZE INDEX".
+std::string block_id(const BlockPlan& plan, uint64_t index) {
+  char text[64];
+  std::snprintf(text, sizeof text, "dlfs %016" PRIx64 " %016" PRIx64 " %08" PRIx64 " %06" PRIu64, plan.file_size,
+                uint64_t(plan.mtime_ns), plan.block_size, index);
+  return base64_encode(text);
+}
 
 // How long a copy Azure does in the background is waited for (a large blob's, between accounts).
 constexpr int kMaxCopyWaitMs = 30 * 60 * 1000;
@@ -76,8 +117,10 @@ class AzureStore : public ObjectStore {
     DLFS_TRY(check_object_key(key));
     struct stat st {};
     if (::stat(local_file.c_str(), &st) != 0) return Status(errno, "cannot open " + local_file, strerror(errno));
-    if (uint64_t(st.st_size) > kMaxSinglePut)
-      return Status(EFBIG, "'" + local_file + "' is larger than Azure's single Put Blob (5000 MiB)");
+    uint64_t size = uint64_t(st.st_size);
+    if (size > kMaxBlocks * kMaxBlockSize)
+      return Status(EFBIG, "'" + local_file + "' is larger than an Azure blob can be (50,000 blocks of 4000 MiB)");
+    if (size > std::min(config_.block_threshold, kMaxSinglePut)) return put_blocks(key, local_file, st);
     HttpRequest req = put_request(key);
     req.upload_path = local_file;
     DLFS_ASSIGN(HttpResponse r, send(req, key));
@@ -211,7 +254,7 @@ class AzureStore : public ObjectStore {
       message = first_line(e.child("Message").text().as_string());
     }
     if (code.empty()) code = r.header("x-ms-error-code");
-    std::string where = "container '" + config_.container + "' of Azure account '" + config_.account + "'";
+    std::string where = this->where();
     std::string cause = "HTTP " + std::to_string(r.code) + (code.empty() ? "" : " " + code) + " on " + req.method +
                         " " + req.path.substr(0, req.path.find('?'));
     if (r.code == 404) {
@@ -223,6 +266,92 @@ class AzureStore : public ObjectStore {
                                 (message.empty() ? code : message), cause);
     if (message.empty()) message = "the Azure store answered HTTP " + std::to_string(r.code);
     return Status(errno_for_http_status(r.code), message, cause);
+  }
+
+  std::string where() const {
+    return "container '" + config_.container + "' of Azure account '" + config_.account + "'";
+  }
+
+  // A file as a block blob: Put Block for each block the blob lacks — those an earlier attempt
+  // left uncommitted are kept — upload_parallel at once, then Put Block List. Nothing is seen
+  // of the new bytes before that commit: an upload that fails leaves the blob as it was, and
+  // the blocks it sent, uncommitted, for the next attempt (Azure has no call to abort an upload:
+  // uncommitted blocks go by themselves after 7 days, or at the blob's next commit).
+  Result<ObjectInfo> put_blocks(std::string_view key, const std::string& local_file, const struct stat& st) {
+    BlockPlan plan = plan_blocks(st, config_.block_size);
+    if (plan.block_size > kMaxBlockSize)  // (put_file refused such a file already)
+      return Status(EFBIG, "'" + local_file + "' is larger than an Azure blob can be (50,000 blocks of 4000 MiB)");
+    std::vector<std::string> ids(plan.count);
+    for (uint64_t i = 0; i < plan.count; ++i) ids[i] = block_id(plan, i);
+    DLFS_ASSIGN(auto uploaded, uncommitted_blocks(key));
+    std::vector<uint64_t> todo;
+    for (uint64_t i = 0; i < plan.count; ++i) {
+      auto it = uploaded.find(ids[i]);
+      if (it == uploaded.end() || it->second != plan.length(i)) todo.push_back(i);
+    }
+    // upload_parallel at once; after a failure no block is started (one under way ends first).
+    DLFS_TRY(parallel_each(todo.size(), config_.upload_parallel, [&](size_t i) {
+      return put_block(key, local_file, plan, ids[todo[i]], todo[i]);
+    }));
+    // The ids say which bytes the blocks carry by the file's size and mtime: a file written
+    // meanwhile would be committed torn, and its blocks taken up under the old name.
+    struct stat now {};
+    if (::stat(local_file.c_str(), &now) != 0) return Status(errno, "cannot open " + local_file, strerror(errno));
+    if (uint64_t(now.st_size) != plan.file_size || now.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
+      return Status(EAGAIN, "'" + local_file + "' changed while it was uploaded to '" + std::string(key) +
+                                "': nothing was committed, the blob is as it was");
+    std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
+    xml.reserve(xml.size() + ids.size() * (ids.front().size() + 17) + 12);
+    for (const std::string& id : ids) xml += "<Latest>" + id + "</Latest>";
+    xml += "</BlockList>";
+    HttpRequest req = request("PUT", blob_path(key) + "?comp=blocklist");
+    req.headers.push_back("x-ms-blob-content-type: application/octet-stream");  // Put Blob's
+    req.body = std::move(xml);
+    req.content_type = "application/xml";
+    DLFS_ASSIGN(HttpResponse r, send(req, key));
+    return put_info(key, r, plan.file_size);
+  }
+
+  // Get Block List: the blocks put to the blob and not committed yet, their sizes by id.
+  Result<std::map<std::string, uint64_t>> uncommitted_blocks(std::string_view key) {
+    HttpRequest req = request("GET", blob_path(key) + "?comp=blocklist&blocklisttype=uncommitted");
+    DLFS_ASSIGN(HttpResponse r, http_.send(req));
+    std::map<std::string, uint64_t> blocks;
+    if (r.code == 404) return blocks;  // no blob, and no block put for one
+    if (r.code >= 400) return error(r, req, key);
+    pugi::xml_document doc;
+    pugi::xml_parse_result parsed = doc.load_buffer(r.body.data(), r.body.size());
+    pugi::xml_node root = doc.child("BlockList");
+    if (!parsed || !root)
+      return Status(EIO, "the Azure store's block list of '" + std::string(key) + "' is not the XML of Get Block List",
+                    parsed ? "no <BlockList>" : parsed.description());
+    for (pugi::xml_node block : root.child("UncommittedBlocks").children("Block"))
+      blocks[block.child("Name").text().as_string()] = block.child("Size").text().as_ullong();
+    return blocks;
+  }
+
+  Status put_block(std::string_view key, const std::string& local_file, const BlockPlan& plan, const std::string& id,
+                   uint64_t index) {
+    Status st = config_.before_put_block_for_test ? config_.before_put_block_for_test(index) : Status();
+    if (st) {
+      HttpRequest req = request("PUT", blob_path(key) + "?comp=block&blockid=" + http_.escape(id));
+      req.upload_path = local_file;
+      req.upload_offset = plan.offset(index);
+      req.upload_length = plan.length(index);
+      req.content_type = "application/octet-stream";
+      Result<HttpResponse> r = send(req, key);
+      if (!r)
+        st = r.status();
+      else if (r->uploaded != plan.length(index))  // the file shrank
+        st = Status(EIO, "'" + local_file + "' is shorter than when its upload began");
+    }
+    if (st) return st;
+    return Status(st.err(),
+                  "cannot upload block " + std::to_string(index) + " of " + std::to_string(plan.count) + " of '" +
+                      std::string(key) + "' to the " + where() + " (nothing was committed, the blob is as it was): " +
+                      st.message(),
+                  st.cause());
   }
 
   Result<ObjectInfo> put_info(std::string_view key, const HttpResponse& r, uint64_t size) const {
@@ -250,6 +379,9 @@ Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
     return Status(EINVAL, "'" + config.container + "' is not an Azure container name");
   if (config.key.empty() && config.sas.empty())
     return Status(EINVAL, "an Azure store needs the account key or a SAS token");
+  if (config.block_size == 0 || config.block_size > kMaxBlockSize)
+    return Status(EINVAL, "an Azure store's block size is from 1 byte to 4000 MiB, not " +
+                              std::to_string(config.block_size) + " bytes");
   HttpOptions o;
   o.base_url = service_url(config);
   o.ca_file = config.ca_file;

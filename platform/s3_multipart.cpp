@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -17,8 +16,9 @@
 #include <mutex>
 #include <pugixml.hpp>
 #include <set>
-#include <thread>
 #include <vector>
+
+#include "core/parallel_each.h"
 
 namespace dlfs {
 namespace {
@@ -38,29 +38,6 @@ std::vector<Part> plan_parts(uint64_t size, uint64_t part_size) {
     offset += n;
   } while (offset < size);
   return parts;
-}
-
-// Runs fn on each part from up to `parallel` threads; after the first failure no part is
-// started. Answers the first failure.
-Status for_each_part(const std::vector<Part>& parts, unsigned parallel, const std::function<Status(const Part&)>& fn) {
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  Status first;
-  auto worker = [&] {
-    for (size_t i = next++; i < parts.size() && !failed; i = next++) {
-      Status s = fn(parts[i]);
-      if (s) continue;
-      std::lock_guard lock(mu);
-      if (!failed.exchange(true)) first = s;
-    }
-  };
-  unsigned n = std::max(1u, std::min<unsigned>(parallel, unsigned(parts.size())));
-  std::vector<std::thread> threads;
-  for (unsigned t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  return first;
 }
 
 // The MD5 (hex) of a range of a local file: what S3 answers as a part's ETag.
@@ -266,7 +243,8 @@ Result<std::string> s3_multipart_put(S3Calls& s3, std::string_view key, const st
   std::string escaped_id = s3.escape(id);
 
   std::vector<std::string> etags(parts.size());
-  Status sent = for_each_part(parts, plan.parallel, [&](const Part& p) -> Status {
+  Status sent = parallel_each(parts.size(), plan.parallel, [&](size_t index) -> Status {
+    const Part& p = parts[index];
     if (auto it = have.find(p.number); it != have.end() && it->second.size == p.size) {
       DLFS_ASSIGN(std::string md5, md5_hex(local_file, p.offset, p.size));
       if (md5 == it->second.etag) {
@@ -307,7 +285,8 @@ Result<std::string> s3_multipart_copy(S3Calls& s3, std::string_view from, std::s
   std::string escaped_id = s3.escape(id);
   std::string source = "x-amz-copy-source: /" + s3.bucket_name() + s3.object_path(from);
   std::vector<std::string> etags(parts.size());
-  Status copied = for_each_part(parts, plan.parallel, [&](const Part& p) -> Status {
+  Status copied = parallel_each(parts.size(), plan.parallel, [&](size_t index) -> Status {
+    const Part& p = parts[index];
     if (plan.before_part) DLFS_TRY(plan.before_part(p.number));
     HttpRequest req;
     req.method = "PUT";

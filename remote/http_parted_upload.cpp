@@ -1,13 +1,11 @@
 #include "remote/http_parted_upload.h"
 
 #include "core/json_util.h"
+#include "core/parallel_each.h"
 #include "remote/http_json.h"
 
 #include <sys/stat.h>
 
-#include <atomic>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 namespace dlfs {
@@ -45,35 +43,20 @@ Result<HttpResponse> upload_in_parts(HttpClient& http, const std::string& datase
   for (uint64_t n = 0; n < parts; ++n)
     if (!have[n]) todo.push_back(n);
 
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;
-  auto send_parts = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) {
-      {
-        std::lock_guard lock(mu);
-        if (!first) return;  // (a part failed: the others stop; the session keeps what came)
-      }
-      uint64_t n = todo[i];
-      HttpRequest put;
-      put.method = "PUT";
-      put.path = "/uploads/" + id + "/parts/" + std::to_string(n);
-      put.upload_path = local_file;
-      put.upload_offset = n * part_size;
-      put.upload_length = std::min(part_size, size - n * part_size);
-      put.content_type = "application/octet-stream";
-      auto sent = http.send(put);
-      if (!sent) {
-        std::lock_guard lock(mu);
-        if (first) first = sent.status().wrap("part " + std::to_string(n) + " of " + std::string(remote_path));
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (unsigned t = 1; t < std::min<size_t>(std::max(1u, ho.upload_parallel), todo.size()); ++t)
-    helpers.emplace_back(send_parts);
-  send_parts();
-  for (auto& t : helpers) t.join();
+  // After a failed part no other starts; the session keeps what came, for the next try.
+  Status first = parallel_each(todo.size(), ho.upload_parallel, [&](size_t i) -> Status {
+    uint64_t n = todo[i];
+    HttpRequest put;
+    put.method = "PUT";
+    put.path = "/uploads/" + id + "/parts/" + std::to_string(n);
+    put.upload_path = local_file;
+    put.upload_offset = n * part_size;
+    put.upload_length = std::min(part_size, size - n * part_size);
+    put.content_type = "application/octet-stream";
+    auto sent = http.send(put);
+    if (!sent) return sent.status().wrap("part " + std::to_string(n) + " of " + std::string(remote_path));
+    return {};
+  });
   if (!first) return first;
 
   HttpRequest complete;

@@ -7,12 +7,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
+#include <pugixml.hpp>
+
+#include "net/http_client.h"
 #include "platform/azure_shared_key.h"
 #include "platform/object_store_azure.h"
 #include "support/object_store_contract.h"
@@ -62,10 +69,75 @@ class AzureStoreTest : public ::testing::Test {
     return out;
   }
 
+  struct Block {
+    std::string id;
+    uint64_t size = 0;
+  };
+  // Get Block List of a blob of the container "test", `type` "committed" or "uncommitted",
+  // asked apart from the store (with an account SAS); none when there is no blob.
+  static std::vector<Block> block_list(const std::string& key, const std::string& type) {
+    HttpOptions o;
+    o.base_url = azurite_->endpoint();
+    HttpClient http(o);
+    HttpRequest req;
+    req.path = "/test" + http.escape_path(key) + "?comp=blocklist&blocklisttype=" + type + "&" +
+               azurite_account_sas("rwdlac");
+    req.headers.push_back("x-ms-version: " + std::string(kAzureApiVersion));
+    req.accept_codes = {404};
+    auto r = http.send(req);
+    EXPECT_TRUE(r) << r.status().to_string();
+    if (!r || r->code == 404) return {};
+    pugi::xml_document doc;
+    EXPECT_TRUE(doc.load_buffer(r->body.data(), r->body.size())) << r->body;
+    std::vector<Block> out;
+    pugi::xml_node list = doc.child("BlockList").child(type == "committed" ? "CommittedBlocks" : "UncommittedBlocks");
+    for (pugi::xml_node b : list.children("Block"))
+      out.push_back({b.child("Name").text().as_string(), b.child("Size").text().as_ullong()});
+    return out;
+  }
+
   static Azurite* azurite_;
   std::unique_ptr<ObjectStore> store_;
 };
 Azurite* AzureStoreTest::azurite_ = nullptr;
+
+// A store's Put Blocks as its test hook sees them: the block indexes sent, the threads that sent
+// them; the block at fail_at (if any) fails instead of being sent.
+struct BlockPuts {
+  std::mutex mu;
+  std::vector<uint64_t> sent;
+  std::set<std::thread::id> threads;
+  int64_t fail_at = -1;
+  std::chrono::milliseconds delay{0};  // before each block, so that the workers overlap
+
+  void hook(AzureStoreConfig& c) {
+    c.before_put_block_for_test = [this](uint64_t index) {
+      std::this_thread::sleep_for(delay);
+      std::lock_guard lock(mu);
+      if (int64_t(index) == fail_at) return Status(EIO, "injected failure");
+      sent.push_back(index);
+      threads.insert(std::this_thread::get_id());
+      return Status();
+    };
+  }
+  std::vector<uint64_t> sorted() {
+    std::lock_guard lock(mu);
+    std::vector<uint64_t> s = sent;
+    std::sort(s.begin(), s.end());
+    return s;
+  }
+};
+
+// Blocks of 1 MiB for files over 1 MiB.
+AzureStoreConfig small_blocks(AzureStoreConfig c, unsigned parallel, BlockPuts& puts) {
+  c.block_threshold = 1 << 20;
+  c.block_size = 1 << 20;
+  c.upload_parallel = parallel;
+  puts.hook(c);
+  return c;
+}
+
+constexpr size_t kSixBlocks = 5 * 1024 * 1024 + 123;
 
 }  // namespace
 
@@ -290,6 +362,15 @@ TEST_F(AzureStoreTest, ASasTokenInsteadOfTheKey) {
   auto copied = store->copy("sas/a b", "sas/copied");
   ASSERT_TRUE(copied) << copied.status().to_string();
   EXPECT_EQ(read_all(*store, "sas/copied", 7), "sas/a b");
+  // A file as blocks: Get Block List, Put Block and Put Block List with the SAS too.
+  TempDir tmp;
+  std::string data = random_bytes((5 << 20) / 2, 3);
+  write_file(tmp.sub("f"), data);
+  c.block_threshold = c.block_size = 1 << 20;
+  auto blocks = open(c)->put_file("sas/blocks", tmp.sub("f"));
+  ASSERT_TRUE(blocks) << blocks.status().to_string();
+  EXPECT_EQ(block_list("sas/blocks", "committed").size(), 3u);
+  EXPECT_TRUE(read_all(*store, "sas/blocks", 1 << 20) == data);
   // A forged signature.
   std::string sas = azurite_account_sas("rwdlac");
   size_t sig = sas.find("&sig=") + 5;
@@ -319,6 +400,160 @@ TEST_F(AzureStoreTest, ContractListing) {
   c.list_page_size = 7;
   ASSERT_TRUE(create_azure_container(c));
   check_object_store_listing(*open(c), 30);
+}
+
+// A file over the threshold: its blocks go three at once, committed in order as one blob.
+TEST_F(AzureStoreTest, ALargeFileIsPutAsBlocksInParallel) {
+  TempDir tmp;
+  std::string data = random_bytes(kSixBlocks, 11);
+  write_file(tmp.sub("f"), data);
+  BlockPuts puts;
+  puts.delay = 30ms;
+  auto store = open(small_blocks(azurite_->config(), 3, puts));
+  auto put = store->put_file("blocks/six", tmp.sub("f"));
+  ASSERT_TRUE(put) << put.status().to_string();
+  EXPECT_EQ(put->size, data.size());
+  EXPECT_FALSE(put->etag.empty());
+  EXPECT_EQ(puts.sorted(), (std::vector<uint64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_GE(puts.threads.size(), 2u);
+  auto head = store->head("blocks/six");
+  ASSERT_TRUE(head) << head.status().to_string();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_EQ(head->etag, put->etag);
+  EXPECT_TRUE(read_all(*store, "blocks/six", 700 * 1024 + 3) == data) << "the bytes read back differ";
+  std::vector<Block> committed = block_list("blocks/six", "committed");
+  ASSERT_EQ(committed.size(), 6u);
+  for (size_t i = 0; i < committed.size(); ++i) {
+    EXPECT_EQ(committed[i].size, i < 5 ? 1u << 20 : 123u) << i;
+    EXPECT_EQ(committed[i].id.size(), committed[0].id.size()) << "Azure wants ids of one length";
+  }
+  EXPECT_TRUE(block_list("blocks/six", "uncommitted").empty());
+  // At the threshold, one Put Blob.
+  write_file(tmp.sub("g"), data.substr(0, 1 << 20));
+  ASSERT_TRUE(store->put_file("blocks/one", tmp.sub("g")));
+  EXPECT_EQ(puts.sorted().size(), 6u);
+  EXPECT_EQ(read_all(*store, "blocks/one", 1 << 20), data.substr(0, 1 << 20));
+}
+
+// An upload that died after 3 of its 6 blocks: the next put_file of the same file sends only the
+// other 3; a file written since (another mtime) has blocks of other ids, all sent.
+TEST_F(AzureStoreTest, AnUploadThatDiedIsTakenUpWithoutSendingItsBlocksAgain) {
+  TempDir tmp;
+  std::string data = random_bytes(kSixBlocks, 12);
+  write_file(tmp.sub("f"), data);
+  BlockPuts first;
+  first.fail_at = 3;
+  auto failed = open(small_blocks(azurite_->config(), 1, first))->put_file("resume/f", tmp.sub("f"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.status().err(), EIO);
+  EXPECT_EQ(first.sorted(), (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(store_->head("resume/f").status().err(), ENOENT) << "nothing is committed";
+  EXPECT_EQ(block_list("resume/f", "uncommitted").size(), 3u);
+
+  BlockPuts second;
+  auto store = open(small_blocks(azurite_->config(), 3, second));
+  auto put = store->put_file("resume/f", tmp.sub("f"));
+  ASSERT_TRUE(put) << put.status().to_string();
+  EXPECT_EQ(second.sorted(), (std::vector<uint64_t>{3, 4, 5}));
+  EXPECT_EQ(put->size, data.size());
+  EXPECT_TRUE(read_all(*store, "resume/f", 1 << 20) == data) << "the bytes read back differ";
+  EXPECT_EQ(block_list("resume/f", "committed").size(), 6u);
+
+  // Another version of the same size, its upload dead after 3 blocks too, then written again:
+  // none of the blocks of the older bytes is taken.
+  std::string v2 = random_bytes(kSixBlocks, 13);
+  write_file(tmp.sub("f"), v2);
+  auto failed2 = open(small_blocks(azurite_->config(), 1, first))->put_file("resume/f", tmp.sub("f"));
+  ASSERT_FALSE(failed2);
+  std::string v3 = random_bytes(kSixBlocks, 14);
+  write_file(tmp.sub("f"), v3);
+  auto when = std::filesystem::last_write_time(tmp.sub("f"));
+  std::filesystem::last_write_time(tmp.sub("f"), when + 1s);  // (a clock tick may not have passed)
+  BlockPuts third;
+  auto again = open(small_blocks(azurite_->config(), 3, third))->put_file("resume/f", tmp.sub("f"));
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_EQ(third.sorted(), (std::vector<uint64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_TRUE(read_all(*store, "resume/f", 1 << 20) == v3) << "the bytes read back differ";
+}
+
+// A block that fails: the error names the blob and the block, the blob keeps its bytes.
+TEST_F(AzureStoreTest, AFailedBlockLeavesTheBlobAsItWas) {
+  ASSERT_TRUE(store_->put_bytes("failing/x", "version 1"));
+  TempDir tmp;
+  write_file(tmp.sub("v2"), random_bytes(kSixBlocks, 15));
+  BlockPuts puts;
+  puts.fail_at = 2;
+  puts.delay = 20ms;
+  auto put = open(small_blocks(azurite_->config(), 3, puts))->put_file("failing/x", tmp.sub("v2"));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.status().err(), EIO);
+  const std::string& message = put.status().message();
+  EXPECT_NE(message.find("block 2 of 6 of 'failing/x'"), std::string::npos) << message;
+  EXPECT_NE(message.find("injected failure"), std::string::npos) << message;
+  EXPECT_NE(message.find("nothing was committed"), std::string::npos) << message;
+  EXPECT_EQ(read_all(*store_, "failing/x", 100), "version 1");
+  EXPECT_EQ(store_->head("failing/x")->size, 9u);
+  // The workers stopped: block 2's failure kept the blocks after the ones under way from going.
+  EXPECT_LT(puts.sorted().size(), 5u);
+}
+
+// A file written while its blocks go (its mtime moves): not committed, since the blocks may
+// hold bytes of both versions.
+TEST_F(AzureStoreTest, AFileWrittenDuringItsUploadIsNotCommitted) {
+  TempDir tmp;
+  write_file(tmp.sub("f"), random_bytes(kSixBlocks, 18));
+  AzureStoreConfig c = azurite_->config();
+  c.block_threshold = c.block_size = 1 << 20;
+  c.before_put_block_for_test = [&](uint64_t index) {
+    if (index == 4) std::filesystem::last_write_time(tmp.sub("f"), std::filesystem::file_time_type::clock::now() + 5s);
+    return Status();
+  };
+  auto put = open(c)->put_file("changing/f", tmp.sub("f"));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.status().err(), EAGAIN) << put.status().to_string();
+  EXPECT_NE(put.status().message().find("changed while"), std::string::npos) << put.status().to_string();
+  EXPECT_EQ(store_->head("changing/f").status().err(), ENOENT);
+}
+
+// A blob of blocks replaced by a file under the threshold (one Put Blob), and back.
+TEST_F(AzureStoreTest, ABlobOfBlocksIsReplacedByASinglePut) {
+  TempDir tmp;
+  std::string big = random_bytes(kSixBlocks, 16);
+  write_file(tmp.sub("big"), big);
+  write_file(tmp.sub("small"), "small now");
+  BlockPuts puts;
+  auto store = open(small_blocks(azurite_->config(), 3, puts));
+  ASSERT_TRUE(store->put_file("replace-blocks/x", tmp.sub("big")));
+  ASSERT_EQ(block_list("replace-blocks/x", "committed").size(), 6u);
+  auto small = store->put_file("replace-blocks/x", tmp.sub("small"));
+  ASSERT_TRUE(small) << small.status().to_string();
+  EXPECT_EQ(small->size, 9u);
+  EXPECT_EQ(puts.sorted().size(), 6u) << "no block for the small file";
+  EXPECT_EQ(store->head("replace-blocks/x")->size, 9u);
+  EXPECT_EQ(read_all(*store, "replace-blocks/x", 100), "small now");
+  auto again = store->put_file("replace-blocks/x", tmp.sub("big"));
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_TRUE(read_all(*store, "replace-blocks/x", 1 << 20) == big) << "the bytes read back differ";
+}
+
+// A block size that would make more than Azure's 50,000 blocks grows (to whole MiB).
+TEST_F(AzureStoreTest, ABlockSizeTooSmallForTheFileGrows) {
+  TempDir tmp;
+  std::string data = random_bytes(100'001, 17);
+  write_file(tmp.sub("f"), data);
+  AzureStoreConfig c = azurite_->config();
+  c.block_threshold = 0;
+  c.block_size = 1;
+  auto put = open(c)->put_file("grown/f", tmp.sub("f"));
+  ASSERT_TRUE(put) << put.status().to_string();
+  std::vector<Block> committed = block_list("grown/f", "committed");
+  ASSERT_EQ(committed.size(), 1u);
+  EXPECT_EQ(committed[0].size, data.size());
+  EXPECT_TRUE(read_all(*store_, "grown/f", 1 << 20) == data);
+  c.block_size = 0;
+  EXPECT_EQ(open_azure_store(c).status().err(), EINVAL);
+  c.block_size = (4000ull << 20) + 1;
+  EXPECT_EQ(open_azure_store(c).status().err(), EINVAL);
 }
 
 // Each test its own Azurite, to stop or hang, and a store on it with short timeouts that has
