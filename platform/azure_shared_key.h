@@ -36,6 +36,11 @@ class AzureSharedKey {
                              const std::vector<std::string>& headers) const;
   // base64(HMAC-SHA256(key, text)): a SharedKey signature, or a SAS token's `sig`.
   std::string signature(std::string_view text) const;
+  // A service SAS (the query after '?') that lets its holder read one blob until `expiry_s`
+  // (seconds since the epoch): sp=r, sr=b, signed for this API version; `https_only` adds
+  // spr=https (an http endpoint, the emulator's, needs it off).
+  std::string blob_read_sas(std::string_view container, std::string_view blob, int64_t expiry_s,
+                            bool https_only) const;
   // "SharedKey ACCOUNT:signature(string_to_sign)".
   std::string authorization(std::string_view string_to_sign) const {
     return "SharedKey " + account_ + ":" + signature(string_to_sign);

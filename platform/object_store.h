@@ -39,6 +39,13 @@ class ObjectStore {
   virtual Status remove(std::string_view key) = 0;
   // Every object whose key starts with `prefix`, in key order; `fn` answers false to stop.
   virtual Status list(std::string_view prefix, const std::function<bool(const ObjectInfo&)>& fn) = 0;
+  // A URL that lets whoever holds it GET the object (ranges too) for `valid_s` seconds, without
+  // credentials (S3 SigV4 query signing, an Azure service SAS): readers fetch the bytes from the
+  // bucket itself. ENOTSUP where the store cannot make one (a local folder; credentials that are
+  // not the store's to hand out, such as a SAS token).
+  virtual Result<std::string> presigned_read_url(std::string_view /*key*/, int64_t /*valid_s*/) {
+    return Status(ENOTSUP, "this store does not make presigned URLs");
+  }
   // A local file holding the object's bytes, when the store has one ("" otherwise).
   virtual std::string local_path(std::string_view /*key*/) const { return {}; }
 };

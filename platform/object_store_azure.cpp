@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include <pugixml.hpp>
@@ -85,8 +86,18 @@ std::string first_line(std::string s) {
 
 class AzureStore : public ObjectStore {
  public:
-  AzureStore(AzureStoreConfig config, HttpOptions options)
-      : config_(std::move(config)), http_(std::move(options)) {}
+  AzureStore(AzureStoreConfig config, HttpOptions options, std::optional<AzureSharedKey> key)
+      : config_(std::move(config)), http_(std::move(options)), key_(std::move(key)) {}
+
+  // A service SAS for the one blob, made with the account key. A SAS token given as the
+  // credential is not handed on: it is the user's, and wider than one blob.
+  Result<std::string> presigned_read_url(std::string_view key, int64_t valid_s) override {
+    DLFS_TRY(check_object_key(key));
+    if (!key_) return Status(ENOTSUP, "a store reached with a SAS token does not hand it out");
+    std::string url = service_url(config_) + blob_path(key);
+    return url + "?" + key_->blob_read_sas(config_.container, key, std::time(nullptr) + valid_s,
+                                           url.starts_with("https://"));
+  }
 
   Result<ObjectInfo> head(std::string_view key) override {
     DLFS_TRY(check_object_key(key));
@@ -370,6 +381,7 @@ class AzureStore : public ObjectStore {
 
   AzureStoreConfig config_;
   HttpClient http_;
+  std::optional<AzureSharedKey> key_;  // the account key, when the store has it (not a SAS token)
 };
 
 Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
@@ -390,8 +402,10 @@ Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
   o.max_attempts = config.max_attempts;
   AzureStoreConfig c = config;
   while (!c.sas.empty() && c.sas.front() == '?') c.sas.erase(0, 1);
+  std::optional<AzureSharedKey> shared_key;
   if (c.sas.empty()) {
     DLFS_ASSIGN(AzureSharedKey key, AzureSharedKey::make(config.account, config.key));
+    shared_key = key;
     // Called for every try (a retry is signed anew, with a fresh x-ms-date).
     o.signer = [key](const HttpRequest& req, const std::string& url, uint64_t body_size) {
       std::vector<std::string> added = {"x-ms-date: " + http_date(std::time(nullptr))};
@@ -408,7 +422,7 @@ Result<std::unique_ptr<AzureStore>> open(const AzureStoreConfig& config) {
       return added;
     };
   }
-  return std::make_unique<AzureStore>(std::move(c), std::move(o));
+  return std::make_unique<AzureStore>(std::move(c), std::move(o), std::move(shared_key));
 }
 
 }  // namespace

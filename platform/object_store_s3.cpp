@@ -10,11 +10,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <pugixml.hpp>
 
 #include "core/clock.h"
 #include "net/http_client.h"
 #include "platform/s3_multipart.h"
+#include "platform/sigv4_presign.h"
 
 namespace dlfs {
 namespace {
@@ -159,6 +161,24 @@ class S3Store : public ObjectStore, private S3Calls {
                              "': " + e.message, "HTTP 200 " + e.code + " on PUT (copy)");
     }
     return head(to);
+  }
+
+  // SigV4 query signing (platform/sigv4_presign.h); a public bucket's plain URL.
+  Result<std::string> presigned_read_url(std::string_view key, int64_t valid_s) override {
+    DLFS_TRY(check_object_key(key));
+    std::string url = http_.options().base_url + object_path(key);
+    if (config_.access_key.empty()) return url;
+    SigV4Presign p;
+    size_t host_at = url.find("://") + 3;
+    p.host = url.substr(host_at, url.find('/', host_at) - host_at);
+    // Path-style URLs sign the bucket as the path's first segment.
+    p.canonical_uri = (virtual_hosted_ ? "" : "/" + config_.bucket) + object_path(key);
+    p.region = config_.region;
+    p.access_key = config_.access_key;
+    p.secret_key = config_.secret_key;
+    p.now_s = std::time(nullptr);
+    p.expires_s = valid_s;
+    return url + "?" + sigv4_presigned_query(p);
   }
 
   Status remove(std::string_view key) override {
