@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace dlfs {
 namespace {
@@ -35,6 +36,27 @@ Result<std::string> base64_decode(std::string_view text) {
                           reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));
   if (n < 0 || size_t(n) < pad) return Status(EINVAL, "not base64");
   out.resize(size_t(n) - pad);
+  return out;
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+  std::string b64(text);
+  for (char& c : b64) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (!std::isalnum(static_cast<unsigned char>(c))) return Status(EINVAL, "not base64url");
+  }
+  if (b64.size() % 4 == 1) return Status(EINVAL, "not base64url (bad length)");
+  b64.append((4 - b64.size() % 4) % 4, '=');
+  auto out = base64_decode(b64);
+  if (!out) return Status(EINVAL, "not base64url");
   return out;
 }
 

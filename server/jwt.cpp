@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,39 +14,11 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "core/base64.h"
 #include "core/ids.h"
 #include "core/json_util.h"
 
 namespace dlfs {
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
-  out.resize(size_t(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return out;
-}
-
-Result<std::string> base64url_decode(std::string_view text) {
-  std::string b64(text);
-  for (char& c : b64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!std::isalnum(static_cast<unsigned char>(c))) return Status(EINVAL, "not base64url");
-  }
-  if (b64.size() % 4 == 1) return Status(EINVAL, "not base64url (bad length)");
-  size_t pad = (4 - b64.size() % 4) % 4;
-  b64.append(pad, '=');
-  std::string out(b64.size() / 4 * 3 + 1, '\0');
-  // EVP_DecodeBlock counts the padding as zero bytes; drop them.
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()), int(b64.size()));
-  if (n < 0 || size_t(n) < pad) return Status(EINVAL, "not base64url");
-  out.resize(size_t(n) - pad);
-  return out;
-}
 
 namespace {
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.h"  // base64url_encode/decode, which the tokens are made of
 #include "core/json_util.h"
 #include "core/result.h"
 
@@ -17,10 +18,6 @@ struct TokenClaims {
   int64_t exp = 0;  // seconds since the epoch
   json all;         // every claim as signed
 };
-
-// base64url without padding (RFC 7515), and back (EINVAL on bad input).
-std::string base64url_encode(std::string_view bytes);
-Result<std::string> base64url_decode(std::string_view text);
 
 // header.payload.signature for these claims.
 std::string jwt_sign(std::string_view secret, const json& claims);
