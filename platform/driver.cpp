@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "core/item.h"
 #include "core/paths.h"
+#include "platform/gcs_oauth.h"
 #include "platform/object_store_azure.h"
 #include "platform/object_store_s3.h"
 
@@ -61,11 +62,26 @@ Result<Driver> driver_from_json(const json& doc) {
   return d;
 }
 
+namespace {
+
+// The service account of a gcs driver: its key file as a JSON object, or as the file's text.
+Result<GcsServiceAccount> gcs_service_account(const Driver& d) {
+  json key = d.credentials.value("serviceAccount", json());
+  if (key.is_string()) {
+    Result<json> parsed = parse_json(key.get<std::string>());
+    if (!parsed) return Status(EINVAL, "\"serviceAccount\" is not a key file's JSON");
+    key = std::move(*parsed);
+  }
+  return parse_gcs_service_account(key);
+}
+
+}  // namespace
+
 Result<Driver> driver_from_request(const json& body) {
   DLFS_ASSIGN(Driver d, driver_from_json(body));
   if (d.name.empty()) return Status(EINVAL, "a driver needs a \"name\"");
-  if (d.type != "local" && d.type != "s3" && d.type != "azureblob")
-    return Status(EINVAL, "driver type '" + d.type + "' is not one of local, s3, azureblob");
+  if (d.type != "local" && d.type != "s3" && d.type != "azureblob" && d.type != "gcs")
+    return Status(EINVAL, "driver type '" + d.type + "' is not one of local, s3, azureblob, gcs");
   if (d.bucket.empty())
     return Status(EINVAL, d.type == "local" ? "a local driver needs \"bucketName\": the folder, an absolute path"
                                             : "a driver needs \"bucketName\" (the bucket or container)");
@@ -75,6 +91,13 @@ Result<Driver> driver_from_request(const json& body) {
     return Status(EINVAL, "an s3 driver needs \"credentials\": {\"key\", \"secret\"}");
   if (d.type == "azureblob" && (cred("account").empty() || (cred("key").empty() && cred("sas").empty())))
     return Status(EINVAL, "an azureblob driver needs \"credentials\": {\"account\", \"key\" or \"sas\"}");
+  if (d.type == "gcs") {
+    bool hmac = !cred("key").empty() && !cred("secret").empty();
+    if (!hmac && !d.credentials.contains("serviceAccount"))
+      return Status(EINVAL, "a gcs driver needs \"credentials\": {\"key\", \"secret\"} (an HMAC key) or "
+                            "{\"serviceAccount\": the service account's key file}");
+    if (!hmac) DLFS_TRY(gcs_service_account(d).status().wrap("the gcs driver's \"serviceAccount\""));
+  }
   if (d.type == "s3" && d.region.empty()) d.region = "us-east-1";
   return d;
 }
@@ -89,6 +112,23 @@ Result<std::unique_ptr<ObjectStore>> open_driver_store(const Driver& d) {
     if (!d.region.empty()) c.region = d.region;
     c.access_key = cred("key");
     c.secret_key = cred("secret");
+    return open_s3_store(c);
+  }
+  if (d.type == "gcs") {
+    // The XML API, S3's dialect: HMAC keys sign as SigV4 does; a service account's tokens go as
+    // Bearer. Path-style URLs (the endpoint, then the bucket).
+    S3StoreConfig c;
+    c.endpoint = d.endpoint.empty() ? "https://storage.googleapis.com" : d.endpoint;
+    c.bucket = d.bucket;
+    c.region = d.region.empty() ? "auto" : d.region;
+    c.access_key = cred("key");
+    c.secret_key = cred("secret");
+    if (c.access_key.empty()) {
+      DLFS_ASSIGN(GcsServiceAccount account, gcs_service_account(d));
+      DLFS_ASSIGN(std::shared_ptr<GcsTokenSource> tokens, GcsTokenSource::make(std::move(account)));
+      c.bearer_token = [tokens] { return tokens->token(); };
+      c.bearer_rejected = [tokens](const std::string& rejected) { tokens->invalidate(rejected); };
+    }
     return open_s3_store(c);
   }
   if (d.type == "azureblob") {

@@ -21,12 +21,13 @@ namespace dlfs {
 struct Driver {
   std::string id;
   std::string name;
-  std::string type;    // "local", "s3", "azureblob"
+  std::string type;    // "local", "s3", "azureblob", "gcs"
   std::string bucket;  // the S3 bucket, the Azure container; for "local" the folder (absolute)
   std::string path;    // the prefix in the bucket ("" for the whole bucket), no '/' at either end
   std::string region;  // S3
-  std::string endpoint;  // S3-compatible stores and emulators; Azure: the blob service URL
-  // s3: {"key","secret"}; azureblob: {"account","key"} or {"account","sas"}. Never in an answer.
+  std::string endpoint;  // S3-compatible stores and emulators; Azure: the blob service URL; GCS: its XML API
+  // s3: {"key","secret"}; azureblob: {"account","key"} or {"account","sas"}; gcs: {"key","secret"}
+  // (an HMAC key) or {"serviceAccount": the key file}. Never in an answer.
   json credentials = json::object();
   bool allow_external_delete = false;  // deleting an item deletes its object too
   std::string creator;

@@ -167,6 +167,7 @@ class S3Store : public ObjectStore, private S3Calls {
   Result<std::string> presigned_read_url(std::string_view key, int64_t valid_s) override {
     DLFS_TRY(check_object_key(key));
     std::string url = http_.options().base_url + object_path(key);
+    if (config_.bearer_token) return Status(ENOTSUP, "a store reached with OAuth tokens does not sign URLs (yet)");
     if (config_.access_key.empty()) return url;
     SigV4Presign p;
     size_t host_at = url.find("://") + 3;
@@ -264,7 +265,19 @@ class S3Store : public ObjectStore, private S3Calls {
     std::vector<long> wanted = req.accept_codes;
     req.headers.push_back(kUnsignedPayload);
     req.accept_codes = client_error_codes();
+    std::string token;
+    if (config_.bearer_token) {
+      DLFS_ASSIGN(token, config_.bearer_token());
+      req.headers.push_back("Authorization: Bearer " + token);
+    }
     Result<HttpResponse> r = http_.send(req);
+    if (r && r->code == 401 && config_.bearer_token) {
+      // The token expired early or was revoked: once more with a new one.
+      if (config_.bearer_rejected) config_.bearer_rejected(token);
+      DLFS_ASSIGN(token, config_.bearer_token());
+      req.headers.back() = "Authorization: Bearer " + token;
+      r = http_.send(req);
+    }
     if (!r) {
       // A 5xx after the last try, or a transport error: HttpClient's Status, with S3's message
       // in place of the raw XML when there is one.

@@ -18,8 +18,13 @@ struct S3StoreConfig {
   std::string endpoint;
   std::string bucket;
   std::string region = "us-east-1";
-  // Both "" = unsigned requests (a public bucket).
+  // Both "" = unsigned requests (a public bucket), or bearer tokens:
   std::string access_key, secret_key;
+  // An OAuth 2.0 access token for each request ("Authorization: Bearer"), instead of SigV4: GCS's
+  // XML API with a service account. A 401 hands the token back to `bearer_rejected` and the
+  // request is tried once more with a new one.
+  std::function<Result<std::string>()> bearer_token;
+  std::function<void(const std::string& rejected)> bearer_rejected;
   std::string ca_file;  // https with a private CA (PEM); "" for the system's
   long connect_timeout_ms = 10000;
   int max_attempts = 4;

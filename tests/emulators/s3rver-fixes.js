@@ -95,9 +95,27 @@ async function multipartExtras(ctx, next) {
   return next();
 }
 
+// GCS's XML API with a service account: "Authorization: Bearer TOKEN", the tokens an OAuth
+// endpoint gave. With S3RVER_BEARER_TOKENS (comma-separated) set, such a request with one of them
+// is served as an anonymous one, any other token is refused as GCS does (401).
+function bearerTokens(ctx, next) {
+  const auth = ctx.headers.authorization || '';
+  if (!auth.startsWith('Bearer ')) return next();
+  const known = (process.env.S3RVER_BEARER_TOKENS || '').split(',').filter(Boolean);
+  if (!known.includes(auth.slice(7))) {
+    ctx.status = 401;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AuthenticationRequired</Code>' +
+      '<Message>Invalid Credentials</Message></Error>';
+    return;
+  }
+  delete ctx.headers.authorization;
+  return next();
+}
+
 const vhostPath = require.resolve('s3rver/lib/middleware/vhost');
 const vhost = require(vhostPath);
 require.cache[vhostPath].exports = options => {
   const middleware = vhost(options);
-  return (ctx, next) => middleware(ctx, () => multipartExtras(ctx, next));
+  return (ctx, next) => middleware(ctx, () => bearerTokens(ctx, () => multipartExtras(ctx, next)));
 };

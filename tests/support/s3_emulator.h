@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "platform/object_store_s3.h"
 #include "support/process.h"
@@ -17,8 +18,9 @@ class S3Emulator {
  public:
   S3Emulator() : dir_("dlfs-s3rver") {}
 
-  // Answers "" once it listens, else what went wrong.
-  std::string start();
+  // Answers "" once it listens, else what went wrong. `bearer_tokens`: the OAuth tokens it takes
+  // as GCS's XML API does ("Authorization: Bearer"; any other is 401), see s3rver-fixes.js.
+  std::string start(const std::vector<std::string>& bearer_tokens = {});
   void stop() { child_.kill_now(); }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   S3StoreConfig config() const;

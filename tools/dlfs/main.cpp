@@ -26,8 +26,9 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
   driver create --json FILE|-    make a storage driver from its JSON, e.g. {"name":"cams",
                                  "type":"s3","bucketName":"b","path":"cams","region":"eu-west-1",
                                  "credentials":{"key":"AKIA...","secret":"..."}}; "type":"azureblob"
-                                 with {"account","key"|"sas"}; "type":"local" with bucketName a
-                                 folder; "endpoint" for S3-compatible stores
+                                 with {"account","key"|"sas"}; "type":"gcs" with {"key","secret"}
+                                 (HMAC) or {"serviceAccount": key file}; "type":"local" with
+                                 bucketName a folder; "endpoint" for S3-compatible stores
   driver list                    list storage drivers
   quota DATASET                  the dataset's quota of items (data points), the store's, and
                                  the room left
