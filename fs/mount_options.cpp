@@ -173,6 +173,8 @@ Status apply_option(MountOptions& o, std::string_view opt) {
     o.link_allow_file = true;
   } else if (key == "sync_upload" && !has_value) {
     o.sync_upload = true;
+  } else if (key == "through_server" && !has_value) {
+    o.through_server = true;
   } else if (key == "no_posix_attrs" && !has_value) {
     o.no_posix_attrs = true;
   } else if (key == "durable_close" && !has_value) {
@@ -288,7 +290,7 @@ std::string mount_usage(const std::string& program) {
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,data_cache=DIR|off,data_cache_size=SIZE,read_ahead=KB,prefetch=N,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
          "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
-         "spool_size=SIZE,max_pending=N,sync_upload,durable_close,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
+         "spool_size=SIZE,max_pending=N,sync_upload,durable_close,through_server,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
          "link_allow_private,link_allow_file]";
 }
 

@@ -64,6 +64,7 @@ struct MountOptions {
   unsigned max_pending = 1024;            // -o max_pending=N: uploads queued before new files wait
   bool sync_upload = false;               // -o sync_upload: every close waits for its upload
   bool noatime = false;                  // -o noatime: reads record no access time (relatime otherwise)
+  bool through_server = false;            // -o through_server: dlfsd streams bucket items (no presigned URL)
   bool no_posix_attrs = false;            // -o no_posix_attrs: chmod, chown, utimensat answer EPERM
   bool durable_close = false;             // -o durable_close: every close fsyncs its spool file and record
   double unmount_wait = 30;               // -o unmount_wait=SECONDS: wait for uploads at unmount

@@ -508,7 +508,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
       a = attempt(handle, req, url, with_token);
       long c = a.response.code;
       bool redirect = a.rc == CURLE_OK && (c == 301 || c == 302 || c == 303 || c == 307 || c == 308);
-      if (!redirect) break;
+      if (!redirect || !req.follow_redirects) break;
       if (req.method != "GET" || a.redirect_url.empty())
         return Status(EIO, "unexpected redirect (HTTP " + std::to_string(c) + ") on " + what);
       if (hops >= options_.max_redirects) return Status(EIO, "too many redirects on " + what);

@@ -51,6 +51,10 @@ struct HttpOptions {
   long probe_interval_ms = 1000;
   // Uploads to dlfsd (HttpRemote): a file of at least parted_upload_min bytes goes in parts of
   // upload_part_size, upload_parallel at once, resumable (server/routes_upload_session.cpp).
+  // Reads of items in a storage driver's bucket (HttpRemote): dlfsd answers a presigned URL and
+  // the bytes come from the bucket itself; false asks dlfsd to stream them (?redirect=false), as
+  // HttpRemote does by itself once the bucket cannot be reached from here.
+  bool direct_reads = true;
   uint64_t parted_upload_min = 64ull << 20;
   uint64_t upload_part_size = 8ull << 20;
   unsigned upload_parallel = 4;
@@ -85,6 +89,8 @@ struct HttpRequest {
   // The same, only when an earlier try may have reached the server and its answer was lost (a
   // 409 to a retried create, a 404 to a retried delete: the earlier try did it).
   std::vector<long> accept_codes_after_lost_answer;
+  // false: a redirect is answered as a response (its Location in the headers), not followed.
+  bool follow_redirects = true;
   int max_attempts = 0;  // tries of this request; 0: the client's
   long timeout_ms = 0;   // a bound on each try as a whole; 0: only the stall bound
 };

@@ -176,6 +176,10 @@ class Platform {
   };
   Result<std::unique_ptr<ItemBinary>> open_item_binary(std::string_view id);
   Result<size_t> read_binary(const ItemBinary& binary, uint64_t offset, std::span<char> out);
+  // A URL that reads the binary straight from its driver's bucket for `valid_s` seconds, without
+  // credentials (ObjectStore::presigned_read_url). ENOTSUP for the platform's own storage and for
+  // stores that make none.
+  Result<std::string> presigned_read_url(const ItemBinary& binary, int64_t valid_s);
   // The item's thumbnail bytes (ENOENT when it has none).
   Result<std::string> thumbnail(const Item& item);
 

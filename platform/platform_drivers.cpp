@@ -125,6 +125,13 @@ Result<std::shared_ptr<ObjectStore>> Platform::driver_store(std::string_view dri
   return store;
 }
 
+Result<std::string> Platform::presigned_read_url(const ItemBinary& binary, int64_t valid_s) {
+  auto external = parse_external_blob_key(binary.key);
+  if (!external) return Status(ENOTSUP, "'" + binary.item.filename + "' is in the platform's own storage");
+  DLFS_ASSIGN(auto store, driver_store(external->driver_id));
+  return store->presigned_read_url(external->object_key, valid_s);
+}
+
 Result<size_t> Platform::read_blob(std::string_view key, uint64_t offset, std::span<char> out) {
   if (auto bytes = parse_inline_blob_key(key)) {
     if (offset >= bytes->size()) return size_t(0);

@@ -96,7 +96,7 @@ bool parse_content_range(std::string_view v, uint64_t& start, uint64_t& total) {
 class HttpRemote : public Remote {
  public:
   HttpRemote(std::shared_ptr<HttpClient> http, Dataset dataset)
-      : http_(std::move(http)), dataset_(std::move(dataset)) {}
+      : http_(std::move(http)), dataset_(std::move(dataset)), direct_reads_(http_->options().direct_reads) {}
 
   const Dataset& dataset() const override { return dataset_; }
   bool server_away() const override { return http_->away(); }
@@ -153,18 +153,45 @@ class HttpRemote : public Remote {
     return run_query(body);
   }
 
+  // The item's bytes from /stream; for an item in a driver's bucket dlfsd answers 302 to a
+  // presigned URL and the bytes come from the bucket (dlfsd out of the data path). A bucket this
+  // machine cannot reach: read through dlfsd (?redirect=false), from then on.
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override {
     if (out.empty()) return size_t(0);
+    std::string stream = "/items/" + http_->escape(item.id) + "/stream";
+    bool direct = direct_reads_.load();
+    DLFS_ASSIGN(HttpResponse r, read_range(item, direct ? stream : stream + "?redirect=false", offset, out, direct));
+    if (direct && r.code >= 300 && r.code < 400) {
+      Result<HttpResponse> from_bucket = read_range(item, r.header("location"), offset, out, false, 1);
+      if (from_bucket) return read_answer(item, *from_bucket, offset, out);
+      if ((from_bucket.err() == EIO || from_bucket.err() == ETIMEDOUT) && direct_reads_.exchange(false))
+        spdlog::warn("cannot read from the storage bucket ({}): reading through the server from now on",
+                     from_bucket.status().to_string());
+      DLFS_ASSIGN(r, read_range(item, stream + "?redirect=false", offset, out, false));
+    }
+    return read_answer(item, r, offset, out);
+  }
+
+  // A ranged GET of `path` (the API's, or a bucket's URL) into `out`; `redirect_answered`: a
+  // redirect comes back as the answer (its Location to read from) instead of being followed.
+  Result<HttpResponse> read_range(const Item& item, const std::string& path, uint64_t offset, std::span<char> out,
+                                  bool redirect_answered, int max_attempts = 0) {
     HttpRequest req;
-    req.path = "/items/" + http_->escape(item.id) + "/stream";
+    req.path = path;
     req.sink = out;
     req.ranged = true;
     req.range_offset = offset;
-    // The version this reader has (the platform's etag): a part of another version — the item
-    // replaced between two reads of one file — is refused (412), never mixed in.
+    req.follow_redirects = !redirect_answered;
+    req.max_attempts = max_attempts;
+    // The version this reader has (the platform's etag; a driver item's is its object's): a part
+    // of another version — the item replaced between two reads of one file — is refused (412),
+    // never mixed in.
     if (std::string etag = item.etag(); !etag.empty()) req.headers.push_back("If-Match: \"" + etag + "\"");
     req.accept_codes = {416, 412};  // a range at or past the end; another version
-    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    return http_->send(req);
+  }
+
+  Result<size_t> read_answer(const Item& item, const HttpResponse& r, uint64_t offset, std::span<char> out) {
     if (r.code == 416) return size_t(0);
     if (r.code == 412)
       return Status(ESTALE, "'" + item.filename + "' was replaced on the platform while it was read: open it again");
@@ -371,6 +398,7 @@ class HttpRemote : public Remote {
   Dataset dataset_;
   std::atomic<bool> batches_{true};  // the server takes batch uploads (until it answers it does not)
   std::atomic<bool> parts_{true};    // ... and uploads in parts
+  std::atomic<bool> direct_reads_;  // reads of bucket items from the bucket (HttpOptions::direct_reads)
 };
 
 }  // namespace

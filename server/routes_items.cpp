@@ -66,6 +66,28 @@ void stream_item(ApiContext& ctx, const Req& req, Res& res, std::shared_ptr<Plat
       });
 }
 
+// An item in a driver's bucket: 302 to a presigned URL of its object, so that the bytes go from
+// the bucket to the client (API.md). The client's Range and If-Match go with it; the bucket
+// checks If-Match against the object's ETag, which is the item's. Not for ?redirect=false (a
+// client that cannot reach the bucket), nor where the store makes no URL.
+bool redirect_to_bucket(ApiContext& ctx, const Req& req, Res& res, const Platform::ItemBinary& binary) {
+  if (!ctx.options.presigned_reads || req.get_param_value("redirect") == "false") return false;
+  std::string etag = entity_tag(binary.item);
+  std::string if_match = req.get_header_value("If-Match");
+  if (!if_match.empty() && if_match != "*" && if_match != etag) return false;  // stream_item answers 412
+  auto url = ctx.platform.presigned_read_url(binary, ctx.options.presigned_read_s);
+  if (!url) {
+    if (url.err() != ENOTSUP) spdlog::warn("no presigned URL for '{}': {}", binary.item.filename, url.status().to_string());
+    return false;
+  }
+  res.status = 302;
+  res.set_header("Location", *url);
+  if (!etag.empty()) res.set_header("ETag", etag);
+  // Reusable by this client until shortly before it expires.
+  res.set_header("Cache-Control", "private, max-age=" + std::to_string(std::max<int64_t>(0, ctx.options.presigned_read_s - 60)));
+  return true;
+}
+
 }  // namespace
 
 void register_item_routes(httplib::Server& svr, ApiContext& ctx) {
@@ -104,6 +126,7 @@ void register_item_routes(httplib::Server& svr, ApiContext& ctx) {
     if (!binary) return send_error(res, binary.status());
     const Item& item = (*binary)->item;
     if (item.is_dir()) return send_error(res, 400, "'" + item.filename + "' is a folder: it has no bytes");
+    if (redirect_to_bucket(ctx, req, res, **binary)) return;
     stream_item(ctx, req, res, std::shared_ptr<Platform::ItemBinary>(std::move(*binary)));
   }));
 

@@ -76,6 +76,10 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     if (value == "true" || value == "yes" || value == "1") o.link_allow_private = true;
     else if (value == "false" || value == "no" || value == "0") o.link_allow_private = false;
     else return Status(EINVAL, "'link-allow-private' is true or false, not '" + value + "'");
+  } else if (key == "presigned-reads") {
+    if (value == "true" || value == "yes" || value == "1" || value == "on") o.presigned_reads = true;
+    else if (value == "false" || value == "no" || value == "0" || value == "off") o.presigned_reads = false;
+    else return Status(EINVAL, "'presigned-reads' is on or off, not '" + value + "'");
   } else if (key == "tls-cert") {
     o.tls_cert = value;
   } else if (key == "tls-key") {

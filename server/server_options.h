@@ -35,6 +35,11 @@ struct ServerOptions {
   // Link targets at loopback, private, link-local and metadata addresses are fetched by the
   // platform (preprocessing, imports) only with --link-allow-private; file:// never is.
   bool link_allow_private = false;
+  // Reads of items in a driver's bucket answer 302 to a presigned URL of the object (valid
+  // presigned_read_s), so that the bytes go from the bucket to the client, not through dlfsd;
+  // off: dlfsd streams them (clients that cannot reach the bucket ask ?redirect=false).
+  bool presigned_reads = true;
+  int64_t presigned_read_s = 900;
   // https: the server's certificate chain and private key (PEM files); both or neither.
   std::string tls_cert;
   std::string tls_key;

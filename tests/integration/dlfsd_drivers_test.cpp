@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "core/json_util.h"
+#include "net/http_client.h"
+#include "platform/object_store_s3.h"
 #include "support/azurite.h"
 #include "support/dlfsd_process.h"
 #include "support/process.h"
@@ -49,10 +51,21 @@ class DlfsdDrivers : public ::testing::Test {
     EXPECT_EQ(r->status, want) << rel << ": " << r->body;
     return body_of(r);
   }
-  std::string stream(const std::string& item_id) {
-    auto r = http_->Get(P("/items/" + item_id + "/stream"));
-    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
-    return r ? r->body : "";
+  // An item's bytes as a client gets them: from dlfsd, or from where its 302 sends (a presigned
+  // URL of the bucket, asked without the token), counted in redirected_.
+  std::string stream(const std::string& item_id, const std::string& query = "") {
+    auto r = http_->Get(P("/items/" + item_id + "/stream" + query));
+    EXPECT_TRUE(r && (r->status == 200 || r->status == 302)) << (r ? r->body : "no answer");
+    if (!r || r->status != 302) return r ? r->body : "";
+    ++redirected_;
+    HttpOptions o;
+    o.max_attempts = 1;
+    HttpClient bucket(o);
+    HttpRequest req;
+    req.path = r->get_header_value("Location");
+    auto got = bucket.send(req);
+    EXPECT_TRUE(got) << got.status().to_string();
+    return got ? got->body : "";
   }
   json upload(const std::string& ds, const std::string& path, const std::string& bytes) {
     httplib::MultipartFormDataItems parts = {{"type", "file", "", "text/plain; charset=utf-8"},
@@ -98,6 +111,7 @@ class DlfsdDrivers : public ::testing::Test {
   TempDir dir_{"dlfs-drivers-api"};
   DlfsdProcess server_{local_drivers_under(dir_)};
   std::unique_ptr<httplib::Client> http_;
+  int redirected_ = 0;
 };
 
 }  // namespace
@@ -197,6 +211,16 @@ TEST_F(DlfsdDrivers, S3DriverKeepsBytesInTheBucketAndPreprocessesWhatSyncFinds) 
   ASSERT_TRUE(n) << n.status().to_string();
   EXPECT_EQ(back.substr(0, *n), bytes);
   EXPECT_EQ(stream(up["id"]), bytes);
+  EXPECT_EQ(redirected_, 1) << "dlfsd carried the bytes of a bucket's item";
+  // The redirect: a presigned URL of the object, the item's ETag; or the bytes, when asked.
+  auto r = http_->Get(P("/items/" + up["id"].get<std::string>() + "/stream"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 302);
+  std::string location = r->get_header_value("Location");
+  EXPECT_EQ(location.rfind(s3.endpoint() + "/" + kS3Bucket + "/team/u/blob.bin?X-Amz-Algorithm=", 0), 0u) << location;
+  EXPECT_EQ(r->get_header_value("ETag"), "\"" + up["metadata"]["system"].value("etag", "") + "\"");
+  EXPECT_EQ(stream(up["id"], "?redirect=false"), bytes);
+  EXPECT_EQ(redirected_, 1);
 
   // A picture put straight into the bucket: found by a sync, read through dlfsd, preprocessed.
   std::string pic = dir_.sub("p.jpg");
@@ -312,6 +336,7 @@ TEST_F(DlfsdDrivers, AzureDriverSyncsReadsAndKeepsUploadsInTheContainer) {
   auto items = files(id);
   ASSERT_EQ(items.size(), 2u) << json(items).dump();
   EXPECT_EQ(stream(items["/shots/2.txt"]["id"]), "two!");
+  EXPECT_EQ(redirected_, 1) << "read through dlfsd, not from the container by a SAS";
 
   // An upload goes to the container; with allowExternalDelete, deleting the item deletes the blob.
   json up = upload(id, "/new/3.txt", "three");
@@ -326,6 +351,35 @@ TEST_F(DlfsdDrivers, AzureDriverSyncsReadsAndKeepsUploadsInTheContainer) {
   json done = sync(id);
   EXPECT_EQ(done["report"]["removed"], 1) << done.dump();
   EXPECT_EQ(files(id).size(), 1u);
+}
+
+// dlfsd --presigned-reads off streams a bucket's items itself (a bucket its clients cannot reach).
+TEST(DlfsdPresignedReads, OffStreamsTheBucketsBytesThroughTheServer) {
+  S3Emulator s3;
+  ASSERT_EQ(s3.start(), "");
+  DlfsdOptions o;
+  o.extra_args = {"--presigned-reads", "off"};
+  DlfsdProcess server(o);
+  ASSERT_TRUE(server.ok()) << server.error();
+  httplib::Client http(server.host_port());
+  http.set_default_headers(server.auth_headers());
+  auto post = [&](const std::string& rel, const json& body) {
+    auto r = http.Post(DlfsdProcess::path(rel), body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return body_of(r);
+  };
+  json driver = post("/drivers", {{"name", "s3"}, {"type", "s3"}, {"bucketName", kS3Bucket}, {"endpoint", s3.endpoint()},
+                                  {"credentials", {{"key", kS3Login}, {"secret", kS3Login}}}});
+  std::string ds = post("/datasets", {{"name", "on-s3"}, {"driver", driver["id"]}}).value("id", "");
+  httplib::MultipartFormDataItems parts = {{"type", "file", "", "text/plain; charset=utf-8"},
+                                           {"path", "/a.bin", "", "text/plain; charset=utf-8"},
+                                           {"file", "in the bucket", "a.bin", "application/octet-stream"}};
+  auto up = http.Post(DlfsdProcess::path("/datasets/" + ds + "/items"), parts);
+  ASSERT_TRUE(up && up->status == 200) << (up ? up->body : "no answer");
+  auto r = http.Get(DlfsdProcess::path("/items/" + body_of(up).value("id", "") + "/stream"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "in the bucket");
 }
 
 }  // namespace dlfs::test

@@ -114,6 +114,8 @@ TEST(MountOptions, ValuesAndDefaults) {
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_revalidate=often"}).err(), EINVAL);
   EXPECT_FALSE(d->no_posix_attrs);  // kept by default
   EXPECT_TRUE(parse({"cars", "/mnt", "-o", "no_posix_attrs"})->no_posix_attrs);
+  EXPECT_FALSE(d->through_server);  // bucket items read from the bucket by default
+  EXPECT_TRUE(parse({"cars", "/mnt", "-o", "through_server"})->through_server);
 }
 
 TEST(MountOptions, BadOptionsAreClearErrors) {

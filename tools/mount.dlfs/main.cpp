@@ -144,6 +144,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   co.http.low_speed_time_s = o.http_stall_s;
   co.http.max_attempts = int(o.http_retries);
   co.http.ca_file = o.ca_file;
+  co.http.direct_reads = !o.through_server;
   // The mount answers from what it knows while the server is away, and learns it is back from
   // a probe (who the token is: the cheapest call, answered by every API server).
   co.http.probe_path = "/users/me";
