@@ -172,6 +172,8 @@ TEST_F(MountDlfsdFault, ReadsOutlastAKillAndRestart) {
   // Two readers: the big file in throttled chunks, and the small files one by one.
   std::atomic<size_t> big_done{0}, small_done{0};
   std::atomic<bool> big_ok{false}, small_ok{false}, big_finished{false}, small_finished{false};
+  // Each reader, part-way, waits (bounded) for the kill: under load one could end before it.
+  std::atomic<bool> killed{false};
   std::string big_error, small_error;
   std::thread big_reader([&] {
     std::string got;
@@ -181,6 +183,7 @@ TEST_F(MountDlfsdFault, ReadsOutlastAKillAndRestart) {
     while (fd >= 0 && (n = ::read(fd, buf.data(), buf.size())) > 0) {
       got.append(buf.data(), size_t(n));
       big_done = got.size();
+      if (got.size() >= (8u << 20) && got.size() - size_t(n) < (8u << 20)) wait_until([&] { return killed.load(); }, 30s);
       std::this_thread::sleep_for(5ms);
     }
     if (n < 0) big_error = std::string("read: ") + strerror(errno);
@@ -196,7 +199,7 @@ TEST_F(MountDlfsdFault, ReadsOutlastAKillAndRestart) {
         ok = false;
         if (small_error.empty()) small_error = path + ": " + std::to_string(got.size()) + " bytes";
       }
-      ++small_done;
+      if (++small_done == 40) wait_until([&] { return killed.load(); }, 30s);
       std::this_thread::sleep_for(10ms);
     }
     small_ok = ok;
@@ -207,6 +210,7 @@ TEST_F(MountDlfsdFault, ReadsOutlastAKillAndRestart) {
   EXPECT_TRUE(started) << big_done << " " << small_done;
   server.kill();
   size_t big_at_kill = big_done, small_at_kill = small_done;
+  killed = true;
   std::this_thread::sleep_for(1s);
   ASSERT_TRUE(server.restart()) << server.error();
 
