@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <tuple>
 
+#include "core/ids.h"
 #include "core/paths.h"
 
 namespace dlfs {
@@ -83,7 +84,7 @@ Result<Item> decode_item(std::string_view bytes) {
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   LmdbEnv::Options options;
   options.dir = dir;
-  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs", "drivers", "commands"};
+  options.databases = {"meta", "datasets", "dataset_names", "items", "item_datasets", "paths", "blobs", "jobs", "drivers", "commands", "external_blobs"};
   DLFS_ASSIGN(auto env, LmdbEnv::open_shared(options));
   std::unique_ptr<Catalog> cat(new Catalog());
   cat->env_ = std::move(env);
@@ -97,6 +98,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
   cat->jobs_ = cat->env_->dbi("jobs");
   cat->drivers_ = cat->env_->dbi("drivers");
   cat->commands_ = cat->env_->dbi("commands");
+  cat->external_blobs_ = cat->env_->dbi("external_blobs");
 
   DLFS_ASSIGN(LmdbTxn txn, cat->write());
   DLFS_ASSIGN(auto format, txn.get(cat->meta_, "format"));
@@ -109,6 +111,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {
                                 std::to_string(found) + "); this dlfs reads format " +
                                 std::to_string(kCatalogFormat) + " and will not touch it");
     if (found < 2) DLFS_TRY(cat->hash_long_dirs(txn));
+    if (found < 3) DLFS_TRY(cat->index_external_blobs(txn));
     if (found < kCatalogFormat) DLFS_TRY(txn.put(cat->meta_, "format", std::to_string(kCatalogFormat)));
   }
   DLFS_TRY(txn.commit());
@@ -130,6 +133,19 @@ Status Catalog::hash_long_dirs(LmdbTxn& txn) const {
   for (const auto& [from, to, value] : moves) {
     DLFS_TRY(txn.del(paths_, from));
     DLFS_TRY(txn.put(paths_, to, value));
+  }
+  return {};
+}
+
+Status Catalog::index_external_blobs(LmdbTxn& txn) const {
+  std::vector<std::pair<std::string, std::string>> external;  // (item id, blob key)
+  DLFS_TRY(txn.scan(blobs_, "", [&](std::string_view id, std::string_view key) {
+    if (key.starts_with('@')) external.emplace_back(id, key);
+    return true;
+  }));
+  for (const auto& [id, key] : external) {
+    DLFS_ASSIGN(auto ds, txn.get(item_datasets_, id));
+    if (ds) DLFS_TRY(index_blob(txn, std::string(*ds), id, key, true));
   }
   return {};
 }
@@ -212,6 +228,7 @@ Status Catalog::put_item(LmdbTxn& txn, const Item& item, const Item* previous) c
 }
 
 Status Catalog::erase_item(LmdbTxn& txn, const Item& item) const {
+  DLFS_TRY(erase_blob_key(txn, item.id));
   DLFS_TRY(txn.del(items_, item.dataset_id + item.id));
   DLFS_TRY(txn.del(item_datasets_, item.id));
   DLFS_TRY(txn.del(paths_, path_key_of(item.dataset_id, item.filename)));
@@ -307,13 +324,79 @@ Result<std::optional<std::string>> Catalog::blob_key(const LmdbTxn& txn, std::st
   return std::optional<std::string>(std::string(*key));
 }
 
+// The external_blobs index: dataset id (24 bytes), blob key, NUL, item id -> "". A blob key too
+// long for that (LMDB keys end at 511 bytes; object keys may have 1,024) goes as "#" + its
+// SHA-256 instead, the key itself as the value. '#' sorts before '@': such entries come before
+// the ordered ones, and never among them.
+namespace {
+std::string external_entry(std::string_view ds, std::string_view key, std::string_view item_id) {
+  std::string k(ds);
+  k += key.size() <= kMaxOrderedBlobKey ? std::string(key) : "#" + sha256_hex(key);
+  k += '\0';
+  k += item_id;
+  return k;
+}
+}  // namespace
+
+Status Catalog::index_blob(LmdbTxn& txn, std::string_view ds, std::string_view item_id, std::string_view key,
+                           bool add) const {
+  if (!key.starts_with('@')) return {};  // the platform's own storage
+  std::string entry = external_entry(ds, key, item_id);
+  if (!add) return txn.del(external_blobs_, entry).status();
+  return txn.put(external_blobs_, entry, key.size() <= kMaxOrderedBlobKey ? std::string_view() : key);
+}
+
 Status Catalog::put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const {
-  return txn.put(blobs_, item_id, key);
+  DLFS_ASSIGN(auto ds, txn.get(item_datasets_, item_id));
+  if (!ds) return Status(EIO, "item " + std::string(item_id) + " has no dataset in the catalogue");
+  std::string dataset(*ds);
+  DLFS_ASSIGN(auto old, txn.get(blobs_, item_id));
+  if (old && *old != key) DLFS_TRY(index_blob(txn, dataset, item_id, std::string(*old), false));
+  DLFS_TRY(txn.put(blobs_, item_id, key));
+  return index_blob(txn, dataset, item_id, key, true);
 }
 
 Status Catalog::erase_blob_key(LmdbTxn& txn, std::string_view item_id) const {
+  DLFS_ASSIGN(auto old, txn.get(blobs_, item_id));
+  if (!old) return {};
+  std::string key(*old);
+  DLFS_ASSIGN(auto ds, txn.get(item_datasets_, item_id));
+  if (ds) DLFS_TRY(index_blob(txn, std::string(*ds), item_id, key, false));
   DLFS_TRY(txn.del(blobs_, item_id));
   return {};
+}
+
+Status Catalog::external_items(const LmdbTxn& txn, std::string_view ds, std::string_view prefix,
+                               std::string_view after,
+                               const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::string scan_prefix = std::string(ds) + std::string(prefix);
+  // Past every entry of `after` (its item ids follow a NUL): from `after` + "\x01".
+  std::string start = after.empty() ? scan_prefix : std::string(ds) + std::string(after) + '\x01';
+  return txn.scan(external_blobs_, scan_prefix, [&](std::string_view k, std::string_view) {
+    std::string_view rest = k.substr(ds.size());
+    size_t nul = rest.rfind('\0');
+    if (nul == std::string_view::npos) return true;
+    return fn(rest.substr(0, nul), rest.substr(nul + 1));
+  }, start);
+}
+
+Status Catalog::long_external_items(const LmdbTxn& txn, std::string_view ds,
+                                    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return txn.scan(external_blobs_, std::string(ds) + "#", [&](std::string_view k, std::string_view value) {
+    size_t nul = k.rfind('\0');
+    return nul == std::string_view::npos ? true : fn(value, k.substr(nul + 1));
+  });
+}
+
+Result<std::vector<std::string>> Catalog::items_holding(const LmdbTxn& txn, std::string_view ds,
+                                                        std::string_view key) const {
+  std::vector<std::string> ids;
+  std::string prefix = external_entry(ds, key, "");
+  DLFS_TRY(txn.scan(external_blobs_, prefix, [&](std::string_view k, std::string_view) {
+    ids.emplace_back(k.substr(prefix.size()));
+    return true;
+  }));
+  return ids;
 }
 
 Result<std::optional<json>> Catalog::driver(const LmdbTxn& txn, std::string_view id) const {

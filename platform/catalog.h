@@ -29,8 +29,12 @@
 namespace dlfs {
 
 // 2: the children of a folder whose path is long are keyed by its hash (format 1 stores are
-// rewritten when opened).
-inline constexpr int kCatalogFormat = 2;
+// rewritten when opened). 3: items are indexed by the bucket object they hold (format 2 stores
+// get the index when opened).
+inline constexpr int kCatalogFormat = 3;
+// Blob keys up to this long are in the external_blobs index in key order (LMDB keys end at 511
+// bytes); longer ones (object keys may have 1,024) by their hash.
+inline constexpr size_t kMaxOrderedBlobKey = 400;
 
 // One entry of the paths index.
 struct PathEntry {
@@ -80,6 +84,19 @@ class Catalog {
   Result<std::optional<std::string>> blob_key(const LmdbTxn& txn, std::string_view item_id) const;
   Status put_blob_key(LmdbTxn& txn, std::string_view item_id, std::string_view key) const;
   Status erase_blob_key(LmdbTxn& txn, std::string_view item_id) const;
+  // The items of dataset `ds` holding an object of a storage driver's bucket (blob key
+  // "@<driver>/<object key>", platform/driver.h), by blob key: kept with the blob keys, for a sync
+  // to join a bucket's listing with (in key order) without loading the dataset.
+  // Every (blob key, item id) whose blob key starts with `prefix`, in blob key order, from the
+  // first blob key after `after` (or from the start when ""), until fn answers false. Keys too
+  // long for an LMDB key (a few hundred bytes) are not in this order: see long_external_items.
+  Status external_items(const LmdbTxn& txn, std::string_view ds, std::string_view prefix, std::string_view after,
+                        const std::function<bool(std::string_view blob_key, std::string_view item_id)>& fn) const;
+  // Those whose blob key is too long to be ordered (indexed by its hash), in no order.
+  Status long_external_items(const LmdbTxn& txn, std::string_view ds,
+                             const std::function<bool(std::string_view blob_key, std::string_view item_id)>& fn) const;
+  // The items of `ds` holding blob `key`.
+  Result<std::vector<std::string>> items_holding(const LmdbTxn& txn, std::string_view ds, std::string_view key) const;
 
   // Storage drivers (platform/driver.h).
   Result<std::optional<json>> driver(const LmdbTxn& txn, std::string_view id) const;
@@ -102,10 +119,13 @@ class Catalog {
 
  private:
   Status hash_long_dirs(LmdbTxn& txn) const;  // format 1 to 2
+  Status index_external_blobs(LmdbTxn& txn) const;  // format 2 to 3
+  // The index entry of (blob key, item) in dataset `ds`, or nothing for a key of the platform's.
+  Status index_blob(LmdbTxn& txn, std::string_view ds, std::string_view item_id, std::string_view key, bool add) const;
 
   std::shared_ptr<LmdbEnv> env_;  // shared with other Catalogs of this process on the same store
   MDB_dbi meta_ = 0, datasets_ = 0, dataset_names_ = 0, items_ = 0, item_datasets_ = 0, paths_ = 0, blobs_ = 0,
-          jobs_ = 0, drivers_ = 0, commands_ = 0;
+          jobs_ = 0, drivers_ = 0, commands_ = 0, external_blobs_ = 0;
   // A table of msgpack'd JSON records by id (drivers, commands): all of them; one put.
   Result<std::vector<json>> records(const LmdbTxn& txn, MDB_dbi dbi) const;
   Status put_record(LmdbTxn& txn, MDB_dbi dbi, std::string_view id, const json& doc) const;

@@ -49,6 +49,8 @@ struct PlatformOptions {
   // Makes the store's filesystem durable (syncfs(2) when unset): the seam through which tests
   // see that uploads' bytes are synced, and before their commit.
   std::function<int(int fd)> sync_store = nullptr;
+  // Objects a sync joins with the catalogue at a time (its memory); tests make it small.
+  size_t sync_chunk = 1000;
 };
 
 // A dataset's quota of items from its record (0: none). Quotas: QuotaInfo (core/requests.h),
@@ -64,7 +66,8 @@ struct SyncReport {
   uint64_t updated = 0;    // items whose object changed (re-preprocessed)
   uint64_t removed = 0;    // items whose object is gone
   uint64_t unchanged = 0;
-  std::vector<std::string> skipped;  // objects that make no item (a bad name), with why
+  std::vector<std::string> skipped;  // objects that make no item (a bad name), with why: the first 1,000
+  uint64_t skipped_more = 0;         // ... and how many more
   json to_json() const;
 };
 

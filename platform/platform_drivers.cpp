@@ -19,8 +19,10 @@
 namespace dlfs {
 
 json SyncReport::to_json() const {
-  return {{"listed", listed},       {"added", added},         {"updated", updated},
-          {"removed", removed},     {"unchanged", unchanged}, {"skipped", skipped}};
+  json doc = {{"listed", listed},   {"added", added},         {"updated", updated},
+              {"removed", removed}, {"unchanged", unchanged}, {"skipped", skipped}};
+  if (skipped_more) doc["skippedMore"] = skipped_more;
+  return doc;
 }
 
 namespace {
@@ -245,91 +247,162 @@ Result<std::vector<Item>> Platform::import_items(std::string_view dataset_id, co
   return out;
 }
 
+// A sync joins the bucket's listing with the catalogue's index of the dataset's items by object
+// (Catalog::external_items), both in key order, sync_chunk objects at a time: its memory does not
+// grow with the bucket. Items whose object is not listed go — once the listing has gone past
+// their key in order (a store that lists out of order fails the sync before it removes
+// anything it has not confirmed). An addition the dataset's quota refuses is tried again at the
+// end, after every removal made room (up to kMaxDeferred of them).
+namespace {
+constexpr size_t kMaxDeferred = 10000;
+constexpr size_t kMaxSkippedReported = 1000;
+}  // namespace
+
 Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::string_view user,
                                           const std::function<void(const SyncReport&, int)>& progress) {
   DLFS_ASSIGN(DriverDataset dd, driver_dataset(*this, dataset_id));
+  const std::string ds = dd.dataset.id;
   SyncReport report;
-  // What the bucket has, by item path.
-  std::map<std::string, ObjectInfo> objects;
-  std::set<std::string> listed_keys;
-  std::string prefix = dd.driver.path.empty() ? "" : dd.driver.path + "/";
-  DLFS_TRY(dd.store->list(prefix, [&](const ObjectInfo& o) {
-    auto path = item_path_for(dd.driver, o.key);
-    if (path && is_hidden_path(*path)) return true;  // what the platform made there (/.dataloop)
-    ++report.listed;
-    listed_keys.insert(o.key);
-    if (!path)
-      report.skipped.push_back(o.key + ": not a name an item can have");
-    else
-      objects.emplace(std::move(*path), o);
-    return true;
-  }));
-  if (progress) progress(report, 10);
-
-  // What the dataset has from this bucket: path -> (item, object key, etag).
-  struct Known {
-    Item item;
-    std::string object_key;
+  auto skip = [&](std::string why) {
+    if (report.skipped.size() < kMaxSkippedReported) report.skipped.push_back(std::move(why));
+    else ++report.skipped_more;
   };
-  std::map<std::string, Known> known;
-  {
-    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
-    Status inner;
-    DLFS_TRY(catalog_->scan_items(txn, dd.dataset.id, "", [&](const Item& item) {
-      if (!item.is_file() || item.hidden) return true;
-      auto key = catalog_->blob_key(txn, item.id);
-      if (!key) {
-        inner = key.status();
-        return false;
-      }
-      auto external = *key ? parse_external_blob_key(**key) : std::nullopt;
-      if (external && external->driver_id == dd.driver.id) known[item.filename] = {item, external->object_key};
-      return true;
-    }));
-    DLFS_TRY(inner);
-  }
-
+  std::string prefix = dd.driver.path.empty() ? "" : dd.driver.path + "/";
+  const std::string blob_prefix = external_blob_key(dd.driver.id, prefix);
+  const std::string driver_part = external_blob_key(dd.driver.id, "");
+  // A blob key of this driver -> its item path, nullopt for what no sync touches (the
+  // platform's /.dataloop, names no item can have).
+  auto synced_path = [&](std::string_view blob_key) -> std::optional<std::string> {
+    auto path = item_path_for(dd.driver, blob_key.substr(driver_part.size()));
+    if (path && is_hidden_path(*path)) return std::nullopt;
+    return path;
+  };
   UploadOptions options;
   options.mode = UploadMode::kOverwrite;
   options.user = std::string(user);
-  size_t done = 0, total = objects.size() + known.size();
+  // The bucket's size is known only once it is listed: the dataset's is the estimate.
+  const uint64_t expected = std::max<uint64_t>(dd.dataset.items_count, 1);
+  uint64_t done = 0;
   auto tick = [&] {
-    ++done;
-    if (progress && done % 100 == 0) progress(report, 10 + int(89 * done / std::max<size_t>(total, 1)));
+    if (progress && ++done % 100 == 0) progress(report, int(95 * std::min<uint64_t>(done, expected) / expected));
   };
-  // Removals first: the room they make counts for the additions (the dataset's quota).
-  for (const auto& [path, k] : known) {
-    // An item goes when its object is gone from the listing. Imported items may be named unlike
-    // their object, or point outside the prefix (not listed: kept).
-    if (k.object_key.starts_with(prefix) && listed_keys.count(k.object_key) == 0) {
-      Status s = delete_item(k.item.id);
+
+  std::vector<ObjectInfo> chunk;
+  std::vector<std::string> gone_unconfirmed;  // items whose keys the listing passed, if it is in order
+  std::string joined_until;  // index entries up to this blob key are joined
+  struct Deferred {
+    std::string path;
+    ObjectInfo object;
+    bool known;
+  };
+  std::vector<Deferred> deferred;  // refused by the quota: tried at the end
+  std::set<std::string> listed_long;  // listed blob keys too long for the ordered index (rare)
+
+  auto remove_items = [&](std::vector<std::string>& ids) -> Status {
+    for (const std::string& id : ids) {
+      Status s = delete_item(id);
       if (!s && s.err() != ENOENT) return s;  // ENOENT: deleted meanwhile
       ++report.removed;
+      tick();
     }
-    tick();
-  }
-  for (const auto& [path, object] : objects) {
-    auto it = known.find(path);
-    bool same = it != known.end() && it->second.object_key == object.key &&
-                it->second.item.size() == object.size &&
-                it->second.item.etag() == object.etag;
-    if (same) {
-      ++report.unchanged;
-    } else {
-      json system = {{"etag", object.etag}};
-      // The blob is the object itself (a structured binding is captured by value through a
-      // named copy: clang 14 cannot capture bindings).
-      StoredBlob blob{external_blob_key(dd.driver.id, object.key), object.size};
-      auto put = [&blob](const Dataset&, const std::string&) -> Result<StoredBlob> { return blob; };
-      auto r = upload(dataset_id, path, options, put, &system);
-      if (!r) {
-        report.skipped.push_back(object.key + ": " + r.status().to_string());
-      } else {
-        ++(it == known.end() ? report.added : report.updated);
+    ids.clear();
+    return {};
+  };
+  auto add = [&](const std::string& path, const ObjectInfo& object, bool known, bool last_try) {
+    json system = {{"etag", object.etag}};
+    StoredBlob blob{external_blob_key(dd.driver.id, object.key), object.size};
+    auto put = [&blob](const Dataset&, const std::string&) -> Result<StoredBlob> { return blob; };
+    auto r = upload(ds, path, options, put, &system);
+    if (r) ++(known ? report.updated : report.added);
+    else if (r.err() == EDQUOT && !last_try && deferred.size() < kMaxDeferred) deferred.push_back({path, object, known});
+    else skip(object.key + ": " + r.status().to_string());
+  };
+
+  // Joins `chunk` (listed, in order) with the index up to its last key (to the end when `last`).
+  auto join = [&](bool last) -> Status {
+    // The index entries the chunk covers that are not in it: their objects are gone.
+    std::string upto = chunk.empty() ? "" : external_blob_key(dd.driver.id, chunk.back().key);
+    std::vector<std::string> gone;
+    enum State : char { kNew, kChanged, kUnchanged };
+    std::vector<State> state(chunk.size(), kNew);
+    {
+      DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+      DLFS_TRY(catalog_->external_items(txn, ds, blob_prefix, joined_until, [&](std::string_view key, std::string_view id) {
+        if (!last && key > upto) return false;
+        if (!synced_path(key)) return true;
+        std::string object(key.substr(driver_part.size()));
+        bool listed = std::ranges::binary_search(chunk, object, {}, &ObjectInfo::key);
+        if (!listed) gone.emplace_back(id);
+        return true;
+      }));
+      // Which listed objects the dataset has as they are: an item at the object's path, holding
+      // that object, of its size and etag.
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        const ObjectInfo& o = chunk[i];
+        std::string key = external_blob_key(dd.driver.id, o.key);
+        std::string path = *synced_path(key);
+        DLFS_ASSIGN(std::vector<std::string> holders, catalog_->items_holding(txn, ds, key));
+        for (const std::string& id : holders) {
+          DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+          if (item && item->filename == path && item->size() == o.size && item->etag() == o.etag) state[i] = kUnchanged;
+        }
+        if (state[i] == kNew) {
+          DLFS_ASSIGN(auto there, catalog_->entry_at(txn, ds, path));
+          if (there) state[i] = kChanged;
+        }
       }
     }
-    tick();
+    // Confirmed now that the listing went on in order past them: the previous chunk's, first.
+    DLFS_TRY(remove_items(gone_unconfirmed));
+    gone_unconfirmed = std::move(gone);
+    if (last) DLFS_TRY(remove_items(gone_unconfirmed));
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (state[i] == kUnchanged) ++report.unchanged;
+      else add(*synced_path(external_blob_key(dd.driver.id, chunk[i].key)), chunk[i], state[i] == kChanged, false);
+      tick();
+    }
+    joined_until = upto;
+    chunk.clear();
+    return {};
+  };
+
+  Status failed;
+  std::string last_key;
+  DLFS_TRY(dd.store->list(prefix, [&](const ObjectInfo& o) {
+    if (!last_key.empty() && o.key <= last_key) {
+      failed = Status(EIO, "the bucket listed its objects out of key order ('" + o.key + "' after '" + last_key +
+                               "'): nothing it did not list was removed");
+      return false;
+    }
+    last_key = o.key;
+    std::string key = external_blob_key(dd.driver.id, o.key);
+    auto path = item_path_for(dd.driver, o.key);
+    if (path && is_hidden_path(*path)) return true;  // what the platform made there (/.dataloop)
+    ++report.listed;
+    if (!path) {
+      skip(o.key + ": not a name an item can have");
+      return true;
+    }
+    if (key.size() > kMaxOrderedBlobKey) listed_long.insert(key);
+    chunk.push_back(o);
+    if (chunk.size() >= std::max<size_t>(options_.sync_chunk, 1)) failed = join(false);
+    return bool(failed);
+  }));
+  DLFS_TRY(failed);
+  DLFS_TRY(join(true));
+
+  // Items holding objects whose keys are too long for the ordered index.
+  std::vector<std::string> gone_long;
+  {
+    DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+    DLFS_TRY(catalog_->long_external_items(txn, ds, [&](std::string_view key, std::string_view id) {
+      if (key.starts_with(blob_prefix) && synced_path(key) && !listed_long.count(std::string(key)))
+        gone_long.emplace_back(id);
+      return true;
+    }));
   }
+  DLFS_TRY(remove_items(gone_long));
+  for (const Deferred& d : deferred) add(d.path, d.object, d.known, true);
   if (progress) progress(report, 100);
   return report;
 }
