@@ -75,29 +75,57 @@ class LocalFolderStore : public ObjectStore {
     return {};
   }
 
+  // A walk of the folders in key order, one folder's entries in memory at a time (not the whole
+  // listing): a folder's entries sorted by name, a subfolder's as its name + '/' (so "a.b" comes
+  // before "a/x", as in the keys' byte order), and only the folders the prefix can reach.
   Status list(std::string_view prefix, const std::function<bool(const ObjectInfo&)>& fn) override {
-    std::vector<ObjectInfo> found;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec);
-    if (ec) return Status(ec.value(), "cannot list " + root_, ec.message());
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) return Status(ec.value(), "cannot list " + root_, ec.message());
-      if (!it->is_regular_file(ec) || it->path().filename().string().starts_with(kTempPrefix)) continue;
-      std::string key = it->path().lexically_relative(root_).string();
-      if (!key.starts_with(prefix)) continue;
-      struct stat st {};
-      if (::stat(it->path().c_str(), &st) != 0) continue;  // gone meanwhile
-      found.push_back(info(std::move(key), st));
-    }
-    std::sort(found.begin(), found.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
-    for (const ObjectInfo& o : found)
-      if (!fn(o)) break;
-    return {};
+    bool stopped = false;
+    return walk("", prefix, fn, stopped);
   }
 
   std::string local_path(std::string_view key) const override { return root_ + "/" + std::string(key); }
 
  private:
+  // The objects of folder `rel` ("" or "a/b/") whose keys start with `prefix`, in key order.
+  Status walk(const std::string& rel, std::string_view prefix, const std::function<bool(const ObjectInfo&)>& fn,
+              bool& stopped) {
+    struct Entry {
+      std::string order;  // the name, '/' after a folder's
+      bool dir;
+    };
+    std::vector<Entry> entries;
+    std::error_code ec;
+    fs::directory_iterator it(root_ + "/" + rel, fs::directory_options::skip_permission_denied, ec);
+    if (ec) {
+      if (!rel.empty() && (ec.value() == ENOENT || ec.value() == ENOTDIR)) return {};  // gone meanwhile
+      return Status(ec.value(), "cannot list " + root_ + "/" + rel, ec.message());
+    }
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) return Status(ec.value(), "cannot list " + root_ + "/" + rel, ec.message());
+      std::string name = it->path().filename().string();
+      if (name.starts_with(kTempPrefix)) continue;
+      bool dir = it->is_directory(ec) && !it->is_symlink(ec);
+      if (!dir && !it->is_regular_file(ec)) continue;
+      std::string key = rel + name + (dir ? "/" : "");
+      // Only what can hold keys under the prefix.
+      if (!(key.starts_with(prefix) || (dir && prefix.starts_with(key)))) continue;
+      entries.push_back({name + (dir ? "/" : ""), dir});
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.order < b.order; });
+    for (const Entry& e : entries) {
+      if (stopped) return {};
+      std::string key = rel + e.order;
+      if (e.dir) {
+        DLFS_TRY(walk(key, prefix, fn, stopped));
+        continue;
+      }
+      struct stat st {};
+      if (::stat((root_ + "/" + key).c_str(), &st) != 0) continue;  // gone meanwhile
+      if (!fn(info(std::move(key), st))) stopped = true;
+    }
+    return {};
+  }
+
   static ObjectInfo info(std::string key, const struct stat& st) {
     ObjectInfo o;
     o.key = std::move(key);

@@ -250,6 +250,15 @@ class Platform {
                               const UploadOptions& options, const PutBlob& put, const json* system = nullptr);
   // An upload's steps (platform_write.cpp): checked and its bytes stored; committed (inside a
   // catalogue transaction); the binaries it no longer needs dropped.
+  // Many uploads in one catalogue commit (each in a nested transaction: one refused does not undo
+  // the others), one answer each in order; each as upload()'s.
+  struct BlobUpload {
+    std::string remote_path;
+    const UploadOptions* options;
+    PutBlob put;
+    const json* system = nullptr;
+  };
+  std::vector<Result<UploadResult>> upload_many(std::string_view dataset_id, std::span<const BlobUpload> uploads);
   struct StagedUpload;
   void stage_upload(std::string_view dataset_id, std::string_view remote_path, const PutBlob& put, StagedUpload& up);
   Status commit_staged(LmdbTxn& txn, std::string_view dataset_id, StagedUpload& up);

@@ -290,14 +290,14 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
   std::vector<ObjectInfo> chunk;
   std::vector<std::string> gone_unconfirmed;  // items whose keys the listing passed, if it is in order
   std::string joined_until;  // index entries up to this blob key are joined
-  struct Deferred {
-    std::string path;
-    ObjectInfo object;
-    bool known;
-  };
-  std::vector<Deferred> deferred;  // refused by the quota: tried at the end
   std::set<std::string> listed_long;  // listed blob keys too long for the ordered index (rare)
 
+  struct Wanted {  // an object to make an item of
+    std::string path;
+    ObjectInfo object;
+    bool known;  // an item is at its path (updated, not added)
+  };
+  std::vector<Wanted> deferred;  // refused by the quota: tried at the end
   auto remove_items = [&](std::vector<std::string>& ids) -> Status {
     for (const std::string& id : ids) {
       Status s = delete_item(id);
@@ -308,14 +308,24 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     ids.clear();
     return {};
   };
-  auto add = [&](const std::string& path, const ObjectInfo& object, bool known, bool last_try) {
-    json system = {{"etag", object.etag}};
-    StoredBlob blob{external_blob_key(dd.driver.id, object.key), object.size};
-    auto put = [&blob](const Dataset&, const std::string&) -> Result<StoredBlob> { return blob; };
-    auto r = upload(ds, path, options, put, &system);
-    if (r) ++(known ? report.updated : report.added);
-    else if (r.err() == EDQUOT && !last_try && deferred.size() < kMaxDeferred) deferred.push_back({path, object, known});
-    else skip(object.key + ": " + r.status().to_string());
+  // Items made (or made again) for objects, in one catalogue commit; the item is the object itself.
+  auto add = [&](const std::vector<Wanted>& wanted, bool last_try) {
+    std::vector<json> systems;
+    systems.reserve(wanted.size());  // (the uploads point into it)
+    std::vector<BlobUpload> uploads;
+    for (const Wanted& w : wanted) {
+      systems.push_back({{"etag", w.object.etag}});
+      StoredBlob blob{external_blob_key(dd.driver.id, w.object.key), w.object.size};
+      uploads.push_back({w.path, &options, [blob](const Dataset&, const std::string&) -> Result<StoredBlob> { return blob; },
+                         &systems.back()});
+    }
+    std::vector<Result<UploadResult>> done = upload_many(ds, uploads);
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const Wanted& w = wanted[i];
+      if (done[i]) ++(w.known ? report.updated : report.added);
+      else if (done[i].err() == EDQUOT && !last_try && deferred.size() < kMaxDeferred) deferred.push_back(w);
+      else skip(w.object.key + ": " + done[i].status().to_string());
+    }
   };
 
   // Joins `chunk` (listed, in order) with the index up to its last key (to the end when `last`).
@@ -356,11 +366,13 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     DLFS_TRY(remove_items(gone_unconfirmed));
     gone_unconfirmed = std::move(gone);
     if (last) DLFS_TRY(remove_items(gone_unconfirmed));
+    std::vector<Wanted> wanted;
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (state[i] == kUnchanged) ++report.unchanged;
-      else add(*synced_path(external_blob_key(dd.driver.id, chunk[i].key)), chunk[i], state[i] == kChanged, false);
+      else wanted.push_back({*synced_path(external_blob_key(dd.driver.id, chunk[i].key)), chunk[i], state[i] == kChanged});
       tick();
     }
+    if (!wanted.empty()) add(wanted, false);
     joined_until = upto;
     chunk.clear();
     return {};
@@ -402,7 +414,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     }));
   }
   DLFS_TRY(remove_items(gone_long));
-  for (const Deferred& d : deferred) add(d.path, d.object, d.known, true);
+  if (!deferred.empty()) add(std::vector<Wanted>(std::move(deferred)), true);
   if (progress) progress(report, 100);
   return report;
 }

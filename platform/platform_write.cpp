@@ -234,14 +234,24 @@ Result<UploadResult> Platform::upload(std::string_view dataset_id, std::string_v
 
 std::vector<Result<UploadResult>> Platform::upload_files(std::string_view dataset_id,
                                                          std::span<const FileUpload> uploads) {
+  std::vector<BlobUpload> blobs;
+  blobs.reserve(uploads.size());
+  for (const FileUpload& f : uploads)
+    blobs.push_back({f.remote_path, &f.options, [this, &f](const Dataset& ds, const std::string& path) {
+                       return put_blob(ds, path, &f.local_file, {},
+                                       f.owned ? Take::kMove : f.options.linkable ? Take::kLink : Take::kCopy);
+                     }});
+  return upload_many(dataset_id, blobs);
+}
+
+std::vector<Result<UploadResult>> Platform::upload_many(std::string_view dataset_id,
+                                                        std::span<const BlobUpload> uploads) {
   std::vector<StagedUpload> ups(uploads.size());
   bool any_staged = false, sync = false;
   for (size_t i = 0; i < uploads.size(); ++i) {
-    const FileUpload& f = uploads[i];
-    ups[i].options = &f.options;
-    stage_upload(dataset_id, f.remote_path, [&](const Dataset& ds, const std::string& path) {
-      return put_blob(ds, path, &f.local_file, {}, f.owned ? Take::kMove : f.options.linkable ? Take::kLink : Take::kCopy);
-    }, ups[i]);
+    ups[i].options = uploads[i].options;
+    ups[i].system = uploads[i].system;
+    stage_upload(dataset_id, uploads[i].remote_path, uploads[i].put, ups[i]);
     any_staged |= ups[i].staged;
     sync |= ups[i].needs_store_sync();
   }
