@@ -298,8 +298,19 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     bool known;  // an item is at its path (updated, not added)
   };
   std::vector<Wanted> deferred;  // refused by the quota: tried at the end
+  // An item written since the sync began (an upload, a move) may hold an object the listing
+  // went past before it was there: not gone, kept (the next sync sees it).
+  const int64_t started_ms = options_.clock->now_ms();
   auto remove_items = [&](std::vector<std::string>& ids) -> Status {
-    for (const std::string& id : ids) {
+    std::vector<std::string> old;
+    {
+      DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+      for (const std::string& id : ids) {
+        DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+        if (item && item->updated_ms < started_ms) old.push_back(id);
+      }
+    }
+    for (const std::string& id : old) {
       Status s = delete_item(id);
       if (!s && s.err() != ENOENT) return s;  // ENOENT: deleted meanwhile
       ++report.removed;

@@ -36,7 +36,16 @@ class ReversingStore : public ObjectStore {
   }
   Result<ObjectInfo> copy(std::string_view from, std::string_view to) override { return inner_->copy(from, to); }
   Status remove(std::string_view key) override { return inner_->remove(key); }
+  std::function<void()> during_listing;  // tests: runs while a listing is under way
   Status list(std::string_view prefix, const std::function<bool(const ObjectInfo&)>& fn) override {
+    if (during_listing) {
+      // The hook runs once the listing is under way (after its first object).
+      int n = 0;
+      return inner_->list(prefix, [&](const ObjectInfo& o) {
+        if (n++ == 1 && during_listing) std::exchange(during_listing, nullptr)();
+        return fn(o);
+      });
+    }
     if (!reversed_) return inner_->list(prefix, fn);
     std::vector<ObjectInfo> all;
     DLFS_TRY(inner_->list(prefix, [&](const ObjectInfo& o) {
@@ -72,7 +81,9 @@ class PlatformSyncScale : public ::testing::Test {
     o.sync_chunk = 50;
     o.open_store = [this](const Driver& d) -> Result<std::unique_ptr<ObjectStore>> {
       DLFS_ASSIGN(auto inner, open_driver_store(d));
-      return std::unique_ptr<ObjectStore>(new ReversingStore(std::move(inner), reversed_));
+      auto store = std::make_unique<ReversingStore>(std::move(inner), reversed_);
+      store_ = store.get();
+      return std::unique_ptr<ObjectStore>(std::move(store));
     };
     auto p = Platform::open(o);
     ASSERT_TRUE(p) << p.status().to_string();
@@ -117,6 +128,7 @@ class PlatformSyncScale : public ::testing::Test {
 
   TempDir dir_{"dlfs-sync-scale"};
   bool reversed_ = false;
+  ReversingStore* store_ = nullptr;  // the driver's store, once the platform opened it
   std::unique_ptr<Platform> platform_;
   Dataset ds_;
 };
@@ -241,4 +253,22 @@ TEST_F(PlatformSyncScale, TheIndexFollowsUploadsMovesAndDeletesAndIsBuiltForAnOl
   SyncReport r = sync();
   EXPECT_EQ(r.added, 1u);
   EXPECT_EQ(r.unchanged, 1u);
+}
+
+// An upload into a key range the listing already went past (its object not listed) is not taken
+// for an object gone: its item stays, as does the object (the driver may delete objects).
+TEST_F(PlatformSyncScale, AnUploadDuringTheSyncIsNotTakenForAnObjectGone) {
+  for (int i = 0; i < 120; ++i) put(name(i), "x");
+  EXPECT_EQ(sync().added, 120u);
+  ASSERT_TRUE(store_);
+  store_->during_listing = [&] {
+    auto up = platform_->upload_bytes(ds_.id, "uploaded meanwhile", "/" + name(0) + "a", UploadOptions{});
+    EXPECT_TRUE(up) << up.status().to_string();
+  };
+  SyncReport r = sync();
+  EXPECT_EQ(r.removed, 0u);
+  EXPECT_EQ(r.unchanged, 120u);
+  EXPECT_EQ(items()["/" + name(0) + "a"], "uploaded meanwhile");
+  EXPECT_TRUE(fs::exists(bucket() + "/s/" + name(0) + "a"));
+  EXPECT_EQ(sync().unchanged, 121u);
 }
