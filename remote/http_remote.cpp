@@ -6,7 +6,9 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -93,6 +95,45 @@ bool parse_content_range(std::string_view v, uint64_t& start, uint64_t& total) {
   return true;
 }
 
+// The presigned URLs dlfsd answered reads of bucket items with, until shortly before they expire
+// (its Cache-Control max-age): later reads of the item go to the bucket without asking dlfsd.
+class PresignedUrls {
+ public:
+  std::string get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = urls_.find(key);
+    if (it == urls_.end()) return {};
+    if (std::chrono::steady_clock::now() < it->second.until) return it->second.url;
+    urls_.erase(it);
+    return {};
+  }
+  void put(const std::string& key, const std::string& url, int64_t max_age_s) {
+    if (max_age_s <= 0 || url.empty()) return;
+    std::lock_guard lock(mu_);
+    if (urls_.size() >= kMaxUrls) urls_.clear();  // (a mount reading more items than this at once asks again)
+    urls_[key] = {url, std::chrono::steady_clock::now() + std::chrono::seconds(max_age_s)};
+  }
+  void erase(const std::string& key) {
+    std::lock_guard lock(mu_);
+    urls_.erase(key);
+  }
+
+ private:
+  static constexpr size_t kMaxUrls = 4096;
+  struct Entry {
+    std::string url;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> urls_;
+};
+
+// "private, max-age=840" -> 840; 0 without one.
+int64_t max_age_s(const std::string& cache_control) {
+  size_t at = cache_control.find("max-age=");
+  return at == std::string::npos ? 0 : std::atoll(cache_control.c_str() + at + 8);
+}
+
 class HttpRemote : public Remote {
  public:
   HttpRemote(std::shared_ptr<HttpClient> http, Dataset dataset)
@@ -160,10 +201,20 @@ class HttpRemote : public Remote {
     if (out.empty()) return size_t(0);
     std::string stream = "/items/" + http_->escape(item.id) + "/stream";
     bool direct = direct_reads_.load();
+    // A URL dlfsd gave for this version of the item, still valid: straight to the bucket. Any
+    // failure there (expired, refused, changed) asks dlfsd again.
+    std::string url_key = item.id + "/" + item.etag();
+    if (std::string url = direct ? presigned_.get(url_key) : std::string(); !url.empty()) {
+      Result<HttpResponse> from_bucket = read_range(item, url, offset, out, false, 1);
+      if (from_bucket && from_bucket->code != 412) return read_answer(item, *from_bucket, offset, out);
+      presigned_.erase(url_key);
+    }
     DLFS_ASSIGN(HttpResponse r, read_range(item, direct ? stream : stream + "?redirect=false", offset, out, direct));
     if (direct && r.code >= 300 && r.code < 400) {
+      presigned_.put(url_key, r.header("location"), max_age_s(r.header("cache-control")));
       Result<HttpResponse> from_bucket = read_range(item, r.header("location"), offset, out, false, 1);
       if (from_bucket) return read_answer(item, *from_bucket, offset, out);
+      presigned_.erase(url_key);
       if ((from_bucket.err() == EIO || from_bucket.err() == ETIMEDOUT) && direct_reads_.exchange(false))
         spdlog::warn("cannot read from the storage bucket ({}): reading through the server from now on",
                      from_bucket.status().to_string());
@@ -398,6 +449,7 @@ class HttpRemote : public Remote {
   Dataset dataset_;
   std::atomic<bool> batches_{true};  // the server takes batch uploads (until it answers it does not)
   std::atomic<bool> parts_{true};    // ... and uploads in parts
+  PresignedUrls presigned_;  // by item id and version
   std::atomic<bool> direct_reads_;  // reads of bucket items from the bucket (HttpOptions::direct_reads)
 };
 

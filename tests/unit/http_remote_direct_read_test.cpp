@@ -52,6 +52,7 @@ class DirectRead : public ::testing::Test {
       }
       ++redirects_;
       res.status = 302;
+      if (max_age_ > 0) res.set_header("Cache-Control", "private, max-age=" + std::to_string(max_age_));
       res.set_header("Location", location_.empty() ? bucket_.origin() + "/obj/x.bin?X-Amz-Signature=abc" : location_);
     });
     api_.start();
@@ -80,6 +81,7 @@ class DirectRead : public ::testing::Test {
   bool token_leaked_ = false;
   std::string if_match_;
   std::string location_;  // where the API redirects ("": the bucket)
+  int max_age_ = 0;       // the redirect's Cache-Control max-age (0: none)
   TestServer bucket_, api_;
 };
 
@@ -146,4 +148,27 @@ TEST_F(DirectRead, ThroughServerAsksForTheBytesAtOnce) {
   std::lock_guard lock(mu_);
   EXPECT_EQ(redirects_, 0);
   EXPECT_EQ(bucket_gets_, 0);
+}
+
+TEST_F(DirectRead, AUrlDlfsdSaysMayBeReusedGoesStraightToTheBucketUntilTheBucketRefusesIt) {
+  max_age_ = 600;
+  auto r = remote();
+  ASSERT_TRUE(r);
+  for (uint64_t offset : {0, 1000, 2000}) {
+    auto got = read(*r, offset, 100);
+    ASSERT_TRUE(got) << got.status().to_string();
+    EXPECT_EQ(*got, data_.substr(offset, 100));
+  }
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(redirects_, 1);  // one question to dlfsd for three reads
+    EXPECT_EQ(bucket_gets_, 3);
+    bucket_answer_ = 403;  // the URL expired early
+  }
+  auto got = read(*r, 3000, 100);
+  ASSERT_TRUE(got) << got.status().to_string();
+  EXPECT_EQ(*got, data_.substr(3000, 100));
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(redirects_, 2);  // asked again, then through the server that once
+  EXPECT_EQ(through_server_, 1);
 }
