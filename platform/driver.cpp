@@ -125,6 +125,8 @@ Result<std::unique_ptr<ObjectStore>> open_driver_store(const Driver& d) {
     c.secret_key = cred("secret");
     if (c.access_key.empty()) {
       DLFS_ASSIGN(GcsServiceAccount account, gcs_service_account(d));
+      c.url_signer_email = account.client_email;
+      c.url_signer = [account](std::string_view bytes) { return gcs_rs256_sign(account, bytes); };
       DLFS_ASSIGN(std::shared_ptr<GcsTokenSource> tokens, GcsTokenSource::make(std::move(account)));
       c.bearer_token = [tokens] { return tokens->token(); };
       c.bearer_rejected = [tokens](const std::string& rejected) { tokens->invalidate(rejected); };

@@ -167,8 +167,9 @@ class S3Store : public ObjectStore, private S3Calls {
   Result<std::string> presigned_read_url(std::string_view key, int64_t valid_s) override {
     DLFS_TRY(check_object_key(key));
     std::string url = http_.options().base_url + object_path(key);
-    if (config_.bearer_token) return Status(ENOTSUP, "a store reached with OAuth tokens does not sign URLs (yet)");
-    if (config_.access_key.empty()) return url;
+    bool rsa = config_.bearer_token && config_.url_signer;
+    if (config_.bearer_token && !rsa) return Status(ENOTSUP, "this store's OAuth tokens cannot sign URLs");
+    if (config_.access_key.empty() && !rsa) return url;
     SigV4Presign p;
     size_t host_at = url.find("://") + 3;
     p.host = url.substr(host_at, url.find('/', host_at) - host_at);
@@ -177,9 +178,15 @@ class S3Store : public ObjectStore, private S3Calls {
     p.region = config_.region;
     p.access_key = config_.access_key;
     p.secret_key = config_.secret_key;
+    if (rsa) {  // GCS's V4 signing with a service account
+      p.access_key = config_.url_signer_email;
+      p.service = "storage";
+      p.rsa_sign = config_.url_signer;
+    }
     p.now_s = std::time(nullptr);
     p.expires_s = valid_s;
-    return url + "?" + sigv4_presigned_query(p);
+    DLFS_ASSIGN(std::string query, sigv4_presigned_query(p));
+    return url + "?" + query;
   }
 
   Status remove(std::string_view key) override {

@@ -25,6 +25,10 @@ struct S3StoreConfig {
   // request is tried once more with a new one.
   std::function<Result<std::string>()> bearer_token;
   std::function<void(const std::string& rejected)> bearer_rejected;
+  // With bearer tokens, presigned URLs signed GOOG4-RSA-SHA256 by the service account (its email,
+  // its key's RSA-SHA256 of the bytes); unset: such a store makes none.
+  std::string url_signer_email;
+  std::function<Result<std::string>(std::string_view bytes)> url_signer;
   std::string ca_file;  // https with a private CA (PEM); "" for the system's
   long connect_timeout_ms = 10000;
   int max_attempts = 4;
