@@ -6,6 +6,8 @@
 #include <mutex>
 #include <random>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <unistd.h>
 
@@ -70,15 +72,28 @@ uint32_t id_seconds(std::string_view id) {
 std::string sha256_hex(std::string_view bytes, size_t hex_digits) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  std::string out = hex_of(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+  out.resize(std::min(out.size(), hex_digits));
+  return out;
+}
+
+std::string hex_of(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  for (unsigned char b : md) {
-    if (out.size() >= hex_digits) break;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
     out.push_back(digits[b >> 4]);
     out.push_back(digits[b & 15]);
   }
-  out.resize(std::min(out.size(), hex_digits));
   return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+       md, &len);
+  return std::string(reinterpret_cast<char*>(md), len);
 }
 
 }  // namespace dlfs

@@ -16,5 +16,9 @@ uint32_t id_seconds(std::string_view id);
 // The first `hex_digits` (<= 64) lowercase hex digits of the SHA-256 of `bytes`: a name for
 // something by its content (a data cache file, a version of an item's bytes).
 std::string sha256_hex(std::string_view bytes, size_t hex_digits = 64);
+// The lowercase hex digits of `bytes`.
+std::string hex_of(std::string_view bytes);
+// HMAC-SHA256 of `data` under `key`: the 32 raw bytes (JWT HS256, SigV4, Azure SharedKey).
+std::string hmac_sha256(std::string_view key, std::string_view data);
 
 }  // namespace dlfs

@@ -291,12 +291,14 @@ void HttpClient::release(void* handle) {
 
 bool HttpClient::same_origin(const std::string& url) const { return !origin_.empty() && origin_of(url) == origin_; }
 
-std::string HttpClient::escape(std::string_view text) {
+std::string url_escape(std::string_view text) {
   char* e = curl_easy_escape(nullptr, text.data(), int(text.size()));
   std::string out = e ? e : "";
   curl_free(e);
   return out;
 }
+
+std::string HttpClient::escape(std::string_view text) { return url_escape(text); }
 
 std::string HttpClient::escape_path(std::string_view key) {
   std::string out;

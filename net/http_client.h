@@ -105,6 +105,10 @@ struct HttpResponse {
   std::string header(const std::string& lower_name) const;
 };
 
+// RFC 3986 escaping (unreserved characters kept, every other byte %XX, upper case): a query
+// value, a path segment; what SigV4 and SAS signatures sign.
+std::string url_escape(std::string_view text);
+
 // An ETag without its quotes ("\"abc\"" -> "abc"); as it is when not quoted.
 std::string unquoted(std::string etag);
 

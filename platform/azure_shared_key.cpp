@@ -1,14 +1,12 @@
 #include "platform/azure_shared_key.h"
 
-#include <curl/curl.h>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
+
+#include "core/ids.h"
+#include "net/http_client.h"
 
 namespace dlfs {
 namespace {
@@ -160,23 +158,13 @@ std::string AzureSharedKey::blob_read_sas(std::string_view container, std::strin
   // then the five response-header overrides (none here).
   std::string to_sign = "r\n\n" + std::string(expiry) + "\n/blob/" + account_ + "/" + std::string(container) + "/" +
                         std::string(blob) + "\n\n\n" + protocol + "\n" + version + "\nb\n\n\n\n\n\n\n";
-  auto escape = [](std::string_view v) {
-    char* e = curl_easy_escape(nullptr, v.data(), int(v.size()));
-    std::string out = e ? e : "";
-    curl_free(e);
-    return out;
-  };
-  std::string sas = "se=" + escape(expiry) + "&sp=r";
+  std::string sas = "se=" + url_escape(expiry) + "&sp=r";
   if (https_only) sas += "&spr=https";
-  return sas + "&sr=b&sv=" + version + "&sig=" + escape(signature(to_sign));
+  return sas + "&sr=b&sv=" + version + "&sig=" + url_escape(signature(to_sign));
 }
 
 std::string AzureSharedKey::signature(std::string_view string_to_sign) const {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), int(key_.size()), reinterpret_cast<const unsigned char*>(string_to_sign.data()),
-       string_to_sign.size(), md, &len);
-  return base64_encode(std::string_view(reinterpret_cast<char*>(md), len));
+  return base64_encode(hmac_sha256(key_, string_to_sign));
 }
 
 }  // namespace dlfs

@@ -1,6 +1,5 @@
 #include "platform/catalog.h"
 
-#include <openssl/sha.h>
 
 #include <cstdlib>
 #include <tuple>
@@ -19,15 +18,7 @@ constexpr size_t kPlainDirBytes = 230;
 
 std::string dir_part(std::string_view dir) {
   if (dir.size() <= kPlainDirBytes) return std::string(dir);
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(dir.data()), dir.size(), md);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "#";
-  for (unsigned char b : md) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
+  return "#" + sha256_hex(dir);
 }
 
 std::string path_key(std::string_view ds, std::string_view dir, std::string_view name) {

@@ -346,6 +346,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     std::vector<std::string> gone;
     enum State : char { kNew, kChanged, kUnchanged };
     std::vector<State> state(chunk.size(), kNew);
+    std::vector<std::string> paths(chunk.size());
     {
       DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
       DLFS_TRY(catalog_->external_items(txn, ds, blob_prefix, joined_until, [&](std::string_view key, std::string_view id) {
@@ -361,7 +362,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
       for (size_t i = 0; i < chunk.size(); ++i) {
         const ObjectInfo& o = chunk[i];
         std::string key = external_blob_key(dd.driver.id, o.key);
-        std::string path = *synced_path(key);
+        const std::string& path = paths[i] = *synced_path(key);
         DLFS_ASSIGN(std::vector<std::string> holders, catalog_->items_holding(txn, ds, key));
         for (const std::string& id : holders) {
           DLFS_ASSIGN(auto item, catalog_->item(txn, id));
@@ -380,7 +381,7 @@ Result<SyncReport> Platform::sync_dataset(std::string_view dataset_id, std::stri
     std::vector<Wanted> wanted;
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (state[i] == kUnchanged) ++report.unchanged;
-      else wanted.push_back({*synced_path(external_blob_key(dd.driver.id, chunk[i].key)), chunk[i], state[i] == kChanged});
+      else wanted.push_back({std::move(paths[i]), chunk[i], state[i] == kChanged});
       tick();
     }
     if (!wanted.empty()) add(wanted, false);

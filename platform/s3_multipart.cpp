@@ -18,6 +18,7 @@
 #include <set>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/parallel_each.h"
 
 namespace dlfs {
@@ -63,13 +64,7 @@ Result<std::string> md5_hex(const std::string& path, uint64_t offset, uint64_t s
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return hex_of(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 // A 200 answer may still carry an <Error> (Complete and UploadPartCopy fail after they started).

@@ -10,8 +10,6 @@
 #include <sstream>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "core/base64.h"
@@ -21,14 +19,6 @@
 namespace dlfs {
 
 namespace {
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
 
 Status bad_token(const std::string& why) { return Status(EACCES, "invalid token: " + why); }
 

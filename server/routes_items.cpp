@@ -22,6 +22,13 @@ std::string entity_tag(const Item& item) {
   return etag.empty() ? etag : "\"" + etag + "\"";
 }
 
+// Whether the request's If-Match (if any) names this version (`etag`, quoted) of the item: the
+// version a ranged reader started on; another is answered 412, never a part of it.
+bool if_match_holds(const Req& req, const std::string& etag) {
+  std::string if_match = req.get_header_value("If-Match");
+  return if_match.empty() || if_match == "*" || if_match == etag;
+}
+
 // Streams [first, first+length) of one version of the item, a chunk at a time: never the whole
 // file in memory, and never bytes of two versions (an upload replacing it mid-stream).
 void stream_item(ApiContext& ctx, const Req& req, Res& res, std::shared_ptr<Platform::ItemBinary> binary) {
@@ -29,12 +36,9 @@ void stream_item(ApiContext& ctx, const Req& req, Res& res, std::shared_ptr<Plat
   uint64_t size = item.size();
   std::string etag = entity_tag(item);
   if (!etag.empty()) res.set_header("ETag", etag);
-  // If-Match: the version a reader started on (a ranged reader asks for its parts one by one);
-  // another version answers 412, never a part of it.
-  std::string if_match = req.get_header_value("If-Match");
-  if (!if_match.empty() && if_match != "*" && if_match != etag)
+  if (!if_match_holds(req, etag))
     return send_error(res, 412, "'" + item.filename + "' changed since: its bytes are now version " +
-                                    (etag.empty() ? "(none)" : etag) + ", not " + if_match);
+                                    (etag.empty() ? "(none)" : etag) + ", not " + req.get_header_value("If-Match"));
   ByteRange range = resolve_range(req.get_header_value("Range"), size);
   res.set_header("Accept-Ranges", "bytes");
   if (range.kind == ByteRange::kUnsatisfiable) {
@@ -73,8 +77,7 @@ void stream_item(ApiContext& ctx, const Req& req, Res& res, std::shared_ptr<Plat
 bool redirect_to_bucket(ApiContext& ctx, const Req& req, Res& res, const Platform::ItemBinary& binary) {
   if (!ctx.options.presigned_reads || req.get_param_value("redirect") == "false") return false;
   std::string etag = entity_tag(binary.item);
-  std::string if_match = req.get_header_value("If-Match");
-  if (!if_match.empty() && if_match != "*" && if_match != etag) return false;  // stream_item answers 412
+  if (!if_match_holds(req, etag)) return false;  // stream_item answers 412
   auto url = ctx.platform.presigned_read_url(binary, ctx.options.presigned_read_s);
   if (!url) {
     if (url.err() != ENOTSUP) spdlog::warn("no presigned URL for '{}': {}", binary.item.filename, url.status().to_string());
