@@ -113,7 +113,8 @@ Result<ItemPage> page_of(const Catalog& catalog, const LmdbTxn& txn, const std::
 
 }  // namespace
 
-Result<Dataset> Platform::create_dataset(std::string_view name, std::string_view creator, std::string_view driver) {
+Result<Dataset> Platform::create_dataset(std::string_view name, std::string_view creator, std::string_view driver,
+                                         const json& system) {
   DLFS_TRY(validate_dataset_name(name));
   DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
   DLFS_ASSIGN(auto existing, catalog_->dataset_id_by_name(txn, name));
@@ -130,6 +131,7 @@ Result<Dataset> Platform::create_dataset(std::string_view name, std::string_view
   ds.created_ms = ds.updated_ms = now;
   ds.driver = std::string(driver);
   ds.projects = {"000000000000000000000001"};
+  if (system.is_object()) merge_patch(ds.metadata["system"], system);
   DLFS_TRY(catalog_->put_dataset(txn, ds));
   Item root;
   root.id = new_id();

@@ -83,6 +83,29 @@ struct CsvImportReport {
   json to_json() const;
 };
 
+// A clone of a dataset's items (Platform::clone_items; platform/platform_clone.cpp), as dtlpy asks
+// for one: POST /datasets/{id}/clone {"name", "filter", "cloneDatasetParams": {"withMetadata",
+// "targetDirectory", "targetDatasetId"}}.
+struct CloneRequest {
+  std::string name;               // the new dataset to make, when target_dataset_id is empty
+  std::string target_dataset_id;  // or the dataset to clone into
+  std::string target_dir = "/";   // the folder of the target the items go under, with their paths
+  json filter = nullptr;          // a DQL filter of the items to clone (null: every item)
+  bool with_metadata = true;      // the items' user metadata and description go too
+  static Result<CloneRequest> from_api(const json& body);
+  json to_json() const;
+};
+
+// What a clone did.
+struct CloneReport {
+  std::string dataset_id;  // the target
+  uint64_t matched = 0;    // items of the source the filter matched (folders too)
+  uint64_t cloned = 0;     // made in the target
+  uint64_t existing = 0;   // something was at the path in the target already: left as it was
+  std::vector<std::string> failed;  // items changed again and again while cloned (the first 1,000)
+  json to_json() const;
+};
+
 // What a bulk query did (API: "update" / "delete" in a DQL body).
 struct QueryOutcome {
   ItemPage page;          // the page of matches (after the update, for an update)
@@ -100,7 +123,9 @@ class Platform {
   ~Platform();
 
   // Datasets.
-  Result<Dataset> create_dataset(std::string_view name, std::string_view creator, std::string_view driver = {});
+  // `system`: merged into the new dataset's metadata.system (a clone's clonedFrom).
+  Result<Dataset> create_dataset(std::string_view name, std::string_view creator, std::string_view driver = {},
+                                 const json& system = nullptr);
   Result<std::vector<Dataset>> list_datasets();
   Result<Dataset> get_dataset(std::string_view id);
   // By name or id.
@@ -149,6 +174,21 @@ class Platform {
   // command's (a request body) and goes when it ends.
   Result<Command> start_csv_import(std::string_view dataset_id, std::string csv_file, std::string folder,
                                    std::string_view user, bool remove_file);
+
+  // Cloning (platform/platform_clone.cpp), by the seed's rules: items of the platform's storage
+  // into a dataset of it; items in a driver's bucket into a clone of a dataset of the same driver,
+  // which holds the same objects (no bytes copied: an internal binary is hard-linked, an object
+  // shared) and is not indexed to the bucket (no sync, no import; its moves leave objects alone;
+  // its uploads go to new objects under /.dataloop/clones/). An object goes only with the last
+  // item that holds it. The target is made (or checked) first: EXDEV across storages, EEXIST for
+  // a name taken; then the items go in batches, each all or nothing, past the quota EDQUOT. A
+  // clone run again skips what is there: a command a restart cut short is run again.
+  Result<Dataset> clone_target(std::string_view source_id, CloneRequest& request, std::string_view user);
+  Result<CloneReport> clone_items(std::string_view source_id, const CloneRequest& request, std::string_view user,
+                                  const std::function<void(const CloneReport&, int percent)>& progress = {});
+  // Both, the second as a Command (API: POST /datasets/{id}/clone); its spec's returnedModelId is
+  // the target's id.
+  Result<Command> start_clone(std::string_view source_id, CloneRequest request, std::string_view user);
 
   // Reads.
   Result<Item> get_item(std::string_view id);
@@ -309,6 +349,13 @@ class Platform {
   Status add_to_count(LmdbTxn& txn, std::string_view dataset_id, int64_t delta);
   // Sets metadata.system.<key> of a dataset's record to `value` (0 takes it out).
   Status set_dataset_count(std::string_view dataset_id, const std::string& key, uint64_t value);
+  // A clone's job (platform_clone.cpp); one batch of it.
+  std::function<Result<json>(CommandContext&)> clone_job(std::string source_id, CloneRequest request, std::string user);
+  struct CloneBatch;
+  Status clone_batch(CloneBatch& batch, const Dataset& target, const CloneRequest& request, std::string_view user,
+                     CloneReport& report);
+  // Whether an object of a driver's bucket is held by any item, in any dataset of the driver.
+  Result<bool> object_held(const LmdbTxn& txn, std::string_view driver_id, std::string_view blob_key);
   // A sync of the dataset as a command's job.
   std::function<Result<json>(CommandContext&)> sync_job(std::string dataset_id, std::string user);
   // EDQUOT (saying which quota, and how to raise it) when `items` more would not fit.
@@ -336,6 +383,10 @@ class Platform {
   std::unique_ptr<Preprocessor> preprocessor_;  // its workers stop before the commands'
   std::unique_ptr<SyncWatcher> watcher_;        // declared last: stops first, starting no more
 };
+
+// Whether a dataset is a clone of a driver's dataset (metadata.system.clonedFrom): it holds objects
+// of the bucket, but is not indexed to it.
+bool is_bucket_clone(const Dataset& ds);
 
 // Whether a file item counts in Dataset::items_count.
 bool counts_as_dataset_item(const Item& item);

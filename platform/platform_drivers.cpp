@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/ids.h"
+#include "core/json_util.h"
 #include "core/lmdb.h"
 #include "core/paths.h"
 #include "platform/catalog.h"
@@ -160,7 +161,11 @@ Result<StoredBlob> Platform::put_blob(const Dataset& ds, std::string_view path, 
   }
   Driver driver;
   DLFS_ASSIGN(auto store, driver_store(ds.driver, &driver));
-  std::string key = object_key_for(driver, path);
+  // A clone's object keys are not its paths: each upload writes a new object (never one its
+  // original, or another clone, holds), under /.dataloop/clones/<dataset>/.
+  std::string key = is_bucket_clone(ds)
+                        ? object_key_for(driver, "/.dataloop/clones/" + ds.id + "/" + new_id() + std::string(path))
+                        : object_key_for(driver, path);
   DLFS_ASSIGN(ObjectInfo o, file ? store->put_file(key, *file) : store->put_bytes(key, bytes));
   return StoredBlob{external_blob_key(driver.id, key), o.size, o.etag};
 }
@@ -184,8 +189,43 @@ void Platform::drop_blob(std::string_view key) {
   // the platform made there (under /.dataloop) is the platform's to delete.
   bool generated = external->object_key.starts_with(object_key_for(driver, "/.dataloop/"));
   if (!driver.allow_external_delete && !generated) return;
-  Status s = (*store)->remove(external->object_key);
-  if (!s) spdlog::warn("cannot delete object {} of driver {}: {}", external->object_key, driver.id, s.to_string());
+  // Clones share their original's objects (platform_clone.cpp): an object goes with the last item
+  // holding it. Where the driver has clones, the look and the delete are made inside a write
+  // transaction: a clone taking the object commits before it (and is seen) or after (and, reading
+  // its source again in its own write transaction, finds the item gone and takes nothing).
+  auto remove = [&] {
+    Status s = (*store)->remove(external->object_key);
+    if (!s) spdlog::warn("cannot delete object {} of driver {}: {}", external->object_key, driver.id, s.to_string());
+  };
+  bool has_clones = false;
+  {
+    auto txn = catalog_->read();
+    auto held = txn ? object_held(*txn, driver.id, key) : Result<bool>(txn.status());
+    if (!held || *held) return;  // (kept when in doubt)
+    auto all = catalog_->datasets(*txn);
+    if (!all) return;
+    has_clones = std::any_of(all->begin(), all->end(),
+                             [&](const Dataset& ds) { return ds.driver == driver.id && is_bucket_clone(ds); });
+  }
+  if (!has_clones) return remove();
+  auto txn = catalog_->write();
+  auto held = txn ? object_held(*txn, driver.id, key) : Result<bool>(txn.status());
+  if (held && !*held) remove();
+}
+
+Result<bool> Platform::object_held(const LmdbTxn& txn, std::string_view driver_id, std::string_view blob_key) {
+  DLFS_ASSIGN(auto all, catalog_->datasets(txn));
+  for (const Dataset& ds : all) {
+    if (ds.driver != driver_id) continue;
+    DLFS_ASSIGN(auto holders, catalog_->items_holding(txn, ds.id, blob_key));
+    if (!holders.empty()) return true;
+  }
+  return false;
+}
+
+bool is_bucket_clone(const Dataset& ds) {
+  const json* from = find_dotted(ds.metadata, "system.clonedFrom");
+  return !ds.driver.empty() && from && from->is_string();
 }
 
 namespace {
@@ -204,6 +244,10 @@ static Result<DriverDataset> driver_dataset(Platform& p, std::string_view datase
   if (ds.driver.empty())
     return Status(EINVAL, "dataset '" + ds.name + "' keeps its binaries in the platform's storage: it has no "
                                                   "storage driver to import from or sync with");
+  if (is_bucket_clone(ds))
+    return Status(EINVAL, "dataset '" + ds.name + "' is a clone: it holds objects of its driver's bucket but is not "
+                                                  "indexed to it, so it is not synced and imports nothing (sync the "
+                                                  "dataset it was cloned from)");
   DLFS_ASSIGN(Driver d, p.get_driver(ds.driver));
   DLFS_ASSIGN(auto store, p.driver_store(ds.driver));
   return DriverDataset{std::move(ds), std::move(d), std::move(store)};
@@ -463,9 +507,15 @@ Result<Command> Platform::start_sync(std::string_view dataset_id, std::string_vi
 }
 
 Status Platform::recover_commands() {
-  // A sync is run again (it is idempotent); anything else (a CSV import, whose file was in the
+  // A sync or a clone is run again (they are idempotent); anything else (a CSV import, whose file was in the
   // stopped process's temp folder) is failed, saying so.
   return commands_->recover([this](const Command& c) -> Commands::Job {
+    if (c.type == "clone") {  // (a clone run again skips what it cloned)
+      auto request = CloneRequest::from_api(c.spec.value("request", json()));
+      std::string source_id = string_field(c.spec, "datasetId");
+      if (!request || request->target_dataset_id.empty() || !get_dataset(source_id)) return {};
+      return clone_job(source_id, std::move(*request), string_field(c.spec, "user", "dlfsd (resumed)"));
+    }
     if (c.type != "sync") return {};
     std::string dataset_id = string_field(c.spec, "datasetId");
     if (dataset_id.empty() || !get_dataset(dataset_id)) return {};

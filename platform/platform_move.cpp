@@ -12,6 +12,9 @@
 // an external source cannot be moved), and for a folder that holds such files, a move is EXDEV:
 // `mv` and rsync then copy and delete, as between two filesystems.
 //
+// A clone of a driver's dataset (platform_clone.cpp) is not indexed to the bucket: its items move
+// alone, their objects stay where they are.
+//
 // Not covered: an upload to the old path that stores its object between the copy and the delete
 // loses it (as with a delete racing an upload there; the platform has no lock per object key).
 #include <spdlog/spdlog.h>
@@ -67,6 +70,8 @@ Result<std::optional<Platform::ObjectMove>> Platform::object_move_for(std::strin
     DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
     DLFS_ASSIGN(auto item, catalog_->item(txn, id));
     if (!item || !item->is_file() || item->filename == *path) return none;
+    DLFS_ASSIGN(auto ds, catalog_->dataset(txn, item->dataset_id));
+    if (ds && is_bucket_clone(*ds)) return none;  // a clone's keys are not its paths: its objects stay
     DLFS_ASSIGN(auto key, catalog_->blob_key(txn, item->id));
     if (key) external = parse_external_blob_key(*key);
     if (!external) return none;
@@ -136,6 +141,8 @@ Status Platform::check_object_stays(LmdbTxn& txn, const Item& file, std::string_
   DLFS_ASSIGN(auto key, catalog_->blob_key(txn, file.id));
   auto external = key ? parse_external_blob_key(*key) : std::nullopt;
   if (!external) return {};
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, file.dataset_id));
+  if (ds && is_bucket_clone(*ds)) return {};
   DLFS_ASSIGN(auto doc, catalog_->driver(txn, external->driver_id));
   if (!doc) return {};  // its driver is gone: nothing to keep in step
   DLFS_ASSIGN(Driver driver, driver_from_json(*doc));

@@ -552,6 +552,14 @@ Result<json> HttpConnection::sync_dataset(std::string_view name_or_id, const Syn
   return wait_command(command, "sync", progress);
 }
 
+Result<json> HttpConnection::clone_dataset(std::string_view name_or_id, const json& request,
+                                           const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));
+  DLFS_ASSIGN(HttpRequest start, json_request("POST", "/datasets/" + ds.id + "/clone", request));
+  DLFS_ASSIGN(json command, client_->send_json(start));
+  return wait_command(command, "clone", progress);
+}
+
 Result<json> HttpConnection::import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
                                         const SyncProgress& progress) {
   DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));

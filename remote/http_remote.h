@@ -22,6 +22,8 @@ class HttpConnection : public Connection {
   Result<std::vector<Driver>> list_drivers() override;
   // POST /datasets/{id}/sync, then GET /commands/{id} until the command ends.
   Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
+  Result<json> clone_dataset(std::string_view name_or_id, const json& request,
+                             const SyncProgress& progress = {}) override;
   // POST /datasets/{id}/imports/csv?name=&to= with the file as the body (streamed), then GET
   // /commands/{id} until the command ends.
   Result<json> import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,

@@ -122,6 +122,17 @@ Result<json> LocalConnection::sync_dataset(std::string_view name_or_id, const Sy
   return report.to_json();
 }
 
+Result<json> LocalConnection::clone_dataset(std::string_view name_or_id, const json& request,
+                                            const SyncProgress& progress) {
+  DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));
+  DLFS_ASSIGN(CloneRequest r, CloneRequest::from_api(request));
+  DLFS_TRY(platform_->clone_target(ds.id, r, options_.user).status());
+  DLFS_ASSIGN(CloneReport report, platform_->clone_items(ds.id, r, options_.user, [&](const CloneReport& so_far, int percent) {
+                if (progress) progress(percent, so_far.to_json());
+              }));
+  return report.to_json();
+}
+
 Result<json> LocalConnection::import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
                                          const SyncProgress& progress) {
   DLFS_ASSIGN(Dataset ds, platform_->find_dataset(name_or_id));

@@ -30,6 +30,8 @@ class LocalConnection : public Connection {
   Result<std::vector<Driver>> list_drivers() override;
   // Runs the sync in this process.
   Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) override;
+  Result<json> clone_dataset(std::string_view name_or_id, const json& request,
+                             const SyncProgress& progress = {}) override;
   // Runs the import in this process.
   Result<json> import_csv(std::string_view name_or_id, const std::string& csv_file, std::string_view to,
                           const SyncProgress& progress = {}) override;

@@ -131,6 +131,12 @@ class Connection {
   // (SyncReport::to_json: listed, added, updated, removed, unchanged, skipped).
   using SyncProgress = std::function<void(int percent, const json& report)>;
   virtual Result<json> sync_dataset(std::string_view name_or_id, const SyncProgress& progress = {}) = 0;
+  // Clones items of a dataset (Platform::clone_items's rules) and waits until done (on a server:
+  // its clone command, polled). `request` is the API's body (CloneRequest::from_api: "name" of a
+  // new dataset or cloneDatasetParams.targetDatasetId, "filter", ...). Answers the report
+  // (CloneReport::to_json: datasetId, matched, cloned, existing, failed).
+  virtual Result<json> clone_dataset(std::string_view name_or_id, const json& request,
+                                     const SyncProgress& progress = {}) = 0;
   // Watched upstream sync (platform/sync_watch.h): synced again every `seconds` by the server
   // that watches (dlfsd); 0 stops it.
   virtual Status set_sync_interval(std::string_view name_or_id, uint64_t seconds) = 0;

@@ -1,5 +1,5 @@
-// Storage drivers, importing a bucket's objects as items, syncing a dataset with its bucket, and
-// the commands (asynchronous jobs) a sync runs as.
+// Storage drivers, importing a bucket's objects as items, syncing a dataset with its bucket,
+// cloning a dataset's items, and the commands (asynchronous jobs) syncs and clones run as.
 #include <filesystem>
 
 #include "core/paths.h"
@@ -78,6 +78,24 @@ void register_driver_routes(httplib::Server& svr, ApiContext& ctx) {
     auto ds = ctx.writable_dataset(req.matches[1].str());
     if (!ds) return send_error(res, ds.status());
     auto command = p.start_sync(ds->id, caller.email);
+    if (!command) return send_error(res, command.status());
+    send_json(res, command_to_json(*command, ApiContext::base_url(req)));
+  }));
+  // Cloning (dtlpy's datasets.clone): {"name", "filter", "cloneDatasetParams": {"withMetadata",
+  // "targetDirectory", "targetDatasetId"}}. The target is made (or checked) now; the items go in a
+  // command, whose spec's returnedModelId names the target.
+  svr.Post(ds_id + "/clone", ctx.wrap([&](const Req& req, Res& res, const Caller& caller) {
+    auto ds = p.get_dataset(req.matches[1].str());
+    if (!ds) return send_error(res, ds.status());
+    auto body = ApiContext::json_body(req);
+    if (!body) return send_error(res, body.status());
+    auto request = CloneRequest::from_api(*body);
+    if (!request) return send_error(res, request.status());
+    if (!request->target_dataset_id.empty()) {
+      auto target = ctx.writable_dataset(request->target_dataset_id);
+      if (!target) return send_error(res, target.status());
+    }
+    auto command = p.start_clone(ds->id, std::move(*request), caller.email);
     if (!command) return send_error(res, command.status());
     send_json(res, command_to_json(*command, ApiContext::base_url(req)));
   }));

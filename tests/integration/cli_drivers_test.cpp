@@ -75,6 +75,56 @@ TEST_P(CliDrivers, DriverCreateDatasetOnItSyncAndRead) {
   EXPECT_NE(soon.err.find("number of seconds"), std::string::npos) << soon.err;
 }
 
+// `dlfs dataset clone` by the seed's rules, against the embedded store and against dlfsd (its
+// POST /datasets/{id}/clone command): a folder of a dataset written through a mount is cloned
+// into a new dataset, which a fresh mount reads; a bucket's dataset only into a clone of the same
+// driver, which is not synced.
+TEST_P(CliDrivers, CloneWithinTheStorageAndNoSyncOfABucketsClone) {
+  auto m = mount("m", "cache");
+  ASSERT_TRUE(m);
+  write_file(m->mountpoint() + "/day1/a.txt", "alpha");
+  write_file(m->mountpoint() + "/day1/deep/b.txt", "bravo");
+  write_file(m->mountpoint() + "/day2/c.txt", "charlie");
+  ASSERT_TRUE(sync(m->mountpoint()).ok());
+
+  std::string said = ok({"dataset", "clone", dataset, "w-day1", "--folder", "/day1/", "--to", "/copied"});
+  EXPECT_NE(said.find("cloned w into w-day1"), std::string::npos) << said;
+  EXPECT_NE(said.find(": 3 items cloned, 0 there already, 0 failed"), std::string::npos) << said;
+  EXPECT_EQ(ok({"cat", "w-day1:/copied/day1/deep/b.txt"}), "bravo");
+  {
+    MountedDatasetTest::dataset = "w-day1";
+    auto fresh = mount("m2", "cache2");
+    MountedDatasetTest::dataset = "w";
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(read_file(fresh->mountpoint() + "/copied/day1/a.txt"), "alpha");
+    EXPECT_FALSE(std::filesystem::exists(fresh->mountpoint() + "/copied/day2"));
+  }
+  // Again into it: nothing twice.
+  said = ok({"dataset", "clone", dataset, "--into", "w-day1", "--folder", "/day1", "--to", "/copied"});
+  EXPECT_NE(said.find(": 0 items cloned, 3 there already"), std::string::npos) << said;
+
+  std::string bucket = work.sub("bucket");
+  write_file(bucket + "/raw/x.txt", "x-ray");
+  write_file(work.sub("driver.json"), json({{"name", "nfs"}, {"type", "local"}, {"bucketName", bucket},
+                                            {"path", "raw"}, {"allowExternalDelete", true}}).dump());
+  std::string made = ok({"driver", "create", "--json", work.sub("driver.json")});
+  std::string id = made.substr(std::string("created driver nfs (").size(), 24);
+  ok({"dataset", "create", "photos", "--driver", id});
+  ok({"dataset", "sync", "photos"});
+  auto across = dlfs({"dataset", "clone", "photos", "--into", "w-day1"});
+  EXPECT_EQ(across.exit_code, 1);
+  EXPECT_NE(across.err.find("cloned only from the platform's storage to the platform's storage"), std::string::npos)
+      << across.err;
+  ok({"dataset", "clone", "photos", "photos-clone"});
+  EXPECT_EQ(ok({"cat", "photos-clone:/x.txt"}), "x-ray");
+  auto no_sync = dlfs({"dataset", "sync", "photos-clone"});
+  EXPECT_EQ(no_sync.exit_code, 1);
+  EXPECT_NE(no_sync.err.find("is a clone"), std::string::npos) << no_sync.err;
+  ok({"rm", "photos:/x.txt"});
+  EXPECT_TRUE(std::filesystem::exists(bucket + "/raw/x.txt")) << "the clone's object deleted with the original's item";
+  EXPECT_EQ(ok({"cat", "photos-clone:/x.txt"}), "x-ray");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CliDrivers, kBackends, backend_name);
 
 }  // namespace dlfs::test

@@ -15,7 +15,66 @@ namespace dlfs::cli {
 namespace {
 
 constexpr const char* kDatasetUsage =
-    "dlfs dataset create NAME [--driver ID] | list | delete NAME | sync NAME | watch NAME SECONDS|off";
+    "dlfs dataset create NAME [--driver ID] | list | delete NAME | sync NAME | watch NAME SECONDS|off | "
+    "clone NAME NEW|--into DATASET [--folder PATH] [--filter JSON] [--to DIR] [--no-metadata]";
+
+// dlfs dataset clone NAME NEW|--into DATASET [options]: the API's clone body from the arguments.
+Result<json> clone_request(Connection& conn, const Args& args) {
+  json body = {{"cloneDatasetParams", json::object()}};
+  json& params = body["cloneDatasetParams"];
+  json filter = nullptr;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool has_value = i + 1 < args.size();
+    if (a == "--no-metadata") {
+      params["withMetadata"] = false;
+    } else if (a == "--into" && has_value) {
+      DLFS_ASSIGN(Dataset into, conn.find_dataset(args[++i]));
+      params["targetDatasetId"] = into.id;
+    } else if (a == "--to" && has_value) {
+      params["targetDirectory"] = args[++i];
+    } else if (a == "--folder" && has_value) {
+      std::string folder = args[++i];
+      while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+      // Everything below it ('*' matches '/' too).
+      filter = {{"filename", folder == "/" ? "/*" : folder + "/*"}};
+    } else if (a == "--filter" && has_value) {
+      filter = json::parse(args[++i], nullptr, false);
+      if (!filter.is_object()) return Status(EINVAL, "--filter takes a DQL filter, a JSON object");
+    } else if (!a.starts_with("--") && !body.contains("name")) {
+      body["name"] = a;
+    } else {
+      return usage_error(kDatasetUsage);
+    }
+  }
+  if (!body.contains("name") && !params.contains("targetDatasetId")) return usage_error(kDatasetUsage);
+  if (body.contains("name") && params.contains("targetDatasetId")) return usage_error(kDatasetUsage);
+  body["filter"] = filter;
+  return body;
+}
+
+Status dataset_clone(Connection& conn, const Args& args) {
+  const std::string& name = args[1];
+  DLFS_ASSIGN(json request, clone_request(conn, args));
+  bool tty = isatty(STDERR_FILENO);
+  auto show = [&](int percent, const json& report) {
+    if (!tty) return;
+    fprintf(stderr, "\rcloning %s: %3d%%  %llu items cloned", name.c_str(), percent,
+            (unsigned long long)report.value("cloned", 0));
+    fflush(stderr);
+  };
+  auto report = conn.clone_dataset(name, request, show);
+  if (tty) fprintf(stderr, "\r\033[K");
+  DLFS_TRY(report.status());
+  std::string target = string_field(*report, "datasetId");
+  auto ds = conn.find_dataset(target);
+  printf("cloned %s into %s (%s): %llu items cloned, %llu there already, %zu failed\n", name.c_str(),
+         ds ? ds->name.c_str() : target.c_str(), target.c_str(), (unsigned long long)report->value("cloned", 0),
+         (unsigned long long)report->value("existing", 0), report->value("failed", json::array()).size());
+  for (const json& why : report->value("failed", json::array()))
+    if (why.is_string()) printf("failed %s\n", why.get<std::string>().c_str());
+  return report->value("failed", json::array()).empty() ? Status() : Status(EIO, "some items were not cloned");
+}
 
 Status dataset_sync(Connection& conn, const std::string& name) {
   bool tty = isatty(STDERR_FILENO);
@@ -78,6 +137,7 @@ Status cmd_dataset(const Globals& g, const Args& args) {
     return {};
   }
   if (verb == "sync" && args.size() == 2) return dataset_sync(*conn, args[1]);
+  if (verb == "clone" && args.size() >= 3) return dataset_clone(*conn, args);
   if (verb == "watch" && args.size() == 3) {
     uint64_t seconds = 0;
     if (args[2] != "off") {

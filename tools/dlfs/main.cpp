@@ -23,6 +23,9 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
   dataset sync NAME              make a driver's dataset match its bucket: new objects become
                                  items (preprocessed), changed ones are redone, gone ones go
   dataset watch NAME SECONDS|off sync it again every SECONDS (dlfsd does, while it runs)
+  dataset clone NAME NEW|--into DATASET [--folder PATH] [--filter JSON] [--to DIR] [--no-metadata]
+                                 clone items into a new or another dataset of the same storage
+                                 (no bytes copied; a bucket's items into a clone, not synced)
   driver create --json FILE|-    make a storage driver from its JSON, e.g. {"name":"cams",
                                  "type":"s3","bucketName":"b","path":"cams","region":"eu-west-1",
                                  "credentials":{"key":"AKIA...","secret":"..."}}; "type":"azureblob"
