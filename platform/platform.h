@@ -248,8 +248,9 @@ class Platform {
                           std::string_view replace_id = {});
   // `replace_id`: the item that may be at `new_path` and goes in the same transaction (a file
   // replaced by a file, an empty folder by a folder); anything else there is EEXIST.
-  // An item whose binary is an object in a driver's bucket moves with its object (platform_move.cpp):
-  // where the driver may delete objects; EXDEV elsewhere, and for a folder holding such items.
+  // An item whose binary is an object in a driver's bucket moves with its object, a folder with
+  // the objects of the files below it (platform_move.cpp): where the driver may delete objects;
+  // EXDEV elsewhere.
   Result<Item> move_item(std::string_view id, std::string_view new_path, std::string_view user,
                          std::string_view replace_id = {});
   Status delete_item(std::string_view id);

@@ -358,7 +358,7 @@ TEST_F(PlatformDriversTest, SyncRunsAsACommand) {
 // An item whose bytes are an object in the bucket moves with its object where the driver may
 // delete objects: the object is at the key of the new path (bytes, etag), the old key is gone,
 // and a sync afterwards changes nothing. Moved over another item, that item's object (at the
-// same key) is replaced, not deleted after the commit. A folder holding such objects is EXDEV.
+// same key) is replaced, not deleted after the commit. A folder moves with all its objects.
 TEST_F(PlatformDriversTest, AMoveTakesTheItemsObjectWithItWhereTheDriverMayDelete) {
   Dataset ds = driver_dataset("team/cars", /*external_delete=*/true);
   auto a = platform_->upload_bytes(ds.id, "alpha bytes", "/raw/a.txt", {});
@@ -401,12 +401,27 @@ TEST_F(PlatformDriversTest, AMoveTakesTheItemsObjectWithItWhereTheDriverMayDelet
   EXPECT_EQ(read_file(root + "/raw/charlie.txt"), "charlie");
   EXPECT_FALSE(fs::exists(root + "/raw/c.txt"));
 
-  // A folder of objects does not move (EXDEV: `mv` copies); an empty folder does.
+  // A folder moves with the objects of every file below it (copied in parallel, re-pointed in
+  // one transaction, the old ones deleted after); a sync then finds each item at its object.
+  auto d = platform_->upload_bytes(ds.id, "delta", "/raw/deep/d.txt", {});
+  ASSERT_TRUE(d);
   auto raw = platform_->get_item_by_path(ds.id, "/raw");
   ASSERT_TRUE(raw);
-  EXPECT_EQ(platform_->move_item(raw->id, "/cooked", "dev@local").err(), EXDEV);
-  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/raw/b.txt", "alpha bytes"},
-                                                              {"/raw/charlie.txt", "charlie"}}));
+  auto cooked = platform_->move_item(raw->id, "/cooked", "dev@local");
+  ASSERT_TRUE(cooked) << cooked.status().to_string();
+  for (const auto& e : fs::recursive_directory_iterator(root + "/raw"))
+    EXPECT_FALSE(e.is_regular_file()) << e.path() << " is left at the old key";
+  EXPECT_EQ(read_file(root + "/cooked/deep/d.txt"), "delta");
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/cooked/b.txt", "alpha bytes"},
+                                                              {"/cooked/charlie.txt", "charlie"},
+                                                              {"/cooked/deep/d.txt", "delta"}}));
+  sync = platform_->sync_dataset(ds.id, "dev@local");
+  ASSERT_TRUE(sync) << sync.status().to_string();
+  EXPECT_EQ(sync->unchanged, 3u);
+  EXPECT_EQ(sync->added + sync->updated + sync->removed, 0u);
+  // Refused (into itself), it copies nothing.
+  EXPECT_EQ(platform_->move_item(cooked->id, "/cooked/deeper", "dev@local").err(), EINVAL);
+  EXPECT_FALSE(fs::exists(root + "/cooked/deeper"));
   ASSERT_TRUE(platform_->make_dir(ds.id, "/empty", "dev@local"));
   auto empty = platform_->get_item_by_path(ds.id, "/empty");
   ASSERT_TRUE(empty);
@@ -435,6 +450,13 @@ TEST_F(PlatformDriversTest, AMoveOfAnItemInABucketThatMayNotDeleteIsRefused) {
   auto empty = platform_->get_item_by_path(ds.id, "/empty");
   ASSERT_TRUE(empty);
   EXPECT_TRUE(platform_->move_item(empty->id, "/emptied", "dev@local"));
+  // Nor does a folder holding such an object move (EXDEV: `mv` copies).
+  auto raw = platform_->get_item_by_path(ds.id, "/raw");
+  ASSERT_TRUE(raw);
+  auto folder = platform_->move_item(raw->id, "/cooked", "dev@local");
+  EXPECT_EQ(folder.err(), EXDEV);
+  EXPECT_NE(folder.status().to_string().find("may not delete objects"), std::string::npos) << folder.status().to_string();
+  EXPECT_EQ(files_of(ds), (std::map<std::string, std::string>{{"/raw/a.txt", "alpha"}}));
 
   // The object deleted in the bucket: the sync drops the item, adds nothing.
   fs::remove(bucket() + "/team/cars/raw/a.txt");
