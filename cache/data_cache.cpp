@@ -192,6 +192,7 @@ int DataCache::open_kept(const std::string& path, uint64_t size, bool count) {
   }
   int64_t now = options_.clock->now_ms();
   bool stamp = false;
+  bool prefetch_hit = false;
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(path);
@@ -205,6 +206,10 @@ int DataCache::open_kept(const std::string& path, uint64_t size, bool count) {
       total_ += size;
     } else {
       it->second.used_ms = now;
+      if (count && it->second.prefetched) {
+        it->second.prefetched = false;
+        prefetch_hit = true;
+      }
       if (now - it->second.stamped_ms >= kStampEveryMs) {
         it->second.stamped_ms = now;
         stamp = true;
@@ -213,6 +218,7 @@ int DataCache::open_kept(const std::string& path, uint64_t size, bool count) {
   }
   if (stamp) stamp_use(fd, now);
   if (fd >= 0 && count) ++counters_.hits;
+  if (fd >= 0 && prefetch_hit) ++counters_.prefetch_hits;
   return fd;
 }
 
@@ -273,7 +279,7 @@ Result<int> DataCache::fill(const Item& item, const std::string& path, const Rea
   Result<int> got = kept;
   if (kept < 0) {
     ++(ahead ? counters_.prefetches : counters_.misses);
-    got = fetch(item, path, read);
+    got = fetch(item, path, read, ahead);
   } else if (ahead) {
     ::close(kept);
     got = -1;  // (not brought by this prefetch)
@@ -296,7 +302,7 @@ bool DataCache::room_on_disk(uint64_t incoming) const {
   return avail - double(incoming) >= options_.min_free * total;
 }
 
-Result<int> DataCache::fetch(const Item& item, const std::string& path, const ReadFn& read) {
+Result<int> DataCache::fetch(const Item& item, const std::string& path, const ReadFn& read, bool ahead) {
   uint64_t size = item.size();
   make_room(size);
   if (!room_on_disk(size)) return Status(ENOSPC, "the data cache's filesystem is nearly full");
@@ -336,7 +342,7 @@ Result<int> DataCache::fetch(const Item& item, const std::string& path, const Re
     std::lock_guard lock(mu_);
     auto [it, added] = index_.emplace(path, Entry{size, now, now});
     if (!added) total_ -= it->second.size;
-    it->second = Entry{size, now, now};
+    it->second = Entry{size, now, now, ahead};
     total_ += size;
   }
   ++counters_.fills;

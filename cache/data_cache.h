@@ -53,6 +53,7 @@ DataCacheOptions mount_data_cache(const std::string& cache_dir, std::string_view
 struct DataCacheCounters {
   std::atomic<uint64_t> hits{0}, misses{0}, fills{0}, fill_bytes{0}, evictions{0}, evicted_bytes{0};
   std::atomic<uint64_t> prefetches{0};  // fills made ahead of any read (prefetch()), not misses
+  std::atomic<uint64_t> prefetch_hits{0};  // hits on a file a prefetch brought, its first read's only
 };
 
 class DataCache {
@@ -95,6 +96,7 @@ class DataCache {
     uint64_t size = 0;
     int64_t used_ms = 0;     // last use (in memory)
     int64_t stamped_ms = 0;  // last use written to the file's mtime
+    bool prefetched = false;  // brought by this process's prefetch() and not read since
   };
   struct Fill {
     bool done = false;
@@ -109,7 +111,7 @@ class DataCache {
   // A miss: fetches the item once however many threads ask (they wait for the first), or with
   // `ahead` (a prefetch) answers -1 at once when another thread is fetching it.
   Result<int> fill(const Item& item, const std::string& path, const ReadFn& read, bool ahead);
-  Result<int> fetch(const Item& item, const std::string& path, const ReadFn& read);
+  Result<int> fetch(const Item& item, const std::string& path, const ReadFn& read, bool ahead);
   // Evicts least recently used files until `incoming` more bytes fit.
   void make_room(uint64_t incoming);
   bool room_on_disk(uint64_t incoming) const;

@@ -201,6 +201,15 @@ struct FsCounters {
   std::atomic<uint64_t> remote_reads{0}, link_reads{0}, link_heads{0}, xattr_gets{0};
   std::atomic<uint64_t> data_cache_errors{0};  // fetches into the data cache that failed (then read directly)
   std::atomic<uint64_t> flushes{0};
+  // Uploads (of files and folders) the platform took, tries that failed, and files given up on
+  // (failed for good, shown in user.dl.uploads until retried or discarded).
+  std::atomic<uint64_t> uploads_landed{0}, upload_failures{0}, uploads_given_up{0};
+};
+
+// How many pending files are in each state (UploadState), and the spool's bytes.
+struct UploadTally {
+  uint64_t writing = 0, pending = 0, uploading = 0, failed = 0;
+  uint64_t spool_bytes = 0;
 };
 
 class Filesystem {
@@ -301,6 +310,9 @@ class Filesystem {
   // Counters as one JSON object (for -o stats=FILE).
   json stats_json() const;
   json data_cache_json() const;  // null without a data cache
+  // For metrics (fs/mount_metrics.h): counts only, no remote call (unlike upload_status()).
+  UploadTally upload_tally();
+  FolderPrefetchStats prefetch_stats() const;  // zeros when prefetch is off
 
  private:
   Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links, FsOptions options,

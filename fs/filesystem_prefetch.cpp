@@ -15,6 +15,10 @@ void Filesystem::prefetch_listed(const Item& dir, const PackedItems& items) {
   prefetch_->listed(dir.filename, std::move(names));
 }
 
+FolderPrefetchStats Filesystem::prefetch_stats() const {
+  return prefetch_ ? prefetch_->stats() : FolderPrefetchStats{};
+}
+
 void Filesystem::prefetch_opened(const Item& item) {
   if (prefetch_ && !item.is_dir() && !item.is_link()) prefetch_->opened(item.dir, item.name);
 }

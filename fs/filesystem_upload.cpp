@@ -415,6 +415,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
     p->error.clear();
     p->uploaded = std::max(p->uploaded, gen);
     last_landed_ = std::chrono::steady_clock::now();
+    ++counters_.uploads_landed;
     late_patch = std::exchange(p->late_patch, json());
     p->item = item;  // (metadata patches wait for the landing: the answer is the newest)
     // The node keeps its number under the platform's id, in the same step as the pending file
@@ -500,6 +501,7 @@ void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t g
     return;
   }
   p->error = failure.to_string();
+  ++counters_.upload_failures;
   if (failure.err() == EDQUOT) quota_stale();  // a quota set (or filled) since the mount last asked
   bool give_up = false;
   if (transient && stopping_) {
@@ -512,6 +514,7 @@ void Filesystem::upload_failed(const std::shared_ptr<PendingFile>& p, uint64_t g
     enqueue_locked(p, std::chrono::milliseconds(delay));
   } else {
     give_up = true;
+    ++counters_.uploads_given_up;
     spdlog::error("upload of {} failed: {}", path, failure.to_string());
   }
   uint32_t attempts = p->attempts;
@@ -599,6 +602,22 @@ Result<size_t> Filesystem::discard_failed(std::string_view which) {
     if (inv && p->parent_ino) inv->entry_gone(p->parent_ino, base_name(p->path));
   }
   return gone.size();
+}
+
+UploadTally Filesystem::upload_tally() {
+  UploadTally t;
+  t.spool_bytes = options_.spool ? options_.spool->used_bytes() : 0;
+  std::lock_guard lock(write_mu_);
+  for (auto& [path, p] : pending_) {
+    switch (p->state) {
+      case UploadState::kFailed: ++t.failed; break;
+      case UploadState::kUploading: ++t.uploading; break;
+      case UploadState::kWriting: ++t.writing; break;
+      case UploadState::kPending: ++t.pending; break;
+      case UploadState::kUploaded: break;
+    }
+  }
+  return t;
 }
 
 json Filesystem::upload_status() {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -16,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fs/fuse_metrics.h"
 #include "fs/mountinfo.h"
 
 namespace dlfs {
@@ -106,25 +108,36 @@ void set_read_ahead(const FuseMount::Impl& impl) {
   else spdlog::debug("cannot set the readahead in {}: {}", path, std::strerror(errno));
 }
 
-// Runs a handler body; any exception becomes EIO (none may unwind into libfuse).
+// Runs a handler body; any exception becomes EIO (none may unwind into libfuse). Every op
+// passes here once: where it is counted and timed (-o metrics; without, one null check).
 template <typename F>
-void guarded(fuse_req_t req, const char* op, F&& body) {
+void guarded(fuse_req_t req, FuseOp op, F&& body) {
   auto& impl = *static_cast<FuseMount::Impl*>(fuse_req_userdata(req));
   std::call_once(impl.after_init, [&] { set_read_ahead(impl); });
+  FuseMetrics* metrics = impl.options.metrics;
+  auto start = metrics ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   try {
     body();
   } catch (const std::exception& e) {
-    spdlog::error("{}: unexpected exception: {}", op, e.what());
+    spdlog::error("{}: unexpected exception: {}", fuse_op_name(op), e.what());
+    if (metrics) metrics->error(op);
     fuse_reply_err(req, EIO);
   } catch (...) {
-    spdlog::error("{}: unexpected exception", op);
+    spdlog::error("{}: unexpected exception", fuse_op_name(op));
+    if (metrics) metrics->error(op);
     fuse_reply_err(req, EIO);
   }
+  if (metrics) metrics->request(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
-void reply_error(fuse_req_t req, const char* op, const Status& s) {
+FuseMetrics* metrics_of(fuse_req_t req) {
+  return static_cast<FuseMount::Impl*>(fuse_req_userdata(req))->options.metrics;
+}
+
+void reply_error(fuse_req_t req, FuseOp op, const Status& s) {
   int err = s.err() > 0 ? s.err() : EIO;
-  if (err != ENOENT && err != ENODATA && err != ENOTSUP) spdlog::debug("{}: {}", op, s.to_string());
+  if (err != ENOENT && err != ENODATA && err != ENOTSUP) spdlog::debug("{}: {}", fuse_op_name(op), s.to_string());
+  if (FuseMetrics* metrics = metrics_of(req)) metrics->error(op);
   fuse_reply_err(req, err);
 }
 
@@ -163,7 +176,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  guarded(req, "lookup", [&] {
+  guarded(req, FuseOp::kLookup, [&] {
     auto e = fs_of(req).lookup(parent, name);
     if (e) {
       fuse_entry_param p = to_fuse(*e);
@@ -172,46 +185,47 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     }
     double negative = impl_of(req).options.negative_timeout;
     if (e.err() == ENOENT && negative > 0) {  // cache the absence for a moment
+      if (FuseMetrics* metrics = metrics_of(req)) metrics->error(FuseOp::kLookup);
       fuse_entry_param p{};
       p.entry_timeout = negative;
       fuse_reply_entry(req, &p);
       return;
     }
-    reply_error(req, "lookup", e.status());
+    reply_error(req, FuseOp::kLookup, e.status());
   });
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  guarded(req, "forget", [&] { fs_of(req).forget(ino, nlookup); });
+  guarded(req, FuseOp::kForget, [&] { fs_of(req).forget(ino, nlookup); });
   fuse_reply_none(req);
 }
 
 void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-  guarded(req, "forget", [&] {
+  guarded(req, FuseOp::kForget, [&] {
     for (size_t i = 0; i < count; ++i) fs_of(req).forget(forgets[i].ino, forgets[i].nlookup);
   });
   fuse_reply_none(req);
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  guarded(req, "getattr", [&] {
+  guarded(req, FuseOp::kGetattr, [&] {
     auto e = fs_of(req).getattr(ino);
-    if (!e) return reply_error(req, "getattr", e.status());
+    if (!e) return reply_error(req, FuseOp::kGetattr, e.status());
     fuse_reply_attr(req, &e->attr, e->attr_timeout);
   });
 }
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  guarded(req, "opendir", [&] {
+  guarded(req, FuseOp::kOpendir, [&] {
     auto fh = fs_of(req).opendir(ino);
-    if (!fh) return reply_error(req, "opendir", fh.status());
+    if (!fh) return reply_error(req, FuseOp::kOpendir, fh.status());
     fi->fh = *fh;
     if (fuse_reply_open(req, fi) == -ENOENT) fs_of(req).releasedir(*fh);
   });
 }
 
 void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
-  guarded(req, plus ? "readdirplus" : "readdir", [&] {
+  guarded(req, plus ? FuseOp::kReaddirplus : FuseOp::kReaddir, [&] {
     std::vector<char> buf(size);
     size_t used = 0;
     Status s = fs_of(req).readdir(ino, fi->fh, offset, plus, [&](const DirEntry& de) {
@@ -229,7 +243,7 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
       return true;
     });
     // An error after some entries were added: hand over what fits; the kernel asks again.
-    if (!s && used == 0) return reply_error(req, "readdir", s);
+    if (!s && used == 0) return reply_error(req, plus ? FuseOp::kReaddirplus : FuseOp::kReaddir, s);
     fuse_reply_buf(req, buf.data(), used);
   });
 }
@@ -243,18 +257,18 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  guarded(req, "releasedir", [&] { fs_of(req).releasedir(fi->fh); });
+  guarded(req, FuseOp::kReleasedir, [&] { fs_of(req).releasedir(fi->fh); });
   fuse_reply_err(req, 0);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  guarded(req, "open", [&] {
+  guarded(req, FuseOp::kOpen, [&] {
     // ENOSYS makes the kernel skip open and release for the rest of the mount (read-only
     // mounts: the file's pages stay cached, freshness comes from invalidations).
     if (impl_of(req).options.no_open && (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
       return (void)fuse_reply_err(req, ENOSYS);
     auto r = fs_of(req).open(ino, fi->flags);
-    if (!r) return reply_error(req, "open", r.status());
+    if (!r) return reply_error(req, FuseOp::kOpen, r.status());
     fi->fh = r->fh;
     fi->keep_cache = r->keep_cache;
     fi->direct_io = r->direct_io;
@@ -264,7 +278,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  guarded(req, "read", [&] {
+  guarded(req, FuseOp::kRead, [&] {
     // Bytes in a local file (a stored binary, a spool file) go to the kernel by descriptor:
     // libfuse splices them into /dev/fuse, no copy through this process (it reads them into its
     // own buffer instead where splicing is refused).
@@ -273,7 +287,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     thread_local std::vector<char> buf;
     if (buf.size() < size) buf.resize(size);
     auto local = fs_of(req).read_local(ino, fi->fh, uint64_t(off), std::span<char>(buf.data(), size));
-    if (!local) return reply_error(req, "read", local.status());
+    if (!local) return reply_error(req, FuseOp::kRead, local.status());
+    if (FuseMetrics* metrics = metrics_of(req)) metrics->read_bytes(local->size);
     if (!local->fd) return (void)fuse_reply_buf(req, buf.data(), local->size);
     fuse_bufvec bytes = FUSE_BUFVEC_INIT(local->size);
     bytes.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
@@ -285,14 +300,14 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  guarded(req, "release", [&] { fs_of(req).release(fi->fh); });
+  guarded(req, FuseOp::kRelease, [&] { fs_of(req).release(fi->fh); });
   fuse_reply_err(req, 0);
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
-  guarded(req, "statfs", [&] {
+  guarded(req, FuseOp::kStatfs, [&] {
     auto st = fs_of(req).statfs();
-    if (!st) return reply_error(req, "statfs", st.status());
+    if (!st) return reply_error(req, FuseOp::kStatfs, st.status());
     fuse_reply_statfs(req, &*st);
   });
 }
@@ -305,17 +320,17 @@ void reply_xattr_value(fuse_req_t req, const std::string& value, size_t size) {
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  guarded(req, "getxattr", [&] {
+  guarded(req, FuseOp::kGetxattr, [&] {
     auto v = fs_of(req).getxattr(ino, name);
-    if (!v) return reply_error(req, "getxattr", v.status());
+    if (!v) return reply_error(req, FuseOp::kGetxattr, v.status());
     reply_xattr_value(req, *v, size);
   });
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  guarded(req, "listxattr", [&] {
+  guarded(req, FuseOp::kListxattr, [&] {
     auto v = fs_of(req).listxattr(ino);
-    if (!v) return reply_error(req, "listxattr", v.status());
+    if (!v) return reply_error(req, FuseOp::kListxattr, v.status());
     reply_xattr_value(req, *v, size);
   });
 }
@@ -327,9 +342,9 @@ NewNode new_node(fuse_req_t req, mode_t mode) {
 }
 
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-  guarded(req, "create", [&] {
+  guarded(req, FuseOp::kCreate, [&] {
     auto r = fs_of(req).create(parent, name, fi->flags, new_node(req, mode));
-    if (!r) return reply_error(req, "create", r.status());
+    if (!r) return reply_error(req, FuseOp::kCreate, r.status());
     fuse_entry_param p = to_fuse(r->first);
     fi->fh = r->second.fh;
     fi->keep_cache = 0;
@@ -342,34 +357,35 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  guarded(req, "write", [&] {
+  guarded(req, FuseOp::kWrite, [&] {
     auto n = fs_of(req).write(ino, fi->fh, uint64_t(off), std::span<const char>(buf, size));
-    if (!n) return reply_error(req, "write", n.status());
+    if (!n) return reply_error(req, FuseOp::kWrite, n.status());
+    if (FuseMetrics* metrics = metrics_of(req)) metrics->write_bytes(*n);
     fuse_reply_write(req, *n);
   });
 }
 
-void reply_status(fuse_req_t req, const char* op, const Status& s) {
+void reply_status(fuse_req_t req, FuseOp op, const Status& s) {
   if (!s) return reply_error(req, op, s);
   fuse_reply_err(req, 0);
 }
 
 void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  guarded(req, "flush", [&] { reply_status(req, "flush", fs_of(req).flush(ino, fi->fh)); });
+  guarded(req, FuseOp::kFlush, [&] { reply_status(req, FuseOp::kFlush, fs_of(req).flush(ino, fi->fh)); });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
-  guarded(req, "fsync", [&] { reply_status(req, "fsync", fs_of(req).fsync(ino, fi ? fi->fh : 0)); });
+  guarded(req, FuseOp::kFsync, [&] { reply_status(req, FuseOp::kFsync, fs_of(req).fsync(ino, fi ? fi->fh : 0)); });
 }
 
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  guarded(req, "fsyncdir", [&] { reply_status(req, "fsyncdir", fs_of(req).fsyncdir(ino)); });
+  guarded(req, FuseOp::kFsyncdir, [&] { reply_status(req, FuseOp::kFsyncdir, fs_of(req).fsyncdir(ino)); });
 }
 
 int64_t ns_of(const timespec& t) { return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
-  guarded(req, "setattr", [&] {
+  guarded(req, FuseOp::kSetattr, [&] {
     AttrChange change;
     if (to_set & FUSE_SET_ATTR_SIZE) change.size = uint64_t(attr->st_size);
     if (to_set & FUSE_SET_ATTR_MODE) change.mode = uint32_t(attr->st_mode) & kPermissionBits;
@@ -385,74 +401,74 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     if ((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) change.atime_ns = ns_of(attr->st_atim);
     change.caller = fuse_req_ctx(req)->uid;
     auto e = fs_of(req).setattr(ino, fi ? fi->fh : 0, change);
-    if (!e) return reply_error(req, "setattr", e.status());
+    if (!e) return reply_error(req, FuseOp::kSetattr, e.status());
     fuse_reply_attr(req, &e->attr, e->attr_timeout);
   });
 }
 
 // A dataset holds files, folders and links to URLs: no device nodes, fifos, sockets or hard links.
 void op_mknod(fuse_req_t req, fuse_ino_t, const char* name, mode_t, dev_t) {
-  guarded(req, "mknod", [&] {
-    reply_error(req, "mknod", Status(EPERM, std::string(name) + ": a dataset cannot hold device nodes, fifos or sockets"));
+  guarded(req, FuseOp::kMknod, [&] {
+    reply_error(req, FuseOp::kMknod, Status(EPERM, std::string(name) + ": a dataset cannot hold device nodes, fifos or sockets"));
   });
 }
 
 void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char* name) {
-  guarded(req, "link", [&] {
-    reply_error(req, "link", Status(EPERM, std::string(name) + ": a dataset cannot hold hard links"));
+  guarded(req, FuseOp::kLink, [&] {
+    reply_error(req, FuseOp::kLink, Status(EPERM, std::string(name) + ": a dataset cannot hold hard links"));
   });
 }
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  guarded(req, "mkdir", [&] {
+  guarded(req, FuseOp::kMkdir, [&] {
     auto e = fs_of(req).mkdir(parent, name, new_node(req, mode));
-    if (!e) return reply_error(req, "mkdir", e.status());
+    if (!e) return reply_error(req, FuseOp::kMkdir, e.status());
     fuse_entry_param p = to_fuse(*e);
     if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
   });
 }
 
 void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
-  guarded(req, "symlink", [&] {
+  guarded(req, FuseOp::kSymlink, [&] {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     auto e = fs_of(req).symlink(link, parent, name, NewNode{ctx->uid, ctx->gid, std::nullopt});
-    if (!e) return reply_error(req, "symlink", e.status());
+    if (!e) return reply_error(req, FuseOp::kSymlink, e.status());
     fuse_entry_param p = to_fuse(*e);
     if (fuse_reply_entry(req, &p) == -ENOENT) fs_of(req).forget(e->ino, 1);
   });
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
-  guarded(req, "readlink", [&] {
+  guarded(req, FuseOp::kReadlink, [&] {
     auto target = fs_of(req).readlink(ino);
-    if (!target) return reply_error(req, "readlink", target.status());
+    if (!target) return reply_error(req, FuseOp::kReadlink, target.status());
     fuse_reply_readlink(req, target->c_str());
   });
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  guarded(req, "rmdir", [&] { reply_status(req, "rmdir", fs_of(req).rmdir(parent, name)); });
+  guarded(req, FuseOp::kRmdir, [&] { reply_status(req, FuseOp::kRmdir, fs_of(req).rmdir(parent, name)); });
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  guarded(req, "unlink", [&] { reply_status(req, "unlink", fs_of(req).unlink(parent, name)); });
+  guarded(req, FuseOp::kUnlink, [&] { reply_status(req, FuseOp::kUnlink, fs_of(req).unlink(parent, name)); });
 }
 
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
                unsigned int flags) {
-  guarded(req, "rename", [&] {
-    reply_status(req, "rename", fs_of(req).rename(parent, name, newparent, newname, flags));
+  guarded(req, FuseOp::kRename, [&] {
+    reply_status(req, FuseOp::kRename, fs_of(req).rename(parent, name, newparent, newname, flags));
   });
 }
 
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
-  guarded(req, "setxattr", [&] {
-    reply_status(req, "setxattr", fs_of(req).setxattr(ino, name, std::string_view(value, size), flags));
+  guarded(req, FuseOp::kSetxattr, [&] {
+    reply_status(req, FuseOp::kSetxattr, fs_of(req).setxattr(ino, name, std::string_view(value, size), flags));
   });
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  guarded(req, "removexattr", [&] { reply_status(req, "removexattr", fs_of(req).removexattr(ino, name)); });
+  guarded(req, FuseOp::kRemovexattr, [&] { reply_status(req, FuseOp::kRemovexattr, fs_of(req).removexattr(ino, name)); });
 }
 
 const fuse_lowlevel_ops kOps = [] {

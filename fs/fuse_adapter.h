@@ -13,6 +13,8 @@ struct fuse_session;
 
 namespace dlfs {
 
+class FuseMetrics;
+
 struct FuseOptions {
   std::string fsname = "dlfs";
   std::vector<std::string> kernel_options;  // ro, allow_other, default_permissions, ...
@@ -24,6 +26,8 @@ struct FuseOptions {
   // (libfuse's pipe cannot grow past 1 MiB without CAP_SYS_RESOURCE; a larger request falls
   // back to a copy through a fresh buffer). 0: the kernel's default (128 KiB).
   unsigned read_ahead_kb = 512;
+  // -o metrics: every request counted and timed by op (fs/fuse_metrics.h); null: not.
+  FuseMetrics* metrics = nullptr;
 };
 
 class FuseMount {

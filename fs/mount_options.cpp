@@ -101,6 +101,9 @@ Status apply_option(MountOptions& o, std::string_view opt) {
   } else if (key == "data_cache_size") {
     DLFS_TRY(need_value());
     DLFS_ASSIGN(o.data_cache_size, parse_size(value));
+  } else if (key == "metrics") {
+    DLFS_TRY(need_value());
+    DLFS_ASSIGN(o.metrics_address, parse_metrics_address(value));
   } else if (key == "debug" && !has_value) {
     o.debug = true;
   } else if (key == "dir_ttl") {
@@ -210,6 +213,19 @@ Status apply_option_list(MountOptions& o, std::string_view list) {
 
 }  // namespace
 
+Result<std::string> parse_metrics_address(std::string_view text) {
+  size_t colon = text.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? "127.0.0.1" : text.substr(0, colon);
+  std::string_view port = colon == std::string_view::npos ? text : text.substr(colon + 1);
+  auto bad = [&] {
+    return Status(EINVAL, "bad value for metrics: '" + std::string(text) + "' (PORT or HOST:PORT, e.g. 127.0.0.1:9101)");
+  };
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos || std::stoul(std::string(port)) > 65535)
+    return bad();
+  return std::string(host) + ":" + std::string(port);
+}
+
 Result<uint64_t> parse_size(std::string_view text) {
   if (text.empty()) return Status(EINVAL, "empty size");
   uint64_t mult = 1;
@@ -289,7 +305,7 @@ std::string mount_usage(const std::string& program) {
   return "usage: " + program +
          " DATASET[:/FOLDER] MOUNTPOINT [-f] [-o ro,store=DIR,cache=DIR,cache_size=SIZE,data_cache=DIR|off,data_cache_size=SIZE,read_ahead=KB,prefetch=N,"
          "dir_ttl=SECONDS|inf,link_revalidate=SECONDS|never,attr_timeout=S,entry_timeout=S,negative_timeout=S,uid=N,gid=N,"
-         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
+         "allow_other,default_permissions,no_open,log=FILE,stats=FILE,metrics=[HOST:]PORT,debug,upload_workers=N,upload_batch=N,preprocess_workers=N,"
          "spool_size=SIZE,max_pending=N,sync_upload,durable_close,through_server,no_posix_attrs,unmount_wait=SECONDS,http_timeout=S,http_stall=S,http_retries=N,ca_file=F,"
          "link_allow_private,link_allow_file]";
 }

@@ -35,6 +35,9 @@ struct MountOptions {
   uint64_t data_cache_size = 4ull << 30;
   std::string log_file;    // -o log=FILE
   std::string stats_file;  // -o stats=FILE: counters as JSON, written at unmount
+  // -o metrics=[HOST:]PORT: Prometheus metrics served at http://HOST:PORT/metrics (HOST
+  // 127.0.0.1 when not given; port 0: any free one, logged); "" = none.
+  std::string metrics_address;
 
   int64_t dir_ttl_ms = 30000;  // -o dir_ttl=SECONDS|inf (-1: never expire)
   int64_t link_revalidate_ms = 30000;  // -o link_revalidate=SECONDS|never (-1: never ask a link target at open)
@@ -90,6 +93,8 @@ struct MountOptions {
 
 // Parses argv (argv[0] is the program). EINVAL with a one-line message on bad usage.
 Result<MountOptions> parse_mount_args(const std::vector<std::string>& args);
+// -o metrics's value: "PORT" or "HOST:PORT" ([::1]:PORT too) -> "HOST:PORT".
+Result<std::string> parse_metrics_address(std::string_view text);
 // "1G", "512M", "4096" -> bytes.
 Result<uint64_t> parse_size(std::string_view text);
 

@@ -130,6 +130,7 @@ Command Commands::start(std::string type, json spec, std::function<Result<json>(
 }
 
 void Commands::launch_locked(const std::string& command_id, const std::string& command_type, Job job) {
+  ++tally_[command_type].running;
   threads_[command_id] = std::thread([this, id = command_id, type = command_type, job = std::move(job)] {
     update(id, [](Command& cmd) { cmd.status = "in-progress"; });
     Context context(*this, id);
@@ -140,6 +141,9 @@ void Commands::launch_locked(const std::string& command_id, const std::string& c
       done = Status(EIO, std::string("the command failed: ") + e.what());
     }
     update(id, [&](Command& cmd) {
+      CommandTally& t = tally_[type];  // (update() holds mu_)
+      --t.running;
+      ++(done ? t.succeeded : t.failed);
       if (done) {
         cmd.status = "success";
         cmd.progress = 100;
@@ -195,6 +199,11 @@ void Commands::persist(const Command& c) {
   if (!log_.put) return;
   Status s = log_.put(c);
   if (!s) spdlog::warn("command {}: cannot keep it in the catalogue: {}", c.id, s.to_string());
+}
+
+std::map<std::string, CommandTally> Commands::tally() const {
+  std::lock_guard lock(mu_);
+  return tally_;
 }
 
 std::optional<Command> Commands::get(const std::string& id) const {

@@ -57,6 +57,12 @@ class CommandContext {
   virtual bool stopping() const = 0;
 };
 
+// What the commands of one type did in this process (metrics): running now, and finished by
+// outcome since it started.
+struct CommandTally {
+  uint64_t running = 0, succeeded = 0, failed = 0;
+};
+
 class Commands {
  public:
   explicit Commands(CommandLog log = {}) : log_(std::move(log)) {}
@@ -77,6 +83,9 @@ class Commands {
   using Job = std::function<Result<json>(CommandContext&)>;
   Status recover(const std::function<Job(const Command&)>& resume);
 
+  // By command type (those run by this process only).
+  std::map<std::string, CommandTally> tally() const;
+
  private:
   class Context;
   void update(const std::string& id, const std::function<void(Command&)>& change);
@@ -94,6 +103,7 @@ class Commands {
   std::map<std::string, Command> commands_;
   std::map<std::string, std::thread> threads_;  // by command id, until reaped
   std::map<std::string, int64_t> persisted_ms_;  // when each command was last written to the log
+  std::map<std::string, CommandTally> tally_;    // by type
   bool stopping_ = false;
   CommandLog log_;
 };

@@ -152,6 +152,20 @@ Result<std::vector<Dataset>> Platform::list_datasets() {
   return all;
 }
 
+Result<Platform::CatalogSize> Platform::catalog_size() {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto all, catalog_->datasets(txn));
+  CatalogSize size;
+  size.datasets = all.size();
+  for (const Dataset& ds : all) size.items += ds.items_count;
+  return size;
+}
+
+Result<uint64_t> Platform::preprocess_queue_length() {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  return count_jobs(txn, *catalog_);
+}
+
 Result<Dataset> Platform::get_dataset(std::string_view id) {
   DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, id));

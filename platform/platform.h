@@ -274,6 +274,15 @@ class Platform {
   // Preprocesses one item now, in this thread; answers the item with its results.
   Result<Item> preprocess_now(std::string_view id);
   Preprocessor& preprocessor() { return *preprocessor_; }
+  // Jobs in the preprocessing queue, every process's (claimed ones included); no scan.
+  Result<uint64_t> preprocess_queue_length();
+
+  // The catalogue's size from the datasets' records (their items_count): no scan of the items.
+  struct CatalogSize {
+    uint64_t datasets = 0;
+    uint64_t items = 0;  // file items, as Dataset::items_count counts them
+  };
+  Result<CatalogSize> catalog_size();
 
   const std::string& store_dir() const { return options_.store_dir; }
   // How many times a folder's children were gathered and sorted for a listing (tests).

@@ -62,6 +62,12 @@ Result<std::optional<PreprocessJob>> get_job(const LmdbTxn& txn, const Catalog& 
   return std::optional<PreprocessJob>(std::move(job));
 }
 
+Result<uint64_t> count_jobs(const LmdbTxn& txn, const Catalog& catalog) {
+  MDB_stat st;
+  if (int rc = mdb_stat(txn.raw(), catalog.jobs_dbi(), &st); rc != 0) return lmdb_status(rc, "counting preprocessing jobs");
+  return uint64_t(st.ms_entries);
+}
+
 Status put_job(LmdbTxn& txn, const Catalog& catalog, const PreprocessJob& job) {
   return txn.put(catalog.jobs_dbi(), job.item_id, encode_job(job));
 }

@@ -42,6 +42,8 @@ Result<PreprocessJob> decode_job(std::string_view item_id, std::string_view byte
 Result<std::optional<PreprocessJob>> get_job(const LmdbTxn& txn, const Catalog& catalog, std::string_view item_id);
 Status put_job(LmdbTxn& txn, const Catalog& catalog, const PreprocessJob& job);
 Status erase_job(LmdbTxn& txn, const Catalog& catalog, std::string_view item_id);
+// How many jobs are queued (claimed ones included): LMDB's count, no scan.
+Result<uint64_t> count_jobs(const LmdbTxn& txn, const Catalog& catalog);
 
 // Worker pool tokens alive in this process (a claim by this pid with another token is void).
 void register_owner_token(const std::string& token);

@@ -22,6 +22,9 @@ packages=(
   libvips-dev libmagic-dev libtiff-dev
   # CSV bulk import: Debian's standard CSV parser
   libcsv-dev
+  # Prometheus metrics (dlfsd's /metrics, mount -o metrics): the standard C++ client, its
+  # embedded server (civetweb) included
+  prometheus-cpp-dev
 )
 # The demo's samples: images from ImageMagick, with text in a font named by its file (without
 # recommends, ImageMagick has no font of its own and `-annotate` fails on 'helvetica'), EXIF

@@ -5,13 +5,17 @@
 #include <thread>
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.h"
 #include "server/api_context.h"
+#include "server/http_metrics.h"
 #include "server/routes.h"
 
 namespace dlfs {
 
 ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions options)
     : options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>()),
+      http_metrics_(std::make_unique<HttpMetrics>(*metrics_)),
       ctx_(std::make_unique<ApiContext>(platform, std::move(secret), options_)),
       server_(options_.tls_cert.empty() ? std::make_unique<httplib::Server>()
                                         : std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
@@ -33,6 +37,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   // header and answers ranges itself, so the parsed ranges are dropped before routing. The
   // Request is httplib's own non-const object, handed to handlers as const.
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    HttpMetrics::started();
     const_cast<httplib::Request&>(req).ranges.clear();
     // Only uploads stream their body to disk; every other body is read into memory, so a
     // declared length beyond what a JSON request needs is refused before it is read.
@@ -54,9 +59,12 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_error(res, 500, "internal error");
   });
-  svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+  // Called once the answer is sent, every answer (httplib's own errors too): where it is counted.
+  svr.set_logger([metrics = http_metrics_.get()](const httplib::Request& req, const httplib::Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+    metrics->finished(req, res);
   });
+  add_platform_collector(*metrics_, platform);
 
   register_dataset_routes(svr, *ctx_);
   register_item_routes(svr, *ctx_);
@@ -64,6 +72,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   register_batch_upload_routes(svr, *ctx_);
   register_upload_session_routes(svr, *ctx_);
   register_driver_routes(svr, *ctx_);
+  register_metrics_route(svr, *ctx_, *metrics_);
 }
 
 ApiServer::~ApiServer() = default;

@@ -17,6 +17,8 @@ class Server;
 namespace dlfs {
 
 class ApiContext;
+class HttpMetrics;
+class Metrics;
 
 class ApiServer {
  public:
@@ -34,6 +36,8 @@ class ApiServer {
  private:
   ServerOptions options_;
   std::atomic<bool> serve_done_{false};
+  std::unique_ptr<Metrics> metrics_;  // GET /metrics
+  std::unique_ptr<HttpMetrics> http_metrics_;
   std::unique_ptr<ApiContext> ctx_;
   std::unique_ptr<httplib::Server> server_;
 };

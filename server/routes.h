@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include "metrics/metrics.h"
 #include "server/api_context.h"
 
 namespace dlfs {
@@ -19,6 +20,9 @@ void register_upload_routes(httplib::Server& server, ApiContext& ctx);
 void register_batch_upload_routes(httplib::Server& server, ApiContext& ctx);
 // dlfs's extension: uploads in parts, resumable (/datasets/{id}/uploads, /uploads/{uid}...).
 void register_upload_session_routes(httplib::Server& server, ApiContext& ctx);
+
+// GET /metrics: Prometheus's text format (open, behind the token, or 404, as options.metrics says).
+void register_metrics_route(httplib::Server& server, ApiContext& ctx, const Metrics& metrics);
 
 // {"totalItemsCount","totalPagesCount","hasNextPage","items"}
 json paged_answer(json items, uint64_t total, size_t page_size, bool has_next);

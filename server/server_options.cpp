@@ -80,6 +80,11 @@ Status apply_option(ServerOptions& o, const std::string& key, const std::string&
     if (value == "true" || value == "yes" || value == "1" || value == "on") o.presigned_reads = true;
     else if (value == "false" || value == "no" || value == "0" || value == "off") o.presigned_reads = false;
     else return Status(EINVAL, "'presigned-reads' is on or off, not '" + value + "'");
+  } else if (key == "metrics") {
+    if (value == "open") o.metrics = ServerOptions::MetricsAccess::kOpen;
+    else if (value == "token") o.metrics = ServerOptions::MetricsAccess::kToken;
+    else if (value == "off") o.metrics = ServerOptions::MetricsAccess::kOff;
+    else return Status(EINVAL, "'metrics' is open, token or off, not '" + value + "'");
   } else if (key == "tls-cert") {
     o.tls_cert = value;
   } else if (key == "tls-key") {

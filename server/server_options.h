@@ -43,6 +43,11 @@ struct ServerOptions {
   // https: the server's certificate chain and private key (PEM files); both or neither.
   std::string tls_cert;
   std::string tls_key;
+  // GET /metrics (Prometheus): kOpen answers without a token, as scrapers expect (it tells
+  // counts, sizes and route patterns, never a name or an item); kToken asks for the API's
+  // token like every route; kOff answers 404.
+  enum class MetricsAccess { kOpen, kToken, kOff };
+  MetricsAccess metrics = MetricsAccess::kOpen;
 };
 
 // "1024", "64K", "10M", "64G" (binary units).

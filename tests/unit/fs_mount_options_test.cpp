@@ -201,3 +201,13 @@ TEST(MountOptions, LinkOptions) {
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_allow_file", "-o", "allow_other"}).err(), EINVAL);
   EXPECT_EQ(parse({"cars", "/mnt", "-o", "link_allow_private=1"}).err(), EINVAL);
 }
+
+TEST(MountOptions, MetricsAddress) {
+  EXPECT_TRUE(parse({"cars", "/mnt"})->metrics_address.empty());  // off unless asked
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "metrics=127.0.0.1:9101"})->metrics_address, "127.0.0.1:9101");
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "metrics=9101"})->metrics_address, "127.0.0.1:9101");
+  EXPECT_EQ(parse({"cars", "/mnt", "-o", "metrics=[::1]:9101"})->metrics_address, "[::1]:9101");
+  for (std::string bad : {"metrics", "metrics=", "metrics=host:", "metrics=:9101", "metrics=1.2.3.4:70000",
+                          "metrics=127.0.0.1:9x"})
+    EXPECT_EQ(parse({"cars", "/mnt", "-o", bad}).err(), EINVAL) << bad;
+}

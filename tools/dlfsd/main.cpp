@@ -21,7 +21,7 @@ constexpr const char* kUsage = R"(usage:
   dlfsd --store DIR [--listen HOST:PORT] [--config FILE] [--workers N] [--preprocess-workers N|none]
         [--max-upload SIZE] [--read-timeout S] [--write-timeout S] [--keep-alive S]
         [--drain-timeout S] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM]
-        [--local-drivers DIR]
+        [--local-drivers DIR] [--metrics open|token|off]
   dlfsd token (--store DIR | --config FILE) --email EMAIL [--days N]
 
 Options may stand before or after the command word ("dlfsd --store DIR token --email E").
@@ -29,7 +29,8 @@ Options may stand before or after the command word ("dlfsd --store DIR token --e
 Serves the store's datasets at http://HOST:PORT/api/v1 (default 127.0.0.1:8080; port 0 picks a
 free one), or https:// with --tls-cert and --tls-key (PEM files: the certificate chain and its
 key). Storage drivers on local folders are refused unless under --local-drivers DIR. The first
-line on stdout is "listening on HOST:PORT". SIGTERM or SIGINT stop it
+line on stdout is "listening on HOST:PORT". Prometheus metrics are at /metrics on the same
+address, without a token unless --metrics token (off: none). SIGTERM or SIGINT stop it
 gracefully. The config file holds "key = value" lines with the flags' names. `dlfsd token`
 prints a token (a JWT) that this store's server accepts, valid for N days (default 30).
 )";

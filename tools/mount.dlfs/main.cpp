@@ -31,12 +31,16 @@
 #include "fs/write_fault_remote.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_adapter.h"
+#include "fs/fuse_metrics.h"
+#include "fs/mount_metrics.h"
 #include "fs/mount_options.h"
 #include "fs/mountinfo.h"
 #include "net/link_fetcher.h"
 #include "platform/platform.h"
 #include "remote/connect.h"
 #include "remote/local_remote.h"
+#include "remote/metered_remote.h"
+#include "metrics/metrics_server.h"
 
 using namespace dlfs;
 
@@ -172,6 +176,17 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     faulty = std::make_unique<UploadFaultRemote>(*remote, o.debug_upload_failures);
     remote = faulty.get();
   }
+  // -o metrics: the remote calls, FUSE requests and the core's counters (served once mounted).
+  // Without it none of this exists and nothing is counted beyond the core's own atomics.
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<MeteredRemote> metered;
+  std::unique_ptr<FuseMetrics> fuse_metrics;
+  if (!o.metrics_address.empty()) {
+    metrics = std::make_unique<Metrics>();
+    metered = std::make_unique<MeteredRemote>(*remote, *metrics);
+    remote = metered.get();
+    fuse_metrics = std::make_unique<FuseMetrics>(*metrics);
+  }
 
   std::error_code ec;
   // The cache and spool key: where the dataset lives (the store's path or the API URL) and its id.
@@ -239,6 +254,16 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.prefetch = o.prefetch;
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
+  // Listening before the mount, so that an address in use fails the mount. (Declared after fs:
+  // stopped before it, so no scrape reads a filesystem gone.)
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (metrics) {
+    add_mount_collector(*metrics, **fs);
+    auto started = MetricsServer::start(o.metrics_address, *metrics);
+    if (!started) return fail(started.status());
+    metrics_server = std::move(started).value();
+    spdlog::info("metrics at http://{}/metrics (port {})", o.metrics_address, metrics_server->port());
+  }
 
   FuseOptions fuse;
   fuse.fsname = o.source;  // as given, ":/folder" included
@@ -248,6 +273,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fuse.max_threads = o.max_threads;
   fuse.read_ahead_kb = o.read_ahead_kb;
   fuse.trace = o.debug && o.foreground;
+  fuse.metrics = fuse_metrics.get();
   auto mounted = FuseMount::mount(**fs, mountpoint, fuse);
   if (!mounted) return fail(mounted.status());
 

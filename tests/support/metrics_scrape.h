@@ -1,0 +1,34 @@
+// Reading Prometheus metrics in tests: a reader of the text format's sample lines (what the
+// tests compare; the daemons write it with prometheus-cpp's TextSerializer), a scrape of
+// http://HOST:PORT/metrics, and a free loopback port for a metrics endpoint.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dlfs::test {
+
+struct MetricSample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// The sample lines of an exposition ("# HELP" and "# TYPE" lines skipped).
+std::vector<MetricSample> parse_metrics(const std::string& text);
+// The sum of the samples named `name` whose labels include `labels`; nullopt when none is.
+std::optional<double> metric_value(const std::vector<MetricSample>& samples, const std::string& name,
+                                   const std::map<std::string, std::string>& labels = {});
+// The "# TYPE name kind" lines: name -> kind.
+std::map<std::string, std::string> metric_types(const std::string& text);
+
+// GET http://host_port/metrics (`token` as a Bearer token when given); the body, or "" with a
+// test failure added when the answer is not 200.
+std::string scrape_metrics(const std::string& host_port, const std::string& token = "");
+
+// A port on 127.0.0.1 nobody listened on a moment ago (the kernel's pick).
+int free_loopback_port();
+
+}  // namespace dlfs::test
