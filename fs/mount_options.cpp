@@ -1,5 +1,7 @@
 #include "fs/mount_options.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -256,6 +258,15 @@ double MountOptions::resolved_entry_timeout() const {
 double MountOptions::resolved_negative_timeout() const {
   if (negative_timeout) return *negative_timeout;
   return std::min(1.0, resolved_entry_timeout());
+}
+
+uint64_t auto_spool_size(const std::string& dir) {
+  constexpr uint64_t kAtLeast = 4ull << 30;
+  struct statvfs vs {};
+  if (::statvfs(dir.c_str(), &vs) != 0) return kAtLeast;
+  uint64_t total = uint64_t(vs.f_blocks) * vs.f_frsize, avail = uint64_t(vs.f_bavail) * vs.f_frsize;
+  uint64_t keep = total / 20;
+  return std::max(kAtLeast, avail > keep ? avail - keep : 0);
 }
 
 Result<MountOptions> parse_mount_args(const std::vector<std::string>& args) {

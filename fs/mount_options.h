@@ -63,7 +63,9 @@ struct MountOptions {
   // -o preprocess_workers=N: the embedded platform's preprocessing workers (0: none; default:
   // one per core)
   std::optional<unsigned> preprocess_workers;
-  uint64_t spool_size = 4ull << 30;       // -o spool_size=BYTES[K|M|G]: bound of the upload spool
+  // -o spool_size=BYTES[K|M|G]: bound of the upload spool; 0 (the default): the room on its
+  // disk at mount (auto_spool_size)
+  uint64_t spool_size = 0;
   unsigned max_pending = 1024;            // -o max_pending=N: uploads queued before new files wait
   bool sync_upload = false;               // -o sync_upload: every close waits for its upload
   bool noatime = false;                  // -o noatime: reads record no access time (relatime otherwise)
@@ -90,6 +92,11 @@ struct MountOptions {
   // Only read-only mounts skip open: a writable mount must see every open (writes, O_TRUNC).
   bool resolved_no_open() const { return read_only && no_open.value_or(true); }
 };
+
+// The upload spool's bound when -o spool_size is not given: the room on the disk of `dir` at
+// mount, less 5% of that disk (kept for everything else), and at least 4 GiB — so that a file as
+// large as the disk can take is written in, as on the local disk.
+uint64_t auto_spool_size(const std::string& dir);
 
 // Parses argv (argv[0] is the program). EINVAL with a one-line message on bad usage.
 Result<MountOptions> parse_mount_args(const std::vector<std::string>& args);

@@ -160,6 +160,10 @@ class Platform {
   // store (dlfsd) and stopped with the platform.
   Status set_sync_interval(std::string_view dataset_id, uint64_t seconds);
   void watch_syncs(std::chrono::milliseconds tick = std::chrono::seconds(1));
+  // Whether this process starts the watched dataset's sync now: its interval has passed since the
+  // last one any process started (metadata.system.watchedSyncMs, claimed in a write transaction,
+  // so the watchers of several processes serving one store — dlfsd, embedded mounts — take turns).
+  Result<bool> claim_watched_sync(std::string_view dataset_id);
   const Clock& clock() const { return *options_.clock; }
   // CSV bulk import (platform/csv_rows.h): each row of the file becomes an item of `folder`
   // (made if missing) — a link item, or one holding the row's image_bytes or the bytes fetched

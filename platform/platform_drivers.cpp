@@ -487,6 +487,24 @@ Status Platform::set_sync_interval(std::string_view dataset_id, uint64_t seconds
   return set_dataset_count(dataset_id, "syncIntervalSeconds", seconds);
 }
 
+Result<bool> Platform::claim_watched_sync(std::string_view dataset_id) {
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds || ds->driver.empty() || is_bucket_clone(*ds)) return false;
+  uint64_t interval_s = dataset_sync_interval(*ds);
+  if (interval_s == 0) return false;
+  int64_t now = options_.clock->now_ms();
+  const json* last = find_dotted(ds->metadata, "system.watchedSyncMs");
+  if (last && last->is_number_integer()) {
+    int64_t since = now - last->get<int64_t>();
+    if (since >= 0 && since < int64_t(interval_s) * 1000) return false;  // (a clock gone back: claimed)
+  }
+  ds->metadata["system"]["watchedSyncMs"] = now;
+  DLFS_TRY(catalog_->put_dataset(txn, *ds));
+  DLFS_TRY(txn.commit());
+  return true;
+}
+
 void Platform::watch_syncs(std::chrono::milliseconds tick) {
   if (!watcher_) watcher_ = std::make_unique<SyncWatcher>(*this, tick);
 }

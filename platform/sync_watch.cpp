@@ -45,7 +45,15 @@ void SyncWatcher::look() {
     if (!w.command_id.empty())
       if (auto c = platform_.commands().get(w.command_id)) running = c->status == "created" || c->status == "in-progress";
     if (!running && (w.last_start_ms == 0 || now - w.last_start_ms >= int64_t(interval_s) * 1000)) {
-      auto command = platform_.start_sync(ds.id, "dlfsd (watched sync)");
+      // Claimed in the dataset's record: another process watching the store may have started
+      // this interval's sync already.
+      auto claimed = platform_.claim_watched_sync(ds.id);
+      if (!claimed) spdlog::warn("watched sync of dataset '{}': {}", ds.name, claimed.status().to_string());
+      if (!claimed || !*claimed) {
+        still[ds.id] = std::move(w);
+        continue;
+      }
+      auto command = platform_.start_sync(ds.id, "watched sync");
       w.last_start_ms = now;  // a failure to start is tried again an interval later, not every tick
       if (command) {
         w.command_id = command->id;

@@ -1,8 +1,10 @@
 // Watched upstream sync: a driver's dataset with a sync interval (metadata.system.
 // syncIntervalSeconds, set by PUT /datasets/{id}/watch or `dlfs dataset watch`) is synced with
-// its bucket again every interval by the server that watches (dlfsd), so that objects put in the
-// bucket appear in mounts without anyone running a sync. Each sync is a command like a manual
-// one (GET /commands/{id}); a dataset's next one starts only once the last has ended.
+// its bucket again every interval by the processes that serve the store (dlfsd, and mounts of the
+// embedded platform), so that objects put in the bucket appear in mounts without anyone running a
+// sync. Each sync is a command like a manual one (GET /commands/{id}); a dataset's next one starts
+// only once the last has ended, and the watchers of several processes take turns (each interval's
+// sync is claimed in the dataset's record: Platform::claim_watched_sync).
 #pragma once
 
 #include <chrono>

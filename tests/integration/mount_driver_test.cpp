@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include "platform/driver.h"
 #include "platform/object_store_s3.h"
@@ -157,6 +158,38 @@ TEST_P(MountDriver, MvMovesTheObjectOrIsExdevWhereTheDriverMayNotDelete) {
   EXPECT_EQ(read_file(bucket + "/theirs/raw/b.txt"), "alpha, theirs");
   EXPECT_EQ(read_file(bucket + "/theirs/raw/a.txt"), "alpha, theirs") << "an object the driver may not delete went";
   EXPECT_TRUE(theirs->unmount());
+}
+
+// A watched dataset (`dlfs dataset watch`): an object put in the bucket appears in a mount by
+// itself — the embedded mount's own watcher syncs it, as dlfsd's does for mounts over it.
+TEST_P(MountDriver, AnObjectPutInAWatchedBucketAppearsInTheMountByItself) {
+  std::string bucket = work.sub("bucket");
+  write_file(bucket + "/cams/a.txt", "alpha");
+  {
+    auto p = open_store();
+    ASSERT_TRUE(p);
+    auto driver = p->create_driver({{"name", "cams"}, {"type", "local"}, {"bucketName", bucket}, {"path", "cams"}}, "t");
+    ASSERT_TRUE(driver) << driver.status().to_string();
+    auto ds = p->create_dataset("cams", "t", driver->id);
+    ASSERT_TRUE(ds) << ds.status().to_string();
+    ASSERT_TRUE(p->set_sync_interval(ds->id, 1));
+  }
+  dataset = "cams";
+  auto m = mount("m", "cache-m");
+  ASSERT_TRUE(m);
+  auto appears = [&](const std::string& name) {
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (std::filesystem::exists(m->mountpoint() + "/" + name)) return true;
+      std::this_thread::sleep_for(200ms);
+    }
+    return false;
+  };
+  EXPECT_TRUE(appears("a.txt")) << "the first watched sync did not run";
+  write_file(bucket + "/cams/b.txt", "bravo");
+  ASSERT_TRUE(appears("b.txt")) << "a new object did not appear";
+  EXPECT_EQ(read_file(m->mountpoint() + "/b.txt"), "bravo");
+  EXPECT_TRUE(m->unmount());
 }
 
 // A file over the S3 store's multipart threshold (64 MiB: 5 parts of 16 MiB, sent 4 at once) cp'd

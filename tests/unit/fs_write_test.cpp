@@ -2,6 +2,7 @@
 // the background uploads (retries, failures, resume), edits of existing items, truncation,
 // folders, unlink, rename and xattr writes.
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -440,6 +441,15 @@ TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
   EXPECT_EQ(d->upload_workers, 4u);
   EXPECT_EQ(d->max_pending, 1024u);
   EXPECT_FALSE(d->sync_upload);
+  // Unset, the spool takes what its disk has room for (less 5% of the disk), at least 4 GiB: a
+  // file larger than any fixed bound (the 6 GiB) can be written in.
+  EXPECT_EQ(d->spool_size, 0u);
+  struct statvfs vs {};
+  ASSERT_EQ(::statvfs("/tmp", &vs), 0);
+  int64_t room = int64_t(vs.f_bavail * vs.f_frsize) - int64_t(vs.f_blocks * vs.f_frsize / 20);
+  int64_t want = std::max<int64_t>(4ll << 30, room);
+  EXPECT_NEAR(double(auto_spool_size("/tmp")), double(want), double(256 << 20));
+  EXPECT_EQ(auto_spool_size("/no/such/dir"), 4ull << 30);
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "upload_workers=0"}));
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "spool_size=lots"}));
   EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "max_pending=0"}));

@@ -495,6 +495,32 @@ TEST_F(PlatformDriversTest, AWatchedDatasetIsSyncedAgainOnItsInterval) {
   EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 0u);
 }
 
+// Two processes serving one store (dlfsd and an embedded mount; here two platforms) both watch:
+// they take turns, one sync per interval between them, not one each.
+TEST_F(PlatformDriversTest, WatchersOfOneStoreTakeTurnsOneSyncAnInterval) {
+  Dataset ds = driver_dataset("cams");
+  write_file(bucket() + "/cams/a.txt", "a");
+  ASSERT_TRUE(platform_->set_sync_interval(ds.id, 1));
+  auto other = Platform::open(PlatformOptions{dir_.sub("store")});
+  ASSERT_TRUE(other) << other.status().to_string();
+  platform_->watch_syncs(std::chrono::milliseconds(20));
+  (*other)->watch_syncs(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  other->reset();  // (stops its watcher; syncs under way end)
+  auto cat = Catalog::open(dir_.sub("store") + "/catalog");
+  ASSERT_TRUE(cat) << cat.status().to_string();
+  auto txn = (*cat)->read();
+  ASSERT_TRUE(txn);
+  auto commands = (*cat)->commands(*txn);
+  ASSERT_TRUE(commands) << commands.status().to_string();
+  size_t syncs = 0;
+  for (const json& c : *commands)
+    syncs += c.value("type", "") == "sync" && c.value("spec", json::object()).value("datasetId", "") == ds.id;
+  EXPECT_GE(syncs, 3u) << "not synced every interval";
+  EXPECT_LE(syncs, 5u) << "both watchers synced every interval";
+  EXPECT_EQ(files_of(ds).size(), 1u);
+}
+
 // What the platform makes for a driver's dataset (a thumbnail) is kept in the bucket under
 // <path>/.dataloop, as the seed does, not in the platform's storage; it is read back through
 // the platform, left out of syncs, and deleted with its item even where the driver may not delete

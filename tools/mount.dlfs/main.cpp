@@ -224,7 +224,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     if (!dir_ok) return fail(dir_ok.wrap("cannot make the upload spool"));
     SpoolOptions so;
     so.dir = o.cache_dir + "/spool/" + cache_key(source, remote->dataset().id);
-    so.max_bytes = o.spool_size;
+    so.max_bytes = o.spool_size ? o.spool_size : auto_spool_size(o.cache_dir + "/spool");
     so.durable_close = o.durable_close;
     auto opened_spool = UploadSpool::open(so);
     if (!opened_spool) return fail(opened_spool.status().wrap("cannot open the upload spool " + so.dir));
@@ -303,6 +303,9 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     Status started = local_conn->platform()->start_preprocessing(o.preprocess_workers.value_or(0));
     if (!started) spdlog::warn("preprocessing is off: {}", started.to_string());
   }
+  // And syncs its watched datasets with their buckets (`dlfs dataset watch`), taking turns with
+  // any other process that serves the store.
+  if (local_conn) local_conn->platform()->watch_syncs();
   ready.send("OK");
   if (!o.foreground) {
     if (chdir("/") != 0) spdlog::warn("chdir / failed");
