@@ -704,6 +704,10 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name) {
   DLFS_ASSIGN(Node n, node(ino));
   if (n.kind != NodeKind::kItem) return Status(ENODATA, "no attribute");
   if (ino == kRootIno && name == "user.dl.uploads") return upload_status().dump();
+  if (ino == kRootIno && name == "user.dl.metrics") {
+    if (!options_.metrics_json) return Status(ENODATA, "no metrics");
+    return options_.metrics_json();
+  }
   Item item = *n.item;
   if (n.item->is_file() && options_.spool) {
     if (auto p = pending_of(ino)) {

@@ -63,6 +63,9 @@ struct FsOptions {
   // -o prefetch=N: a folder's files opened in listing order are fetched into the data cache
   // ahead of the readers, N at once (fs/folder_prefetch.h); 0: off. Only with a data cache.
   unsigned prefetch = 8;
+  // The mount's live counters as JSON (Metrics::to_json), answered as the root's user.dl.metrics
+  // for `dlfs status`; unset: ENODATA.
+  std::function<std::string()> metrics_json;
 
   // Writing (fs/filesystem_write.cpp). Without a spool the mount answers EROFS to writes.
   UploadSpool* spool = nullptr;

@@ -1,5 +1,6 @@
 #include "metrics/metrics.h"
 
+#include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
@@ -43,6 +44,34 @@ std::vector<prometheus::MetricFamily> Metrics::collect() const {
   std::lock_guard lock(mu_);
   for (const Collector& c : collectors_) c(out);
   return out;
+}
+
+std::string Metrics::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const prometheus::MetricFamily& family : collect()) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const prometheus::ClientMetric& m : family.metric) {
+      nlohmann::json labels = nlohmann::json::object();
+      for (const auto& label : m.label) labels[label.name] = label.value;
+      nlohmann::json sample = {{"labels", std::move(labels)}};
+      switch (family.type) {
+        case prometheus::MetricType::Counter: sample["value"] = m.counter.value; break;
+        case prometheus::MetricType::Gauge: sample["value"] = m.gauge.value; break;
+        case prometheus::MetricType::Histogram:
+          sample["count"] = m.histogram.sample_count;
+          sample["sum"] = m.histogram.sample_sum;
+          break;
+        default: sample["value"] = m.untyped.value; break;
+      }
+      samples.push_back(std::move(sample));
+    }
+    const char* type = family.type == prometheus::MetricType::Counter     ? "counter"
+                       : family.type == prometheus::MetricType::Gauge     ? "gauge"
+                       : family.type == prometheus::MetricType::Histogram ? "histogram"
+                                                                          : "untyped";
+    out[family.name] = {{"type", type}, {"samples", std::move(samples)}};
+  }
+  return out.dump();
 }
 
 std::string Metrics::serialize() const {

@@ -40,6 +40,9 @@ class Metrics {
   std::vector<prometheus::MetricFamily> collect() const;
   // collect() in the Prometheus text format (version 0.0.4).
   std::string serialize() const;
+  // collect() as JSON, for `dlfs status` (through a mount's user.dl.metrics): {family: {"type",
+  // "samples": [{"labels": {...}, "value"} or, for a histogram, {"labels", "count", "sum"}]}}.
+  std::string to_json() const;
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
   // collect() as a prometheus::Collectable (for prometheus::Exposer); valid while this lives.

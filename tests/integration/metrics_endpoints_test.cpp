@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/json_util.h"
 #include "support/dlfsd_process.h"
@@ -196,3 +197,48 @@ TEST_P(MountMetrics, AnAddressInUseFailsTheMount) {
 }
 
 }  // namespace
+
+namespace dlfs::test {
+
+// `dlfs status` shows a mount's activity without -o metrics (the root's user.dl.metrics): the
+// bytes read through it exactly, its requests, and with --watch the rates over each interval.
+TEST_P(MountMetrics, StatusShowsTheMountsActivityAndWatchShowsRates) {
+  auto w = mount("w", "wcache");
+  ASSERT_TRUE(w);
+  write_file(w->mountpoint() + "/a.bin", std::string(123456, 'a'));
+  ASSERT_TRUE(sync(w->mountpoint()).ok());
+  EXPECT_TRUE(w->unmount());
+  auto r = mount("r", "rcache");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(read_file(r->mountpoint() + "/a.bin").size(), 123456u);
+
+  auto as_json = dlfs({"status", r->mountpoint(), "--json"});
+  ASSERT_TRUE(as_json.ok()) << as_json.err;
+  json state = json::parse(as_json.out, nullptr, false);
+  ASSERT_TRUE(state.is_object()) << as_json.out;
+  double read = 0;
+  for (const json& s : state["metrics"]["dlfs_fuse_read_bytes_total"]["samples"]) read += s.value("value", 0.0);
+  EXPECT_EQ(read, 123456) << as_json.out;
+  auto text = dlfs({"status", r->mountpoint()});
+  ASSERT_TRUE(text.ok()) << text.err;
+  EXPECT_NE(text.out.find("since mounted: "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("123.5 KB read"), std::string::npos) << text.out;
+
+  // Two refreshes; the file read again (from the kernel's cache or not) between them.
+  std::thread reader([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    (void)run({"cat", r->mountpoint() + "/a.bin"}, std::chrono::seconds(10));
+  });
+  auto watched = dlfs({"status", r->mountpoint(), "--watch", "0.5", "--count", "2"});
+  reader.join();
+  ASSERT_TRUE(watched.ok()) << watched.err;
+  size_t lines = 0;
+  for (size_t at = 0; (at = watched.out.find("last 0.", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 2u) << watched.out;
+  EXPECT_NE(watched.out.find(" requests/s ("), std::string::npos) << watched.out;
+  EXPECT_NE(watched.out.find("remote calls/s"), std::string::npos) << watched.out;
+  EXPECT_EQ(dlfs({"status", r->mountpoint(), "--watch", "0"}).exit_code, 1);
+  EXPECT_TRUE(r->unmount());
+}
+
+}  // namespace dlfs::test

@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "core/json_util.h"
 #include "fs/mountinfo.h"
 #include "tools/dlfs/cli.h"
+#include "tools/dlfs/mount_activity.h"
 
 namespace dlfs::cli {
 
@@ -103,16 +105,60 @@ Status cmd_sync(const Globals&, const Args& args) {
   return {};
 }
 
+namespace {
+
+// `dlfs status --watch`: the uploads and the activity over each interval, the screen redrawn as
+// top does, until interrupted (or `count` refreshes).
+Status watch_status(const std::string& mnt, double seconds, int count) {
+  const bool tty = isatty(STDOUT_FILENO);
+  DLFS_ASSIGN(json first, read_mount_metrics(mnt));
+  Activity before = activity_of(first);
+  auto taken = std::chrono::steady_clock::now();
+  for (int n = 0; count <= 0 || n < count; ++n) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    DLFS_ASSIGN(json state, upload_state(mnt));
+    DLFS_ASSIGN(json metrics, read_mount_metrics(mnt));
+    auto now_taken = std::chrono::steady_clock::now();
+    Activity now = activity_of(metrics);
+    double elapsed = std::chrono::duration<double>(now_taken - taken).count();
+    if (tty) printf("\033[H\033[2J");  // (clear, as top)
+    printf("%s: %s; %s in the spool\n", mnt.c_str(), summary(state).c_str(),
+           human_bytes(state.value("spool_bytes", uint64_t(0))).c_str());
+    printf("last %.1f s: %s\n", elapsed, describe_activity(now, &before, elapsed).c_str());
+    print_failed(state, stdout);
+    fflush(stdout);
+    before = now;
+    taken = now_taken;
+  }
+  return {};
+}
+
+}  // namespace
+
 Status cmd_status(const Globals&, const Args& args) {
-  const char* usage = "dlfs status MOUNTPOINT [--json] [--retry PATH|all] [--discard PATH|all]";
+  const char* usage =
+      "dlfs status MOUNTPOINT [--json] [--watch [SECONDS]] [--count N] [--retry PATH|all] [--discard PATH|all]";
   if (args.empty()) return usage_error(usage);
   bool as_json = false;
+  double watch_seconds = 0;
+  int watch_count = 0;
   std::vector<std::pair<std::string, std::string>> controls;  // (xattr, argument)
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--json") as_json = true;
     else if ((args[i] == "--retry" || args[i] == "--discard") && i + 1 < args.size()) {
       controls.emplace_back(args[i] == "--retry" ? "user.dl.retry" : "user.dl.discard", args[i + 1]);
       ++i;
+    } else if (args[i] == "--watch") {
+      watch_seconds = 2;
+      if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
+        char* end = nullptr;
+        watch_seconds = std::strtod(args[++i].c_str(), &end);
+        if (*end || !(watch_seconds >= 0.1 && watch_seconds <= 3600))
+          return Status(EINVAL, "--watch takes seconds between refreshes (0.1 to 3600), not '" + args[i] + "'");
+      }
+    } else if (args[i] == "--count" && i + 1 < args.size()) {
+      watch_count = std::atoi(args[++i].c_str());
+      if (watch_count <= 0) return Status(EINVAL, "--count takes a number of refreshes");
     } else {
       return usage_error(usage);
     }
@@ -128,13 +174,17 @@ Status cmd_status(const Globals&, const Args& args) {
     }
     printf("%s %s\n", name == "user.dl.retry" ? "retrying" : "discarded", arg.c_str());
   }
+  if (watch_seconds > 0) return watch_status(mnt, watch_seconds, watch_count);
   DLFS_ASSIGN(json state, upload_state(mnt));
+  auto metrics = read_mount_metrics(mnt);  // (a mount of an older dlfs keeps none)
   if (as_json) {
+    if (metrics) state["metrics"] = *metrics;
     printf("%s\n", state.dump(2).c_str());
     return {};
   }
   uint64_t spool = state.value("spool_bytes", uint64_t(0));
   printf("%s: %s; %s in the spool\n", mnt.c_str(), summary(state).c_str(), human_bytes(spool).c_str());
+  if (metrics) printf("since mounted: %s\n", describe_activity(activity_of(*metrics)).c_str());
   if (state.contains("room"))
     printf("quota: room for %llu more items (%s)\n", (unsigned long long)state["room"].get<uint64_t>(),
            state["quota"].dump().c_str());

@@ -69,8 +69,10 @@ const char* kUsage = R"(usage: dlfs [--store DIR | --server URL [--token-file FI
                                  the data cache mounts read from, with progress
   sync MOUNTPOINT                wait until every file written to a mount is uploaded; prints
                                  the uploads that failed (exit status 1 if any did)
-  status MOUNTPOINT [--json] [--retry PATH|all] [--discard PATH|all]
-                                 a mount's uploads: pending, uploading, failed (with the reason);
+  status MOUNTPOINT [--json] [--watch [SECONDS]] [--count N] [--retry PATH|all] [--discard PATH|all]
+                                 a mount's uploads: pending, uploading, failed (with the reason),
+                                 and its activity (requests, bytes, data cache hits, remote calls);
+                                 --watch: refreshed every SECONDS (2) with the rates, as top does;
                                  retry failed ones, or discard them (their bytes are dropped)
 
 The store (embedded platform) is --store, else $DLFS_STORE, else $XDG_DATA_HOME/dlfs, else

@@ -176,17 +176,12 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
     faulty = std::make_unique<UploadFaultRemote>(*remote, o.debug_upload_failures);
     remote = faulty.get();
   }
-  // -o metrics: the remote calls, FUSE requests and the core's counters (served once mounted).
-  // Without it none of this exists and nothing is counted beyond the core's own atomics.
-  std::unique_ptr<Metrics> metrics;
-  std::unique_ptr<MeteredRemote> metered;
-  std::unique_ptr<FuseMetrics> fuse_metrics;
-  if (!o.metrics_address.empty()) {
-    metrics = std::make_unique<Metrics>();
-    metered = std::make_unique<MeteredRemote>(*remote, *metrics);
-    remote = metered.get();
-    fuse_metrics = std::make_unique<FuseMetrics>(*metrics);
-  }
+  // The remote calls, FUSE requests and the core's counters: read by `dlfs status` (the root's
+  // user.dl.metrics), and served to Prometheus with -o metrics. (About 0.1 us a FUSE request.)
+  auto metrics = std::make_unique<Metrics>();
+  auto metered = std::make_unique<MeteredRemote>(*remote, *metrics);
+  remote = metered.get();
+  auto fuse_metrics = std::make_unique<FuseMetrics>(*metrics);
 
   std::error_code ec;
   // The cache and spool key: where the dataset lives (the store's path or the API URL) and its id.
@@ -252,13 +247,14 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   fo.data_cache = data_cache.get();
   fo.prefetch = o.prefetch;
+  fo.metrics_json = [m = metrics.get()] { return m->to_json(); };
   auto fs = Filesystem::create(*remote, cache.get(), links.get(), fo);
   if (!fs) return fail(fs.status().wrap("dataset " + o.source));
   // Listening before the mount, so that an address in use fails the mount. (Declared after fs:
   // stopped before it, so no scrape reads a filesystem gone.)
   std::unique_ptr<MetricsServer> metrics_server;
-  if (metrics) {
-    add_mount_collector(*metrics, **fs);
+  add_mount_collector(*metrics, **fs);
+  if (!o.metrics_address.empty()) {
     auto started = MetricsServer::start(o.metrics_address, *metrics);
     if (!started) return fail(started.status());
     metrics_server = std::move(started).value();
