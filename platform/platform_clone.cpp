@@ -229,7 +229,14 @@ Status Platform::clone_batch(CloneBatch& batch, const Dataset& target_at_start, 
         json& sys = item.system();
         sys.erase("thumbnailId");
         if (item.preprocessing()) sys["preprocessPhase"] = "pending";  // (its own job, below)
+        // The thumbnail as read, if it is still the source's (a new one may have replaced it,
+        // its object going): else the clone's is made again when asked for.
+        bool thumb_same = false;
         if (e.thumb && !item.preprocessing()) {
+          DLFS_ASSIGN(auto thumb_key, catalog_->blob_key(*txn, e.thumb->id));
+          thumb_same = thumb_key == e.thumb_key;
+        }
+        if (thumb_same) {
           Item thumb = *e.thumb;
           thumb.id = new_id();
           thumb.dataset_id = target->id;
