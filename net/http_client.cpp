@@ -347,7 +347,7 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_limit);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req.low_speed_time_s > 0 ? req.low_speed_time_s : options_.low_speed_time_s);
   if (req.timeout_ms > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed in send(), see there
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());

@@ -93,6 +93,9 @@ struct HttpRequest {
   bool follow_redirects = true;
   int max_attempts = 0;  // tries of this request; 0: the client's
   long timeout_ms = 0;   // a bound on each try as a whole; 0: only the stall bound
+  // This request's stall bound (seconds without a byte); 0: the client's. For a server that
+  // works long before it answers (S3's CompleteMultipartUpload of a big object).
+  long low_speed_time_s = 0;
 };
 
 struct HttpResponse {

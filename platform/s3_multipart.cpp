@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -189,8 +190,28 @@ Result<std::map<int, ListedPart>> listed_parts(S3Calls& s3, std::string_view key
   }
 }
 
+// The ETag S3 gives an object completed from parts whose ETags (MD5s, hex) are `etags`: the MD5
+// of their bytes one after the other, "-" and their count. "" where a part's ETag is no MD5
+// (encrypted with KMS keys).
+std::string multipart_etag(const std::vector<std::string>& etags) {
+  std::string digests;
+  for (const std::string& e : etags) {
+    if (e.size() != 32) return "";
+    for (size_t i = 0; i < 32; i += 2) {
+      unsigned byte = 0;
+      auto [end, ec] = std::from_chars(e.data() + i, e.data() + i + 2, byte, 16);
+      if (ec != std::errc() || end != e.data() + i + 2) return "";
+      digests.push_back(char(byte));
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(digests.data(), digests.size(), md, &len, EVP_md5(), nullptr);
+  return hex_of(std::string_view(reinterpret_cast<const char*>(md), len)) + "-" + std::to_string(etags.size());
+}
+
 Result<std::string> complete_upload(S3Calls& s3, std::string_view key, const std::string& id,
-                                    const std::vector<std::string>& etags) {
+                                    const std::vector<std::string>& etags, uint64_t size) {
   std::string body = "<CompleteMultipartUpload>";
   for (size_t i = 0; i < etags.size(); ++i)
     body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" + etags[i] + "\"</ETag></Part>";
@@ -200,10 +221,26 @@ Result<std::string> complete_upload(S3Calls& s3, std::string_view key, const std
   req.path = s3.object_path(key) + "?uploadId=" + s3.escape(id);
   req.body = std::move(body);
   req.content_type = "application/xml";
-  DLFS_ASSIGN(HttpResponse r, s3.call(req, key));
-  pugi::xml_document doc;
-  DLFS_ASSIGN(pugi::xml_node root, answer_root(doc, r, "CompleteMultipartUploadResult", "to complete an upload"));
-  return unquoted(root.child_value("ETag"));
+  // The store joins the parts before it answers: AWS sends spaces meanwhile, other stores
+  // (s3rver, MinIO) nothing for as long as it takes. Allowed 30 s, and a second per 32 MiB.
+  req.low_speed_time_s = long(30 + size / (32u << 20));
+  auto answered = [&]() -> Result<std::string> {
+    DLFS_ASSIGN(HttpResponse r, s3.call(req, key));
+    pugi::xml_document doc;
+    DLFS_ASSIGN(pugi::xml_node root, answer_root(doc, r, "CompleteMultipartUploadResult", "to complete an upload"));
+    return unquoted(root.child_value("ETag"));
+  }();
+  if (answered) return answered;
+  // A try whose answer was lost may have completed it: a retry then finds no such upload (S3's
+  // 404 NoSuchUpload, s3rver's 500). The object, if it is this upload's, says so by its ETag.
+  std::string expected = multipart_etag(etags);
+  if (expected.empty()) return answered;
+  HttpRequest head;
+  head.method = "HEAD";
+  head.path = s3.object_path(key);
+  auto r = s3.call(head, key);
+  if (r && unquoted(r->header("etag")) == expected) return expected;
+  return answered;
 }
 
 }  // namespace
@@ -261,7 +298,7 @@ Result<std::string> s3_multipart_put(S3Calls& s3, std::string_view key, const st
     etags[p.number - 1] = std::move(etag);
     return {};
   });
-  Result<std::string> done = sent ? complete_upload(s3, key, id, etags) : Result<std::string>(sent);
+  Result<std::string> done = sent ? complete_upload(s3, key, id, etags, size) : Result<std::string>(sent);
   if (!done) {
     if (!resumable(done.status())) abort_upload(s3, key, id);
     return Status(done.status().err(),
@@ -296,7 +333,7 @@ Result<std::string> s3_multipart_copy(S3Calls& s3, std::string_view from, std::s
     etags[p.number - 1] = unquoted(root.child_value("ETag"));
     return {};
   });
-  Result<std::string> done = copied ? complete_upload(s3, to, id, etags) : Result<std::string>(copied);
+  Result<std::string> done = copied ? complete_upload(s3, to, id, etags, size) : Result<std::string>(copied);
   if (!done) {
     // Nothing to resume: the bytes are in the bucket for the next try.
     abort_upload(s3, to, id);

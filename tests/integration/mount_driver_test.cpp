@@ -247,7 +247,7 @@ TEST_P(MountDriver, AFileOverTheMultipartThresholdLandsWholeInAnS3Bucket) {
   auto cp = run({"cp", work.sub("big.bin"), m->mountpoint() + "/big.bin"}, slow);
   ASSERT_TRUE(cp.ok()) << cp.err;
   std::filesystem::remove(work.sub("big.bin"));
-  auto synced = sync(m->mountpoint());
+  auto synced = dlfs({"sync", m->mountpoint()}, slow);
   ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
   EXPECT_TRUE(m->unmount());
 
