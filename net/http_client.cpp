@@ -347,12 +347,13 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_limit);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req.low_speed_time_s > 0 ? req.low_speed_time_s : options_.low_speed_time_s);
+  const long stall_s = req.low_speed_time_s > 0 ? req.low_speed_time_s : options_.low_speed_time_s;
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
   if (req.timeout_ms > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed in send(), see there
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   Progress progress;
-  progress.stall_ms = options_.low_speed_time_s * 1000;
+  progress.stall_ms = stall_s * 1000;
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &progress);
@@ -459,7 +460,7 @@ HttpClient::Attempt HttpClient::attempt(void* handle, const HttpRequest& req, co
     a.rc = curl_easy_perform(curl);
     if (a.rc == CURLE_ABORTED_BY_CALLBACK && progress.stalled) {
       a.rc = CURLE_OPERATION_TIMEDOUT;
-      snprintf(errbuf, sizeof errbuf, "no byte moved for %ld s", options_.low_speed_time_s);
+      snprintf(errbuf, sizeof errbuf, "no byte moved for %ld s", stall_s);
     }
     if (a.rc != CURLE_OK) a.error = errbuf[0] ? errbuf : curl_easy_strerror(a.rc);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.response.code);

@@ -284,6 +284,31 @@ TEST(HttpClient, AServerThatNeverAnswersIsBoundedByTheStallTime) {
   ::close(fd);
 }
 
+// A request may wait longer than the client's stall bound (S3's Complete of a big upload: the
+// store works long before its first byte): its own low_speed_time_s bounds it instead.
+TEST(HttpClient, ARequestsOwnStallBoundOutlastsTheClients) {
+  int port = 0;
+  int fd = loopback_socket(true, port);  // never answers
+  ASSERT_GE(fd, 0);
+  HttpOptions o = fast_options("http://127.0.0.1:" + std::to_string(port) + "/api/v1");
+  o.max_attempts = 1;
+  o.low_speed_time_s = 1;
+  HttpClient http(o);
+  HttpRequest req;
+  req.method = "POST";
+  req.path = "/complete";
+  req.body = "x";
+  req.low_speed_time_s = 3;
+  auto start = std::chrono::steady_clock::now();
+  auto r = http.send(req);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.err(), ETIMEDOUT);
+  EXPECT_NE(r.status().to_string().find("no byte moved for 3 s"), std::string::npos) << r.status().to_string();
+  EXPECT_GE(took, 2900ms);
+  EXPECT_LT(took, 8s);
+  ::close(fd);
+}
+
 namespace {
 
 // A server that answers ranged GETs of `data` (httplib makes the 206 and its Content-Range),
