@@ -28,9 +28,13 @@ Result<Caller> ApiContext::authenticate(const httplib::Request& req) const {
       !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
     return Status(EACCES, "the Authorization header must be 'Bearer <token>'");
+  return verify_token(std::string_view(header).substr(kBearer.size()));
+}
+
+Result<Caller> ApiContext::verify_token(std::string_view token) const {
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  DLFS_ASSIGN(TokenClaims claims, jwt_verify(secret_, std::string_view(header).substr(kBearer.size()), now));
+  DLFS_ASSIGN(TokenClaims claims, jwt_verify(secret_, token, now));
   return Caller{claims.email, user_id_for(claims.email)};
 }
 

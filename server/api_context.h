@@ -46,6 +46,11 @@ class ApiContext {
 
   // "http://<Host>/api/v1": entities carry absolute self-URLs on the base the client used.
   static std::string base_url(const httplib::Request& req);
+  // The caller a token names, checked as the API's Bearer tokens are (EACCES when not valid):
+  // the web pages' session cookie holds one.
+  Result<Caller> verify_token(std::string_view token) const;
+  // The tokens' secret, which also keys the web pages' CSRF tokens (server/web_session.h).
+  const std::string& secret() const { return secret_; }
   // The request body as JSON (EINVAL with the parse error).
   static Result<json> json_body(const httplib::Request& req);
   // A body {"<key>": N}: N a whole number, null read as 0 (EINVAL saying `shape` otherwise).

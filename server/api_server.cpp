@@ -9,6 +9,7 @@
 #include "server/api_context.h"
 #include "server/http_metrics.h"
 #include "server/routes.h"
+#include "server/web_ui.h"
 
 namespace dlfs {
 
@@ -73,6 +74,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   register_upload_session_routes(svr, *ctx_);
   register_driver_routes(svr, *ctx_);
   register_metrics_route(svr, *ctx_, *metrics_);
+  register_web_ui_routes(svr, *ctx_);
 }
 
 ApiServer::~ApiServer() = default;
