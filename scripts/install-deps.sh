@@ -37,6 +37,9 @@ demo=(imagemagick libimage-exiftool-perl fonts-dejavu-core attr)
 # automake and make and run by perl's prove; cp -a, tar -xp, make and rsync -a run in a mount.
 tests=(libgtest-dev libgmock-dev clang lld libclang-rt-14-dev python3 psmisc openssl git autoconf automake make
        perl rsync "${demo[@]}")
+# The web browser's test (tests/integration/web_ui_test.cpp) drives dlfsd's /ui pages in a real
+# browser: headless Chromium, its WebDriver, and Selenium for Debian's python3.
+tests+=(chromium chromium-driver python3-selenium)
 # CPack's DEB generator: dpkg-shlibdeps (dpkg-dev) finds the library dependencies of the ELF
 # files that `file` recognises.
 package=(dpkg-dev file)

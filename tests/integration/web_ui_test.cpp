@@ -1,0 +1,217 @@
+// dlfsd's web browser (/ui, server/web_ui.h): its session and CSRF rules over HTTP, and a real
+// headless Chromium driven by tests/integration/web_ui_browser.py (Selenium) logging in,
+// browsing, editing metadata and uploading; the results are then checked through the API.
+// Screenshots land in <build>/tests/artifacts/web_ui/.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "core/item.h"
+#include "core/json_util.h"
+#include "server/web_session.h"
+#include "support/dlfsd_process.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace dlfs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kEvilName = "web <script>alert(1)</script>";
+
+std::unique_ptr<httplib::Client> client_for(const DlfsdProcess& server, bool auth) {
+  signal(SIGPIPE, SIG_IGN);
+  auto c = std::make_unique<httplib::Client>(server.host_port());
+  c->set_connection_timeout(10, 0);
+  c->set_read_timeout(60, 0);
+  c->set_write_timeout(60, 0);
+  if (auth) c->set_default_headers(server.auth_headers());
+  return c;
+}
+
+json body_of(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
+
+class WebUi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server.ok()) << server.error();
+    api = client_for(server, true);
+    web = client_for(server, false);
+    auto r = api->Post(DlfsdProcess::path("/datasets"),
+                       json{{"name", kEvilName}, {"projects", {"000000000000000000000001"}}}.dump(), "application/json");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    ds = body_of(r)["id"];
+  }
+
+  json upload(const std::string& path, const std::string& bytes) {
+    httplib::MultipartFormDataItems items = {{"type", "file", "", ""}, {"path", path, "", ""},
+                                             {"file", bytes, "f.bin", "application/octet-stream"}};
+    auto r = api->Post(DlfsdProcess::path("/datasets/" + ds + "/items"), items);
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return body_of(r);
+  }
+
+  // The item at `path` (null when none), by a DQL query.
+  json find(const std::string& path) {
+    auto r = api->Post(DlfsdProcess::path("/datasets/" + ds + "/query"), json{{"filter", {{"filename", path}}}}.dump(),
+                       "application/json");
+    json items = body_of(r)["items"];
+    return items.is_array() && !items.empty() ? items[0] : json();
+  }
+
+  json item(const std::string& id) { return body_of(api->Get(DlfsdProcess::path("/items/" + id))); }
+
+  httplib::Headers session() const { return {{"Cookie", std::string(kSessionCookie) + "=" + server.token()}}; }
+
+  // The CSRF token the pages of this session carry (as a form on the datasets page shows it).
+  std::string csrf_of_page() {
+    auto r = web->Get("/ui", session());
+    if (!r || r->status != 200) return "";
+    auto at = r->body.find("name=csrf value=\"");
+    if (at == std::string::npos) return "";
+    at += 17;
+    return r->body.substr(at, r->body.find('"', at) - at);
+  }
+
+  DlfsdProcess server;
+  std::unique_ptr<httplib::Client> api, web;
+  std::string ds;
+};
+
+TEST_F(WebUi, PagesNeedASessionAndTheRootRedirects) {
+  auto root = web->Get("/");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 303);
+  EXPECT_EQ(root->get_header_value("Location"), "/ui");
+  for (std::string path : {"/ui", "/ui/datasets/" + ds, "/ui/items/ffffffffffffffffffffffff"}) {
+    auto r = web->Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 303) << path;
+    EXPECT_EQ(r->get_header_value("Location"), "/ui/login") << path;
+  }
+  // A cookie that is no token, or a token of another secret: the login page too.
+  auto forged = web->Get("/ui", {{"Cookie", std::string(kSessionCookie) + "=abc.def.ghi"}});
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 303);
+  // The Bearer header is for the API, not for the pages.
+  auto bearer = web->Get("/ui", server.auth_headers());
+  ASSERT_TRUE(bearer);
+  EXPECT_EQ(bearer->status, 303);
+  // The API is as it was: no cookie makes a call.
+  auto api_call = web->Get(DlfsdProcess::path("/datasets"), session());
+  ASSERT_TRUE(api_call);
+  EXPECT_EQ(api_call->status, 401);
+}
+
+TEST_F(WebUi, LoginSetsAStrictHttpOnlyCookieAndChecksTheToken) {
+  auto bad = web->Post("/ui/login", "token=not-a-token", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  EXPECT_FALSE(bad->has_header("Set-Cookie"));
+  auto good = web->Post("/ui/login", "token=" + server.token(), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->status, 303);
+  EXPECT_EQ(good->get_header_value("Location"), "/ui");
+  EXPECT_EQ(good->get_header_value("Set-Cookie"),
+            std::string(kSessionCookie) + "=" + server.token() + "; HttpOnly; SameSite=Strict; Path=/");
+}
+
+TEST_F(WebUi, NamesAreEscaped) {
+  auto r = web->Get("/ui", session());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body.find("<script>"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("web &lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << r->body;
+  EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  std::string id = upload("/<img src=x onerror=alert(1)>.txt", "hi")["id"];
+  auto folder = web->Get("/ui/datasets/" + ds + "?dir=%2F&view=table", session());
+  ASSERT_TRUE(folder);
+  ASSERT_EQ(folder->status, 200);
+  EXPECT_EQ(folder->body.find("<img src=x"), std::string::npos);
+  EXPECT_NE(folder->body.find("&lt;img src=x onerror=alert(1)&gt;.txt"), std::string::npos) << folder->body;
+}
+
+TEST_F(WebUi, ChangesNeedTheSessionsCsrfToken) {
+  std::string id = upload("/a.txt", "hello")["id"];
+  std::string csrf = csrf_of_page();
+  ASSERT_EQ(csrf.size(), 64u);
+  auto post = [&](const std::string& body) {
+    return web->Post("/ui/items/" + id, session(), body, "application/x-www-form-urlencoded");
+  };
+  std::string change = "metadata=%7B%22x%22%3A1%7D&description=d";
+  for (std::string bad : {std::string(), std::string("&csrf="), "&csrf=" + std::string(64, '0'),
+                          "&csrf=" + csrf_token("another secret", server.token())}) {
+    auto r = post(change + bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << bad;
+  }
+  json after = item(id);
+  EXPECT_FALSE(after["metadata"].contains("user") && after["metadata"]["user"].contains("x")) << after.dump();
+  // An upload without it makes nothing either.
+  httplib::MultipartFormDataItems parts = {{"dir", "/", "", ""}, {"files", "x", "evil.txt", "text/plain"}};
+  auto up = web->Post("/ui/datasets/" + ds + "/upload", session(), parts);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 403);
+  EXPECT_TRUE(find("/evil.txt").is_null());
+  // Without the cookie, even with the token: 401, nothing changed.
+  auto anon = web->Post("/ui/items/" + id, change + "&csrf=" + csrf, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->status, 401);
+  // With it: saved, as the API shows.
+  auto ok = post(change + "&csrf=" + csrf);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 303) << ok->body;
+  after = item(id);
+  EXPECT_EQ(after["metadata"]["user"]["x"], 1) << after.dump();
+  EXPECT_EQ(after["description"], "d");
+  // Logging out needs it too.
+  auto out = web->Post("/ui/logout", session(), "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 403);
+}
+
+TEST_F(WebUi, InABrowser) {
+  if (access("/usr/bin/chromium", X_OK) != 0 || access("/usr/bin/chromedriver", X_OK) != 0)
+    GTEST_SKIP() << "chromium and chromium-driver are not installed (scripts/install-deps.sh --test)";
+  TempDir dir;
+  auto made = sh("convert -size 640x480 xc:orange " + dir.sub("photo.jpg") + " && echo 'from a browser' > " +
+                 dir.sub("note.txt"));
+  ASSERT_TRUE(made.ok()) << made.err;
+  std::string photo = upload("/pics/photo.jpg", read_file(dir.sub("photo.jpg")))["id"];
+  upload("/pics/clip.mp4", make_link_json("https://example.invalid/clip.mp4", "video/mp4").dump());
+  upload("/pics/other.txt", "other");
+  upload("/pics/sub/deeper.txt", "deeper");
+  // Its thumbnail is made by preprocessing: wait (bounded) until there is one.
+  for (int i = 0; i < 200 && api->Get(DlfsdProcess::path("/items/" + photo + "/thumbnail"))->status != 200; ++i)
+    std::this_thread::sleep_for(50ms);
+
+  std::string shots = std::string(DLFS_BIN_DIR) + "/../tests/artifacts/web_ui";
+  std::filesystem::remove_all(shots);
+  auto r = run({"/usr/bin/python3", std::string(DLFS_SOURCE_DIR) + "/tests/integration/web_ui_browser.py", "--url",
+                "http://" + server.host_port(), "--token", server.token(), "--dataset", kEvilName, "--folder", "pics",
+                "--photo", "photo.jpg", "--link", "clip.mp4", "--upload", dir.sub("note.txt"), "--screenshots", shots},
+               std::chrono::seconds(240));
+  EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << (r.timed_out ? " (timed out)" : "") << "\n" << r.out << r.err;
+  EXPECT_TRUE(std::filesystem::exists(shots + "/01-login.png"));
+
+  // What the browser did, through the API.
+  json edited = item(photo);
+  EXPECT_EQ(edited["metadata"]["user"], (json{{"tag", "web"}, {"score", 3}})) << edited.dump(2);
+  EXPECT_EQ(edited["description"], "edited in a browser");
+  json uploaded = find("/pics/note.txt");
+  ASSERT_TRUE(uploaded.is_object()) << "no /pics/note.txt";
+  EXPECT_EQ(uploaded["creator"], "dev@local");
+  std::string id = uploaded["id"];
+  auto bytes = api->Get(DlfsdProcess::path("/items/" + id + "/stream"));
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(bytes->body, "from a browser\n");
+}
+
+}  // namespace
+}  // namespace dlfs::test
