@@ -32,6 +32,24 @@ json merge_patch_between(const json& from, const json& to) {
   return patch;
 }
 
+// Where a form's file goes under `dir`: its name, or the relative path a folder upload
+// (webkitdirectory) sends ("holiday/day1/a.jpg"); never above `dir` ("..", "." and empty parts
+// refused).
+Result<std::string> upload_path(const std::string& dir, const std::string& filename) {
+  std::string path = dir;
+  size_t pos = 0;
+  while (pos <= filename.size()) {
+    size_t end = filename.find('/', pos);
+    if (end == std::string::npos) end = filename.size();
+    std::string part = filename.substr(pos, end - pos);
+    if (part.empty() || part == "." || part == "..")
+      return Status(EINVAL, "'" + filename + "' is not a file name or a relative path below the folder");
+    path = join_path(path, part);
+    pos = end + 1;
+  }
+  return normalize_path(path);
+}
+
 std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(2); }
 
 std::string item_page(const Item& item, const Dataset& ds, const UiSession& s, std::string_view user_text,
@@ -124,8 +142,8 @@ void stream(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
                            });
 }
 
-// The files of the form's "files" parts, each into the form's folder (an item already there is
-// left, and said so).
+// The files of the form's "files" parts, each into the form's folder, a folder's files under
+// their relative paths (an item already there is left, and said so).
 void upload(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
   auto ds = ctx.writable_dataset(req.matches[1].str());
   if (!ds) return send_ui_error(res, ds.status(), &s);
@@ -138,10 +156,10 @@ void upload(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
     const httplib::MultipartFormData& part = it->second;
     if (part.filename.empty()) continue;  // the empty input of a form sent without a file
     ++files;
-    std::string name = base_name(part.filename);  // browsers send the name only; never a path
+    std::string name = part.filename;
     UploadOptions options;
     options.user = s.caller.email;
-    auto path = normalize_path(join_path(*dir, name));
+    auto path = upload_path(*dir, name);
     Result<UploadResult> done = path ? ctx.platform.upload_bytes(ds->id, part.content, *path, options)
                                      : Result<UploadResult>(path.status());
     list += "<li>" + html_escape(name) + ": ";

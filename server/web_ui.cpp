@@ -135,6 +135,7 @@ std::string upload_form(const Dataset& ds, std::string_view dir, const UiSession
   return "<form method=post enctype=\"multipart/form-data\" action=\"/ui/datasets/" + url_encode(ds.id) + "/upload\">" +
          csrf_field(s) + "<input type=hidden name=dir value=\"" + html_escape(dir) +
          "\"><label>Upload files here: <input type=file name=files id=files multiple></label> "
+         "<label>or a folder: <input type=file name=files id=folder-files webkitdirectory multiple></label> "
          "<button type=submit id=upload>Upload</button></form>";
 }
 

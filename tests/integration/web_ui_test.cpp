@@ -170,6 +170,22 @@ TEST_F(WebUi, ChangesNeedTheSessionsCsrfToken) {
   after = item(id);
   EXPECT_EQ(after["metadata"]["user"]["x"], 1) << after.dump();
   EXPECT_EQ(after["description"], "d");
+  // An upload with it: files, and a folder's files under their relative paths (never above).
+  httplib::MultipartFormDataItems form = {{"csrf", csrf, "", ""},
+                                          {"dir", "/up", "", ""},
+                                          {"files", "one", "one.txt", "text/plain"},
+                                          {"files", "deep", "album/day 1/two.txt", "text/plain"}};
+  auto done = web->Post("/ui/datasets/" + ds + "/upload", session(), form);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  EXPECT_TRUE(find("/up/one.txt").is_object());
+  EXPECT_TRUE(find("/up/album/day 1/two.txt").is_object());
+  httplib::MultipartFormDataItems escape = {{"csrf", csrf, "", ""}, {"dir", "/up", "", ""},
+                                            {"files", "x", "../escaped.txt", "text/plain"}};
+  auto refused = web->Post("/ui/datasets/" + ds + "/upload", session(), escape);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400) << refused->body;
+  EXPECT_TRUE(find("/escaped.txt").is_null());
   // Logging out needs it too.
   auto out = web->Post("/ui/logout", session(), "", "application/x-www-form-urlencoded");
   ASSERT_TRUE(out);
