@@ -38,7 +38,7 @@ def main():
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--user-data-dir=" + profile, "--window-size=1280,1000"):
+                 "--user-data-dir=" + profile, "--window-size=1280,2000"):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     driver.set_page_load_timeout(WAIT_S)
