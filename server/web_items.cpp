@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/paths.h"
+#include "net/link_policy.h"
 #include "server/html.h"
 #include "server/web_ui.h"
 
@@ -180,6 +181,27 @@ void upload(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
   send_html(res, ui_page("Upload", body, &s), failed ? 400 : 200);
 }
 
+// A link item (a URL, as `dlfs link` makes one) named by the form in its folder; back to the
+// folder when made.
+void make_link(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
+  auto ds = ctx.writable_dataset(req.matches[1].str());
+  if (!ds) return send_ui_error(res, ds.status(), &s);
+  auto dir = normalize_path(form_value(req, "dir").empty() ? "/" : form_value(req, "dir"));
+  if (!dir) return send_ui_error(res, dir.status(), &s);
+  std::string name = form_value(req, "name"), url = form_value(req, "url");
+  if (name.empty() || name.find('/') != std::string::npos)
+    return send_ui_error(res, 400, "a link item needs a name (without '/')", &s);
+  if (Status ok = check_link_target(url); !ok) return send_ui_error(res, ok, &s);
+  auto path = upload_path(*dir, name);
+  if (!path) return send_ui_error(res, path.status(), &s);
+  UploadOptions options;
+  options.user = s.caller.email;
+  auto done = ctx.platform.upload_bytes(ds->id, make_link_json(url, form_value(req, "mimetype")).dump(), *path, options);
+  if (!done) return send_ui_error(res, done.status(), &s);
+  if (done->op == UploadOp::kSkipped) return send_ui_error(res, 409, "an item is at '" + *path + "' already", &s);
+  redirect(res, folder_url(ds->id, *dir));
+}
+
 }  // namespace
 
 void register_web_item_routes(httplib::Server& svr, ApiContext& ctx) {
@@ -197,6 +219,8 @@ void register_web_item_routes(httplib::Server& svr, ApiContext& ctx) {
             res.set_header("Cache-Control", "private, max-age=60");
             res.set_content(*bytes, "image/jpeg");
           }));
+  svr.Post(R"(/ui/datasets/([^/]+)/link)",
+           ui_wrap(ctx, [&ctx](const Req& req, Res& res, const UiSession& s) { make_link(ctx, req, res, s); }, true));
   svr.Post(R"(/ui/datasets/([^/]+)/upload)",
            ui_wrap(ctx, [&ctx](const Req& req, Res& res, const UiSession& s) { upload(ctx, req, res, s); }, true));
 }

@@ -136,7 +136,12 @@ std::string upload_form(const Dataset& ds, std::string_view dir, const UiSession
          csrf_field(s) + "<input type=hidden name=dir value=\"" + html_escape(dir) +
          "\"><label>Upload files here: <input type=file name=files id=files multiple></label> "
          "<label>or a folder: <input type=file name=files id=folder-files webkitdirectory multiple></label> "
-         "<button type=submit id=upload>Upload</button></form>";
+         "<button type=submit id=upload>Upload</button></form>"
+         "<form method=post action=\"/ui/datasets/" + url_encode(ds.id) + "/link\">" + csrf_field(s) +
+         "<input type=hidden name=dir value=\"" + html_escape(dir) +
+         "\">New link item: <input name=name id=link-name placeholder=name required> <input name=url id=link-url "
+         "placeholder=\"https://...\" required> <input name=mimetype id=link-type placeholder=\"image/jpeg\"> "
+         "<button type=submit id=make-link>Make link</button></form>";
 }
 
 void folder_page(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {

@@ -192,6 +192,30 @@ TEST_F(WebUi, ChangesNeedTheSessionsCsrfToken) {
   EXPECT_EQ(out->status, 403);
 }
 
+TEST_F(WebUi, MakesLinkItems) {
+  std::string csrf = csrf_of_page();
+  auto post = [&](const std::string& body) {
+    return web->Post("/ui/datasets/" + ds + "/link", session(), body, "application/x-www-form-urlencoded");
+  };
+  std::string form = "dir=%2Fv&name=clip.mp4&url=https%3A%2F%2Fexample.invalid%2Fc.mp4&mimetype=video%2Fmp4";
+  auto no_csrf = post(form);
+  ASSERT_TRUE(no_csrf);
+  EXPECT_EQ(no_csrf->status, 403);
+  EXPECT_TRUE(find("/v/clip.mp4").is_null());
+  auto made = post(form + "&csrf=" + csrf);
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 303) << made->body;
+  json link = find("/v/clip.mp4");
+  ASSERT_TRUE(link.is_object());
+  EXPECT_EQ(link["metadata"]["system"]["shebang"]["linkInfo"]["ref"], "https://example.invalid/c.mp4") << link.dump(2);
+  EXPECT_EQ(link["metadata"]["system"]["shebang"]["linkInfo"]["mimetype"], "video/mp4");
+  auto local = post("dir=%2Fv&name=p&url=file%3A%2F%2F%2Fetc%2Fpasswd&csrf=" + csrf);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 403) << local->body;
+  EXPECT_NE(local->body.find("must be an http:// or https:// URL"), std::string::npos) << local->body;
+  EXPECT_TRUE(find("/v/p").is_null());
+}
+
 TEST_F(WebUi, InABrowser) {
   if (access("/usr/bin/chromium", X_OK) != 0 || access("/usr/bin/chromedriver", X_OK) != 0)
     GTEST_SKIP() << "chromium and chromium-driver are not installed (scripts/install-deps.sh --test)";
