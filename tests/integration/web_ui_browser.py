@@ -8,6 +8,7 @@ Exit code 0 when every check held; the failed check on stderr otherwise."""
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -176,6 +177,7 @@ def main():
         return 1
     finally:
         driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 if __name__ == "__main__":
