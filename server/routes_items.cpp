@@ -1,5 +1,7 @@
 // One item: get, patch, delete, its bytes (ranged, streamed), its thumbnail; and moving items
 // into a folder.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <memory>
 #include <vector>

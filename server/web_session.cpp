@@ -1,8 +1,8 @@
 #include "server/web_session.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "core/ids.h"
 
 namespace dlfs {
 
@@ -25,19 +25,7 @@ std::string cookie_value(std::string_view header, std::string_view name) {
 }
 
 std::string csrf_token(std::string_view secret, std::string_view session) {
-  std::string message = "dlfs-csrf\n";
-  message += session;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return hex_of(hmac_sha256(secret, "dlfs-csrf\n" + std::string(session)));
 }
 
 bool csrf_valid(std::string_view secret, std::string_view session, std::string_view token) {

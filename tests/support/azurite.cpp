@@ -1,4 +1,5 @@
 #include "support/azurite.h"
+#include "support/loopback_port.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,19 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 const std::string kAzurite = std::string(DLFS_SOURCE_DIR) + "/tests/emulators/node_modules/.bin/azurite-blob";
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool listening(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -61,7 +49,7 @@ Azurite::Azurite() : dir_("dlfs-azurite") {
     error_ = kAzurite + " is missing: run (cd tests/emulators && npm ci)";
     return;
   }
-  port_ = free_port();
+  port_ = free_loopback_port();
   std::string log = dir_.sub("azurite.log");
   int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   std::filesystem::create_directories(dir_.sub("data"));

@@ -1,12 +1,14 @@
 // Reading Prometheus metrics in tests: a reader of the text format's sample lines (what the
 // tests compare; the daemons write it with prometheus-cpp's TextSerializer), a scrape of
-// http://HOST:PORT/metrics, and a free loopback port for a metrics endpoint.
+// http://HOST:PORT/metrics.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "support/loopback_port.h"
 
 namespace dlfs::test {
 
@@ -27,8 +29,5 @@ std::map<std::string, std::string> metric_types(const std::string& text);
 // GET http://host_port/metrics (`token` as a Bearer token when given); the body, or "" with a
 // test failure added when the answer is not 200.
 std::string scrape_metrics(const std::string& host_port, const std::string& token = "");
-
-// A port on 127.0.0.1 nobody listened on a moment ago (the kernel's pick).
-int free_loopback_port();
 
 }  // namespace dlfs::test
