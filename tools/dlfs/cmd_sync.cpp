@@ -31,22 +31,12 @@ Result<std::string> mount_root(const std::string& arg) {
 }
 
 Result<json> upload_state(const std::string& mnt) {
-  std::string buf(64 << 10, '\0');
-  for (int tries = 0; tries < 4; ++tries) {
-    ssize_t n = ::getxattr(mnt.c_str(), "user.dl.uploads", buf.data(), buf.size());
-    if (n >= 0) {
-      auto parsed = parse_json(std::string_view(buf.data(), size_t(n)));
-      if (!parsed) return Status(EIO, mnt + ": the mount answered an unreadable upload state");
-      return *parsed;
-    }
-    if (errno == ERANGE) {  // many failures: a bigger buffer
-      buf.resize(buf.size() * 4);
-      continue;
-    }
-    if (errno == ENODATA || errno == ENOTSUP) return Status(EINVAL, mnt + " is not a dlfs mount");
-    return Status(errno, mnt + ": reading the upload state");
-  }
-  return Status(E2BIG, mnt + ": the upload state is too large");
+  auto text = read_root_xattr(mnt, "user.dl.uploads");
+  if (!text && (text.err() == ENODATA || text.err() == ENOTSUP)) return Status(EINVAL, mnt + " is not a dlfs mount");
+  if (!text) return text.status();
+  auto parsed = parse_json(*text);
+  if (!parsed) return Status(EIO, mnt + ": the mount answered an unreadable upload state");
+  return *parsed;
 }
 
 int count(const json& state, const char* key) {

@@ -9,19 +9,25 @@
 
 namespace dlfs::cli {
 
-Result<json> read_mount_metrics(const std::string& mnt) {
+Result<std::string> read_root_xattr(const std::string& mnt, const char* name) {
   std::string buf(64 << 10, '\0');
   for (int tries = 0; tries < 4; ++tries) {
-    ssize_t n = ::getxattr(mnt.c_str(), "user.dl.metrics", buf.data(), buf.size());
+    ssize_t n = ::getxattr(mnt.c_str(), name, buf.data(), buf.size());
     if (n >= 0) {
-      auto parsed = parse_json(std::string_view(buf.data(), size_t(n)));
-      if (!parsed || !parsed->is_object()) return Status(EIO, mnt + ": the mount answered unreadable counters");
-      return *parsed;
+      buf.resize(size_t(n));
+      return buf;
     }
-    if (errno != ERANGE) return Status(errno, mnt + ": reading the mount's counters");
+    if (errno != ERANGE) return Status(errno, mnt + ": reading " + name);
     buf.resize(buf.size() * 4);
   }
-  return Status(E2BIG, mnt + ": the mount's counters are too large");
+  return Status(E2BIG, mnt + ": " + name + " is too large");
+}
+
+Result<json> read_mount_metrics(const std::string& mnt) {
+  DLFS_ASSIGN(std::string text, read_root_xattr(mnt, "user.dl.metrics"));
+  auto parsed = parse_json(text);
+  if (!parsed || !parsed->is_object()) return Status(EIO, mnt + ": the mount answered unreadable counters");
+  return *parsed;
 }
 
 namespace {

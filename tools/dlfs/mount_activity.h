@@ -9,6 +9,10 @@
 
 namespace dlfs::cli {
 
+// The value of xattr `name` of the mount's root (the mount's answers to status and sync), read
+// with a buffer grown until it fits; errno as getxattr(2) says.
+Result<std::string> read_root_xattr(const std::string& mnt, const char* name);
+
 // The mount's counters as it answers them; ENODATA from a mount that keeps none.
 Result<json> read_mount_metrics(const std::string& mnt);
 
