@@ -184,6 +184,20 @@ struct MetadataCache::Impl {
 
   int erase_entry(MDB_txn* txn, char kind, std::string_view key) { return erase_db_key(txn, kind, db_key(key)); }
 
+  // Rewrites an entry's fetched stamp (not covered by the checksum), if there is one.
+  int restamp(MDB_txn* txn, char kind, std::string_view key, int64_t ms) {
+    std::string k = db_key(key);
+    MDB_val kv = val(k), v;
+    int rc = mdb_get(txn, env->dbi(kind), &kv, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return rc;
+    std::string rec(view(v));
+    if (rec.size() < kHeaderBytes) return 0;  // (a bad record: read() drops it)
+    put_le<int64_t>(rec.data() + 2, ms);
+    MDB_val nv = val(rec);
+    return mdb_put(txn, env->dbi(kind), &kv, &nv, 0);
+  }
+
   // Erases every entry of `kind` whose path is below `dir`. Keys are paths (sorted), so they sit
   // together from dir + "/" on; a shortened long key keeps its first 300 bytes, so a prefix that
   // long is cut to match (erasing a few more than needed is harmless in a cache).
@@ -530,6 +544,15 @@ Status MetadataCache::forget_item(std::string_view path) {
     // (after a remount, before any listing of its parent is in memory).
     if (rc == 0) rc = impl_->erase_below(txn, kItem, path);
     return rc ? rc : impl_->erase_below(txn, kListing, path);
+  });
+}
+
+Status MetadataCache::age_item(std::string_view path) {
+  if (path.empty()) return Status(EINVAL, "cache: empty path");
+  std::string parent = parent_path(path);
+  return impl_->write("age an item", [&](MDB_txn* txn) {
+    int rc = impl_->restamp(txn, kItem, path, 0);
+    return rc == 0 && !parent.empty() ? impl_->restamp(txn, kListing, parent, 0) : rc;
   });
 }
 

@@ -92,6 +92,9 @@ class MetadataCache {
   // item and listing cached below it (a folder moved or removed).
   Status forget_item(std::string_view path);
   Status forget_listing(std::string_view dir);
+  // Marks the item and its parent folder's listing stale (fetched at time 0), keeping them: a
+  // mount online asks again, one whose server is away still answers from them.
+  Status age_item(std::string_view path);
   Status put_thumbnail(std::string_view item_id, std::string_view jpeg);
   std::optional<std::string> get_thumbnail(std::string_view item_id);
   Status forget_thumbnail(std::string_view item_id);

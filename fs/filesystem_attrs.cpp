@@ -130,7 +130,7 @@ void Filesystem::run_folder_times(Task task) {
   // One try; its answer is not learned (see run_access_patch): this mount shows the time from
   // folder_changed_ns_, other mounts and remounts from the platform.
   auto patched = remote_.patch(dir->item.id, json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, true);
-  if (patched) source_.forget_cached(task.path);  // (a remount asks again)
+  if (patched) source_.age_cached(task.path);  // (a remount asks again)
   else spdlog::debug("{}: the folder's time not kept: {}", task.path, patched.status().to_string());
 }
 

@@ -176,14 +176,42 @@ std::shared_ptr<const PackedItems> MetadataSource::remember(const std::string& d
   mem->items = std::make_shared<const PackedItems>(std::move(items));
   mem->fetched_ms = fetched_ms;
   std::lock_guard lock(mu_);
-  if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) return mem->items;  // raced a change
+  const InFlight* replay = nullptr;
+  if (epoch && epochs_[std::hash<std::string>{}(dir) % epochs_.size()] != *epoch) {  // raced a change
+    auto f = inflight_.find(dir);
+    if (f == inflight_.end() || f->second.unknown) return mem->items;
+    replay = &f->second;  // (the bucket's other paths, or changes of this folder all known)
+  }
   index_locked(*mem);
   mem->last_used = ++use_clock_;
   if (auto old = memory_.find(dir); old != memory_.end()) drop_locked(old);
   memory_count_ += weight(mem->items->size(), 0);
   memory_.emplace(dir, mem);
+  if (replay)
+    for (const auto& [name, now] : replay->changes) change_locked(*mem, name, now);
   evict_locked();
   return mem->items;
+}
+
+uint64_t MetadataSource::watch_changes(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  inflight_[dir] = InFlight{};
+  return epochs_[std::hash<std::string>{}(dir) % epochs_.size()];
+}
+
+void MetadataSource::unwatch_changes(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  inflight_.erase(dir);
+}
+
+void MetadataSource::record_change_locked(const std::string& dir, const std::string& name, std::optional<Item> now) {
+  if (auto f = inflight_.find(dir); f != inflight_.end() && !f->second.unknown)
+    f->second.changes.emplace_back(name, std::move(now));
+}
+
+void MetadataSource::mark_unknown_locked(const std::string& path, bool below) {
+  for (auto& [dir, f] : inflight_)
+    if (dir == path || (below && is_same_or_under(dir, path))) f.unknown = true;
 }
 
 std::shared_ptr<std::mutex> MetadataSource::fetch_lock(const std::string& dir) {
@@ -221,8 +249,14 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
     return Listing{mem, at, false, {}};
   }
   // The epoch is read before the cache: a listing read from the cache while the mount learns
-  // an item of `dir` would otherwise go into memory without it (and answer its absence).
-  uint64_t epoch = epoch_of(dir);
+  // an item of `dir` would otherwise go into memory without it (and answer its absence) — or,
+  // now, with it replayed.
+  uint64_t epoch = watch_changes(dir);
+  struct Unwatch {
+    MetadataSource& source;
+    const std::string& dir;
+    ~Unwatch() { source.unwatch_changes(dir); }
+  } unwatch{*this, dir};
   std::optional<CachedListing> cached;
   if (cache_) cached = cache_->get_listing(dir);
   if (cached && is_fresh(cached->fetched_ms)) {
@@ -270,6 +304,10 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   // does not count as fresh for the next caller), nor stored.
   out.items = remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
   if (writer_ && epoch_of(dir) == epoch) writer_->store(dir, out.items, epoch);
+  // Kept with the mount's changes made meanwhile replayed: the answer has them too.
+  if (int64_t kept_at = 0; auto now = memory_items(dir, &kept_at)) {
+    if (kept_at == out.fetched_ms) out.items = std::move(now);
+  }
   return out;
 }
 
@@ -364,14 +402,17 @@ void MetadataSource::forget(const std::string& path) {
     std::lock_guard lock(mu_);
     for (const std::string& dir : {parent_path(path), path}) {
       bump_epoch(dir);
+      mark_unknown_locked(dir, false);
       if (auto it = memory_.find(dir); it != memory_.end()) drop_locked(it);
     }
   }
   if (cache_) (void)cache_->forget_item(path);
 }
 
-void MetadataSource::forget_cached(const std::string& path) {
-  if (cache_) (void)cache_->forget_item(path);
+void MetadataSource::age_cached(const std::string& path) {
+  if (!cache_) return;
+  if (ttl_ms_ < 0) (void)cache_->forget_item(path);
+  else (void)cache_->age_item(path);
 }
 
 void MetadataSource::learned(const Item& item) {
@@ -383,6 +424,7 @@ void MetadataSource::learned(const Item& item) {
     std::lock_guard lock(mu_);
     bump_epoch(dir);
     bump_epoch(item.filename);
+    record_change_locked(dir, item.name, is_platform_private(item) ? std::nullopt : std::optional<Item>(item));
     if (auto it = memory_.find(dir); it != memory_.end()) {
       auto mem = it->second;  // (held while the change evicts others; this one was just used)
       if (is_platform_private(item)) change_locked(*mem, item.name, std::nullopt);
@@ -401,6 +443,8 @@ void MetadataSource::removed(const std::string& path) {
     std::lock_guard lock(mu_);
     bump_epoch(parent_path(path));
     bump_epoch(path);
+    record_change_locked(parent_path(path), base_name(path), std::nullopt);
+    mark_unknown_locked(path, true);  // (its listings are dropped below)
     if (auto it = memory_.find(parent_path(path)); it != memory_.end()) {
       auto mem = it->second;
       change_locked(*mem, base_name(path), std::nullopt);

@@ -84,9 +84,11 @@ class MetadataSource {
   // Drop what is known of `path`, its parent's listing and (a folder) its own listing, in memory
   // and in the cache: the next look asks the remote (after a change whose outcome is unknown).
   void forget(const std::string& path);
-  // Drops `path` (and its parent's listing) from the persistent cache only: the platform changed
-  // it in a way the mount already shows, and a remount must ask again.
-  void forget_cached(const std::string& path);
+  // Marks `path` (and its parent's listing) stale in the persistent cache only: the platform
+  // changed it in a way the mount already shows, and a remount must ask again. Marked, not
+  // dropped: while the server is away, a lookup of it is still answered (with dir_ttl=inf,
+  // where nothing is stale, dropped).
+  void age_cached(const std::string& path);
   // The mount learned an item's new state (it uploaded, made, moved or patched it): the item
   // replaces what its parent's listing in memory had under its name.
   void learned(const Item& item);
@@ -139,8 +141,8 @@ class MetadataSource {
   // Records a change of `name` in a listing (counted against memory_items_).
   void change_locked(MemListing& mem, const std::string& name, std::optional<Item> now);
   void drop_locked(std::unordered_map<std::string, std::shared_ptr<MemListing>>::iterator it);
-  // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching;
-  // answers the listing either way.
+  // Stores a listing unless `dir` changed (an epoch bump) since `epoch` was read before fetching
+  // and the changes are not all known (see InFlight); answers the listing either way.
   std::shared_ptr<const PackedItems> remember(const std::string& dir, PackedItems items, int64_t fetched_ms,
                                               std::optional<uint64_t> epoch = std::nullopt);
   // Change epochs, hashed by path into a few buckets (bounded memory): forget() bumps the bucket
@@ -172,6 +174,21 @@ class MetadataSource {
   // One refetch per folder at a time: concurrent readers of a stale folder wait for it.
   std::unordered_map<std::string, std::shared_ptr<std::mutex>> fetch_locks_;
   std::function<void()> change_hook_;
+  // The mount's changes to a folder made while its listing is being read (one reader per folder
+  // at a time: fetch_lock), by name, in order. An answer that raced with them (its epoch moved)
+  // is kept with them replayed on top, rather than dropped: a folder busy with uploads landing
+  // would otherwise keep no listing at all, and a lookup in it while the server is away would
+  // have nothing to answer from. Under mu_.
+  struct InFlight {
+    std::vector<std::pair<std::string, std::optional<Item>>> changes;
+    bool unknown = false;  // a change whose outcome is not known (forget), or the folder dropped
+  };
+  std::unordered_map<std::string, InFlight> inflight_;
+  // Registers `dir`'s reading and answers its epoch (both under mu_: no change falls between).
+  uint64_t watch_changes(const std::string& dir);
+  void unwatch_changes(const std::string& dir);
+  void record_change_locked(const std::string& dir, const std::string& name, std::optional<Item> now);
+  void mark_unknown_locked(const std::string& path, bool below);
   // Last: it asks epoch_of() until it is gone, so it goes first.
   std::unique_ptr<ListingWriter> writer_;
 };

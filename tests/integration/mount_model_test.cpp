@@ -47,6 +47,19 @@ class MountModel : public MountedDatasetTest {
   int steps_ = env_int("DLFS_MOUNT_MODEL_STEPS", 60);
 };
 
+// The mount's log from the end, for a failure's story (what the mount did around the bad step).
+std::string log_tail(const std::string& path, size_t lines = 60) {
+  std::string all = read_file(path);
+  if (const char* keep = std::getenv("DLFS_MOUNT_MODEL_DEBUG"); keep && *keep)
+    write_file(std::string(keep) + "/mount.log", all);
+  size_t at = all.size();
+  while (lines-- > 0 && at > 0) {
+    size_t nl = all.rfind('\n', at - 1);
+    at = nl == std::string::npos ? 0 : nl;
+  }
+  return "mount log (end):\n" + all.substr(at);
+}
+
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Backends, MountModel, kBackends, backend_name);
@@ -55,7 +68,10 @@ TEST_P(MountModel, RandomStepsMatchThePosixModelAcrossAKilledServerOrMount) {
   int first_seed = env_int("DLFS_MOUNT_MODEL_SEED", 1);
   int rounds = env_int("DLFS_MOUNT_MODEL_ROUNDS", 1);
   // Short HTTP bounds so that a server away is noticed fast; uploads outlast the restart.
-  const std::string opts = "http_timeout=1,http_stall=2,http_retries=2,upload_attempts=60,debug_retry_base_ms=100";
+  std::string opts = "http_timeout=1,http_stall=2,http_retries=2,upload_attempts=60,debug_retry_base_ms=100";
+  // DLFS_MOUNT_MODEL_DEBUG=DIR: the mount logs at debug level, and a failing run's log is kept in DIR.
+  const char* debug_dir = std::getenv("DLFS_MOUNT_MODEL_DEBUG");
+  if (debug_dir && *debug_dir) opts += ",debug";
   for (int round = 0; round < rounds; ++round) {
     int seed = first_seed + round;
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -66,13 +82,13 @@ TEST_P(MountModel, RandomStepsMatchThePosixModelAcrossAKilledServerOrMount) {
     ASSERT_TRUE(platform->connection()->create_dataset(dataset));
     auto m = mount("mnt" + r, "cache" + r, opts);
     ASSERT_TRUE(m);
-    ASSERT_TRUE(model("run", m->mountpoint(), state, seed * 10 + 1).ok());
+    ASSERT_TRUE(model("run", m->mountpoint(), state, seed * 10 + 1).ok()) << log_tail(work.sub("mnt" + r + ".log"));
     if (GetParam() == Backend::kDlfsd) {
       DlfsdProcess* server = platform->server();
       server->kill();
       auto offline = model("run", m->mountpoint(), state, seed * 10 + 2, true);
       ASSERT_TRUE(server->restart()) << server->error();
-      ASSERT_TRUE(offline.ok());
+      ASSERT_TRUE(offline.ok()) << log_tail(work.sub("mnt" + r + ".log"));
     } else {
       pid_t pid = m->daemon_pid();
       ASSERT_GT(pid, 0);
@@ -82,7 +98,7 @@ TEST_P(MountModel, RandomStepsMatchThePosixModelAcrossAKilledServerOrMount) {
       m = mount("mnt" + r, "cache" + r, opts);  // the same cache folder: its journal resumes
       ASSERT_TRUE(m);
     }
-    ASSERT_TRUE(model("run", m->mountpoint(), state, seed * 10 + 3).ok());
+    ASSERT_TRUE(model("run", m->mountpoint(), state, seed * 10 + 3).ok()) << log_tail(work.sub("mnt" + r + ".log"));
     auto synced = sync(m->mountpoint());
     ASSERT_TRUE(synced.ok()) << synced.out << synced.err;
     EXPECT_TRUE(m->unmount());

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fs/metadata_source.h"
+#include "remote/forwarding_remote.h"
 #include "support/fs_fixture.h"
 
 using namespace dlfs;
@@ -259,4 +260,98 @@ TEST_F(FsFreshness, ListingsInMemoryStayWithinTheirBoundAndEvictedOnesAreAskedAg
     EXPECT_EQ(again->items->size(), 5u);
   }
   EXPECT_LE(source.items_in_memory(), 100u);
+}
+
+// A listing that raced with the mount's own changes to its folder (uploads landing while it was
+// read, as at the end of a busy `cp -r`) is kept with those changes replayed on top. Before, it
+// was dropped: the folder kept no listing, and once the server went away a create in it failed
+// with EIO (its lookup had nothing to answer "not there" from) — the mount model's offline phase
+// under load, in CI.
+namespace {
+// Runs `during` once, inside the first listing call, before it reaches the remote.
+class ListingHookRemote : public ForwardingRemote {
+ public:
+  using ForwardingRemote::ForwardingRemote;
+  Result<ItemPage> list_range(std::string_view dir, std::string_view after, std::string_view until,
+                              size_t page_size) override {
+    if (auto hook = std::exchange(during, nullptr)) hook();
+    return ForwardingRemote::list_range(dir, after, until, page_size);
+  }
+  std::function<void()> during;
+};
+
+bool lists(const Listing& listing, std::string_view name) {
+  for (size_t i = 0; i < listing.items->size(); ++i)
+    if (listing.items->name(i) == name) return true;
+  return false;
+}
+}  // namespace
+
+TEST_F(FsFreshness, AListingThatRacedTheMountsOwnChangesIsKeptWithThem) {
+  mount();  // (opens the cache)
+  for (std::string change : {"learned", "removed", "forgotten"}) {
+    SCOPED_TRACE(change);
+    std::string dir = "/" + change;
+    Item a = remote.add_file(dir + "/a", "a");
+    ListingHookRemote hooked(remote);
+    MetadataSource source(hooked, cache.get(), clock, 30000);
+    hooked.during = [&] {  // the change reaches the platform, then the mount, as the listing is read
+      if (change == "learned") {
+        source.learned(remote.add_file(dir + "/c", "c"));
+      } else if (change == "removed") {
+        ASSERT_TRUE(remote.remove(a.id));
+        source.removed(dir + "/a");
+      } else {
+        remote.add_file(dir + "/c", "c");
+        source.forget(dir + "/c");
+      }
+    };
+    auto listing = source.listing(dir);
+    ASSERT_TRUE(listing) << listing.status().to_string();
+    EXPECT_EQ(lists(*listing, "a"), change != "removed");
+    EXPECT_EQ(lists(*listing, "c"), change != "removed");
+    // The server goes away: what the mount kept answers, or (a change it cannot know) nothing.
+    remote.set_away(true);
+    remote.fail_next(RemoteCall::kGet, 10, EHOSTDOWN);
+    remote.fail_next(RemoteCall::kList, 10, EHOSTDOWN);
+    auto absent = source.item(dir + "/new");
+    if (change == "forgotten") {
+      EXPECT_EQ(absent.err(), EHOSTDOWN) << "a listing that raced a change of unknown outcome was kept";
+    } else {
+      EXPECT_EQ(absent.err(), ENOENT) << absent.status().to_string();
+      EXPECT_EQ(source.item(dir + "/a").is_ok(), change == "learned");
+      EXPECT_EQ(source.item(dir + "/c").is_ok(), change == "learned");
+    }
+    remote.set_away(false);
+    remote.fail_next(RemoteCall::kGet, 0, 0);
+    remote.fail_next(RemoteCall::kList, 0, 0);
+  }
+}
+
+// A folder's times patched after names changed in it (run_folder_times) mark its cached item
+// stale rather than drop it: a remount asks the platform again, and a mount whose server is away
+// still finds the folder. Before, the folder's lookup failed with EIO once the kernel asked again
+// (its parent never listed) — the same offline phase.
+TEST_F(FsFreshness, APatchedFolderIsAgedInTheCacheNotDropped) {
+  mount();
+  Item t = remote.add_dir("/t");
+  remote.add_file("/t/a", "a");
+  {
+    MetadataSource source(remote, cache.get(), clock, 30000);
+    source.made_dir(t);  // (as mkdir does: the item cached, the parent never listed)
+    ASSERT_TRUE(source.listing("/t"));
+    source.age_cached("/t");
+  }
+  auto cached = cache->get_item("/t");
+  ASSERT_TRUE(cached) << "the folder's item was dropped";
+  MetadataSource again(remote, cache.get(), clock, 30000);
+  remote.set_away(true);
+  remote.fail_next(RemoteCall::kGet, 1, EHOSTDOWN);
+  auto offline = again.item("/t");
+  ASSERT_TRUE(offline) << offline.status().to_string();
+  EXPECT_TRUE(offline->item.is_dir());
+  remote.set_away(false);
+  remote.reset_calls();
+  ASSERT_TRUE(again.item("/t"));
+  EXPECT_EQ(remote.calls(RemoteCall::kGet), 1u) << "a stale entry must be asked for again online";
 }
