@@ -39,7 +39,7 @@ tests=(libgtest-dev libgmock-dev clang lld libclang-rt-14-dev python3 psmisc ope
        perl rsync "${demo[@]}")
 # The web browser's test (tests/integration/web_ui_test.cpp) drives dlfsd's /ui pages in a real
 # browser: headless Chromium, its WebDriver, and Selenium for Debian's python3.
-tests+=(chromium chromium-driver python3-selenium)
+tests+=(chromium chromium-driver python3-selenium fonts-noto-color-emoji)  # (the emoji: the pages' icons in screenshots)
 # CPack's DEB generator: dpkg-shlibdeps (dpkg-dev) finds the library dependencies of the ELF
 # files that `file` recognises.
 package=(dpkg-dev file)

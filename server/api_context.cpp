@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/jwt.h"
+#include "server/web_session.h"
 
 namespace dlfs {
 
@@ -22,7 +23,15 @@ std::string user_id_for(std::string_view email) {
 
 Result<Caller> ApiContext::authenticate(const httplib::Request& req) const {
   std::string header = req.get_header_value("Authorization");  // httplib compares names case-insensitively
-  if (header.empty()) return Status(EACCES, "missing token: send 'Authorization: Bearer <token>' (dlfsd token)");
+  if (header.empty()) {
+    // The web pages' script calls the API with the session cookie; every such call carries the
+    // page's CSRF token too (a cookie alone is what another site's form would send).
+    std::string session = cookie_value(req.get_header_value("Cookie"), kSessionCookie);
+    if (session.empty()) return Status(EACCES, "missing token: send 'Authorization: Bearer <token>' (dlfsd token)");
+    if (!csrf_valid(secret_, session, req.get_header_value("X-CSRF-Token")))
+      return Status(EACCES, "a call with the web session's cookie needs the page's X-CSRF-Token header");
+    return verify_token(session);
+  }
   constexpr std::string_view kBearer = "bearer ";
   if (header.size() <= kBearer.size() ||
       !std::equal(kBearer.begin(), kBearer.end(), header.begin(),

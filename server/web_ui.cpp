@@ -1,5 +1,5 @@
 // The web browser's pages (server/web_ui.h): the session (login, logout, the wrapper every page
-// runs in), the datasets, a folder's items as a grid of thumbnails or a table, paged with the
+// runs in), its script (server/web/dlfs.js), the datasets, a folder's items as a grid of thumbnails or a table, paged with the
 // platform's keyset cursor (list_dir's `after`), and DQL search.
 #include "server/web_ui.h"
 
@@ -9,6 +9,7 @@
 
 #include "core/paths.h"
 #include "server/html.h"
+#include "server/web_script.h"
 #include "server/web_session.h"
 
 namespace dlfs {
@@ -28,7 +29,9 @@ constexpr std::string_view kStyle =
     ".tile img,.tile .ph{width:140px;height:140px;object-fit:contain;background:#eee;display:block;margin:auto}"
     ".tile .ph{line-height:140px;font-size:3em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
     "padding:2px 6px;text-align:left;vertical-align:top}.error{color:#a00;font-weight:bold}.ok{color:#060}"
-    "textarea{width:100%;font-family:monospace}form.inline{display:inline}";
+    "textarea{width:100%;font-family:monospace}form.inline{display:inline}.drop{border:2px dashed #89a;"
+    "padding:1.2em;text-align:center;margin:.5em 0}.drop.over{background:#def}#upload-list progress{width:12em}"
+    "#upload-total{width:24em}li.upload[data-state=failed] .upload-status{color:#a00}";
 
 std::string human_size(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -132,16 +135,29 @@ std::string search_form(const Dataset& ds, std::string_view q) {
 
 std::string upload_form(const Dataset& ds, std::string_view dir, const UiSession& s) {
   if (ds.readonly) return "<p>This dataset is read-only.</p>";
-  return "<form method=post enctype=\"multipart/form-data\" action=\"/ui/datasets/" + url_encode(ds.id) + "/upload\">" +
-         csrf_field(s) + "<input type=hidden name=dir value=\"" + html_escape(dir) +
+  // The forms work without script; server/web/dlfs.js takes the upload form over (in parallel, in
+  // parts, resumable, with progress) and shows what needs it (drop zone, CSV import, sync).
+  std::string out = "<section id=uploader data-dataset=\"" + html_escape(ds.id) + "\" data-dir=\"" + html_escape(dir) +
+         "\"><form id=upload-form method=post enctype=\"multipart/form-data\" action=\"/ui/datasets/" +
+         url_encode(ds.id) + "/upload\">" + csrf_field(s) + "<input type=hidden name=dir value=\"" + html_escape(dir) +
          "\"><label>Upload files here: <input type=file name=files id=files multiple></label> "
          "<label>or a folder: <input type=file name=files id=folder-files webkitdirectory multiple></label> "
          "<button type=submit id=upload>Upload</button></form>"
+         "<div id=upload-js hidden><div id=drop class=drop>Drop files or folders here</div>"
+         "<p hidden><progress id=upload-total value=0 max=1></progress> <span id=upload-total-text></span> "
+         "<button type=button id=resume-uploads hidden>Resume</button></p><ol id=upload-list></ol></div></section>"
          "<form method=post action=\"/ui/datasets/" + url_encode(ds.id) + "/link\">" + csrf_field(s) +
          "<input type=hidden name=dir value=\"" + html_escape(dir) +
          "\">New link item: <input name=name id=link-name placeholder=name required> <input name=url id=link-url "
          "placeholder=\"https://...\" required> <input name=mimetype id=link-type placeholder=\"image/jpeg\"> "
-         "<button type=submit id=make-link>Make link</button></form>";
+         "<button type=submit id=make-link>Make link</button></form>"
+         "<form id=csv-form hidden>Import a CSV here (a folder named after it, one item per row, as <code>dlfs "
+         "import</code>): <input type=file id=csv-file accept=\".csv,text/csv\" required> "
+         "<button type=submit id=csv-import>Import</button> <span id=csv-progress></span></form>";
+  if (!ds.driver.empty())
+    out += "<p id=sync-panel hidden>Storage driver <code>" + html_escape(ds.driver) +
+           "</code>: <button type=button id=sync>Sync now</button> <span id=sync-progress></span></p>";
+  return out;
 }
 
 void folder_page(ApiContext& ctx, const Req& req, Res& res, const UiSession& s) {
@@ -221,7 +237,12 @@ std::string ui_page(std::string_view title, std::string_view body, const UiSessi
   std::string out =
       "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport "
       "content=\"width=device-width\"><title>" +
-      html_escape(title) + " - dlfs</title><style>" + std::string(kStyle) + "</style></head><body><header><b>dlfs</b>";
+      html_escape(title) + " - dlfs</title><style>" + std::string(kStyle) + "</style>";
+  // The page's script calls the API with the session cookie and this token (X-CSRF-Token).
+  if (session)
+    out += "<meta name=csrf-token content=\"" + html_escape(session->csrf) +
+           "\"><script src=\"/ui/static/dlfs.js\" defer></script>";
+  out += "</head><body><header><b>dlfs</b>";
   if (session) {
     out += "<a href=\"/ui\" id=nav-datasets>Datasets</a><span>" + html_escape(session->caller.email) +
            "</span><form class=inline method=post action=\"/ui/logout\">" + csrf_field(*session) +
@@ -232,10 +253,11 @@ std::string ui_page(std::string_view title, std::string_view body, const UiSessi
 
 void send_html(Res& res, std::string html, int status) {
   res.status = status;
-  // No script at all, nothing from elsewhere, no framing.
+  // No script but dlfsd's own file (no inline script: a name that slipped through escaping runs
+  // nothing), nothing from elsewhere, no framing.
   res.set_header("Content-Security-Policy",
-                 "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
-                 "frame-ancestors 'none'; base-uri 'none'");
+                 "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'self'; "
+                 "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Cache-Control", "no-store");
   res.set_content(std::move(html), "text/html; charset=utf-8");
@@ -291,6 +313,14 @@ httplib::Server::Handler ui_wrap(ApiContext& ctx, UiHandler handler, bool csrf) 
 void register_web_ui_routes(httplib::Server& svr, ApiContext& ctx) {
   Platform& p = ctx.platform;
   svr.Get("/", ctx.wrap([](const Req&, Res& res, const Caller&) { redirect(res, "/ui"); }, false));
+
+  svr.Get("/ui/static/dlfs.js", ctx.wrap(
+                                   [](const Req&, Res& res, const Caller&) {
+                                     res.set_header("X-Content-Type-Options", "nosniff");
+                                     res.set_header("Cache-Control", "no-cache");
+                                     res.set_content(std::string(web_script()), "text/javascript; charset=utf-8");
+                                   },
+                                   false));
 
   svr.Get("/ui/login", ctx.wrap([](const Req&, Res& res, const Caller&) { send_html(res, login_page("")); }, false));
 

@@ -1,5 +1,6 @@
-// dlfsd's web dataset browser under /ui (README "Web browser"): server-rendered HTML, no script,
-// nothing from outside the machine. A session is a cookie holding one of dlfsd's tokens
+// dlfsd's web dataset browser under /ui (README "Web browser"): server-rendered HTML and one
+// script of dlfsd's own (server/web/dlfs.js: parallel resumable uploads, CSV import, sync), nothing
+// from outside the machine. A session is a cookie holding one of dlfsd's tokens
 // (HttpOnly, SameSite=Strict); every POST that changes something carries the session's CSRF
 // token (server/web_session.h), checked before anything changes (403 otherwise).
 #pragma once

@@ -2,8 +2,9 @@
 """dlfsd's web browser (/ui) in a real headless Chromium, driven by Selenium (run by
 tests/integration/web_ui_test.cpp, which prepared the dataset and checks the result through the
 API after). Logs in, browses the datasets, a folder as a grid and as a table, pages it, opens an
-item, edits its user metadata (and sees a validation error), uploads a file through the form,
-searches with DQL, logs out. A screenshot after every step goes to --screenshots.
+item, edits its user metadata (and sees a validation error), uploads a file, a folder and a
+dropped file in parallel parts, resumes a large upload that failed offline, imports a CSV, syncs a
+storage driver's dataset, searches with DQL, logs out. A screenshot after every step goes to --screenshots.
 Exit code 0 when every check held; the failed check on stderr otherwise."""
 
 import argparse
@@ -31,6 +32,12 @@ def main():
     ap.add_argument("--photo", required=True)  # a JPEG's name in that folder
     ap.add_argument("--link", required=True)  # a link item's name in that folder
     ap.add_argument("--upload", required=True)  # a local file to upload into the folder
+    ap.add_argument("--upload-dir", required=True)  # a local folder to upload into the folder
+    ap.add_argument("--upload-dir-files", type=int, required=True)  # how many files are in it
+    ap.add_argument("--big", required=True)  # a file of several parts, part 0 on the server already
+    ap.add_argument("--csv", required=True)  # a CSV to import into the folder
+    ap.add_argument("--sync-dataset", required=True)  # a storage driver's dataset, never synced
+    ap.add_argument("--sync-object", required=True)  # a name at the root of its bucket
     ap.add_argument("--screenshots", required=True)
     a = ap.parse_args()
     os.makedirs(a.screenshots, exist_ok=True)
@@ -140,15 +147,73 @@ def main():
         check('"web"' in by_id("metadata").get_attribute("value"), "the saved metadata is shown")
         shot("metadata-saved")
 
-        # Upload a file into the folder.
+        # Uploads (server/web/dlfs.js): a file picked, a folder picked, a file dropped, each in
+        # parallel parts with progress; then a large file while the browser is offline: it fails,
+        # and Resume, back online, sends only the parts the server lacks (the test harness sent
+        # part 0 of it beforehand under the key the page uses).
         by_id("folder").click()
+        by_id("upload-js")
+        check(by_id("drop").is_displayed(), "the script shows the drop zone")
+
+        def uploads_done(n):
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "li.upload[data-state=done]")) >= n
+                       or d.find_elements(By.CSS_SELECTOR, "li.upload[data-state=failed]"))
+            failed = driver.find_elements(By.CSS_SELECTOR, "li.upload[data-state=failed]")
+            check(not failed, "uploads failed: " + "; ".join(f.text for f in failed))
+
         by_id("files").send_keys(os.path.abspath(a.upload))
         by_id("upload").click()
-        ups = by_id("uploads").text
-        check(os.path.basename(a.upload) in ups and "uploaded" in ups, "the upload page: " + ups)
+        uploads_done(1)
+        by_id("folder-files").send_keys(os.path.abspath(a.upload_dir))
+        by_id("upload").click()
+        uploads_done(1 + a.upload_dir_files)
+        driver.execute_script("""
+            const dt = new DataTransfer();
+            dt.items.add(new File(["dropped in a browser\\n"], "dropped.txt", {type: "text/plain"}));
+            document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));""")
+        uploads_done(2 + a.upload_dir_files)
+        total = by_id("upload-total-text").text
+        check("all uploaded" in total, "the overall progress says all are uploaded: " + total)
         shot("uploaded")
-        by_id("back").click()
-        wait.until(EC.presence_of_element_located((By.PARTIAL_LINK_TEXT, os.path.basename(a.upload))))
+
+        driver.set_network_conditions(offline=True, latency=0, download_throughput=-1, upload_throughput=-1)
+        by_id("files").send_keys(os.path.abspath(a.big))
+        by_id("upload").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "li.upload[data-state=failed]"))
+        resume = by_id("resume-uploads")
+        check(resume.is_displayed(), "a failed upload offers Resume")
+        shot("upload-failed")
+        driver.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+        resume.click()
+        uploads_done(3 + a.upload_dir_files)
+        big = [r for r in driver.find_elements(By.CSS_SELECTOR, "li.upload")
+               if r.get_attribute("data-path").endswith("/" + os.path.basename(a.big))]
+        check(big and big[0].get_attribute("data-resumed") == "1",
+              "the resumed upload found 1 part on the server: " + (big[0].get_attribute("data-resumed") if big else "no row"))
+        shot("upload-resumed")
+
+        def followed(start, box_id, name, shown):
+            """Clicks `start`, waits until the job in #box_id ends well, then refreshes the folder
+            and waits for `shown` (a link text) in it."""
+            by_id(start).click()
+            wait.until(lambda d: d.find_element(By.ID, box_id).get_attribute("data-status") in ("success", "failed"))
+            box = by_id(box_id)
+            check(box.get_attribute("data-status") == "success", name + ": " + box.text)
+            shot(name)
+            box.find_element(By.CLASS_NAME, "refresh").click()
+            wait.until(EC.presence_of_element_located((By.PARTIAL_LINK_TEXT, shown)))
+
+        # A CSV import, followed to its end.
+        driver.get(driver.current_url)
+        by_id("csv-file").send_keys(os.path.abspath(a.csv))
+        followed("csv-import", "csv-progress", "csv-imported", os.path.splitext(os.path.basename(a.csv))[0])
+
+        # A storage driver's dataset: Sync now, followed to its end; the objects are then listed.
+        by_id("nav-datasets").click()
+        driver.find_element(By.LINK_TEXT, a.sync_dataset).click()
+        followed("sync", "sync-progress", "synced", a.sync_object)
+        by_id("nav-datasets").click()
+        driver.find_element(By.LINK_TEXT, a.dataset).click()
 
         # DQL search.
         q = by_id("q")

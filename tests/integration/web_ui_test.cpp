@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -79,7 +80,13 @@ class WebUi : public ::testing::Test {
     return r->body.substr(at, r->body.find('"', at) - at);
   }
 
-  DlfsdProcess server;
+  static DlfsdOptions local_drivers_under(const TempDir& dir) {
+    DlfsdOptions o;
+    o.extra_args = {"--local-drivers", dir.path()};
+    return o;
+  }
+  TempDir buckets;  // (before the server: its folders may back local drivers)
+  DlfsdProcess server{local_drivers_under(buckets)};
   std::unique_ptr<httplib::Client> api, web;
   std::string ds;
 };
@@ -216,6 +223,45 @@ TEST_F(WebUi, MakesLinkItems) {
   EXPECT_TRUE(find("/v/p").is_null());
 }
 
+// The page's script calls the API with the session cookie: only with the page's CSRF token in
+// X-CSRF-Token (a cookie alone is what another site's form would send).
+TEST_F(WebUi, TheApiTakesTheSessionCookieOnlyWithItsCsrfHeader) {
+  std::string csrf = csrf_of_page();
+  ASSERT_FALSE(csrf.empty());
+  auto cookie_only = web->Get(DlfsdProcess::path("/datasets/" + ds), session());
+  ASSERT_TRUE(cookie_only);
+  EXPECT_EQ(cookie_only->status, 401) << cookie_only->body;
+  EXPECT_NE(cookie_only->body.find("X-CSRF-Token"), std::string::npos) << cookie_only->body;
+  httplib::Headers wrong = session();
+  wrong.emplace("X-CSRF-Token", std::string(csrf.size(), '0'));
+  auto forged = web->Post(DlfsdProcess::path("/datasets/" + ds + "/uploads"), wrong,
+                          json{{"path", "/forged.txt"}, {"size", 1}, {"partSize", 65536}}.dump(), "application/json");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+  httplib::Headers good = session();
+  good.emplace("X-CSRF-Token", csrf);
+  auto opened = web->Post(DlfsdProcess::path("/datasets/" + ds + "/uploads"), good,
+                          json{{"path", "/by-script.txt"}, {"size", 2}, {"partSize", 65536}}.dump(), "application/json");
+  ASSERT_TRUE(opened);
+  ASSERT_EQ(opened->status, 200) << opened->body;
+  std::string uid = body_of(opened)["id"];
+  auto part = web->Put(DlfsdProcess::path("/uploads/" + uid + "/parts/0"), good, "hi", "application/octet-stream");
+  ASSERT_TRUE(part && part->status == 200) << (part ? part->body : "no answer");
+  auto done = web->Post(DlfsdProcess::path("/uploads/" + uid + "/complete"), good, "", "application/json");
+  ASSERT_TRUE(done && done->status == 200) << (done ? done->body : "no answer");
+  EXPECT_EQ(body_of(done)["creator"], "dev@local");
+  EXPECT_TRUE(find("/forged.txt").is_null());
+  // The script itself: served by dlfsd, and the pages allow no other.
+  auto js = web->Get("/ui/static/dlfs.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_NE(js->body.find("X-CSRF-Token"), std::string::npos);
+  auto page = web->Get("/ui/datasets/" + ds, session());
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+  EXPECT_NE(page->body.find("<script src=\"/ui/static/dlfs.js\" defer>"), std::string::npos);
+}
+
 TEST_F(WebUi, InABrowser) {
   if (access("/usr/bin/chromium", X_OK) != 0 || access("/usr/bin/chromedriver", X_OK) != 0)
     GTEST_SKIP() << "chromium and chromium-driver are not installed (scripts/install-deps.sh --test)";
@@ -223,6 +269,34 @@ TEST_F(WebUi, InABrowser) {
   auto made = sh("convert -size 640x480 xc:orange " + dir.sub("photo.jpg") + " && echo 'from a browser' > " +
                  dir.sub("note.txt"));
   ASSERT_TRUE(made.ok()) << made.err;
+  // A folder to pick, a file of 3 parts (8 MiB each, the page's) whose part 0 the server has
+  // already under the page's key (its mtime a whole second: File.lastModified is exact), a CSV
+  // (rows with bytes: nothing fetched), and a storage driver's dataset with two objects.
+  write_file(dir.sub("tree/a.txt"), "tree a\n");
+  write_file(dir.sub("tree/sub/b.txt"), "tree b\n");
+  const size_t kPart = 8 << 20;
+  std::string big = random_bytes(2 * kPart + 12345, 18);
+  write_file(dir.sub("big.bin"), big);
+  ASSERT_TRUE(sh("touch -d @1700000000 " + dir.sub("big.bin")).ok());
+  std::string key = "web:/pics/big.bin:" + std::to_string(big.size()) + ":1700000000000";
+  auto opened = api->Post(DlfsdProcess::path("/datasets/" + ds + "/uploads"),
+                          json{{"path", "/pics/big.bin"}, {"size", big.size()}, {"partSize", kPart}, {"key", key}}.dump(),
+                          "application/json");
+  ASSERT_TRUE(opened && opened->status == 200) << (opened ? opened->body : "no answer");
+  auto part0 = api->Put(DlfsdProcess::path("/uploads/" + body_of(opened)["id"].get<std::string>() + "/parts/0"),
+                        big.substr(0, kPart), "application/octet-stream");
+  ASSERT_TRUE(part0 && part0->status == 200) << (part0 ? part0->body : "no answer");
+  write_file(dir.sub("cams.csv"), "ID,image_bytes,name,mimetype,item_metadata\n1,aGVsbG8K,one.txt,text/plain,\"{\"\"cam\"\": 7}\"\n"
+                                  "2,d29ybGQK,two.txt,text/plain,\n");
+  write_file(buckets.sub("nfs/raw.txt"), "an object\n");
+  write_file(buckets.sub("nfs/deep/er.txt"), "another\n");
+  auto driver = api->Post(DlfsdProcess::path("/drivers"),
+                          json{{"name", "nfs"}, {"type", "local"}, {"bucketName", buckets.sub("nfs")}}.dump(), "application/json");
+  ASSERT_TRUE(driver && driver->status == 200) << (driver ? driver->body : "no answer");
+  auto synced_ds = api->Post(DlfsdProcess::path("/datasets"),
+                             json{{"name", "bucket"}, {"driver", body_of(driver)["id"]}, {"projects", {"000000000000000000000001"}}}.dump(),
+                             "application/json");
+  ASSERT_TRUE(synced_ds && synced_ds->status == 200) << (synced_ds ? synced_ds->body : "no answer");
   std::string photo = upload("/pics/photo.jpg", read_file(dir.sub("photo.jpg")))["id"];
   upload("/pics/clip.mp4", make_link_json("https://example.invalid/clip.mp4", "video/mp4").dump());
   upload("/pics/other.txt", "other");
@@ -238,7 +312,9 @@ TEST_F(WebUi, InABrowser) {
   std::filesystem::remove_all(shots);
   auto r = run({"/usr/bin/python3", std::string(DLFS_SOURCE_DIR) + "/tests/integration/web_ui_browser.py", "--url",
                 "http://" + server.host_port(), "--token", server.token(), "--dataset", kEvilName, "--folder", "pics",
-                "--photo", "photo.jpg", "--link", "clip.mp4", "--upload", dir.sub("note.txt"), "--screenshots", shots},
+                "--photo", "photo.jpg", "--link", "clip.mp4", "--upload", dir.sub("note.txt"), "--upload-dir",
+                dir.sub("tree"), "--upload-dir-files", "2", "--big", dir.sub("big.bin"), "--csv", dir.sub("cams.csv"),
+                "--sync-dataset", "bucket", "--sync-object", "raw.txt", "--screenshots", shots},
                std::chrono::seconds(240));
   EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << (r.timed_out ? " (timed out)" : "") << "\n" << r.out << r.err;
   EXPECT_TRUE(std::filesystem::exists(shots + "/01-login.png"));
@@ -254,6 +330,27 @@ TEST_F(WebUi, InABrowser) {
   auto bytes = api->Get(DlfsdProcess::path("/items/" + id + "/stream"));
   ASSERT_TRUE(bytes);
   EXPECT_EQ(bytes->body, "from a browser\n");
+  auto content = [&](const std::string& path) -> std::string {
+    json it = find(path);
+    if (!it.is_object()) return "<missing>";
+    auto got = api->Get(DlfsdProcess::path("/items/" + it["id"].get<std::string>() + "/stream"));
+    return got ? got->body : "<no answer>";
+  };
+  EXPECT_EQ(content("/pics/tree/a.txt"), "tree a\n");
+  EXPECT_EQ(content("/pics/tree/sub/b.txt"), "tree b\n");
+  EXPECT_EQ(content("/pics/dropped.txt"), "dropped in a browser\n");
+  EXPECT_TRUE(content("/pics/big.bin") == big) << "the resumed upload's bytes differ";
+  EXPECT_EQ(content("/pics/cams/one.txt"), "hello\n");
+  EXPECT_EQ(find("/pics/cams/one.txt")["metadata"]["user"]["cam"], 7);
+  EXPECT_EQ(content("/pics/cams/two.txt"), "world\n");
+  // The driver's dataset, synced from the page: its objects are items.
+  auto q = api->Post(DlfsdProcess::path("/datasets/" + body_of(synced_ds)["id"].get<std::string>() + "/query"),
+                     json{{"filter", {{"type", "file"}}}}.dump(), "application/json");
+  std::set<std::string> names;
+  json listed = body_of(q)["items"];
+  ASSERT_TRUE(listed.is_array()) << listed.dump();
+  for (const json& i : listed) names.insert(i["filename"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"/deep/er.txt", "/raw.txt"}));
 }
 
 }  // namespace
