@@ -17,6 +17,7 @@
 #include "core/paths.h"
 #include "remote/http_json.h"
 #include "remote/http_parted_upload.h"
+#include "remote/item_page_sax.h"
 
 namespace dlfs {
 namespace {
@@ -46,8 +47,6 @@ Result<Item> malformed_item_is_eio(Result<Item> item) {
   return item;
 }
 Result<Item> parse_item(const json& doc) { return malformed_item_is_eio(item_from_json(doc)); }
-// (its metadata moved out of `doc`, not copied)
-Result<Item> parse_item(json&& doc) { return malformed_item_is_eio(item_from_json(std::move(doc))); }
 
 Result<Dataset> parse_dataset(const json& doc) {
   Result<Dataset> ds = dataset_from_json(doc);
@@ -374,10 +373,13 @@ class HttpRemote : public Remote {
   Result<QuotaInfo> quota() override { return get_quota(*http_, dataset_.id); }
 
  private:
-  Result<ItemPage> run_query(const json& dql) {
+  Result<ItemPage> run_query(json dql) {
+    // (dlfsd's extension, API.md: items without their URLs, which an Item does not keep — a third
+    // of a page's bytes less to encode, send and decode; another server ignores it)
+    dql["urls"] = false;
     DLFS_ASSIGN(HttpRequest req, query_request("/datasets/" + dataset_.id + "/query", dql));
-    DLFS_ASSIGN(json doc, http_->send_json(req));
-    return parse_item_page(std::move(doc));
+    DLFS_ASSIGN(HttpResponse r, http_->send(req));
+    return parse_item_page(std::string_view(r.body));
   }
 
   // POST /datasets/{id}/items/batch (server/routes_upload_batch.cpp): one request for many files.
@@ -454,21 +456,6 @@ class HttpRemote : public Remote {
 };
 
 }  // namespace
-
-Result<ItemPage> parse_item_page(json&& doc) {
-  DLFS_TRY(page_items(doc).status());
-  ItemPage page;
-  json& items = doc["items"];
-  page.items.reserve(items.size());
-  for (auto& d : items) {  // (each item moved out of the page: 1,000 items a page)
-    DLFS_ASSIGN(Item item, parse_item(std::move(d)));
-    page.items.push_back(std::move(item));
-  }
-  if (auto it = doc.find("totalItemsCount"); it != doc.end() && it->is_number_unsigned())
-    page.total = it->get<uint64_t>();
-  if (has_next_page(doc) && !page.items.empty()) page.next_after = page.items.back().id;
-  return page;
-}
 
 Result<QuotaInfo> HttpConnection::quota(std::string_view name_or_id) {
   DLFS_ASSIGN(Dataset ds, find_dataset(name_or_id));

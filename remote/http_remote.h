@@ -47,7 +47,4 @@ class HttpConnection : public Connection {
   mutable std::optional<std::string> user_;
 };
 
-// Parses a paged answer ({"totalItemsCount","hasNextPage","items":[...]}) of items.
-Result<ItemPage> parse_item_page(json&& doc);
-
 }  // namespace dlfs

@@ -164,7 +164,10 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
     }
     auto out = p.query(id, *body, caller.email);
     if (!out) return send_error(res, out.status());
-    std::string base = ApiContext::base_url(req);
+    // "urls": false (dlfs's extension, which mounts send): items without url, stream, thumbnail,
+    // annotations and dataset — a third of a page's bytes.
+    auto urls = body->find("urls");
+    std::string base = urls != body->end() && urls->is_boolean() && !urls->get<bool>() ? "" : ApiContext::base_url(req);
     json items = json::array();
     for (const Item& item : out->page.items) items.push_back(item_to_json(item, base));
     auto ps = body->find("pageSize");

@@ -205,6 +205,20 @@ TEST_F(DlfsdApi, UploadModesAndItemAnswers) {
   EXPECT_EQ(item["metadata"]["user"]["camera"], "cam-7");
   EXPECT_EQ(item["stream"], server().base_url() + "/items/" + item["id"].get<std::string>() + "/stream");
 
+  // A query's items carry their links, unless asked with "urls": false (what mounts send); the
+  // rest is the same fields (their values may differ: preprocessing runs meanwhile).
+  json full = query(ds, {{"filter", {{"filename", "/cars/a.bin"}}}})["items"][0];
+  json lean = query(ds, {{"filter", {{"filename", "/cars/a.bin"}}}, {"urls", false}})["items"][0];
+  for (const char* link : {"url", "stream", "thumbnail", "dataset", "annotations"}) {
+    EXPECT_TRUE(full.contains(link)) << link;
+    EXPECT_FALSE(lean.contains(link)) << link;
+    full.erase(link);
+  }
+  for (auto& [key, value] : full.items()) EXPECT_TRUE(lean.contains(key)) << key;
+  EXPECT_EQ(lean.size(), full.size());
+  EXPECT_EQ(lean["id"], full["id"]);
+  EXPECT_EQ(lean["metadata"]["user"], full["metadata"]["user"]);
+
   r = upload(ds, "/cars/a.bin", "other");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->get_header_value("x-item-op"), "skipped");

@@ -296,7 +296,8 @@ TEST_F(HttpRemoteTest, ListIsOneQueryPerPageWithTheApiShape) {
                    {"sort", {{"id", "ascending"}}},
                    {"page", 0},
                    {"pageSize", 2},
-                   {"resource", "items"}};
+                   {"resource", "items"},
+                   {"urls", false}};  // (the items' links: not kept, not asked for)
   EXPECT_EQ(bodies[0], expected);
   EXPECT_EQ(bodies[1]["filter"]["$and"][2], json({{"id", {{"$gt", all[3].id}}}}));
   EXPECT_EQ(user_query[0], "true");

@@ -1,0 +1,132 @@
+// The SAX decoder of query pages (remote/item_page_sax.h) against the tree decoder it replaced
+// (item_from_json of each item of the parsed page): the same Items for random items (metadata
+// trees of every JSON kind, escapes, unicode, fields it must skip whole, the API's URLs), and
+// EIO with a reason for each malformed page.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/item.h"
+#include "remote/item_page_sax.h"
+
+using namespace dlfs;
+
+namespace {
+
+json random_value(std::mt19937& rng, int depth) {
+  switch (rng() % (depth > 2 ? 6 : 8)) {
+    case 0: return nullptr;
+    case 1: return bool(rng() % 2);
+    case 2: return int64_t(rng()) - int64_t(1u << 31);
+    case 3: return uint64_t(rng()) << 20;
+    case 4: return double(rng() % 100000) / 7.0;
+    case 5: {
+      const char* texts[] = {"plain", "quote \" and \\ back", "tab\tnew\nline", "ünï €", "", "{\"id\": 1}"};
+      return texts[rng() % 6];
+    }
+    case 6: {
+      json a = json::array();
+      for (int i = int(rng() % 4); i > 0; --i) a.push_back(random_value(rng, depth + 1));
+      return a;
+    }
+    default: {
+      json o = json::object();
+      const char* keys[] = {"id", "filename", "metadata", "system", "size", "a", "ü", "items"};
+      for (int i = int(rng() % 4); i > 0; --i) o[keys[rng() % 8]] = random_value(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+Item random_item(std::mt19937& rng, int i) {
+  Item item;
+  item.id = "6b1622cdbc55d37cd9dc" + std::to_string(1000 + i);
+  item.dataset_id = "6b1622cbbc55d37cd9dc5d27";
+  item.dir = i % 3 ? "/d" : "/";
+  item.name = i % 5 ? "f" + std::to_string(i) + ".jpg" : "ü \"q\" " + std::to_string(i);
+  item.filename = (item.dir == "/" ? "" : item.dir) + "/" + item.name;
+  item.type = i % 7 == 0 ? ItemType::kDir : ItemType::kFile;
+  item.hidden = i % 11 == 0;
+  item.created_ms = 1704067200000 + i;
+  item.updated_ms = 1704067300000 + 1000 * i;
+  item.creator = "dev@local";
+  item.updated_by = i % 2 ? "dev@local" : "";
+  if (i % 4) item.description = "about " + std::to_string(i);
+  item.metadata = json{{"system", {{"size", i * 100}, {"mimetype", "image/jpeg"}, {"etag", "e" + std::to_string(i)},
+                                   {"posix", {{"mode", 0644}, {"mtimeNs", 1704067200000000000ll + i}}}}}};
+  if (i % 2) item.metadata["user"] = random_value(rng, 1);
+  if (i % 3) item.metadata["system"]["extra"] = random_value(rng, 1);
+  return item;
+}
+
+// The page as dlfsd sends it, with fields the decoder must skip before and after the items.
+std::string page_text(const std::vector<Item>& items, bool next, uint64_t total) {
+  json page = {{"totalItemsCount", total},
+               {"skipped", {{"items", json::array({1, 2})}, {"id", "not an item"}}},
+               {"items", json::array()},
+               {"hasNextPage", next},
+               {"after", json::array({json::object({{"id", "x"}})})}};
+  for (const Item& item : items) {
+    json doc = item_to_json(item, "http://127.0.0.1:1/api/v1");
+    doc["annotationsList"] = json::array({json::object({{"id", "nope"}, {"filename", "/nope"}})});
+    page["items"].push_back(std::move(doc));
+  }
+  return page.dump();
+}
+
+}  // namespace
+
+TEST(ItemPageSax, DecodesWhatTheTreeDecoderDid) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<Item> items;
+    for (int i = 0; i < int(rng() % 40); ++i) items.push_back(random_item(rng, round * 100 + i));
+    bool next = rng() % 2;
+    std::string text = page_text(items, next, 1234 + round);
+    auto page = parse_item_page(text);
+    ASSERT_TRUE(page) << page.status().to_string();
+    EXPECT_EQ(page->total, uint64_t(1234 + round));
+    EXPECT_EQ(page->next_after, next && !items.empty() ? items.back().id : "");
+    ASSERT_EQ(page->items.size(), items.size());
+    json tree = json::parse(text);
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto want = item_from_json(tree["items"][i]);
+      ASSERT_TRUE(want);
+      EXPECT_EQ(page->items[i], *want) << "round " << round << " item " << i << "\n"
+                                       << item_to_json(page->items[i]).dump() << "\n" << item_to_json(*want).dump();
+      EXPECT_EQ(page->items[i], items[i]);
+    }
+  }
+}
+
+TEST(ItemPageSax, AnItemWithoutMetadataGetsAnEmptySystem) {
+  auto page = parse_item_page(R"({"items": [{"id": "a", "filename": "/a", "metadata": null}, {"id": "b", "filename": "/b"}]})");
+  ASSERT_TRUE(page) << page.status().to_string();
+  ASSERT_EQ(page->items.size(), 2u);
+  for (const Item& item : page->items) EXPECT_EQ(item.metadata, (json{{"system", json::object()}}));
+  EXPECT_TRUE(page->next_after.empty());
+}
+
+TEST(ItemPageSax, MalformedPagesAreEioSayingWhy) {
+  struct Case {
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {"", "not JSON"},
+      {"{\"items\": [", "not JSON"},
+      {"[]", "not an object"},
+      {"{\"total\": 1}", "no \"items\" array"},
+      {"{\"items\": {}}", "\"items\" is not an array"},
+      {"{\"items\": [[1]]}", "not an object"},
+      {"{\"items\": [{\"filename\": \"/a\"}]}", "missing field 'id'"},
+      {"{\"items\": [{\"id\": \"a\"}]}", "missing field 'filename'"},
+      {"{\"items\": [{\"id\": \"a\", \"filename\": \"/a\", \"type\": \"blob\"}]}", "blob"},
+      {"{\"items\": [{\"id\": \"a\", \"filename\": \"/a\", \"updatedAt\": \"yesterday\"}]}", "updatedAt"},
+  };
+  for (const Case& c : cases) {
+    auto page = parse_item_page(c.text);
+    ASSERT_FALSE(page) << c.text;
+    EXPECT_EQ(page.err(), EIO) << c.text;
+    EXPECT_NE(page.status().to_string().find(c.says), std::string::npos) << c.text << ": " << page.status().to_string();
+  }
+}
