@@ -93,6 +93,15 @@ PY
 # drop: the page cache, dentries and inodes, so that the next run is cold (root only).
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+# bench_uploaded_files N SIZE: N files of SIZE bytes in $work/local/files, uploaded with `dlfs
+# upload` into a new dataset "bench" of the embedded platform ($DLFS_STORE), under /files.
+bench_uploaded_files() {
+  echo "making $1 files of $2 bytes and uploading them..."
+  bench_make_files "$work/local/files" "$1" "$2"
+  "$bin/dlfs" dataset create bench >/dev/null
+  "$bin/dlfs" upload --dataset bench --jobs 8 "$work/local/files" >/dev/null
+}
+
 # bench_dlfsd [DLFSD OPTIONS...]: dlfsd on $DLFS_STORE and a free port of 127.0.0.1; sets
 # $dlfsd_url and $dlfsd_token_file.
 bench_dlfsd() {

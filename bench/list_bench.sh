@@ -19,10 +19,7 @@ bin=$PWD/build/bin
 . bench/lib.sh
 bench_work list
 
-echo "making $N files of 1 KB and uploading them..."
-bench_make_files "$work/local/files" "$N" 1024
-"$bin/dlfs" dataset create bench >/dev/null
-"$bin/dlfs" upload --dataset bench --jobs 8 "$work/local/files" >/dev/null
+bench_uploaded_files "$N" 1024
 bench_dlfsd
 
 # memory PID: "peak / anonymous / file-backed" of the process, in MB.

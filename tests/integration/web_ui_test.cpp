@@ -274,6 +274,7 @@ TEST_F(WebUi, InABrowser) {
   // (rows with bytes: nothing fetched), and a storage driver's dataset with two objects.
   write_file(dir.sub("tree/a.txt"), "tree a\n");
   write_file(dir.sub("tree/sub/b.txt"), "tree b\n");
+  write_file(dir.sub("tree/empty.txt"), "");  // (one part of no bytes)
   const size_t kPart = 8 << 20;
   std::string big = random_bytes(2 * kPart + 12345, 18);
   write_file(dir.sub("big.bin"), big);
@@ -313,7 +314,7 @@ TEST_F(WebUi, InABrowser) {
   auto r = run({"/usr/bin/python3", std::string(DLFS_SOURCE_DIR) + "/tests/integration/web_ui_browser.py", "--url",
                 "http://" + server.host_port(), "--token", server.token(), "--dataset", kEvilName, "--folder", "pics",
                 "--photo", "photo.jpg", "--link", "clip.mp4", "--upload", dir.sub("note.txt"), "--upload-dir",
-                dir.sub("tree"), "--upload-dir-files", "2", "--big", dir.sub("big.bin"), "--csv", dir.sub("cams.csv"),
+                dir.sub("tree"), "--upload-dir-files", "3", "--big", dir.sub("big.bin"), "--csv", dir.sub("cams.csv"),
                 "--sync-dataset", "bucket", "--sync-object", "raw.txt", "--screenshots", shots},
                std::chrono::seconds(240));
   EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << (r.timed_out ? " (timed out)" : "") << "\n" << r.out << r.err;
@@ -338,6 +339,7 @@ TEST_F(WebUi, InABrowser) {
   };
   EXPECT_EQ(content("/pics/tree/a.txt"), "tree a\n");
   EXPECT_EQ(content("/pics/tree/sub/b.txt"), "tree b\n");
+  EXPECT_EQ(content("/pics/tree/empty.txt"), "");
   EXPECT_EQ(content("/pics/dropped.txt"), "dropped in a browser\n");
   EXPECT_TRUE(content("/pics/big.bin") == big) << "the resumed upload's bytes differ";
   EXPECT_EQ(content("/pics/cams/one.txt"), "hello\n");
