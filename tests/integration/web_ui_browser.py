@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--folder", required=True)  # a folder at the root, with a photo, a link and more
     ap.add_argument("--photo", required=True)  # a JPEG's name in that folder
     ap.add_argument("--link", required=True)  # a link item's name in that folder
+    ap.add_argument("--image-link", required=True)  # a link item to an image, its thumbnail made
     ap.add_argument("--upload", required=True)  # a local file to upload into the folder
     ap.add_argument("--upload-dir", required=True)  # a local folder to upload into the folder
     ap.add_argument("--upload-dir-files", type=int, required=True)  # how many files are in it
@@ -101,6 +102,12 @@ def main():
         wait.until(lambda d: image_loaded(imgs[0]))
         link_tile = [t for t in driver.find_elements(By.CLASS_NAME, "tile") if a.link in t.text]
         check(link_tile and "\U0001F517" in link_tile[0].text, "the link item is marked with a link symbol")
+        # A link to an image shows the target's thumbnail (made by the platform from the target).
+        image_tile = [t for t in driver.find_elements(By.CLASS_NAME, "tile") if a.image_link in t.text]
+        check(image_tile and "\U0001F517" in image_tile[0].text, "the image link is marked with a link symbol")
+        link_img = image_tile[0].find_elements(By.TAG_NAME, "img")
+        check(link_img, "the image link shows a thumbnail")
+        wait.until(lambda d: image_loaded(link_img[0]))
         # The table view.
         by_id("view-table").click()
         rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table tr"))

@@ -17,6 +17,7 @@
 #include "server/web_session.h"
 #include "support/dlfsd_process.h"
 #include "support/process.h"
+#include "support/static_http_server.h"
 #include "support/temp_dir.h"
 
 namespace dlfs::test {
@@ -82,7 +83,7 @@ class WebUi : public ::testing::Test {
 
   static DlfsdOptions local_drivers_under(const TempDir& dir) {
     DlfsdOptions o;
-    o.extra_args = {"--local-drivers", dir.path()};
+    o.extra_args = {"--local-drivers", dir.path(), "--link-allow-private"};  // (links to 127.0.0.1: the test's)
     return o;
   }
   TempDir buckets;  // (before the server: its folders may back local drivers)
@@ -300,20 +301,27 @@ TEST_F(WebUi, InABrowser) {
   ASSERT_TRUE(synced_ds && synced_ds->status == 200) << (synced_ds ? synced_ds->body : "no answer");
   std::string photo = upload("/pics/photo.jpg", read_file(dir.sub("photo.jpg")))["id"];
   upload("/pics/clip.mp4", make_link_json("https://example.invalid/clip.mp4", "video/mp4").dump());
+  // A link to an image on a local web server: the platform fetches it and makes its thumbnail.
+  write_file(dir.sub("www/remote.jpg"), read_file(dir.sub("photo.jpg")));
+  StaticHttpServer www(dir.sub("www"));
+  ASSERT_TRUE(www.ok()) << www.error();
+  std::string image_link = upload("/pics/remote.jpg", make_link_json(www.origin() + "/remote.jpg", "image/jpeg").dump())["id"];
   upload("/pics/other.txt", "other");
   upload("/pics/sub/deeper.txt", "deeper");
-  // Its thumbnail is made by preprocessing: wait (bounded) until there is one.
-  for (int i = 0; i < 200; ++i) {
-    auto thumb = api->Get(DlfsdProcess::path("/items/" + photo + "/thumbnail"));
-    if (thumb && thumb->status == 200) break;
-    std::this_thread::sleep_for(50ms);
+  // Their thumbnails are made by preprocessing: wait (bounded) until there are.
+  for (const std::string& id : {photo, image_link}) {
+    for (int i = 0; i < 200; ++i) {
+      auto thumb = api->Get(DlfsdProcess::path("/items/" + id + "/thumbnail"));
+      if (thumb && thumb->status == 200) break;
+      std::this_thread::sleep_for(50ms);
+    }
   }
 
   std::string shots = std::string(DLFS_BIN_DIR) + "/../tests/artifacts/web_ui";
   std::filesystem::remove_all(shots);
   auto r = run({"/usr/bin/python3", std::string(DLFS_SOURCE_DIR) + "/tests/integration/web_ui_browser.py", "--url",
                 "http://" + server.host_port(), "--token", server.token(), "--dataset", kEvilName, "--folder", "pics",
-                "--photo", "photo.jpg", "--link", "clip.mp4", "--upload", dir.sub("note.txt"), "--upload-dir",
+                "--photo", "photo.jpg", "--link", "clip.mp4", "--image-link", "remote.jpg", "--upload", dir.sub("note.txt"), "--upload-dir",
                 dir.sub("tree"), "--upload-dir-files", "3", "--big", dir.sub("big.bin"), "--csv", dir.sub("cams.csv"),
                 "--sync-dataset", "bucket", "--sync-object", "raw.txt", "--screenshots", shots},
                std::chrono::seconds(240));
