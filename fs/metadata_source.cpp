@@ -205,8 +205,16 @@ void MetadataSource::unwatch_changes(const std::string& dir) {
 }
 
 void MetadataSource::record_change_locked(const std::string& dir, const std::string& name, std::optional<Item> now) {
-  if (auto f = inflight_.find(dir); f != inflight_.end() && !f->second.unknown)
-    f->second.changes.emplace_back(name, std::move(now));
+  // (bounded: a folder copied into while its listing is read; past this many the answer goes)
+  constexpr size_t kMaxRecorded = 10000;
+  auto f = inflight_.find(dir);
+  if (f == inflight_.end() || f->second.unknown) return;
+  if (f->second.changes.size() >= kMaxRecorded) {
+    f->second.unknown = true;
+    f->second.changes.clear();
+    return;
+  }
+  f->second.changes.emplace_back(name, std::move(now));
 }
 
 void MetadataSource::mark_unknown_locked(const std::string& path, bool below) {
