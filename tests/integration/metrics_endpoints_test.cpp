@@ -78,21 +78,18 @@ TEST(DlfsdMetrics, RequestsByRouteAndStatusLatencyAndCatalogueSize) {
   EXPECT_EQ(nowhere->status, 404);
 
   // A request is counted once its answer is sent (httplib's logger), and each request here is a
-  // connection of its own: the client may have an answer a moment before it is counted. Scraped
-  // again until all are (bounded) — the flake seen under ctest -j3.
-  std::string text;
-  decltype(parse_metrics(text)) after;
-  auto delta = [&](const std::string& name, const Labels& l) { return value_or_0(after, name, l) - value_or_0(before, name, l); };
-  for (int i = 0; i < 100; ++i) {
-    text = scrape_metrics(server.host_port());
-    after = parse_metrics(text);
-    if (delta("dlfsd_http_requests_total", with(upload, "200")) >= 3 &&
-        delta("dlfsd_http_requests_total", with(get_ds, "200")) >= 2 &&
-        delta("dlfsd_http_requests_total", with(get_item, "404")) >= 1 &&
-        delta("dlfsd_http_requests_total", {{"route", "unmatched"}, {"code", "404"}}) >= 1)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // connection of its own: scraped until all are counted — the flake seen under ctest -j3.
+  auto delta_in = [&](const std::vector<MetricSample>& now, const std::string& name, const Labels& l) {
+    return value_or_0(now, name, l) - value_or_0(before, name, l);
+  };
+  std::string text = scrape_metrics_until(server.host_port(), [&](const std::vector<MetricSample>& now) {
+    return delta_in(now, "dlfsd_http_requests_total", with(upload, "200")) >= 3 &&
+           delta_in(now, "dlfsd_http_requests_total", with(get_ds, "200")) >= 2 &&
+           delta_in(now, "dlfsd_http_requests_total", with(get_item, "404")) >= 1 &&
+           delta_in(now, "dlfsd_http_requests_total", {{"route", "unmatched"}, {"code", "404"}}) >= 1;
+  });
+  auto after = parse_metrics(text);
+  auto delta = [&](const std::string& name, const Labels& l) { return delta_in(after, name, l); };
   EXPECT_EQ(delta("dlfsd_http_requests_total", with(upload, "200")), 3) << text;
   EXPECT_EQ(delta("dlfsd_http_request_duration_seconds_count", upload), 3);
   EXPECT_GT(delta("dlfsd_http_request_duration_seconds_sum", upload), 0);
@@ -173,24 +170,19 @@ TEST_P(MountMetrics, FuseOpsRemoteCallsAndUploadsMove) {
   auto before = parse_metrics(scrape_metrics(r_addr));
   for (const auto& [name, bytes] : files) EXPECT_EQ(read_file(r->mountpoint() + "/" + name), bytes);
   // An op is counted once it has answered the kernel (and a release comes after close returns):
-  // scraped again until the reads' ops are all counted (bounded) — a lookup was once seen
-  // uncounted on a loaded machine.
-  std::string text;
-  decltype(before) after;
-  auto delta = [&](const std::string& name, const Labels& l = {}) {
-    return value_or_0(after, name, l) - value_or_0(before, name, l);
+  // scraped until the reads' ops are counted — a lookup was once seen uncounted on a loaded machine.
+  auto delta_in = [&](const std::vector<MetricSample>& now, const std::string& name, const Labels& l = {}) {
+    return value_or_0(now, name, l) - value_or_0(before, name, l);
   };
-  for (int i = 0; i < 100; ++i) {
-    text = scrape_metrics(r_addr);
-    after = parse_metrics(text);
-    bool counted = true;
+  std::string text = scrape_metrics_until(r_addr, [&](const std::vector<MetricSample>& now) {
     for (const char* op : {"lookup", "open", "release", "read"})
-      counted = counted && delta("dlfs_fuse_requests_total", {{"op", op}}) >= 3;
-    counted = counted && delta("dlfs_fuse_request_duration_seconds_count", {{"op", "read"}}) ==
-                             delta("dlfs_fuse_requests_total", {{"op", "read"}});
-    if (counted && delta("dlfs_fuse_read_bytes_total") >= double(total)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+      if (delta_in(now, "dlfs_fuse_requests_total", {{"op", op}}) < 3) return false;
+    return delta_in(now, "dlfs_fuse_request_duration_seconds_count", {{"op", "read"}}) ==
+               delta_in(now, "dlfs_fuse_requests_total", {{"op", "read"}}) &&
+           delta_in(now, "dlfs_fuse_read_bytes_total") >= double(total);
+  });
+  auto after = parse_metrics(text);
+  auto delta = [&](const std::string& name, const Labels& l = {}) { return delta_in(after, name, l); };
   EXPECT_GE(delta("dlfs_fuse_requests_total", {{"op", "lookup"}}), 3) << text;
   EXPECT_GE(delta("dlfs_fuse_requests_total", {{"op", "open"}}), 3);
   EXPECT_GE(delta("dlfs_fuse_requests_total", {{"op", "release"}}), 3);

@@ -332,19 +332,17 @@ TEST_F(WebUi, InABrowser) {
   json edited = item(photo);
   EXPECT_EQ(edited["metadata"]["user"], (json{{"tag", "web"}, {"score", 3}})) << edited.dump(2);
   EXPECT_EQ(edited["description"], "edited in a browser");
-  json uploaded = find("/pics/note.txt");
-  ASSERT_TRUE(uploaded.is_object()) << "no /pics/note.txt";
-  EXPECT_EQ(uploaded["creator"], "dev@local");
-  std::string id = uploaded["id"];
-  auto bytes = api->Get(DlfsdProcess::path("/items/" + id + "/stream"));
-  ASSERT_TRUE(bytes);
-  EXPECT_EQ(bytes->body, "from a browser\n");
+  // The bytes of the item at `path`, through the API.
   auto content = [&](const std::string& path) -> std::string {
     json it = find(path);
     if (!it.is_object()) return "<missing>";
     auto got = api->Get(DlfsdProcess::path("/items/" + it["id"].get<std::string>() + "/stream"));
     return got ? got->body : "<no answer>";
   };
+  json uploaded = find("/pics/note.txt");
+  ASSERT_TRUE(uploaded.is_object()) << "no /pics/note.txt";
+  EXPECT_EQ(uploaded["creator"], "dev@local");
+  EXPECT_EQ(content("/pics/note.txt"), "from a browser\n");
   EXPECT_EQ(content("/pics/tree/a.txt"), "tree a\n");
   EXPECT_EQ(content("/pics/tree/sub/b.txt"), "tree b\n");
   EXPECT_EQ(content("/pics/tree/empty.txt"), "");

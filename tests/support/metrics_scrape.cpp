@@ -1,12 +1,9 @@
 #include "support/metrics_scrape.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -110,5 +107,15 @@ std::string scrape_metrics(const std::string& host_port, const std::string& toke
   return r->body;
 }
 
+std::string scrape_metrics_until(const std::string& host_port,
+                                 const std::function<bool(const std::vector<MetricSample>&)>& done) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = scrape_metrics(host_port);
+    if (done(parse_metrics(text))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return text;
+}
 
 }  // namespace dlfs::test

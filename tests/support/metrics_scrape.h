@@ -3,6 +3,7 @@
 // http://HOST:PORT/metrics.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,5 +30,10 @@ std::map<std::string, std::string> metric_types(const std::string& text);
 // GET http://host_port/metrics (`token` as a Bearer token when given); the body, or "" with a
 // test failure added when the answer is not 200.
 std::string scrape_metrics(const std::string& host_port, const std::string& token = "");
+// Scrapes until `done` holds of the samples, at most 5 s; the last scrape's text. (Both daemons
+// count a request or an op once it has answered: a client may have the answer a moment before
+// it is counted.)
+std::string scrape_metrics_until(const std::string& host_port,
+                                 const std::function<bool(const std::vector<MetricSample>&)>& done);
 
 }  // namespace dlfs::test

@@ -3,9 +3,6 @@
 // home, ranged reads into the caller's buffer.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +10,7 @@
 
 #include "net/http_client.h"
 #include "remote/http_remote.h"
+#include "support/loopback_port.h"
 #include "http_test_server.h"
 
 using namespace dlfs;
@@ -24,24 +22,6 @@ namespace {
 const std::string kItemId = "65f1c0ffee0000000000a001";
 
 std::string item_body() { return item_to_json(make_item(kItemId, "/a/b.bin", 10)).dump(); }
-
-// A TCP socket bound to a port of 127.0.0.1 the kernel picks (listening if asked); -1 on failure.
-// Its port in `port`; the caller closes it.
-int loopback_socket(bool listening, int& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || (listening && ::listen(fd, 16) != 0) ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  port = ntohs(addr.sin_port);
-  return fd;
-}
 
 // GET `path` with these options; the answer and how long it took.
 struct Timed {
