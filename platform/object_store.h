@@ -22,6 +22,16 @@ struct ObjectInfo {
   int64_t modified_ms = 0;
 };
 
+// What a store tells of changes to its objects (ObjectStore::watch_changes).
+class ObjectChanges {
+ public:
+  virtual ~ObjectChanges() = default;
+  // Whether an object under the watched prefix may have changed (been written, replaced, removed
+  // or moved) since the last call — the first: since the watch was made. Never blocks. An error
+  // when the watch can no longer see every change (then it is of no more use).
+  virtual Result<bool> take() = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -45,6 +55,14 @@ class ObjectStore {
   // not the store's to hand out, such as a SAS token).
   virtual Result<std::string> presigned_read_url(std::string_view /*key*/, int64_t /*valid_s*/) {
     return Status(ENOTSUP, "this store does not make presigned URLs");
+  }
+  // Change notifications for the objects under `prefix` ("" for all; a folder's, "cams"), where
+  // the store offers them (a local folder: inotify), leaving out the keys `skip` answers true for
+  // (folders' keys too, "cams/.dataloop"); ENOTSUP where it does not (S3, Azure and GCS offer
+  // none on the APIs used here: their notices go to queues this platform does not read).
+  virtual Result<std::unique_ptr<ObjectChanges>> watch_changes(std::string_view /*prefix*/,
+                                                               std::function<bool(std::string_view key)> /*skip*/) {
+    return Status(ENOTSUP, "this store sends no change notifications");
   }
   // A local file holding the object's bytes, when the store has one ("" otherwise).
   virtual std::string local_path(std::string_view /*key*/) const { return {}; }

@@ -10,6 +10,7 @@
 
 #include "core/file_io.h"
 #include "core/ids.h"
+#include "platform/folder_changes.h"
 #include "platform/object_store.h"
 
 namespace dlfs {
@@ -84,6 +85,19 @@ class LocalFolderStore : public ObjectStore {
   }
 
   std::string local_path(std::string_view key) const override { return root_ + "/" + std::string(key); }
+
+  Result<std::unique_ptr<ObjectChanges>> watch_changes(std::string_view prefix,
+                                                       std::function<bool(std::string_view key)> skip) override {
+    if (!prefix.empty()) DLFS_TRY(check_object_key(prefix));
+    std::string base = prefix.empty() ? std::string() : std::string(prefix) + "/";
+    FolderChangesOptions options;
+    options.skip = [base, skip = std::move(skip)](std::string_view rel) {
+      size_t slash = rel.rfind('/');
+      std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+      return name.starts_with(kTempPrefix) || (skip && skip(base + std::string(rel)));  // (the temp file's rename is the change)
+    };
+    return watch_folder_tree(prefix.empty() ? root_ : local_path(prefix), std::move(options));
+  }
 
  private:
   // The objects of folder `rel` ("" or "a/b/") whose keys start with `prefix`, in key order.

@@ -161,9 +161,10 @@ class Platform {
   Status set_sync_interval(std::string_view dataset_id, uint64_t seconds);
   void watch_syncs(std::chrono::milliseconds tick = std::chrono::seconds(1));
   // Whether this process starts the watched dataset's sync now: its interval has passed since the
-  // last one any process started (metadata.system.watchedSyncMs, claimed in a write transaction,
-  // so the watchers of several processes serving one store — dlfsd, embedded mounts — take turns).
-  Result<bool> claim_watched_sync(std::string_view dataset_id);
+  // last one any process started, or (`changed_at_ms` > 0) its bucket changed at that time and no
+  // sync started since (metadata.system.watchedSyncMs, claimed in a write transaction, so the
+  // watchers of several processes serving one store — dlfsd, embedded mounts — take turns).
+  Result<bool> claim_watched_sync(std::string_view dataset_id, int64_t changed_at_ms = 0);
   const Clock& clock() const { return *options_.clock; }
   // CSV bulk import (platform/csv_rows.h): each row of the file becomes an item of `folder`
   // (made if missing) — a link item, or one holding the row's image_bytes or the bytes fetched

@@ -487,7 +487,7 @@ Status Platform::set_sync_interval(std::string_view dataset_id, uint64_t seconds
   return set_dataset_count(dataset_id, "syncIntervalSeconds", seconds);
 }
 
-Result<bool> Platform::claim_watched_sync(std::string_view dataset_id) {
+Result<bool> Platform::claim_watched_sync(std::string_view dataset_id, int64_t changed_at_ms) {
   DLFS_ASSIGN(LmdbTxn txn, catalog_->write());
   DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
   if (!ds || ds->driver.empty() || is_bucket_clone(*ds)) return false;
@@ -497,7 +497,9 @@ Result<bool> Platform::claim_watched_sync(std::string_view dataset_id) {
   const json* last = find_dotted(ds->metadata, "system.watchedSyncMs");
   if (last && last->is_number_integer()) {
     int64_t since = now - last->get<int64_t>();
-    if (since >= 0 && since < int64_t(interval_s) * 1000) return false;  // (a clock gone back: claimed)
+    bool changed_since_last = changed_at_ms > 0 && last->get<int64_t>() < changed_at_ms;
+    if (since >= 0 && since < int64_t(interval_s) * 1000 && !changed_since_last)
+      return false;  // (a clock gone back: claimed)
   }
   ds->metadata["system"]["watchedSyncMs"] = now;
   DLFS_TRY(catalog_->put_dataset(txn, *ds));

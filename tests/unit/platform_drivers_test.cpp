@@ -495,6 +495,43 @@ TEST_F(PlatformDriversTest, AWatchedDatasetIsSyncedAgainOnItsInterval) {
   EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 0u);
 }
 
+// A local folder's store sends change notifications: a watched dataset on it is synced soon after
+// its folder changes (here with an interval of an hour), in folders made since too; changes in
+// what the platform keeps there (.dataloop/) start no sync.
+TEST_F(PlatformDriversTest, AWatchedLocalFolderIsSyncedSoonAfterItChanges) {
+  Dataset ds = driver_dataset("cams");
+  write_file(bucket() + "/cams/a.txt", "a");
+  ASSERT_TRUE(platform_->set_sync_interval(ds.id, 3600));
+  platform_->watch_syncs(std::chrono::milliseconds(50));
+  auto shows = [&](const std::string& path, std::chrono::milliseconds within) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      if (files_of(ds).count(path)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  auto syncs = [&] {
+    auto tally = platform_->commands().tally();
+    const CommandTally& t = tally["sync"];
+    return t.running + t.succeeded + t.failed;
+  };
+  ASSERT_TRUE(shows("/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
+  write_file(bucket() + "/cams/b.txt", "b");
+  EXPECT_TRUE(shows("/b.txt", std::chrono::seconds(10))) << "no sync after a change";
+  fs::create_directories(bucket() + "/cams/day2/morning");
+  write_file(bucket() + "/cams/day2/morning/c.txt", "c");
+  EXPECT_TRUE(shows("/day2/morning/c.txt", std::chrono::seconds(10))) << "no sync after a change in a new folder";
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // (the last sync ends)
+  size_t before = syncs();
+  fs::create_directories(bucket() + "/cams/.dataloop/thumbnails");
+  write_file(bucket() + "/cams/.dataloop/thumbnails/x.jpg", "x");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(syncs(), before) << "the platform's own files started a sync";
+  EXPECT_EQ(files_of(ds).size(), 3u);
+}
+
 // Two processes serving one store (dlfsd and an embedded mount; here two platforms) both watch:
 // they take turns, one sync per interval between them, not one each.
 TEST_F(PlatformDriversTest, WatchersOfOneStoreTakeTurnsOneSyncAnInterval) {
@@ -519,6 +556,34 @@ TEST_F(PlatformDriversTest, WatchersOfOneStoreTakeTurnsOneSyncAnInterval) {
   EXPECT_GE(syncs, 3u) << "not synced every interval";
   EXPECT_LE(syncs, 5u) << "both watchers synced every interval";
   EXPECT_EQ(files_of(ds).size(), 1u);
+}
+
+// ... and for a change too: both see it, one syncs.
+TEST_F(PlatformDriversTest, WatchersOfOneStoreTakeTurnsOneSyncAChange) {
+  Dataset ds = driver_dataset("cams");
+  ASSERT_TRUE(platform_->set_sync_interval(ds.id, 3600));
+  auto other = Platform::open(PlatformOptions{dir_.sub("store")});
+  ASSERT_TRUE(other) << other.status().to_string();
+  auto syncs = [&] {
+    size_t n = 0;
+    for (Platform* p : {platform_.get(), other->get()}) {
+      auto tally = p->commands().tally();
+      n += tally["sync"].running + tally["sync"].succeeded + tally["sync"].failed;
+    }
+    return n;
+  };
+  platform_->watch_syncs(std::chrono::milliseconds(20));
+  (*other)->watch_syncs(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_EQ(syncs(), 1u) << "the interval's first sync: one of them";
+  write_file(bucket() + "/cams/a.txt", "a");
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (files_of(ds).empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(files_of(ds).size(), 1u) << "no sync after the change";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  EXPECT_EQ(syncs(), 2u) << "both watchers synced the change";
+  other->reset();
 }
 
 // What the platform makes for a driver's dataset (a thumbnail) is kept in the bucket under
