@@ -60,7 +60,7 @@ BlockPlan plan_blocks(const struct stat& st, uint64_t configured_block_size) {
 // (size, mtime), block size and index: an upload taken up again finds the blocks an earlier
 // attempt that died left uncommitted. Decoded: "dlfs SIZE MTIME_NS BLOCK_SIZE INDEX".
 std::string block_id(const BlockPlan& plan, uint64_t index) {
-  char text[64];
+  char text[96];  // (54 used: the index is < 50,000; room for any, so no truncation to warn of)
   std::snprintf(text, sizeof text, "dlfs %016" PRIx64 " %016" PRIx64 " %08" PRIx64 " %06" PRIu64, plan.file_size,
                 uint64_t(plan.mtime_ns), plan.block_size, index);
   return base64_encode(text);

@@ -62,6 +62,10 @@ Result<HttpResponse> upload_in_parts(HttpClient& http, const std::string& datase
   HttpRequest complete;
   complete.method = "POST";
   complete.path = "/uploads/" + id + "/complete";
+  // The server hands the file to its store before it answers — into a bucket, minutes for GBs
+  // (no byte moves meanwhile): the stall bound grows with the size (a minute + 1 s per 16 MiB).
+  // A complete asked again after a stall waits for the first one's end and answers its item.
+  complete.low_speed_time_s = long(60 + size / (16 << 20));
   DLFS_ASSIGN(HttpResponse r, http.send(complete));
   r.uploaded = size;
   return r;

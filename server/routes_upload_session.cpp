@@ -134,12 +134,22 @@ void register_upload_session_routes(httplib::Server& svr, ApiContext& ctx) {
       if (!missing.empty()) body["missing"] = missing;
       return send_json(res, body, http_status_for(begun.err()));
     }
-    auto& [request, file] = *begun;
+    if (!begun->completed_item.empty()) {  // asked again (an answer lost, a client that gave up waiting)
+      auto item = p.get_item(begun->completed_item);
+      if (!item) return send_error(res, item.status());
+      res.set_header("x-item-op", begun->completed_op);
+      return send_json(res, item_to_json(*item, ApiContext::base_url(req)));
+    }
+    const std::string& file = begun->file;
     // (the session's file is moved into the store: its removal by finish() then finds nothing)
-    auto up = p.upload_owned_file(request.dataset_id, file, request.path, request.options);
-    sessions->finish(id, /*keep=*/!up && ::access(file.c_str(), F_OK) == 0);
-    if (!up) return send_error(res, up.status());
-    res.set_header("x-item-op", std::string(to_string(up->op)));
+    auto up = p.upload_owned_file(begun->request.dataset_id, file, begun->request.path, begun->request.options);
+    if (!up) {
+      sessions->finish(id, /*keep=*/::access(file.c_str(), F_OK) == 0);
+      return send_error(res, up.status());
+    }
+    std::string op(to_string(up->op));
+    sessions->finish(id, false, up->item.id, op);
+    res.set_header("x-item-op", op);
     send_json(res, item_to_json(up->item, ApiContext::base_url(req)));
   }));
 

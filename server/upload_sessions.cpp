@@ -11,6 +11,7 @@ namespace dlfs {
 namespace {
 
 constexpr auto kIdleLimit = std::chrono::hours(24);
+constexpr auto kCompletedKept = std::chrono::hours(1);
 
 bool same_request(const UploadSessionRequest& a, const UploadSessionRequest& b) {
   return a.dataset_id == b.dataset_id && a.path == b.path && a.size == b.size && a.part_size == b.part_size &&
@@ -42,7 +43,8 @@ void UploadSessions::sweep_idle_locked() {
   auto now = std::chrono::steady_clock::now();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const Session& s = *it->second;
-    if (s.writing == 0 && !s.completing && now - s.touched > kIdleLimit) {
+    bool done = !s.completed_item.empty();
+    if (s.writing == 0 && !s.completing && now - s.touched > (done ? kCompletedKept : kIdleLimit)) {
       ::unlink(s.file.c_str());
       it = sessions_.erase(it);
     } else {
@@ -62,7 +64,8 @@ Result<UploadSessionState> UploadSessions::open(const UploadSessionRequest& requ
   sweep_idle_locked();
   if (!request.key.empty())
     for (auto& [id, s] : sessions_)
-      if (s->request.key == request.key && same_request(s->request, request) && !s->completing) {
+      if (s->request.key == request.key && same_request(s->request, request) && !s->completing &&
+          s->completed_item.empty()) {
         s->touched = std::chrono::steady_clock::now();
         return state_of(*s);
       }
@@ -109,7 +112,7 @@ Status UploadSessions::put_part(const std::string& id, const std::string& user, 
     if (n >= s->received.size())
       return Status(EINVAL, "part " + std::to_string(n) + " is past the last part (" +
                                 std::to_string(s->received.size() - 1) + ")");
-    if (s->completing) return Status(EBUSY, "the upload session is being completed");
+    if (s->completing || !s->completed_item.empty()) return Status(EBUSY, "the upload session is being completed");
     ++s->writing;
   }
   uint64_t length = part_length(s->request.size, s->request.part_size, n);
@@ -131,13 +134,17 @@ Status UploadSessions::put_part(const std::string& id, const std::string& user, 
   return done;
 }
 
-Result<std::pair<UploadSessionRequest, std::string>> UploadSessions::begin_complete(const std::string& id,
-                                                                                   const std::string& user,
-                                                                                   std::vector<uint64_t>* missing) {
-  std::lock_guard lock(mu_);
+Result<UploadSessions::CompleteTicket> UploadSessions::begin_complete(const std::string& id, const std::string& user,
+                                                                     std::vector<uint64_t>* missing,
+                                                                     std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
   auto s = find_locked(id, user);
   if (!s) return Status(ENOENT, "no upload session '" + id + "' (it ended, or the server restarted)");
-  if (s->completing) return Status(EBUSY, "the upload session is being completed");
+  // (the session is held: a finish that erases it still ends this wait)
+  if (!completed_.wait_for(lock, wait, [&] { return !s->completing; }))
+    return Status(EBUSY, "the upload session is being completed");
+  if (!s->completed_item.empty()) return CompleteTicket{s->request, {}, s->completed_item, s->completed_op};
+  if (sessions_.count(id) == 0) return Status(ENOENT, "no upload session '" + id + "' (its completion failed)");
   std::vector<uint64_t> absent;
   for (uint64_t n = 0; n < s->received.size(); ++n)
     if (!s->received[n]) absent.push_back(n);
@@ -148,19 +155,27 @@ Result<std::pair<UploadSessionRequest, std::string>> UploadSessions::begin_compl
                                         : std::to_string(absent.size()) + " parts are missing");
   }
   s->completing = true;
-  return std::pair{s->request, s->file};
+  return CompleteTicket{s->request, s->file, {}, {}};
 }
 
-void UploadSessions::finish(const std::string& id, bool keep) {
-  std::lock_guard lock(mu_);
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
-  if (keep) {
-    it->second->completing = false;
-    return;
+void UploadSessions::finish(const std::string& id, bool keep, const std::string& item_id, const std::string& op) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    Session& s = *it->second;
+    s.completing = false;
+    s.touched = std::chrono::steady_clock::now();
+    if (!item_id.empty()) {
+      ::unlink(s.file.c_str());
+      s.completed_item = item_id;
+      s.completed_op = op;
+    } else if (!keep) {
+      ::unlink(s.file.c_str());
+      sessions_.erase(it);
+    }
   }
-  ::unlink(it->second->file.c_str());
-  sessions_.erase(it);
+  completed_.notify_all();
 }
 
 Status UploadSessions::abort(const std::string& id, const std::string& user) {
@@ -168,7 +183,7 @@ Status UploadSessions::abort(const std::string& id, const std::string& user) {
   auto s = find_locked(id, user);
   if (!s) return Status(ENOENT, "no upload session '" + id + "'");
   if (s->completing) return Status(EBUSY, "the upload session is being completed");
-  ::unlink(s->file.c_str());
+  ::unlink(s->file.c_str());  // (completed: nothing there)
   sessions_.erase(id);  // (a part being written keeps its Session; its file is gone)
   return {};
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <cstdint>
 #include <map>
@@ -63,10 +64,21 @@ class UploadSessions {
   Status put_part(const std::string& id, const std::string& user, uint64_t n, const FillPart& fill);
   // The session's file once every part is in (the session then takes no more parts): EBUSY with
   // the missing part numbers otherwise. finish() ends the session after the caller used it.
-  Result<std::pair<UploadSessionRequest, std::string>> begin_complete(const std::string& id, const std::string& user,
-                                                                      std::vector<uint64_t>* missing);
-  // Ends a session (its file removed if still there); a failed complete may keep it for a retry.
-  void finish(const std::string& id, bool keep);
+  //
+  // A complete may take minutes (a big file into a bucket) and its client may give up waiting and
+  // ask again: a complete asked while another is under way waits for its end (up to `wait`, then
+  // EBUSY); one asked after it succeeded answers `completed_item` (the item it made, kept for an
+  // hour) instead of the file, so asking again never fails an upload that landed.
+  struct CompleteTicket {
+    UploadSessionRequest request;
+    std::string file;
+    std::string completed_item, completed_op;  // set: completed already, by an earlier call
+  };
+  Result<CompleteTicket> begin_complete(const std::string& id, const std::string& user, std::vector<uint64_t>* missing,
+                                        std::chrono::milliseconds wait = std::chrono::minutes(15));
+  // Ends a completion: `item_id` (and its op) when it succeeded; when it failed, `keep` leaves the
+  // session (and its file) for a retry, else it is removed.
+  void finish(const std::string& id, bool keep, const std::string& item_id = {}, const std::string& op = {});
   Status abort(const std::string& id, const std::string& user);
 
   // Part n's byte range in a session of `size` bytes in parts of `part_size`.
@@ -80,6 +92,7 @@ class UploadSessions {
     std::vector<bool> received;
     int writing = 0;          // parts being written now
     bool completing = false;  // begin_complete took it
+    std::string completed_item, completed_op;  // completed (its file gone): what a complete asked again answers
     std::chrono::steady_clock::time_point touched;
   };
   std::shared_ptr<Session> find_locked(const std::string& id, const std::string& user);
@@ -88,6 +101,7 @@ class UploadSessions {
 
   std::string tmp_dir_;
   std::mutex mu_;
+  std::condition_variable completed_;  // a completion ended
   std::map<std::string, std::shared_ptr<Session>> sessions_;
 };
 

@@ -6,11 +6,15 @@
 
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "remote/http_remote.h"
+#include "server/upload_sessions.h"
 #include "support/dlfsd_process.h"
 #include "support/temp_dir.h"
 
@@ -208,4 +212,71 @@ TEST_F(HttpPartedUpload, TheSessionApiAnswersClearErrors) {
   del.path = "/uploads/" + id;
   ASSERT_TRUE(raw->send(del));
   EXPECT_EQ(raw->send_json(get).err(), ENOENT);
+}
+
+// A complete may take minutes (a big file into a bucket) and a client that gave up waiting asks
+// again: that answers the item the first one made, never 409 or a second item.
+TEST_F(HttpPartedUpload, ACompleteAskedAgainAnswersTheItemTheFirstMade) {
+  auto session = open_session({{"path", "/again.bin"}, {"size", 10}, {"partSize", kPart}});
+  ASSERT_TRUE(session) << session.status().to_string();
+  std::string id = (*session)["id"];
+  ASSERT_TRUE(put_part(id, 0, "0123456789"));
+  HttpRequest complete;
+  complete.method = "POST";
+  complete.path = "/uploads/" + id + "/complete";
+  auto first = raw->send(complete);
+  ASSERT_TRUE(first) << first.status().to_string();
+  auto again = raw->send(complete);
+  ASSERT_TRUE(again) << again.status().to_string();
+  EXPECT_EQ(again->code, 200);
+  EXPECT_EQ(json::parse(again->body)["id"], json::parse(first->body)["id"]);
+  EXPECT_EQ(again->header("x-item-op"), "created");
+  EXPECT_EQ(bytes_at("/again.bin"), "0123456789");
+  EXPECT_FALSE(put_part(id, 0, "0123456789")) << "a completed session took a part";
+}
+
+// The same on the sessions themselves: a complete asked while one is under way waits for its end
+// and answers its item; after a failed one kept for a retry, it completes; it waits only so long.
+TEST(UploadSessionsComplete, AskedWhileUnderWayItWaitsForTheFirstsEnd) {
+  TempDir tmp{"dlfs-sessions"};
+  UploadSessions sessions(tmp.path());
+  UploadSessionRequest request;
+  request.dataset_id = "ds";
+  request.path = "/a.bin";
+  request.size = 3;
+  request.part_size = kMinPartSize;
+  request.options.user = "u@x";
+  auto opened = sessions.open(request);
+  ASSERT_TRUE(opened) << opened.status().to_string();
+  ASSERT_TRUE(sessions.put_part(opened->id, "u@x", 0, [](int fd, uint64_t offset, uint64_t) -> Result<uint64_t> {
+    return ::pwrite(fd, "abc", 3, off_t(offset)) == 3 ? Result<uint64_t>(3) : Status(EIO, "pwrite");
+  }));
+  auto first = sessions.begin_complete(opened->id, "u@x", nullptr);
+  ASSERT_TRUE(first) << first.status().to_string();
+  EXPECT_FALSE(first->file.empty());
+  EXPECT_EQ(sessions.begin_complete(opened->id, "u@x", nullptr, std::chrono::milliseconds(50)).err(), EBUSY)
+      << "a complete under way did not hold the second";
+
+  // Failed, kept: the next complete takes the file again.
+  sessions.finish(opened->id, /*keep=*/true);
+  auto retry = sessions.begin_complete(opened->id, "u@x", nullptr);
+  ASSERT_TRUE(retry) << retry.status().to_string();
+  EXPECT_EQ(retry->file, first->file);
+  EXPECT_TRUE(retry->completed_item.empty());
+
+  std::atomic<bool> answered{false};
+  Result<UploadSessions::CompleteTicket> waited = Status(EIO, "not answered");
+  std::thread asker([&] {
+    waited = sessions.begin_complete(opened->id, "u@x", nullptr, std::chrono::seconds(20));
+    answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(answered) << "answered before the first complete ended";
+  sessions.finish(opened->id, false, "item-1", "created");
+  asker.join();
+  ASSERT_TRUE(waited) << waited.status().to_string();
+  EXPECT_EQ(waited->completed_item, "item-1");
+  EXPECT_EQ(waited->completed_op, "created");
+  EXPECT_EQ(::access(first->file.c_str(), F_OK), -1) << "a completed session kept its file";
+  EXPECT_EQ(sessions.begin_complete(opened->id, "another@x", nullptr).err(), ENOENT) << "another caller's session";
 }
