@@ -197,6 +197,14 @@ Result<std::optional<Item>> Catalog::item(const LmdbTxn& txn, std::string_view i
   return std::optional<Item>(std::move(item));
 }
 
+Result<std::optional<std::string>> Catalog::item_record(const LmdbTxn& txn, std::string_view id) const {
+  DLFS_ASSIGN(auto ds, txn.get(item_datasets_, id));
+  if (!ds) return std::optional<std::string>();
+  DLFS_ASSIGN(auto bytes, txn.get(items_, std::string(*ds) + std::string(id)));
+  if (!bytes) return Status(EIO, "corrupt catalogue: item " + std::string(id) + " is indexed but missing");
+  return std::optional<std::string>(std::string(*bytes));
+}
+
 Result<std::optional<PathEntry>> Catalog::entry_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const {
   std::string key = path_key_of(ds, path);
   DLFS_ASSIGN(auto value, txn.get(paths_, key));

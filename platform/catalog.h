@@ -61,6 +61,9 @@ class Catalog {
 
   // Items.
   Result<std::optional<Item>> item(const LmdbTxn& txn, std::string_view id) const;
+  // The item's record as stored: MessagePack of item_to_json(item) — the API's document without
+  // its links — copied out of the transaction, not decoded.
+  Result<std::optional<std::string>> item_record(const LmdbTxn& txn, std::string_view id) const;
   Result<std::optional<PathEntry>> entry_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const;
   Result<std::optional<Item>> item_at(const LmdbTxn& txn, std::string_view ds, std::string_view path) const;
   // Writes an item and its index entries. `previous` is the stored version when the item

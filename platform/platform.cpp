@@ -229,6 +229,49 @@ Result<ItemPage> Platform::list_dir(std::string_view dataset_id, std::string_vie
   return page;
 }
 
+Result<Platform::ListingRange> Platform::listing_range(const LmdbTxn& txn, std::string_view dataset_id,
+                                                      const DqlQuery& q, const DqlListing& listing) {
+  ListingRange range;
+  if (!validate_path(listing.dir)) return range;
+  auto hidden = !listing.hidden ? FolderIds::Hidden::kAll
+                : *listing.hidden ? FolderIds::Hidden::kHiddenOnly
+                                  : FolderIds::Hidden::kVisible;
+  DLFS_ASSIGN(range.ids, folder_ids_.of(*catalog_, txn, dataset_id, listing.dir, hidden));
+  // The matches are the ids after the cursor (up to a range's end): a page is found by binary
+  // search, not a walk.
+  const auto& all = *range.ids;
+  auto from = listing.after ? std::upper_bound(all.begin(), all.end(), *listing.after) : all.begin();
+  auto to = listing.until ? std::upper_bound(from, all.end(), *listing.until) : all.end();
+  range.first = uint64_t(from - all.begin()) + uint64_t(q.page()) * q.page_size();
+  range.end = uint64_t(to - all.begin());
+  range.total = uint64_t(to - from);
+  return range;
+}
+
+Result<std::optional<RecordPage>> Platform::listing_records(std::string_view dataset_id, const json& body) {
+  DLFS_ASSIGN(DqlQuery q, DqlQuery::parse(body, "items"));
+  auto listing = q.listing();
+  if (!listing || q.update() || q.is_delete()) return std::optional<RecordPage>();
+  DLFS_ASSIGN(LmdbTxn txn, catalog_->read());
+  DLFS_ASSIGN(auto ds, catalog_->dataset(txn, dataset_id));
+  if (!ds) return no_dataset(dataset_id);
+  DLFS_ASSIGN(ListingRange range, listing_range(txn, dataset_id, q, *listing));
+  RecordPage page;
+  page.page_size = q.page_size();
+  if (!range.ids) return std::optional<RecordPage>(std::move(page));
+  const auto& ids = *range.ids;
+  uint64_t end = std::min<uint64_t>(range.end, ids.size());
+  uint64_t i = range.first;
+  for (; i < end && page.records.size() < q.page_size(); ++i) {  // (as page_of does)
+    DLFS_ASSIGN(auto record, catalog_->item_record(txn, ids[i]));
+    if (record) page.records.push_back(std::move(*record));
+  }
+  page.has_next = i < end && !page.records.empty();
+  page.total = range.total;
+  page.page_size = q.page_size();
+  return std::optional<RecordPage>(std::move(page));
+}
+
 Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& body, std::string_view user) {
   DLFS_ASSIGN(DqlQuery q, DqlQuery::parse(body, "items"));
   bool writes = q.update().has_value() || q.is_delete();
@@ -239,18 +282,10 @@ Result<QueryOutcome> Platform::query(std::string_view dataset_id, const json& bo
   if (auto listing = q.listing()) {
     // A folder listing (what a mount pages with): the path index holds every field the filter
     // looks at, so the matches are counted there and only the page's items are decoded.
-    if (!validate_path(listing->dir)) return QueryOutcome{};
-    auto hidden = !listing->hidden ? FolderIds::Hidden::kAll
-                  : *listing->hidden ? FolderIds::Hidden::kHiddenOnly
-                                     : FolderIds::Hidden::kVisible;
-    DLFS_ASSIGN(auto all, folder_ids_.of(*catalog_, txn, dataset_id, listing->dir, hidden));
-    // The matches are the ids after the cursor (up to a range's end): a page is found by binary
-    // search, not a walk.
-    auto from = listing->after ? std::upper_bound(all->begin(), all->end(), *listing->after) : all->begin();
-    auto to = listing->until ? std::upper_bound(from, all->end(), *listing->until) : all->end();
-    uint64_t first = uint64_t(from - all->begin()) + uint64_t(q.page()) * q.page_size();
-    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *all, first, uint64_t(to - all->begin()), q.page_size()));
-    page.total = uint64_t(to - from);
+    DLFS_ASSIGN(ListingRange range, listing_range(txn, dataset_id, q, *listing));
+    if (!range.ids) return QueryOutcome{};
+    DLFS_ASSIGN(ItemPage page, page_of(*catalog_, txn, *range.ids, range.first, range.end, q.page_size()));
+    page.total = range.total;
     return QueryOutcome{std::move(page), 0};
   }
 

@@ -25,6 +25,9 @@
 
 namespace dlfs {
 
+class DqlQuery;
+struct DqlListing;
+
 class Catalog;
 class CommandContext;
 class Commands;
@@ -110,6 +113,14 @@ struct CloneReport {
 struct QueryOutcome {
   ItemPage page;          // the page of matches (after the update, for an update)
   uint64_t affected = 0;  // items updated or deleted
+};
+
+// A page of a folder listing as the catalogue holds its items (Platform::listing_records).
+struct RecordPage {
+  std::vector<std::string> records;  // each MessagePack of item_to_json(item), in id order
+  uint64_t total = 0;
+  bool has_next = false;
+  size_t page_size = 0;  // the query's
 };
 
 // Where the preprocessing of a set of items stands (Platform::wait_preprocessed).
@@ -204,6 +215,9 @@ class Platform {
                             size_t page_size, bool include_hidden = false, std::string_view until = {});
   // A DQL query (API.md), with bulk update/delete when the body asks for them.
   Result<QueryOutcome> query(std::string_view dataset_id, const json& body, std::string_view user = "dev@local");
+  // The same page for a query that is a folder listing (what mounts page with), with the items'
+  // records as stored, not decoded (dlfsd sends them on as they are); nullopt for another query.
+  Result<std::optional<RecordPage>> listing_records(std::string_view dataset_id, const json& body);
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out);
   // A read-only descriptor of the item's stored binary where it is a local file of the store
   // (Storage::open_read); ENODATA where it is not (inline, in a driver's bucket).
@@ -392,6 +406,13 @@ class Platform {
   std::unique_ptr<GroupCommit> commits_;  // uploads share catalogue commits
   std::unique_ptr<Storage> storage_;
   FolderIds folder_ids_;  // a folder's ids in id order, for the pages after the first
+  // A folder listing's matches: ids[first, end) (no ids: a path that cannot be a folder's).
+  struct ListingRange {
+    std::shared_ptr<const FolderIds::Ids> ids;
+    uint64_t first = 0, end = 0, total = 0;
+  };
+  Result<ListingRange> listing_range(const LmdbTxn& txn, std::string_view dataset_id, const DqlQuery& q,
+                                     const DqlListing& listing);
   std::mutex stores_mu_;
   std::map<std::string, std::shared_ptr<ObjectStore>, std::less<>> stores_;  // by driver id, opened on use
   std::unique_ptr<Commands> commands_;          // its threads use the above: stop before them

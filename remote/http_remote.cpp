@@ -378,8 +378,10 @@ class HttpRemote : public Remote {
     // of a page's bytes less to encode, send and decode; another server ignores it)
     dql["urls"] = false;
     DLFS_ASSIGN(HttpRequest req, query_request("/datasets/" + dataset_.id + "/query", dql));
+    req.headers.push_back("Accept: application/msgpack, application/json;q=0.5");  // (dlfsd's; others answer JSON)
     DLFS_ASSIGN(HttpResponse r, http_->send(req));
-    return parse_item_page(std::string_view(r.body));
+    bool msgpack = r.header("content-type").starts_with("application/msgpack");
+    return parse_item_page(std::string_view(r.body), msgpack ? PageFormat::kMsgpack : PageFormat::kJson);
   }
 
   // POST /datasets/{id}/items/batch (server/routes_upload_batch.cpp): one request for many files.

@@ -173,9 +173,11 @@ class PageSax {
 
 }  // namespace
 
-Result<ItemPage> parse_item_page(std::string_view body) {
+Result<ItemPage> parse_item_page(std::string_view body, PageFormat format) {
   PageSax sax;
-  json::sax_parse(body.begin(), body.end(), &sax, json::input_format_t::json, /*strict=*/true);
+  json::sax_parse(body.begin(), body.end(), &sax,
+                  format == PageFormat::kMsgpack ? json::input_format_t::msgpack : json::input_format_t::json,
+                  /*strict=*/true);
   if (!sax.error) return sax.error;
   if (!sax.saw_items) return Status(EIO, "the server answered a malformed page (no \"items\" array)");
   if (sax.has_next && !sax.page.items.empty()) sax.page.next_after = sax.page.items.back().id;

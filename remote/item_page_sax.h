@@ -12,8 +12,13 @@
 
 namespace dlfs {
 
-// EIO, saying what, for a page that is not JSON, lacks its "items" array, or holds an item
-// without an id or a filename, of an unknown type or with a bad time.
-Result<ItemPage> parse_item_page(std::string_view body);
+// How the page is encoded: JSON, or the same document in MessagePack (dlfsd answers a query in
+// it to a client that accepts application/msgpack: strings with their lengths, numbers in binary,
+// nothing to escape there or to lex here). The same SAX events either way.
+enum class PageFormat { kJson, kMsgpack };
+
+// EIO, saying what, for a page that is not JSON (MessagePack), lacks its "items" array, or holds
+// an item without an id or a filename, of an unknown type or with a bad time.
+Result<ItemPage> parse_item_page(std::string_view body, PageFormat format = PageFormat::kJson);
 
 }  // namespace dlfs

@@ -64,6 +64,31 @@ json paged_answer(json items, uint64_t total, size_t page_size, bool has_next) {
   return {{"totalItemsCount", total}, {"totalPagesCount", pages}, {"hasNextPage", has_next}, {"items", std::move(items)}};
 }
 
+// paged_answer's document in MessagePack, around items already encoded (the catalogue's
+// records). Every byte is nlohmann's: the page without items — an ordered object, so "items" comes
+// last, an empty array — then the header of an array of the records' count (the encoding of as
+// many nils, less the nils), then the records.
+void send_record_page(httplib::Response& res, const RecordPage& page) {
+  uint64_t pages = page.page_size ? (page.total + page.page_size - 1) / page.page_size : 0;
+  nlohmann::ordered_json head = {{"totalItemsCount", page.total},
+                                 {"totalPagesCount", pages},
+                                 {"hasNextPage", page.has_next},
+                                 {"items", nlohmann::ordered_json::array()}};
+  std::string bytes;
+  nlohmann::ordered_json::to_msgpack(head, bytes);
+  bytes.pop_back();  // the empty array
+  std::string header;
+  json::to_msgpack(json::array_t(page.records.size(), nullptr), header);
+  header.resize(header.size() - page.records.size());
+  size_t size = bytes.size() + header.size();
+  for (const std::string& r : page.records) size += r.size();
+  bytes.reserve(size);
+  bytes += header;
+  for (const std::string& r : page.records) bytes += r;
+  res.status = 200;
+  res.set_content(std::move(bytes), "application/msgpack");
+}
+
 void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
   Platform& p = ctx.platform;
   const std::string ds_id = R"(/api/v1/datasets/([^/]+))";
@@ -162,21 +187,28 @@ void register_dataset_routes(httplib::Server& svr, ApiContext& ctx) {
       auto ds = ctx.writable_dataset(id);
       if (!ds) return send_error(res, ds.status());
     }
-    auto out = p.query(id, *body, caller.email);
-    if (!out) return send_error(res, out.status());
     // "urls": false (dlfs's extension, which mounts send): items without url, stream, thumbnail,
     // annotations and dataset — a third of a page's bytes.
     auto urls = body->find("urls");
     std::string base = urls != body->end() && urls->is_boolean() && !urls->get<bool>() ? "" : ApiContext::base_url(req);
+    // dlfs's extension (dlfsd(8)): a client that accepts MessagePack — mounts, for their listings
+    // — gets the same document in it: no text to escape here nor to lex there.
+    const bool msgpack = req.get_header_value("Accept").find("application/msgpack") != std::string::npos;
+    if (msgpack && base.empty() && !writes) {
+      // A folder listing's items are stored as exactly that document: sent on as they are.
+      auto records = p.listing_records(id, *body);
+      if (!records) return send_error(res, records.status());
+      if (*records) return send_record_page(res, **records);
+    }
+    auto out = p.query(id, *body, caller.email);
+    if (!out) return send_error(res, out.status());
     json items = json::array();
     for (const Item& item : out->page.items) items.push_back(item_to_json(item, base));
     auto ps = body->find("pageSize");
     size_t page_size = ps != body->end() && ps->is_number_unsigned() ? ps->get<size_t>() : DqlQuery::kDefaultPageSize;
     json answer = paged_answer(std::move(items), out->page.total, page_size, out->page.has_next());
     if (writes) answer["affected"] = out->affected;
-    // dlfs's extension (API.md): a client that accepts MessagePack — mounts, for their listings —
-    // gets the same document in it: no text to escape here nor to lex there.
-    if (req.get_header_value("Accept").find("application/msgpack") != std::string::npos) {
+    if (msgpack) {
       std::string bytes;
       json::to_msgpack(answer, bytes);
       res.status = 200;

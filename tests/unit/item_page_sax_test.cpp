@@ -85,6 +85,14 @@ TEST(ItemPageSax, DecodesWhatTheTreeDecoderDid) {
     std::string text = page_text(items, next, 1234 + round);
     auto page = parse_item_page(text);
     ASSERT_TRUE(page) << page.status().to_string();
+    // The same document in MessagePack (what dlfsd answers a mount): the same page.
+    std::string packed;
+    json::to_msgpack(json::parse(text), packed);
+    auto unpacked = parse_item_page(packed, PageFormat::kMsgpack);
+    ASSERT_TRUE(unpacked) << unpacked.status().to_string();
+    EXPECT_EQ(unpacked->items, page->items) << "round " << round;
+    EXPECT_EQ(unpacked->total, page->total);
+    EXPECT_EQ(unpacked->next_after, page->next_after);
     EXPECT_EQ(page->total, uint64_t(1234 + round));
     EXPECT_EQ(page->next_after, next && !items.empty() ? items.back().id : "");
     ASSERT_EQ(page->items.size(), items.size());
@@ -128,5 +136,17 @@ TEST(ItemPageSax, MalformedPagesAreEioSayingWhy) {
     ASSERT_FALSE(page) << c.text;
     EXPECT_EQ(page.err(), EIO) << c.text;
     EXPECT_NE(page.status().to_string().find(c.says), std::string::npos) << c.text << ": " << page.status().to_string();
+    // The same in MessagePack, where the text is JSON at all.
+    auto doc = json::parse(c.text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) continue;
+    std::string packed;
+    json::to_msgpack(doc, packed);
+    auto unpacked = parse_item_page(packed, PageFormat::kMsgpack);
+    EXPECT_EQ(unpacked.err(), EIO) << c.text;
+    EXPECT_NE(unpacked.status().to_string().find(c.says), std::string::npos) << c.text << ": " << unpacked.status().to_string();
   }
+  std::string packed;
+  json::to_msgpack(json{{"items", json::array({json{{"id", "a"}, {"filename", "/a"}}})}}, packed);
+  packed.resize(packed.size() - 3);
+  EXPECT_EQ(parse_item_page(packed, PageFormat::kMsgpack).err(), EIO) << "a page cut short";
 }
