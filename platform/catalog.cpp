@@ -188,20 +188,24 @@ Status Catalog::erase_dataset_record(LmdbTxn& txn, const Dataset& ds) const {
   return {};
 }
 
-Result<std::optional<Item>> Catalog::item(const LmdbTxn& txn, std::string_view id) const {
+Result<std::optional<std::string_view>> Catalog::record_of(const LmdbTxn& txn, std::string_view id) const {
   DLFS_ASSIGN(auto ds, txn.get(item_datasets_, id));
-  if (!ds) return std::optional<Item>();
+  if (!ds) return std::optional<std::string_view>();
   DLFS_ASSIGN(auto bytes, txn.get(items_, std::string(*ds) + std::string(id)));
   if (!bytes) return Status(EIO, "corrupt catalogue: item " + std::string(id) + " is indexed but missing");
+  return bytes;
+}
+
+Result<std::optional<Item>> Catalog::item(const LmdbTxn& txn, std::string_view id) const {
+  DLFS_ASSIGN(auto bytes, record_of(txn, id));
+  if (!bytes) return std::optional<Item>();
   DLFS_ASSIGN(Item item, decode_item(*bytes));
   return std::optional<Item>(std::move(item));
 }
 
 Result<std::optional<std::string>> Catalog::item_record(const LmdbTxn& txn, std::string_view id) const {
-  DLFS_ASSIGN(auto ds, txn.get(item_datasets_, id));
-  if (!ds) return std::optional<std::string>();
-  DLFS_ASSIGN(auto bytes, txn.get(items_, std::string(*ds) + std::string(id)));
-  if (!bytes) return Status(EIO, "corrupt catalogue: item " + std::string(id) + " is indexed but missing");
+  DLFS_ASSIGN(auto bytes, record_of(txn, id));
+  if (!bytes) return std::optional<std::string>();
   return std::optional<std::string>(std::string(*bytes));
 }
 

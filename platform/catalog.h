@@ -121,6 +121,8 @@ class Catalog {
   const LmdbEnv& env() const { return *env_; }
 
  private:
+  // The item's stored record, as the transaction maps it (nullopt: no such item).
+  Result<std::optional<std::string_view>> record_of(const LmdbTxn& txn, std::string_view id) const;
   Status hash_long_dirs(LmdbTxn& txn) const;  // format 1 to 2
   Status index_external_blobs(LmdbTxn& txn) const;  // format 2 to 3
   // The index entry of (blob key, item) in dataset `ds`, or nothing for a key of the platform's.
