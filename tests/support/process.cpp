@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,8 +110,14 @@ CommandResult sh(const std::string& script, std::chrono::milliseconds timeout) {
 Child::Child(const std::vector<std::string>& argv) : Child(argv, -1, -1) {}
 
 Child::Child(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
+  // A server started from the test's main thread dies with the test, even one that crashed (an
+  // ASan abort skips every destructor: dlfsd processes were left running). Not from another
+  // thread: the signal comes when the forking *thread* ends.
+  const pid_t parent = getpid();
+  const bool main_thread = gettid() == parent;
   pid_ = fork();
   if (pid_ == 0) {
+    if (main_thread && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)) _exit(127);
     setpgid(0, 0);
     if (stdout_fd >= 0) dup2(stdout_fd, 1);
     if (stderr_fd >= 0) dup2(stderr_fd, 2);
