@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <climits>
+#include <cstdint>
 
 #include "platform/commands.h"
 #include "platform/driver.h"
