@@ -10,6 +10,7 @@
 
 #include "core/file_io.h"
 #include "core/ids.h"
+#include "core/paths.h"
 #include "platform/folder_changes.h"
 #include "platform/object_store.h"
 
@@ -92,9 +93,7 @@ class LocalFolderStore : public ObjectStore {
     std::string base = prefix.empty() ? std::string() : std::string(prefix) + "/";
     FolderChangesOptions options;
     options.skip = [base, skip = std::move(skip)](std::string_view rel) {
-      size_t slash = rel.rfind('/');
-      std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-      return name.starts_with(kTempPrefix) || (skip && skip(base + std::string(rel)));  // (the temp file's rename is the change)
+      return base_name(rel).starts_with(kTempPrefix) || (skip && skip(base + std::string(rel)));  // (the temp file's rename is the change)
     };
     return watch_folder_tree(prefix.empty() ? root_ : local_path(prefix), std::move(options));
   }

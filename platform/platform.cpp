@@ -96,18 +96,31 @@ Status validate_dataset_name(std::string_view name) {
 
 Status no_dataset(std::string_view id) { return Status(ENOENT, "no dataset '" + std::string(id) + "'"); }
 
-// The page of `ids` (in id order) from ids[first]; only the page's items are decoded.
-// The items of ids[first, end), at most `page_size` of them; `total` the count of the range.
+// A page of ids[first, end) (in id order): `take(id)` is asked of each in turn until `page_size`
+// were taken (it answers false for an id with no item, a record gone meanwhile). Answers whether
+// ids are left after the page.
+template <typename Take>
+Result<bool> walk_page(const std::vector<std::string>& ids, uint64_t first, uint64_t end, size_t page_size,
+                       Take&& take) {
+  end = std::min<uint64_t>(end, ids.size());
+  uint64_t i = first;
+  for (size_t taken = 0; i < end && taken < page_size; ++i) {
+    DLFS_ASSIGN(bool took, take(ids[i]));
+    taken += took;
+  }
+  return i < end;
+}
+
+// The items of ids[first, end), at most `page_size` of them; only the page's items are decoded.
 Result<ItemPage> page_of(const Catalog& catalog, const LmdbTxn& txn, const std::vector<std::string>& ids,
                          uint64_t first, uint64_t end, size_t page_size) {
   ItemPage page;
-  end = std::min<uint64_t>(end, ids.size());
-  uint64_t i = first;
-  for (; i < end && page.items.size() < page_size; ++i) {
-    DLFS_ASSIGN(auto item, catalog.item(txn, ids[i]));
-    if (item) page.items.push_back(std::move(*item));
-  }
-  if (i < end && !page.items.empty()) page.next_after = page.items.back().id;
+  DLFS_ASSIGN(bool more, walk_page(ids, first, end, page_size, [&](const std::string& id) -> Result<bool> {
+                DLFS_ASSIGN(auto item, catalog.item(txn, id));
+                if (item) page.items.push_back(std::move(*item));
+                return item.has_value();
+              }));
+  if (more && !page.items.empty()) page.next_after = page.items.back().id;
   return page;
 }
 
@@ -259,16 +272,14 @@ Result<std::optional<RecordPage>> Platform::listing_records(std::string_view dat
   RecordPage page;
   page.page_size = q.page_size();
   if (!range.ids) return std::optional<RecordPage>(std::move(page));
-  const auto& ids = *range.ids;
-  uint64_t end = std::min<uint64_t>(range.end, ids.size());
-  uint64_t i = range.first;
-  for (; i < end && page.records.size() < q.page_size(); ++i) {  // (as page_of does)
-    DLFS_ASSIGN(auto record, catalog_->item_record(txn, ids[i]));
-    if (record) page.records.push_back(std::move(*record));
-  }
-  page.has_next = i < end && !page.records.empty();
+  DLFS_ASSIGN(bool more, walk_page(*range.ids, range.first, range.end, q.page_size(),
+                                   [&](const std::string& id) -> Result<bool> {
+                                     DLFS_ASSIGN(auto record, catalog_->item_record(txn, id));
+                                     if (record) page.records.push_back(std::move(*record));
+                                     return record.has_value();
+                                   }));
+  page.has_next = more && !page.records.empty();
   page.total = range.total;
-  page.page_size = q.page_size();
   return std::optional<RecordPage>(std::move(page));
 }
 

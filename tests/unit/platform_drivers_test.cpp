@@ -57,6 +57,22 @@ class PlatformDriversTest : public ::testing::Test {
     return out;
   }
 
+  // Whether the dataset shows file `path` within `within` (a watched sync's doing).
+  bool shows(const Dataset& ds, const std::string& path, std::chrono::milliseconds within) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      if (files_of(ds).count(path)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // The syncs this process's platform started (running or ended).
+  static uint64_t syncs_started(Platform& p) {
+    auto tally = p.commands().tally();
+    const CommandTally& t = tally["sync"];
+    return t.running + t.succeeded + t.failed;
+  }
+
   TempDir dir_{"dlfs-drivers"};
   std::unique_ptr<Platform> platform_;
   Driver driver_;
@@ -476,22 +492,14 @@ TEST_F(PlatformDriversTest, AWatchedDatasetIsSyncedAgainOnItsInterval) {
   ASSERT_TRUE(platform_->set_sync_interval(ds.id, 1));
   EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 1u);
   platform_->watch_syncs(std::chrono::milliseconds(50));
-  auto shows = [&](const std::string& path, std::chrono::milliseconds within) {
-    auto until = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < until) {
-      if (files_of(ds).count(path)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  };
-  EXPECT_TRUE(shows("/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
+  EXPECT_TRUE(shows(ds, "/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
   write_file(bucket() + "/cams/b.txt", "b");
-  EXPECT_TRUE(shows("/b.txt", std::chrono::seconds(10))) << "no sync an interval later";
+  EXPECT_TRUE(shows(ds, "/b.txt", std::chrono::seconds(10))) << "no sync an interval later";
 
   ASSERT_TRUE(platform_->set_sync_interval(ds.id, 0));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // (a sync started just before ends)
   write_file(bucket() + "/cams/c.txt", "c");
-  EXPECT_FALSE(shows("/c.txt", std::chrono::milliseconds(2500))) << "synced although no longer watched";
+  EXPECT_FALSE(shows(ds, "/c.txt", std::chrono::milliseconds(2500))) << "synced although no longer watched";
   EXPECT_EQ(dataset_sync_interval(*platform_->get_dataset(ds.id)), 0u);
 }
 
@@ -503,32 +511,19 @@ TEST_F(PlatformDriversTest, AWatchedLocalFolderIsSyncedSoonAfterItChanges) {
   write_file(bucket() + "/cams/a.txt", "a");
   ASSERT_TRUE(platform_->set_sync_interval(ds.id, 3600));
   platform_->watch_syncs(std::chrono::milliseconds(50));
-  auto shows = [&](const std::string& path, std::chrono::milliseconds within) {
-    auto until = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < until) {
-      if (files_of(ds).count(path)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  };
-  auto syncs = [&] {
-    auto tally = platform_->commands().tally();
-    const CommandTally& t = tally["sync"];
-    return t.running + t.succeeded + t.failed;
-  };
-  ASSERT_TRUE(shows("/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
+  ASSERT_TRUE(shows(ds, "/a.txt", std::chrono::seconds(10))) << "the first watched sync starts at once";
   write_file(bucket() + "/cams/b.txt", "b");
-  EXPECT_TRUE(shows("/b.txt", std::chrono::seconds(10))) << "no sync after a change";
+  EXPECT_TRUE(shows(ds, "/b.txt", std::chrono::seconds(10))) << "no sync after a change";
   fs::create_directories(bucket() + "/cams/day2/morning");
   write_file(bucket() + "/cams/day2/morning/c.txt", "c");
-  EXPECT_TRUE(shows("/day2/morning/c.txt", std::chrono::seconds(10))) << "no sync after a change in a new folder";
+  EXPECT_TRUE(shows(ds, "/day2/morning/c.txt", std::chrono::seconds(10))) << "no sync after a change in a new folder";
 
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // (the last sync ends)
-  size_t before = syncs();
+  uint64_t before = syncs_started(*platform_);
   fs::create_directories(bucket() + "/cams/.dataloop/thumbnails");
   write_file(bucket() + "/cams/.dataloop/thumbnails/x.jpg", "x");
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  EXPECT_EQ(syncs(), before) << "the platform's own files started a sync";
+  EXPECT_EQ(syncs_started(*platform_), before) << "the platform's own files started a sync";
   EXPECT_EQ(files_of(ds).size(), 3u);
 }
 
@@ -564,23 +559,14 @@ TEST_F(PlatformDriversTest, WatchersOfOneStoreTakeTurnsOneSyncAChange) {
   ASSERT_TRUE(platform_->set_sync_interval(ds.id, 3600));
   auto other = Platform::open(PlatformOptions{dir_.sub("store")});
   ASSERT_TRUE(other) << other.status().to_string();
-  auto syncs = [&] {
-    size_t n = 0;
-    for (Platform* p : {platform_.get(), other->get()}) {
-      auto tally = p->commands().tally();
-      n += tally["sync"].running + tally["sync"].succeeded + tally["sync"].failed;
-    }
-    return n;
-  };
+  auto syncs = [&] { return syncs_started(*platform_) + syncs_started(**other); };
   platform_->watch_syncs(std::chrono::milliseconds(20));
   (*other)->watch_syncs(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   ASSERT_EQ(syncs(), 1u) << "the interval's first sync: one of them";
   write_file(bucket() + "/cams/a.txt", "a");
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (files_of(ds).empty() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(files_of(ds).size(), 1u) << "no sync after the change";
+  EXPECT_TRUE(shows(ds, "/a.txt", std::chrono::seconds(10))) << "no sync after the change";
+  EXPECT_EQ(files_of(ds).size(), 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   EXPECT_EQ(syncs(), 2u) << "both watchers synced the change";
   other->reset();
