@@ -227,6 +227,33 @@ int DataCache::lookup(const Item& item) {
   return open_kept(path_of(item), item.size(), true);
 }
 
+Status DataCache::adopt(const Item& item, const std::string& file) {
+  uint64_t size = item.size();
+  if (!keeps(size)) return Status(EFBIG, "too large for the data cache");
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return Status(errno, "cannot stat " + file, std::strerror(errno));
+  if (uint64_t(st.st_size) != size) return Status(ESTALE, file + " is not the item's size");
+  std::string path = path_of(item);
+  make_room(size);
+  if (!room_on_disk(size)) return Status(ENOSPC, "the data cache's filesystem is nearly full");
+  std::string tmp =
+      options_.dir + "/tmp/" + std::to_string(::getpid()) + "." + std::to_string(tmp_counter_.fetch_add(1));
+  if (::link(file.c_str(), tmp.c_str()) != 0) return Status(errno, "cannot link " + file + " into the data cache");
+  std::string shard = path.substr(0, path.rfind('/'));
+  if ((::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST) || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status failed(errno, "cannot keep " + path, std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return failed;
+  }
+  int64_t now = options_.clock->now_ms();
+  std::lock_guard lock(mu_);
+  auto [it, added] = index_.emplace(path, Entry{size, now, now});
+  if (!added) total_ -= it->second.size;
+  it->second = Entry{size, now, now};
+  total_ += size;
+  return {};
+}
+
 Result<int> DataCache::get(const Item& item, const ReadFn& read) {
   uint64_t size = item.size();
   if (!keeps(size)) return Status(EFBIG, "too large for the data cache");

@@ -76,6 +76,11 @@ class DataCache {
   Result<int> get(const Item& item, const ReadFn& read);
   // Only a hit (counted as one): the descriptor, or -1 (not counted as a miss).
   int lookup(const Item& item);
+  // Keeps `file` (a spool file whose upload made this version of the item, never written again)
+  // as the item's bytes, by a hard link: what a mount wrote is read back without a fetch, and
+  // stays readable for descriptors of it after it is removed. EXDEV where the file is on another
+  // filesystem, ESTALE where its size is not the item's.
+  Status adopt(const Item& item, const std::string& file);
   // Fetches the item whole ahead of any read (a folder's next files, fs/folder_prefetch.h):
   // answers true when it brought bytes, false when they are kept already, being fetched by
   // another thread, or the item is not kept at all. Counts neither a hit nor a miss.

@@ -99,8 +99,13 @@ Entry Filesystem::make_entry(Ino ino, NodeKind kind, const Item& item, const std
   e.attr = make_attr(ino, kind, item, thumbnail);
   e.attr_timeout = options_.attr_timeout;
   e.entry_timeout = options_.entry_timeout;
-  // A link whose size is not known yet: let the kernel ask again (a lookup fetches it).
-  if (kind == NodeKind::kItem && item.is_link() && !link_size(item, false)) e.attr_timeout = e.entry_timeout = 0;
+  // A link whose size is not known yet: let the kernel ask again (a lookup fetches it). With
+  // no_open, a link's attributes are asked before every read (auto_inval_data): getattr then
+  // revalidates the target, as an open did.
+  if (kind == NodeKind::kItem && item.is_link()) {
+    if (!link_size(item, false)) e.attr_timeout = e.entry_timeout = 0;
+    else if (options_.no_open) e.attr_timeout = 0;
+  }
   return e;
 }
 
@@ -175,7 +180,15 @@ Result<Entry> Filesystem::lookup_thumbnail(const Node& parent, std::string_view 
   return make_entry(ino, NodeKind::kThumbFile, found.item, bytes.get());
 }
 
-void Filesystem::forget(Ino ino, uint64_t nlookup) { inodes_.forget(ino, nlookup); }
+void Filesystem::forget(Ino ino, uint64_t nlookup) {
+  inodes_.forget(ino, nlookup);
+  if (!options_.no_open || inodes_.lookup_count(ino) > 0) return;
+  // The kernel let the node go: no descriptor of it is left (an unlinked file's last close
+  // comes so), nor a mapping that could write it back.
+  drop_read_pin(ino);
+  Status s = close_implicit_writer(ino, WriterClose::kGone);
+  if (!s) spdlog::error("closing the writer of a node the kernel let go: {}", s.to_string());
+}
 
 Result<Entry> Filesystem::getattr(Ino ino) {
   ++counters_.getattrs;
@@ -190,10 +203,21 @@ Result<Entry> Filesystem::getattr(Ino ino) {
     }
     DLFS_ASSIGN(n, node(ino));  // an upload that just ended refreshed it before leaving the spool
   }
-  if (n.unlinked) {  // still open after an unlink: the kernel asks for its fstat
-    Entry e = make_entry(ino, n.kind, *n.item, nullptr);
-    e.attr.st_nlink = 0;
-    return e;
+  if (n.unlinked || (is_spool_id(n.item->id) && n.kind == NodeKind::kItem)) {
+    // Still open after an unlink: the kernel asks for its fstat. (A new file removed before its
+    // upload shows what was kept for its descriptors: no_open.)
+    std::optional<ReadPin> kept;
+    {
+      std::lock_guard lock(handles_mu_);
+      if (auto it = read_pins_.find(ino); it != read_pins_.end() && it->second.kept) kept = it->second;
+    }
+    if (n.unlinked || kept) {
+      Entry e = make_entry(ino, n.kind, kept ? *kept->item : *n.item, nullptr);
+      struct stat st {};
+      if (kept && ::fstat(kept->fd->fd, &st) == 0) e.attr.st_size = st.st_size;
+      e.attr.st_nlink = 0;
+      return e;
+    }
   }
   if (n.kind == NodeKind::kItem && (is_spool_id(n.item->id) || !source_.is_fresh(n.fetched_ms))) {
     // A new file's node that is no longer pending was unlinked or discarded before it was ever
@@ -217,6 +241,10 @@ Result<Entry> Filesystem::getattr(Ino ino) {
       // Deleted, or replaced by another item at the same path: this inode is gone.
       return Status(ENOENT, n.item->filename + " no longer exists");
     }
+  }
+  if (options_.no_open && n.kind == NodeKind::kItem && n.item->is_link()) {
+    bool changed = false;  // (a changed target's new size is answered below; its pages dropped)
+    DLFS_TRY(revalidate_link(ino, *n.item, changed));
   }
   return make_entry(ino, n.kind, *n.item, n.thumbnail.get());
 }
@@ -342,6 +370,11 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
         shown = shown_item(*p);
       }
       auto fh = add_file_handle(p, shown, writing);
+      if (fh) {
+        // A private copy leaves the journal and the spool's names once a handle holds its file.
+        std::lock_guard lock(write_mu_);
+        if (p->private_copy && !p->removed) remove_pending_locked(p);
+      }
       if (!fh) {
         // Uploaded and dropped from the spool just now: the platform has it (the node was
         // refreshed with it first). A reader reads that; a writer makes a pending file again.
@@ -455,7 +488,7 @@ Status Filesystem::reopen_if_unfrozen(uint64_t fh, FileHandle& handle) {
   return {};
 }
 
-Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::shared_ptr<const Item>& item) {
+Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::shared_ptr<const Item>& item, bool fetch) {
   if (!item || item->is_dir() || item->is_link()) return std::shared_ptr<SpoolFd>();
   auto out = std::make_shared<SpoolFd>();
   if (!no_local_files_.load(std::memory_order_relaxed)) {
@@ -469,6 +502,10 @@ Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::s
   }
   DataCache* cache = options_.data_cache;
   if (!cache || !cache->keeps(item->size())) return std::shared_ptr<SpoolFd>();
+  if (!fetch) {
+    out->fd = cache->lookup(*item);
+    return out->fd >= 0 ? out : std::shared_ptr<SpoolFd>();
+  }
   // A server that just timed out is not waited for again (the kernel retries a failed read at
   // once), and a fetch that fails on the server is answered as a read's failure would be: not
   // followed by a direct read that would wait as long again.
@@ -488,25 +525,51 @@ Result<std::shared_ptr<Filesystem::SpoolFd>> Filesystem::open_local(const std::s
   return out;
 }
 
-Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh) {
+namespace {
+
+// The same bytes: the item's id, version and size.
+bool same_version(const Item& a, const Item& b) { return a.id == b.id && a.etag() == b.etag() && a.size() == b.size(); }
+
+}  // namespace
+
+Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh, uint64_t offset) {
   FileHandle handle;
   if (fh != 0) {
     std::lock_guard lock(handles_mu_);
     auto it = files_.find(fh);
     if (it == files_.end()) return Status(EBADF, "bad file handle");
     handle = it->second;
+  } else if (auto writer = implicit_handle(ino)) {
+    return *writer;  // (a writable handle: never frozen, its descriptor is the file's)
   } else {
+    // The node's pending file first, its node after: a landing rebinds the node to the
+    // platform's item before it lets the pending file and its spool file go, so a node read
+    // after the pending file was found gone is never the new file's synthetic one ("spool-N").
+    std::shared_ptr<PendingFile> p = options_.spool ? pending_of(ino) : nullptr;
     DLFS_ASSIGN(Node n, node(ino));
     if (n.kind == NodeKind::kThumbDir || n.item->is_dir()) return Status(EISDIR, "is a folder");
-    handle = FileHandle{n.item, n.thumbnail, nullptr, nullptr, false};
-  }
-  if (!handle.fd && !handle.thumbnail && fh == 0 && handle.item && options_.spool) {
-    if (auto p = pending_of(ino)) {
+    if (p && n.kind == NodeKind::kItem) {
       auto fd = std::make_shared<SpoolFd>();
       fd->fd = ::open(options_.spool->file_path(p->spool_id).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd->fd >= 0) {
-        handle.fd = fd;
-        return handle;
+      if (fd->fd >= 0) return FileHandle{n.item, nullptr, nullptr, fd, false};
+      DLFS_ASSIGN(n, node(ino));  // (landed and let go meanwhile: the platform's item now)
+    }
+    handle = FileHandle{n.item, n.thumbnail, nullptr, nullptr, false};
+    if (n.kind == NodeKind::kItem) {
+      std::lock_guard lock(handles_mu_);
+      if (auto it = read_pins_.find(ino); it != read_pins_.end()) {
+        const ReadPin& pin = it->second;
+        bool same = pin.item == handle.item || same_version(*pin.item, *handle.item) ||
+                    (pin.kept && pin.item->id == handle.item->id);
+        if (same || offset > 0) {  // (a read on from where it was: the version it began with)
+          handle.item = pin.item;
+          if (pin.fd) {
+            handle.fd = pin.fd;
+            return handle;
+          }
+        } else {
+          read_pins_.erase(it);  // a read from the start (an open) of another version
+        }
       }
     }
   }
@@ -514,27 +577,21 @@ Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh) {
   if (handle.fd || handle.thumbnail || handle.pending || !handle.item || handle.remote_reads) return handle;
   // A platform item: its stored binary's descriptor, opened once per handle (before, every read
   // of 128 KiB looked the blob up in the catalogue and opened and closed it).
-  if (fh == 0) {
-    std::lock_guard lock(handles_mu_);
-    if (auto it = local_fds_.find(ino); it != local_fds_.end() && it->second.item == handle.item) {
-      handle.fd = it->second.fd;
-      return handle;
-    }
-  }
   DLFS_ASSIGN(std::shared_ptr<SpoolFd> fd, open_local(handle.item));
   std::lock_guard lock(handles_mu_);
+  if (fh == 0) {
+    // (pinned without a descriptor too: later reads ask the remote for this version)
+    auto it = read_pins_.find(ino);
+    if (it == read_pins_.end() || it->second.item == handle.item) pin_locked(ino, ReadPin{handle.item, fd, false});
+    if (fd) handle.fd = fd;
+    return handle;
+  }
   if (!fd) {  // (not asked again for this handle)
-    if (auto it = files_.find(fh); fh != 0 && it != files_.end()) it->second.remote_reads = true;
+    if (auto it = files_.find(fh); it != files_.end()) it->second.remote_reads = true;
     return handle;
   }
   handle.fd = fd;
-  if (fh != 0) {
-    if (auto it = files_.find(fh); it != files_.end() && !it->second.fd) it->second.fd = fd;
-  } else {
-    constexpr size_t kMaxLocalFds = 256;  // (well under any descriptor limit)
-    if (local_fds_.size() >= kMaxLocalFds) local_fds_.erase(local_fds_.begin());
-    local_fds_[ino] = LocalFd{handle.item, fd};
-  }
+  if (auto it = files_.find(fh); it != files_.end() && !it->second.fd) it->second.fd = fd;
   return handle;
 }
 
@@ -585,7 +642,8 @@ std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(Ino ino, uint64_t fh, const
 
 Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
   ++counters_.reads;
-  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
+  if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));
+  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh, offset));
   return read_through(ino, handle, fh, offset, out);
 }
 
@@ -618,7 +676,8 @@ Result<size_t> Filesystem::read_through(Ino ino, const FileHandle& handle, uint6
 
 Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint64_t offset, std::span<char> buf) {
   ++counters_.reads;
-  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh));
+  if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));
+  DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh, offset));
   LocalRead out;
   if (!handle.fd) {  // (elsewhere: read into buf, through the handle just looked up)
     DLFS_ASSIGN(out.size, read_through(ino, handle, fh, offset, buf));

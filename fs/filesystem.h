@@ -42,6 +42,8 @@ namespace dlfs {
 // write the kernel sends in one request (libfuse's buffer holds at most 1 MiB of data).
 inline constexpr unsigned kIoBlockSize = 1 << 20;
 inline constexpr unsigned kMaxWrite = 1 << 20;
+// The size a link item shows while its server has not told it (no_open): see make_attr.
+inline constexpr uint64_t kUnknownLinkSize = 1ull << 40;
 
 struct FsOptions {
   std::string root = "/";  // the remote folder shown at the mount's root
@@ -95,6 +97,13 @@ struct FsOptions {
   // is older than its mtime or ctime, or a day old (a patch sent in the background); off
   // (-o noatime): never.
   bool atime = true;
+  // -o no_open (the default): the kernel sends no open and no release for an existing file
+  // (fuse_adapter answers ENOSYS to the first open), so that a warm open and read cost no request.
+  // Its writes and truncates come with fh 0 and go through the node's implicit writer
+  // (fs/filesystem_implicit.cpp), let go at the node's next flush (a close) or once no write came
+  // for implicit_idle_ms (pages of a mapping written back after the last close).
+  bool no_open = false;
+  int64_t implicit_idle_ms = 2000;
 };
 
 // Who makes a new file or folder and its permission bits (the umask applied), from the FUSE
@@ -159,6 +168,9 @@ struct PendingFile {
   // Never uploaded as far as this mount knows, but a try may have made its item (its answer was
   // lost, or the mount stopped): before it is unlinked or renamed, the platform is asked.
   bool maybe_on_platform = false;
+  // A copy of a file removed while the kernel may have held descriptors of it (no_open), made
+  // for one that writes: out of the namespace, the journal and the platform from the start.
+  bool private_copy = false;
   // Its spool file's inode may be the platform's stored binary too (an upload took it by hard
   // link, Remote::links_from): before anything writes it again, unfreeze() gives the spool file
   // an inode of its own, and bumps file_epoch (readers' descriptors on the old one reopen).
@@ -237,8 +249,10 @@ class Filesystem {
 
   Result<OpenResult> open(Ino ino, int flags);
   ~Filesystem();
-  // Fills `out` from `offset` (short only at the end). fh 0 (no open: the kernel skipped it)
-  // reads the node's current item.
+  // fh 0 is a descriptor the kernel opened without asking (no_open): reads read what the node
+  // shows now (its pending file's bytes, else its item); writes, truncates (options().no_open)
+  // and flushes go through the node's implicit writer.
+  // Fills `out` from `offset` (short only at the end).
   Result<size_t> read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out);
   // An open descriptor (a spool file, a stored binary), closed with its last holder.
   struct SpoolFd {
@@ -363,15 +377,25 @@ class Filesystem {
   // `ino` dropped), a gone one answers EIO (fs/filesystem_links.cpp).
   Status revalidate_link(Ino ino, const Item& item, bool& changed);
   Result<size_t> read_item(const Item& item, uint64_t offset, std::span<char> out);
-  // The handle a read of (ino, fh) reads through, with a descriptor of its local file where
-  // there is one (opened at the first read and kept with the handle, or for fh 0 in
-  // local_fds_).
-  Result<FileHandle> read_handle(Ino ino, uint64_t fh);
+  // The handle a read of (ino, fh) at `offset` reads through, with a descriptor of its local
+  // file where there is one (opened at the first read and kept with the handle, or for fh 0 in
+  // the node's read pin).
+  Result<FileHandle> read_handle(Ino ino, uint64_t fh, uint64_t offset);
   // A descriptor of the bytes of a platform item in a local file: its stored binary
-  // (Remote::open_local), else the data cache's copy (fetched now on a miss); or null.
-  // Null where there is none; an error where fetching it into the data cache failed on the
-  // server (answered as the read's).
-  Result<std::shared_ptr<SpoolFd>> open_local(const std::shared_ptr<const Item>& item);
+  // (Remote::open_local), else the data cache's copy (fetched now on a miss, unless not
+  // `fetch`); or null. Null where there is none; an error where fetching it into the data cache
+  // failed on the server (answered as the read's).
+  Result<std::shared_ptr<SpoolFd>> open_local(const std::shared_ptr<const Item>& item, bool fetch = true);
+  // no_open: before a file of the namespace is removed (unlinked, renamed over) — the platform's
+  // item `id`, or the pending file `p` — its node's descriptors (the kernel may hold some
+  // without the mount knowing) keep its bytes: a read pin with a descriptor of its local file,
+  // marked kept. Nothing where no local file holds them (no stored binary, not in the data cache).
+  // Answers the node pinned (to drop_read_pin if the removal fails), if any.
+  std::optional<Ino> keep_for_descriptors(const std::string& id);
+  void keep_for_descriptors(const std::shared_ptr<PendingFile>& p);
+  void drop_read_pin(Ino ino);
+  // The kept bytes of a removed node (keep_for_descriptors), if any.
+  std::shared_ptr<SpoolFd> kept_bytes(Ino ino);
   // ETIMEDOUT where a read of the item timed out in the last kTimeoutMemoryMs (the kernel's
   // retry comes at once: it is not waited for twice); ok otherwise.
   static constexpr int64_t kTimeoutMemoryMs = 250;
@@ -399,6 +423,10 @@ class Filesystem {
   // The pending file of an existing item, made (its bytes fetched into the spool unless
   // `truncate`) if there is none. Takes the item's path lock.
   Result<std::shared_ptr<PendingFile>> materialize(Ino ino, bool truncate);
+  // A removed file's kept bytes (keep_for_descriptors) copied for a descriptor that writes it:
+  // a pending file out of the namespace (removed once its first handle holds the spool file).
+  Result<std::shared_ptr<PendingFile>> private_copy(Ino ino, const std::string& path, const Item& item,
+                                                    const SpoolFd& kept, bool truncate);
   // Backpressure before a new pending file (FsOptions::max_pending). Takes write_mu_: call it
   // holding no lock.
   void throttle_new_pending();
@@ -408,6 +436,9 @@ class Filesystem {
   // Gives it its node and its place among the pending files (queued for upload if `queue`);
   // answers the item shown.
   Item publish_pending(const std::shared_ptr<PendingFile>& p, bool queue);
+  // A removed pending file's spool file (its name gone) opened again through a descriptor of it
+  // that a handle or a kept read pin holds; -1 (errno ENOENT) with none.
+  int reopen_removed(const std::shared_ptr<PendingFile>& p, bool writable);
   // A writer's handle unfreezes the file first.
   Result<uint64_t> add_file_handle(const std::shared_ptr<PendingFile>& p, const Item& shown, bool writable);
   // Gives a frozen pending file's spool file an inode of its own (UploadSpool::unshare). The
@@ -556,13 +587,62 @@ class Filesystem {
   uint64_t next_fh_ = 1;
   std::unordered_map<uint64_t, DirHandle> dirs_;
   std::unordered_map<uint64_t, FileHandle> files_;
-  // Reads with fh 0 (-o ro: no opens): descriptors of items' stored binaries by inode, each
-  // with the item it is of (a refreshed node has a new Item: the descriptor is then not used).
-  struct LocalFd {
-    std::shared_ptr<const Item> item;
-    std::shared_ptr<SpoolFd> fd;
+  // The writer of fh-0 writes and truncates of a node (no_open), made at the first and let go by
+  // the node's flush or after FsOptions::implicit_idle_ms without a write (the sweeper).
+  // Lock order: an ImplicitWriter's mu, then implicit_mu_ (never the other way); mu is held
+  // through a write or truncate and through the close, so that no close takes the handle from
+  // under a write.
+  struct ImplicitWriter {
+    std::mutex mu;
+    std::atomic<uint64_t> fh{0};  // its handle in files_ (0: being made); read unlocked by reads
+    bool closed = false; // let go: a write that finds it so makes a new one
+    std::chrono::steady_clock::time_point used;
   };
-  std::unordered_map<Ino, LocalFd> local_fds_;  // (guarded by handles_mu_; bounded)
+  std::mutex implicit_mu_;
+  std::unordered_map<Ino, std::shared_ptr<ImplicitWriter>> implicit_;
+  std::condition_variable implicit_cv_;
+  bool implicit_stopping_ = false;  // (implicit_mu_)
+  std::thread implicit_sweeper_;    // started with the first implicit writer
+  // Runs `op` with the node's implicit writer's fh (made now if there is none: open(ino, O_WRONLY
+  // [| O_TRUNC if `truncating`])), its mu held.
+  Status with_implicit_writer(Ino ino, bool truncating, const std::function<Status(uint64_t fh)>& op);
+  // The node's implicit writer's handle, if it has one open (for fh-0 reads: its descriptor).
+  std::optional<FileHandle> implicit_handle(Ino ino);
+  // Why an implicit writer is let go. A removed file's (unlinked or renamed over: its bytes live
+  // only in the writer's descriptor) goes only when no descriptor can be left: the kernel forgot
+  // the node, or the mount stops.
+  enum class WriterClose {
+    kFlush,   // a close of one of the node's descriptors (waits for the upload under sync_upload)
+    kIdle,    // no write for implicit_idle_ms (the sweeper)
+    kSync,    // a wait for every upload, an fsync of a folder
+    kGone,    // the kernel forgot the node, or the mount stops
+  };
+  Status close_implicit_writer(Ino ino, WriterClose why,
+                               std::chrono::steady_clock::time_point idle_before = {});
+  void sweep_implicit_writers();
+  // Every implicit writer of a file at or under the dataset path `under` let go (its writes
+  // promised and queued).
+  void close_implicit_writers(WriterClose why, const std::string& under = "/");
+  void stop_implicit_sweeper();
+  // A read at offset 0 with fh 0 stands for the open the kernel did not send: the access time,
+  // the folder prefetch and a link's revalidation happen there.
+  Status opened_by_read(Ino ino);
+
+  // Reads with fh 0 (no_open: the kernel opens without asking) by inode: the version of the
+  // item the node's last read from offset 0 found (the nearest the mount sees of an open), and a
+  // descriptor of its bytes where they are in a local file. Later reads read that version even
+  // once the platform's item changed (as an open descriptor keeps reading what it opened: on the
+  // embedded platform its stored binary, through a server ESTALE), until the next read from
+  // offset 0 finds another, or an upload of this mount lands on the node. A pin `kept` holds a
+  // removed file's bytes for its descriptors (keep_for_descriptors): read whatever the offset,
+  // and copied for a descriptor that writes (materialize).
+  struct ReadPin {
+    std::shared_ptr<const Item> item;
+    std::shared_ptr<SpoolFd> fd;  // null: not in a local file (read from the remote)
+    bool kept = false;
+  };
+  std::unordered_map<Ino, ReadPin> read_pins_;  // (guarded by handles_mu_; bounded)
+  void pin_locked(Ino ino, ReadPin pin);  // (handles_mu_ held)
   // Reads with fh 0 of large remote items: their read-aheads by inode (guarded by handles_mu_;
   // bounded, idle ones dropped: see read_ahead_of).
   struct RoReadAhead {
@@ -588,6 +668,7 @@ class Filesystem {
   // let go (a journal commit and an unlink, the slowest steps of a landing: every lookup and
   // write waits for write_mu_), and how many such removals are under way.
   std::vector<uint64_t> spool_drops_;
+  std::vector<std::pair<uint64_t, Item>> cache_keeps_;  // of those, kept in the data cache first
   size_t spool_dropping_ = 0;
   // Tasks ready now, in order, and the ones waiting for their time (retries, preprocessing
   // polls): a worker's pick is O(log n) however many polls wait (a copy of 100,000 files leaves

@@ -68,8 +68,24 @@ struct stat Filesystem::make_attr(Ino ino, NodeKind kind, const Item& item, cons
   } else {
     st.st_mode = S_IFREG | kept.mode.value_or(0644);
     uint64_t size = item.size();
-    if (item.is_link()) size = link_size(item, false).value_or(0);
+    bool placeholder = false;
+    if (item.is_link()) {
+      auto known = link_size(item, false);
+      size = known.value_or(0);
+      // no_open: the kernel reads a file only up to the size it was told, and no open can tell
+      // it to read past that (direct_io). A link whose target failed shows one byte, so that a
+      // read reaches the mount and answers the failure; one whose server does not tell its size
+      // shows kUnknownLinkSize, and the short read at its real end sets the true one.
+      if (!known && options_.no_open) {
+        size = link_error(item.link_url()) ? 1 : kUnknownLinkSize;
+        placeholder = true;
+      }
+    }
     st.st_size = off_t(size);
+    if (placeholder) {
+      st.st_blocks = 0;
+      return st;
+    }
   }
   st.st_blocks = (st.st_size + 511) / 512;
   return st;
@@ -149,6 +165,19 @@ Result<Entry> Filesystem::setattr(Ino ino, uint64_t fh, const AttrChange& change
   }
   if (change.changes_attrs() && !options_.posix_attrs)
     return Status(EPERM, "this mount does not keep modes, owners and times (-o no_posix_attrs)");
+  if (change.size && fh == 0 && options_.no_open && !n.item->is_dir()) {
+    // An ftruncate or open(O_TRUNC) of a descriptor the kernel opened without asking — or a
+    // truncate(2), which comes exactly alike: through the node's implicit writer.
+    AttrChange rest = change;
+    rest.size.reset();
+    DLFS_TRY(with_implicit_writer(ino, *change.size == 0, [&](uint64_t writer) -> Status {
+      AttrChange cut;
+      cut.size = change.size;
+      return setattr(ino, writer, cut).status();
+    }));
+    if (!rest.changes_attrs()) return getattr(ino);
+    return setattr(ino, 0, rest);
+  }
   std::shared_ptr<PendingFile> p;
   std::shared_ptr<SpoolFd> fd;  // ftruncate: the descriptor's file (still there if unlinked since)
   if (fh) {

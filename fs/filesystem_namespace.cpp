@@ -134,6 +134,7 @@ void Filesystem::unlinked(const std::string& id) {
 
 Status Filesystem::remote_remove(const std::string& id) {
   settle_spool_drops();
+  auto kept = keep_for_descriptors(id);  // (its bytes, before the platform drops them)
   for (int attempt = 0;; ++attempt) {
     Status s = remote_.remove(id);
     if (s) quota_counted(-1);  // (a folder's items too: the next ask of the quota tells)
@@ -141,13 +142,17 @@ Status Filesystem::remote_remove(const std::string& id) {
       unlinked(id);
       return {};
     }
-    if (!worth_another_try(s.err(), attempt, remote_)) return s;
+    if (!worth_another_try(s.err(), attempt, remote_)) {
+      if (kept) drop_read_pin(*kept);
+      return s;
+    }
     backoff(attempt);
   }
 }
 
 Result<Item> Filesystem::remote_move(const std::string& id, const std::string& to, const std::string& replace_id) {
   settle_spool_drops();
+  auto kept = keep_for_descriptors(replace_id);  // (the target's bytes, before they go)
   for (int attempt = 0;; ++attempt) {
     auto moved = remote_.move(id, to, replace_id);
     if (moved) {
@@ -156,9 +161,15 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
     }
     if (moved.err() == EEXIST && attempt > 0) {  // an earlier try whose answer was lost did it?
       auto now = remote_.get_by_id(id);
-      if (now && now->filename == to) return now;
+      if (now && now->filename == to) {
+        if (!replace_id.empty()) unlinked(replace_id);
+        return now;
+      }
     }
-    if (!worth_another_try(moved.err(), attempt, remote_)) return moved.status();
+    if (!worth_another_try(moved.err(), attempt, remote_)) {
+      if (kept) drop_read_pin(*kept);
+      return moved.status();
+    }
     backoff(attempt);
   }
 }
@@ -290,6 +301,7 @@ Status Filesystem::unlink(Ino parent, std::string_view name) {
     // The platform first: a crash right after resumes the file (as if the unlink never was)
     // rather than dropping bytes the platform does not have.
     if (!remote_id.empty()) DLFS_TRY(remote_remove(remote_id));
+    keep_for_descriptors(p);
     std::lock_guard lock(write_mu_);
     remove_pending_locked(p);
     release_pending_locked(p);
@@ -413,6 +425,13 @@ Status Filesystem::rename_entry(Ino parent, std::string_view name, Ino new_paren
     DLFS_TRY(remote_remove(tgt_id));
   }
 
+  if (pt) keep_for_descriptors(pt);
+  if (!pt && src_id.empty() && !tgt_id.empty() && !tgt_dir) {
+    // The platform's item at `to` goes with the source's first upload (replace_id), but leaves
+    // the namespace now: its descriptors keep its bytes, and see no link to it.
+    keep_for_descriptors(tgt_id);
+    unlinked(tgt_id);
+  }
   {
     std::lock_guard lock(write_mu_);
     if (pt) {  // renamed over: out of the namespace; its open handles keep its bytes

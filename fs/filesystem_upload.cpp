@@ -149,6 +149,7 @@ void Filesystem::resume_journal() {
 }
 
 size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
+  close_implicit_writers(WriterClose::kSync);  // (what was written with no close after it is promised and queued too)
   std::unique_lock lock(write_mu_);
   auto left = [&] {
     size_t n = 0;
@@ -165,6 +166,8 @@ size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
 }
 
 void Filesystem::stop_uploads() {
+  stop_implicit_sweeper();
+  close_implicit_writers(WriterClose::kGone);
   {
     std::lock_guard lock(write_mu_);
     stopping_ = true;
@@ -461,6 +464,7 @@ void Filesystem::landed(const std::shared_ptr<PendingFile>& p, uint64_t gen, Ite
     }
   }
   learned(item);
+  drop_read_pin(p->ino);  // (its descriptors read what this mount wrote now)
   {
     std::lock_guard lock(write_mu_);
     p->landing = false;

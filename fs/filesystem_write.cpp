@@ -119,6 +119,7 @@ Result<uint64_t> Filesystem::add_file_handle(const std::shared_ptr<PendingFile>&
   auto fd = std::make_shared<SpoolFd>();
   std::string file = options_.spool->file_path(p->spool_id);
   if (unfrozen) fd->fd = ::open(file.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (unfrozen && fd->fd < 0 && errno == ENOENT) fd->fd = reopen_removed(p, writable);
   if (fd->fd < 0) {
     Status failed = unfrozen ? Status(errno, "cannot open spool file " + file) : unfrozen;
     {
@@ -176,12 +177,20 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
   DLFS_ASSIGN(PathLocks::Guard guard, lock_node(ino, path));
   DLFS_ASSIGN(Node n, node(ino));
   const Item& item = *n.item;
-  if (auto p = pending_at(path)) {
-    if (p->ino != ino) return Status(ENOENT, path + " was replaced");
-    return p;
-  }
+  auto at_path = pending_at(path);
+  if (at_path && at_path->ino == ino) return at_path;
   if (item.is_link()) return Status(EPERM, path + " is a link item; it cannot be edited");
   if (symlink_target(item)) return Status(ELOOP, path + " is a symlink");
+  // Still at its path? A descriptor the kernel opened without asking (no_open) may write only
+  // now, its file unlinked or renamed over since by this mount (another pending file at its path,
+  // its platform item unlinked, or a new file's that left the spool unuploaded): it writes a
+  // private copy of the bytes kept for its descriptors, never the platform's (ESTALE where none
+  // were kept).
+  bool here = !at_path && !n.unlinked && !is_spool_id(item.id);
+  if (!here) {
+    if (auto kept = kept_bytes(ino)) return private_copy(ino, path, item, *kept, truncate);
+    return Status(ESTALE, path + " was removed or replaced since it was opened: its descriptor cannot write it");
+  }
   UploadSpool& spool = *options_.spool;
   // Not promised until closed: a crash while the item's bytes are copied in (or before anything
   // is written) must not send the copy back over the item, cut short or empty.
@@ -298,7 +307,15 @@ Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_
   return std::pair{e, *opened};
 }
 
-Result<size_t> Filesystem::write(Ino, uint64_t fh, uint64_t offset, std::span<const char> data) {
+Result<size_t> Filesystem::write(Ino ino, uint64_t fh, uint64_t offset, std::span<const char> data) {
+  if (fh == 0) {  // a descriptor the kernel opened without asking (no_open)
+    size_t written = 0;
+    DLFS_TRY(with_implicit_writer(ino, false, [&](uint64_t writer) -> Status {
+      DLFS_ASSIGN(written, write(ino, writer, offset, data));
+      return {};
+    }));
+    return written;
+  }
   FileHandle h;
   {
     std::lock_guard lock(handles_mu_);
@@ -365,8 +382,9 @@ Status Filesystem::wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t
   return {};
 }
 
-Status Filesystem::flush(Ino, uint64_t fh) {
+Status Filesystem::flush(Ino ino, uint64_t fh) {
   ++counters_.flushes;
+  if (fh == 0) return close_implicit_writer(ino, WriterClose::kFlush);  // a close of a descriptor (no_open)
   FileHandle h;
   {
     std::lock_guard lock(handles_mu_);
@@ -406,6 +424,7 @@ Status Filesystem::fsync(Ino ino, uint64_t fh) {
 Status Filesystem::fsyncdir(Ino ino) {
   DLFS_ASSIGN(Node n, node(ino));
   std::string dir = n.item->filename;
+  close_implicit_writers(WriterClose::kSync, dir);  // (written with no close since: promised and waited for too)
   std::vector<std::pair<std::shared_ptr<PendingFile>, uint64_t>> waits;
   std::vector<uint64_t> spooled;
   {
@@ -445,16 +464,25 @@ void Filesystem::release_pending_locked(const std::shared_ptr<PendingFile>& p) {
   if (p->removed) return;
   if (auto it = pending_.find(p->path); it != pending_.end() && it->second == p) pending_.erase(it);
   spool_drops_.push_back(p->spool_id);
+  // A remote's data cache keeps the file as the version its upload made (nothing can write it
+  // now: a new open makes a new pending file), so that reading it back fetches nothing.
+  if (options_.data_cache && !link_uploads_ && !p->dir) cache_keeps_.emplace_back(p->spool_id, p->item);
   write_cv_.notify_all();
 }
 
 void Filesystem::drop_released_spool() {
   std::vector<uint64_t> ids;
+  std::vector<std::pair<uint64_t, Item>> keeps;
   {
     std::lock_guard lock(write_mu_);
     if (spool_drops_.empty()) return;
     ids.swap(spool_drops_);
+    keeps.swap(cache_keeps_);
     spool_dropping_ += ids.size();
+  }
+  for (auto& [id, item] : keeps) {  // (before the spool lets the file go: a hard link of it)
+    Status kept = options_.data_cache->adopt(item, options_.spool->file_path(id));
+    if (!kept) spdlog::debug("data cache: keeping {} as uploaded: {}", item.filename, kept.to_string());
   }
   for (uint64_t id : ids) {
     Status s = options_.spool->remove(id);

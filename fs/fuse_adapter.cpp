@@ -165,7 +165,10 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   // Reads answered from a local file are spliced into the reply (op_read).
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
   // open(O_TRUNC) arrives as one open with O_TRUNC: an overwrite never fetches the old bytes.
-  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  // Not with no_open: the kernel would then truncate its cache and tell nobody (no open is sent);
+  // without it the truncation comes as a setattr of the size.
+  if (impl.options.no_open) conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
   // Writes of up to 1 MiB per request (the most libfuse's buffer takes): with st_blksize 1 MiB
   // (make_attr), cp and buffered writers send a large file in a eighth of the round trips of
@@ -263,10 +266,10 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, FuseOp::kOpen, [&] {
-    // ENOSYS makes the kernel skip open and release for the rest of the mount (read-only
-    // mounts: the file's pages stay cached, freshness comes from invalidations).
-    if (impl_of(req).options.no_open && (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
-      return (void)fuse_reply_err(req, ENOSYS);
+    // ENOSYS makes the kernel skip open and release of existing files for the rest of the mount:
+    // their pages stay cached (freshness comes from invalidations), and their writes come with
+    // fh 0 (the core's implicit writers: fs/filesystem_implicit.cpp).
+    if (impl_of(req).options.no_open) return (void)fuse_reply_err(req, ENOSYS);
     auto r = fs_of(req).open(ino, fi->flags);
     if (!r) return reply_error(req, FuseOp::kOpen, r.status());
     fi->fh = r->fh;

@@ -45,7 +45,7 @@ struct MountOptions {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   bool read_only = false;
-  std::optional<bool> no_open;  // -o no_open[=0|1]; default: on for ro mounts
+  std::optional<bool> no_open;  // -o no_open[=0|1]; default: on
   unsigned max_threads = 16;    // -o max_threads=N
   unsigned read_ahead_kb = 512;  // -o read_ahead=KB (0: the kernel's; FuseOptions::read_ahead_kb)
   unsigned prefetch = 8;         // -o prefetch=N: a walked folder's files fetched N at once (0: off)
@@ -89,8 +89,9 @@ struct MountOptions {
   double resolved_attr_timeout() const;
   double resolved_entry_timeout() const;
   double resolved_negative_timeout() const;
-  // Only read-only mounts skip open: a writable mount must see every open (writes, O_TRUNC).
-  bool resolved_no_open() const { return read_only && no_open.value_or(true); }
+  // Every mount skips opens unless told -o no_open=0 (writes come with fh 0 then: see
+  // FsOptions::no_open).
+  bool resolved_no_open() const { return no_open.value_or(true); }
 };
 
 // The upload spool's bound when -o spool_size is not given: the room on the disk of `dir` at

@@ -10,6 +10,7 @@ namespace dlfs::test {
 Result<uint64_t> FakeLinkFetcher::size(std::string_view url) {
   ++heads;
   if (auto f = failures.find(url); f != failures.end()) return f->second;
+  if (sizeless.count(url)) return Status(ENOTSUP, "no size told");
   auto it = targets.find(url);
   if (it == targets.end()) return Status(ENOENT, "no target");
   return uint64_t(it->second.size());
@@ -34,6 +35,17 @@ Result<uint64_t> FakeLinkFetcher::fetch_all(std::string_view url, const Sink& si
   std::string_view body = it->second;
   for (size_t at = 0; at < body.size(); at += 64 * 1024) DLFS_TRY(sink(body.substr(at, 64 * 1024)));
   return uint64_t(body.size());
+}
+
+std::unique_ptr<DataCache> test_data_cache(const std::string& dir) {
+  DataCacheOptions o;
+  o.dir = dir;
+  o.space = "fake";
+  o.max_bytes = 64 << 20;
+  o.min_free = 0;
+  auto opened = DataCache::open(o);
+  if (!opened) throw std::runtime_error("data cache: " + opened.status().to_string());
+  return std::move(opened).value();
 }
 
 FsFixture::FsFixture() {

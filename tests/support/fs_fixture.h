@@ -5,8 +5,10 @@
 #include <memory>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
+#include "cache/data_cache.h"
 #include "cache/metadata_cache.h"
 #include "fs/filesystem.h"
 #include "remote/fake_remote.h"
@@ -20,6 +22,7 @@ class FakeLinkFetcher : public LinkFetcher {
  public:
   std::map<std::string, std::string, std::less<>> targets;
   std::map<std::string, Status, std::less<>> failures;  // answered instead, while set
+  std::set<std::string, std::less<>> sizeless;           // servers that tell no size (ENOTSUP)
   int heads = 0, reads = 0, fetches = 0;
   Result<uint64_t> size(std::string_view url) override;
   Result<size_t> read(std::string_view url, uint64_t offset, std::span<char> out) override;
@@ -52,6 +55,9 @@ class RecordingInvalidator : public Invalidator {
   std::vector<Ino> inodes_;
   std::vector<std::pair<Ino, std::string>> entries_;
 };
+
+// A data cache of 64 MiB under `dir` (space "fake", no free-space floor) for a core's options.
+std::unique_ptr<DataCache> test_data_cache(const std::string& dir);
 
 struct FsFixture {
   TempDir dir{"dlfs-fs"};

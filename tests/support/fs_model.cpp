@@ -71,11 +71,37 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
       if (keep && w.handles.size() >= 3) return;
       std::string data = keep ? std::string() : bytes_of(s.b, s.b % 3000);
       FileRef f;
+      bool existed;
       {
         std::lock_guard lock(model_mu_);
+        existed = model_.file(path) != nullptr;
         f = model_.open_create(path, !keep, want);
       }
       what = (keep ? "open " : "write-file ") + path + " (" + std::to_string(data.size()) + " bytes)";
+      if (no_open_ && existed) {
+        // The kernel finds the name and opens it with no request: an O_TRUNC comes as a setattr
+        // of the size, the writes and the close with fh 0.
+        what += " (no open)";
+        auto e = resolve(path, held);
+        if (!e) {
+          got = e.err();
+          break;
+        }
+        if (!keep) {
+          got = errno_of(fs_->setattr(e->ino, 0, AttrChange{.size = 0}).status());
+          if (got == 0 && !data.empty()) {
+            auto n = fs_->write(e->ino, 0, 0, std::span<const char>(data.data(), data.size()));
+            got = n ? (*n == data.size() ? 0 : EIO) : errno_of(n.status());
+          }
+          if (got == 0) got = errno_of(fs_->flush(e->ino, 0));
+          std::lock_guard lock(model_mu_);
+          f->bytes = data;
+        } else {
+          held.inos.pop_back();  // the descriptor's node stays known while it is open
+          w.handles.push_back(Handle{0, e->ino, f, path});
+        }
+        break;
+      }
       auto dir = parent(path);
       if (!dir) {
         got = dir.err();
@@ -130,35 +156,55 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
         break;
       }
       Handle& h = w.handles[s.a % w.handles.size()];
+      // A descriptor the kernel opened without asking (fh 0) whose file was unlinked or renamed
+      // over: if the core made no writer for it before, it cannot write it now (ESTALE, and the
+      // model keeps the bytes as they were), nor promise what a read gives (an error, or the bytes).
+      bool detached = false;
+      if (h.fh == 0) {
+        std::lock_guard lock(model_mu_);
+        detached = !model_.reachable(h.file);
+      }
+      if (h.dead && (s.kind == kWrite || s.kind == kTruncate || s.kind == kFsync)) return;
+      auto refused = [&] {
+        if (!detached || got != ESTALE) return false;
+        h.dead = true;
+        want = ESTALE;
+        return true;
+      };
       if (s.kind == kWrite) {
         std::string data = bytes_of(s.c, 1 + s.c % 2000);
         uint64_t off;
         {
           std::lock_guard lock(model_mu_);
           off = h.file->bytes.empty() ? 0 : s.b % (h.file->bytes.size() + 1);
+        }
+        what = "write " + h.path + " @" + std::to_string(off) + " +" + std::to_string(data.size()) + (h.fh ? "" : " (fh 0)");
+        auto n = fs_->write(h.ino, h.fh, off, std::span<const char>(data.data(), data.size()));
+        got = n ? (*n == data.size() ? 0 : EIO) : errno_of(n.status());
+        if (!refused()) {
+          std::lock_guard lock(model_mu_);
           if (h.file->bytes.size() < off + data.size()) h.file->bytes.resize(off + data.size(), '\0');
           h.file->bytes.replace(off, data.size(), data);
         }
-        what = "write " + h.path + " @" + std::to_string(off) + " +" + std::to_string(data.size());
-        auto n = fs_->write(h.ino, h.fh, off, std::span<const char>(data.data(), data.size()));
-        got = n ? (*n == data.size() ? 0 : EIO) : n.err();
       } else if (s.kind == kTruncate) {
         uint64_t size = s.b % 3000;
-        what = "ftruncate " + h.path + " to " + std::to_string(size);
+        what = "ftruncate " + h.path + " to " + std::to_string(size) + (h.fh ? "" : " (fh 0)");
         got = errno_of(fs_->setattr(h.ino, h.fh, AttrChange{.size = size}).status());
-        std::lock_guard lock(model_mu_);
-        h.file->bytes.resize(size, '\0');
+        if (!refused()) {
+          std::lock_guard lock(model_mu_);
+          h.file->bytes.resize(size, '\0');
+        }
       } else if (s.kind == kClose) {
-        what = "close " + h.path;
+        what = "close " + h.path + (h.fh ? "" : " (fh 0)");
         got = errno_of(fs_->flush(h.ino, h.fh));
-        fs_->release(h.fh);
+        if (h.fh) fs_->release(h.fh);
         held.inos.push_back(h.ino);
         w.handles.erase(w.handles.begin() + std::ptrdiff_t(&h - w.handles.data()));
       } else if (s.kind == kFsync) {
-        what = "fsync " + h.path;
+        what = "fsync " + h.path + (h.fh ? "" : " (fh 0)");
         got = errno_of(fs_->fsync(h.ino, h.fh));
       } else {
-        what = "read " + h.path;
+        what = "read " + h.path + (h.fh ? "" : " (fh 0)");
         auto read = read_all(h.ino, h.fh);
         std::string model_bytes;
         {
@@ -166,6 +212,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
           model_bytes = h.file->bytes;
         }
         got = errno_of(read.status());
+        if (!read && (detached || h.dead)) want = got;  // (what the core cannot promise)
         if (read && *read != model_bytes) {
           size_t at = 0;
           while (at < read->size() && at < model_bytes.size() && (*read)[at] == model_bytes[at]) ++at;

@@ -50,6 +50,8 @@ class ModelTree {
   FileRef open_create(const std::string& path, bool truncate, int& err);
   // Everything strictly below `root`: path -> is a folder.
   std::map<std::string, bool> below(const std::string& root) const;
+  // Whether some path still names the file (not unlinked or renamed over).
+  bool reachable(const FileRef& f) const;
 
  private:
   std::map<std::string, FileRef> files_;
@@ -66,6 +68,10 @@ struct ModelOptions {
   ModelBackend backend = ModelBackend::kFake;
   ChaosOptions chaos;
   int check_bytes_every = 1;  // steps between full byte checks of a thread's folder
+  // The kernel skips opens of existing files (FsOptions::no_open): their descriptors are fh 0,
+  // written and truncated through the core's implicit writers, closed by a flush alone. -1: on
+  // three seeds of four (the mount's default), off on the fourth.
+  int no_open = -1;
 };
 
 // One step of a program: a kind and random numbers that pick its targets from the model's state

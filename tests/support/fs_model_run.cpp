@@ -41,6 +41,9 @@ Status ModelRun::make_core(const std::string& cache_name) {
   fo.retry_base_ms = 1;
   fo.retry_max_ms = 4;
   fo.preprocess_polls = 0;
+  fo.no_open = no_open_;
+  // Writers let go when idle between steps on every fifth seed (the sweeper races the steps).
+  fo.implicit_idle_ms = o_.seed % 5 == 0 ? 20 : 60000;
   // Pages of one item on every third seed: folders of a few items are fetched as several range
   // walks at once (fs/listing_fetch.h), under the chaos of lost and late answers.
   if (o_.seed % 3 == 0) fo.page_size = 1;
@@ -194,10 +197,15 @@ void ModelRun::check(const std::string& root, bool bytes, const std::string& aft
       return fail("after " + after + ": " + p + " has size " + std::to_string(e->attr.st_size) + ", the model " +
                   std::to_string(model_bytes.size()));
     if (bytes && !f->symlink) {
-      auto opened = fs_->open(e->ino, O_RDONLY);
-      if (!opened) return fail("after " + after + ": open " + p + ": " + opened.status().to_string());
-      auto read = read_all(e->ino, opened->fh);
-      fs_->release(opened->fh);
+      uint64_t fh = 0;  // (no_open: read as the kernel reads, with no open)
+      if (!no_open_) {
+        auto opened = fs_->open(e->ino, O_RDONLY);
+        if (!opened) return fail("after " + after + ": open " + p + ": " + opened.status().to_string());
+        fh = opened->fh;
+      }
+      auto read = read_all(e->ino, fh);
+      if (fh) fs_->release(fh);
+      else (void)fs_->flush(e->ino, 0);  // (the close)
       if (!read) return fail("after " + after + ": read " + p + ": " + read.status().to_string());
       if (*read != model_bytes)
         return fail("after " + after + ": " + p + " reads '" + read->substr(0, 40) + "' (" + std::to_string(read->size()) +
@@ -217,7 +225,7 @@ void ModelRun::drop_handles(bool release) {
     if (release)
       for (Handle& h : w.handles) {
         (void)fs_->flush(h.ino, h.fh);
-        fs_->release(h.fh);
+        if (h.fh) fs_->release(h.fh);
         fs_->forget(h.ino, 1);
       }
     w.handles.clear();

@@ -25,7 +25,7 @@ namespace dlfs::test {
 
 class ModelRun {
  public:
-  explicit ModelRun(const ModelOptions& o) : o_(o) {}
+  explicit ModelRun(const ModelOptions& o) : o_(o), no_open_(o.no_open >= 0 ? o.no_open != 0 : o.seed % 4 != 0) {}
   ModelOutcome run(const ModelProgram& program);
   void forget_all(std::vector<Ino>& inos);
 
@@ -38,10 +38,13 @@ class ModelRun {
 
  private:
   struct Handle {
-    uint64_t fh;
+    uint64_t fh;  // 0: opened by the kernel without asking the core (no_open)
     Ino ino;
     FileRef file;
     std::string path;
+    // (fh 0) its file was unlinked or renamed over before it wrote, and a write was refused:
+    // the core cannot write it any more (ESTALE), and it is only closed.
+    bool dead = false;
   };
   struct Worker {
     int index;
@@ -65,6 +68,7 @@ class ModelRun {
   void drop_handles(bool release);
 
   ModelOptions o_;
+  bool no_open_ = false;  // (o_.no_open resolved by the seed)
   TempDir dir_{"dlfs-model"};
   FakeClock clock_;
   std::unique_ptr<FakeRemote> fake_;

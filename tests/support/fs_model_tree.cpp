@@ -14,6 +14,12 @@ FileRef ModelTree::file(const std::string& path) const {
   return it == files_.end() ? nullptr : it->second;
 }
 
+bool ModelTree::reachable(const FileRef& f) const {
+  for (auto& [p, file] : files_)
+    if (file == f) return true;
+  return false;
+}
+
 bool ModelTree::empty_dir(const std::string& path) const {
   auto child = [&](const std::string& p) { return p != path && parent_path(p) == path; };
   for (auto& [p, f] : files_)

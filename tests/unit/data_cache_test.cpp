@@ -103,6 +103,30 @@ TEST_F(DataCacheTest, AMissFetchesTheItemOnceThenHitsReadNothingAcrossReopens) {
   EXPECT_EQ(src.reads, 0);
 }
 
+// A file a mount uploaded is kept as the item's bytes by a hard link (no copy, no fetch); one
+// whose size is not the item's is refused.
+TEST_F(DataCacheTest, AnUploadedFileIsAdoptedByALinkAndHitsAfter) {
+  auto c = open();
+  std::string bytes = random_bytes(200'000, 7), file = dir.sub("spool-file");
+  write_file(file, bytes);
+  Item a = item_of("a", 200'000);
+  ASSERT_TRUE(c->adopt(a, file));
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);  // (the same inode: nothing copied)
+  ASSERT_TRUE(stdfs::remove(file));  // (the spool lets its name go)
+  int fd = c->lookup(a);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(all_of(fd), bytes);
+  EXPECT_EQ(get(*c, a), bytes);
+  EXPECT_EQ(src.reads, 0);
+  EXPECT_EQ(c->usage(), std::make_pair(uint64_t(1), uint64_t(200'000)));
+  std::string other = dir.sub("short");
+  write_file(other, "abc");
+  EXPECT_EQ(c->adopt(item_of("b", 10), other).err(), ESTALE);
+  EXPECT_LT(c->lookup(item_of("b", 10)), 0);
+}
+
 TEST_F(DataCacheTest, AChangedItemIsFetchedAgainNeverAnsweredFromTheOlderCopy) {
   auto c = open();
   src.bytes["a"] = std::string(1000, 'x');

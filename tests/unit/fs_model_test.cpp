@@ -2,7 +2,8 @@
 // platform and over the embedded platform, both behind a network that delays, refuses and loses
 // answers. A short run in CI; a long run on demand:
 //   DLFS_MODEL_SEQUENCES=2000 DLFS_MODEL_STEPS=150 build-test/tests/fs_model_test
-// and one sequence again (the seed a failure printed): DLFS_MODEL_SEED=N.
+// and one sequence again (the seed a failure printed): DLFS_MODEL_SEED=N. DLFS_MODEL_NO_OPEN=0|1
+// runs every seed with opens or without (by default three seeds of four run without).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -40,6 +41,7 @@ TEST_P(FsModel, RandomSequencesFromSeveralThreadsMatchThePosixModel) {
   options.threads = env_int("DLFS_MODEL_THREADS", 3);
   options.steps = env_int("DLFS_MODEL_STEPS", 40);
   options.rounds = env_int("DLFS_MODEL_ROUNDS", 2);
+  options.no_open = env_int("DLFS_MODEL_NO_OPEN", -1);  // 0 or 1: for every seed
   int sequences = env_int("DLFS_MODEL_SEQUENCES", 10);
   uint64_t first = uint64_t(env_int("DLFS_MODEL_SEED", 0));
   if (first) sequences = 1;

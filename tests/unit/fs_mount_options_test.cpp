@@ -42,7 +42,7 @@ TEST(MountOptions, FstabStyleOptionsAreIgnoredOrPassed) {
   auto t = parse({"cars", "/mnt", "-t", "dlfs", "-o", "rw", "-s", "-v"});
   ASSERT_TRUE(t);
   EXPECT_FALSE(t->read_only);
-  EXPECT_FALSE(t->resolved_no_open());
+  EXPECT_TRUE(t->resolved_no_open());
 }
 
 TEST(MountOptions, WhatMountPassesAHelper) {

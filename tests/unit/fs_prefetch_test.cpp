@@ -22,12 +22,7 @@ class FsPrefetch : public ::testing::Test, public FsFixture {
  protected:
   void SetUp() override {
     for (int i = 0; i < kFiles; ++i) remote.add_file(name(i), random_bytes(20'000 + size_t(i), uint32_t(i)));
-    DataCacheOptions o;
-    o.dir = dir.sub("data");
-    o.space = "fake";
-    o.max_bytes = 64 << 20;
-    o.min_free = 0;
-    data_cache = std::move(DataCache::open(o)).value();
+    data_cache = test_data_cache(dir.sub("data"));
     options.data_cache = data_cache.get();
     options.prefetch = 4;
   }

@@ -426,7 +426,7 @@ TEST_F(FsWrite, ReadOnlyMountRefusesWrites) {
   EXPECT_EQ(fs->mkdir(kRootIno, "x").err(), EROFS);
 }
 
-TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
+TEST(MountWriteOptions, ParseAndWritableMountsSkipOpenUnlessTold) {
   auto o = parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o",
                              "upload_workers=8,spool_size=1G,sync_upload,unmount_wait=5,no_open,max_pending=77"});
   ASSERT_TRUE(o) << o.status().to_string();
@@ -435,9 +435,11 @@ TEST(MountWriteOptions, ParseAndWritableMountsNeverSkipOpen) {
   EXPECT_EQ(o->max_pending, 77u);
   EXPECT_TRUE(o->sync_upload);
   EXPECT_EQ(o->unmount_wait, 5);
-  EXPECT_FALSE(o->resolved_no_open());  // writes must see every open
+  EXPECT_TRUE(o->resolved_no_open());
   auto d = parse_mount_args({"mount.dlfs", "ds", "/mnt"});
   ASSERT_TRUE(d);
+  EXPECT_TRUE(d->resolved_no_open());  // writes come with fh 0 (fs/filesystem_implicit.cpp)
+  EXPECT_FALSE(parse_mount_args({"mount.dlfs", "ds", "/mnt", "-o", "no_open=0"})->resolved_no_open());
   EXPECT_EQ(d->upload_workers, 4u);
   EXPECT_EQ(d->max_pending, 1024u);
   EXPECT_FALSE(d->sync_upload);

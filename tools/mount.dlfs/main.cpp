@@ -244,6 +244,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.sync_upload = o.sync_upload;
   fo.posix_attrs = !o.no_posix_attrs;
   fo.atime = !o.noatime;
+  fo.no_open = o.resolved_no_open();
   fo.retry_base_ms = int64_t(o.debug_retry_base_ms);
   fo.data_cache = data_cache.get();
   fo.prefetch = o.prefetch;

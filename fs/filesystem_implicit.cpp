@@ -1,0 +1,166 @@
+// Writes without opens (FsOptions::no_open). The kernel, told ENOSYS to an open, sends no open
+// and no release for an existing file any more: a warm open and read of a dataset's file then
+// cost the daemon nothing. Its writes, ftruncates and open(O_TRUNC)s come with fh 0; each close
+// still sends a flush. They go through one writer per node, made as an open for writing would be
+// (the item's bytes copied into the spool, or none with a truncate to 0), and let go — committed
+// and queued, as a close does — at the node's next flush. Whichever descriptor's close that flush
+// is, the file as written so far is promised: a writer still writing makes a new one, and its
+// close promises the rest. What comes after the last close (pages of a shared mapping written
+// back later, a truncate(2) by path, which the kernel sends exactly as an open(O_TRUNC)'s) is let
+// go once no write came for implicit_idle_ms, by the sweeper, and at unmount.
+// Files made by create keep their handle: the kernel opens them through CREATE and releases them.
+#include <fcntl.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/paths.h"
+#include "fs/filesystem.h"
+
+namespace dlfs {
+
+Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::function<Status(uint64_t fh)>& op) {
+  DLFS_TRY(ensure_writable(options_));
+  for (;;) {
+    std::shared_ptr<ImplicitWriter> w;
+    {
+      std::lock_guard lock(implicit_mu_);
+      auto& slot = implicit_[ino];
+      if (!slot) slot = std::make_shared<ImplicitWriter>();
+      w = slot;
+      if (!implicit_sweeper_.joinable()) {
+        implicit_stopping_ = false;
+        implicit_sweeper_ = std::thread([this] { sweep_implicit_writers(); });
+      }
+    }
+    std::lock_guard hold(w->mu);
+    if (w->closed) continue;  // let go between the two locks: a new one
+    if (w->fh == 0) {
+      auto opened = open(ino, O_WRONLY | (truncating ? O_TRUNC : 0));
+      if (!opened) {
+        spdlog::debug("a write of inode {} with no open: {}", ino, opened.status().to_string());
+        w->closed = true;
+        std::lock_guard lock(implicit_mu_);
+        if (auto it = implicit_.find(ino); it != implicit_.end() && it->second == w) implicit_.erase(it);
+        return opened.status();
+      }
+      w->fh = opened->fh;
+    }
+    w->used = std::chrono::steady_clock::now();
+    return op(w->fh);
+  }
+}
+
+std::optional<Filesystem::FileHandle> Filesystem::implicit_handle(Ino ino) {
+  uint64_t fh;
+  {
+    std::lock_guard lock(implicit_mu_);
+    if (implicit_.empty()) return std::nullopt;
+    auto it = implicit_.find(ino);
+    // (its fh is read without its mu: a stale one finds no handle, or the handle whose descriptor
+    // holds the file as that writer left it)
+    if (it == implicit_.end() || (fh = it->second->fh.load()) == 0) return std::nullopt;
+  }
+  std::lock_guard lock(handles_mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status Filesystem::close_implicit_writer(Ino ino, WriterClose why, std::chrono::steady_clock::time_point idle_before) {
+  std::shared_ptr<ImplicitWriter> w;
+  {
+    std::lock_guard lock(implicit_mu_);
+    auto it = implicit_.find(ino);
+    if (it == implicit_.end()) return {};
+    w = it->second;
+  }
+  std::lock_guard hold(w->mu);
+  if (w->closed || w->fh == 0) return {};
+  if (why == WriterClose::kIdle && w->used > idle_before) return {};
+  std::shared_ptr<PendingFile> p;
+  {
+    std::lock_guard lock(handles_mu_);
+    if (auto it = files_.find(w->fh); it != files_.end()) p = it->second.pending;
+  }
+  bool removed = false;
+  if (p) {
+    std::lock_guard lock(write_mu_);
+    removed = p->removed;
+  }
+  // An unlinked file's writer stays while a descriptor may be left: its bytes live only in the
+  // writer's descriptor, which every descriptor of the node writes and reads through.
+  if (removed && why != WriterClose::kGone) return {};
+  w->closed = true;
+  {
+    std::lock_guard lock(implicit_mu_);
+    if (auto it = implicit_.find(ino); it != implicit_.end() && it->second == w) implicit_.erase(it);
+  }
+  Status s = why == WriterClose::kFlush ? flush(ino, w->fh)
+             : p                        ? commit_and_queue(p, /*closing=*/true)
+                                        : Status();
+  release(w->fh);
+  return s;
+}
+
+void Filesystem::sweep_implicit_writers() {
+  const auto idle = std::chrono::milliseconds(std::max<int64_t>(options_.implicit_idle_ms, 1));
+  std::unique_lock lock(implicit_mu_);
+  while (!implicit_stopping_) {
+    implicit_cv_.wait_for(lock, std::min<std::chrono::milliseconds>(idle / 2 + std::chrono::milliseconds(1),
+                                                                    std::chrono::milliseconds(500)));
+    if (implicit_stopping_) break;
+    auto before = std::chrono::steady_clock::now() - idle;
+    std::vector<Ino> inos;
+    for (auto& [ino, w] : implicit_) inos.push_back(ino);
+    lock.unlock();
+    for (Ino ino : inos) {
+      Status s = close_implicit_writer(ino, WriterClose::kIdle, before);
+      if (!s) spdlog::error("closing a writer that went idle: {}", s.to_string());
+    }
+    lock.lock();
+  }
+}
+
+void Filesystem::close_implicit_writers(WriterClose why, const std::string& under) {
+  std::vector<Ino> inos;
+  {
+    std::lock_guard lock(implicit_mu_);
+    for (auto& [ino, w] : implicit_) inos.push_back(ino);
+  }
+  if (under != "/")
+    std::erase_if(inos, [&](Ino ino) {
+      auto p = pending_of(ino);
+      if (!p) return true;
+      std::lock_guard lock(write_mu_);
+      return !is_same_or_under(p->path, under);
+    });
+  for (Ino ino : inos) {
+    Status s = close_implicit_writer(ino, why);
+    if (!s) spdlog::error("closing a writer: {}", s.to_string());
+  }
+}
+
+void Filesystem::stop_implicit_sweeper() {
+  std::thread sweeper;
+  {
+    std::lock_guard lock(implicit_mu_);
+    implicit_stopping_ = true;
+    sweeper = std::move(implicit_sweeper_);
+  }
+  implicit_cv_.notify_all();
+  if (sweeper.joinable()) sweeper.join();
+}
+
+Status Filesystem::opened_by_read(Ino ino) {
+  auto n = node(ino);
+  if (!n || n->kind != NodeKind::kItem || n->item->is_dir() || is_spool_id(n->item->id)) return {};
+  if (n->item->is_link()) {
+    bool changed = false;
+    DLFS_TRY(revalidate_link(ino, *n->item, changed));
+  }
+  accessed(*n->item);
+  prefetch_opened(*n->item);
+  return {};
+}
+
+}  // namespace dlfs
