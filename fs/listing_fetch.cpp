@@ -4,6 +4,8 @@
 
 #include <system_error>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace dlfs {
@@ -20,6 +22,31 @@ Status walk(Remote& remote, const std::string& dir, std::string after, const std
     if (!page.has_next()) return {};
     after = std::move(page.next_after);
   }
+}
+
+// The walks are no snapshot, and the platform lists in id order: an item moved or uploaded
+// over a name the walks are already past (its id new, or further on) is met a second time under
+// that name, its old holder still listed from before. A path holds one item: the newer state is
+// kept, the later updatedAt (a move, an upload, sets it), then the later id.
+PackedItems one_per_name(PackedItems items) {
+  std::unordered_map<std::string_view, size_t> holder;
+  holder.reserve(items.size());
+  std::vector<bool> dropped;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, first] = holder.emplace(items.name(i), i);
+    if (first) continue;
+    if (dropped.empty()) dropped.resize(items.size());
+    auto a = items.item(it->second), b = items.item(i);
+    bool newer = !a || (b && std::pair(b->updated_ms, b->id) > std::pair(a->updated_ms, a->id));
+    dropped[newer ? it->second : i] = true;
+    if (newer) it->second = i;
+  }
+  if (dropped.empty()) return items;
+  PackedItems out;
+  out.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i)
+    if (!dropped[i]) out.add_from(items, i);
+  return out;
 }
 
 }  // namespace
@@ -70,7 +97,7 @@ Result<PackedItems> fetch_listing(Remote& remote, const std::string& dir, const 
   for (auto& t : walkers) t.join();
   for (const Status& s : results) DLFS_TRY(s);
   for (auto& part : parts) items.append(std::move(part));
-  return items;
+  return one_per_name(std::move(items));
 }
 
 }  // namespace dlfs

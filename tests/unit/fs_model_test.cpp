@@ -3,7 +3,8 @@
 // answers. A short run in CI; a long run on demand:
 //   DLFS_MODEL_SEQUENCES=2000 DLFS_MODEL_STEPS=150 build-test/tests/fs_model_test
 // and one sequence again (the seed a failure printed): DLFS_MODEL_SEED=N. DLFS_MODEL_NO_OPEN=0|1
-// runs every seed with opens or without (by default three seeds of four run without).
+// runs every seed with opens or without (by default three seeds of four run without);
+// DLFS_MODEL_SHRINK=0 prints a failure's steps as they ran instead of shrinking the program.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -61,6 +62,10 @@ TEST_P(FsModel, RandomSequencesFromSeveralThreadsMatchThePosixModel) {
     if (outcome.ok()) {
       if ((i + 1) % 100 == 0) std::cout << "[ model ] " << i + 1 << " sequences matched (seed " << options.seed << ")" << std::endl;
       continue;
+    }
+    if (env_int("DLFS_MODEL_SHRINK", 1) == 0) {  // (a failure's trace as it ran, e.g. with DLFS_MODEL_DEBUG)
+      for (const auto& line : outcome.trace) std::cout << "  " << line << "\n";
+      FAIL() << "seed " << options.seed << ": " << outcome.failure;
     }
     std::cout << "[ model ] seed " << options.seed << " failed: " << outcome.failure << "\n[ model ] shrinking "
               << program_size(program) << " steps...\n";

@@ -173,6 +173,34 @@ TEST_F(ListingFetchTest, TheFolderChangingDuringTheFetchNeverDuplicatesOrLosesAS
   }
 }
 
+// The platform lists in id order, with no snapshot: a file uploaded over a name the walks are
+// already past (the model test found it: an upload replacing the item) comes again with its new
+// id at the end. The listing still holds the name once, as its newer item.
+TEST_F(ListingFetchTest, ANameReplacedDuringTheFetchIsListedOnceAsItsNewItem) {
+  Item old_item = *fake_.item_at("/big/f3");
+  bool replaced = false;
+  int pages = 0;
+  steered_.on_page = [&] {
+    if (++pages == 3 && !replaced) {  // (the first walk is past f3 by its third page)
+      fake_.erase("/big/f3");
+      fake_.add_file("/big/f3", "new bytes");
+      replaced = true;
+    }
+  };
+  auto got = fetch_listing(steered_, "/big", how(1));
+  steered_.on_page = nullptr;
+  ASSERT_TRUE(got) << got.status().to_string();
+  ASSERT_TRUE(replaced);
+  size_t named = 0;
+  std::string id;
+  for (size_t i = 0; i < got->size(); ++i)
+    if (got->name(i) == "f3") ++named, id = std::string(got->id(i));
+  EXPECT_EQ(named, 1u);
+  EXPECT_EQ(id, fake_.item_at("/big/f3")->id);
+  EXPECT_NE(id, old_item.id);
+  EXPECT_EQ(got->size(), 2500u);
+}
+
 TEST_F(ListingFetchTest, AFailingWalkFailsTheFetch) {
   fake_.fail_next(RemoteCall::kList, 1, ETIMEDOUT);  // the first page
   EXPECT_EQ(fetch_listing(steered_, "/big", how(4)).err(), ETIMEDOUT);
