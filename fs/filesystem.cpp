@@ -370,10 +370,12 @@ Result<OpenResult> Filesystem::open(Ino ino, int flags) {
         shown = shown_item(*p);
       }
       auto fh = add_file_handle(p, shown, writing);
-      if (fh) {
-        // A private copy leaves the journal and the spool's names once a handle holds its file.
+      {
+        // A private copy leaves the journal and the spool's names once a handle holds its file
+        // (or at once, none could).
         std::lock_guard lock(write_mu_);
         if (p->private_copy && !p->removed) remove_pending_locked(p);
+        if (!fh && p->private_copy) release_pending_locked(p);
       }
       if (!fh) {
         // Uploaded and dropped from the spool just now: the platform has it (the node was

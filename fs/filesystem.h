@@ -600,6 +600,7 @@ class Filesystem {
   };
   std::mutex implicit_mu_;
   std::unordered_map<Ino, std::shared_ptr<ImplicitWriter>> implicit_;
+  std::atomic<size_t> implicit_count_{0};  // implicit_.size(), read by every fh-0 read unlocked
   std::condition_variable implicit_cv_;
   bool implicit_stopping_ = false;  // (implicit_mu_)
   std::thread implicit_sweeper_;    // started with the first implicit writer

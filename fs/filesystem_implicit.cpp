@@ -27,6 +27,7 @@ Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::fun
       auto& slot = implicit_[ino];
       if (!slot) slot = std::make_shared<ImplicitWriter>();
       w = slot;
+      implicit_count_ = implicit_.size();
       if (!implicit_sweeper_.joinable()) {
         implicit_stopping_ = false;
         implicit_sweeper_ = std::thread([this] { sweep_implicit_writers(); });
@@ -41,6 +42,7 @@ Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::fun
         w->closed = true;
         std::lock_guard lock(implicit_mu_);
         if (auto it = implicit_.find(ino); it != implicit_.end() && it->second == w) implicit_.erase(it);
+        implicit_count_ = implicit_.size();
         return opened.status();
       }
       w->fh = opened->fh;
@@ -51,10 +53,10 @@ Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::fun
 }
 
 std::optional<Filesystem::FileHandle> Filesystem::implicit_handle(Ino ino) {
+  if (implicit_count_.load(std::memory_order_relaxed) == 0) return std::nullopt;  // (most reads: no lock)
   uint64_t fh;
   {
     std::lock_guard lock(implicit_mu_);
-    if (implicit_.empty()) return std::nullopt;
     auto it = implicit_.find(ino);
     // (its fh is read without its mu: a stale one finds no handle, or the handle whose descriptor
     // holds the file as that writer left it)
@@ -94,6 +96,7 @@ Status Filesystem::close_implicit_writer(Ino ino, WriterClose why, std::chrono::
   {
     std::lock_guard lock(implicit_mu_);
     if (auto it = implicit_.find(ino); it != implicit_.end() && it->second == w) implicit_.erase(it);
+    implicit_count_ = implicit_.size();
   }
   Status s = why == WriterClose::kFlush ? flush(ino, w->fh)
              : p                        ? commit_and_queue(p, /*closing=*/true)
