@@ -437,9 +437,9 @@ Status MetadataCache::put_listing(std::string_view dir, const std::vector<Item>&
   return put_listing(dir, PackedItems(items));
 }
 
-Status MetadataCache::put_listing(std::string_view dir, const PackedItems& items) {
+Status MetadataCache::put_listing(std::string_view dir, const PackedItems& items, std::optional<int64_t> fetched_ms) {
   if (dir.empty()) return Status(EINVAL, "cache: empty folder path");
-  int64_t now = impl_->clock->now_ms();
+  int64_t now = fetched_ms.value_or(impl_->clock->now_ms());
   uint64_t limit = impl_->max_bytes / 4;
   // The listing's record: u32 count, then per item u32 length, u8 flags and its packed bytes,
   // written in place (not assembled in memory first).

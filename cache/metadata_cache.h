@@ -78,7 +78,8 @@ class MetadataCache {
   // Stores the complete listing of `dir`, then each item by its path (in several transactions),
   // all with one stamp. A listing too large for the cache (over max_bytes / 4) is not stored
   // (EFBIG) but its items still are.
-  Status put_listing(std::string_view dir, const PackedItems& items);
+  // `fetched_ms`: the listing's age (unset: now).
+  Status put_listing(std::string_view dir, const PackedItems& items, std::optional<int64_t> fetched_ms = std::nullopt);
   Status put_listing(std::string_view dir, const std::vector<Item>& items);
   std::optional<CachedListing> get_listing(std::string_view dir);
   // Keyed by item.filename. Does not update the parent folder's listing: a caller that learns

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,7 +33,10 @@ class ListingWriter {
   ListingWriter(const ListingWriter&) = delete;
   ListingWriter& operator=(const ListingWriter&) = delete;
 
-  void store(std::string dir, std::shared_ptr<const PackedItems> items, uint64_t epoch);
+  // `fetched_ms`: when the listing was fetched (what the cache records as its age; unset: when
+  // it is stored).
+  void store(std::string dir, std::shared_ptr<const PackedItems> items, uint64_t epoch,
+             std::optional<int64_t> fetched_ms = std::nullopt);
   // Returns once every listing queued before the call is stored (or dropped).
   void flush();
   // For tests: while held, nothing is stored (flush() ends the hold).
@@ -43,6 +47,7 @@ class ListingWriter {
     std::string dir;
     std::shared_ptr<const PackedItems> items;
     uint64_t epoch;
+    std::optional<int64_t> fetched_ms;
   };
   void run();
   void write(const Pending& p);

@@ -311,7 +311,7 @@ Result<Listing> MetadataSource::listing(const std::string& dir) {
   // An answer that raced with a change is still this call's answer, but is not kept (and so
   // does not count as fresh for the next caller), nor stored.
   out.items = remember(dir, std::move(fetched).value(), out.fetched_ms, epoch);
-  if (writer_ && epoch_of(dir) == epoch) writer_->store(dir, out.items, epoch);
+  if (writer_ && epoch_of(dir) == epoch) writer_->store(dir, out.items, epoch, out.fetched_ms);
   // Kept with the mount's changes made meanwhile replayed: the answer has them too.
   if (int64_t kept_at = 0; auto now = memory_items(dir, &kept_at)) {
     if (kept_at == out.fetched_ms) out.items = std::move(now);

@@ -129,7 +129,10 @@ TEST_F(FsFreshness, ConcurrentReadersOfAStaleFolderShareOneRefetch) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) threads.emplace_back([&] { EXPECT_EQ(list(d)->size(), 12u); });
   for (auto& th : threads) th.join();
-  EXPECT_EQ(remote.calls(RemoteCall::kList), 1u);
+  const auto& c = fs->source_counters();
+  EXPECT_EQ(remote.calls(RemoteCall::kList), 1u)
+      << "memory hits " << c.listing_memory_hits << ", cache hits " << c.listing_cache_hits << ", fetches "
+      << c.listing_fetches << ", stale " << c.stale_served << ", list calls " << remote.total_calls();
 }
 
 // A listing read from the cache while the mount learns an item of that folder must not go into

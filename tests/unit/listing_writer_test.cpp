@@ -66,6 +66,22 @@ TEST_F(ListingWriterTest, StoresListingsAndTheirItems) {
   EXPECT_EQ(item->item, a->item(2).value());
 }
 
+// A listing stored late (the writer behind, a loaded machine) keeps its fetch's time: stamped
+// when stored, it looked fresher than it was, and a stale folder was answered from the cache
+// with no refetch (FsFreshness.ConcurrentReadersOfAStaleFolderShareOneRefetch, under load).
+TEST_F(ListingWriterTest, AListingStoredLateKeepsItsFetchTime) {
+  ListingWriter writer(*cache_, [](const std::string&, uint64_t) { return true; });
+  writer.hold(true);
+  int64_t fetched = clock_.now_ms();
+  writer.store("/a", listing_of("/a", 3), 1, fetched);
+  clock_.advance_ms(5000);
+  writer.flush();
+  auto got = cache_->get_listing("/a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->fetched_ms, fetched);
+  EXPECT_EQ(cache_->get_item("/a/f0")->fetched_ms, fetched);
+}
+
 TEST_F(ListingWriterTest, AListingThatChangedBeforeItsTurnIsNotStored) {
   std::atomic<uint64_t> epoch{1};
   ListingWriter writer(*cache_, [&](const std::string&, uint64_t e) { return e == epoch.load(); });
