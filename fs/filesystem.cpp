@@ -536,6 +536,7 @@ bool same_version(const Item& a, const Item& b) { return a.id == b.id && a.etag(
 
 Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh, uint64_t offset) {
   FileHandle handle;
+  if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));  // (the open the kernel did not send)
   if (fh != 0) {
     std::lock_guard lock(handles_mu_);
     auto it = files_.find(fh);
@@ -644,7 +645,6 @@ std::shared_ptr<ReadAhead> Filesystem::read_ahead_of(Ino ino, uint64_t fh, const
 
 Result<size_t> Filesystem::read(Ino ino, uint64_t fh, uint64_t offset, std::span<char> out) {
   ++counters_.reads;
-  if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh, offset));
   return read_through(ino, handle, fh, offset, out);
 }
@@ -678,7 +678,6 @@ Result<size_t> Filesystem::read_through(Ino ino, const FileHandle& handle, uint6
 
 Result<Filesystem::LocalRead> Filesystem::read_local(Ino ino, uint64_t fh, uint64_t offset, std::span<char> buf) {
   ++counters_.reads;
-  if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));
   DLFS_ASSIGN(FileHandle handle, read_handle(ino, fh, offset));
   LocalRead out;
   if (!handle.fd) {  // (elsewhere: read into buf, through the handle just looked up)

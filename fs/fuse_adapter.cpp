@@ -167,7 +167,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   // open(O_TRUNC) arrives as one open with O_TRUNC: an overwrite never fetches the old bytes.
   // Not with no_open: the kernel would then truncate its cache and tell nobody (no open is sent);
   // without it the truncation comes as a setattr of the size.
-  if (impl.options.no_open) conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  if (impl.fs->options().no_open) conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
   else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_POSIX_ACL;  // no ACLs: the kernel then never asks for them
   // Writes of up to 1 MiB per request (the most libfuse's buffer takes): with st_blksize 1 MiB
@@ -175,7 +175,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   // 128 KiB ones, and each write request also costs the kernel's security.capability getxattr.
   conn->max_write = kMaxWrite;
   spdlog::debug("fuse init: proto {}.{}, no_open={}, max_write={}", conn->proto_major, conn->proto_minor,
-                impl.options.no_open, conn->max_write);
+                impl.fs->options().no_open, conn->max_write);
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -269,7 +269,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // ENOSYS makes the kernel skip open and release of existing files for the rest of the mount:
     // their pages stay cached (freshness comes from invalidations), and their writes come with
     // fh 0 (the core's implicit writers: fs/filesystem_implicit.cpp).
-    if (impl_of(req).options.no_open) return (void)fuse_reply_err(req, ENOSYS);
+    // (the core's own option: its fh-0 writes and truncates must agree with what is answered here)
+    if (fs_of(req).options().no_open) return (void)fuse_reply_err(req, ENOSYS);
     auto r = fs_of(req).open(ino, fi->flags);
     if (!r) return reply_error(req, FuseOp::kOpen, r.status());
     fi->fh = r->fh;

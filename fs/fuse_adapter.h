@@ -18,7 +18,6 @@ class FuseMetrics;
 struct FuseOptions {
   std::string fsname = "dlfs";
   std::vector<std::string> kernel_options;  // ro, allow_other, default_permissions, ...
-  bool no_open = false;           // answer open with ENOSYS: the kernel skips open/release
   double negative_timeout = 1;    // seconds a missing name stays cached (0: not at all)
   unsigned max_threads = 16;
   bool trace = false;             // libfuse's own request trace on stderr

@@ -265,7 +265,6 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   FuseOptions fuse;
   fuse.fsname = o.source;  // as given, ":/folder" included
   fuse.kernel_options = o.kernel_options;
-  fuse.no_open = o.resolved_no_open();
   fuse.negative_timeout = o.resolved_negative_timeout();
   fuse.max_threads = o.max_threads;
   fuse.read_ahead_kb = o.read_ahead_kb;
@@ -292,7 +291,7 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
   spdlog::info("mounted {} on {} (ttl {} ms, attr {} s, no_open {})", fuse.fsname, mountpoint, o.dir_ttl_ms,
-               fo.attr_timeout, fuse.no_open);
+               fo.attr_timeout, fo.no_open);
   (*fs)->start_uploads();  // resumes what the journal holds from a previous run
   // The embedded platform preprocesses what is uploaded to its store (by this mount or anyone).
   // Started here, after the fork and with the stop signals blocked, so its threads inherit that.
