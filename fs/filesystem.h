@@ -321,6 +321,8 @@ class Filesystem {
   Result<std::string> listxattr(Ino ino);
 
   const FsOptions& options() const { return options_; }
+  // Whether anything can be written through this mount (false: -o ro, or no spool).
+  bool can_write() const { return options_.spool && !options_.read_only; }
   const FsCounters& counters() const { return counters_; }
   const SourceCounters& source_counters() const { return source_.counters(); }
   const InodeTable& inodes() const { return inodes_; }

@@ -375,7 +375,12 @@ void reply_status(fuse_req_t req, FuseOp op, const Status& s) {
 }
 
 void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  guarded(req, FuseOp::kFlush, [&] { reply_status(req, FuseOp::kFlush, fs_of(req).flush(ino, fi->fh)); });
+  guarded(req, FuseOp::kFlush, [&] {
+    // A mount that cannot write has nothing a close could promise: ENOSYS makes the kernel send no
+    // FLUSH for the rest of the mount (with no_open, a close of a file then costs no request).
+    if (!fs_of(req).can_write()) return (void)fuse_reply_err(req, ENOSYS);
+    reply_status(req, FuseOp::kFlush, fs_of(req).flush(ino, fi->fh));
+  });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {

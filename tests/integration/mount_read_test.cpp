@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/metrics_scrape.h"
 #include "support/mounted_dataset.h"
 
 using namespace dlfs;
@@ -165,6 +166,33 @@ TEST_P(MountRead, AFolderListedThenReadInOrderIsPrefetchedAndOpensSendNothing) {
   // Every file fetched once: by its reader (a miss) or ahead of it (a prefetch) — most ahead.
   EXPECT_EQ(s["data_cache"]["misses"].get<int>() + s["data_cache"]["prefetches"].get<int>(), 40) << s.dump();
   EXPECT_GE(s["data_cache"]["prefetches"].get<int>(), 20) << s.dump();
+}
+
+// -o ro: a mount that cannot write answers the first FLUSH ENOSYS, and the kernel sends none
+// after it: reading a file is then no request at all once its pages and attributes are cached.
+// (Counted as the kernel's requests: the metrics endpoint's, not the core's ops.)
+TEST_P(MountRead, OnAReadOnlyMountClosesSendNothing) {
+  std::vector<std::string> files;
+  for (int i = 0; i < 20; ++i) {
+    files.push_back("r/f" + std::to_string(i) + ".bin");
+    put(files.back(), random_bytes(20'000 + size_t(i), uint32_t(100 + i)));
+  }
+  std::string addr = "127.0.0.1:" + std::to_string(free_loopback_port());
+  auto m = mount("mnt", "cache", "ro,metrics=" + addr);
+  ASSERT_TRUE(m);
+  for (int pass = 0; pass < 3; ++pass)
+    for (const std::string& f : files) EXPECT_EQ(read_file(m->mountpoint() + "/" + f), read_file(work.sub("src/" + f)));
+  auto requests = [](const std::vector<MetricSample>& s, const char* op) {
+    return metric_value(s, "dlfs_fuse_requests_total", {{"op", op}}).value_or(0);
+  };
+  auto s = parse_metrics(scrape_metrics_until(addr, [&](const std::vector<MetricSample>& now) {
+    return requests(now, "read") >= double(files.size());
+  }));
+  EXPECT_LE(requests(s, "open"), 1);   // (the first, answered ENOSYS)
+  EXPECT_LE(requests(s, "flush"), 1);  // (the first, answered ENOSYS) — 60 closes
+  EXPECT_EQ(requests(s, "release"), 0);
+  EXPECT_GE(requests(s, "read"), double(files.size()));
+  ASSERT_TRUE(m->unmount());
 }
 
 // A file replaced on the platform while a reader is halfway through it: the reader never gets a
