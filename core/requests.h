@@ -47,6 +47,13 @@ struct FileUpload {
   bool owned = false;  // the file is the uploader's to give away (moved into the store, not copied)
 };
 
+// One partial update of many sent at once (Remote::patch_many): no move (no "filename").
+struct ItemPatch {
+  std::string id;
+  json patch;
+  bool system = false;
+};
+
 // API header x-item-op.
 enum class UploadOp { kCreated, kOverwritten, kSkipped };
 std::string_view to_string(UploadOp op);

@@ -323,6 +323,9 @@ class Filesystem {
   const FsOptions& options() const { return options_; }
   // Whether anything can be written through this mount (false: -o ro, or no spool).
   bool can_write() const { return options_.spool && !options_.read_only; }
+  // Access times queued together go to the platform in one call (Remote::patch_many), at most
+  // this many.
+  static constexpr size_t kAccessBatch = 256;
   const FsCounters& counters() const { return counters_; }
   const SourceCounters& source_counters() const { return source_.counters(); }
   const InodeTable& inodes() const { return inodes_; }
@@ -519,7 +522,7 @@ class Filesystem {
   void accessed(const Item& item);
   // A read found the item's bytes replaced on the platform (ESTALE): its new state is learned.
   void version_gone(const Item& item);
-  void run_access_patch(Task task);
+  void run_access_patches(std::vector<Task> tasks);
   void run_folder_times(Task task);
   Result<Entry> make_link_entry(const std::string& path, std::string_view url);
   Result<Entry> make_symlink_item(const std::string& path, Ino parent, std::string_view target, const NewNode& as);

@@ -143,7 +143,7 @@ void Filesystem::run_folder_times(Task task) {
   PosixAttrs times;
   times.mtime_ns = *changed;
   times.ctime_ns = std::max(*changed, kept.ctime_ns.value_or(0));
-  // One try; its answer is not learned (see run_access_patch): this mount shows the time from
+  // One try; its answer is not learned (see run_access_patches): this mount shows the time from
   // folder_changed_ns_, other mounts and remounts from the platform.
   auto patched = remote_.patch(dir->item.id, json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, true);
   if (patched) source_.age_cached(task.path);  // (a remount asks again)
@@ -336,16 +336,24 @@ void Filesystem::accessed(const Item& item) {
   if (!stopping_) push_task_locked(std::move(task));
 }
 
-void Filesystem::run_access_patch(Task task) {
+void Filesystem::run_access_patches(std::vector<Task> tasks) {
   // One try, by id (a rename since does not matter): an access time is worth no retries. Its
   // answer is not learned: it may have been made before a rename, an unlink or a patch of this
   // mount that landed first, and would put the older state back. The time stays shown from
   // atimes_ until the platform's item, fetched again, has it.
-  auto patched = remote_.patch(task.item_id, task.access_patch, true);
-  if (patched) return;
-  spdlog::debug("{}: access time not kept: {}", task.path, patched.status().to_string());
-  std::lock_guard lock(atimes_mu_);
-  atimes_.erase(task.item_id);  // tried again at the next open
+  std::vector<ItemPatch> patches;
+  patches.reserve(tasks.size());
+  for (Task& t : tasks) patches.push_back(ItemPatch{t.item_id, std::move(t.access_patch), true});
+  std::vector<Result<Item>> answers;
+  if (patches.size() == 1) answers.push_back(remote_.patch(patches[0].id, patches[0].patch, true));
+  else answers = remote_.patch_many(patches);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i < answers.size() && answers[i]) continue;
+    spdlog::debug("{}: access time not kept: {}", tasks[i].path,
+                  i < answers.size() ? answers[i].status().to_string() : "no answer");
+    std::lock_guard lock(atimes_mu_);
+    atimes_.erase(tasks[i].item_id);  // tried again at the next open
+  }
 }
 
 }  // namespace dlfs

@@ -222,11 +222,22 @@ void Filesystem::upload_worker() {
         --ready_uploads_;
       }
     }
+    // Access times queued one after another go in one call too (on the platform: one commit; a
+    // first pass over a dataset queues one per file, each a durable commit of its own otherwise).
+    std::vector<Task> accesses;
+    if (!task.file && !task.access_patch.is_null()) {
+      accesses.push_back(std::move(task));
+      while (accesses.size() < kAccessBatch && !ready_tasks_.empty() && !ready_tasks_.front().file &&
+             !ready_tasks_.front().access_patch.is_null()) {
+        accesses.push_back(std::move(ready_tasks_.front()));
+        ready_tasks_.pop_front();
+      }
+    }
     if (!ready_tasks_.empty()) work_cv_.notify_one();  // more for another worker
     lock.unlock();
     if (batch.size() > 1) run_upload_batch(std::move(batch));
+    else if (!accesses.empty()) run_access_patches(std::move(accesses));
     else if (task.file) run_upload(task.file);
-    else if (!task.access_patch.is_null()) run_access_patch(std::move(task));
     else if (task.folder_times) run_folder_times(std::move(task));
     else run_poll();
     drop_released_spool();  // (whatever a task released)

@@ -262,6 +262,11 @@ class Platform {
   // Whether the platform's own storage takes a file of `dir` by hard link (Take::kLink).
   bool storage_links_from(const std::string& dir) const;
   Result<Item> make_dir(std::string_view dataset_id, std::string_view path, std::string_view user);
+  // Many patches of items of `dataset_id` in one catalogue commit (a group commit's: each in a
+  // nested transaction of its own, so one refused undoes only itself). Moves are refused
+  // (EINVAL: patch_item makes them). One answer per patch, in order, each as patch_item's.
+  std::vector<Result<Item>> patch_items(std::string_view dataset_id, std::span<const ItemPatch> patches,
+                                        std::string_view user);
   // A `filename` in the patch moves the item; `replace_id` as in move_item.
   Result<Item> patch_item(std::string_view id, const json& patch, bool system, std::string_view user,
                           std::string_view replace_id = {});
@@ -356,6 +361,9 @@ class Platform {
   Result<uint64_t> erase_tree(LmdbTxn& txn, const Item& item, std::vector<std::string>& blob_keys);
   // A move of a bucket's object that goes with its item's move (platform_move.cpp).
   struct ObjectMove;
+  // A patch with no move, of the item `id` (of `dataset_id` unless empty: ENOENT otherwise).
+  Result<Item> patch_in_txn(LmdbTxn& txn, std::string_view dataset_id, std::string_view id, const json& patch,
+                            bool system, std::string_view user);
   Result<Item> apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,
                            std::string_view replace_id, std::vector<std::string>& blob_keys,
                            const ObjectMove* object_move = nullptr);

@@ -323,12 +323,58 @@ Result<Item> Platform::patch_item(std::string_view id, const json& patch, bool s
   std::optional<std::string_view> new_path;
   if (auto f = patch.is_object() ? patch.find("filename") : patch.end(); system && f != patch.end() && f->is_string())
     new_path = f->get_ref<const std::string&>();
+  if (!new_path && replace_id.empty()) {  // metadata only: one commit with the writers at the same time
+    Result<Item> out = Status(EIO, "not patched");
+    Status committed = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
+      out = patch_in_txn(txn, {}, id, patch, system, user);
+      return out.status();
+    });
+    if (!committed) return committed;
+    return out;
+  }
   return write_moving(id, new_path, [&](LmdbTxn& txn, std::vector<std::string>& blob_keys,
                                         const ObjectMove* object_move) -> Result<Item> {
     DLFS_ASSIGN(auto item, catalog_->item(txn, id));
     if (!item) return Status(ENOENT, "no item with id '" + std::string(id) + "'");
     return apply_patch(txn, std::move(*item), patch, system, user, replace_id, blob_keys, object_move);
   });
+}
+
+std::vector<Result<Item>> Platform::patch_items(std::string_view dataset_id, std::span<const ItemPatch> patches,
+                                                std::string_view user) {
+  std::vector<Result<Item>> out(patches.size(), Status(EIO, "not patched"));
+  auto one = [&](LmdbTxn& txn, const ItemPatch& p) -> Result<Item> {
+    if (p.patch.is_object() && p.patch.contains("filename"))
+      return Status(EINVAL, "a move is not sent in a batch of patches");
+    return patch_in_txn(txn, dataset_id, p.id, p.patch, p.system, user);
+  };
+  Status committed = commits_->run(*catalog_, [&](LmdbTxn& txn) -> Status {
+    for (size_t i = 0; i < patches.size(); ++i) {
+      auto child = LmdbTxn::begin_nested(txn);
+      if (!child) {
+        out[i] = child.status();
+        continue;
+      }
+      out[i] = one(*child, patches[i]);
+      if (out[i]) {
+        if (Status c = child->commit(); !c) out[i] = c;
+      }
+    }
+    return {};
+  });
+  if (!committed)
+    for (auto& r : out)
+      if (r) r = committed;
+  return out;
+}
+
+Result<Item> Platform::patch_in_txn(LmdbTxn& txn, std::string_view dataset_id, std::string_view id,
+                                    const json& patch, bool system, std::string_view user) {
+  DLFS_ASSIGN(auto item, catalog_->item(txn, id));
+  if (!item || (!dataset_id.empty() && item->dataset_id != dataset_id))
+    return Status(ENOENT, "no item with id '" + std::string(id) + "'");
+  std::vector<std::string> blob_keys;  // (stays empty: no move, nothing replaced)
+  return apply_patch(txn, std::move(*item), patch, system, user, {}, blob_keys, nullptr);
 }
 
 Result<Item> Platform::apply_patch(LmdbTxn& txn, Item item, const json& patch, bool system, std::string_view user,

@@ -68,6 +68,10 @@ class LocalRemote : public Remote {
     return platform_->patch_item(id, patch, system, user_);
   }
 
+  std::vector<Result<Item>> patch_many(std::span<const ItemPatch> patches) override {
+    return platform_->patch_items(dataset_.id, patches, user_);
+  }
+
   Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override {
     DLFS_TRY(get_by_id(id).status());
     return platform_->move_item(id, new_path, user_, replace_id);

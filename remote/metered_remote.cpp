@@ -18,7 +18,7 @@ bool answered_ok(const Status& s) { return s.is_ok(); }
 const char* MeteredRemote::call_name(Call call) {
   static constexpr const char* kNames[kCalls] = {"list", "listing_id_at", "get", "get_by_id", "query",
                                                  "read", "open_local", "thumbnail", "upload", "upload_files",
-                                                 "patch", "move", "remove", "make_dir", "quota"};
+                                                 "patch", "patch_many", "move", "remove", "make_dir", "quota"};
   return call < kCalls ? kNames[call] : "unknown";
 }
 
@@ -106,6 +106,15 @@ std::vector<Result<UploadResult>> MeteredRemote::upload_files(std::span<const Fi
 
 Result<Item> MeteredRemote::patch(std::string_view id, const json& patch, bool system) {
   return DLFS_METERED(kPatch, inner_.patch(id, patch, system));
+}
+
+// (Passed on whole, as upload_files: an error when any patch of it is one.)
+std::vector<Result<Item>> MeteredRemote::patch_many(std::span<const ItemPatch> patches) {
+  return timed(kPatchMany, [&] { return inner_.patch_many(patches); }, [](const auto& answers) {
+    for (const auto& a : answers)
+      if (!a) return false;
+    return true;
+  });
 }
 
 Result<Item> MeteredRemote::move(std::string_view id, std::string_view new_path, std::string_view replace_id) {

@@ -14,7 +14,7 @@ class MeteredRemote : public ForwardingRemote {
  public:
   enum Call : uint8_t {
     kList, kListingIdAt, kGet, kGetById, kQuery, kRead, kOpenLocal, kThumbnail, kUpload, kUploadFiles,
-    kPatch, kMove, kRemove, kMakeDir, kQuota,
+    kPatch, kPatchMany, kMove, kRemove, kMakeDir, kQuota,
     kCalls
   };
   static const char* call_name(Call call);
@@ -36,6 +36,7 @@ class MeteredRemote : public ForwardingRemote {
                               const UploadOptions& options) override;
   std::vector<Result<UploadResult>> upload_files(std::span<const FileUpload> files) override;
   Result<Item> patch(std::string_view id, const json& patch, bool system) override;
+  std::vector<Result<Item>> patch_many(std::span<const ItemPatch> patches) override;
   Result<Item> move(std::string_view id, std::string_view new_path, std::string_view replace_id) override;
   Status remove(std::string_view id) override;
   Result<Item> make_dir(std::string_view path) override;

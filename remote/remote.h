@@ -96,6 +96,14 @@ class Remote {
   }
   // Partial update (merge rules in API.md). `system` allows metadata.system changes.
   virtual Result<Item> patch(std::string_view id, const json& patch, bool system = false) = 0;
+  // Many patches at once (on the platform: one commit for all; elsewhere one call each). One
+  // answer per patch, in order, each as patch()'s would be. No moves.
+  virtual std::vector<Result<Item>> patch_many(std::span<const ItemPatch> patches) {
+    std::vector<Result<Item>> out;
+    out.reserve(patches.size());
+    for (const ItemPatch& p : patches) out.push_back(patch(p.id, p.patch, p.system));
+    return out;
+  }
   // Moves/renames an item (a folder with everything in it). EEXIST if the target exists, unless
   // it is the item `replace_id` (a file moved over a file, a folder over an empty folder): then
   // it is deleted in the same transaction. Moving an item to where it is succeeds (so a retry of

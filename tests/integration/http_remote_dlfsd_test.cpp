@@ -134,6 +134,22 @@ TEST_F(HttpDlfsd, UploadGetReadPatchMoveRemove) {
   auto described = remote->patch(got->id, {{"description", "a note"}});
   ASSERT_TRUE(described) << described.status().to_string();
   EXPECT_EQ(described->description, "a note");
+  // Many patches (one PATCH each, a few at once): each answered in its place, a refused one
+  // refusing only itself.
+  std::vector<ItemPatch> many;
+  for (int i = 0; i < 9; ++i) many.push_back({got->id, {{"metadata", {{"user", {{"k" + std::to_string(i), i}}}}}}, false});
+  many[4] = {"65f0c0ffee0000000000dead", {{"description", "none"}}, false};
+  many[6] = {got->id, {{"metadata", {{"system", {{"size", 1}}}}}}, false};
+  auto answers = remote->patch_many(many);
+  ASSERT_EQ(answers.size(), many.size());
+  for (size_t i = 0; i < many.size(); ++i) {
+    if (i == 4) EXPECT_EQ(answers[i].err(), ENOENT);
+    else if (i == 6) EXPECT_EQ(answers[i].err(), remote->patch(many[6].id, many[6].patch).err());  // (403: EACCES)
+    else EXPECT_TRUE(answers[i]) << i << ": " << answers[i].status().to_string();
+  }
+  json user = remote->get_by_id(got->id)->user();
+  for (int i : {0, 1, 2, 3, 5, 7, 8}) EXPECT_EQ(user["k" + std::to_string(i)], i) << user;
+  EXPECT_EQ(remote->get_by_id(got->id)->size(), bytes.size());
 
   auto dir = remote->make_dir("/x/y");
   ASSERT_TRUE(dir) << dir.status().to_string();

@@ -6,9 +6,11 @@
 
 #include <fcntl.h>
 
+#include <mutex>
 #include <thread>
 
 #include "core/posix_attrs.h"
+#include "remote/forwarding_remote.h"
 #include "support/spooled_fs.h"
 
 using namespace dlfs;
@@ -282,6 +284,67 @@ TEST_F(FsAttrs, AReadOpenSetsTheAccessTimeAsRelatimeDoes) {
   read_open();
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(remote.calls(RemoteCall::kPatch), 0u);
+}
+
+// The sizes of the batches of patches sent (patch_many), each passed on to the fake.
+class PatchBatchCounter : public ForwardingRemote {
+ public:
+  using ForwardingRemote::ForwardingRemote;
+  std::vector<Result<Item>> patch_many(std::span<const ItemPatch> patches) override {
+    {
+      std::lock_guard lock(mu);
+      batches.push_back(patches.size());
+    }
+    return inner_.patch_many(patches);
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu);
+    return batches;
+  }
+  std::mutex mu;
+  std::vector<size_t> batches;
+};
+
+class FsAccessBatch : public FsAttrs {
+ protected:
+  void configure() override { backend = &counter; }
+  PatchBatchCounter counter{remote};
+};
+
+// A first pass over a folder queues an access time per file: they go to the platform many in
+// one call (on the embedded platform: one commit), not one call (and one durable commit) each,
+// and every one of them lands.
+TEST_F(FsAccessBatch, AccessTimesQueuedTogetherGoInOneCall) {
+  constexpr int kFiles = 300;
+  for (int i = 0; i < kFiles; ++i) remote.add_file("/d/f" + std::to_string(i), "x");
+  std::vector<Ino> inos;
+  for (int i = 0; i < kFiles; ++i) {
+    auto e = walk("/d/f" + std::to_string(i));
+    ASSERT_TRUE(e);
+    inos.push_back(e->ino);
+  }
+  clock.advance_ms(5000);
+  for (Ino ino : inos) {  // (queued: the workers start below)
+    auto opened = fs->open(ino, O_RDONLY);
+    ASSERT_TRUE(opened) << opened.status().to_string();
+    fs->release(opened->fh);
+  }
+  const int64_t when = clock.now_ms() * 1000000;
+  fs->start_uploads();
+  auto landed = [&] {
+    int n = 0;
+    for (int i = 0; i < kFiles; ++i) n += posix_attrs(*remote.item_at("/d/f" + std::to_string(i))).atime_ns == when;
+    return n;
+  };
+  for (int i = 0; i < 500 && landed() < kFiles; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(landed(), kFiles);
+  auto sizes = counter.sizes();
+  ASSERT_FALSE(sizes.empty()) << "every access time sent alone";
+  size_t in_batches = 0;
+  for (size_t n : sizes) in_batches += n;
+  EXPECT_EQ(in_batches, size_t(kFiles));  // (none sent alone: 300 queued, at most 256 a call)
+  EXPECT_LE(sizes.size(), 4u);
+  EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()), Filesystem::kAccessBatch);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "core/lmdb.h"
 #include "core/paths.h"
+#include "core/posix_attrs.h"
 #include "platform/dql.h"
 #include "platform/platform.h"
 #include "platform_fixture.h"
@@ -213,6 +214,43 @@ TEST_F(PlatformTest, PatchMergeRulesAndReadOnlyKeys) {
   EXPECT_EQ(platform_->patch_item(id, {{"metadata", nullptr}}, false, "u").err(), EINVAL);
   EXPECT_EQ(platform_->patch_item(id, {{"metadata", {{"user", 3}}}}, false, "u").err(), EINVAL);
   EXPECT_EQ(platform_->patch_item("65f0c0ffee0000000000dead", {{"description", "d"}}, false, "u").err(), ENOENT);
+}
+
+// Many patches in one commit (what the mount sends access times in): each applied as
+// patch_item would apply it, and one refused (no such item, another dataset's, a move, a bad
+// patch) undoes only itself.
+TEST_F(PlatformTest, PatchItemsAppliesEachInOneCommitAndARefusedOneUndoesOnlyItself) {
+  auto a = put("/a.txt", "a"), b = put("/b.txt", "b");
+  auto other_ds = platform_->create_dataset("bikes", "dev@local");
+  ASSERT_TRUE(other_ds);
+  auto theirs = platform_->upload_bytes(other_ds->id, "t", "/t.txt", {});
+  ASSERT_TRUE(theirs);
+  clock_.advance_ms(1000);
+  std::vector<ItemPatch> patches = {
+      {a.item.id, {{"metadata", {{"user", {{"k", 1}}}}}}, false},
+      {"65f0c0ffee0000000000dead", {{"description", "none"}}, false},
+      {theirs->item.id, {{"description", "not this dataset's"}}, false},
+      {b.item.id, {{"filename", "/moved.txt"}}, true},
+      {b.item.id, {{"metadata", {{"system", {{"size", 5}}}}}}, false},
+      {b.item.id, {{"metadata", {{"system", {{kPosixKey, {{"atime", int64_t(1577836800000000001)}}}}}}}}, true},
+  };
+  auto out = platform_->patch_items(ds_.id, patches, "u");
+  ASSERT_EQ(out.size(), patches.size());
+  ASSERT_TRUE(out[0]) << out[0].status().to_string();
+  EXPECT_EQ(out[0]->user(), (json{{"k", 1}}));
+  EXPECT_GT(out[0]->updated_ms, a.item.updated_ms);
+  EXPECT_EQ(out[1].err(), ENOENT);
+  EXPECT_EQ(out[2].err(), ENOENT);
+  EXPECT_EQ(out[3].err(), EINVAL);
+  EXPECT_EQ(out[4].err(), EPERM);
+  EXPECT_TRUE(out[5]) << out[5].status().to_string();
+  // What was stored is what the answers say, and nothing of the refused ones.
+  EXPECT_EQ(platform_->get_item(a.item.id)->user(), (json{{"k", 1}}));
+  Item b_now = *platform_->get_item(b.item.id);
+  EXPECT_EQ(b_now.filename, "/b.txt");
+  EXPECT_EQ(b_now.size(), 1u);
+  EXPECT_TRUE(b_now.system().contains(kPosixKey));
+  EXPECT_FALSE(platform_->get_item(theirs->item.id)->description.has_value());
 }
 
 TEST_F(PlatformTest, MoveFilesAndWholeFolders) {
