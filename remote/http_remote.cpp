@@ -317,7 +317,7 @@ class HttpRemote : public Remote {
   }
 
   // The API has no call for many patches: one PATCH each, a few at once (as the callers' threads
-  // would send them one by one), in order of their answers.
+  // would send them one by one); the answers in the patches' order.
   std::vector<Result<Item>> patch_many(std::span<const ItemPatch> patches) override {
     std::vector<Result<Item>> out(patches.size(), Status(EIO, "not sent"));
     (void)parallel_each(patches.size(), kParallelPatches, [&](size_t i) -> Status {

@@ -12,6 +12,13 @@ bool answered_ok(const R& r) {
   return r.is_ok();
 }
 bool answered_ok(const Status& s) { return s.is_ok(); }
+// A batch's answers (upload_files, patch_many): an error when any of them is one.
+template <typename R>
+bool all_answered_ok(const std::vector<R>& answers) {
+  for (const auto& a : answers)
+    if (!a) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -97,24 +104,17 @@ Result<UploadResult> MeteredRemote::upload(const std::string& local_file, std::s
 
 // (Passed on whole: the inner remote's batch is one call, not one per file.)
 std::vector<Result<UploadResult>> MeteredRemote::upload_files(std::span<const FileUpload> files) {
-  return timed(kUploadFiles, [&] { return inner_.upload_files(files); }, [](const auto& answers) {
-    for (const auto& a : answers)
-      if (!a) return false;
-    return true;
-  });
+  return timed(kUploadFiles, [&] { return inner_.upload_files(files); },
+               all_answered_ok<Result<UploadResult>>);
 }
 
 Result<Item> MeteredRemote::patch(std::string_view id, const json& patch, bool system) {
   return DLFS_METERED(kPatch, inner_.patch(id, patch, system));
 }
 
-// (Passed on whole, as upload_files: an error when any patch of it is one.)
+// (Passed on whole, as upload_files.)
 std::vector<Result<Item>> MeteredRemote::patch_many(std::span<const ItemPatch> patches) {
-  return timed(kPatchMany, [&] { return inner_.patch_many(patches); }, [](const auto& answers) {
-    for (const auto& a : answers)
-      if (!a) return false;
-    return true;
-  });
+  return timed(kPatchMany, [&] { return inner_.patch_many(patches); }, all_answered_ok<Result<Item>>);
 }
 
 Result<Item> MeteredRemote::move(std::string_view id, std::string_view new_path, std::string_view replace_id) {
