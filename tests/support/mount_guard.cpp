@@ -1,10 +1,11 @@
 #include "mount_guard.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "process.h"
@@ -15,6 +16,27 @@ namespace dlfs::test {
 
 bool is_mounted(const std::string& dir) { return is_mount_point(dir); }
 
+namespace {
+
+// A file of /proc/PID, whole; "" if it cannot be read. (Not std::ifstream: a process that exits
+// while its file is read makes read() fail with ESRCH, and libstdc++'s filebuf throws on that
+// whatever the stream's exception mask — out of find_process, with /proc's DIR left open.)
+std::string read_proc_file(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;  // (an error: what was read so far)
+    out.append(buf, size_t(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
 pid_t find_process(const std::string& needle, const std::string& arg) {
   DIR* proc = opendir("/proc");
   if (!proc) return 0;
@@ -22,8 +44,7 @@ pid_t find_process(const std::string& needle, const std::string& arg) {
   while (struct dirent* e = readdir(proc)) {
     pid_t pid = pid_t(atoi(e->d_name));
     if (pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline = read_proc_file("/proc/" + std::string(e->d_name) + "/cmdline");
     bool has_needle = cmdline.find(needle) != std::string::npos;
     bool has_arg = false;
     for (size_t start = 0; start < cmdline.size();) {
@@ -43,9 +64,8 @@ pid_t find_process(const std::string& needle, const std::string& arg) {
 
 bool process_gone(pid_t pid) {
   if (kill(pid, 0) != 0) return true;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
+  std::string stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  stat = stat.substr(0, stat.find('\n'));
   size_t paren = stat.rfind(')');
   return paren == std::string::npos || (paren + 2 < stat.size() && stat[paren + 2] == 'Z');
 }
