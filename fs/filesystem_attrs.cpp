@@ -119,7 +119,7 @@ void Filesystem::folder_changed(const std::string& dir) {
     folder_changed_ns_[dir] = now_ns();
     first = folder_times_due_.insert(dir).second;
   }
-  if (!first || !options_.spool || options_.read_only) return;
+  if (!first || !can_write()) return;
   std::lock_guard lock(write_mu_);
   if (!stopping_)
     push_task_locked(Task{nullptr, {}, dir, std::chrono::steady_clock::now() + kFolderTimesDelay, nullptr, true});
@@ -299,7 +299,7 @@ std::optional<int64_t> Filesystem::shown_atime(const std::string& id) {
 }
 
 void Filesystem::accessed(const Item& item) {
-  if (!options_.atime || !options_.posix_attrs || !options_.spool || options_.read_only || is_spool_id(item.id))
+  if (!options_.atime || !options_.posix_attrs || !can_write() || is_spool_id(item.id))
     return;
   int64_t now = now_ns();
   PosixAttrs kept = posix_attrs(item);
@@ -344,9 +344,7 @@ void Filesystem::run_access_patches(std::vector<Task> tasks) {
   std::vector<ItemPatch> patches;
   patches.reserve(tasks.size());
   for (Task& t : tasks) patches.push_back(ItemPatch{t.item_id, std::move(t.access_patch), true});
-  std::vector<Result<Item>> answers;
-  if (patches.size() == 1) answers.push_back(remote_.patch(patches[0].id, patches[0].patch, true));
-  else answers = remote_.patch_many(patches);
+  std::vector<Result<Item>> answers = remote_.patch_many(patches);
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (i < answers.size() && answers[i]) continue;
     spdlog::debug("{}: access time not kept: {}", tasks[i].path,

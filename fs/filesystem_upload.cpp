@@ -68,7 +68,7 @@ void Filesystem::push_ready_locked(Task task) {
 }
 
 void Filesystem::start_uploads() {
-  if (!options_.spool || options_.read_only || !workers_.empty()) return;
+  if (!can_write() || !workers_.empty()) return;
   resume_journal();
   {
     std::lock_guard lock(write_mu_);
@@ -82,7 +82,7 @@ void Filesystem::start_uploads() {
 }
 
 void Filesystem::resume_journal() {
-  if (!options_.spool || options_.read_only) return;
+  if (!can_write()) return;
   {
     std::lock_guard lock(write_mu_);
     if (resumed_) return;

@@ -20,7 +20,7 @@ ListingWriter::~ListingWriter() {
 }
 
 void ListingWriter::store(std::string dir, std::shared_ptr<const PackedItems> items, uint64_t epoch,
-                          std::optional<int64_t> fetched_ms) {
+                          int64_t fetched_ms) {
   std::unique_lock lock(mu_);
   // (one listing over the bound alone still goes in, once the queue is empty)
   changed_.wait(lock, [&] { return queue_.empty() || queued_items_ + items->size() <= max_queued_items_; });
@@ -64,7 +64,6 @@ void ListingWriter::run() {
 
 void ListingWriter::write(const Pending& p) {
   if (!still_current_(p.dir, p.epoch)) return;  // changed since the fetch: it would be stale
-  // (stamped with its fetch's time: stored late, under load, it must not look fresher)
   Status s = cache_.put_listing(p.dir, *p.items, p.fetched_ms);
   if (!s && s.err() != EFBIG) spdlog::warn("cache: storing listing {}: {}", p.dir, s.to_string());
   if (!still_current_(p.dir, p.epoch)) {  // changed while storing: the listing and its items go

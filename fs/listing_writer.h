@@ -11,7 +11,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -33,10 +32,9 @@ class ListingWriter {
   ListingWriter(const ListingWriter&) = delete;
   ListingWriter& operator=(const ListingWriter&) = delete;
 
-  // `fetched_ms`: when the listing was fetched (what the cache records as its age; unset: when
-  // it is stored).
-  void store(std::string dir, std::shared_ptr<const PackedItems> items, uint64_t epoch,
-             std::optional<int64_t> fetched_ms = std::nullopt);
+  // `fetched_ms`: when the listing was fetched, what the cache records as its age (never the
+  // time it is stored: stored late, under load, it would look fresher than it is).
+  void store(std::string dir, std::shared_ptr<const PackedItems> items, uint64_t epoch, int64_t fetched_ms);
   // Returns once every listing queued before the call is stored (or dropped).
   void flush();
   // For tests: while held, nothing is stored (flush() ends the hold).
@@ -47,7 +45,7 @@ class ListingWriter {
     std::string dir;
     std::shared_ptr<const PackedItems> items;
     uint64_t epoch;
-    std::optional<int64_t> fetched_ms;
+    int64_t fetched_ms;
   };
   void run();
   void write(const Pending& p);

@@ -58,7 +58,7 @@ class ListingWriterTest : public ::testing::Test {
 TEST_F(ListingWriterTest, StoresListingsAndTheirItems) {
   ListingWriter writer(*cache_, [](const std::string&, uint64_t) { return true; });
   auto a = listing_of("/a", 3);
-  writer.store("/a", a, 1);
+  writer.store("/a", a, 1, clock_.now_ms());
   writer.flush();
   ASSERT_EQ(cached_count("/a"), 3u);
   auto item = cache_->get_item("/a/f2");
@@ -86,8 +86,8 @@ TEST_F(ListingWriterTest, AListingThatChangedBeforeItsTurnIsNotStored) {
   std::atomic<uint64_t> epoch{1};
   ListingWriter writer(*cache_, [&](const std::string&, uint64_t e) { return e == epoch.load(); });
   epoch = 2;  // a change of /a after the fetch read epoch 1
-  writer.store("/a", listing_of("/a", 3), 1);
-  writer.store("/b", listing_of("/b", 2), 2);
+  writer.store("/a", listing_of("/a", 3), 1, clock_.now_ms());
+  writer.store("/b", listing_of("/b", 2), 2, clock_.now_ms());
   writer.flush();
   EXPECT_EQ(cached_count("/a"), 0u);
   EXPECT_FALSE(cache_->get_item("/a/f0"));
@@ -98,7 +98,7 @@ TEST_F(ListingWriterTest, AListingThatChangedWhileStoredIsTakenOutAgain) {
   int asked = 0;
   // Current when looked at before storing, changed when looked at after.
   ListingWriter writer(*cache_, [&](const std::string&, uint64_t) { return ++asked == 1; });
-  writer.store("/a", listing_of("/a", 3), 1);
+  writer.store("/a", listing_of("/a", 3), 1, clock_.now_ms());
   writer.flush();
   EXPECT_EQ(asked, 2);
   EXPECT_EQ(cached_count("/a"), 0u);
@@ -108,8 +108,8 @@ TEST_F(ListingWriterTest, AListingThatChangedWhileStoredIsTakenOutAgain) {
 TEST_F(ListingWriterTest, ListingsOfOneFolderAreStoredInOrderAndAllBeforeTheWriterGoes) {
   {
     ListingWriter writer(*cache_, [](const std::string&, uint64_t) { return true; });
-    for (int round = 0; round < 20; ++round) writer.store("/a", listing_of("/a", round + 1, "r" + std::to_string(round) + "-"), 1);
-    for (int d = 0; d < 50; ++d) writer.store("/d" + std::to_string(d), listing_of("/d" + std::to_string(d), 2), 1);
+    for (int round = 0; round < 20; ++round) writer.store("/a", listing_of("/a", round + 1, "r" + std::to_string(round) + "-"), 1, clock_.now_ms());
+    for (int d = 0; d < 50; ++d) writer.store("/d" + std::to_string(d), listing_of("/d" + std::to_string(d), 2), 1, clock_.now_ms());
   }  // no flush: the destructor stores what is queued
   auto last = cache_->get_listing("/a");
   ASSERT_TRUE(last);
@@ -130,9 +130,9 @@ TEST_F(ListingWriterTest, StoreWaitsWhileTooManyItemsAreQueued) {
         return true;
       },
       /*max_queued_items=*/10);
-  writer.store("/one", listing_of("/one", 6), 1);  // taken by the writer (stuck), still counted
-  writer.store("/two", listing_of("/two", 4), 1);  // queued: 10 items wait now
-  auto third = std::async(std::launch::async, [&] { writer.store("/three", listing_of("/three", 1), 1); });
+  writer.store("/one", listing_of("/one", 6), 1, clock_.now_ms());  // taken by the writer (stuck), still counted
+  writer.store("/two", listing_of("/two", 4), 1, clock_.now_ms());  // queued: 10 items wait now
+  auto third = std::async(std::launch::async, [&] { writer.store("/three", listing_of("/three", 1), 1, clock_.now_ms()); });
   EXPECT_EQ(third.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
   {
     std::lock_guard lock(mu);
