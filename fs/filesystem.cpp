@@ -535,6 +535,7 @@ bool same_version(const Item& a, const Item& b) { return a.id == b.id && a.etag(
 }  // namespace
 
 Result<Filesystem::FileHandle> Filesystem::read_handle(Ino ino, uint64_t fh, uint64_t offset) {
+  note_busy();
   FileHandle handle;
   if (fh == 0 && offset == 0) DLFS_TRY(opened_by_read(ino));  // (the open the kernel did not send)
   if (fh != 0) {

@@ -95,8 +95,12 @@ struct FsOptions {
   bool posix_attrs = true;
   // Access times as relatime keeps them: a read open (a folder's listing) sets its atime when it
   // is older than its mtime or ctime, or a day old (a patch sent in the background); off
-  // (-o noatime): never.
+  // (-o noatime): never. The patches are held while the mount is busy (fs/filesystem_access.cpp):
+  // sent once no read, open or close came for access_quiet_ms, at most access_hold_ms after the
+  // first was held, and at unmount.
   bool atime = true;
+  int64_t access_quiet_ms = 1000;
+  int64_t access_hold_ms = 30000;
   // -o no_open (the default): the kernel sends no open and no release for an existing file
   // (fuse_adapter answers ENOSYS to the first open), so that a warm open and read cost no request.
   // Its writes and truncates come with fh 0 and go through the node's implicit writer
@@ -324,8 +328,9 @@ class Filesystem {
   // Whether anything can be written through this mount (false: -o ro, or no spool).
   bool can_write() const { return options_.spool && !options_.read_only; }
   // Access times queued together go to the platform in one call (Remote::patch_many), at most
-  // this many.
+  // this many; at most kAccessHoldCap are held while the mount is busy.
   static constexpr size_t kAccessBatch = 256;
+  static constexpr size_t kAccessHoldCap = 20000;
   const FsCounters& counters() const { return counters_; }
   const SourceCounters& source_counters() const { return source_.counters(); }
   const InodeTable& inodes() const { return inodes_; }
@@ -520,6 +525,10 @@ class Filesystem {
   // A read open of a platform item, or a listing of a folder: its access time, as relatime keeps
   // it (fs/filesystem_attrs.cpp).
   void accessed(const Item& item);
+  void note_busy();  // a read, an open or a close: access times wait (fs/filesystem_access.cpp)
+  // Moves the held access times to the ready tasks if due (or `now`); else answers when they are.
+  std::optional<std::chrono::steady_clock::time_point> release_held_access_locked(bool now);
+  void drop_held_access(const std::string& id);  // this mount changes the item
   // A read found the item's bytes replaced on the platform (ESTALE): its new state is learned.
   void version_gone(const Item& item);
   void run_access_patches(std::vector<Task> tasks);
@@ -683,6 +692,12 @@ class Filesystem {
   std::deque<Task> ready_tasks_;
   size_t ready_uploads_ = 0;  // uploads among ready_tasks_ (what max_pending bounds)
   std::multimap<std::chrono::steady_clock::time_point, Task> delayed_tasks_;
+  // Access times held while the mount is busy, by item id (the newest kept), since held_since_;
+  // and those released and not sent yet (what wait_uploads waits for).
+  std::unordered_map<std::string, Task> held_access_;
+  std::chrono::steady_clock::time_point held_since_{};
+  size_t access_in_flight_ = 0;
+  std::atomic<int64_t> busy_ms_{0};  // steady clock ms of the last read, open or close (note_busy)
   struct AwaitedPreprocess {
     std::string path;  // where it landed
     unsigned polls = 0;

@@ -3,7 +3,7 @@
 // utimensat. A pending file keeps them with itself
 // (journaled, sent with its upload); an item on the platform is patched (?system=true). Every
 // change sets ctime; writes set mtime and ctime (fs/filesystem_write.cpp); a read open sets atime
-// as relatime does.
+// as relatime does (fs/filesystem_access.cpp).
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -284,74 +284,6 @@ Status Filesystem::change_attrs(Ino ino, const Node& n, const AttrChange& change
     p->ctime_ns = *delta.ctime_ns;
   }
   return patch_item(ino, {{"metadata", {{"system", {{kPosixKey, posix_json(delta)}}}}}}).status();
-}
-
-// relatime: an access is recorded only when the last one is older than the last change, or than
-// this. (Reads are most of what a dataset sees: each file costs one patch a day at most.)
-constexpr int64_t kRelatimeNs = 24LL * 3600 * 1000000000;
-
-std::optional<int64_t> Filesystem::shown_atime(const std::string& id) {
-  std::lock_guard lock(atimes_mu_);
-  if (atimes_.empty()) return std::nullopt;
-  auto it = atimes_.find(id);
-  if (it == atimes_.end()) return std::nullopt;
-  return it->second;
-}
-
-void Filesystem::accessed(const Item& item) {
-  if (!options_.atime || !options_.posix_attrs || !can_write() || is_spool_id(item.id))
-    return;
-  int64_t now = now_ns();
-  PosixAttrs kept = posix_attrs(item);
-  int64_t updated = item.updated_ms * 1000000;
-  int64_t mtime = kept.mtime_ns.value_or(updated), ctime = kept.ctime_ns.value_or(updated);
-  bool times_due = false;  // a folder whose changed time is on its way (run_folder_times sends it)
-  if (item.is_dir()) {
-    if (auto changed = folder_changed_ns(item.filename)) mtime = std::max(mtime, *changed), ctime = std::max(ctime, *changed);
-    std::lock_guard lock(folder_times_mu_);
-    times_due = folder_times_due_.count(item.filename) > 0;
-  }
-  int64_t atime = kept.atime_ns.value_or(mtime);
-  {
-    std::lock_guard lock(atimes_mu_);
-    if (auto it = atimes_.find(item.id); it != atimes_.end()) {
-      if (kept.atime_ns >= it->second) atimes_.erase(it);  // the platform's item has it now
-      else atime = std::max(atime, it->second);
-    }
-    if (atime > mtime && atime > ctime && now - atime < kRelatimeNs) return;
-    // (bounded: the times shown go back to what the platform's items said when fetched, until
-    // they are fetched again; every access is still recorded)
-    if (atimes_.size() >= 100000) atimes_.clear();
-    atimes_[item.id] = now;
-  }
-  // The times shown so far go along where the item has none: a patch moves updatedAt, which
-  // stands for them otherwise (and a moved mtime would make `make` rebuild).
-  PosixAttrs times;
-  times.atime_ns = now;
-  if (!kept.mtime_ns && !times_due) times.mtime_ns = mtime;
-  if (!kept.ctime_ns && !times_due) times.ctime_ns = ctime;
-  Task task{nullptr, item.id, item.filename, std::chrono::steady_clock::now(),
-            json{{"metadata", {{"system", {{kPosixKey, posix_json(times)}}}}}}, false};
-  std::lock_guard lock(write_mu_);
-  if (!stopping_) push_task_locked(std::move(task));
-}
-
-void Filesystem::run_access_patches(std::vector<Task> tasks) {
-  // One try, by id (a rename since does not matter): an access time is worth no retries. Its
-  // answer is not learned: it may have been made before a rename, an unlink or a patch of this
-  // mount that landed first, and would put the older state back. The time stays shown from
-  // atimes_ until the platform's item, fetched again, has it.
-  std::vector<ItemPatch> patches;
-  patches.reserve(tasks.size());
-  for (Task& t : tasks) patches.push_back(ItemPatch{t.item_id, std::move(t.access_patch), true});
-  std::vector<Result<Item>> answers = remote_.patch_many(patches);
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (i < answers.size() && answers[i]) continue;
-    spdlog::debug("{}: access time not kept: {}", tasks[i].path,
-                  i < answers.size() ? answers[i].status().to_string() : "no answer");
-    std::lock_guard lock(atimes_mu_);
-    atimes_.erase(tasks[i].item_id);  // tried again at the next open
-  }
 }
 
 }  // namespace dlfs

@@ -160,8 +160,13 @@ size_t Filesystem::wait_uploads(std::chrono::milliseconds timeout) {
         ++n;
     return n;
   };
+  // The access times held go now; waited for too where workers send them.
+  release_held_access_locked(true);
+  bool sending = !workers_.empty();
   // (done when the spool entries of what landed are gone too: `dlfs sync` then finds none)
-  write_cv_.wait_for(lock, timeout, [&] { return left() + spool_drops_.size() + spool_dropping_ == 0; });
+  write_cv_.wait_for(lock, timeout, [&] {
+    return left() + spool_drops_.size() + spool_dropping_ + (sending ? access_in_flight_ : 0) == 0;
+  });
   return left();
 }
 
@@ -189,13 +194,12 @@ void Filesystem::upload_worker() {
       push_ready_locked(std::move(delayed_tasks_.begin()->second));
       delayed_tasks_.erase(delayed_tasks_.begin());
     }
+    std::optional<std::chrono::steady_clock::time_point> when = release_held_access_locked(false);
     if (ready_tasks_.empty()) {
-      if (delayed_tasks_.empty()) {
-        work_cv_.wait(lock);
-      } else {
-        auto when = delayed_tasks_.begin()->first;  // a copy: another worker may take that task meanwhile
-        work_cv_.wait_until(lock, when);
-      }
+      // (a copy: another worker may take that task meanwhile)
+      if (!delayed_tasks_.empty()) when = when ? std::min(*when, delayed_tasks_.begin()->first) : delayed_tasks_.begin()->first;
+      if (when) work_cv_.wait_until(lock, *when);
+      else work_cv_.wait(lock);
       continue;
     }
     if (remote_.server_away()) {

@@ -181,6 +181,7 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
   if (at_path && at_path->ino == ino) return at_path;
   if (item.is_link()) return Status(EPERM, path + " is a link item; it cannot be edited");
   if (symlink_target(item)) return Status(ELOOP, path + " is a symlink");
+  drop_held_access(item.id);  // (its times are the pending file's from here on)
   // Still at its path? A descriptor the kernel opened without asking (no_open) may write only
   // now, its file unlinked or renamed over since by this mount (another pending file at its path,
   // its platform item unlinked, or a new file's that left the spool unuploaded): it writes a
@@ -384,6 +385,7 @@ Status Filesystem::wait_uploaded(const std::shared_ptr<PendingFile>& p, uint64_t
 
 Status Filesystem::flush(Ino ino, uint64_t fh) {
   ++counters_.flushes;
+  note_busy();
   if (fh == 0) return close_implicit_writer(ino, WriterClose::kFlush);  // a close of a descriptor (no_open)
   FileHandle h;
   {
