@@ -79,13 +79,11 @@ for round in $(seq "$ROUNDS"); do
     drop
     "mount_$t" || { echo "$t did not mount" >&2; continue; }
     run "$t" "$mnt/train" 2 e1 e2 || true
-    bench_unmount "$mnt"
-    sleep 0.5
+    bench_unmount "$mnt" "$bench_mount_pid"  # (until the daemon exited: what it sends then is not timed below)
     drop
     "mount_$t" || { echo "$t did not remount" >&2; continue; }
     run "$t" "$mnt/train" 1 remount || true
-    bench_unmount "$mnt"
-    sleep 0.5
+    bench_unmount "$mnt" "$bench_mount_pid"
   done
 done
 

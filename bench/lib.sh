@@ -43,6 +43,8 @@ bench_wait_exit() {
   done
   return 1
 }
+# bench_daemon_of DIR: the pid of the mount.dlfs daemon serving DIR (none: nothing printed).
+bench_daemon_of() { pgrep -n -f -- "mount.dlfs .* $1 -o" || true; }
 # bench_unmount DIR [PID]: fusermount3 -u DIR if mounted (retried while busy, then lazily), and
 # until PID (the FUSE daemon, when known) exited, bounded; PID then leaves bench_pids (the cleanup
 # must never signal a number the system may have given another process since).
@@ -55,17 +57,19 @@ bench_unmount() {
     sleep 0.5
   done
   [ -n "${2:-}" ] || return 0
-  bench_wait_exit "$2" 10 || { kill "$2" 2>/dev/null; bench_wait_exit "$2" 5; } || return 0
+  bench_wait_exit "$2" 30 || { kill "$2" 2>/dev/null; bench_wait_exit "$2" 5; } || return 0
   local keep=() p
   for p in "${bench_pids[@]}"; do [ "$p" = "$2" ] || keep+=("$p"); done
   bench_pids=("${keep[@]}")
 }
 
 # bench_mount SOURCE MOUNTPOINT OPTIONS: mount.dlfs, remembered for the cleanup.
+# Its daemon's pid in bench_mount_pid, for bench_unmount DIR "$bench_mount_pid".
 bench_mount() {
   mkdir -p "$2"
   "$bin/mount.dlfs" "$1" "$2" -o "$3"
   bench_mounts+=("$2")  # (the daemon exits when unmounted)
+  bench_mount_pid=$(bench_daemon_of "$2")
 }
 
 # secs CMD...: wall seconds of CMD (its output dropped); fails, printing nothing, if CMD fails.
