@@ -140,6 +140,7 @@ void Filesystem::run_folder_times(Task task) {
   if (!dir || !dir->item.is_dir() || is_spool_id(dir->item.id)) return;
   PosixAttrs kept = posix_attrs(dir->item);
   if (kept.mtime_ns >= changed) return;
+  drop_held_access(dir->item.id);  // (held since before the change: it carries the older mtime)
   PosixAttrs times;
   times.mtime_ns = *changed;
   times.ctime_ns = std::max(*changed, kept.ctime_ns.value_or(0));

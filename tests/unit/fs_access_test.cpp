@@ -101,6 +101,24 @@ class FsAccessHeldAtUnmount : public FsAccessHeld {
   }
 };
 
+// A folder the platform keeps no times of (an API client's), listed: the held access time
+// carries the mtime shown then; a name made in it since moves that mtime, sent a second later —
+// the access time, sent after it, must not put the older one back.
+TEST_F(FsAccessHeldAtUnmount, AFoldersChangedTimeIsNotPutBackByItsHeldAccessTime) {
+  remote.add_dir("/e");
+  auto e = walk("/e");
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(list(e->ino));  // (its access time held)
+  clock.advance_ms(1000);
+  put(e->ino, "made", "x");
+  const int64_t changed = clock.now_ms() * 1000000;
+  auto mtime = [&] { return posix_attrs(*remote.item_at("/e")).mtime_ns; };
+  for (int i = 0; i < 500 && mtime() != changed; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(mtime(), changed);
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);  // (what was held goes now)
+  EXPECT_EQ(mtime(), changed);
+}
+
 TEST_F(FsAccessHeldAtUnmount, TheUnmountSendsThem) {
   const int64_t when = clock.now_ms() * 1000000;
   for (Ino ino : inos) read_open(ino);
