@@ -174,19 +174,19 @@ measure() {
   put "$t" ls_warm secs "${T[@]}" ls -l "$root/files"
   put "$t" stat secs "${T[@]}" "$reader" "$root/files" 8 stat
   fresh || return 0
+  put "$t" big_cold seqread "$root/big/big.bin"
+  fresh || return 0
   put "$t" read_cold rate "$root/files"
   put "$t" read_warm median3 rate "$root/files"
   "${T[@]}" cmp -s "$work/local/files/f000000.bin" "$root/files/f000000.bin" ||
     echo "$t: f000000.bin read back differs" >&2
   if [ "$t" = embedded ] || [ "$t" = dlfsd ]; then
-    # (what a read left: the listings in the metadata cache, the bytes in the data cache)
+    # (what the read left: the listings in the metadata cache, the bytes in the data cache)
     fresh keep || return 0
     put "$t" ls_remount secs "${T[@]}" ls -l "$root/files"
     fresh keep || return 0
     put "$t" read_remount rate "$root/files"
   fi
-  fresh || return 0
-  put "$t" big_cold seqread "$root/big/big.bin"
   "unmount_$t"
 }
 
