@@ -523,7 +523,7 @@ class Filesystem {
   Result<Item> item_at(const std::string& path);  // pending or remote
   void unlinked(const std::string& id);  // the platform's item is deleted or replaced
   // A read open of a platform item, or a listing of a folder: its access time, as relatime keeps
-  // it (fs/filesystem_attrs.cpp).
+  // it (fs/filesystem_access.cpp).
   void accessed(const Item& item);
   void note_busy();  // a read, an open or a close: access times wait (fs/filesystem_access.cpp)
   // Moves the held access times to the ready tasks if due (or `now`); else answers when they are.
