@@ -45,7 +45,7 @@ Status ModelRun::make_core(const std::string& cache_name) {
   // Writers let go when idle between steps on every fifth seed (the sweeper races the steps).
   fo.implicit_idle_ms = o_.seed % 5 == 0 ? 20 : 60000;
   // Access times go as soon as a worker is free on half the seeds, held a few ms on the rest:
-  // either way they race the steps (held a second, as mounts do, they would never be sent).
+  // either way they race the steps (held a second, as mounts do, they would seldom be sent).
   fo.access_quiet_ms = (o_.seed / 2) % 2 ? 0 : 5;
   // Pages of one item on every third seed: folders of a few items are fetched as several range
   // walks at once (fs/listing_fetch.h), under the chaos of lost and late answers.
