@@ -35,6 +35,10 @@ class FakeClock : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// Milliseconds of the monotonic clock (std::chrono::steady_clock): for intervals and deadlines
+// within a process, never a date.
+int64_t steady_now_ms();
+
 std::string format_iso8601(int64_t epoch_ms);
 Result<int64_t> parse_iso8601(std::string_view text);
 

@@ -7,6 +7,7 @@
 // commit per batch, over HTTP a request each) shares the cores with the reads that made them.
 #include <spdlog/spdlog.h>
 
+#include "core/clock.h"
 #include "core/posix_attrs.h"
 #include "fs/filesystem.h"
 
@@ -18,16 +19,11 @@ namespace {
 // this. (Reads are most of what a dataset sees: each file costs one patch a day at most.)
 constexpr int64_t kRelatimeNs = 24LL * 3600 * 1000000000;
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void Filesystem::note_busy() {
   // (stored at most every 50 ms: readers on every core would share one cache line otherwise)
-  int64_t now = steady_ms();
+  int64_t now = steady_now_ms();
   if (now - busy_ms_.load(std::memory_order_relaxed) >= 50) busy_ms_.store(now, std::memory_order_relaxed);
 }
 

@@ -175,6 +175,7 @@ Result<Item> Filesystem::remote_move(const std::string& id, const std::string& t
 }
 
 Result<Item> Filesystem::remote_patch(const std::string& id, const json& patch) {
+  drop_held_access(id);  // (sent after this patch, a held access time would put older times back)
   // Changes under metadata.system (the POSIX attributes) need the system flag.
   auto m = patch.find("metadata");
   bool system = m != patch.end() && m->is_object() && m->contains("system");

@@ -37,7 +37,6 @@ Result<Item> Filesystem::patch_item(Ino ino, const json& patch) {
     }
     id = p->base_id;
   }
-  drop_held_access(id);
   DLFS_ASSIGN(Item item, remote_patch(id, patch));
   learned(item);
   if (auto p = pending_of(ino)) {

@@ -4,8 +4,9 @@
 #include <vips/vips.h>
 
 #include <cctype>
-#include <chrono>
 #include <mutex>
+
+#include "core/clock.h"
 
 namespace dlfs {
 namespace {
@@ -67,11 +68,6 @@ std::string take_vips_error(const std::string& fallback) {
   return msg.empty() ? fallback : msg;
 }
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 struct EvalGuard {
   int64_t deadline_ms;
   const std::atomic<bool>* cancel;
@@ -84,7 +80,7 @@ void on_eval(VipsImage* image, VipsProgress*, void* data) {
   auto* guard = static_cast<EvalGuard*>(data);
   if (guard->cancel && guard->cancel->load())
     guard->cancelled = true;
-  else if (steady_ms() > guard->deadline_ms)
+  else if (steady_now_ms() > guard->deadline_ms)
     guard->timed_out = true;
   else
     return;
@@ -208,7 +204,7 @@ Result<ImageHeader> read_image_header(std::string_view bytes, ImageFormat expect
 
 Result<std::string> make_thumbnail(std::string_view bytes, const ImageLimits& limits, const std::atomic<bool>* cancel) {
   DLFS_TRY(init_image_library());
-  EvalGuard guard{steady_ms() + limits.timeout_ms, cancel};
+  EvalGuard guard{steady_now_ms() + limits.timeout_ms, cancel};
   VipsImage* raw = nullptr;
   // fail_on goes to the loader through option_string: thumbnail's own fail_on does not reach
   // the shrink-on-load path, and a truncated JPEG or GIF would pass with a grey tail.
