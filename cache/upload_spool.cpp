@@ -479,6 +479,15 @@ Status UploadSpool::update(const SpoolRecord& record) {
   return put_locked(r);
 }
 
+Status UploadSpool::promise(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = unjournaled_.find(id);
+  if (it == unjournaled_.end()) return {};  // journaled: promised already
+  keep_record_xattr(it->second);
+  if (xattrs_) return {};
+  return put_locked(it->second);  // a disk without xattrs: the journal keeps it (unsynced)
+}
+
 Status UploadSpool::close_file(uint64_t id) {
   std::string file = file_path(id);
   struct stat st {};

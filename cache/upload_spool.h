@@ -112,6 +112,12 @@ class UploadSpool {
 
   // Writes the record. The size is taken from the record only via resize().
   Status update(const SpoolRecord& record);
+  // Makes a record created not promised survive a SIGKILL from now on, as a promised one does
+  // (its xattr written; resumed as far as its file is written): once its copied-in bytes are
+  // whole.
+  Status promise(uint64_t id);
+  // SpoolOptions::durable_close: each close_file() syncs (closes must then be seen).
+  bool durable_close() const { return options_.durable_close; }
   // Marks the record pending with its file's current size (with durable_close: synced first).
   Status close_file(uint64_t id);
   // Makes the spool files of `ids` and every record written so far survive a power loss: an

@@ -21,5 +21,10 @@ Result<uint64_t> copy_fd(int in, int out);
 Status fsync_dir(const std::string& dir);
 // fsync of a file by its path.
 Status fsync_file(const std::string& path);
+// Raises this process's soft limit of open descriptors to its hard limit (a daemon that holds
+// many: spool and cache files, uploads in flight, connections). A login shell's soft limit is
+// 1,024 for the select(2) of old programs, which these daemons do not use; Go's runtime does the
+// same for every program. Answers the limit now in force.
+uint64_t raise_open_file_limit();
 
 }  // namespace dlfs

@@ -104,10 +104,16 @@ struct FsOptions {
   // -o no_open (the default): the kernel sends no open and no release for an existing file
   // (fuse_adapter answers ENOSYS to the first open), so that a warm open and read cost no request.
   // Its writes and truncates come with fh 0 and go through the node's implicit writer
-  // (fs/filesystem_implicit.cpp), let go at the node's next flush (a close) or once no write came
-  // for implicit_idle_ms (pages of a mapping written back after the last close).
+  // (fs/filesystem_implicit.cpp), let go once no write came for implicit_idle_ms, or at a flush
+  // while the kernel still sends them (unless sync_upload it is told ENOSYS to the first:
+  // closes_needed), or, past max_implicit_writers open (each holds its spool file's descriptor),
+  // the least recently written first.
   bool no_open = false;
-  int64_t implicit_idle_ms = 2000;
+  int64_t implicit_idle_ms = 1000;
+  size_t max_implicit_writers = 256;
+  // Reads with no open (no_open) pin the version a read from the start found, with a descriptor
+  // of its bytes where they are in a local file: this many nodes at most, the oldest let go.
+  size_t max_read_pins = 1024;
 };
 
 // Who makes a new file or folder and its permission bits (the umask applied), from the FUSE
@@ -327,6 +333,12 @@ class Filesystem {
   const FsOptions& options() const { return options_; }
   // Whether anything can be written through this mount (false: -o ro, or no spool).
   bool can_write() const { return options_.spool && !options_.read_only; }
+  // Whether the kernel must go on sending a FLUSH at every close. Without opens (no_open) every
+  // writer is let go once idle, so a close need not be seen — a warm read is then no request at
+  // all — unless it waits for its upload (sync_upload) or syncs (durable_close).
+  bool closes_needed() const {
+    return !options_.no_open || options_.sync_upload || (options_.spool && options_.spool->durable_close());
+  }
   // Access times queued together go to the platform in one call (Remote::patch_many), at most
   // this many; at most kAccessHoldCap are held while the mount is busy.
   static constexpr size_t kAccessBatch = 256;
@@ -610,7 +622,7 @@ class Filesystem {
     std::mutex mu;
     std::atomic<uint64_t> fh{0};  // its handle in files_ (0: being made); read unlocked by reads
     bool closed = false; // let go: a write that finds it so makes a new one
-    std::chrono::steady_clock::time_point used;
+    std::atomic<int64_t> used_ms{0};  // steady_now_ms() of its last write (read unlocked by the cap)
   };
   std::mutex implicit_mu_;
   std::unordered_map<Ino, std::shared_ptr<ImplicitWriter>> implicit_;
@@ -618,6 +630,12 @@ class Filesystem {
   std::condition_variable implicit_cv_;
   bool implicit_stopping_ = false;  // (implicit_mu_)
   std::thread implicit_sweeper_;    // started with the first implicit writer
+  Result<std::pair<Entry, OpenResult>> create_file(Ino parent, std::string_view name, int flags, const NewNode& as);
+  // The node's ImplicitWriter, made if it has none (its fh then 0), and the sweeper started.
+  std::shared_ptr<ImplicitWriter> implicit_slot(Ino ino);
+  // A handle made by create (no_open) becomes the node's implicit writer; released if the node
+  // has one already (the same pending file's) or the handle cannot write.
+  void adopt_implicit_writer(Ino ino, uint64_t fh);
   // Runs `op` with the node's implicit writer's fh (made now if there is none: open(ino, O_WRONLY
   // [| O_TRUNC if `truncating`])), its mu held.
   Status with_implicit_writer(Ino ino, bool truncating, const std::function<Status(uint64_t fh)>& op);
@@ -632,8 +650,10 @@ class Filesystem {
     kSync,    // a wait for every upload, an fsync of a folder
     kGone,    // the kernel forgot the node, or the mount stops
   };
-  Status close_implicit_writer(Ino ino, WriterClose why,
-                               std::chrono::steady_clock::time_point idle_before = {});
+  // kIdle: only if not written since `idle_before_ms` (steady_now_ms()).
+  Status close_implicit_writer(Ino ino, WriterClose why, int64_t idle_before_ms = 0);
+  // Past FsOptions::max_implicit_writers: the least recently written let go, down to 3/4 of it.
+  void cap_implicit_writers();
   void sweep_implicit_writers();
   // Every implicit writer of a file at or under the dataset path `under` let go (its writes
   // promised and queued).

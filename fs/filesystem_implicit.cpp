@@ -1,38 +1,76 @@
 // Writes without opens (FsOptions::no_open). The kernel, told ENOSYS to an open, sends no open
-// and no release for an existing file any more: a warm open and read of a dataset's file then
-// cost the daemon nothing. Its writes, ftruncates and open(O_TRUNC)s come with fh 0; each close
-// still sends a flush. They go through one writer per node, made as an open for writing would be
-// (the item's bytes copied into the spool, or none with a truncate to 0), and let go — committed
-// and queued, as a close does — at the node's next flush. Whichever descriptor's close that flush
-// is, the file as written so far is promised: a writer still writing makes a new one, and its
-// close promises the rest. What comes after the last close (pages of a shared mapping written
-// back later, a truncate(2) by path, which the kernel sends exactly as an open(O_TRUNC)'s) is let
-// go once no write came for implicit_idle_ms, by the sweeper, and at unmount.
-// Files made by create keep their handle: the kernel opens them through CREATE and releases them.
+// and no release for an existing file any more, and told ENOSYS to a flush, none at a close
+// either (Filesystem::closes_needed): a warm open, read and close of a dataset's file then cost
+// the daemon nothing. Its writes, ftruncates and open(O_TRUNC)s come with fh 0. They go through
+// one writer per node, made as an open for writing would be (the item's bytes copied into the
+// spool, or none with a truncate to 0), and let go — committed and queued, as a close was — once
+// no write came for implicit_idle_ms (the sweeper), at an fsync of its folder or a wait for every
+// upload (`dlfs sync`), at unmount, at a flush while the kernel still sends them, and, past
+// max_implicit_writers open (each holds its spool file's descriptor), the least recently written
+// first. A writer still writing when let go makes a new one, which promises the rest.
+// Files made by create are written the same way: once told ENOSYS to an open, the kernel sends
+// no release even for a file it opened through CREATE (a handle kept per file made, with its
+// spool descriptor, to the unmount: a `cp -r` of more files than the mount's descriptor limit
+// failed with EMFILE). Their handle becomes the node's implicit writer, and the kernel gets fh 0.
+// What a close promised before is promised when its writer is let go: a new file's bytes are
+// in the spool file as each write returns (its record made at create); an edit of an existing
+// file is promised at the let-go (an fsync(2) promises at once; -o sync_upload keeps closes).
 #include <fcntl.h>
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
 #include "core/paths.h"
 #include "fs/filesystem.h"
 
 namespace dlfs {
 
+std::shared_ptr<Filesystem::ImplicitWriter> Filesystem::implicit_slot(Ino ino) {
+  std::unique_lock lock(implicit_mu_);
+  if (auto it = implicit_.find(ino); it != implicit_.end()) return it->second;
+  if (implicit_.size() >= std::max<size_t>(options_.max_implicit_writers, 1)) {
+    lock.unlock();
+    cap_implicit_writers();  // (a new one past the cap: the oldest go first)
+    lock.lock();
+  }
+  auto& slot = implicit_[ino];
+  if (!slot) {
+    slot = std::make_shared<ImplicitWriter>();
+    slot->used_ms = steady_now_ms();  // (the newest: the cap lets it be)
+  }
+  implicit_count_ = implicit_.size();
+  if (!implicit_sweeper_.joinable()) {
+    implicit_stopping_ = false;
+    implicit_sweeper_ = std::thread([this] { sweep_implicit_writers(); });
+  }
+  return slot;
+}
+
+void Filesystem::cap_implicit_writers() {
+  const size_t cap = std::max<size_t>(options_.max_implicit_writers, 1);
+  std::vector<std::pair<int64_t, Ino>> by_use;
+  {
+    std::lock_guard lock(implicit_mu_);
+    if (implicit_.size() < cap) return;
+    for (auto& [ino, w] : implicit_) by_use.emplace_back(w->used_ms.load(), ino);
+  }
+  std::sort(by_use.begin(), by_use.end());
+  size_t over = by_use.size() - cap * 3 / 4;
+  // (each only if not written since it was picked: a writer still writing stays)
+  for (size_t i = 0; i < over && i < by_use.size(); ++i) {
+    Status s = close_implicit_writer(by_use[i].second, WriterClose::kIdle, by_use[i].first);
+    if (!s) spdlog::error("closing a writer past the most kept open: {}", s.to_string());
+  }
+}
+
 Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::function<Status(uint64_t fh)>& op) {
   DLFS_TRY(ensure_writable(options_));
   for (;;) {
-    std::shared_ptr<ImplicitWriter> w;
-    {
-      std::lock_guard lock(implicit_mu_);
-      auto& slot = implicit_[ino];
-      if (!slot) slot = std::make_shared<ImplicitWriter>();
-      w = slot;
-      implicit_count_ = implicit_.size();
-      if (!implicit_sweeper_.joinable()) {
-        implicit_stopping_ = false;
-        implicit_sweeper_ = std::thread([this] { sweep_implicit_writers(); });
-      }
-    }
+    std::shared_ptr<ImplicitWriter> w = implicit_slot(ino);
     std::lock_guard hold(w->mu);
     if (w->closed) continue;  // let go between the two locks: a new one
     if (w->fh == 0) {
@@ -47,9 +85,27 @@ Status Filesystem::with_implicit_writer(Ino ino, bool truncating, const std::fun
       }
       w->fh = opened->fh;
     }
-    w->used = std::chrono::steady_clock::now();
+    w->used_ms = steady_now_ms();
     return op(w->fh);
   }
+}
+
+void Filesystem::adopt_implicit_writer(Ino ino, uint64_t fh) {
+  bool writable = false;
+  {
+    std::lock_guard lock(handles_mu_);
+    if (auto it = files_.find(fh); it != files_.end()) writable = it->second.writable;
+  }
+  while (writable) {
+    std::shared_ptr<ImplicitWriter> w = implicit_slot(ino);
+    std::lock_guard hold(w->mu);
+    if (w->closed) continue;  // let go between the two locks: a new one
+    if (w->fh != 0) break;    // the node has a writer: it writes the same pending file
+    w->fh = fh;
+    w->used_ms = steady_now_ms();
+    return;
+  }
+  release(fh);  // (a truncate it opened with is done: the file's bytes, not the handle's)
 }
 
 std::optional<Filesystem::FileHandle> Filesystem::implicit_handle(Ino ino) {
@@ -68,7 +124,7 @@ std::optional<Filesystem::FileHandle> Filesystem::implicit_handle(Ino ino) {
   return it->second;
 }
 
-Status Filesystem::close_implicit_writer(Ino ino, WriterClose why, std::chrono::steady_clock::time_point idle_before) {
+Status Filesystem::close_implicit_writer(Ino ino, WriterClose why, int64_t idle_before_ms) {
   std::shared_ptr<ImplicitWriter> w;
   {
     std::lock_guard lock(implicit_mu_);
@@ -78,7 +134,7 @@ Status Filesystem::close_implicit_writer(Ino ino, WriterClose why, std::chrono::
   }
   std::lock_guard hold(w->mu);
   if (w->closed || w->fh == 0) return {};
-  if (why == WriterClose::kIdle && w->used > idle_before) return {};
+  if (why == WriterClose::kIdle && w->used_ms > idle_before_ms) return {};
   std::shared_ptr<PendingFile> p;
   {
     std::lock_guard lock(handles_mu_);
@@ -112,7 +168,7 @@ void Filesystem::sweep_implicit_writers() {
     implicit_cv_.wait_for(lock, std::min<std::chrono::milliseconds>(idle / 2 + std::chrono::milliseconds(1),
                                                                     std::chrono::milliseconds(500)));
     if (implicit_stopping_) break;
-    auto before = std::chrono::steady_clock::now() - idle;
+    int64_t before = steady_now_ms() - idle.count();
     std::vector<Ino> inos;
     for (auto& [ino, w] : implicit_) inos.push_back(ino);
     lock.unlock();

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/posix_attrs.h"
@@ -16,8 +17,9 @@
 namespace dlfs {
 
 void Filesystem::pin_locked(Ino ino, ReadPin pin) {
-  constexpr size_t kMaxPins = 1024;  // (descriptors: well under any limit)
-  if (read_pins_.size() >= kMaxPins && !read_pins_.count(ino)) read_pins_.erase(read_pins_.begin());
+  // (each may hold a descriptor: FsOptions::max_read_pins is sized to the process's limit)
+  const size_t most = std::max<size_t>(options_.max_read_pins, 1);
+  if (read_pins_.size() >= most && !read_pins_.count(ino)) read_pins_.erase(read_pins_.begin());
   read_pins_[ino] = std::move(pin);
 }
 

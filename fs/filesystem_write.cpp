@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -193,8 +194,11 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
     return Status(ESTALE, path + " was removed or replaced since it was opened: its descriptor cannot write it");
   }
   UploadSpool& spool = *options_.spool;
-  // Not promised until closed: a crash while the item's bytes are copied in (or before anything
-  // is written) must not send the copy back over the item, cut short or empty.
+  // Not promised until the item's bytes are copied in: a crash meanwhile must not send the copy
+  // back over the item, cut short. Promised from then on, resumed after a crash as far as it was
+  // written, as a new file is and as the local disk keeps a file being rewritten: the kernel may
+  // tell the mount of no close (Filesystem::closes_needed), and a file closed must survive a
+  // kill -9 of the mount right after.
   DLFS_ASSIGN(SpoolRecord rec, spool.create(remote_.dataset().id, path, item.id, false, nullptr, /*promised=*/false));
   auto p = std::make_shared<PendingFile>();
   p->spool_id = rec.id;
@@ -227,6 +231,10 @@ Result<std::shared_ptr<PendingFile>> Filesystem::materialize(Ino ino, bool trunc
     }
     p->size = off;
   }
+  if (Status promised = spool.promise(rec.id); !promised) {
+    (void)spool.remove(rec.id);
+    return promised;
+  }
   std::lock_guard lock(write_mu_);
   pending_[path] = p;
   by_ino_[ino] = p;
@@ -252,6 +260,14 @@ void Filesystem::throttle_new_pending() {
 
 Result<std::pair<Entry, OpenResult>> Filesystem::create(Ino parent, std::string_view name, int flags,
                                                          const NewNode& as) {
+  DLFS_ASSIGN(auto made, create_file(parent, name, flags, as));
+  // no_open: the kernel may send no release for it (see fs/filesystem_implicit.cpp).
+  if (options_.no_open) adopt_implicit_writer(made.first.ino, std::exchange(made.second.fh, 0));
+  return made;
+}
+
+Result<std::pair<Entry, OpenResult>> Filesystem::create_file(Ino parent, std::string_view name, int flags,
+                                                              const NewNode& as) {
   DLFS_TRY(ensure_writable(options_));
   DLFS_TRY(validate_name(name));
   throttle_new_pending();

@@ -379,7 +379,12 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // A mount that cannot write has nothing a close could promise: ENOSYS makes the kernel send no
     // FLUSH for the rest of the mount (with no_open, a close of a file then costs no request).
     if (!fs_of(req).can_write()) return (void)fuse_reply_err(req, ENOSYS);
-    reply_status(req, FuseOp::kFlush, fs_of(req).flush(ino, fi->fh));
+    Status closed = fs_of(req).flush(ino, fi->fh);
+    // Nor one that lets its writers go once idle (no_open: Filesystem::closes_needed): this close
+    // is done, and ENOSYS (taken as success) stops the rest. A close that failed tells why, and
+    // the next close asks again.
+    if (closed && !fs_of(req).closes_needed()) return (void)fuse_reply_err(req, ENOSYS);
+    reply_status(req, FuseOp::kFlush, closed);
   });
 }
 

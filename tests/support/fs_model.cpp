@@ -93,7 +93,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
             auto n = fs_->write(e->ino, 0, 0, std::span<const char>(data.data(), data.size()));
             got = n ? (*n == data.size() ? 0 : EIO) : errno_of(n.status());
           }
-          if (got == 0) got = errno_of(fs_->flush(e->ino, 0));
+          if (got == 0) got = errno_of(close_flush(e->ino, 0));
           std::lock_guard lock(model_mu_);
           f->bytes = data;
         } else {
@@ -121,7 +121,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
         held.inos.pop_back();  // the descriptor's node stays known while it is open
         w.handles.push_back(Handle{made->second.fh, made->first.ino, f, path});
       } else {
-        if (Status fl = fs_->flush(made->first.ino, made->second.fh); !fl) got = fl.err();
+        if (Status fl = close_flush(made->first.ino, made->second.fh); !fl) got = fl.err();
         fs_->release(made->second.fh);
       }
       break;
@@ -196,7 +196,7 @@ void ModelRun::step(Worker& w, const ModelStep& s, int round, int index) {
         }
       } else if (s.kind == kClose) {
         what = "close " + h.path + (h.fh ? "" : " (fh 0)");
-        got = errno_of(fs_->flush(h.ino, h.fh));
+        got = errno_of(close_flush(h.ino, h.fh));
         if (h.fh) fs_->release(h.fh);
         held.inos.push_back(h.ino);
         w.handles.erase(w.handles.begin() + std::ptrdiff_t(&h - w.handles.data()));

@@ -54,6 +54,7 @@ Status ModelRun::make_core(const std::string& cache_name) {
     fo.hot_items = 2;
     fo.memory_items = 6;
     fo.max_pending = 8;
+    fo.max_implicit_writers = 2;  // (writers let go as others are made, the oldest first)
   }
   auto made = Filesystem::create(*chaos_, cache_.get(), nullptr, fo);
   if (!made) return made.status();
@@ -208,7 +209,7 @@ void ModelRun::check(const std::string& root, bool bytes, const std::string& aft
       }
       auto read = read_all(e->ino, fh);
       if (fh) fs_->release(fh);
-      else (void)fs_->flush(e->ino, 0);  // (the close)
+      else (void)close_flush(e->ino, 0);  // (the close)
       if (!read) return fail("after " + after + ": read " + p + ": " + read.status().to_string());
       if (*read != model_bytes)
         return fail("after " + after + ": " + p + " reads '" + read->substr(0, 40) + "' (" + std::to_string(read->size()) +
@@ -227,7 +228,7 @@ void ModelRun::drop_handles(bool release) {
   for (Worker& w : workers_) {
     if (release)
       for (Handle& h : w.handles) {
-        (void)fs_->flush(h.ino, h.fh);
+        (void)close_flush(h.ino, h.fh);
         if (h.fh) fs_->release(h.fh);
         fs_->forget(h.ino, 1);
       }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,21 +199,59 @@ TEST_F(ImplicitWriter, AFileUnlinkedWhileADescriptorWritesItLivesOnForIt) {
   EXPECT_TRUE(spool->list().empty());
 }
 
-// A new file unlinked while its create's handle is not released yet (the kernel's RELEASE comes
-// after close returns), then written through a descriptor the kernel opened without asking: its
-// spool file has no name any more, and is opened again through the handle that holds it.
-TEST_F(ImplicitWriter, ANewFileUnlinkedBeforeItsReleaseIsWrittenThroughAnotherDescriptor) {
-  fs->start_uploads();
+// A new file, closed, then unlinked while a descriptor the kernel opened without asking still
+// holds it, and written through that descriptor: its bytes were kept (the spool file's) and are
+// written as a private copy, readable through it, never uploaded.
+TEST_F(ImplicitWriter, ANewFileUnlinkedAfterItsCloseIsWrittenThroughAnotherDescriptor) {
   auto [ino, fh] = create_written("n.txt", "yyyy");
+  EXPECT_EQ(fh, 0u);  // (the kernel may send no release for it: it writes as any fh-0 descriptor)
   ASSERT_TRUE(fs->unlink(kRootIno, "n.txt"));
-  ASSERT_TRUE(write0(ino, 4, "tail"));
-  fs->release(fh);
+  {
+    Status written = write0(ino, 4, "tail");
+    ASSERT_TRUE(written) << written.to_string();
+  }
   EXPECT_EQ(*read0(ino), "yyyytail");
   EXPECT_EQ(fs->getattr(ino)->attr.st_nlink, 0u);
+  fs->start_uploads();
   fs->forget(ino, 1);  // its last descriptor closed
   EXPECT_EQ(fs->wait_uploads(5s), 0u);
   EXPECT_FALSE(remote.item_at("/n.txt"));
   EXPECT_TRUE(spool->list().empty());
+}
+
+// Once the kernel has been told ENOSYS to an open, it sends no release even for a file it made
+// through CREATE: a handle kept per file made, each with its spool descriptor, ran a `cp -r` of
+// more files than the mount's descriptor limit into EMFILE. Each create's handle is let go at
+// its close; nothing waits for a release.
+TEST_F(ImplicitWriter, FilesMadeHoldNoDescriptorPastTheirCloseWithNoReleaseSent) {
+  auto open_fds = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  fs->start_uploads();
+  size_t before = open_fds();
+  constexpr int kFiles = 300;
+  for (int i = 0; i < kFiles; ++i) {
+    auto [ino, fh] = create_written("f" + std::to_string(i), "bytes " + std::to_string(i));
+    ASSERT_NE(ino, 0u);
+  }
+  EXPECT_LT(open_fds(), before + 20);
+  EXPECT_EQ(fs->wait_uploads(10s), 0u);
+  for (int i = 0; i < kFiles; i += 37) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), "bytes " + std::to_string(i));
+  EXPECT_LT(open_fds(), before + 20);
+}
+
+// A file made and written with no close after (a writer that stays open): uploaded once idle.
+TEST_F(ImplicitWriter, AFileMadeAndWrittenWithNoCloseIsUploadedOnceIdle) {
+  options.implicit_idle_ms = 50;
+  mount();
+  fs->start_uploads();
+  auto made = fs->create(kRootIno, "open.txt", O_WRONLY | O_CREAT);
+  ASSERT_TRUE(made) << made.status().to_string();
+  std::string bytes = "still open";
+  ASSERT_TRUE(fs->write(made->first.ino, made->second.fh, 0, std::span<const char>(bytes.data(), bytes.size())));
+  EXPECT_TRUE(platform_has("/open.txt", bytes));
 }
 
 // A descriptor whose file was unlinked or renamed over before it wrote anything: its bytes are
@@ -337,3 +376,35 @@ TEST_F(ImplicitWriterDataCache, WhatAMountUploadedIsReadBackWithNoFetchAndOutliv
 }
 
 }  // namespace
+
+// With no close seen (the kernel told ENOSYS to a flush), every file written stays its writer's
+// until idle — each holding its spool file's descriptor. Past max_implicit_writers, a new one
+// lets the least recently written go (promised and uploaded, as a close did); one still being
+// written stays.
+TEST_F(ImplicitWriter, PastTheMostWritersKeptTheLeastRecentlyWrittenAreLetGo) {
+  options.max_implicit_writers = 4;
+  mount();
+  fs->start_uploads();
+  auto write_to = [&](Ino ino, uint64_t fh, const std::string& bytes) {
+    auto n = fs->write(ino, fh, 0, std::span<const char>(bytes.data(), bytes.size()));
+    return n && *n == bytes.size();
+  };
+  auto kept = fs->create(kRootIno, "kept.log", O_WRONLY | O_CREAT);
+  ASSERT_TRUE(kept) << kept.status().to_string();
+  constexpr int kFiles = 12;
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(write_to(kept->first.ino, kept->second.fh, "line " + std::to_string(i)));  // still written
+    std::this_thread::sleep_for(2ms);  // (a clock tick between writers' last writes)
+    auto made = fs->create(kRootIno, "f" + std::to_string(i), O_WRONLY | O_CREAT);
+    ASSERT_TRUE(made) << made.status().to_string();
+    ASSERT_TRUE(write_to(made->first.ino, made->second.fh, "bytes " + std::to_string(i)));
+    std::this_thread::sleep_for(2ms);
+  }
+  // The early ones went up with no close, no idle time (60 s here) and no sync.
+  for (int i = 0; i < kFiles - 4; ++i) EXPECT_TRUE(platform_has("/f" + std::to_string(i), "bytes " + std::to_string(i))) << i;
+  // The one written all along did not: it goes at the sync, whole.
+  EXPECT_FALSE(remote.item_at("/kept.log"));
+  EXPECT_EQ(fs->wait_uploads(10s), 0u);
+  EXPECT_EQ(remote_bytes("/kept.log"), "line " + std::to_string(kFiles - 1));  // (each written at 0, the last longest)
+  for (int i = kFiles - 4; i < kFiles; ++i) EXPECT_EQ(remote_bytes("/f" + std::to_string(i)), "bytes " + std::to_string(i));
+}

@@ -3,6 +3,8 @@
 // rebuilt from the spool files after a power loss left it unreadable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -476,9 +478,10 @@ TEST(UploadSpool, AnOpenThatIsNotAloneLeavesOtherFilesAlone) {
 }
 
 // Bytes the mount copies in itself (an edited item's old bytes) are promised nothing until the
-// file's first close: a crash mid-copy, or before anything was written, leaves nothing that the
+// copy is whole (promise) or the file's first close: a crash mid-copy leaves nothing that the
 // next mount would send back over the item (cut short, or empty after an open with O_TRUNC).
-TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
+// Promised, it is resumed as far as it was written, as a new file is.
+TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOncePromisedOrClosed) {
   TempDir dir;
   SpoolOptions o = opts(dir);
   ASSERT_TRUE(std::filesystem::create_directories(o.dir));
@@ -487,20 +490,28 @@ TEST(UploadSpool, ACopyNotPromisedYetIsDroppedByACrashAndKeptOnceClosed) {
     auto cut = spool.create("ds", "/big.bin", "item-big", false, nullptr, /*promised=*/false);
     auto empty = spool.create("ds", "/trunc.bin", "item-trunc", false, nullptr, /*promised=*/false);
     auto edited = spool.create("ds", "/edited.bin", "item-edited", false, nullptr, /*promised=*/false);
-    if (!cut || !empty || !edited) return 3;
+    auto copied = spool.create("ds", "/copied.bin", "item-copied", false, nullptr, /*promised=*/false);
+    if (!cut || !empty || !edited || !copied) return 3;
     write_file(spool.file_path(cut->id), "the first half of ");
     write_file(spool.file_path(edited->id), "old bytes, then the user's");
+    write_file(spool.file_path(copied->id), "all the old bytes");
+    if (!spool.promise(copied->id)) return 5;
+    write_file(spool.file_path(copied->id), "all the old bytes + some");  // (still being written)
     return spool.close_file(edited->id) ? 0 : 4;
   }));
   auto spool = std::move(UploadSpool::open(o)).value();
   auto pending = spool->pending("ds");
-  ASSERT_EQ(pending.size(), 1u);
-  EXPECT_EQ(pending[0].path, "/edited.bin");
-  EXPECT_EQ(pending[0].item_id, "item-edited");
-  EXPECT_EQ(read_file(spool->file_path(pending[0].id)), "old bytes, then the user's");
+  ASSERT_EQ(pending.size(), 2u);
+  std::sort(pending.begin(), pending.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  EXPECT_EQ(pending[0].path, "/copied.bin");
+  EXPECT_EQ(pending[0].item_id, "item-copied");
+  EXPECT_EQ(read_file(spool->file_path(pending[0].id)), "all the old bytes + some");
+  EXPECT_EQ(pending[1].path, "/edited.bin");
+  EXPECT_EQ(pending[1].item_id, "item-edited");
+  EXPECT_EQ(read_file(spool->file_path(pending[1].id)), "old bytes, then the user's");
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(o.dir + "/files")) files += e.is_regular_file();
-  EXPECT_EQ(files, 1u);
+  EXPECT_EQ(files, 2u);
 }
 
 // unshare: the spool file gets an inode of its own, with its bytes and its record xattr, while

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/file_io.h"
 #include "core/log.h"
 #include "platform/platform.h"
 #include "server/api_server.h"
@@ -143,5 +144,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (line->command == "token") return token_command(*line);
+  dlfs::raise_open_file_limit();  // (a connection, a stored blob read, an upload each hold one)
   return serve(line->options);
 }
