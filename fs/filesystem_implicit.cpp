@@ -12,9 +12,10 @@
 // no release even for a file it opened through CREATE (a handle kept per file made, with its
 // spool descriptor, to the unmount: a `cp -r` of more files than the mount's descriptor limit
 // failed with EMFILE). Their handle becomes the node's implicit writer, and the kernel gets fh 0.
-// What a close promised before is promised when its writer is let go: a new file's bytes are
-// in the spool file as each write returns (its record made at create); an edit of an existing
-// file is promised at the let-go (an fsync(2) promises at once; -o sync_upload keeps closes).
+// No close being seen, what a close promised is promised as each write returns (survives a
+// kill -9 of the mount, resumed as far as written): a new file's record is made at its create,
+// an edit's once the item's old bytes are copied into the spool (materialize). Its upload waits
+// for the let-go; an fsync(2) waits for it at once, and -o sync_upload keeps closes for it.
 #include <fcntl.h>
 
 #include <spdlog/spdlog.h>
