@@ -613,8 +613,10 @@ class Filesystem {
   uint64_t next_fh_ = 1;
   std::unordered_map<uint64_t, DirHandle> dirs_;
   std::unordered_map<uint64_t, FileHandle> files_;
-  // The writer of fh-0 writes and truncates of a node (no_open), made at the first and let go by
-  // the node's flush or after FsOptions::implicit_idle_ms without a write (the sweeper).
+  // The writer of fh-0 writes and truncates of a node (no_open), made at the first (or a create's
+  // handle, adopted) and let go after FsOptions::implicit_idle_ms without a write (the sweeper),
+  // past max_implicit_writers (the least recently written), at a sync, unmount or forget, and at
+  // the node's flush while the kernel sends them (fs/filesystem_implicit.cpp).
   // Lock order: an ImplicitWriter's mu, then implicit_mu_ (never the other way); mu is held
   // through a write or truncate and through the close, so that no close takes the handle from
   // under a write.
