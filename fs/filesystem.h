@@ -104,10 +104,10 @@ struct FsOptions {
   // -o no_open (the default): the kernel sends no open and no release for an existing file
   // (fuse_adapter answers ENOSYS to the first open), so that a warm open and read cost no request.
   // Its writes and truncates come with fh 0 and go through the node's implicit writer
-  // (fs/filesystem_implicit.cpp), let go once no write came for implicit_idle_ms, or at a flush
-  // while the kernel still sends them (unless sync_upload it is told ENOSYS to the first:
-  // closes_needed), or, past max_implicit_writers open (each holds its spool file's descriptor),
-  // the least recently written first.
+  // (fs/filesystem_implicit.cpp), let go once no write came for implicit_idle_ms, or, past
+  // max_implicit_writers open (each holds its spool file's descriptor), the least recently
+  // written first, or at a flush while the kernel still sends them (the first is answered ENOSYS
+  // unless closes_needed: sync_upload, durable_close).
   bool no_open = false;
   int64_t implicit_idle_ms = 1000;
   size_t max_implicit_writers = 256;

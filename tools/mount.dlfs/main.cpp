@@ -246,9 +246,9 @@ int serve(MountOptions o, const std::string& mountpoint, ReadyPipe& ready) {
   fo.posix_attrs = !o.no_posix_attrs;
   fo.atime = !o.noatime;
   fo.no_open = o.resolved_no_open();
-  // Each file written and not queued yet holds its spool file's descriptor, and each file read
-  // with no open may hold one of its bytes: a quarter of the descriptors each at most (the
-  // uploads in flight, the caches and the connections hold the rest).
+  // The soft descriptor limit raised to the hard one (spool and cache files, uploads in flight,
+  // connections). Each file written and not queued yet holds its spool file's descriptor, and
+  // each file read with no open may hold one of its bytes: a quarter of the limit each at most.
   const uint64_t fds = raise_open_file_limit();
   fo.max_implicit_writers = size_t(std::clamp<uint64_t>(fds / 4, 8, 256));
   fo.max_read_pins = size_t(std::clamp<uint64_t>(fds / 4, 8, 1024));
@@ -359,8 +359,6 @@ int main(int argc, char** argv) {
     return help ? 0 : kExitUsage;
   }
   MountOptions o = std::move(parsed).value();
-  // (spool and cache files, uploads in flight, descriptors kept for removed files' readers)
-  raise_open_file_limit();
   if (o.store_dir.empty()) o.store_dir = default_store_dir();
   if (o.cache_dir.empty()) o.cache_dir = default_cache_dir();
   // Files used after the daemon's chdir("/") (libcurl reads the CA file at each new connection).
