@@ -136,46 +136,93 @@ Status get_time(const json& doc, const char* key, int64_t& out) {
 }  // namespace
 
 namespace {
-// Every field of an item but its metadata.
-Result<Item> item_fields_from_json(const json& doc) {
-  if (!doc.is_object()) return Status(EINVAL, "an item must be a JSON object");
-  Item item;
-  DLFS_TRY(get_string(doc, "id", item.id));
-  DLFS_TRY(get_string(doc, "datasetId", item.dataset_id, false));
-  DLFS_TRY(get_string(doc, "filename", item.filename));
-  DLFS_TRY(get_string(doc, "dir", item.dir, false));
-  DLFS_TRY(get_string(doc, "name", item.name, false));
-  std::string type = "file";
-  DLFS_TRY(get_string(doc, "type", type, false));
-  DLFS_ASSIGN(item.type, parse_item_type(type));
-  if (auto it = doc.find("hidden"); it != doc.end() && it->is_boolean()) item.hidden = it->get<bool>();
-  DLFS_TRY(get_time(doc, "createdAt", item.created_ms));
-  DLFS_TRY(get_time(doc, "updatedAt", item.updated_ms));
-  DLFS_TRY(get_string(doc, "creator", item.creator, false));
-  DLFS_TRY(get_string(doc, "updatedBy", item.updated_by, false));
-  if (auto it = doc.find("description"); it != doc.end() && it->is_string())
-    item.description = it->get<std::string>();
-  return item;
-}
+// An item's API JSON read field by field: item_from_json, and item_from_bytes, which never builds
+// the document. A null field is a missing one; an unknown one is ignored.
+class ItemFieldReader {
+ public:
+  Status field(std::string_view key, json& value) {
+    if (key == "id") return text(key, value, item_.id, &id_);
+    if (key == "datasetId") return text(key, value, item_.dataset_id);
+    if (key == "filename") return text(key, value, item_.filename, &filename_);
+    if (key == "dir") return text(key, value, item_.dir);
+    if (key == "name") return text(key, value, item_.name);
+    if (key == "type") {
+      std::string type = "file";
+      DLFS_TRY(text(key, value, type));
+      DLFS_ASSIGN(item_.type, parse_item_type(type));
+      return {};
+    }
+    if (key == "hidden") {
+      if (value.is_boolean()) item_.hidden = value.get<bool>();
+      return {};
+    }
+    if (key == "createdAt") return time(key, value, item_.created_ms);
+    if (key == "updatedAt") return time(key, value, item_.updated_ms);
+    if (key == "creator") return text(key, value, item_.creator);
+    if (key == "updatedBy") return text(key, value, item_.updated_by);
+    if (key == "description") {
+      if (value.is_string()) item_.description = std::move(value.get_ref<std::string&>());
+      return {};
+    }
+    if (key == "metadata" && value.is_object()) item_.metadata = std::move(value);
+    return {};
+  }
 
-void ensure_system(Item& item) {
-  if (!item.metadata.contains("system") || !item.metadata["system"].is_object())
-    item.metadata["system"] = json::object();
-}
+  Result<Item> finish() {
+    if (!id_) return Status(EINVAL, "missing field 'id'");
+    if (!filename_) return Status(EINVAL, "missing field 'filename'");
+    if (!item_.metadata.contains("system") || !item_.metadata["system"].is_object())
+      item_.metadata["system"] = json::object();
+    return std::move(item_);
+  }
+
+ private:
+  static Status text(std::string_view key, json& value, std::string& out, bool* seen = nullptr) {
+    if (value.is_null()) return {};
+    if (!value.is_string()) return Status(EINVAL, "field '" + std::string(key) + "' is not a string");
+    out = std::move(value.get_ref<std::string&>());
+    if (seen) *seen = true;
+    return {};
+  }
+
+  static Status time(std::string_view key, json& value, int64_t& out) {
+    std::string text_value;
+    DLFS_TRY(text(key, value, text_value));
+    if (text_value.empty()) return {};
+    Result<int64_t> t = parse_iso8601(text_value);
+    if (!t) return t.status().wrap("field '" + std::string(key) + "'");
+    out = *t;
+    return {};
+  }
+
+  Item item_;
+  bool id_ = false, filename_ = false;
+};
 }  // namespace
 
 Result<Item> item_from_json(const json& doc) {
-  DLFS_ASSIGN(Item item, item_fields_from_json(doc));
-  if (auto it = doc.find("metadata"); it != doc.end() && it->is_object()) item.metadata = *it;
-  ensure_system(item);
-  return item;
+  if (!doc.is_object()) return Status(EINVAL, "an item must be a JSON object");
+  ItemFieldReader reader;
+  for (const auto& [key, value] : doc.items()) {
+    json copy = value;
+    DLFS_TRY(reader.field(key, copy));
+  }
+  return reader.finish();
 }
 
 Result<Item> item_from_json(json&& doc) {
-  DLFS_ASSIGN(Item item, item_fields_from_json(doc));
-  if (auto it = doc.find("metadata"); it != doc.end() && it->is_object()) item.metadata = std::move(*it);
-  ensure_system(item);
-  return item;
+  if (!doc.is_object()) return Status(EINVAL, "an item must be a JSON object");
+  ItemFieldReader reader;
+  for (auto& [key, value] : doc.items()) DLFS_TRY(reader.field(key, value));
+  return reader.finish();
+}
+
+Result<Item> item_from_bytes(std::string_view bytes, JsonFormat format) {
+  ItemFieldReader reader;
+  Status walked = for_each_field(bytes, format, false,
+                                 [&](std::string_view key, size_t, json& value) { return reader.field(key, value); });
+  DLFS_TRY(walked);
+  return reader.finish();
 }
 
 json dataset_to_json(const Dataset& ds, std::string_view base_url) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_fields.h"
 #include "core/json_util.h"
 #include "core/result.h"
 
@@ -64,6 +65,9 @@ struct Item {
 json item_to_json(const Item& item, std::string_view base_url = {});
 Result<Item> item_from_json(const json& doc);
 Result<Item> item_from_json(json&& doc);  // (its metadata moved out of `doc`, not copied)
+// The same from the document's bytes, JSON text or MessagePack (JsonFormat, core/json_fields.h),
+// without building the document: a listing decodes thousands (EIO when they do not parse).
+Result<Item> item_from_bytes(std::string_view bytes, JsonFormat format);
 
 struct Dataset {
   std::string id;

@@ -75,24 +75,31 @@ bool packed_item_keeps_name(std::string_view packed) {
 Result<Item> unpack_item(std::string_view packed) try {
   auto parts = split_packed(packed);
   if (!parts) return Status(EIO, "packed item: no id and filename");
-  json rest = json::from_msgpack(parts->rest.begin(), parts->rest.end(), true, false);
-  if (!rest.is_array() || (rest.size() != 9 && rest.size() != 11)) return Status(EIO, "packed item: not the fields packed");
   Item item;
   item.id = std::string(parts->id);
   item.set_path(parts->filename);
-  if (rest.size() == 11) {
-    item.dir = rest[9].get<std::string>();
-    item.name = rest[10].get<std::string>();
-  }
-  item.dataset_id = rest[0].get<std::string>();
-  item.type = rest[1].get<bool>() ? ItemType::kDir : ItemType::kFile;
-  item.hidden = rest[2].get<bool>();
-  item.created_ms = rest[3].get<int64_t>();
-  item.updated_ms = rest[4].get<int64_t>();
-  item.creator = rest[5].get<std::string>();
-  item.updated_by = rest[6].get<std::string>();
-  if (!rest[7].is_null()) item.description = rest[7].get<std::string>();
-  item.metadata = std::move(rest[8]);
+  auto text = [](json& v) { return std::move(v.get_ref<std::string&>()); };
+  size_t fields = 0;
+  // (field by field, as pack_item wrote them: no document of the array is built)
+  Status walked = for_each_field(parts->rest, JsonFormat::kMsgpack, true, [&](std::string_view, size_t i, json& v) {
+    switch (fields = i + 1) {
+      case 1: item.dataset_id = text(v); break;
+      case 2: item.type = v.get<bool>() ? ItemType::kDir : ItemType::kFile; break;
+      case 3: item.hidden = v.get<bool>(); break;
+      case 4: item.created_ms = v.get<int64_t>(); break;
+      case 5: item.updated_ms = v.get<int64_t>(); break;
+      case 6: item.creator = text(v); break;
+      case 7: item.updated_by = text(v); break;
+      case 8: if (!v.is_null()) item.description = text(v); break;
+      case 9: item.metadata = std::move(v); break;
+      case 10: item.dir = text(v); break;
+      case 11: item.name = text(v); break;
+      default: return Status(EIO, "packed item: not the fields packed");
+    }
+    return Status();
+  });
+  if (!walked) return Status(EIO, "packed item: " + walked.message(), walked.cause());
+  if (fields != 9 && fields != 11) return Status(EIO, "packed item: not the fields packed");
   return item;
 } catch (const json::exception& e) {  // (only a packed item of another build could get here)
   return Status(EIO, std::string("packed item: ") + e.what());

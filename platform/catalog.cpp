@@ -68,8 +68,9 @@ std::string encode_item(const Item& item) {
 }
 
 Result<Item> decode_item(std::string_view bytes) {
-  DLFS_ASSIGN(json doc, decode_msgpack(bytes));
-  return item_from_json(std::move(doc));
+  auto item = item_from_bytes(bytes, JsonFormat::kMsgpack);
+  if (item.err() == EIO) return Status(EIO, "corrupt catalogue record", item.status().cause());
+  return item;
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& dir) {

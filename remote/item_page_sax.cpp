@@ -1,8 +1,7 @@
 #include "remote/item_page_sax.h"
 
-#include <vector>
-
 #include "core/clock.h"
+#include "core/json_fields.h"
 
 namespace dlfs {
 namespace {
@@ -39,7 +38,7 @@ class PageSax {
   bool binary(binary_t& v) { return value(json(std::move(v))); }
   bool string(string_t& v) {
     if (skip_) return true;
-    if (!tree_.empty()) return value(json(std::move(v)));
+    if (tree_.building()) return value(json(std::move(v)));
     if (depth_ == 3) return item_string(v);
     return true;
   }
@@ -50,7 +49,7 @@ class PageSax {
   bool end_array() { return end(); }
   bool key(string_t& k) {
     if (skip_) return true;
-    if (!tree_.empty()) pending_key_ = std::move(k);
+    if (tree_.building()) tree_.key(std::move(k));
     else key_ = std::move(k);
     return true;
   }
@@ -66,7 +65,7 @@ class PageSax {
       ++skip_;
       return true;
     }
-    if (!tree_.empty() || (depth_ == 3 && key_ == "metadata" && !array)) {
+    if (tree_.building() || (depth_ == 3 && key_ == "metadata" && !array)) {
       open(array ? json::array() : json::object());
     } else if (depth_ == 0) {
       if (array) return fail("the server answered a malformed page (not an object)");
@@ -91,8 +90,8 @@ class PageSax {
       return true;
     }
     --depth_;
-    if (!tree_.empty()) {
-      tree_.pop_back();
+    if (tree_.building()) {
+      tree_.close();
       return true;
     }
     if (depth_ == 2 && in_items_) return end_item();
@@ -107,27 +106,12 @@ class PageSax {
 
   // A value inside the metadata tree (elsewhere, one this decoder does not read).
   bool value(json v) {
-    if (skip_ || tree_.empty()) return true;
-    json& parent = *tree_.back();
-    if (parent.is_array()) parent.push_back(std::move(v));
-    else parent[std::move(pending_key_)] = std::move(v);
+    if (!skip_ && tree_.building()) tree_.value(std::move(v));
     return true;
   }
   void open(json container) {
-    if (tree_.empty()) {
-      item_.metadata = std::move(container);
-      tree_.push_back(&item_.metadata);
-      return;
-    }
-    json& parent = *tree_.back();
-    json* child;
-    if (parent.is_array()) {
-      parent.push_back(std::move(container));
-      child = &parent.back();
-    } else {
-      child = &(parent[std::move(pending_key_)] = std::move(container));
-    }
-    tree_.push_back(child);
+    if (tree_.building()) tree_.open(std::move(container));
+    else tree_.open_root(item_.metadata, std::move(container));
   }
   bool item_string(string_t& v) {
     if (key_ == "id") item_.id = std::move(v);
@@ -165,10 +149,9 @@ class PageSax {
   int skip_ = 0;  // >0: inside a value skipped whole, this many containers deep
   bool in_items_ = false;
   std::string key_;          // the last key of the page or of the current item
-  std::string pending_key_;  // the last key inside the metadata tree
   Item item_;
   std::string type_;
-  std::vector<json*> tree_;  // the open containers of the item's metadata
+  JsonTreeBuilder tree_;  // the item's metadata, while it is read
 };
 
 }  // namespace

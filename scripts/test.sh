@@ -13,7 +13,7 @@ scripts/install-deps.sh --test
 cmake -S . -B build-test -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DDLFS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-test
-# The fuzz targets (clang + libFuzzer: preprocessing, and a CSV import's rows) for a short while
+# The fuzz targets (clang + libFuzzer: preprocessing, a CSV import's rows, an item's decoders) for a short while
 # each from the committed corpus; what they find new goes to a scratch folder. DLFS_FUZZ_SECONDS=0 skips it. A fixed seed keeps
 # this a regression gate (the same mutations on every run); explore with DLFS_FUZZ_SEED=0 (random)
 # and a long DLFS_FUZZ_SECONDS, and commit what it finds to the corpus with the fix.
@@ -34,10 +34,11 @@ run_fuzz() {
 if [ "$fuzz_seconds" -gt 0 ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DDLFS_FUZZ=ON -DDLFS_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build-fuzz --target preprocess_fuzz csv_fuzz
+  cmake --build build-fuzz --target preprocess_fuzz csv_fuzz item_decode_fuzz
   run_fuzz preprocess_fuzz "$fuzz_seconds" -timeout=20
   # The CSV rows' parser is small: 10 s covers it.
   run_fuzz csv_fuzz "$(( fuzz_seconds < 10 ? fuzz_seconds : 10 ))" -timeout=10 -max_len=65536
+  run_fuzz item_decode_fuzz "$(( fuzz_seconds < 10 ? fuzz_seconds : 10 ))" -timeout=10 -max_len=16384
 fi
 # pjdfstest (POSIX conformance; the exact commit with its licence in tests/pjdfstest/), built once
 # into build-test/pjdfstest; tests/integration/pjdfstest_test.cpp runs it on mounts.
