@@ -301,8 +301,14 @@ Result<int> DataCache::fill(const Item& item, const std::string& path, const Rea
     if (fd >= 0) return fd;
     return Status(ENOENT, "the data cache lost the file just fetched");
   }
-  // (Kept just now by a fill that ended between our look and taking the slot: not fetched twice.)
-  int kept = open_kept(path, size, false);
+  // (Kept just now by a fill that ended between our look and taking the slot: not fetched twice.
+  // This process's fills are in the index; another mount's in that instant is fetched again.)
+  bool indexed;
+  {
+    std::lock_guard lock(mu_);
+    indexed = index_.count(path) > 0;
+  }
+  int kept = indexed ? open_kept(path, size, false) : -1;
   Result<int> got = kept;
   if (kept < 0) {
     ++(ahead ? counters_.prefetches : counters_.misses);
@@ -358,11 +364,14 @@ Result<int> DataCache::fetch(const Item& item, const std::string& path, const Re
   if (done != size)
     return fail(Status(ESTALE, "the item's bytes (" + std::to_string(done) + ") are not its size (" +
                                    std::to_string(size) + "): changed meanwhile"));
-  std::string shard = path.substr(0, path.rfind('/'));
-  if (::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST)
-    return fail(Status(errno, "cannot make " + shard, std::strerror(errno)));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(Status(errno, "cannot keep " + path, std::strerror(errno)));
+  // (The shard folder is made when the rename finds it missing: once each, not once a file.)
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string shard = path.substr(0, path.rfind('/'));
+    if (errno != ENOENT || (::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST))
+      return fail(Status(errno, "cannot make " + shard, std::strerror(errno)));
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      return fail(Status(errno, "cannot keep " + path, std::strerror(errno)));
+  }
   int64_t now = options_.clock->now_ms();
   stamp_use(fd, now);
   {

@@ -70,8 +70,12 @@ uint32_t id_seconds(std::string_view id) {
 }
 
 std::string sha256_hex(std::string_view bytes, size_t hex_digits) {
+  // (Fetched once: OpenSSL 3's SHA256() looks the digest up by name, under a lock, on every call —
+  // the data cache names each file it opens by one.)
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
+  if (!sha256 || !EVP_Digest(bytes.data(), bytes.size(), md, nullptr, sha256, nullptr))
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
   std::string out = hex_of(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
   out.resize(std::min(out.size(), hex_digits));
   return out;

@@ -261,3 +261,23 @@ TEST_F(DataCacheTest, TempFilesOfAGoneProcessAreSweptAtOpen) {
 }
 
 }  // namespace
+
+// A fill renames its file into its shard folder (<space>/<xx>/), made only when the rename finds
+// it missing: one removed meanwhile (a hand cleaning the folder) is made again, and the file kept.
+TEST_F(DataCacheTest, AShardFolderRemovedMeanwhileIsMadeAgainByTheNextFill) {
+  auto c = open();
+  src.bytes["a"] = random_bytes(1000, 3);
+  src.bytes["b"] = random_bytes(2000, 4);
+  Item a = item_of("a", 1000), b = item_of("b", 2000);
+  EXPECT_EQ(get(*c, a), src.bytes["a"]);
+  std::string shard = stdfs::path(c->path_of(b)).parent_path();
+  std::error_code ec;
+  stdfs::remove_all(shard, ec);
+  ASSERT_FALSE(stdfs::exists(shard));
+  EXPECT_EQ(get(*c, b), src.bytes["b"]);
+  EXPECT_TRUE(stdfs::exists(c->path_of(b)));
+  int reads = src.reads;
+  EXPECT_EQ(get(*c, b), src.bytes["b"]);  // (a hit)
+  EXPECT_EQ(src.reads, reads);
+  EXPECT_EQ(get(*c, a), src.bytes["a"]);
+}
