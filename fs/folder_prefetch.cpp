@@ -28,7 +28,7 @@ void FolderPrefetch::listed(const std::string& folder, std::vector<std::string> 
     auto same = find();
     if (same != folders_.end()) known = *same;
     if (names.size() < options_.min_files) {
-      if (same != folders_.end()) folders_.erase(same);
+      if (same != folders_.end()) forget(same);
       return;
     }
   }
@@ -48,9 +48,16 @@ void FolderPrefetch::listed(const std::string& folder, std::vector<std::string> 
   f->index.reserve(f->names.size());
   for (uint32_t i = 0; i < f->names.size(); ++i) f->index.emplace(f->names[i], i);
   std::lock_guard lock(mu_);
-  if (auto same = find(); same != folders_.end()) folders_.erase(same);
+  if (auto same = find(); same != folders_.end()) forget(same);
+  names_ += f->names.size();
   folders_.push_front(std::move(f));
-  while (folders_.size() > options_.folders) folders_.pop_back();
+  while (folders_.size() > 1 && (folders_.size() > options_.folders || names_ > options_.max_names))
+    forget(std::prev(folders_.end()));
+}
+
+void FolderPrefetch::forget(std::list<std::shared_ptr<Folder>>::iterator folder) {
+  names_ -= (*folder)->names.size();
+  folders_.erase(folder);
 }
 
 bool FolderPrefetch::near_recent(const Folder& f, uint32_t i) const {
@@ -88,10 +95,18 @@ void FolderPrefetch::opened(std::string_view folder, std::string_view name) {
     f.walking = false;
   }
   bool in_order = near_recent(f, i);
+  bool again = f.recent_set.count(i) > 0;  // (a reader that opens a file twice in a row: PIL does)
   note_recent(f, i);
   f.score = in_order ? std::min(f.score + 1, kScoreMax) : std::max(f.score - 3, 0);
   f.high = std::max<int64_t>(f.high, i);
-  if (f.score < kScoreWalk) return;
+  bool swept = sweep(*fit, i, again);
+  if (f.score < kScoreWalk) {
+    if (!swept) return;
+    start_threads();
+    lock.unlock();
+    cv_.notify_all();
+    return;
+  }
   if (!f.walking) {
     f.walking = true;
     ++stats_.walks;
@@ -105,11 +120,47 @@ void FolderPrefetch::opened(std::string_view folder, std::string_view name) {
     ++stats_.queued;
     added = true;
   }
-  if (!added) return;
-  if (threads_.empty())
-    for (unsigned t = 0; t < options_.threads; ++t) threads_.emplace_back([this] { work(); });
+  if (!added && !swept) return;
+  start_threads();
   lock.unlock();
   cv_.notify_all();
+}
+
+bool FolderPrefetch::sweep(const std::shared_ptr<Folder>& folder, uint32_t i, bool again) {
+  Folder& f = *folder;
+  if (f.opened.empty()) f.opened.assign(f.names.size(), false);
+  if (f.opened[i] && !again) {  // opened twice: this pass is over (an epoch ended, or it was none)
+    std::fill(f.opened.begin(), f.opened.end(), false);
+    f.distinct = 0;
+    f.sweeping = false;
+  }
+  if (!f.opened[i]) {
+    f.opened[i] = true;
+    ++f.distinct;
+    if (f.sweep_lead > 0) --f.sweep_lead;
+  }
+  if (!f.sweeping && !f.walking && f.distinct >= std::max(options_.min_files, f.names.size() / 8)) {
+    f.sweeping = true;
+    f.sweep_next = 0;
+    f.sweep_lead = 0;
+    ++stats_.sweeps;
+  }
+  if (!f.sweeping || f.walking) return false;
+  bool added = false;
+  while (f.sweep_lead < options_.ahead && f.sweep_next < f.names.size() && queue_.size() < options_.max_queued) {
+    uint32_t j = f.sweep_next++;
+    if (f.opened[j]) continue;
+    queue_.push_back(Job{folder, j, true});
+    ++f.sweep_lead;
+    ++stats_.queued;
+    added = true;
+  }
+  return added;
+}
+
+void FolderPrefetch::start_threads() {
+  if (threads_.empty())
+    for (unsigned t = 0; t < options_.threads; ++t) threads_.emplace_back([this] { work(); });
 }
 
 void FolderPrefetch::work() {
@@ -121,8 +172,10 @@ void FolderPrefetch::work() {
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
-      // Far behind the walk (its readers opened it, and fetched it themselves): not worth a look.
-      if (int64_t(job.index) + int64_t(kRecent) < job.folder->high) continue;
+      // Far behind the walk, or opened since the sweep queued it (its readers fetched it
+      // themselves): not worth a look.
+      if (job.sweep ? job.folder->opened[job.index] : int64_t(job.index) + int64_t(kRecent) < job.folder->high)
+        continue;
     }
     // (names never change once listed: read without the lock)
     bool brought = fetch_(job.folder->path, job.folder->names[job.index]);

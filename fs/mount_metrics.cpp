@@ -70,6 +70,9 @@ void add_mount_collector(Metrics& metrics, Filesystem& fs) {
     FolderPrefetchStats ps = fs.prefetch_stats();
     out.push_back(counter("dlfs_prefetch_walks_total", "Folders seen read in listing order (prefetch started)",
                           double(ps.walks)));
+    out.push_back(counter("dlfs_prefetch_sweeps_total",
+                          "Folders seen read once each in a shuffled order (the rest fetched alongside)",
+                          double(ps.sweeps)));
 
     UploadTally t = fs.upload_tally();
     MetricFamily uploads = gauge_family("dlfs_uploads", "Files (and folders) changed in the mount and not on the "

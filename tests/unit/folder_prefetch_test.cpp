@@ -1,5 +1,7 @@
 // The walk detector and pool of fs/folder_prefetch.h: in-order opens (one reader, or several
-// interleaved) fetch the next files ahead; shuffled opens fetch nothing; a jump starts over.
+// interleaved) fetch the next files ahead; a shuffled epoch sweeps the files not opened yet, once
+// an eighth of the folder was opened with none twice; a few random opens, or random opens that
+// come back to a file, fetch nothing; a jump starts over.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -81,20 +83,70 @@ TEST(FolderPrefetch, OneReaderInListingOrderFetchesTheNextFilesAheadOnce) {
   EXPECT_EQ(rec.fetched.count("/d/" + names[116]), 0u);
 }
 
-TEST(FolderPrefetch, ShuffledOpensFetchNothing) {
+TEST(FolderPrefetch, AFewRandomOpensOrRandomOpensThatComeBackFetchNothing) {
   Recorder rec;
   auto names = names_of(2000);
   FolderPrefetch p(small(64), [&](auto& f, auto& n) { return rec.fetch(f, n); });
   p.listed("/train", names);
+  std::mt19937 rng(3);
+  // Random reads with replacement (a sampler, a viewer): 20,000 of them.
+  for (int k = 0; k < 20000; ++k) p.opened("/train", names[rng() % names.size()]);
+  // Shuffled passes cut short of an eighth of the folder (249 of 2,000), each ended by a file
+  // opened again.
   std::vector<size_t> order(names.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (uint32_t seed = 1; seed <= 5; ++seed) {  // five shuffled epochs
+  for (uint32_t seed = 1; seed <= 5; ++seed) {
     std::shuffle(order.begin(), order.end(), std::mt19937(seed));
-    for (size_t i : order) p.opened("/train", names[i]);
+    for (size_t k = 0; k < 249; ++k) p.opened("/train", names[order[k]]);
+    p.opened("/train", names[order[0]]);
   }
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(p.stats().queued, 0u);
+  EXPECT_EQ(p.stats().sweeps, 0u);
   EXPECT_EQ(rec.count(), 0u);
+}
+
+TEST(FolderPrefetch, AShuffledEpochSweepsTheFilesNotOpenedYetAheadOfTheOpens) {
+  Recorder rec;
+  auto names = names_of(2000);
+  constexpr size_t kAhead = 32;
+  std::vector<size_t> order(names.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  FolderPrefetch p(small(kAhead), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  p.listed("/train", names);
+  for (uint32_t epoch = 1; epoch <= 3; ++epoch) {
+    std::shuffle(order.begin(), order.end(), std::mt19937(epoch));
+    std::set<std::string> early;  // opened before an eighth of the folder was
+    uint64_t queued_before = p.stats().queued;
+    for (size_t k = 0; k < order.size(); ++k) {
+      // Nothing before an eighth of the folder was opened once; then each open finds the sweep
+      // at most kAhead files ahead of the opens since it began.
+      if (k < 250) {
+        ASSERT_EQ(p.stats().queued, queued_before) << epoch << " " << k;
+        early.insert("/train/" + names[order[k]]);
+      }
+      p.opened("/train", names[order[k]]);
+      if (k >= 249) {
+        uint64_t queued = p.stats().queued - queued_before;
+        ASSERT_LE(queued, k - 249 + kAhead) << epoch << " " << k;
+        if (queued > 0) rec.wait_for(1);  // (the pool keeps up, as a mount's would)
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(p.stats().sweeps, epoch);
+    // This epoch's sweep fetched each file once at most, none opened before it began, and a good
+    // part of the folder (the opens here are far quicker than a reader's: it keeps up anyway).
+    std::multiset<std::string> fetched;
+    {
+      std::lock_guard lock(rec.mu);
+      fetched.swap(rec.fetched);
+    }
+    EXPECT_GT(fetched.size(), 200u) << epoch;
+    for (const std::string& f : fetched) {
+      EXPECT_EQ(fetched.count(f), 1u) << f;
+      EXPECT_EQ(early.count(f), 0u) << f;
+    }
+  }
 }
 
 TEST(FolderPrefetch, SeveralReadersWalkingTogetherAreAWalk) {
@@ -208,3 +260,25 @@ TEST(FolderPrefetch, ClosingDropsWhatIsQueuedAndWaitsOnlyForFetchesUnderWay) {
 }
 
 }  // namespace
+
+// The listings remembered are the last listed, up to a count of folders and of names together:
+// an ImageFolder's 10 class folders are all remembered (its shuffled epoch sweeps each), and a
+// folder listed beyond the bound of names forgets the oldest.
+TEST(FolderPrefetch, TheLastFoldersListedAreRememberedUpToABoundOfNames) {
+  Recorder rec;
+  FolderPrefetchOptions o = small(8);
+  o.max_names = 1000;
+  FolderPrefetch p(o, [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  auto names = names_of(100);
+  for (int c = 0; c < 10; ++c) p.listed("/train/c" + std::to_string(c), names);  // 1,000 names
+  auto walk = [&](const std::string& folder) {
+    uint64_t walks = p.stats().walks;
+    for (size_t i = 0; i < 10; ++i) p.opened(folder, names[i]);
+    return p.stats().walks - walks;
+  };
+  for (int c = 2; c < 10; ++c) EXPECT_EQ(walk("/train/c" + std::to_string(c)), 1u) << c;
+  p.listed("/train/c10", names);  // 1,100: the first listed goes
+  EXPECT_EQ(walk("/train/c10"), 1u);
+  EXPECT_EQ(walk("/train/c0"), 0u);
+  EXPECT_EQ(walk("/train/c1"), 1u);
+}

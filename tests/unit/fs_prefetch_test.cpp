@@ -1,6 +1,7 @@
 // Dataset-aware prefetch through the filesystem core: a listed folder read in its order has its
 // next files fetched into the data cache before they are opened (then read with no remote
-// call); read in a shuffled order, nothing is fetched ahead. Read-only opens need no flush.
+// call); a few files read in a shuffled order fetch nothing ahead, a shuffled epoch has the rest
+// of the folder fetched alongside. Read-only opens need no flush.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -64,17 +65,31 @@ TEST_F(FsPrefetch, AFolderReadInListingOrderIsFetchedAheadAndThenReadWithNoRemot
   EXPECT_EQ(fs->stats_json()["data_cache"]["prefetches"], data_cache->counters().prefetches.load());
 }
 
-TEST_F(FsPrefetch, AShuffledReadFetchesNothingAhead) {
+TEST_F(FsPrefetch, AFewShuffledReadsFetchNothingAheadAndAShuffledEpochIsSwept) {
   mount();
   ASSERT_TRUE(list(walk("/d")->ino));
   std::vector<int> order(kFiles);
   for (int i = 0; i < kFiles; ++i) order[size_t(i)] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937(7));
-  for (int k = 0; k < 30; ++k) read_file(order[size_t(k)]);
+  // Seven files in a shuffled order, then the first again (a pass that ends: seven files ago,
+  // not the same reader's second look), then six more: never an eighth of the folder (8 of 60)
+  // opened once each in a pass, so nothing is fetched ahead.
+  for (int k = 0; k < 7; ++k) read_file(order[size_t(k)]);
+  read_file(order[0]);
+  for (int k = 7; k < 13; ++k) read_file(order[size_t(k)]);
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(data_cache->counters().prefetches, 0u);
-  EXPECT_EQ(data_cache->usage().first, 30u);
-  EXPECT_EQ(remote.calls(RemoteCall::kRead), 30u);
+  EXPECT_EQ(data_cache->usage().first, 13u);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), 13u);
+  // One more: eight opened once each since the pass began, a shuffled epoch. The files not read
+  // yet are fetched alongside (the 46 never read), and then read with no remote call.
+  read_file(order[13]);
+  EXPECT_EQ(wait_kept(kFiles), uint64_t(kFiles));
+  EXPECT_EQ(data_cache->counters().prefetches, uint64_t(kFiles - 14));
+  EXPECT_EQ(fs->prefetch_stats().sweeps, 1u);
+  remote.reset_calls();
+  for (int k = 14; k < kFiles; ++k) read_file(order[size_t(k)]);
+  EXPECT_EQ(remote.calls(RemoteCall::kRead), 0u);
 }
 
 TEST_F(FsPrefetch, OffAtZeroAndWithoutAListing) {
