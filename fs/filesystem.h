@@ -540,7 +540,9 @@ class Filesystem {
   void note_busy();  // a read, an open or a close: access times wait (fs/filesystem_access.cpp)
   // Moves the held access times to the ready tasks if due (or `now`); else answers when they are.
   std::optional<std::chrono::steady_clock::time_point> release_held_access_locked(bool now);
-  void drop_held_access(const std::string& id);  // this mount changes the item
+  // This mount changes the item. `only_with_times`: a held access that carries no mtime or ctime
+  // (recorded after a folder's change, while its time was on its way) stays: it puts nothing back.
+  void drop_held_access(const std::string& id, bool only_with_times = false);
   // A read found the item's bytes replaced on the platform (ESTALE): its new state is learned.
   void version_gone(const Item& item);
   void run_access_patches(std::vector<Task> tasks);

@@ -95,13 +95,19 @@ std::optional<std::chrono::steady_clock::time_point> Filesystem::release_held_ac
   return std::nullopt;
 }
 
-void Filesystem::drop_held_access(const std::string& id) {
+void Filesystem::drop_held_access(const std::string& id, bool only_with_times) {
   // This mount changes the item: a held patch sent after the change would put back the times it
   // carries (an mtime taken from updatedAt, an atime older than one set by hand). The next read
   // records the access again (relatime: the change made it due).
   {
     std::lock_guard lock(write_mu_);
-    if (held_access_.empty() || held_access_.erase(id) == 0) return;
+    auto it = held_access_.find(id);
+    if (it == held_access_.end()) return;
+    if (only_with_times) {
+      const json* posix = find_dotted(it->second.access_patch, std::string("metadata.system.") + kPosixKey);
+      if (posix && !posix->contains("mtime") && !posix->contains("ctime")) return;
+    }
+    held_access_.erase(it);
   }
   std::lock_guard lock(atimes_mu_);
   atimes_.erase(id);

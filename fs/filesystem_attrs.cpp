@@ -140,7 +140,9 @@ void Filesystem::run_folder_times(Task task) {
   if (!dir || !dir->item.is_dir() || is_spool_id(dir->item.id)) return;
   PosixAttrs kept = posix_attrs(dir->item);
   if (kept.mtime_ns >= changed) return;
-  drop_held_access(dir->item.id);  // (held since before the change: it carries the older mtime)
+  // (an access held since before the change carries the older mtime: dropped; one held since
+  // carries only its atime, and is sent — a listing after a cp into the folder, within its 1 s)
+  drop_held_access(dir->item.id, true);
   PosixAttrs times;
   times.mtime_ns = *changed;
   times.ctime_ns = std::max(*changed, kept.ctime_ns.value_or(0));

@@ -119,6 +119,28 @@ TEST_F(FsAccessHeldAtUnmount, AFoldersChangedTimeIsNotPutBackByItsHeldAccessTime
   EXPECT_EQ(mtime(), changed);
 }
 
+// A folder listed just after a name was made in it (a `cp` into it, then `ls`): its access time
+// is held without an mtime, the change's being on its way (sent a second after it). Sending that
+// time dropped the held access as if it carried the older mtime: the listing's atime never
+// reached the platform (FsAttrs.AListingSetsAFoldersAccessTime failed under load).
+TEST_F(FsAccessHeldAtUnmount, AnAccessAfterAFoldersChangeIsSentAfterTheChangesTime) {
+  remote.add_dir("/e");
+  auto e = walk("/e");
+  ASSERT_TRUE(e);
+  clock.advance_ms(1000);
+  put(e->ino, "made", "x");
+  const int64_t changed = clock.now_ms() * 1000000;
+  clock.advance_ms(1000);
+  ASSERT_TRUE(list(e->ino));  // (its access time held; the change's time not sent yet)
+  const int64_t listed = clock.now_ms() * 1000000;
+  auto mtime = [&] { return posix_attrs(*remote.item_at("/e")).mtime_ns; };
+  for (int i = 0; i < 500 && mtime() != changed; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(mtime(), changed);
+  ASSERT_EQ(fs->wait_uploads(5s), 0u);  // (what was held goes now)
+  EXPECT_EQ(posix_attrs(*remote.item_at("/e")).atime_ns, listed);
+  EXPECT_EQ(mtime(), changed);
+}
+
 TEST_F(FsAccessHeldAtUnmount, TheUnmountSendsThem) {
   const int64_t when = clock.now_ms() * 1000000;
   for (Ino ino : inos) read_open(ino);
