@@ -26,7 +26,8 @@ void ListingWriter::store(std::string dir, std::shared_ptr<const PackedItems> it
   changed_.wait(lock, [&] { return queue_.empty() || queued_items_ + items->size() <= max_queued_items_; });
   queued_items_ += items->size();
   ++queued_total_;
-  queue_.push_back(Pending{std::move(dir), std::move(items), epoch, fetched_ms});
+  queue_.push_back(Pending{std::move(dir), std::move(items), epoch, fetched_ms, queued_total_,
+                           std::chrono::steady_clock::now() + kStoreDelay});
   changed_.notify_all();
 }
 
@@ -41,6 +42,7 @@ void ListingWriter::hold(bool held) {
 void ListingWriter::flush() {
   std::unique_lock lock(mu_);
   held_ = false;
+  hurry_to_ = queued_total_;
   changed_.notify_all();
   uint64_t target = queued_total_;
   changed_.wait(lock, [&] { return done_total_ >= target; });
@@ -51,6 +53,11 @@ void ListingWriter::run() {
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || (!held_ && !queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and everything queued is stored
+    auto due = queue_.front().due;
+    if (!stopping_ && queue_.front().seq > hurry_to_ && std::chrono::steady_clock::now() < due) {
+      changed_.wait_until(lock, due);
+      continue;
+    }
     Pending next = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();

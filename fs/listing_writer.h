@@ -1,10 +1,13 @@
 // Stores the listings a mount fetched into the metadata cache on a thread of its own: the
 // `opendir` that fetched a folder of 100,000 items answers without waiting ~0.5 s for the
-// cache's write. What is queued is stored in order (one folder's listings are fetched one at a
-// time, so a later fetch is never overwritten by an earlier one), and all of it before the
-// writer goes (a remount finds it).
+// cache's write. A listing is stored kStoreDelay after it was queued, so that the readdirs that
+// follow its opendir (a cold `ls -l` of 10,000 entries: ~0.1 s) do not share a small machine's
+// cores with the write. What is queued is stored in order (one folder's listings are fetched
+// one at a time, so a later fetch is never overwritten by an earlier one), and all of it at
+// flush() and before the writer goes (a remount finds it).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -26,6 +29,7 @@ class ListingWriter {
   using StillCurrent = std::function<bool(const std::string& dir, uint64_t epoch)>;
   // At most `max_queued_items` items wait: past it, store() waits (as if it wrote them itself).
   static constexpr size_t kMaxQueuedItems = 1 << 18;
+  static constexpr std::chrono::milliseconds kStoreDelay{500};
 
   ListingWriter(MetadataCache& cache, StillCurrent still_current, size_t max_queued_items = kMaxQueuedItems);
   ~ListingWriter();  // stores what is queued, then stops
@@ -46,6 +50,8 @@ class ListingWriter {
     std::shared_ptr<const PackedItems> items;
     uint64_t epoch;
     int64_t fetched_ms;
+    uint64_t seq;  // queued_total_ once it was queued
+    std::chrono::steady_clock::time_point due;
   };
   void run();
   void write(const Pending& p);
@@ -58,6 +64,7 @@ class ListingWriter {
   std::deque<Pending> queue_;
   size_t queued_items_ = 0;
   uint64_t queued_total_ = 0, done_total_ = 0;  // listings ever queued / stored or dropped
+  uint64_t hurry_to_ = 0;  // listings queued up to this one are stored now (flush), not when due
   bool stopping_ = false;
   bool held_ = false;
   std::thread thread_;  // last: started once the rest is built

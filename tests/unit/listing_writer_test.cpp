@@ -145,3 +145,29 @@ TEST_F(ListingWriterTest, StoreWaitsWhileTooManyItemsAreQueued) {
 }
 
 }  // namespace
+
+// A listing is stored a little after it was queued (the readdirs after its opendir come first),
+// at once on flush(), and whatever is queued when the writer goes.
+TEST_F(ListingWriterTest, AListingIsStoredAfterADelayOrAtOnceOnFlushOrAtTheEnd) {
+  using namespace std::chrono_literals;
+  {
+    ListingWriter writer(*cache_, [](const std::string&, uint64_t) { return true; });
+    auto queued = std::chrono::steady_clock::now();
+    writer.store("/a", listing_of("/a", 3), 1, clock_.now_ms());
+    std::this_thread::sleep_for(100ms);
+    if (std::chrono::steady_clock::now() - queued < ListingWriter::kStoreDelay - 50ms)
+      EXPECT_EQ(cached_count("/a"), 0u);  // (not due yet)
+    for (int i = 0; i < 400 && cached_count("/a") == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(cached_count("/a"), 3u);
+    EXPECT_GE(std::chrono::steady_clock::now() - queued, ListingWriter::kStoreDelay);
+
+    writer.store("/b", listing_of("/b", 2), 1, clock_.now_ms());
+    auto flushing = std::chrono::steady_clock::now();
+    writer.flush();
+    EXPECT_EQ(cached_count("/b"), 2u);
+    EXPECT_LT(std::chrono::steady_clock::now() - flushing, ListingWriter::kStoreDelay);
+
+    writer.store("/c", listing_of("/c", 4), 1, clock_.now_ms());
+  }
+  EXPECT_EQ(cached_count("/c"), 4u);
+}
