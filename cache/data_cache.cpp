@@ -366,11 +366,14 @@ Result<int> DataCache::fetch(const Item& item, const std::string& path, const Re
                                    std::to_string(size) + "): changed meanwhile"));
   // (The shard folder is made when the rename finds it missing: once each, not once a file.)
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string shard = path.substr(0, path.rfind('/'));
-    if (errno != ENOENT || (::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST))
-      return fail(Status(errno, "cannot make " + shard, std::strerror(errno)));
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      return fail(Status(errno, "cannot keep " + path, std::strerror(errno)));
+    int err = errno;
+    if (err == ENOENT) {
+      std::string shard = path.substr(0, path.rfind('/'));
+      if (::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST)
+        return fail(Status(errno, "cannot make " + shard, std::strerror(errno)));
+      err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+    }
+    if (err != 0) return fail(Status(err, "cannot keep " + path, std::strerror(err)));
   }
   int64_t now = options_.clock->now_ms();
   stamp_use(fd, now);

@@ -219,9 +219,8 @@ Result<Item> item_from_json(json&& doc) {
 
 Result<Item> item_from_bytes(std::string_view bytes, JsonFormat format) {
   ItemFieldReader reader;
-  Status walked = for_each_field(bytes, format, false,
-                                 [&](std::string_view key, size_t, json& value) { return reader.field(key, value); });
-  DLFS_TRY(walked);
+  DLFS_TRY(for_each_field(bytes, format, false,
+                          [&](std::string_view key, size_t, json& value) { return reader.field(key, value); }));
   return reader.finish();
 }
 

@@ -14,13 +14,13 @@
 // random opens never start it, nor do random reads that come back to a file (sampling with
 // replacement repeats within ~sqrt(n) opens, long before n/8); a file opened again ends the
 // pass (unless among the last few opens: PIL opens an image twice), and the next pass (the next
-// epoch) counts again. (Measured: ImageFolder's shuffled
-// epoch 1 through dlfsd was 1.15-1.35x the local disk reading each file as it was asked, 0.96x
-// with the folder fetched alongside.)
+// epoch) counts again. (Measured: ImageFolder's shuffled epoch 1 through dlfsd was 1.15-1.35x
+// the local disk reading each file as it was asked, 0.96x with the folder fetched alongside.)
 //
 // The folder's order is the one its last listing (opendir) showed; only its names are kept, for
-// the last folders listed (64, 256 Ki names together). Bounded: `ahead` files per walk or sweep, a queue of at most `max_queued`
-// fetches; the fetch itself bounds its memory (the data cache streams to disk).
+// the last folders listed (64, 256 Ki names together). Bounded: `ahead` files per walk or sweep,
+// a queue of at most `max_queued` fetches; the fetch itself bounds its memory (the data cache
+// streams to disk).
 #pragma once
 
 #include <condition_variable>

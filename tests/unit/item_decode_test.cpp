@@ -81,7 +81,8 @@ TEST(ItemDecode, BytesThatAreNotAnItem) {
   EXPECT_EQ(item_from_bytes("{\"id\": \"a\", \"filename\": \"/a\"} x", JsonFormat::kText).err(), EIO);
   EXPECT_EQ(item_from_bytes("[1, 2]", JsonFormat::kText).err(), EINVAL);  // (item_from_json: not an object)
   EXPECT_EQ(item_from_bytes("\"a\"", JsonFormat::kText).err(), EINVAL);
-  std::string record = msgpack_of(api_doc(random_item(*std::make_unique<std::mt19937>(3), 1), false));
+  std::mt19937 rng(3);
+  std::string record = msgpack_of(api_doc(random_item(rng, 1), false));
   ASSERT_TRUE(item_from_bytes(record, JsonFormat::kMsgpack));
   for (size_t cut : {size_t(1), size_t(9), record.size() / 2, record.size() - 1})
     EXPECT_EQ(item_from_bytes(record.substr(0, cut), JsonFormat::kMsgpack).err(), EIO) << "cut at " << cut;
@@ -148,11 +149,12 @@ TEST(JsonFields, WalksTheTopLevelOnly) {
   }
   json array = doc["g"];
   json seen = json::array();
-  ASSERT_TRUE(for_each_field(msgpack_of(array), JsonFormat::kMsgpack, true, [&](std::string_view key, size_t i, json& v) {
+  auto element = [&](std::string_view key, size_t i, json& v) {
     EXPECT_TRUE(key.empty());
     EXPECT_EQ(i, seen.size());
     seen.push_back(v);
     return Status();
-  }));
+  };
+  ASSERT_TRUE(for_each_field(msgpack_of(array), JsonFormat::kMsgpack, true, element));
   EXPECT_EQ(seen, array);
 }
