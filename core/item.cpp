@@ -111,31 +111,43 @@ json item_to_json(const Item& item, std::string_view base_url) {
 
 namespace {
 
-// Reads a required string field.
+// A string field's value into `out`, moved out of `value`; null leaves `out` as it is.
+Status take_string(std::string_view key, json& value, std::string& out) {
+  if (value.is_null()) return {};
+  if (!value.is_string()) return Status(EINVAL, "field '" + std::string(key) + "' is not a string");
+  out = std::move(value.get_ref<std::string&>());
+  return {};
+}
+
+// A time field's value (ISO 8601) into `out`; null or "" leaves it as it is.
+Status take_time(std::string_view key, json& value, int64_t& out) {
+  std::string text;
+  DLFS_TRY(take_string(key, value, text));
+  if (text.empty()) return {};
+  Result<int64_t> t = parse_iso8601(text);
+  if (!t) return t.status().wrap("field '" + std::string(key) + "'");
+  out = *t;
+  return {};
+}
+
+// Reads a string field of `doc` (missing or null: an error when required).
 Status get_string(const json& doc, const char* key, std::string& out, bool required = true) {
   auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) {
     if (required) return Status(EINVAL, std::string("missing field '") + key + "'");
     return {};
   }
-  if (!it->is_string()) return Status(EINVAL, std::string("field '") + key + "' is not a string");
-  out = it->get<std::string>();
-  return {};
+  json value = *it;
+  return take_string(key, value, out);
 }
 
 Status get_time(const json& doc, const char* key, int64_t& out) {
-  std::string text;
-  DLFS_TRY(get_string(doc, key, text, false));
-  if (text.empty()) return {};
-  Result<int64_t> t = parse_iso8601(text);
-  if (!t) return t.status().wrap(std::string("field '") + key + "'");
-  out = *t;
-  return {};
+  auto it = doc.find(key);
+  if (it == doc.end()) return {};
+  json value = *it;
+  return take_time(key, value, out);
 }
 
-}  // namespace
-
-namespace {
 // An item's API JSON read field by field: item_from_json, and item_from_bytes, which never builds
 // the document. A null field is a missing one; an unknown one is ignored.
 class ItemFieldReader {
@@ -156,8 +168,8 @@ class ItemFieldReader {
       if (value.is_boolean()) item_.hidden = value.get<bool>();
       return {};
     }
-    if (key == "createdAt") return time(key, value, item_.created_ms);
-    if (key == "updatedAt") return time(key, value, item_.updated_ms);
+    if (key == "createdAt") return take_time(key, value, item_.created_ms);
+    if (key == "updatedAt") return take_time(key, value, item_.updated_ms);
     if (key == "creator") return text(key, value, item_.creator);
     if (key == "updatedBy") return text(key, value, item_.updated_by);
     if (key == "description") {
@@ -178,21 +190,8 @@ class ItemFieldReader {
 
  private:
   static Status text(std::string_view key, json& value, std::string& out, bool* seen = nullptr) {
-    if (value.is_null()) return {};
-    if (!value.is_string()) return Status(EINVAL, "field '" + std::string(key) + "' is not a string");
-    out = std::move(value.get_ref<std::string&>());
-    if (seen) *seen = true;
-    return {};
-  }
-
-  static Status time(std::string_view key, json& value, int64_t& out) {
-    std::string text_value;
-    DLFS_TRY(text(key, value, text_value));
-    if (text_value.empty()) return {};
-    Result<int64_t> t = parse_iso8601(text_value);
-    if (!t) return t.status().wrap("field '" + std::string(key) + "'");
-    out = *t;
-    return {};
+    if (seen && !value.is_null()) *seen = true;
+    return take_string(key, value, out);
   }
 
   Item item_;

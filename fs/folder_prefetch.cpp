@@ -99,28 +99,21 @@ void FolderPrefetch::opened(std::string_view folder, std::string_view name) {
   note_recent(f, i);
   f.score = in_order ? std::min(f.score + 1, kScoreMax) : std::max(f.score - 3, 0);
   f.high = std::max<int64_t>(f.high, i);
-  bool swept = sweep(*fit, i, again);
-  if (f.score < kScoreWalk) {
-    if (!swept) return;
-    start_threads();
-    lock.unlock();
-    cv_.notify_all();
-    return;
+  bool added = sweep(*fit, i, again);
+  if (f.score >= kScoreWalk) {
+    if (!f.walking) {
+      f.walking = true;
+      ++stats_.walks;
+    }
+    int64_t to = std::min<int64_t>(f.high + int64_t(options_.ahead), int64_t(f.names.size()) - 1);
+    for (int64_t j = std::max(f.queued_to, f.high) + 1; j <= to && queue_.size() < options_.max_queued; ++j) {
+      queue_.push_back(Job{*fit, uint32_t(j)});
+      f.queued_to = j;
+      ++stats_.queued;
+      added = true;
+    }
   }
-  if (!f.walking) {
-    f.walking = true;
-    ++stats_.walks;
-  }
-  int64_t to = std::min<int64_t>(f.high + int64_t(options_.ahead), int64_t(f.names.size()) - 1);
-  int64_t from = std::max(f.queued_to, f.high) + 1;
-  bool added = false;
-  for (int64_t j = from; j <= to && queue_.size() < options_.max_queued; ++j) {
-    queue_.push_back(Job{*fit, uint32_t(j)});
-    f.queued_to = j;
-    ++stats_.queued;
-    added = true;
-  }
-  if (!added && !swept) return;
+  if (!added) return;
   start_threads();
   lock.unlock();
   cv_.notify_all();
