@@ -54,11 +54,17 @@ void for_each_kept(const std::string& space_dir, const std::function<void(std::s
   for (const std::string& shard : entries_of(space_dir)) {
     if (shard.size() != 2) continue;  // (stats.json)
     std::string hdir = space_dir + "/" + shard;
-    for (const std::string& name : entries_of(hdir)) {
-      std::string path = hdir + "/" + name;
+    DIR* d = ::opendir(hdir.c_str());
+    if (!d) continue;
+    // (Each name looked up in its open folder: a rescan of a big cache during a cold epoch walked
+    // every file's whole path.)
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
       struct stat st;
-      if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) f(std::move(path), st);
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        f(hdir + "/" + e->d_name, st);
     }
+    ::closedir(d);
   }
 }
 
@@ -269,11 +275,13 @@ Result<bool> DataCache::prefetch(const Item& item, const ReadFn& read) {
   if (!keeps(size)) return false;
   flush_stats_every_while();
   std::string path = path_of(item);
-  int fd = open_kept(path, size, false);  // (another mount's too: the index may not know it yet)
-  if (fd < 0) {
-    DLFS_ASSIGN(fd, fill(item, path, read, true));
+  int kept = open_kept(path, size, false);  // (another mount's too: the index may not know it yet)
+  if (kept >= 0) {
+    ::close(kept);
+    return false;
   }
-  if (fd < 0) return false;  // another thread is fetching it
+  DLFS_ASSIGN(int fd, fill(item, path, read, true));
+  if (fd < 0) return false;  // kept meanwhile, or another thread is fetching it
   ::close(fd);
   return true;
 }
@@ -292,7 +300,7 @@ Result<int> DataCache::fill(const Item& item, const std::string& path, const Rea
     } else {
       if (ahead) return -1;
       fill = it->second;
-      fill_done_.wait(lock, [&] { return fill->done; });
+      fill->done_cv.wait(lock, [&] { return fill->done; });
     }
   }
   if (!mine) {  // another thread fetched it: open our own descriptor
@@ -319,11 +327,13 @@ Result<int> DataCache::fill(const Item& item, const std::string& path, const Rea
   } else {
     ++counters_.hits;
   }
-  std::lock_guard lock(mu_);
-  fill->fd = got ? Result<int>(0) : Result<int>(got.status());
-  fill->done = true;
-  fills_.erase(path);
-  fill_done_.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    fill->fd = got ? Result<int>(0) : Result<int>(got.status());
+    fill->done = true;
+    fills_.erase(path);
+  }
+  fill->done_cv.notify_all();  // (after unlocking: a woken reader does not block on mu_ at once)
   return got;
 }
 
@@ -386,6 +396,7 @@ Result<int> DataCache::fetch(const Item& item, const std::string& path, const Re
   }
   ++counters_.fills;
   counters_.fill_bytes += size;
+  if (ahead) return fd;  // (prefetch() closes it: no read-only descriptor wanted)
   // (The temp file was made O_RDWR: hand out a read-only descriptor like a hit's.)
   int ro = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ::close(fd);

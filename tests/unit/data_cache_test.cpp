@@ -249,6 +249,29 @@ TEST_F(DataCacheTest, ManyThreadsAskingForOneItemFetchItOnce) {
   EXPECT_EQ(src.reads, 1);  // (2 MiB: one read of up to 4 MiB)
 }
 
+TEST_F(DataCacheTest, APrefetchBringsAnItemOnceAndSaysWhetherItDid) {
+  auto c = open();
+  Item a = item_of("a", 5000);
+  src.bytes["a"] = std::string(5000, 'a');
+  auto first = c->prefetch(a, src.reader("a"));
+  ASSERT_TRUE(first) << first.status().to_string();
+  EXPECT_TRUE(*first);
+  int reads = src.reads;
+  // Kept now: not brought again (it was answered "brought" before), and no remote read.
+  auto again = c->prefetch(a, src.reader("a"));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  auto other = open();  // another mount of the same space finds it on disk
+  auto theirs = other->prefetch(a, src.reader("a"));
+  ASSERT_TRUE(theirs);
+  EXPECT_FALSE(*theirs);
+  EXPECT_EQ(src.reads, reads);
+  EXPECT_EQ(get(*c, a), src.bytes["a"]);
+  EXPECT_EQ(c->counters().prefetches.load(), 1u);
+  EXPECT_EQ(c->counters().prefetch_hits.load(), 1u);
+  EXPECT_EQ(src.reads, reads);
+}
+
 TEST_F(DataCacheTest, TempFilesOfAGoneProcessAreSweptAtOpen) {
   auto c = open();
   std::string stale = dir.sub("data/tmp/999999999.0");  // (no such pid)
