@@ -43,8 +43,8 @@ Result<Caller> ApiContext::authenticate(const httplib::Request& req) const {
 Result<Caller> ApiContext::verify_token(std::string_view token) const {
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  DLFS_ASSIGN(TokenClaims claims, jwt_verify(secret_, token, now));
-  return Caller{claims.email, user_id_for(claims.email)};
+  DLFS_ASSIGN(std::string email, tokens_.email_of(token, now));
+  return Caller{email, user_id_for(email)};
 }
 
 void ApiContext::enter() {

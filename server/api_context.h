@@ -14,6 +14,7 @@
 
 #include "core/item.h"
 #include "platform/platform.h"
+#include "server/jwt.h"
 #include "server/http_errors.h"
 #include "server/server_options.h"
 
@@ -34,7 +35,7 @@ class ApiContext {
                                            const httplib::ContentReader&, const Caller&)>;
 
   ApiContext(Platform& platform, std::string secret, const ServerOptions& options)
-      : platform(platform), options(options), secret_(std::move(secret)) {}
+      : platform(platform), options(options), secret_(std::move(secret)), tokens_(secret_) {}
 
   Platform& platform;
   const ServerOptions& options;
@@ -80,6 +81,7 @@ class ApiContext {
   void guarded(const httplib::Request& req, httplib::Response& res, F&& body);
 
   std::string secret_;
+  TokenVerifier tokens_;  // (after secret_: made from it)
   std::atomic<bool> draining_{false};
   std::mutex mu_;
   std::condition_variable cv_;

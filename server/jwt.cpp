@@ -60,6 +60,27 @@ Result<TokenClaims> jwt_verify(std::string_view secret, std::string_view token, 
   return claims;
 }
 
+Result<std::string> TokenVerifier::email_of(std::string_view token, int64_t now_s) const {
+  {
+    std::lock_guard lock(mu_);
+    auto it = accepted_.find(std::string(token));
+    if (it != accepted_.end()) {
+      if (it->second.exp > now_s) return it->second.email;
+      accepted_.erase(it);
+    }
+  }
+  DLFS_ASSIGN(TokenClaims claims, jwt_verify(secret_, token, now_s));
+  std::lock_guard lock(mu_);
+  if (accepted_.size() >= capacity_) accepted_.clear();
+  accepted_.insert_or_assign(std::string(token), Accepted{claims.email, claims.exp});
+  return claims.email;
+}
+
+size_t TokenVerifier::remembered() const {
+  std::lock_guard lock(mu_);
+  return accepted_.size();
+}
+
 std::string make_token(std::string_view secret, std::string_view email, int64_t days, int64_t now_s) {
   return jwt_sign(secret, json{{"email", email}, {"iat", now_s}, {"exp", now_s + days * 86400}});
 }

@@ -158,6 +158,48 @@ TEST(DlfsdCommandLine, BadLinesAreClearErrors) {
   EXPECT_EQ(message({"--store"}), "'--store' needs a value");
 }
 
+TEST(TokenVerifier, RemembersAcceptedTokensButNotPastTheirExpiry) {
+  TokenVerifier verifier("s3cret", 4);
+  std::string token = make_token("s3cret", "ann@example.com", 1, 1000);  // exp 1000 + 86400
+  auto first = verifier.email_of(token, 1000);
+  ASSERT_TRUE(first) << first.status().to_string();
+  EXPECT_EQ(*first, "ann@example.com");
+  EXPECT_EQ(verifier.remembered(), 1u);
+  auto again = verifier.email_of(token, 2000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, "ann@example.com");
+  // Remembered, and expired now: refused, and forgotten.
+  auto late = verifier.email_of(token, 1000 + 86400);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.err(), EACCES);
+  EXPECT_EQ(verifier.remembered(), 0u);
+}
+
+TEST(TokenVerifier, AnyOtherByteIsCheckedAnew) {
+  TokenVerifier verifier("s3cret", 4);
+  std::string token = make_token("s3cret", "ann@example.com", 1, 1000);
+  ASSERT_TRUE(verifier.email_of(token, 1000));
+  std::string forged = token;
+  char& c = forged[forged.size() - 10];  // within the signature (its last character holds padding bits)
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_EQ(verifier.email_of(forged, 1000).err(), EACCES);
+  EXPECT_EQ(verifier.email_of(token + "x", 1000).err(), EACCES);
+  EXPECT_EQ(verifier.email_of(token.substr(0, token.size() - 1), 1000).err(), EACCES);
+  EXPECT_EQ(verifier.email_of(make_token("other", "eve@example.com", 1, 1000), 1000).err(), EACCES);
+  EXPECT_EQ(verifier.remembered(), 1u);  // only the good one
+}
+
+TEST(TokenVerifier, StaysBounded) {
+  TokenVerifier verifier("s3cret", 8);
+  for (int i = 0; i < 100; ++i) {
+    std::string email = "user" + std::to_string(i) + "@example.com";
+    auto got = verifier.email_of(make_token("s3cret", email, 1, 1000), 1000);
+    ASSERT_TRUE(got);
+    ASSERT_EQ(*got, email);
+    ASSERT_LE(verifier.remembered(), 8u);
+  }
+}
+
 TEST(ByteRange, Rules) {
   auto r = resolve_range("bytes=2-5", 10);
   EXPECT_EQ(r.kind, ByteRange::kPart);
