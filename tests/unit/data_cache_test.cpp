@@ -233,6 +233,29 @@ TEST_F(DataCacheTest, CachesSharingAFolderKeepTheBoundTogether) {
   EXPECT_EQ(one->lookup(item_of("a", 300)), -1);  // the oldest, one's own
 }
 
+TEST_F(DataCacheTest, AFileAnotherCacheUsedSinceThisOneLookedIsNotEvictedAsTheOldest) {
+  auto one = open(1000);
+  for (std::string id : {"a", "b", "c", "d"}) src.bytes[id] = std::string(300, id[0]);
+  for (std::string id : {"a", "b", "c"}) {
+    ASSERT_EQ(get(*one, item_of(id, 300)), src.bytes[id]);
+    clock.advance_ms(1000);
+  }
+  auto two = open(1000);  // knows a, b, c from its scan: a the oldest
+  clock.advance_ms(10 * 60 * 1000);
+  int fd = one->lookup(item_of("a", 300));  // a used through one: its mtime stamped
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  clock.advance_ms(1000);
+  // two keeps d: 1,200 > 1,000, one file goes — b, the least recently used by anyone.
+  ASSERT_EQ(get(*two, item_of("d", 300)), src.bytes["d"]);
+  EXPECT_EQ(two->lookup(item_of("b", 300)), -1);
+  for (std::string id : {"a", "c", "d"}) {
+    int kept = two->lookup(item_of(id, 300));
+    EXPECT_GE(kept, 0) << id;
+    if (kept >= 0) ::close(kept);
+  }
+}
+
 TEST_F(DataCacheTest, ManyThreadsAskingForOneItemFetchItOnce) {
   auto c = open(16 << 20);
   src.bytes["a"] = random_bytes(2 << 20, 3);
