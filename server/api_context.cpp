@@ -1,24 +1,17 @@
 #include "server/api_context.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include "core/ids.h"
 #include "server/jwt.h"
 #include "server/web_session.h"
 
 namespace dlfs {
 
 std::string user_id_for(std::string_view email) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(email.data(), email.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (unsigned i = 0; i < 12 && i < len; ++i) {
-    id += hex[md[i] >> 4];
-    id += hex[md[i] & 15];
-  }
-  return id;
+  // (sha256_hex: the digest fetched once — EVP_sha256() in each call looked it up by name, under
+  // a lock, in every request's authentication.)
+  return sha256_hex(email, 24);
 }
 
 Result<Caller> ApiContext::authenticate(const httplib::Request& req) const {

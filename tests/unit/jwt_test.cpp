@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/api_context.h"
 #include "server/jwt.h"
 #include "server/range.h"
 #include "server/server_options.h"
@@ -198,6 +199,12 @@ TEST(TokenVerifier, StaysBounded) {
     ASSERT_EQ(*got, email);
     ASSERT_LE(verifier.remembered(), 8u);
   }
+}
+
+TEST(ApiCaller, AUsersIdIsTheFirst24HexDigitsOfTheSha256OfTheEmail) {
+  // (stable: ids in the store were made with it; python3 -c "import hashlib;
+  // print(hashlib.sha256(b'ann@example.com').hexdigest()[:24])")
+  EXPECT_EQ(user_id_for("ann@example.com"), "71d4f55f72fa128dfb468a1a");
 }
 
 TEST(ByteRange, Rules) {
