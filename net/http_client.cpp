@@ -505,10 +505,10 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
     // another port of the same host). A retry starts again from the API (a presigned URL may
     // have expired).
     std::string url = first_url;
-    bool with_token = same_origin(url);
+    bool own_origin = same_origin(url);  // the API's: the token goes there only, reachability_ watches it
     Attempt a;
     for (int hops = 0;; ++hops) {
-      a = attempt(handle, req, url, with_token);
+      a = attempt(handle, req, url, own_origin);
       long c = a.response.code;
       bool redirect = a.rc == CURLE_OK && (c == 301 || c == 302 || c == 303 || c == 307 || c == 308);
       if (!redirect || !req.follow_redirects) break;
@@ -516,8 +516,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
         return Status(EIO, "unexpected redirect (HTTP " + std::to_string(c) + ") on " + what);
       if (hops >= options_.max_redirects) return Status(EIO, "too many redirects on " + what);
       url = a.redirect_url;
-      with_token = same_origin(url);
-      spdlog::debug("{}: redirected to {}{}", what, loggable(url), with_token ? "" : " (without the token)");
+      own_origin = same_origin(url);
+      spdlog::debug("{}: redirected to {}{}", what, loggable(url), own_origin ? "" : " (without the token)");
     }
 
     if (a.rc == CURLE_WRITE_ERROR && a.sink_full) a.rc = CURLE_OK;  // we stopped it: buffer full
@@ -529,13 +529,13 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
       int err = a.rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
       last = Status(err, a.rc == CURLE_OPERATION_TIMEDOUT ? "the server did not answer in time" : "cannot reach the server",
                     what + " " + loggable(url) + ": " + a.error);
-      if (reachability_ && same_origin(url)) reachability_->failed(last);
+      if (reachability_ && own_origin) reachability_->failed(last);
       if (!retryable_transport(a.rc)) break;
       lost_answer = lost_answer || may_have_arrived(a.rc);
       continue;
     }
     long code = a.response.code;
-    if (reachability_ && same_origin(url)) reachability_->answered();
+    if (reachability_ && own_origin) reachability_->answered();
     bool accepted = contains(req.accept_codes, code) || (lost_answer && contains(req.accept_codes_after_lost_answer, code));
     if (code < 400 || accepted) return std::move(a.response);
     last = http_error(code, a.response.body, what);
