@@ -344,14 +344,18 @@ Result<int> DataCache::fill(const Item& item, const std::string& path, const Rea
   } else {
     ++counters_.hits;
   }
+  end_fill(path, *fill, got);
+  return got;
+}
+
+void DataCache::end_fill(const std::string& path, Fill& fill, const Result<int>& got) {
   {
     std::lock_guard lock(mu_);
-    fill->fd = got ? Result<int>(0) : Result<int>(got.status());
-    fill->done = true;
+    fill.fd = got ? Result<int>(0) : Result<int>(got.status());
+    fill.done = true;
     fills_.erase(path);
   }
-  fill->done_cv.notify_all();  // (after unlocking: a woken reader does not block on mu_ at once)
-  return got;
+  fill.done_cv.notify_all();  // (after unlocking: a woken reader does not block on mu_ at once)
 }
 
 bool DataCache::room_on_disk(uint64_t incoming) const {
@@ -364,43 +368,55 @@ bool DataCache::room_on_disk(uint64_t incoming) const {
 
 Result<int> DataCache::fetch(const Item& item, const std::string& path, const ReadFn& read, bool ahead) {
   uint64_t size = item.size();
-  make_room(size);
-  if (!room_on_disk(size)) return Status(ENOSPC, "the data cache's filesystem is nearly full");
-  std::string tmp =
-      options_.dir + "/tmp/" + std::to_string(::getpid()) + "." + std::to_string(tmp_counter_.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status(errno, "cannot make a data cache file " + tmp, std::strerror(errno));
-  auto fail = [&](Status s) -> Result<int> {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  };
+  std::string tmp;
+  DLFS_ASSIGN(int fd, start_fetch(size, tmp));
   std::vector<char> buf(std::min<uint64_t>(std::max<uint64_t>(size, 1), kFetchChunk));
   uint64_t done = 0;
   while (done < size) {
     size_t want = size_t(std::min<uint64_t>(buf.size(), size - done));
     Result<size_t> n = read(done, std::span<char>(buf.data(), want));
-    if (!n) return fail(n.status());
+    if (!n) return drop_fetch(fd, tmp, n.status());
     if (*n == 0) break;
-    if (Status w = pwrite_all(fd, done, buf.data(), *n); !w) return fail(w.wrap("writing the data cache"));
+    if (Status w = pwrite_all(fd, done, buf.data(), *n); !w) return drop_fetch(fd, tmp, w.wrap("writing the data cache"));
     done += *n;
   }
+  return keep_fetch(item, path, fd, tmp, done, ahead);
+}
+
+Result<int> DataCache::start_fetch(uint64_t size, std::string& tmp) {
+  make_room(size);
+  if (!room_on_disk(size)) return Status(ENOSPC, "the data cache's filesystem is nearly full");
+  tmp = options_.dir + "/tmp/" + std::to_string(::getpid()) + "." + std::to_string(tmp_counter_.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(errno, "cannot make a data cache file " + tmp, std::strerror(errno));
+  return fd;
+}
+
+Status DataCache::drop_fetch(int fd, const std::string& tmp, Status why) {
+  ::close(fd);
+  ::unlink(tmp.c_str());
+  return why;
+}
+
+Result<int> DataCache::keep_fetch(const Item& item, const std::string& path, int fd, const std::string& tmp,
+                                  uint64_t fetched, bool ahead) {
+  uint64_t size = item.size();
   // (Fewer bytes than the item's size: it changed under the fetch. More are never asked for: a
   // read past the end is a request the remote may refuse. Bytes of a newer version of the same
   // size or longer are what a direct read would have answered too.)
-  if (done != size)
-    return fail(Status(ESTALE, "the item's bytes (" + std::to_string(done) + ") are not its size (" +
-                                   std::to_string(size) + "): changed meanwhile"));
+  if (fetched != size)
+    return drop_fetch(fd, tmp, Status(ESTALE, "the item's bytes (" + std::to_string(fetched) + ") are not its size (" +
+                                                  std::to_string(size) + "): changed meanwhile"));
   // (The shard folder is made when the rename finds it missing: once each, not once a file.)
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     if (err == ENOENT) {
       std::string shard = path.substr(0, path.rfind('/'));
       if (::mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST)
-        return fail(Status(errno, "cannot make " + shard, std::strerror(errno)));
+        return drop_fetch(fd, tmp, Status(errno, "cannot make " + shard, std::strerror(errno)));
       err = ::rename(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
     }
-    if (err != 0) return fail(Status(err, "cannot keep " + path, std::strerror(err)));
+    if (err != 0) return drop_fetch(fd, tmp, Status(err, "cannot keep " + path, std::strerror(err)));
   }
   int64_t now = options_.clock->now_ms();
   stamp_use(fd, now);

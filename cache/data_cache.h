@@ -27,9 +27,11 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/item.h"
+#include "core/requests.h"
 #include "core/result.h"
 
 namespace dlfs {
@@ -85,6 +87,11 @@ class DataCache {
   // answers true when it brought bytes, false when they are kept already, being fetched by
   // another thread, or the item is not kept at all. Counts neither a hit nor a miss.
   Result<bool> prefetch(const Item& item, const ReadFn& read);
+  // Many items ahead of any read (a folder's next files): those neither kept nor being fetched
+  // are read with `read_many` (Remote::read_items: one request for all where the server takes
+  // it), each kept as soon as its bytes are in. One answer per item, in order, as prefetch()'s.
+  using ReadManyFn = std::function<void(std::span<const Item> items, ItemBytesSink& sink)>;
+  std::vector<Result<bool>> prefetch_many(std::span<const Item> items, const ReadManyFn& read_many);
 
   const DataCacheCounters& counters() const { return counters_; }
   // Adds this process's counts since the last call to <dir>/<space>/stats.json (for `dlfs cache
@@ -120,6 +127,14 @@ class DataCache {
   // `ahead` (a prefetch) answers -1 at once when another thread is fetching it.
   Result<int> fill(const Item& item, const std::string& path, const ReadFn& read, bool ahead);
   Result<int> fetch(const Item& item, const std::string& path, const ReadFn& read, bool ahead);
+  // fetch()'s steps: a temp file for `size` bytes (room made first); the temp file kept as the
+  // item's bytes when `fetched` is its size (else dropped: ESTALE); a temp file dropped.
+  Result<int> start_fetch(uint64_t size, std::string& tmp);
+  Result<int> keep_fetch(const Item& item, const std::string& path, int fd, const std::string& tmp, uint64_t fetched,
+                         bool ahead);
+  static Status drop_fetch(int fd, const std::string& tmp, Status why);
+  // A fill's end: its waiters learn `got` (an error, or that the file is kept).
+  void end_fill(const std::string& path, Fill& fill, const Result<int>& got);
   // Evicts least recently used files until `incoming` more bytes fit.
   void make_room(uint64_t incoming);
   bool room_on_disk(uint64_t incoming) const;

@@ -54,6 +54,18 @@ struct ItemPatch {
   bool system = false;
 };
 
+// Where Remote::read_items hands many items' bytes: each item's, whole, in pieces from offset 0
+// (bytes()), then its end (done(): OK once all its bytes came, else why not). Items come in the
+// order asked; done() is called once for each. A piece may come again from an earlier offset (a
+// fallback that reads the item over): the sink writes at the offset it is given.
+class ItemBytesSink {
+ public:
+  virtual ~ItemBytesSink() = default;
+  // An error stops this item (its done() follows with that error); the others go on.
+  virtual Status bytes(size_t index, uint64_t offset, std::string_view piece) = 0;
+  virtual void done(size_t index, Status status) = 0;
+};
+
 // API header x-item-op.
 enum class UploadOp { kCreated, kOverwritten, kSkipped };
 std::string_view to_string(UploadOp op);

@@ -19,6 +19,7 @@ class DelayedRemote : public ForwardingRemote {
 
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override;
   // Every read goes through read() and its wait.
+  void read_items(std::span<const Item> items, ItemBytesSink& sink) override { Remote::read_items(items, sink); }
   Result<int> open_local(const Item&) override { return Status(ENOTSUP, "reads are delayed"); }
 
  private:

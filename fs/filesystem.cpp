@@ -38,7 +38,9 @@ Filesystem::Filesystem(Remote& remote, MetadataCache* cache, LinkFetcher* links,
   if (options_.data_cache && options_.prefetch > 0)
     prefetch_ = std::make_unique<FolderPrefetch>(
         FolderPrefetchOptions{.threads = options_.prefetch},
-        [this](const std::string& folder, const std::string& name) { return prefetch_one(folder, name); });
+        [this](const std::string& folder, std::span<const std::string_view> names) {
+          return prefetch_files(folder, names);
+        });
 }
 
 Result<Node> Filesystem::node(Ino ino) const {

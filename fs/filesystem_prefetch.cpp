@@ -23,24 +23,34 @@ void Filesystem::prefetch_opened(const Item& item) {
   if (prefetch_ && !item.is_dir() && !item.is_link()) prefetch_->opened(item.dir, item.name);
 }
 
-bool Filesystem::prefetch_one(const std::string& folder, const std::string& name) {
+size_t Filesystem::prefetch_files(const std::string& folder, std::span<const std::string_view> names) {
   DataCache* cache = options_.data_cache;
-  // What the mount knows of it (a listing just read: no remote call while it is fresh).
-  auto found = source_.item(join_path(folder, name));
-  if (!found) return false;
-  const Item& item = found->item;
-  if (item.is_dir() || item.is_link() || item.size() == 0 || !cache->keeps(item.size())) return false;
-  if (!timed_out_just_now(item)) return false;  // (a server that just timed out is not asked again)
-  auto brought = cache->prefetch(item, [&](uint64_t offset, std::span<char> into) {
-    ++counters_.remote_reads;
-    return remote_.read(item, offset, into);
-  });
-  if (!brought) {
-    spdlog::debug("prefetch: {}: {}", item.filename, brought.status().to_string());
-    if (brought.err() == ETIMEDOUT) note_timeout(item);
-    return false;
+  std::vector<Item> items;
+  items.reserve(names.size());
+  for (std::string_view name : names) {
+    // What the mount knows of it (a listing just read: no remote call while it is fresh).
+    auto found = source_.item(join_path(folder, name));
+    if (!found) continue;
+    const Item& item = found->item;
+    if (item.is_dir() || item.is_link() || item.size() == 0 || !cache->keeps(item.size())) continue;
+    if (!timed_out_just_now(item)) continue;  // (a server that just timed out is not asked again)
+    items.push_back(item);
   }
-  return *brought;
+  if (items.empty()) return 0;
+  auto answers = cache->prefetch_many(items, [&](std::span<const Item> asked, ItemBytesSink& sink) {
+    counters_.remote_reads += asked.size();
+    remote_.read_items(asked, sink);
+  });
+  size_t brought = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (answers[i]) {
+      brought += *answers[i] ? 1 : 0;
+      continue;
+    }
+    spdlog::debug("prefetch: {}: {}", items[i].filename, answers[i].status().to_string());
+    if (answers[i].err() == ETIMEDOUT) note_timeout(items[i]);
+  }
+  return brought;
 }
 
 }  // namespace dlfs

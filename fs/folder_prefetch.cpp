@@ -157,24 +157,34 @@ void FolderPrefetch::start_threads() {
 }
 
 void FolderPrefetch::work() {
+  std::vector<Job> jobs;
+  std::vector<std::string_view> names;
   for (;;) {
-    Job job;
+    jobs.clear();
+    names.clear();
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      // Far behind the walk, or opened since the sweep queued it (its readers fetched it
-      // themselves): not worth a look.
-      if (job.sweep ? job.folder->opened[job.index] : int64_t(job.index) + int64_t(kRecent) < job.folder->high)
-        continue;
+      // The next files of one folder, as they were queued (a walk's are consecutive).
+      while (!queue_.empty() && jobs.size() < std::max<size_t>(options_.batch, 1)) {
+        if (!jobs.empty() && queue_.front().folder != jobs.front().folder) break;
+        Job job = std::move(queue_.front());
+        queue_.pop_front();
+        // Far behind the walk, or opened since the sweep queued it (its readers fetched it
+        // themselves): not worth a look.
+        if (job.sweep ? job.folder->opened[job.index] : int64_t(job.index) + int64_t(kRecent) < job.folder->high)
+          continue;
+        jobs.push_back(std::move(job));
+      }
+      if (jobs.empty()) continue;
     }
-    // (names never change once listed: read without the lock)
-    bool brought = fetch_(job.folder->path, job.folder->names[job.index]);
-    if (brought) {
+    // (names never change once listed: read without the lock; the jobs hold their folder)
+    for (const Job& job : jobs) names.push_back(job.folder->names[job.index]);
+    size_t brought = fetch_(jobs.front().folder->path, names);
+    if (brought > 0) {
       std::lock_guard lock(mu_);
-      ++stats_.fetched;
+      stats_.fetched += brought;
     }
   }
 }

@@ -29,6 +29,7 @@
 #include <functional>
 #include <list>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -40,6 +41,9 @@ namespace dlfs {
 
 struct FolderPrefetchOptions {
   unsigned threads = 8;      // fetches at once
+  // Files of one folder, queued one after another, fetched together (one request to dlfsd for
+  // all: per-request work on both sides was most of a cold read's CPU for small files).
+  size_t batch = 8;
   size_t ahead = 64;         // files fetched ahead of the furthest open
   // Listings remembered (the most recently listed), and their names together at most: an
   // ImageFolder of 10 classes lists 10 folders before its shuffled epoch reads them all.
@@ -53,14 +57,15 @@ struct FolderPrefetchStats {
   uint64_t walks = 0;      // times a folder was seen walked in order
   uint64_t sweeps = 0;     // times a folder was seen read in a shuffled epoch
   uint64_t queued = 0;     // fetches asked for
-  uint64_t fetched = 0;    // fetches that brought bytes (not there already)
+  uint64_t fetched = 0;    // files fetched that brought bytes (not there already)
 };
 
 class FolderPrefetch {
  public:
-  // Fetches one file of a folder (folder path, name); answers whether it brought bytes (false:
-  // kept already, not a file, not kept at all, or failed). Runs on the pool's threads.
-  using Fetch = std::function<bool(const std::string& folder, const std::string& name)>;
+  // Fetches files of a folder (folder path, names: the listing's, in its order); answers how many
+  // it brought bytes of (not: kept already, not a file, not kept at all, or failed). Runs on the
+  // pool's threads.
+  using Fetch = std::function<size_t(const std::string& folder, std::span<const std::string_view> names)>;
 
   FolderPrefetch(FolderPrefetchOptions options, Fetch fetch);
   ~FolderPrefetch();  // drops what is queued, waits for the fetches under way

@@ -110,6 +110,7 @@ struct WriteState {
   uint64_t skip = 0;
   bool started = false;
   bool to_sink = false;
+  bool to_callback = false;
   bool sink_full = false;
 };
 
@@ -124,6 +125,12 @@ size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
     curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
     w->to_sink = !w->request->sink.empty() && code >= 200 && code < 300;
     if (w->to_sink && code == 200 && w->request->ranged) w->skip = w->request->range_offset;
+    w->to_callback = w->request->on_body && code >= 200 && code < 300;
+  }
+  if (w->to_callback) {
+    if (w->request->on_body(std::string_view(data, n))) return n;
+    w->sink_full = true;  // (the caller stopped it)
+    return 0;
   }
   if (!w->to_sink) {
     if (w->body.size() < kMaxErrorBody || w->request->sink.empty()) w->body.append(data, n);

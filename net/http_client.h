@@ -82,6 +82,9 @@ struct HttpRequest {
   // Ranged download: "Range: bytes=offset-(offset+sink.size()-1)", the body written into `sink`.
   // A 200 answer (range ignored) has its first `range_offset` bytes skipped.
   std::span<char> sink;
+  // Or a 2xx answer's body handed to this as it arrives (false stops the transfer: not an
+  // error). A try that handed over bytes is not retried (set max_attempts = 1).
+  std::function<bool(std::string_view)> on_body;
   bool ranged = false;
   uint64_t range_offset = 0;
   // HTTP codes >= 400 answered as a response instead of an error (e.g. 416 for a read at the end).

@@ -25,6 +25,7 @@ class ForwardingRemote : public Remote {
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override {
     return inner_.read(item, offset, out);
   }
+  void read_items(std::span<const Item> items, ItemBytesSink& sink) override { inner_.read_items(items, sink); }
   Result<int> open_local(const Item& item) override { return inner_.open_local(item); }
   Result<std::string> thumbnail(const Item& item) override { return inner_.thumbnail(item); }
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,

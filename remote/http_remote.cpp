@@ -19,6 +19,7 @@
 #include "remote/http_json.h"
 #include "remote/http_parted_upload.h"
 #include "remote/item_page_sax.h"
+#include "remote/item_streams.h"
 
 namespace dlfs {
 namespace {
@@ -222,6 +223,12 @@ class HttpRemote : public Remote {
       DLFS_ASSIGN(r, read_range(item, stream + "?redirect=false", offset, out, false));
     }
     return read_answer(item, r, offset, out);
+  }
+
+  // Many items in one answer where dlfsd takes it (remote/item_streams.h), else one stream each.
+  void read_items(std::span<const Item> items, ItemBytesSink& sink) override {
+    read_item_streams(*http_, items, sink, item_streams_,
+                      [this](std::span<const Item> rest, ItemBytesSink& to) { Remote::read_items(rest, to); });
   }
 
   // A ranged GET of `path` (the API's, or a bucket's URL) into `out`; `redirect_answered`: a
@@ -466,6 +473,7 @@ class HttpRemote : public Remote {
   Dataset dataset_;
   std::atomic<bool> batches_{true};  // the server takes batch uploads (until it answers it does not)
   std::atomic<bool> parts_{true};    // ... and uploads in parts
+  std::atomic<bool> item_streams_{true};  // ... and reads of many items in one answer
   PresignedUrls presigned_;  // by item id and version
   std::atomic<bool> direct_reads_;  // reads of bucket items from the bucket (HttpOptions::direct_reads)
 };

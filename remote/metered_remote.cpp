@@ -24,7 +24,7 @@ bool all_answered_ok(const std::vector<R>& answers) {
 
 const char* MeteredRemote::call_name(Call call) {
   static constexpr const char* kNames[kCalls] = {"list", "listing_id_at", "get", "get_by_id", "query",
-                                                 "read", "open_local", "thumbnail", "upload", "upload_files",
+                                                 "read", "read_items", "open_local", "thumbnail", "upload", "upload_files",
                                                  "patch", "patch_many", "move", "remove", "make_dir", "quota"};
   return call < kCalls ? kNames[call] : "unknown";
 }
@@ -87,6 +87,27 @@ Result<size_t> MeteredRemote::read(const Item& item, uint64_t offset, std::span<
   Result<size_t> n = DLFS_METERED(kRead, inner_.read(item, offset, out));
   if (n) read_bytes_->Increment(double(*n));
   return n;
+}
+
+void MeteredRemote::read_items(std::span<const Item> items, ItemBytesSink& sink) {
+  struct Counting : ItemBytesSink {
+    ItemBytesSink& to;
+    prometheus::Counter* bytes_read;
+    bool failed = false;
+    Counting(ItemBytesSink& to, prometheus::Counter* bytes_read) : to(to), bytes_read(bytes_read) {}
+    Status bytes(size_t index, uint64_t offset, std::string_view piece) override {
+      bytes_read->Increment(double(piece.size()));
+      return to.bytes(index, offset, piece);
+    }
+    void done(size_t index, Status status) override {
+      failed = failed || !status;
+      to.done(index, std::move(status));
+    }
+  } counting(sink, read_bytes_);
+  timed(kReadItems, [&] {
+    inner_.read_items(items, counting);
+    return !counting.failed;
+  }, [](bool ok) { return ok; });
 }
 
 Result<int> MeteredRemote::open_local(const Item& item) {

@@ -13,7 +13,7 @@ namespace dlfs {
 class MeteredRemote : public ForwardingRemote {
  public:
   enum Call : uint8_t {
-    kList, kListingIdAt, kGet, kGetById, kQuery, kRead, kOpenLocal, kThumbnail, kUpload, kUploadFiles,
+    kList, kListingIdAt, kGet, kGetById, kQuery, kRead, kReadItems, kOpenLocal, kThumbnail, kUpload, kUploadFiles,
     kPatch, kPatchMany, kMove, kRemove, kMakeDir, kQuota,
     kCalls
   };
@@ -30,6 +30,8 @@ class MeteredRemote : public ForwardingRemote {
   Result<Item> get_by_id(std::string_view id) override;
   Result<ItemPage> query(const json& dql) override;
   Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) override;
+  // One call however many items (an error when any item's read failed); their bytes counted.
+  void read_items(std::span<const Item> items, ItemBytesSink& sink) override;
   Result<int> open_local(const Item& item) override;
   Result<std::string> thumbnail(const Item& item) override;
   Result<UploadResult> upload(const std::string& local_file, std::string_view remote_path,

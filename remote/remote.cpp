@@ -1,9 +1,15 @@
 // Remote's default parts (remote/remote.h).
 #include "remote/remote.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/json_util.h"
 
 namespace dlfs {
+namespace {
+constexpr uint64_t kReadItemsChunk = 1 << 20;  // read() at a time, by the default read_items
+}  // namespace
 
 Result<std::string> Remote::listing_id_at(std::string_view dir, uint64_t offset) {
   // '*' in a value is a wildcard to a server: no split point (walks stay correct, in one range).
@@ -17,6 +23,29 @@ Result<std::string> Remote::listing_id_at(std::string_view dir, uint64_t offset)
   DLFS_ASSIGN(ItemPage page, query(dql));
   if (page.items.empty()) return std::string();
   return std::move(page.items.front().id);
+}
+
+void Remote::read_items(std::span<const Item> items, ItemBytesSink& sink) {
+  std::vector<char> buf;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    buf.resize(size_t(std::min<uint64_t>(std::max<uint64_t>(item.size(), 1), kReadItemsChunk)));
+    uint64_t done = 0;
+    Status status;
+    while (status && done < item.size()) {
+      size_t want = size_t(std::min<uint64_t>(buf.size(), item.size() - done));
+      Result<size_t> n = read(item, done, std::span<char>(buf.data(), want));
+      if (!n) {
+        status = n.status();
+      } else if (*n == 0) {
+        break;  // (shorter than its size: the sink tells)
+      } else {
+        status = sink.bytes(i, done, std::string_view(buf.data(), *n));
+        done += *n;
+      }
+    }
+    sink.done(i, status);
+  }
 }
 
 }  // namespace dlfs

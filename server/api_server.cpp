@@ -68,6 +68,7 @@ ApiServer::ApiServer(Platform& platform, std::string secret, ServerOptions optio
   add_platform_collector(*metrics_, platform);
 
   register_dataset_routes(svr, *ctx_);
+  register_item_streams_route(svr, *ctx_);
   register_item_routes(svr, *ctx_);
   register_upload_routes(svr, *ctx_);
   register_batch_upload_routes(svr, *ctx_);

@@ -14,6 +14,8 @@ void register_dataset_routes(httplib::Server& server, ApiContext& ctx);
 void register_driver_routes(httplib::Server& server, ApiContext& ctx);
 // One item: get, patch, delete, stream, thumbnail; moving items into a folder.
 void register_item_routes(httplib::Server& server, ApiContext& ctx);
+// dlfs's extension: many items' bytes in one answer (POST /items/streams).
+void register_item_streams_route(httplib::Server& server, ApiContext& ctx);
 // Streaming multipart uploads, and making folders.
 void register_upload_routes(httplib::Server& server, ApiContext& ctx);
 // dlfs's extension: many small uploads in one request (POST /datasets/{id}/items/batch).

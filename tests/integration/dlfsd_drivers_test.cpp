@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "core/item_streams_format.h"
 #include "core/json_util.h"
 #include "net/http_client.h"
 #include "platform/object_store_s3.h"
@@ -231,6 +232,16 @@ TEST_F(DlfsdDrivers, S3DriverKeepsBytesInTheBucketAndPreprocessesWhatSyncFinds) 
   EXPECT_EQ(r->get_header_value("ETag"), "\"" + up["metadata"]["system"].value("etag", "") + "\"");
   EXPECT_EQ(stream(up["id"], "?redirect=false"), bytes);
   EXPECT_EQ(redirected_, 1);
+  // In one answer of many items' bytes: "read it from its bucket" (302), or with ?redirect=false
+  // the bytes (core/item_streams_format.h).
+  std::string asked = json{{"items", {{{"id", up["id"]}}}}}.dump();
+  auto batch = http_->Post(P("/items/streams"), asked, "application/json");
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->status, 200);
+  EXPECT_EQ(json::parse(batch->body.substr(0, batch->body.find('\n'))).value("status", 0), 302) << batch->body;
+  batch = http_->Post(P("/items/streams?redirect=false"), asked, "application/json");
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batch->body == item_stream_header(up["id"].get<std::string>(), bytes.size()) + bytes);
 
   // A picture put straight into the bucket: found by a sync, read through dlfsd, preprocessed.
   std::string pic = dir_.sub("p.jpg");

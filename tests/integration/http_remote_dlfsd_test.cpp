@@ -8,11 +8,15 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "core/item_streams_format.h"
+#include "net/http_client.h"
 #include "remote/connect.h"
 #include "remote/http_remote.h"
+#include "support/collected_items.h"
 #include "support/mount_guard.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -181,6 +185,57 @@ TEST_F(HttpDlfsd, UploadGetReadPatchMoveRemove) {
 
 // Many files in one request (dlfsd's batch route): each file's outcome its own, what was
 // stored seen by a second client with its exact bytes.
+// Many items' bytes in one answer (POST /items/streams, core/item_streams_format.h): each
+// item's bytes of the version asked for, or what its own stream would have answered.
+TEST_F(HttpDlfsd, ManyItemsBytesComeInOneAnswer) {
+  auto remote = dataset("streams");
+  ASSERT_TRUE(remote);
+  std::map<std::string, std::string> bytes = {{"a", random_bytes(300000, 5)}, {"b", "bee"}, {"c", random_bytes(70, 6)}};
+  std::map<std::string, Item> items;
+  for (auto& [name, b] : bytes) {
+    write_file(work.sub(name), b);
+    auto up = remote->upload(work.sub(name), "/s/" + name + ".bin", UploadOptions{});
+    ASSERT_TRUE(up) << up.status().to_string();
+    items[name] = up->item;
+  }
+  auto folder = remote->get("/s");
+  ASSERT_TRUE(folder) << folder.status().to_string();
+  Item stale = items["b"];
+  stale.metadata["system"]["etag"] = "another-version";
+  Item missing = items["a"];
+  missing.id = "65f1c0ffee0000000000dead";
+  CollectedItems got;
+  remote->read_items(std::vector<Item>{items["a"], stale, *folder, missing, items["c"]}, got);
+  EXPECT_TRUE(got.bytes_of[0] == bytes["a"]);
+  EXPECT_TRUE(got.ended[0]);
+  EXPECT_EQ(got.ended[1].err(), ESTALE);
+  EXPECT_EQ(got.ended[2].err(), EINVAL);
+  EXPECT_EQ(got.ended[3].err(), ENOENT);
+  EXPECT_TRUE(got.bytes_of[4] == bytes["c"]);
+  EXPECT_TRUE(got.ended[4]);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(got.ends[i], 1) << i;
+
+  // The answer itself.
+  HttpOptions o;
+  o.base_url = server.base_url();
+  o.token = server.token();
+  HttpClient http(o);
+  HttpRequest req;
+  req.method = "POST";
+  req.path = "/items/streams";
+  req.content_type = "application/json";
+  req.body = json{{"items", {{{"id", items["b"].id}, {"etag", items["b"].etag()}}, {{"id", items["c"].id}}}}}.dump();
+  auto answer = http.send(req);
+  ASSERT_TRUE(answer) << answer.status().to_string();
+  EXPECT_EQ(answer->code, 200);
+  EXPECT_EQ(answer->header("content-type"), kItemStreamsType);
+  EXPECT_TRUE(answer->body == item_stream_header(items["b"].id, 3) + "bee" + item_stream_header(items["c"].id, 70) + bytes["c"]);
+  json many = json::array();
+  for (size_t i = 0; i <= kMaxItemStreams; ++i) many.push_back({{"id", items["c"].id}});
+  req.body = json{{"items", many}}.dump();
+  EXPECT_EQ(http.send(req).err(), EINVAL);  // (400: too many in one request)
+}
+
 TEST_F(HttpDlfsd, ABatchUploadAnswersEachFile) {
   auto remote = dataset("batch");
   ASSERT_TRUE(remote);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -54,6 +55,36 @@ std::string read_fd(int fd) {
   ::close(fd);
   out.resize(n ? *n : 0);
   return out;
+}
+
+// What Remote::read_items hands a sink, as dlfsd's answer and HttpRemote's fallback make it:
+// each item's current bytes (a newer version than asked, maybe) in pieces of random sizes, an
+// item failing now and then, and at a random item the answer cut short — that item's first bytes,
+// then it again from its first byte (read by itself), and the rest.
+void feed_batch(Remote& remote, std::span<const Item> asked, ItemBytesSink& sink, std::mt19937& rng) {
+  size_t cut = rng() % (asked.size() + 1);
+  auto send = [&](size_t k, std::string_view b) {
+    for (size_t at = 0; at < b.size();) {
+      size_t n = std::min<size_t>(b.size() - at, 1 + rng() % 4000);
+      if (!sink.bytes(k, at, b.substr(at, n))) return;
+      at += n;
+    }
+  };
+  for (size_t k = 0; k < asked.size(); ++k) {
+    if (rng() % 20 == 0) {
+      sink.done(k, Status(EIO, "the remote failed"));
+      continue;
+    }
+    int i = std::atoi(asked[k].id.c_str() + 4);  // "item<i>"
+    std::string b;
+    {
+      std::lock_guard lock(remote.mu);
+      b = Remote::bytes_of(i, remote.version[i]);
+    }
+    if (k == cut) send(k, std::string_view(b).substr(0, rng() % b.size()));
+    send(k, b);
+    sink.done(k, {});
+  }
 }
 
 // One run of `steps` operations per thread; answers "" or what went wrong.
@@ -118,6 +149,18 @@ std::string run(uint32_t seed, int steps) {
             std::copy_n(b.data() + offset, n, out.data());
             return n;
           };
+          if (op >= 65) {  // a batch of a folder's next files (one answer for all): checked at later reads
+            std::vector<Item> batch{item};
+            for (size_t more = rng() % 4; more > 0; --more) {
+              int j = int(rng() % kItems);
+              std::lock_guard lock(remote.mu);
+              batch.push_back(remote.item_of(j, remote.version[j]));
+            }
+            (void)cache->prefetch_many(batch, [&](std::span<const Item> asked, ItemBytesSink& sink) {
+              feed_batch(remote, asked, sink, rng);
+            });
+            continue;
+          }
           if (op >= 60) {  // fetched ahead of any read (a folder's prefetch): checked at the next read
             (void)cache->prefetch(item, read);
             continue;
@@ -165,7 +208,8 @@ std::string run(uint32_t seed, int steps) {
             uint64_t size = e.file_size(ec);  // (evicted meanwhile by another thread: an error)
             if (!ec) on_disk += size;
           }
-        uint64_t slack = kCaches * (kMaxBytes / 20 + (16 << 10)) + kThreads * (16 << 10);
+        // (A thread's batch may write up to 4 files before it ends.)
+        uint64_t slack = kCaches * (kMaxBytes / 20 + (16 << 10)) + kThreads * 4 * (16 << 10);
         if (on_disk > kMaxBytes + slack) fail("the folder holds " + std::to_string(on_disk) + " bytes");
       }
     });

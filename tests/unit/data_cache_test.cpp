@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -293,6 +295,82 @@ TEST_F(DataCacheTest, APrefetchBringsAnItemOnceAndSaysWhetherItDid) {
   EXPECT_EQ(c->counters().prefetches.load(), 1u);
   EXPECT_EQ(c->counters().prefetch_hits.load(), 1u);
   EXPECT_EQ(src.reads, reads);
+}
+
+
+TEST_F(DataCacheTest, APrefetchOfManyFetchesOnlyWhatIsNotKeptAndKeepsEachAsItsBytesEnd) {
+  auto c = open(1 << 20);
+  Item a = item_of("a", 5000), b = item_of("b", 4000), big = item_of("big", 600000), d = item_of("d", 3000);
+  src.bytes = {{"a", random_bytes(5000, 1)}, {"b", random_bytes(4000, 2)}, {"d", random_bytes(3000, 4)}};
+  EXPECT_EQ(get(*c, b), src.bytes["b"]);  // kept already
+  std::vector<std::string> asked_ids;
+  bool a_kept_before_d = false;
+  auto answers = c->prefetch_many(std::vector<Item>{a, b, big, d}, [&](std::span<const Item> asked, ItemBytesSink& sink) {
+    for (const Item& i : asked) asked_ids.push_back(i.id);
+    ASSERT_EQ(asked.size(), 2u);
+    EXPECT_TRUE(sink.bytes(0, 0, std::string_view(src.bytes["a"]).substr(0, 1000)));
+    EXPECT_TRUE(sink.bytes(0, 1000, std::string_view(src.bytes["a"]).substr(1000)));
+    sink.done(0, {});
+    int fd = c->lookup(a);  // (kept now: its readers need not wait for the rest of the batch)
+    a_kept_before_d = fd >= 0;
+    if (fd >= 0) ::close(fd);
+    EXPECT_TRUE(sink.bytes(1, 0, src.bytes["d"]));
+    sink.done(1, {});
+  });
+  EXPECT_EQ(asked_ids, (std::vector<std::string>{"a", "d"}));
+  EXPECT_TRUE(a_kept_before_d);
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_TRUE(answers[0] && *answers[0]);
+  EXPECT_TRUE(answers[1] && !*answers[1]);  // kept already
+  EXPECT_TRUE(answers[2] && !*answers[2]);  // too large to keep
+  EXPECT_TRUE(answers[3] && *answers[3]);
+  int reads = src.reads;
+  EXPECT_EQ(get(*c, a), src.bytes["a"]);
+  EXPECT_EQ(get(*c, d), src.bytes["d"]);
+  EXPECT_EQ(src.reads, reads);
+  EXPECT_EQ(c->counters().prefetches.load(), 2u);
+}
+
+TEST_F(DataCacheTest, ABatchItemStartedOverOrCutShortOrNeverEndedIsKeptOnlyWhole) {
+  auto c = open(1 << 20);
+  Item a = item_of("a", 5000), b = item_of("b", 4000), d = item_of("d", 3000), e = item_of("e", 2000);
+  src.bytes = {{"a", random_bytes(5000, 1)}, {"b", random_bytes(4000, 2)}, {"d", random_bytes(3000, 4)},
+               {"e", random_bytes(2000, 5)}};
+  std::atomic<bool> waiter_done{false};
+  std::string waiter_got;
+  std::thread waiter;
+  auto answers = c->prefetch_many(std::vector<Item>{a, b, d, e}, [&](std::span<const Item>, ItemBytesSink& sink) {
+    // a: a broken answer's first bytes, then read again from its first byte (a fallback).
+    EXPECT_TRUE(sink.bytes(0, 0, "garbage"));
+    EXPECT_TRUE(sink.bytes(0, 0, src.bytes["a"]));
+    sink.done(0, {});
+    // b: fewer bytes than its size (it changed meanwhile).
+    EXPECT_TRUE(sink.bytes(1, 0, std::string_view(src.bytes["b"]).substr(0, 100)));
+    sink.done(1, {});
+    // d: an error.
+    sink.done(2, Status(ETIMEDOUT, "the server did not answer in time"));
+    // e: a reader waits for it; its bytes start and never end.
+    waiter = std::thread([&] {
+      auto fd = c->get(e, src.reader("e"));
+      waiter_got = fd ? all_of(*fd) : "<" + fd.status().to_string() + ">";
+      waiter_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(waiter_done.load());  // waiting for this fill, not fetching it again
+    EXPECT_TRUE(sink.bytes(3, 0, std::string_view(src.bytes["e"]).substr(0, 10)));
+  });
+  waiter.join();
+  EXPECT_TRUE(answers[0] && *answers[0]);
+  EXPECT_EQ(answers[1].err(), ESTALE);
+  EXPECT_EQ(answers[2].err(), ETIMEDOUT);
+  EXPECT_EQ(answers[3].err(), EIO);
+  EXPECT_NE(waiter_got.find("<"), std::string::npos);  // told the fill failed: it reads the remote itself
+  EXPECT_EQ(get(*c, a), src.bytes["a"]);
+  for (const Item& i : {b, d, e}) {
+    EXPECT_EQ(c->lookup(i), -1) << i.id;
+    EXPECT_EQ(get(*c, i), src.bytes[i.id]) << i.id;  // fetched whole now
+  }
+  EXPECT_TRUE(stdfs::is_empty(dir.sub("data/tmp")));  // no temp file left behind
 }
 
 TEST_F(DataCacheTest, TempFilesOfAGoneProcessAreSweptAtOpen) {

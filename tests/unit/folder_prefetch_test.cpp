@@ -33,14 +33,16 @@ struct Recorder {
   std::multiset<std::string> fetched;
   bool hold = false;
   int running = 0;
-  bool fetch(const std::string& folder, const std::string& name) {
+  std::vector<size_t> batches;  // files per call
+  size_t fetch(const std::string& folder, std::span<const std::string_view> names) {
     std::unique_lock lock(mu);
-    fetched.insert(folder + "/" + name);
+    for (std::string_view name : names) fetched.insert(folder + "/" + std::string(name));
+    batches.push_back(names.size());
     ++running;
     cv.notify_all();
     cv.wait(lock, [&] { return !hold; });
     --running;
-    return true;
+    return names.size();
   }
   size_t count() {
     std::lock_guard lock(mu);
@@ -58,6 +60,7 @@ FolderPrefetchOptions small(size_t ahead = 16) {
   FolderPrefetchOptions o;
   o.threads = 3;
   o.ahead = ahead;
+  o.batch = 1;
   return o;
 }
 
@@ -65,7 +68,7 @@ TEST(FolderPrefetch, OneReaderInListingOrderFetchesTheNextFilesAheadOnce) {
   Recorder rec;
   auto names = names_of(200);
   {
-    FolderPrefetch p(small(16), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+    FolderPrefetch p(small(16), [&](auto& f, auto n) { return rec.fetch(f, n); });
     p.listed("/d", names);
     // Walked from the 7th open on (index 6): every file up to the furthest open + 16, fetched
     // once. (The reader waits for the fetches queued by each open: one slower than its fetches.)
@@ -83,10 +86,54 @@ TEST(FolderPrefetch, OneReaderInListingOrderFetchesTheNextFilesAheadOnce) {
   EXPECT_EQ(rec.fetched.count("/d/" + names[116]), 0u);
 }
 
+// A walk's next files go to the fetch in batches (one request to dlfsd for each batch), never
+// more than `batch` and never two folders' files in one; each file still once.
+TEST(FolderPrefetch, AWalksNextFilesAreFetchedInBatchesOfOneFolderEach) {
+  Recorder rec;
+  std::vector<std::string> d = names_of(200), e;
+  for (const std::string& n : d) e.push_back("g" + n);
+  std::mutex mu;
+  bool mixed = false;
+  {
+    FolderPrefetchOptions o = small(16);
+    o.batch = 4;
+    FolderPrefetch p(o, [&](const std::string& folder, std::span<const std::string_view> names) {
+      const auto& of = folder == "/d" ? d : e;
+      {
+        std::lock_guard lock(mu);
+        for (std::string_view n : names) mixed = mixed || std::find(of.begin(), of.end(), n) == of.end();
+      }
+      return rec.fetch(folder, names);
+    });
+    p.listed("/d", d);
+    p.listed("/e", e);
+    // Two readers, one walking each folder, their opens interleaved.
+    for (size_t i = 0; i < 100; ++i) {
+      p.opened("/d", d[i]);
+      p.opened("/e", e[i]);
+      if (i >= 6) ASSERT_EQ(rec.wait_for(2 * (i + 16 - 6)), 2 * (i + 16 - 6)) << i;
+    }
+  }
+  std::lock_guard lock(rec.mu);
+  EXPECT_FALSE(mixed);
+  size_t most = 0, total = 0;
+  for (size_t b : rec.batches) {
+    EXPECT_LE(b, 4u);
+    most = std::max(most, b);
+    total += b;
+  }
+  EXPECT_EQ(most, 4u);  // (a walk's start queues 16 files at once)
+  EXPECT_EQ(total, rec.fetched.size());
+  for (size_t i = 7; i < 116; ++i) {
+    EXPECT_EQ(rec.fetched.count("/d/" + d[i]), 1u) << i;
+    EXPECT_EQ(rec.fetched.count("/e/" + e[i]), 1u) << i;
+  }
+}
+
 TEST(FolderPrefetch, AFewRandomOpensOrRandomOpensThatComeBackFetchNothing) {
   Recorder rec;
   auto names = names_of(2000);
-  FolderPrefetch p(small(64), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(small(64), [&](auto& f, auto n) { return rec.fetch(f, n); });
   p.listed("/train", names);
   std::mt19937 rng(3);
   // Random reads with replacement (a sampler, a viewer): 20,000 of them.
@@ -112,7 +159,7 @@ TEST(FolderPrefetch, AShuffledEpochSweepsTheFilesNotOpenedYetAheadOfTheOpens) {
   constexpr size_t kAhead = 32;
   std::vector<size_t> order(names.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  FolderPrefetch p(small(kAhead), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(small(kAhead), [&](auto& f, auto n) { return rec.fetch(f, n); });
   p.listed("/train", names);
   for (uint32_t epoch = 1; epoch <= 3; ++epoch) {
     std::shuffle(order.begin(), order.end(), std::mt19937(epoch));
@@ -155,7 +202,7 @@ TEST(FolderPrefetch, SeveralReadersWalkingTogetherAreAWalk) {
   // order, so no worker falls further behind); the workers' opens interleave.
   Recorder rec;
   auto names = names_of(400);
-  FolderPrefetch p(small(32), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(small(32), [&](auto& f, auto n) { return rec.fetch(f, n); });
   p.listed("/d", names);
   constexpr size_t kBatches = 25, kOutstanding = 4;
   std::mutex bm;
@@ -197,7 +244,7 @@ TEST(FolderPrefetch, SeveralReadersWalkingTogetherAreAWalk) {
 TEST(FolderPrefetch, ANewEpochFromTheTopStartsTheWalkOver) {
   Recorder rec;
   auto names = names_of(300);
-  FolderPrefetch p(small(8), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(small(8), [&](auto& f, auto n) { return rec.fetch(f, n); });
   p.listed("/d", names);
   for (size_t i = 0; i < 300; ++i) {
     p.opened("/d", names[i]);
@@ -219,7 +266,7 @@ TEST(FolderPrefetch, OnlyListedFoldersOfEnoughFilesAndListedNamesCount) {
   Recorder rec;
   FolderPrefetchOptions o = small();
   o.min_files = 8;
-  FolderPrefetch p(o, [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(o, [&](auto& f, auto n) { return rec.fetch(f, n); });
   auto names = names_of(100);
   for (size_t i = 0; i < 50; ++i) p.opened("/never-listed", names[i]);
   p.listed("/few", names_of(7));
@@ -241,7 +288,7 @@ TEST(FolderPrefetch, ClosingDropsWhatIsQueuedAndWaitsOnlyForFetchesUnderWay) {
   Recorder rec;
   rec.hold = true;
   auto names = names_of(1000);
-  auto p = std::make_unique<FolderPrefetch>(small(500), [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  auto p = std::make_unique<FolderPrefetch>(small(500), [&](auto& f, auto n) { return rec.fetch(f, n); });
   p->listed("/d", names);
   for (size_t i = 0; i < 10; ++i) p->opened("/d", names[i]);
   {
@@ -268,7 +315,7 @@ TEST(FolderPrefetch, TheLastFoldersListedAreRememberedUpToABoundOfNames) {
   Recorder rec;
   FolderPrefetchOptions o = small(8);
   o.max_names = 1000;
-  FolderPrefetch p(o, [&](auto& f, auto& n) { return rec.fetch(f, n); });
+  FolderPrefetch p(o, [&](auto& f, auto n) { return rec.fetch(f, n); });
   auto names = names_of(100);
   for (int c = 0; c < 10; ++c) p.listed("/train/c" + std::to_string(c), names);  // 1,000 names
   auto walk = [&](const std::string& folder) {
