@@ -429,10 +429,10 @@ class Filesystem {
   // (-o ro: no opens), the inode's (see ro_read_aheads_).
   std::shared_ptr<ReadAhead> read_ahead_of(Ino ino, uint64_t fh, const FileHandle& handle);
   // Dataset-aware prefetch (fs/filesystem_prefetch.cpp): a folder's listing and opens told to
-  // prefetch_, and its fetch of files into the data cache (how many it brought).
+  // prefetch_, and its fetch of files into the data cache.
   void prefetch_listed(const Item& dir, const PackedItems& items);
   void prefetch_opened(const Item& item);
-  size_t prefetch_files(const std::string& folder, std::span<const std::string_view> names);
+  FolderPrefetch::Fetched prefetch_files(const std::string& folder, std::span<const std::string_view> names);
   // After a listing refetch: refresh known nodes and tell the kernel what went stale.
   void apply_listing(Ino dir_ino, const Listing& listing, uint64_t asked);
   // What a node shows now (its pending file's state, or the node's item) when a platform answer

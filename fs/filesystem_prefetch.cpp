@@ -23,8 +23,9 @@ void Filesystem::prefetch_opened(const Item& item) {
   if (prefetch_ && !item.is_dir() && !item.is_link()) prefetch_->opened(item.dir, item.name);
 }
 
-size_t Filesystem::prefetch_files(const std::string& folder, std::span<const std::string_view> names) {
+FolderPrefetch::Fetched Filesystem::prefetch_files(const std::string& folder, std::span<const std::string_view> names) {
   DataCache* cache = options_.data_cache;
+  FolderPrefetch::Fetched did;
   std::vector<Item> items;
   items.reserve(names.size());
   for (std::string_view name : names) {
@@ -32,25 +33,27 @@ size_t Filesystem::prefetch_files(const std::string& folder, std::span<const std
     auto found = source_.item(join_path(folder, name));
     if (!found) continue;
     const Item& item = found->item;
-    if (item.is_dir() || item.is_link() || item.size() == 0 || !cache->keeps(item.size())) continue;
+    if (item.is_dir() || item.is_link()) continue;
+    ++did.files;
+    did.bytes += item.size();
+    if (item.size() == 0 || !cache->keeps(item.size())) continue;
     if (!timed_out_just_now(item)) continue;  // (a server that just timed out is not asked again)
     items.push_back(item);
   }
-  if (items.empty()) return 0;
+  if (items.empty()) return did;
   auto answers = cache->prefetch_many(items, [&](std::span<const Item> asked, ItemBytesSink& sink) {
     counters_.remote_reads += asked.size();
     remote_.read_items(asked, sink);
   });
-  size_t brought = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     if (answers[i]) {
-      brought += *answers[i] ? 1 : 0;
+      did.brought += *answers[i] ? 1 : 0;
       continue;
     }
     spdlog::debug("prefetch: {}: {}", items[i].filename, answers[i].status().to_string());
     if (answers[i].err() == ETIMEDOUT) note_timeout(items[i]);
   }
-  return brought;
+  return did;
 }
 
 }  // namespace dlfs

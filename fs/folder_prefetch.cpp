@@ -166,8 +166,12 @@ void FolderPrefetch::work() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      // The next files of one folder, as they were queued (a walk's are consecutive).
-      while (!queue_.empty() && jobs.size() < std::max<size_t>(options_.batch, 1)) {
+      // The next files of one folder, as they were queued (a walk's are consecutive), several
+      // once its files are known to be small (the first fetches tell).
+      const Folder& first = *queue_.front().folder;
+      bool small = first.fetched_files > 0 && first.fetched_bytes / first.fetched_files <= options_.small_file;
+      size_t batch = small ? std::max<size_t>(options_.batch, 1) : 1;
+      while (!queue_.empty() && jobs.size() < batch) {
         if (!jobs.empty() && queue_.front().folder != jobs.front().folder) break;
         Job job = std::move(queue_.front());
         queue_.pop_front();
@@ -181,11 +185,11 @@ void FolderPrefetch::work() {
     }
     // (names never change once listed: read without the lock; the jobs hold their folder)
     for (const Job& job : jobs) names.push_back(job.folder->names[job.index]);
-    size_t brought = fetch_(jobs.front().folder->path, names);
-    if (brought > 0) {
-      std::lock_guard lock(mu_);
-      stats_.fetched += brought;
-    }
+    Fetched did = fetch_(jobs.front().folder->path, names);
+    std::lock_guard lock(mu_);
+    stats_.fetched += did.brought;
+    jobs.front().folder->fetched_files += did.files;
+    jobs.front().folder->fetched_bytes += did.bytes;
   }
 }
 

@@ -42,8 +42,11 @@ namespace dlfs {
 struct FolderPrefetchOptions {
   unsigned threads = 8;      // fetches at once
   // Files of one folder, queued one after another, fetched together (one request to dlfsd for
-  // all: per-request work on both sides was most of a cold read's CPU for small files).
+  // all: per-request work on both sides was most of a cold read's CPU for small files) — while
+  // the folder's files fetched so far average at most small_file bytes. Larger ones go one per
+  // fetch: a reader of the 8th must not wait for 7 large files in one stream before it.
   size_t batch = 8;
+  uint64_t small_file = 1 << 20;
   size_t ahead = 64;         // files fetched ahead of the furthest open
   // Listings remembered (the most recently listed), and their names together at most: an
   // ImageFolder of 10 classes lists 10 folders before its shuffled epoch reads them all.
@@ -62,10 +65,16 @@ struct FolderPrefetchStats {
 
 class FolderPrefetch {
  public:
-  // Fetches files of a folder (folder path, names: the listing's, in its order); answers how many
-  // it brought bytes of (not: kept already, not a file, not kept at all, or failed). Runs on the
+  // What a fetch did: how many files it brought bytes of (not: kept already, not a file, not kept
+  // at all, or failed), and the sizes of the files among the names (whether brought or not).
+  struct Fetched {
+    size_t brought = 0;
+    size_t files = 0;
+    uint64_t bytes = 0;
+  };
+  // Fetches files of a folder (folder path, names: the listing's, in its order). Runs on the
   // pool's threads.
-  using Fetch = std::function<size_t(const std::string& folder, std::span<const std::string_view> names)>;
+  using Fetch = std::function<Fetched(const std::string& folder, std::span<const std::string_view> names)>;
 
   FolderPrefetch(FolderPrefetchOptions options, Fetch fetch);
   ~FolderPrefetch();  // drops what is queued, waits for the fetches under way
@@ -100,6 +109,8 @@ class FolderPrefetch {
     bool sweeping = false;
     uint32_t sweep_next = 0;
     size_t sweep_lead = 0;
+    // The files fetched so far and their bytes: whether this folder's files are fetched together.
+    uint64_t fetched_files = 0, fetched_bytes = 0;
   };
   struct Job {
     std::shared_ptr<Folder> folder;

@@ -34,7 +34,8 @@ struct Recorder {
   bool hold = false;
   int running = 0;
   std::vector<size_t> batches;  // files per call
-  size_t fetch(const std::string& folder, std::span<const std::string_view> names) {
+  uint64_t file_bytes = 1000;   // each file's size, as the fetch tells
+  FolderPrefetch::Fetched fetch(const std::string& folder, std::span<const std::string_view> names) {
     std::unique_lock lock(mu);
     for (std::string_view name : names) fetched.insert(folder + "/" + std::string(name));
     batches.push_back(names.size());
@@ -42,7 +43,7 @@ struct Recorder {
     cv.notify_all();
     cv.wait(lock, [&] { return !hold; });
     --running;
-    return names.size();
+    return {names.size(), names.size(), names.size() * file_bytes};
   }
   size_t count() {
     std::lock_guard lock(mu);
@@ -86,8 +87,8 @@ TEST(FolderPrefetch, OneReaderInListingOrderFetchesTheNextFilesAheadOnce) {
   EXPECT_EQ(rec.fetched.count("/d/" + names[116]), 0u);
 }
 
-// A walk's next files go to the fetch in batches (one request to dlfsd for each batch), never
-// more than `batch` and never two folders' files in one; each file still once.
+// A walk's next small files go to the fetch in batches (one request to dlfsd for each batch),
+// never more than `batch` and never two folders' files in one; each file still once.
 TEST(FolderPrefetch, AWalksNextFilesAreFetchedInBatchesOfOneFolderEach) {
   Recorder rec;
   std::vector<std::string> d = names_of(200), e;
@@ -128,6 +129,27 @@ TEST(FolderPrefetch, AWalksNextFilesAreFetchedInBatchesOfOneFolderEach) {
     EXPECT_EQ(rec.fetched.count("/d/" + d[i]), 1u) << i;
     EXPECT_EQ(rec.fetched.count("/e/" + e[i]), 1u) << i;
   }
+}
+
+// A folder of large files is fetched one file at a time, however they are queued: a reader of
+// the 8th must not wait for 7 large files in one stream first.
+TEST(FolderPrefetch, LargeFilesAreFetchedOneAtATime) {
+  Recorder rec;
+  rec.file_bytes = 2 << 20;
+  auto names = names_of(100);
+  {
+    FolderPrefetchOptions o = small(16);
+    o.batch = 4;
+    FolderPrefetch p(o, [&](auto& f, auto n) { return rec.fetch(f, n); });
+    p.listed("/d", names);
+    for (size_t i = 0; i < 50; ++i) {
+      p.opened("/d", names[i]);
+      if (i >= 6) ASSERT_EQ(rec.wait_for(i + 16 - 6), i + 16 - 6) << i;
+    }
+  }
+  std::lock_guard lock(rec.mu);
+  ASSERT_FALSE(rec.batches.empty());
+  for (size_t b : rec.batches) EXPECT_EQ(b, 1u);
 }
 
 TEST(FolderPrefetch, AFewRandomOpensOrRandomOpensThatComeBackFetchNothing) {
