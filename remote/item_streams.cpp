@@ -136,7 +136,12 @@ void read_item_streams(HttpClient& http, std::span<const Item> items, ItemBytesS
           spdlog::info("the server reads no item streams in one answer (HTTP {}, {}): one request per item", r->code,
                        r->header("content-type"));
       } else if (!r) {
+        // Not answered, or cut at the transport (a server gone or stalled): the items left are
+        // not read one by one — each would wait out its own timeout, a reader of the last all
+        // of them. They fail at once; their readers read them.
         spdlog::debug("item streams: {}", r.status().to_string());
+        for (size_t i : parser.left()) sink.done(start + i, r.status());
+        continue;
       } else if (!parser.error()) {
         spdlog::warn("{}: reading those items one by one", parser.error().to_string());
       }

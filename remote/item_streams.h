@@ -47,7 +47,8 @@ class ItemStreamsParser {
 
 // What Remote::read_items does over HTTP: one POST /items/streams for up to kMaxItemStreams
 // items at a time, and `one_by_one` for what it did not bring (a server without the call —
-// remembered in `supported` —, a broken answer, items read from a bucket).
+// remembered in `supported` —, an answer that is not one, items read from a bucket). An answer
+// cut or never given at the transport fails the items it did not bring, at once.
 using ReadOneByOne = std::function<void(std::span<const Item> items, ItemBytesSink& sink)>;
 void read_item_streams(HttpClient& http, std::span<const Item> items, ItemBytesSink& sink,
                        std::atomic<bool>& supported, const ReadOneByOne& one_by_one);

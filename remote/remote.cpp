@@ -27,8 +27,15 @@ Result<std::string> Remote::listing_id_at(std::string_view dir, uint64_t offset)
 
 void Remote::read_items(std::span<const Item> items, ItemBytesSink& sink) {
   std::vector<char> buf;
+  int last_err = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const Item& item = items[i];
+    if (i > 0 && (last_err == ETIMEDOUT || last_err == EIO)) {
+      // The remote did not answer the one before: the rest are not tried in turn (a reader
+      // waiting for the last would wait out every timeout before it); readers read them.
+      sink.done(i, Status(last_err, "not read: the remote failed on an earlier item of the batch"));
+      continue;
+    }
     buf.resize(size_t(std::min<uint64_t>(std::max<uint64_t>(item.size(), 1), kReadItemsChunk)));
     uint64_t done = 0;
     Status status;
@@ -44,7 +51,8 @@ void Remote::read_items(std::span<const Item> items, ItemBytesSink& sink) {
         done += *n;
       }
     }
-    sink.done(i, status);
+    last_err = status.err();
+    sink.done(i, std::move(status));
   }
 }
 

@@ -66,7 +66,8 @@ class Remote {
   virtual Result<size_t> read(const Item& item, uint64_t offset, std::span<char> out) = 0;
   // Reads many items' whole bytes into `sink` (core/requests.h), in order: a folder's next small
   // files fetched ahead of their readers. dlfsd answers them in one request (POST
-  // /items/streams); by default (and on a server without it) each is read() in turn.
+  // /items/streams); by default (and on a server without it) each is read() in turn. A remote
+  // that does not answer (ETIMEDOUT, EIO) fails the rest of the items at once.
   virtual void read_items(std::span<const Item> items, ItemBytesSink& sink);
   // A read-only descriptor of a local file holding the item's stored binary (the caller closes
   // it), when the remote keeps it so: the embedded platform's own storage. Its bytes never change

@@ -57,10 +57,11 @@ std::string read_fd(int fd) {
   return out;
 }
 
-// What Remote::read_items hands a sink, as dlfsd's answer and HttpRemote's fallback make it:
-// each item's current bytes (a newer version than asked, maybe) in pieces of random sizes, an
-// item failing now and then, and at a random item the answer cut short — that item's first bytes,
-// then it again from its first byte (read by itself), and the rest.
+// What Remote::read_items hands a sink, as dlfsd's answer makes it: each item's current bytes (a
+// newer version than asked, maybe) in pieces of random sizes, an item failing now and then, and
+// at a random item the answer cut short — that item's first bytes, then either the items left
+// failing at once (HttpRemote) or that item again from its first byte and the rest (a sink must
+// take pieces again from an earlier offset).
 void feed_batch(Remote& remote, std::span<const Item> asked, ItemBytesSink& sink, std::mt19937& rng) {
   size_t cut = rng() % (asked.size() + 1);
   auto send = [&](size_t k, std::string_view b) {
@@ -81,7 +82,13 @@ void feed_batch(Remote& remote, std::span<const Item> asked, ItemBytesSink& sink
       std::lock_guard lock(remote.mu);
       b = Remote::bytes_of(i, remote.version[i]);
     }
-    if (k == cut) send(k, std::string_view(b).substr(0, rng() % b.size()));
+    if (k == cut) {
+      send(k, std::string_view(b).substr(0, rng() % b.size()));
+      if (rng() % 2) {
+        for (size_t j = k; j < asked.size(); ++j) sink.done(j, Status(EIO, "the answer was cut"));
+        return;
+      }
+    }
     send(k, b);
     sink.done(k, {});
   }

@@ -1,8 +1,8 @@
 // Many items' bytes in one answer (remote/item_streams.h): the parser over every split of an
 // answer, and HttpRemote::read_items against in-test servers — one request for many items, a
-// server without the call (asked once, then one stream per item), an answer cut short (the rest
-// read one by one, the cut item from its first byte again), items answered with errors or
-// redirected to their bucket.
+// server without the call (asked once, then one stream per item), an answer cut short or an
+// item not answered (the items left fail at once), items answered with errors or redirected to
+// their bucket.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -166,7 +166,9 @@ TEST(HttpRemoteReadItems, AServerWithoutTheCallIsAskedOnceThenEachItemIsReadByIt
   EXPECT_EQ(singles.load(), 4);  // the two non-empty items, twice; the empty one needs no request
 }
 
-TEST(HttpRemoteReadItems, AnAnswerCutShortIsFinishedOneByOneFromTheCutItemsStart) {
+// A server gone or stalled mid-answer: the items it did not bring fail at once (their readers
+// read them), not one by one — a reader of the last would wait out every timeout before it.
+TEST(HttpRemoteReadItems, AnAnswerCutAtTheTransportFailsTheItemsLeftAtOnce) {
   TestServer server;
   serve_dataset(server);
   std::atomic<int> posts{0}, singles{0};
@@ -187,13 +189,42 @@ TEST(HttpRemoteReadItems, AnAnswerCutShortIsFinishedOneByOneFromTheCutItemsStart
   CollectedItems got;
   remote->read_items(three_items(), got);
   EXPECT_EQ(posts.load(), 1);
-  EXPECT_EQ(singles.load(), 1);  // only the cut item
+  EXPECT_EQ(singles.load(), 0);
   EXPECT_EQ(got.bytes_of[0], "hello");
-  EXPECT_EQ(got.bytes_of[2], "abc");
-  for (size_t i = 0; i < 3; ++i) {
-    EXPECT_TRUE(got.ended[i]) << i;
-    EXPECT_EQ(got.ends[i], 1) << i;
-  }
+  EXPECT_TRUE(got.ended[0]);
+  EXPECT_TRUE(got.ended[1]);
+  EXPECT_EQ(got.ended[2].err(), EIO);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got.ends[i], 1) << i;
+}
+
+// Item by item (a server without the call), a remote that does not answer one item is not asked
+// for the rest: they fail at once.
+TEST(HttpRemoteReadItems, OneByOneAnItemNotAnsweredFailsTheRestAtOnce) {
+  TestServer server;
+  serve_dataset(server);
+  std::atomic<int> asked_a1{0}, asked_other{0};
+  server.svr().Get(R"(/api/v1/items/([^/]+)/stream)", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.matches[1].str().ends_with("a001")) {
+      ++asked_a1;  // ends the connection without an answer
+      res.set_content_provider(5, "application/octet-stream", [](size_t, size_t, httplib::DataSink&) { return false; });
+      return;
+    }
+    ++asked_other;
+    res.set_content("abc", "application/octet-stream");
+  });
+  server.start();
+  auto remote = open_remote(server);
+  ASSERT_TRUE(remote);
+  auto items = three_items();
+  std::swap(items[1], items[2]);  // a001, a003, a002 (empty)
+  CollectedItems got;
+  remote->read_items(items, got);
+  EXPECT_GE(asked_a1.load(), 1);
+  EXPECT_EQ(asked_other.load(), 0);
+  EXPECT_EQ(got.ended[0].err(), EIO);
+  EXPECT_EQ(got.ended[1].err(), EIO);
+  EXPECT_EQ(got.ended[2].err(), EIO);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got.ends[i], 1) << i;
 }
 
 TEST(HttpRemoteReadItems, ARedirectedItemIsReadFromItsOwnStream) {
